@@ -1,0 +1,34 @@
+#!/usr/bin/env bash
+# deploy/install-deps.sh: installs exactly the Debian 12 packages chronoforge needs to build, test,
+# run its demo and benchmarks. Idempotent and quick when everything is present (one dpkg query).
+set -euo pipefail
+
+PACKAGES=(
+  build-essential pkg-config
+  libhiredis-dev libmsgpack-dev libpq-dev libjansson-dev libcmocka-dev
+  redis-server redis-tools postgresql-15 postgresql-client-15
+  ruby ruby-redis ruby-msgpack ruby-minitest python3 python3-redis python3-msgpack
+  clang clang-format shellcheck valgrind libclang-rt-14-dev
+)
+
+missing=()
+for p in "${PACKAGES[@]}"; do
+  status=$(dpkg-query -W -f='${db:Status-Status}' "$p" 2>/dev/null || true)
+  [ "$status" = installed ] || missing+=("$p")
+done
+
+if [ ${#missing[@]} -eq 0 ]; then
+  exit 0
+fi
+
+SUDO=
+if [ "$(id -u)" -ne 0 ]; then
+  command -v sudo >/dev/null || { echo "install-deps: need root or sudo to install: ${missing[*]}" >&2; exit 1; }
+  SUDO=sudo
+fi
+
+echo "install-deps: installing ${missing[*]}" >&2
+export DEBIAN_FRONTEND=noninteractive
+# Package services must not start on install (a system Redis on 6379 would surprise the user).
+$SUDO apt-get update -qq
+$SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null

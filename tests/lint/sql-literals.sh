@@ -1,0 +1,49 @@
+#!/usr/bin/env bash
+# tests/lint/sql-literals.sh: every SQL text passed to libpq is a string literal or a named
+# constant (SQL_*, or the .sql member of a table of such constants), never a string built at run time, so values can only travel as parameters.
+set -u
+cd "$(dirname "$0")/../.." || exit 1
+exec /usr/bin/python3 - "$@" <<'PY'
+import re, sys, glob
+calls = {  # function -> index of the SQL argument
+    "PQexec": 1, "PQexecParams": 1, "PQprepare": 2, "PQsendQuery": 1,
+    "PQsendQueryParams": 1, "PQsendPrepare": 2,
+}
+bad = 0
+# The library and the stock binary; tests may build DDL for throwaway databases.
+paths = [p for d in ("common", "queue", "store", "worker", "cli", "workflows")
+         for p in glob.glob(d + "/**/*.c", recursive=True)]
+for path in sorted(paths):
+    src = open(path, encoding="utf-8", errors="replace").read()
+    for m in re.finditer(r"\b(%s)\s*\(" % "|".join(calls), src):
+        fn = m.group(1)
+        # split the argument list at top-level commas
+        depth, args, cur, i = 1, [], "", m.end()
+        in_str = False
+        while i < len(src) and depth:
+            c = src[i]
+            if in_str:
+                cur += c
+                if c == "\\": cur += src[i + 1]; i += 1
+                elif c == '"': in_str = False
+            elif c == '"': in_str = True; cur += c
+            elif c in "([{": depth += 1; cur += c
+            elif c in ")]}":
+                depth -= 1
+                if depth: cur += c
+            elif c == "," and depth == 1: args.append(cur.strip()); cur = ""
+            else: cur += c
+            i += 1
+        args.append(cur.strip())
+        idx = calls[fn]
+        if idx >= len(args):
+            continue
+        a = args[idx]
+        literal = re.fullmatch(r'("([^"\\]|\\.)*"\s*)+', a, re.S)
+        named = re.fullmatch(r"SQL_[A-Z0-9_]+|[a-z_]+(->|\.)sql", a)
+        if not (literal or named):
+            line = src.count("\n", 0, m.start()) + 1
+            print(f"{path}:{line}: {fn} SQL argument is not a literal or SQL_* constant: {a[:60]}")
+            bad = 1
+sys.exit(bad)
+PY

@@ -1,0 +1,81 @@
+#!/usr/bin/env bash
+# tests/run.sh: runs test binaries and prints one closing line "N passed, N failed".
+#   tests/run.sh [--unit] [--services] [--contract] BIN...
+# --services starts a throwaway Redis + Postgres (deploy/services.sh) for the run and stops them
+# after; --contract also runs tests/contract/run.sh (Ruby/Python producers, conformance vectors).
+# TEST_PREFIX (e.g. valgrind) wraps each binary. CF_TEST_FILTER selects tests by name (glob).
+set -uo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+root=$(dirname "$here")
+
+services=0 contract=0
+bins=()
+for a in "$@"; do
+  case $a in
+    --unit) ;;
+    --services) services=1 ;;
+    --contract) contract=1 ;;
+    *) bins+=("$a") ;;
+  esac
+done
+
+export ASAN_OPTIONS=${ASAN_OPTIONS:-abort_on_error=1:detect_leaks=1}
+export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
+export LSAN_OPTIONS=${LSAN_OPTIONS:-suppressions=$here/support/lsan.supp:print_suppressions=0}
+export TSAN_OPTIONS=${TSAN_OPTIONS:-halt_on_error=1:second_deadlock_stack=1}
+
+svc_dir=
+cleanup() {
+  if [ -n "$svc_dir" ]; then
+    "$root/deploy/services.sh" stop "$svc_dir" >/dev/null 2>&1 || true
+    if [ "${CF_KEEP_SERVICES_DIR:-0}" != 1 ]; then rm -rf "$svc_dir"; fi
+  fi
+}
+trap cleanup EXIT INT TERM
+
+if [ $services = 1 ]; then
+  svc_dir=$(mktemp -d /tmp/chronoforge-test.XXXXXX)
+  "$root/deploy/services.sh" start "$svc_dir" >/dev/null || { echo "tests: services failed to start" >&2; exit 1; }
+  # shellcheck disable=SC1091
+  . "$svc_dir/env.sh"
+  export CF_TEST_REQUIRE_SERVICES=1
+fi
+
+passed=0 failed=0 failed_bins=()
+logdir=$(mktemp -d /tmp/chronoforge-testlog.XXXXXX)
+for bin in "${bins[@]}"; do
+  name=$(basename "$bin")
+  log="$logdir/$name.log"
+  echo "=== $name"
+  # shellcheck disable=SC2086
+  ${TEST_PREFIX:-} "$bin" >"$log" 2>&1
+  rc=$?
+  cat "$log"
+  ok=$(grep -c '^\[       OK \]' "$log")
+  bad=$(grep -cE '^\[  (FAILED|ERROR) +\] test_' "$log")
+  bad=$(( bad > 0 ? bad : 0 ))
+  # A crash or sanitizer report without a cmocka FAILED line still counts as one failure.
+  if [ $rc -ne 0 ] && [ "$bad" -eq 0 ]; then bad=1; fi
+  if grep -qE 'ERROR: (Address|Leak|Undefined)Sanitizer|runtime error:|WARNING: ThreadSanitizer' "$log"; then
+    [ "$bad" -eq 0 ] && bad=1
+    echo "tests: sanitizer report in $name" >&2
+  fi
+  passed=$((passed + ok)); failed=$((failed + bad))
+  [ "$bad" -gt 0 ] && failed_bins+=("$name")
+done
+
+if [ $contract = 1 ] && [ -x "$root/tests/contract/run.sh" ]; then
+  echo "=== contract"
+  out=$("$root/tests/contract/run.sh" 2>&1); rc=$?
+  echo "$out"
+  cp=$(echo "$out" | sed -n 's/^contract: \([0-9]*\) passed, \([0-9]*\) failed$/\1/p' | tail -1)
+  cf=$(echo "$out" | sed -n 's/^contract: \([0-9]*\) passed, \([0-9]*\) failed$/\2/p' | tail -1)
+  passed=$((passed + ${cp:-0})); failed=$((failed + ${cf:-0}))
+  if [ $rc -ne 0 ] && [ "${cf:-0}" -eq 0 ]; then failed=$((failed + 1)); fi
+  [ $rc -ne 0 ] && failed_bins+=(contract)
+fi
+
+rm -rf "$logdir"
+[ ${#failed_bins[@]} -gt 0 ] && echo "failing: ${failed_bins[*]}"
+echo "$passed passed, $failed failed"
+[ "$failed" -eq 0 ] && [ ${#failed_bins[@]} -eq 0 ]

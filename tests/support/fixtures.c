@@ -1,0 +1,80 @@
+// SPDX-License-Identifier: MIT
+/* tests/support/fixtures.c: service discovery from the environment written by
+ * deploy/services.sh, unique Redis prefixes, fresh Postgres databases, polling waits. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <libpq-fe.h>
+
+#include "common/clock.h"
+#include "common/rand.h"
+#include "tests/support/test.h"
+
+const char *cf_test_env(const char *name)
+{
+    const char *v = getenv(name);
+    if (v && *v)
+        return v;
+    const char *req = getenv("CF_TEST_REQUIRE_SERVICES");
+    if (req && strcmp(req, "1") == 0)
+        fail_msg("%s is not set but CF_TEST_REQUIRE_SERVICES=1", name);
+    skip();
+    return NULL;
+}
+
+bool cf_test_have_services(void)
+{
+    return cf_test_env("CF_TEST_REDIS_URL") && cf_test_env("CF_TEST_PG_DSN");
+}
+
+void cf_test_prefix(char *buf, size_t cap)
+{
+    char hex[9];
+    cf_rand_hex(hex, 8);
+    snprintf(buf, cap, "cf:test:%ld:%s", (long)getpid(), hex);
+}
+
+void cf_test_fresh_database(char *dsn, size_t cap)
+{
+    const char *admin = cf_test_env("CF_TEST_PG_ADMIN_DSN");
+    char name[64], hex[9];
+    cf_rand_hex(hex, 8);
+    snprintf(name, sizeof name, "cf_test_%ld_%s", (long)getpid(), hex);
+    PGconn *c = PQconnectdb(admin);
+    if (PQstatus(c) != CONNECTION_OK)
+        fail_msg("cannot connect to the test Postgres: %s", PQerrorMessage(c));
+    char sql[128];
+    /* An identifier cannot be a parameter; name is made of [a-z0-9_] only. */
+    snprintf(sql, sizeof sql, "CREATE DATABASE %s", name);
+    PGresult *r = PQexec(c, sql);
+    if (PQresultStatus(r) != PGRES_COMMAND_OK)
+        fail_msg("CREATE DATABASE failed: %s", PQerrorMessage(c));
+    PQclear(r);
+    PQfinish(c);
+    snprintf(dsn, cap, "host=%s port=%s user=postgres dbname=%s", cf_test_env("CF_TEST_PG_HOST"),
+             cf_test_env("CF_TEST_PG_PORT"), name);
+}
+
+bool cf_test_wait_for(bool (*cond)(void *arg), void *arg, int64_t timeout_ms)
+{
+    int64_t deadline = cf_clock_mono_ms() + timeout_ms;
+    for (;;) {
+        if (cond(arg))
+            return true;
+        if (cf_clock_mono_ms() > deadline)
+            return false;
+        struct timespec ts = {0, 10 * 1000 * 1000};
+        nanosleep(&ts, NULL);
+    }
+}
+
+int cf_test_scale(int n)
+{
+    const char *vg = getenv("CF_VALGRIND");
+    if (vg && strcmp(vg, "1") == 0)
+        return n / 10 > 0 ? n / 10 : 1;
+    return n;
+}

@@ -1,0 +1,39 @@
+// SPDX-License-Identifier: MIT
+/* tests/support/test.h: what every test includes: the headers cmocka 1.1.5 needs before
+ * <cmocka.h>, and the shared fixtures (services from the environment, unique prefixes, fresh
+ * databases, polling waits). */
+#ifndef CF_TESTS_SUPPORT_TEST_H
+#define CF_TESTS_SUPPORT_TEST_H
+
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cmocka.h>
+
+/* cf_test_env returns getenv(name); when unset it skips the current test, or fails it when
+ * CF_TEST_REQUIRE_SERVICES=1 (set by tests/run.sh --services and CI). */
+const char *cf_test_env(const char *name);
+
+/* cf_test_services_or_skip returns false (after skip()/fail()) when the services' environment
+ * is missing; use at the top of integration tests. */
+bool cf_test_have_services(void);
+
+/* cf_test_prefix writes a Redis key prefix unique to this process and call ("cf:test:<pid>:<hex>").
+ */
+void cf_test_prefix(char *buf, size_t cap);
+
+/* cf_test_fresh_database creates an empty database on the test Postgres and writes a conninfo
+ * for it into dsn (cap bytes). Fails the test on error. */
+void cf_test_fresh_database(char *dsn, size_t cap);
+
+/* cf_test_wait_for polls cond(arg) every 10 ms until it is true (returns true) or timeout_ms
+ * passes (returns false). Tests never sleep a fixed time. */
+bool cf_test_wait_for(bool (*cond)(void *arg), void *arg, int64_t timeout_ms);
+
+/* cf_test_scale returns n, divided by 10 (at least 1) under valgrind (CF_VALGRIND=1). */
+int cf_test_scale(int n);
+
+#endif
