@@ -22,6 +22,10 @@ bool cf_queue_name_valid(const char *queue);
 /* cf_prefix_valid: 1-128 bytes, no braces (they would break hash tags), no NUL. */
 bool cf_prefix_valid(const char *prefix);
 
+/* cf_keys_check returns CF_ERR_INVALID unless prefix is valid and queue (NULL: not checked) is
+ * a valid queue name. */
+CF_MUST_CHECK cf_status cf_keys_check(const char *prefix, const char *queue);
+
 /* cf_worker_id_make writes "<hostname>:<pid>:<6 random hex>" into buf (cap >= CF_WORKER_ID_MAX
  * recommended). Returns CF_ERR_INVALID when it does not fit. */
 CF_MUST_CHECK cf_status cf_worker_id_make(char *buf, size_t cap);
