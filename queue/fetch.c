@@ -13,8 +13,8 @@
 #include "queue/redis_conn.h"
 #include "queue/scripts.h"
 
-#define SLICE_ONE_MS   500 /* BLMOVE slice with one queue */
-#define SLICE_MANY_MS  100 /* with several: a lower queue's arrival waits at most this */
+#define SLICE_ONE_MS  500 /* BLMOVE slice with one queue */
+#define SLICE_MANY_MS 100 /* with several: a lower queue's arrival waits at most this */
 
 void cf_fetched_deinit(cf_fetched *f)
 {
@@ -26,8 +26,8 @@ void cf_fetched_deinit(cf_fetched *f)
 
 /* move_one runs LMOVE (block_ms < 0) or BLMOVE ready -> inflight, RIGHT LEFT. CF_OK with *got
  * set when an envelope moved. */
-static cf_status move_one(cf_redis *r, const char *prefix, const char *worker_id,
-                          const char *queue, int64_t block_ms, cf_fetched *out, bool *got)
+static cf_status move_one(cf_redis *r, const char *prefix, const char *worker_id, const char *queue,
+                          int64_t block_ms, cf_fetched *out, bool *got)
 {
     char src[CF_KEY_MAX], dst[CF_KEY_MAX], secs[32];
     int sl = cf_key_ready(src, sizeof src, prefix, queue);
@@ -165,8 +165,7 @@ cf_status cf_fetch_reschedule(cf_redis *r, const char *prefix, const char *worke
     snprintf(due, sizeof due, "%lld", (long long)due_unix_ms);
     const char *args[2] = {env, due};
     size_t lens[2] = {len, strlen(due)};
-    return inflight_script(r, &cf_script_reschedule, prefix, worker_id, queue, true, 2, args,
-                           lens);
+    return inflight_script(r, &cf_script_reschedule, prefix, worker_id, queue, true, 2, args, lens);
 }
 
 cf_status cf_fetch_ack_and_continue(cf_redis *r, const char *prefix, const char *worker_id,

@@ -116,8 +116,7 @@ int cf_key_held(char *buf, size_t cap, const char *prefix, const char *worker_id
     return build(buf, cap, "%s:held:%s", prefix, worker_id);
 }
 
-int cf_key_lock(char *buf, size_t cap, const char *prefix, const char *wf_class,
-                const char *wf_key)
+int cf_key_lock(char *buf, size_t cap, const char *prefix, const char *wf_class, const char *wf_key)
 {
     return build(buf, cap, "%s:lock:%s/%s", prefix, wf_class, wf_key);
 }

@@ -118,8 +118,8 @@ cf_status cf_lock_release(cf_redis *r, const char *prefix, const char *worker_id
     return st;
 }
 
-cf_status cf_lock_inspect(cf_redis *r, const char *prefix, const char *wf_class,
-                          const char *wf_key, cf_lock_holder *holder)
+cf_status cf_lock_inspect(cf_redis *r, const char *prefix, const char *wf_class, const char *wf_key,
+                          cf_lock_holder *holder)
 {
     lock_keys k;
     if (make_keys(&k, prefix, "", wf_class, wf_key) != CF_OK)

@@ -19,7 +19,7 @@
 #include "common/clock.h"
 #include "common/log.h"
 
-#define SHA_CACHE 32
+#define SHA_CACHE  32
 #define ARGV_STACK 16
 
 struct cf_redis {
@@ -29,7 +29,8 @@ struct cf_redis {
     int64_t cur_timeout_ms; /* the socket timeout currently set on c */
     int failures;           /* consecutive failed connect attempts */
     int64_t next_try_mono_ms;
-    char errstr[256];
+    char errstr[512];
+    bool last_noscript; /* the last error reply was NOSCRIPT */
     struct {
         const cf_redis_script *script;
         char sha[48];
@@ -134,8 +135,9 @@ static bool convert(const redisReply *src, cf_reply *dst)
 /* classify_error maps an error reply to a status and records it in errstr. */
 static cf_status classify_error(cf_redis *r, const char *msg)
 {
-    set_err(r, "redis: %s", msg);
-    static const char *const unavailable[] = {"LOADING",  "MASTERDOWN",  "READONLY", "BUSY ",
+    set_err(r, "redis %s: %s", r->url.redacted, msg);
+    r->last_noscript = strncmp(msg, "NOSCRIPT", 8) == 0;
+    static const char *const unavailable[] = {"LOADING",  "MASTERDOWN",  "READONLY",  "BUSY ",
                                               "TRYAGAIN", "CLUSTERDOWN", "NOREPLICAS"};
     for (size_t i = 0; i < sizeof unavailable / sizeof unavailable[0]; i++) {
         if (strncmp(msg, unavailable[i], strlen(unavailable[i])) == 0) {
@@ -170,7 +172,7 @@ static cf_status transport_error(cf_redis *r)
     else if (err == REDIS_ERR_PROTOCOL)
         st = CF_ERR_PROTOCOL;
     set_err(r, "redis %s: %s (%s)", r->url.redacted,
-             r->c && r->c->errstr[0] ? r->c->errstr : "connection lost", cf_status_str(st));
+            r->c && r->c->errstr[0] ? r->c->errstr : "connection lost", cf_status_str(st));
     cf_redis_disconnect(r);
     return st;
 }
@@ -313,8 +315,7 @@ static cf_status connect_once(cf_redis *r)
         return CF_ERR_NOMEM;
     }
     if (r->c->err) {
-        set_err(r, "redis %s: connect: %s", r->url.redacted,
-                 r->c->errstr);
+        set_err(r, "redis %s: connect: %s", r->url.redacted, r->c->errstr);
         cf_redis_disconnect(r);
         return CF_ERR_UNAVAILABLE;
     }
@@ -336,8 +337,8 @@ cf_status cf_redis_connect(cf_redis *r)
         return CF_OK;
     int64_t now = cf_clock_mono_ms();
     if (r->failures > 0 && now < r->next_try_mono_ms) {
-        set_err(r, "redis %s: unreachable, next try in %lld ms",
-                 r->url.redacted, (long long)(r->next_try_mono_ms - now));
+        set_err(r, "redis %s: unreachable, next try in %lld ms", r->url.redacted,
+                (long long)(r->next_try_mono_ms - now));
         return CF_ERR_UNAVAILABLE;
     }
     cf_status st = connect_once(r);
@@ -349,9 +350,9 @@ cf_status cf_redis_connect(cf_redis *r)
         return CF_OK;
     }
     r->failures++;
-    r->next_try_mono_ms = cf_clock_mono_ms() + cf_backoff_delay_ms(r->opts.reconnect_base_ms,
-                                                                   r->opts.reconnect_cap_ms,
-                                                                   r->failures, true);
+    r->next_try_mono_ms =
+        cf_clock_mono_ms() +
+        cf_backoff_delay_ms(r->opts.reconnect_base_ms, r->opts.reconnect_cap_ms, r->failures, true);
     int64_t suppressed = 0;
     if (cf_log_ratelimit(&g_connect_limiter, 5000, &suppressed))
         cf_log(CF_LOG_WARN, NULL, "%s (try %d; %lld similar lines suppressed)", r->errstr,
@@ -488,7 +489,7 @@ static bool evalsha_argv(const char *sha, const char *nkeys, const cf_redis_cmd 
 
 static bool is_noscript(const cf_redis *r)
 {
-    return strncmp(r->errstr, "redis: NOSCRIPT", 15) == 0;
+    return r->last_noscript;
 }
 
 static cf_status eval_cmd(cf_redis *r, const cf_redis_cmd *cmd, cf_reply **out)
@@ -637,7 +638,8 @@ cf_status cf_redis_time_ms(cf_redis *r, int64_t *out_ms)
         set_err(r, "redis: %s", "unexpected TIME reply");
         return CF_ERR_PROTOCOL;
     }
-    *out_ms = strtoll(rep->elem[0].str, NULL, 10) * 1000 + strtoll(rep->elem[1].str, NULL, 10) / 1000;
+    *out_ms =
+        strtoll(rep->elem[0].str, NULL, 10) * 1000 + strtoll(rep->elem[1].str, NULL, 10) / 1000;
     cf_reply_free(rep);
     return CF_OK;
 }

@@ -81,8 +81,8 @@ cf_status cf_continuation_remove(cf_redis *r, const char *prefix, const char *qu
     return int_reply(st, rep, removed);
 }
 
-cf_status cf_schedule_due_ms(cf_redis *r, const char *prefix, const char *queue,
-                             const void *member, size_t len, int64_t *due_unix_ms)
+cf_status cf_schedule_due_ms(cf_redis *r, const char *prefix, const char *queue, const void *member,
+                             size_t len, int64_t *due_unix_ms)
 {
     if (cf_keys_check(prefix, queue) != CF_OK || member == NULL)
         return CF_ERR_INVALID;

@@ -32,11 +32,11 @@ const cf_redis_script cf_script_promote = {
                "redis.call('ZREM', KEYS[1], unpack(due))\n"
                "return #due\n"};
 
-const cf_redis_script cf_script_lock_release = {
-    "lock_release", "if redis.call('GET', KEYS[1]) == ARGV[1] then\n"
-                    "  return redis.call('DEL', KEYS[1])\n"
-                    "end\n"
-                    "return 0\n"};
+const cf_redis_script cf_script_lock_release = {"lock_release",
+                                                "if redis.call('GET', KEYS[1]) == ARGV[1] then\n"
+                                                "  return redis.call('DEL', KEYS[1])\n"
+                                                "end\n"
+                                                "return 0\n"};
 
 const cf_redis_script cf_script_lock_release_prefix = {
     "lock_release_prefix", "local v = redis.call('GET', KEYS[1])\n"
