@@ -1,0 +1,47 @@
+// SPDX-License-Identifier: MIT
+/* queue/lock.h: the per-workflow execution lock P:lock:<class>/<key> (SET NX PX, value
+ * "<worker-id>/<run-id>"), released only by its holder (compare-and-delete Lua), plus the set
+ * P:held:<worker-id> of lock keys a worker holds, kept in the same round trips, so recovery can
+ * free a dead worker's locks without scanning. Only single-key commands and scripts
+ * (cluster-safe). The Postgres fence, not this lock, is what finally refuses a stale writer. */
+#ifndef CF_QUEUE_LOCK_H
+#define CF_QUEUE_LOCK_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "common/status.h"
+
+struct cf_redis;
+
+/* cf_lock_holder describes a lock as read from Redis. */
+typedef struct cf_lock_holder {
+    char value[512]; /* "<worker-id>/<run-id>", truncated to fit; "" when free */
+    int64_t pttl_ms; /* remaining time; -1 no expiry, -2 no such lock */
+} cf_lock_holder;
+
+/* cf_lock_acquire takes the lock of wf_class/wf_key for token ("<worker-id>/<run-id>", see
+ * cf_lock_token_make; its worker-id part must equal worker_id) for ttl_ms (> 0), and records it
+ * in P:held:<worker_id>, in one round trip (SADD, SET NX PX GET, PTTL). Returns CF_OK when
+ * taken, CF_ERR_BUSY when someone else holds it (then *holder, which may be NULL, gets the
+ * holder and its remaining time, and the stray P:held entry is removed unless this worker holds
+ * the lock under another run), CF_ERR_INVALID for bad arguments. */
+CF_MUST_CHECK cf_status cf_lock_acquire(struct cf_redis *r, const char *prefix,
+                                        const char *worker_id, const char *wf_class,
+                                        const char *wf_key, const char *token, int64_t ttl_ms,
+                                        cf_lock_holder *holder);
+
+/* cf_lock_release deletes the lock only if its value is token (Lua compare-and-delete) and
+ * removes it from P:held:<worker_id>, in one round trip. CF_OK when deleted; CF_ERR_CONFLICT
+ * when the lock is held by another token or has expired (nothing deleted). */
+CF_MUST_CHECK cf_status cf_lock_release(struct cf_redis *r, const char *prefix,
+                                        const char *worker_id, const char *wf_class,
+                                        const char *wf_key, const char *token);
+
+/* cf_lock_inspect reads the holder's value and remaining time (GET + PTTL, one round trip).
+ * CF_ERR_NOT_FOUND when the lock is free (holder->value "" and pttl_ms -2). */
+CF_MUST_CHECK cf_status cf_lock_inspect(struct cf_redis *r, const char *prefix,
+                                        const char *wf_class, const char *wf_key,
+                                        cf_lock_holder *holder);
+
+#endif

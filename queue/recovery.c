@@ -1,0 +1,261 @@
+// SPDX-License-Identifier: MIT
+/* queue/recovery.c: recovering dead workers (SPEC §2: silent in P:workers for longer than the
+ * lease). What it owns and why it is safe:
+ *
+ * 1. Find: a script on P:workers lists ids whose score (last heartbeat, Redis TIME ms) is older
+ *    than TIME - lease. Our own id is skipped.
+ * 2. Claim: a script on P:workers re-scores the dead id to TIME, only if it is still older than
+ *    the lease. Scripts are atomic, so of several recoverers racing for one worker exactly one
+ *    gets the claim (the others see a fresh score and move on). The claim score is returned.
+ *    The claim looks like one heartbeat, so it lasts one lease: if the recoverer dies
+ *    half-way, the worker looks dead again one lease later and the next pass of any live
+ *    worker claims it and finishes the job.
+ * 3. Locks first: for each lock key in P:held:<dead>, a compare-prefix-and-delete script
+ *    deletes the lock only while its value still starts with "<dead-id>/"; a lock that expired
+ *    and was re-taken by a live run is left alone. Locks go before envelopes so the recovered
+ *    envelopes do not meet their own workflow's stale lock and get delayed by max_duration.
+ * 4. Envelopes: for each queue in P:queues, a script moves P:{Q}:inflight:<dead> to the front
+ *    (right end) of P:{Q}:ready, LMOVE by LMOVE, in batches of 100. Every LMOVE is atomic, so
+ *    nothing is duplicated or lost whether the recoverer dies between batches or two
+ *    recoverers (after an expired claim) move the same list at once.
+ * 5. Forget: DEL P:held:<dead>, then ZREM the id from P:workers only if its score is still the
+ *    claim score (a worker that came back to life and beat again stays registered). The held
+ *    set goes first: dying between the two leaves a claimed worker that the next pass finishes
+ *    with nothing left to do, never a held set nobody will find.
+ * Every step is idempotent, so a repeated recovery only costs round trips. Each script touches
+ * one key or the keys of one queue ({Q}), as Redis Cluster requires. */
+#include "queue/recovery.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#include "common/alloc.h"
+#include "common/log.h"
+#include "queue/keys.h"
+#include "queue/redis_conn.h"
+#include "queue/scripts.h"
+
+#define FIND_MAX     100
+#define RETURN_BATCH "100"
+
+static cf_status string_array(cf_reply *rep, char ***ids, size_t *n)
+{
+    *ids = NULL;
+    *n = 0;
+    if (rep->type != CF_REPLY_ARRAY)
+        return CF_ERR_PROTOCOL;
+    if (rep->n == 0)
+        return CF_OK;
+    char **out = cf_calloc(rep->n, sizeof *out);
+    if (out == NULL)
+        return CF_ERR_NOMEM;
+    for (size_t i = 0; i < rep->n; i++) {
+        out[i] = cf_reply_take_str(&rep->elem[i], NULL);
+        if (out[i] == NULL) {
+            cf_recovery_ids_free(out, i);
+            return rep->elem[i].type == CF_REPLY_STRING ? CF_ERR_NOMEM : CF_ERR_PROTOCOL;
+        }
+    }
+    *ids = out;
+    *n = rep->n;
+    return CF_OK;
+}
+
+void cf_recovery_ids_free(char **ids, size_t n)
+{
+    if (ids == NULL)
+        return;
+    for (size_t i = 0; i < n; i++)
+        cf_free(ids[i]);
+    cf_free(ids);
+}
+
+cf_status cf_recovery_dead_workers(cf_redis *r, const char *prefix, int64_t lease_ms, char ***ids,
+                                   size_t *n)
+{
+    *ids = NULL;
+    *n = 0;
+    if (cf_keys_check(prefix, NULL) != CF_OK || lease_ms <= 0)
+        return CF_ERR_INVALID;
+    char key[CF_KEY_MAX], lease[24], max[16];
+    int kl = cf_key_workers(key, sizeof key, prefix);
+    snprintf(lease, sizeof lease, "%lld", (long long)lease_ms);
+    snprintf(max, sizeof max, "%d", FIND_MAX);
+    const char *argv[3] = {key, lease, max};
+    size_t lens[3] = {(size_t)kl, strlen(lease), strlen(max)};
+    cf_reply *rep = NULL;
+    cf_status st = cf_redis_eval(r, &cf_script_dead_workers, 1, 3, argv, lens, &rep);
+    if (st == CF_OK)
+        st = string_array(rep, ids, n);
+    cf_reply_free(rep);
+    return st;
+}
+
+cf_status cf_recovery_live_workers(cf_redis *r, const char *prefix, int64_t lease_ms, int64_t *n)
+{
+    if (cf_keys_check(prefix, NULL) != CF_OK || lease_ms <= 0)
+        return CF_ERR_INVALID;
+    int64_t now;
+    cf_status st = cf_redis_time_ms(r, &now);
+    if (st != CF_OK)
+        return st;
+    char key[CF_KEY_MAX], min[24];
+    int kl = cf_key_workers(key, sizeof key, prefix);
+    snprintf(min, sizeof min, "%lld", (long long)(now - lease_ms));
+    const char *argv[4] = {"ZCOUNT", key, min, "+inf"};
+    size_t lens[4] = {6, (size_t)kl, strlen(min), 4};
+    cf_reply *rep = NULL;
+    st = cf_redis_exec(r, 4, argv, lens, &rep);
+    if (st == CF_OK && rep->type != CF_REPLY_INTEGER)
+        st = CF_ERR_PROTOCOL;
+    if (st == CF_OK)
+        *n = rep->integer;
+    cf_reply_free(rep);
+    return st;
+}
+
+/* claim returns CF_OK with claim_score set when this caller won the worker, CF_ERR_CONFLICT when
+ * it is not (or no longer) dead. */
+static cf_status claim(cf_redis *r, const char *workers_key, const char *id, int64_t lease_ms,
+                       char *claim_score, size_t cap)
+{
+    char lease[24];
+    snprintf(lease, sizeof lease, "%lld", (long long)lease_ms);
+    const char *argv[3] = {workers_key, id, lease};
+    size_t lens[3] = {strlen(workers_key), strlen(id), strlen(lease)};
+    cf_reply *rep = NULL;
+    cf_status st = cf_redis_eval(r, &cf_script_claim_worker, 1, 3, argv, lens, &rep);
+    if (st == CF_OK) {
+        if (rep->type == CF_REPLY_STRING)
+            snprintf(claim_score, cap, "%s", rep->str);
+        else
+            st = rep->type == CF_REPLY_NIL ? CF_ERR_CONFLICT : CF_ERR_PROTOCOL;
+    }
+    cf_reply_free(rep);
+    return st;
+}
+
+static cf_status free_locks(cf_redis *r, const char *prefix, const char *id,
+                            cf_recovery_stats *stats)
+{
+    char hk[CF_KEY_MAX], vprefix[CF_WORKER_ID_MAX + 2];
+    int hl = cf_key_held(hk, sizeof hk, prefix, id);
+    snprintf(vprefix, sizeof vprefix, "%s/", id);
+    const char *argv[2] = {"SMEMBERS", hk};
+    size_t lens[2] = {8, (size_t)hl};
+    cf_reply *set = NULL;
+    cf_status st = cf_redis_exec(r, 2, argv, lens, &set);
+    if (st != CF_OK)
+        return st;
+    for (size_t i = 0; st == CF_OK && set->type == CF_REPLY_ARRAY && i < set->n; i++) {
+        const char *av[2] = {set->elem[i].str, vprefix};
+        size_t al[2] = {set->elem[i].len, strlen(vprefix)};
+        cf_reply *rep = NULL;
+        st = cf_redis_eval(r, &cf_script_lock_release_prefix, 1, 2, av, al, &rep);
+        if (st == CF_OK && rep->type == CF_REPLY_INTEGER && rep->integer > 0)
+            stats->locks++;
+        else if (st == CF_OK)
+            stats->skipped_locks++;
+        cf_reply_free(rep);
+    }
+    cf_reply_free(set);
+    return st;
+}
+
+static cf_status return_inflight(cf_redis *r, const char *prefix, const char *id,
+                                 cf_recovery_stats *stats)
+{
+    char qk[CF_KEY_MAX];
+    int ql = cf_key_queues(qk, sizeof qk, prefix);
+    const char *argv[2] = {"SMEMBERS", qk};
+    size_t lens[2] = {8, (size_t)ql};
+    cf_reply *set = NULL;
+    cf_status st = cf_redis_exec(r, 2, argv, lens, &set);
+    if (st != CF_OK)
+        return st;
+    for (size_t i = 0; st == CF_OK && set->type == CF_REPLY_ARRAY && i < set->n; i++) {
+        const char *q = set->elem[i].str;
+        if (!cf_queue_name_valid(q))
+            continue;
+        char ik[CF_KEY_MAX], rk[CF_KEY_MAX];
+        int il = cf_key_inflight(ik, sizeof ik, prefix, q, id);
+        int rl = cf_key_ready(rk, sizeof rk, prefix, q);
+        if (il < 0 || rl < 0)
+            continue;
+        for (;;) {
+            const char *av[3] = {ik, rk, RETURN_BATCH};
+            size_t al[3] = {(size_t)il, (size_t)rl, strlen(RETURN_BATCH)};
+            cf_reply *rep = NULL;
+            st = cf_redis_eval(r, &cf_script_inflight_return, 2, 3, av, al, &rep);
+            long long moved = st == CF_OK && rep->type == CF_REPLY_INTEGER ? rep->integer : 0;
+            cf_reply_free(rep);
+            stats->envelopes += moved;
+            if (st != CF_OK || moved < 100)
+                break;
+        }
+    }
+    cf_reply_free(set);
+    return st;
+}
+
+static cf_status forget(cf_redis *r, const char *prefix, const char *workers_key, const char *id,
+                        const char *claim_score)
+{
+    char hk[CF_KEY_MAX];
+    int hl = cf_key_held(hk, sizeof hk, prefix, id);
+    const char *a0[2] = {"DEL", hk};
+    size_t n0[2] = {3, (size_t)hl};
+    cf_reply *rep = NULL;
+    cf_status st = cf_redis_exec(r, 2, a0, n0, &rep);
+    cf_reply_free(rep);
+    if (st != CF_OK)
+        return st;
+    const char *a1[3] = {workers_key, id, claim_score};
+    size_t n1[3] = {strlen(workers_key), strlen(id), strlen(claim_score)};
+    rep = NULL;
+    st = cf_redis_eval(r, &cf_script_forget_worker, 1, 3, a1, n1, &rep);
+    cf_reply_free(rep);
+    return st;
+}
+
+cf_status cf_recovery_run(cf_redis *r, const char *prefix, const char *self_id, int64_t lease_ms,
+                          cf_recovery_stats *stats)
+{
+    cf_recovery_stats local;
+    if (stats == NULL)
+        stats = &local;
+    memset(stats, 0, sizeof *stats);
+    char **ids;
+    size_t n;
+    cf_status st = cf_recovery_dead_workers(r, prefix, lease_ms, &ids, &n);
+    if (st != CF_OK)
+        return st;
+    char wk[CF_KEY_MAX];
+    cf_key_workers(wk, sizeof wk, prefix);
+    for (size_t i = 0; st == CF_OK && i < n; i++) {
+        const char *id = ids[i];
+        if ((self_id && strcmp(id, self_id) == 0) || strlen(id) >= CF_WORKER_ID_MAX)
+            continue;
+        char score[64];
+        st = claim(r, wk, id, lease_ms, score, sizeof score);
+        if (st == CF_ERR_CONFLICT) {
+            st = CF_OK; /* someone else got it, or it came back */
+            continue;
+        }
+        int64_t locks0 = stats->locks, env0 = stats->envelopes;
+        if (st == CF_OK)
+            st = free_locks(r, prefix, id, stats);
+        if (st == CF_OK)
+            st = return_inflight(r, prefix, id, stats);
+        if (st == CF_OK)
+            st = forget(r, prefix, wk, id, score);
+        if (st == CF_OK) {
+            stats->workers++;
+            cf_log(CF_LOG_WARN, NULL,
+                   "recovered dead worker %s: %lld envelopes back to ready, %lld locks freed", id,
+                   (long long)(stats->envelopes - env0), (long long)(stats->locks - locks0));
+        }
+    }
+    cf_recovery_ids_free(ids, n);
+    return st;
+}

@@ -1,0 +1,645 @@
+// SPDX-License-Identifier: MIT
+/* queue/redis_conn.c: the only file that calls hiredis. Owns the connection lifecycle (connect,
+ * AUTH, SELECT, timeouts, reconnect with backoff), the conversion of hiredis replies into
+ * cf_reply trees, error classification, pipelines and EVALSHA with NOSCRIPT reloading. Written
+ * against the API common to hiredis 0.14 and 1.x; anything newer sits behind HIREDIS_MAJOR. */
+#include "queue/redis_conn.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/time.h>
+
+#include <hiredis/hiredis.h>
+
+#include "common/alloc.h"
+#include "common/backoff.h"
+#include "common/clock.h"
+#include "common/log.h"
+
+#define SHA_CACHE  32
+#define ARGV_STACK 16
+
+struct cf_redis {
+    cf_redis_url url;
+    cf_redis_opts opts;
+    redisContext *c;
+    int64_t cur_timeout_ms; /* the socket timeout currently set on c */
+    int failures;           /* consecutive failed connect attempts */
+    int64_t next_try_mono_ms;
+    char errstr[512];
+    bool last_noscript; /* the last error reply was NOSCRIPT */
+    struct {
+        const cf_redis_script *script;
+        char sha[48];
+    } shas[SHA_CACHE];
+    int nshas;
+};
+
+static cf_log_limiter g_connect_limiter;
+
+void cf_redis_opts_default(cf_redis_opts *o)
+{
+    o->connect_timeout_ms = 2000;
+    o->read_timeout_ms = 5000;
+    o->reconnect_base_ms = 100;
+    o->reconnect_cap_ms = 5000;
+}
+
+static struct timeval tv_ms(int64_t ms)
+{
+    struct timeval tv = {(time_t)(ms / 1000), (suseconds_t)((ms % 1000) * 1000)};
+    return tv;
+}
+
+__attribute__((format(printf, 2, 3))) static void set_err(cf_redis *r, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(r->errstr, sizeof r->errstr, fmt, ap);
+    va_end(ap);
+}
+
+/* ---- replies ---- */
+
+static void reply_clear(cf_reply *rep)
+{
+    if (rep->type == CF_REPLY_ARRAY) {
+        for (size_t i = 0; i < rep->n; i++)
+            reply_clear(&rep->elem[i]);
+        cf_free(rep->elem);
+    } else {
+        cf_free(rep->str);
+    }
+    memset(rep, 0, sizeof *rep);
+}
+
+void cf_reply_free(cf_reply *rep)
+{
+    if (rep == NULL)
+        return;
+    reply_clear(rep);
+    cf_free(rep);
+}
+
+char *cf_reply_take_str(cf_reply *rep, size_t *len)
+{
+    if (rep == NULL || rep->type == CF_REPLY_ARRAY || rep->str == NULL)
+        return NULL;
+    char *s = rep->str;
+    if (len)
+        *len = rep->len;
+    rep->str = NULL;
+    rep->len = 0;
+    return s;
+}
+
+/* convert copies a hiredis reply into dst (zeroed). Returns false on OOM (dst cleared). */
+static bool convert(const redisReply *src, cf_reply *dst)
+{
+    switch (src->type) {
+    case REDIS_REPLY_INTEGER:
+        dst->type = CF_REPLY_INTEGER;
+        dst->integer = src->integer;
+        return true;
+    case REDIS_REPLY_NIL:
+        dst->type = CF_REPLY_NIL;
+        return true;
+    case REDIS_REPLY_ARRAY:
+        dst->type = CF_REPLY_ARRAY;
+        if (src->elements == 0)
+            return true;
+        dst->elem = cf_calloc(src->elements, sizeof *dst->elem);
+        if (dst->elem == NULL)
+            return false;
+        dst->n = src->elements;
+        for (size_t i = 0; i < src->elements; i++) {
+            if (!convert(src->element[i], &dst->elem[i])) {
+                reply_clear(dst);
+                return false;
+            }
+        }
+        return true;
+    default:
+        dst->type = src->type == REDIS_REPLY_STATUS  ? CF_REPLY_STATUS
+                    : src->type == REDIS_REPLY_ERROR ? CF_REPLY_ERROR
+                                                     : CF_REPLY_STRING;
+        dst->str = cf_strndup(src->str ? src->str : "", src->str ? (size_t)src->len : 0);
+        dst->len = src->str ? (size_t)src->len : 0;
+        return dst->str != NULL;
+    }
+}
+
+/* classify_error maps an error reply to a status and records it in errstr. */
+static cf_status classify_error(cf_redis *r, const char *msg)
+{
+    set_err(r, "redis %s: %s", r->url.redacted, msg);
+    r->last_noscript = strncmp(msg, "NOSCRIPT", 8) == 0;
+    static const char *const unavailable[] = {"LOADING",  "MASTERDOWN",  "READONLY",  "BUSY ",
+                                              "TRYAGAIN", "CLUSTERDOWN", "NOREPLICAS"};
+    for (size_t i = 0; i < sizeof unavailable / sizeof unavailable[0]; i++) {
+        if (strncmp(msg, unavailable[i], strlen(unavailable[i])) == 0) {
+            /* A replica or a loading server: reconnect next time (a failover may have moved
+             * the name to a new master). */
+            if (strncmp(msg, "READONLY", 8) == 0 || strncmp(msg, "MASTERDOWN", 10) == 0)
+                cf_redis_disconnect(r);
+            return CF_ERR_UNAVAILABLE;
+        }
+    }
+    if (strncmp(msg, "NOAUTH", 6) == 0 || strncmp(msg, "WRONGPASS", 9) == 0 ||
+        strncmp(msg, "NOPERM", 6) == 0)
+        return CF_ERR_INVALID;
+    return CF_ERR_PROTOCOL;
+}
+
+/* transport_error turns a failed hiredis call into a status and drops the connection: after an
+ * I/O error or a timeout hiredis's context is unusable. */
+static cf_status transport_error(cf_redis *r)
+{
+    cf_status st = CF_ERR_IO;
+    int err = r->c ? r->c->err : REDIS_ERR_OTHER;
+    int saved_errno = errno;
+    if (err == REDIS_ERR_OOM)
+        st = CF_ERR_NOMEM;
+#ifdef REDIS_ERR_TIMEOUT
+    else if (err == REDIS_ERR_TIMEOUT)
+        st = CF_ERR_TIMEOUT;
+#endif
+    else if (err == REDIS_ERR_IO && (saved_errno == EAGAIN || saved_errno == EWOULDBLOCK))
+        st = CF_ERR_TIMEOUT;
+    else if (err == REDIS_ERR_PROTOCOL)
+        st = CF_ERR_PROTOCOL;
+    set_err(r, "redis %s: %s (%s)", r->url.redacted,
+            r->c && r->c->errstr[0] ? r->c->errstr : "connection lost", cf_status_str(st));
+    cf_redis_disconnect(r);
+    return st;
+}
+
+/* ---- connection ---- */
+
+static cf_status alloc_handle(const char *url, const cf_redis_opts *opts, cf_redis **out,
+                              cf_error *err)
+{
+    *out = NULL;
+    cf_redis *r = cf_calloc(1, sizeof *r);
+    if (r == NULL)
+        return CF_ERR_NOMEM;
+    cf_status st = cf_redis_url_parse(url, &r->url, err);
+    if (st != CF_OK) {
+        cf_free(r);
+        return st;
+    }
+    if (opts)
+        r->opts = *opts;
+    else
+        cf_redis_opts_default(&r->opts);
+    *out = r;
+    return CF_OK;
+}
+
+cf_status cf_redis_new(const char *url, const cf_redis_opts *opts, cf_redis **out, cf_error *err)
+{
+    return alloc_handle(url, opts, out, err);
+}
+
+cf_status cf_redis_open(const char *url, const cf_redis_opts *opts, cf_redis **out, cf_error *err)
+{
+    cf_redis *r;
+    cf_status st = alloc_handle(url, opts, &r, err);
+    if (st != CF_OK)
+        return st;
+    st = cf_redis_connect(r);
+    if (st != CF_OK) {
+        cf_error_set(err, cf_status_str(st), "redis_url", "%s", r->errstr);
+        cf_redis_free(r);
+        return st;
+    }
+    *out = r;
+    return CF_OK;
+}
+
+void cf_redis_free(cf_redis *r)
+{
+    if (r == NULL)
+        return;
+    cf_redis_disconnect(r);
+    cf_redis_url_wipe(&r->url);
+    cf_free(r);
+}
+
+const char *cf_redis_errstr(const cf_redis *r)
+{
+    return r->errstr;
+}
+
+const char *cf_redis_redacted_url(const cf_redis *r)
+{
+    return r->url.redacted;
+}
+
+bool cf_redis_is_connected(const cf_redis *r)
+{
+    return r->c != NULL;
+}
+
+void cf_redis_disconnect(cf_redis *r)
+{
+    if (r->c) {
+        redisFree(r->c);
+        r->c = NULL;
+    }
+}
+
+static cf_status set_timeout(cf_redis *r, int64_t ms)
+{
+    if (r->cur_timeout_ms == ms)
+        return CF_OK;
+    if (redisSetTimeout(r->c, tv_ms(ms)) != REDIS_OK)
+        return transport_error(r);
+    r->cur_timeout_ms = ms;
+    return CF_OK;
+}
+
+/* handshake sends AUTH and SELECT on a fresh connection. */
+static cf_status handshake(cf_redis *r)
+{
+    const char *argv[3];
+    size_t lens[3];
+    int argc = 0;
+    char db[16];
+    if (r->url.has_password) {
+        argv[argc] = "AUTH";
+        lens[argc++] = 4;
+        if (r->url.user[0]) {
+            argv[argc] = r->url.user;
+            lens[argc++] = strlen(r->url.user);
+        }
+        argv[argc] = r->url.password;
+        lens[argc++] = strlen(r->url.password);
+        redisReply *rep = redisCommandArgv(r->c, argc, argv, lens);
+        if (rep == NULL)
+            return transport_error(r);
+        cf_status st = rep->type == REDIS_REPLY_ERROR ? classify_error(r, rep->str) : CF_OK;
+        freeReplyObject(rep);
+        if (st != CF_OK)
+            return st;
+    }
+    if (r->url.db != 0) {
+        snprintf(db, sizeof db, "%d", r->url.db);
+        argv[0] = "SELECT";
+        lens[0] = 6;
+        argv[1] = db;
+        lens[1] = strlen(db);
+        redisReply *rep = redisCommandArgv(r->c, 2, argv, lens);
+        if (rep == NULL)
+            return transport_error(r);
+        cf_status st = rep->type == REDIS_REPLY_ERROR ? classify_error(r, rep->str) : CF_OK;
+        freeReplyObject(rep);
+        if (st != CF_OK)
+            return st;
+    }
+    return CF_OK;
+}
+
+static cf_status connect_once(cf_redis *r)
+{
+    struct timeval tv = tv_ms(r->opts.connect_timeout_ms);
+    if (r->url.transport == CF_REDIS_TCP)
+        r->c = redisConnectWithTimeout(r->url.host, r->url.port, tv);
+    else
+        r->c = redisConnectUnixWithTimeout(r->url.path, tv);
+    if (r->c == NULL) {
+        set_err(r, "redis %s: out of memory", r->url.redacted);
+        return CF_ERR_NOMEM;
+    }
+    if (r->c->err) {
+        set_err(r, "redis %s: connect: %s", r->url.redacted, r->c->errstr);
+        cf_redis_disconnect(r);
+        return CF_ERR_UNAVAILABLE;
+    }
+    r->cur_timeout_ms = -1;
+    cf_status st = set_timeout(r, r->opts.read_timeout_ms);
+    if (st != CF_OK)
+        return st;
+    if (r->url.transport == CF_REDIS_TCP)
+        (void)redisEnableKeepAlive(r->c);
+    st = handshake(r);
+    if (st != CF_OK)
+        cf_redis_disconnect(r);
+    return st;
+}
+
+cf_status cf_redis_connect(cf_redis *r)
+{
+    if (r->c)
+        return CF_OK;
+    int64_t now = cf_clock_mono_ms();
+    if (r->failures > 0 && now < r->next_try_mono_ms) {
+        set_err(r, "redis %s: unreachable, next try in %lld ms", r->url.redacted,
+                (long long)(r->next_try_mono_ms - now));
+        return CF_ERR_UNAVAILABLE;
+    }
+    cf_status st = connect_once(r);
+    if (st == CF_OK) {
+        if (r->failures > 0)
+            cf_logkv(CF_LOG_INFO, NULL, NULL, "redis reconnected to %s after %d failed tries",
+                     r->url.redacted, r->failures);
+        r->failures = 0;
+        return CF_OK;
+    }
+    r->failures++;
+    r->next_try_mono_ms =
+        cf_clock_mono_ms() +
+        cf_backoff_delay_ms(r->opts.reconnect_base_ms, r->opts.reconnect_cap_ms, r->failures, true);
+    int64_t suppressed = 0;
+    if (cf_log_ratelimit(&g_connect_limiter, 5000, &suppressed))
+        cf_log(CF_LOG_WARN, NULL, "%s (try %d; %lld similar lines suppressed)", r->errstr,
+               r->failures, (long long)suppressed);
+    return st;
+}
+
+cf_status cf_redis_wait_reconnect(cf_redis *r, const atomic_bool *stop)
+{
+    if (r->c)
+        return CF_OK;
+    int64_t wait = r->next_try_mono_ms - cf_clock_mono_ms();
+    if (r->failures > 0 && wait > 0) {
+        if (wait > r->opts.reconnect_cap_ms)
+            wait = r->opts.reconnect_cap_ms;
+        if (!cf_clock_sleep_ms(wait, stop))
+            return CF_ERR_UNAVAILABLE;
+    }
+    return cf_redis_connect(r);
+}
+
+/* ---- commands ---- */
+
+/* finish converts and frees a hiredis reply; error replies become statuses. */
+static cf_status finish(cf_redis *r, redisReply *rep, cf_reply **out)
+{
+    *out = NULL;
+    if (rep->type == REDIS_REPLY_ERROR) {
+        cf_status st = classify_error(r, rep->str ? rep->str : "error");
+        freeReplyObject(rep);
+        return st;
+    }
+    cf_reply *mine = cf_calloc(1, sizeof *mine);
+    if (mine == NULL || !convert(rep, mine)) {
+        cf_free(mine);
+        freeReplyObject(rep);
+        set_err(r, "redis: %s", "out of memory converting a reply");
+        return CF_ERR_NOMEM;
+    }
+    freeReplyObject(rep);
+    r->errstr[0] = '\0';
+    *out = mine;
+    return CF_OK;
+}
+
+static cf_status exec_with_timeout(cf_redis *r, int64_t timeout_ms, int argc,
+                                   const char *const *argv, const size_t *lens, cf_reply **out)
+{
+    *out = NULL;
+    cf_status st = cf_redis_connect(r);
+    if (st != CF_OK)
+        return st;
+    st = set_timeout(r, timeout_ms);
+    if (st != CF_OK)
+        return st;
+    redisReply *rep = redisCommandArgv(r->c, argc, (const char **)argv, lens);
+    if (rep == NULL)
+        return transport_error(r);
+    return finish(r, rep, out);
+}
+
+cf_status cf_redis_exec(cf_redis *r, int argc, const char *const *argv, const size_t *lens,
+                        cf_reply **out)
+{
+    return exec_with_timeout(r, r->opts.read_timeout_ms, argc, argv, lens, out);
+}
+
+cf_status cf_redis_exec_blocking(cf_redis *r, int64_t block_ms, int argc, const char *const *argv,
+                                 const size_t *lens, cf_reply **out)
+{
+    return exec_with_timeout(r, block_ms + r->opts.read_timeout_ms, argc, argv, lens, out);
+}
+
+/* ---- scripts ---- */
+
+static char *sha_slot(cf_redis *r, const cf_redis_script *s)
+{
+    for (int i = 0; i < r->nshas; i++)
+        if (r->shas[i].script == s)
+            return r->shas[i].sha;
+    if (r->nshas == SHA_CACHE) /* more scripts than slots: recycle the first */
+        r->nshas = 0;
+    r->shas[r->nshas].script = s;
+    r->shas[r->nshas].sha[0] = '\0';
+    return r->shas[r->nshas++].sha;
+}
+
+static cf_status load_script(cf_redis *r, const cf_redis_script *s, char *sha)
+{
+    const char *argv[3] = {"SCRIPT", "LOAD", s->text};
+    size_t lens[3] = {6, 4, strlen(s->text)};
+    cf_reply *rep;
+    cf_status st = cf_redis_exec(r, 3, argv, lens, &rep);
+    if (st != CF_OK)
+        return st;
+    if (rep->type != CF_REPLY_STRING || rep->len != 40) {
+        cf_reply_free(rep);
+        set_err(r, "redis: SCRIPT LOAD of %s gave no sha", s->name);
+        return CF_ERR_PROTOCOL;
+    }
+    memcpy(sha, rep->str, 41);
+    cf_reply_free(rep);
+    return CF_OK;
+}
+
+/* evalsha_argv fills av/al with EVALSHA sha nkeys argv...; *heap receives any allocation. */
+static bool evalsha_argv(const char *sha, const char *nkeys, const cf_redis_cmd *cmd,
+                         const char **stack_av, size_t *stack_al, const char ***av, size_t **al,
+                         void **heap)
+{
+    size_t total = (size_t)cmd->argc + 3;
+    *heap = NULL;
+    *av = stack_av;
+    *al = stack_al;
+    if (total > ARGV_STACK) {
+        *heap = cf_malloc(total * (sizeof(char *) + sizeof(size_t)));
+        if (*heap == NULL)
+            return false;
+        *av = *heap;
+        *al = (size_t *)((char *)*heap + total * sizeof(char *));
+    }
+    (*av)[0] = "EVALSHA";
+    (*al)[0] = 7;
+    (*av)[1] = sha;
+    (*al)[1] = 40;
+    (*av)[2] = nkeys;
+    (*al)[2] = strlen(nkeys);
+    for (int i = 0; i < cmd->argc; i++) {
+        (*av)[i + 3] = cmd->argv[i];
+        (*al)[i + 3] = cmd->lens[i];
+    }
+    return true;
+}
+
+static bool is_noscript(const cf_redis *r)
+{
+    return r->last_noscript;
+}
+
+static cf_status eval_cmd(cf_redis *r, const cf_redis_cmd *cmd, cf_reply **out)
+{
+    *out = NULL;
+    char *sha = sha_slot(r, cmd->script);
+    char nkeys[16];
+    snprintf(nkeys, sizeof nkeys, "%d", cmd->nkeys);
+    const char *stack_av[ARGV_STACK];
+    size_t stack_al[ARGV_STACK];
+    cf_status st = CF_OK;
+    for (int attempt = 0; attempt < 2; attempt++) {
+        if (sha[0] == '\0' && (st = load_script(r, cmd->script, sha)) != CF_OK)
+            return st;
+        const char **av;
+        size_t *al;
+        void *heap;
+        if (!evalsha_argv(sha, nkeys, cmd, stack_av, stack_al, &av, &al, &heap))
+            return CF_ERR_NOMEM;
+        st = cf_redis_exec(r, cmd->argc + 3, av, al, out);
+        cf_free(heap);
+        if (st != CF_ERR_PROTOCOL || !is_noscript(r))
+            return st;
+        sha[0] = '\0'; /* the server forgot it (restart, SCRIPT FLUSH): load again */
+    }
+    return st;
+}
+
+cf_status cf_redis_eval(cf_redis *r, const cf_redis_script *script, int nkeys, int argc,
+                        const char *const *argv, const size_t *lens, cf_reply **out)
+{
+    cf_redis_cmd cmd = {script, nkeys, argc, argv, lens};
+    return eval_cmd(r, &cmd, out);
+}
+
+/* ---- pipelines ---- */
+
+static cf_status append_cmd(cf_redis *r, const cf_redis_cmd *cmd)
+{
+    if (cmd->script == NULL)
+        return redisAppendCommandArgv(r->c, cmd->argc, (const char **)cmd->argv, cmd->lens) ==
+                       REDIS_OK
+                   ? CF_OK
+                   : CF_ERR_NOMEM;
+    char *sha = sha_slot(r, cmd->script); /* loaded by cf_redis_pipeline beforehand */
+    char nkeys[16];
+    snprintf(nkeys, sizeof nkeys, "%d", cmd->nkeys);
+    const char *stack_av[ARGV_STACK];
+    size_t stack_al[ARGV_STACK];
+    const char **av;
+    size_t *al;
+    void *heap;
+    if (!evalsha_argv(sha, nkeys, cmd, stack_av, stack_al, &av, &al, &heap))
+        return CF_ERR_NOMEM;
+    int rc = redisAppendCommandArgv(r->c, cmd->argc + 3, av, al);
+    cf_free(heap);
+    return rc == REDIS_OK ? CF_OK : CF_ERR_NOMEM;
+}
+
+cf_status cf_redis_pipeline(cf_redis *r, const cf_redis_cmd *cmds, size_t n, cf_reply **replies)
+{
+    for (size_t i = 0; i < n; i++)
+        replies[i] = NULL;
+    cf_status st = cf_redis_connect(r);
+    if (st == CF_OK)
+        st = set_timeout(r, r->opts.read_timeout_ms);
+    /* Load scripts first: SCRIPT LOAD is a round trip of its own and must not interleave with
+     * buffered commands. */
+    for (size_t i = 0; st == CF_OK && i < n; i++) {
+        if (cmds[i].script) {
+            char *sha = sha_slot(r, cmds[i].script);
+            if (sha[0] == '\0')
+                st = load_script(r, cmds[i].script, sha);
+        }
+    }
+    for (size_t i = 0; st == CF_OK && i < n; i++)
+        st = append_cmd(r, &cmds[i]);
+    if (st != CF_OK) {
+        /* Commands already buffered must not leak into the next call's replies. */
+        cf_redis_disconnect(r);
+        return st;
+    }
+    cf_status first_err = CF_OK;
+    for (size_t i = 0; i < n; i++) {
+        void *raw = NULL;
+        if (redisGetReply(r->c, &raw) != REDIS_OK || raw == NULL) {
+            st = transport_error(r);
+            for (size_t j = 0; j < i; j++) {
+                cf_reply_free(replies[j]);
+                replies[j] = NULL;
+            }
+            return st;
+        }
+        redisReply *rep = raw;
+        cf_reply *mine = cf_calloc(1, sizeof *mine);
+        bool ok = mine != NULL && convert(rep, mine);
+        freeReplyObject(rep);
+        if (!ok) {
+            cf_free(mine);
+            if (first_err == CF_OK)
+                first_err = CF_ERR_NOMEM;
+            continue;
+        }
+        replies[i] = mine;
+    }
+    /* NOSCRIPT (the server restarted between our SCRIPT LOAD and now): run those again. */
+    for (size_t i = 0; i < n; i++) {
+        cf_reply *rep = replies[i];
+        if (rep && rep->type == CF_REPLY_ERROR && cmds[i].script &&
+            strncmp(rep->str, "NOSCRIPT", 8) == 0) {
+            sha_slot(r, cmds[i].script)[0] = '\0';
+            cf_reply *again = NULL;
+            cf_status est = eval_cmd(r, &cmds[i], &again);
+            if (est == CF_OK) {
+                cf_reply_free(rep);
+                replies[i] = again;
+            } else if (!cf_status_is_transient(est) && est != CF_ERR_NOMEM) {
+                /* keep the error reply from the first run, now with the fresh message */
+            } else {
+                for (size_t j = 0; j < n; j++) {
+                    cf_reply_free(replies[j]);
+                    replies[j] = NULL;
+                }
+                return est;
+            }
+        }
+    }
+    for (size_t i = 0; i < n && first_err == CF_OK; i++)
+        if (replies[i] && replies[i]->type == CF_REPLY_ERROR)
+            first_err = classify_error(r, replies[i]->str);
+    if (first_err == CF_OK)
+        r->errstr[0] = '\0';
+    return first_err;
+}
+
+cf_status cf_redis_time_ms(cf_redis *r, int64_t *out_ms)
+{
+    const char *argv[1] = {"TIME"};
+    size_t lens[1] = {4};
+    cf_reply *rep;
+    cf_status st = cf_redis_exec(r, 1, argv, lens, &rep);
+    if (st != CF_OK)
+        return st;
+    if (rep->type != CF_REPLY_ARRAY || rep->n != 2 || rep->elem[0].type != CF_REPLY_STRING) {
+        cf_reply_free(rep);
+        set_err(r, "redis: %s", "unexpected TIME reply");
+        return CF_ERR_PROTOCOL;
+    }
+    *out_ms =
+        strtoll(rep->elem[0].str, NULL, 10) * 1000 + strtoll(rep->elem[1].str, NULL, 10) / 1000;
+    cf_reply_free(rep);
+    return CF_OK;
+}

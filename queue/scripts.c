@@ -1,0 +1,94 @@
+// SPDX-License-Identifier: MIT
+/* queue/scripts.c: the Lua texts of queue/'s atomic operations (contracts in scripts.h). Each
+ * uses only the keys it is given, all of one queue ({Q}) or a single key. Redis 7 replicates
+ * script effects, so TIME inside a script is allowed. */
+#include "queue/scripts.h"
+
+const cf_redis_script cf_script_requeue = {
+    "requeue", "local n = redis.call('LREM', KEYS[1], 1, ARGV[1])\n"
+               "if n > 0 then redis.call('LPUSH', KEYS[2], ARGV[1]) end\n"
+               "return n\n"};
+
+const cf_redis_script cf_script_reschedule = {
+    "reschedule", "local n = redis.call('LREM', KEYS[1], 1, ARGV[1])\n"
+                  "if n > 0 then redis.call('ZADD', KEYS[2], ARGV[2], ARGV[1]) end\n"
+                  "return n\n"};
+
+const cf_redis_script cf_script_ack_continue = {
+    "ack_continue", "local n = redis.call('LREM', KEYS[1], 1, ARGV[1])\n"
+                    "redis.call('ZADD', KEYS[2], 'LT', ARGV[3], ARGV[2])\n"
+                    "return n\n"};
+
+const cf_redis_script cf_script_promote = {
+    "promote", "local now = tonumber(ARGV[1])\n"
+               "if now <= 0 then\n"
+               "  local t = redis.call('TIME')\n"
+               "  now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)\n"
+               "end\n"
+               "local due = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', now, 'LIMIT', 0, "
+               "tonumber(ARGV[2]))\n"
+               "if #due == 0 then return 0 end\n"
+               "redis.call('LPUSH', KEYS[2], unpack(due))\n"
+               "redis.call('ZREM', KEYS[1], unpack(due))\n"
+               "return #due\n"};
+
+const cf_redis_script cf_script_lock_release = {"lock_release",
+                                                "if redis.call('GET', KEYS[1]) == ARGV[1] then\n"
+                                                "  return redis.call('DEL', KEYS[1])\n"
+                                                "end\n"
+                                                "return 0\n"};
+
+const cf_redis_script cf_script_lock_release_prefix = {
+    "lock_release_prefix", "local v = redis.call('GET', KEYS[1])\n"
+                           "if v and string.sub(v, 1, #ARGV[1]) == ARGV[1] then\n"
+                           "  return redis.call('DEL', KEYS[1])\n"
+                           "end\n"
+                           "return 0\n"};
+
+const cf_redis_script cf_script_deadletter_push = {
+    "deadletter_push", "local n = redis.call('LREM', KEYS[1], 1, ARGV[1])\n"
+                       "redis.call('LPUSH', KEYS[2], ARGV[2])\n"
+                       "redis.call('LTRIM', KEYS[2], 0, tonumber(ARGV[3]) - 1)\n"
+                       "return n\n"};
+
+const cf_redis_script cf_script_deadletter_retry = {
+    "deadletter_retry", "local n = redis.call('LREM', KEYS[1], 1, ARGV[1])\n"
+                        "if n > 0 then redis.call('LPUSH', KEYS[2], ARGV[2]) end\n"
+                        "return n\n"};
+
+const cf_redis_script cf_script_heartbeat = {
+    "heartbeat", "local t = redis.call('TIME')\n"
+                 "local ms = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)\n"
+                 "redis.call('ZADD', KEYS[1], ms, ARGV[1])\n"
+                 "return ms\n"};
+
+const cf_redis_script cf_script_dead_workers = {
+    "dead_workers", "local t = redis.call('TIME')\n"
+                    "local ms = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)\n"
+                    "return redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', '(' .. (ms - "
+                    "tonumber(ARGV[1])), 'LIMIT', 0, tonumber(ARGV[2]))\n"};
+
+const cf_redis_script cf_script_claim_worker = {
+    "claim_worker", "local s = redis.call('ZSCORE', KEYS[1], ARGV[1])\n"
+                    "if not s then return false end\n"
+                    "local t = redis.call('TIME')\n"
+                    "local ms = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)\n"
+                    "if tonumber(s) >= ms - tonumber(ARGV[2]) then return false end\n"
+                    "redis.call('ZADD', KEYS[1], ms, ARGV[1])\n"
+                    "return tostring(ms)\n"};
+
+const cf_redis_script cf_script_forget_worker = {
+    "forget_worker", "local s = redis.call('ZSCORE', KEYS[1], ARGV[1])\n"
+                     "if s and tonumber(s) == tonumber(ARGV[2]) then\n"
+                     "  return redis.call('ZREM', KEYS[1], ARGV[1])\n"
+                     "end\n"
+                     "return 0\n"};
+
+const cf_redis_script cf_script_inflight_return = {
+    "inflight_return", "local moved = 0\n"
+                       "for i = 1, tonumber(ARGV[1]) do\n"
+                       "  local v = redis.call('LMOVE', KEYS[1], KEYS[2], 'RIGHT', 'RIGHT')\n"
+                       "  if not v then break end\n"
+                       "  moved = moved + 1\n"
+                       "end\n"
+                       "return moved\n"};
