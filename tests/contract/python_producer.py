@@ -46,6 +46,11 @@ def materialize(value):
                 return datetime.datetime.fromtimestamp(arg, datetime.timezone.utc)
             if tag == "$repeat":
                 return arg[0] * arg[1]
+            if tag == "$nestmap":
+                out = materialize(arg[2])
+                for _ in range(arg[0]):
+                    out = {arg[1]: out}
+                return out
             if tag == "$nest":
                 out = materialize(arg[1])
                 for _ in range(arg[0]):

@@ -32,6 +32,7 @@ def materialize(value)
       when "$time" then return Time.at(arg)
       when "$repeat" then return arg[0] * arg[1]
       when "$nest" then return (1..arg[0]).reduce(materialize(arg[1])) { |acc, _| [acc] }
+      when "$nestmap" then return (1..arg[0]).reduce(materialize(arg[2])) { |acc, _| { arg[1] => acc } }
       end
     end
     value.transform_values { |v| materialize(v) }

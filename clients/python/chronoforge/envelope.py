@@ -17,9 +17,9 @@ import msgpack
 
 VERSION = 1
 MAX_BYTES = 512 * 1024
-# Container depth: the envelope map is 0 and kwargs/options are 1, so values inside kwargs may
-# nest 16 levels of lists and dicts; a container at depth 18 is too deep.
-MAX_DEPTH = 17
+# Container depth (SPEC §1): the envelope map is 0 and the kwargs/options maps are 1; a container
+# at depth 17 is too deep, so kwargs can hold 15 more levels of lists and dicts.
+MAX_DEPTH = 16
 RESERVED_NAMES = ("attempt", "retry_counts", "retry_workflow")
 KEY_MAX_BYTES = 256
 INT64_MIN = -(2**63)
@@ -36,16 +36,29 @@ Duration = Union[int, float, str, datetime.timedelta]
 When = Union[int, float, str, datetime.datetime]
 
 
+def field_for(path: str) -> str:
+    """The worker's spelling of a path: printable ASCII kept, other bytes as \\xNN, 127 at most."""
+    try:
+        raw = path.encode("utf-8", "surrogateescape")
+    except UnicodeEncodeError:
+        raw = path.encode("utf-8", "surrogatepass")
+    return "".join(chr(b) if 0x20 <= b < 0x7F else f"\\x{b:02x}" for b in raw)[:127]
+
+
 class InvalidJob(ValueError):
     """A job the worker would refuse. ``code`` is the worker's refusal code (``bad_value``,
-    ``too_deep``, ...) and ``field`` the envelope field (``"key"``, ``"kwargs.items[2].sku"``,
-    ``""`` for the whole envelope)."""
+    ``too_deep``, ...) and ``field`` the path the worker would report (``"key"``,
+    ``"kwargs.items[2].sku"``, ``""`` for the whole envelope; bytes of names outside printable
+    ASCII written ``\\xNN``, at most 127 characters). The message names the value as written and
+    ends with the code in brackets."""
 
-    def __init__(self, code: str, field: str, detail: str) -> None:
+    def __init__(self, code: str, path: str, detail: str) -> None:
         self.code = code
-        self.field = field
+        self.path = path
+        self.field = field_for(path)
         self.detail = detail
-        super().__init__(f"{field or 'envelope'}: {detail} [{code}]")
+        readable = path.encode("utf-8", "replace").decode("utf-8") or "envelope"
+        super().__init__(f"{readable}: {detail} [{code}]")
 
 
 class InvalidJobType(InvalidJob, TypeError):
@@ -105,15 +118,24 @@ def _text(s: str, path: str) -> str:
     return s
 
 
-def _map(m: Mapping[Any, Any], path: str, depth: int) -> Dict[str, Any]:
+def _too_deep(path: str) -> InvalidJob:
+    return _refuse("too_deep", path, f"containers may nest at most {MAX_DEPTH} levels deep in the "
+                   f"envelope ({MAX_DEPTH - 1} below kwargs)")
+
+
+def _map(m: Mapping[Any, Any], path: str, depth: int, reserved: bool = False) -> Dict[str, Any]:
     if depth > MAX_DEPTH:
-        raise _refuse("too_deep", path, f"values may nest at most {MAX_DEPTH - 1} levels inside kwargs")
+        raise _too_deep(path)
     out: Dict[str, Any] = {}
     for k, v in m.items():
         if not isinstance(k, str):
-            raise _refuse("wrong_type", path, f"dict keys must be str, got {_describe(k)}")
-        _text(k, path)
-        out[k] = _value(v, f"{path}.{k}", depth)
+            raise _refuse("wrong_type", f"{path}.?", f"dict keys must be str, got {_describe(k)}")
+        child = f"{path}.{k}"
+        _text(k, child)
+        if reserved and k in RESERVED_NAMES:
+            raise _refuse("reserved_name", child, f"{k!r} is reserved for the worker "
+                          f"({', '.join(RESERVED_NAMES)}); rename the argument")
+        out[k] = _value(v, child, depth)
     return out
 
 
@@ -130,7 +152,7 @@ def _value(v: Any, path: str, depth: int) -> Any:
         raise _refuse("bad_value", path, f"{v} cannot be sent (JSON has no NaN or Infinity); use None or a str")
     if isinstance(v, (list, tuple)):
         if depth + 1 > MAX_DEPTH:
-            raise _refuse("too_deep", path, f"values may nest at most {MAX_DEPTH - 1} levels inside kwargs")
+            raise _too_deep(path)
         return [_value(e, f"{path}[{i}]", depth + 1) for i, e in enumerate(v)]
     if isinstance(v, Mapping):
         return _map(v, path, depth + 1)
@@ -148,13 +170,7 @@ def check_kwargs(kwargs: Optional[Mapping[str, Any]]) -> Dict[str, Any]:
         return {}
     if not isinstance(kwargs, Mapping):
         raise _refuse("wrong_type", "kwargs", f"kwargs must be a dict, got {_describe(kwargs)}")
-    out = _map(kwargs, "kwargs", 1)
-    for name in out:
-        if name in RESERVED_NAMES:
-            raise _refuse("reserved_name", f"kwargs.{name}",
-                          f"{name!r} is reserved for the worker ({', '.join(RESERVED_NAMES)}); "
-                          "rename the argument")
-    return out
+    return _map(kwargs, "kwargs", 1, reserved=True)
 
 
 def _duration_seconds(s: str) -> Optional[float]:
@@ -174,9 +190,8 @@ def check_options(options: Optional[Mapping[str, Any]]) -> Dict[str, Any]:
         field = "options.max_duration"
         md = out["max_duration"]
         if isinstance(md, (int, float)) and not isinstance(md, bool):
-            if not 0 < md <= MAX_DURATION_SECONDS:
-                raise _refuse("bad_value", field,
-                              f"max_duration must be more than 0 and at most 100 years of seconds, got {md}")
+            if md < 0:
+                raise _refuse("bad_value", field, f"max_duration must not be negative, got {md}")
         elif isinstance(md, str):
             secs = _duration_seconds(md)
             if secs is None or secs > MAX_DURATION_SECONDS:
@@ -235,14 +250,15 @@ def build(workflow_class: Union[str, type], key: str, kwargs: Optional[Mapping[s
           jid: Optional[str] = None, now: Optional[float] = None) -> Tuple[str, bytes]:
     """Returns ``(jid, envelope_bytes)`` for one job, or raises InvalidJob."""
     jid = jid if jid is not None else secrets.token_hex(12)
+    # Checked, and written, in the order the worker checks them (SPEC §1), so a job with several
+    # problems is refused for the same one here and there.
     env: Dict[str, Any] = {"v": VERSION, "jid": jid, "class": class_name(workflow_class),
-                           "key": check_key(key)}
+                           "key": check_key(key), "queue": queue_name(queue),
+                           "created_at": float(time.time() if now is None else now)}
     if not retry_workflow:
         env["kwargs"] = check_kwargs(kwargs)
     elif kwargs:
         raise _refuse("bad_value", "kwargs", "a retry envelope carries no kwargs")
-    env["queue"] = queue_name(queue)
-    env["created_at"] = float(time.time() if now is None else now)
     opts = check_options(options)
     if opts:
         env["options"] = opts

@@ -27,7 +27,7 @@ class EnvelopeTest < Minitest::Test
     jid, bytes = build({ "order_id" => 42 }, queue: "orders", options: { max_duration: "10m" })
     after = Time.now.to_f
     env = MessagePack.unpack(bytes)
-    assert_equal %w[v jid class key kwargs queue created_at options], env.keys
+    assert_equal %w[v jid class key queue created_at kwargs options], env.keys
     assert_equal 1, env["v"]
     assert_equal jid, env["jid"]
     assert_match(/\A[0-9a-f]{24}\z/, jid)
@@ -76,7 +76,7 @@ class EnvelopeTest < Minitest::Test
   end
 
   def test_non_string_hash_keys_are_refused_at_the_hash
-    refusal("wrong_type", "kwargs.items[0]") { build({ "items" => [{ 1 => "x" }] }) }
+    refusal("wrong_type", "kwargs.items[0].?") { build({ "items" => [{ 1 => "x" }] }) }
   end
 
   def test_time_and_date_are_refused_with_advice
@@ -95,16 +95,16 @@ class EnvelopeTest < Minitest::Test
     refusal("bad_value", "kwargs.items[2].sku") { build({ "items" => [{}, {}, { "sku" => Float::NAN }] }) }
   end
 
-  def test_maps_nest_sixteen_levels_and_no_more
+  def test_maps_nest_fifteen_levels_below_kwargs_and_no_more
     deep = ->(n) { (1..n).reduce(1) { |acc, _| { "a" => acc } } }
-    build({ "m" => deep.call(16) })
-    refusal("too_deep", "kwargs.m#{'.a' * 16}") { build({ "m" => deep.call(17) }) }
+    build({ "m" => deep.call(15) })
+    refusal("too_deep", "kwargs.m#{'.a' * 15}") { build({ "m" => deep.call(16) }) }
   end
 
   def test_a_cycle_is_refused_not_a_stack_overflow
     a = []
     a << a
-    refusal("too_deep", "kwargs.a#{'[0]' * 16}") { build({ "a" => a }) }
+    refusal("too_deep", "kwargs.a#{'[0]' * 15}") { build({ "a" => a }) }
   end
 
   def test_envelope_size_limit_is_a_setting
@@ -128,13 +128,25 @@ class EnvelopeTest < Minitest::Test
   end
 
   def test_max_duration_forms
-    [30, 0.5, "2", "1500ms", "30s", "10m", "2h", "1d", "1.5min"].each do |d|
+    [0, 30, 0.5, "2", "1500ms", "30s", "10m", "2h", "1d", "1.5min"].each do |d|
       _, bytes = build({}, options: { max_duration: d })
       assert_equal d, MessagePack.unpack(bytes)["options"]["max_duration"]
     end
-    [0, -1, Float::INFINITY, "0x10", "1 h", "36600d"].each do |d|
+    [-1, -0.5, "0x10", "1 h", "36600d", "-1"].each do |d|
       refusal("bad_value", "options.max_duration") { build({}, options: { max_duration: d }) }
     end
+  end
+
+  def test_fields_are_spelled_as_the_worker_spells_them
+    err = refusal("bad_value", "kwargs.caf\\xc3\\xa9.x") { build({ "café" => { "x" => Float::INFINITY } }) }
+    assert_includes err.message, "kwargs.café.x:"
+    refusal("bad_value", "kwargs.a\\x00b") { build({ "a\0b" => 1 }) }
+    err = refusal("bad_value", "kwargs.#{'n' * 120}") { build({ "n" * 200 => Float::NAN }) }
+    assert_equal 127, err.field.size
+  end
+
+  def test_binary_hash_keys_are_not_strings
+    refusal("wrong_type", "kwargs.?") { build({ "k".b => 1 }) }
   end
 
   def test_wait_and_at_parsing

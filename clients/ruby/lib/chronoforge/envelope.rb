@@ -5,15 +5,23 @@ require "securerandom"
 
 module Chronoforge
   # Raised when a job would be refused by the worker (SPEC §1). It is an ArgumentError whose
-  # #code is the worker's refusal code (bad_value, wrong_type, ...) and whose #field names the
-  # envelope field ("key", "kwargs.items[2].sku", "" for the whole envelope).
+  # #code is the worker's refusal code (bad_value, wrong_type, ...) and whose #field is the path
+  # the worker would report ("key", "kwargs.items[2].sku", "" for the whole envelope; bytes of
+  # names outside printable ASCII written \xNN, at most 127 characters). The message names the
+  # value as written and ends with the code in brackets.
   class InvalidJob < ArgumentError
     attr_reader :code, :field
 
-    def initialize(code, field, detail)
+    def initialize(code, path, detail)
       @code = code
-      @field = field
-      super("#{field.empty? ? 'envelope' : field}: #{detail} [#{code}]")
+      @field = InvalidJob.field_for(path)
+      readable = path.empty? ? "envelope" : path.dup.force_encoding(Encoding::UTF_8).scrub
+      super("#{readable}: #{detail} [#{code}]")
+    end
+
+    # The worker's spelling of a path: printable ASCII kept, other bytes as \xNN, 127 at most.
+    def self.field_for(path)
+      path.b.gsub(/[^\x20-\x7e]/n) { |c| format("\\x%02x", c.ord) }[0, 127]
     end
   end
 
@@ -23,9 +31,9 @@ module Chronoforge
   module Envelope
     VERSION = 1
     MAX_BYTES = 512 * 1024
-    # Container depth: the envelope map is 0 and kwargs/options are 1, so values inside kwargs
-    # may nest 16 levels of arrays and maps; a container at depth 18 is too deep.
-    MAX_DEPTH = 17
+    # Container depth (SPEC §1): the envelope map is 0 and the kwargs/options maps are 1; a
+    # container at depth 17 is too deep, so kwargs can hold 15 more levels of arrays and maps.
+    MAX_DEPTH = 16
     RESERVED_NAMES = %w[attempt retry_counts retry_workflow].freeze
     CLASS_RE = /\A[A-Za-z0-9_.:]{1,128}\z/.freeze
     QUEUE_RE = /\A[A-Za-z0-9_.-]{1,64}\z/.freeze
@@ -42,15 +50,17 @@ module Chronoforge
     # Returns [jid, bytes] for one job. kwargs and options are Hashes with String or Symbol keys.
     def build(workflow_class, key, kwargs: {}, queue: "default", options: {}, retry_workflow: false,
               max_bytes: MAX_BYTES, jid: SecureRandom.hex(12), now: Time.now)
+      # Checked, and written, in the order the worker checks them (SPEC §1), so a job with
+      # several problems is refused for the same one here and there.
       env = {
         "v" => VERSION,
         "jid" => jid,
         "class" => class_name(workflow_class),
-        "key" => check_key(key)
+        "key" => check_key(key),
+        "queue" => queue_name(queue),
+        "created_at" => now.to_f
       }
       env["kwargs"] = check_kwargs(kwargs) unless retry_workflow
-      env["queue"] = queue_name(queue)
-      env["created_at"] = now.to_f
       opts = check_options(options)
       env["options"] = opts unless opts.empty?
       env["retry_workflow"] = true if retry_workflow
@@ -107,14 +117,7 @@ module Chronoforge
       unless kwargs.is_a?(Hash)
         refuse("wrong_type", "kwargs", "kwargs must be a Hash, got #{describe(kwargs)}")
       end
-      out = map(kwargs, "kwargs", 1)
-      out.each_key do |name|
-        if RESERVED_NAMES.include?(name)
-          refuse("reserved_name", "kwargs.#{name}", "#{name.inspect} is reserved for the worker " \
-                                                   "(#{RESERVED_NAMES.join(', ')}); rename the argument")
-        end
-      end
-      out
+      map(kwargs, "kwargs", 1, reserved: true)
     end
 
     def check_options(options)
@@ -129,9 +132,7 @@ module Chronoforge
       field = "options.max_duration"
       case value
       when Integer, Float
-        unless value.positive? && value <= MAX_DURATION_SECONDS
-          refuse("bad_value", field, "max_duration must be more than 0 and at most 100 years of seconds, got #{value}")
-        end
+        refuse("bad_value", field, "max_duration must not be negative, got #{value}") if value.negative?
       when String
         m = DURATION_RE.match(value)
         seconds = m && m[1].to_f * DURATION_UNITS.fetch(m[2])
@@ -181,20 +182,30 @@ module Chronoforge
       end
     end
 
-    def map(hash, path, depth)
-      refuse("too_deep", path, "values may nest at most #{MAX_DEPTH - 1} levels inside kwargs") if depth > MAX_DEPTH
+    def map(hash, path, depth, reserved: false)
+      too_deep(path) if depth > MAX_DEPTH
       out = {}
       hash.each do |k, v|
         k = k.to_s if k.is_a?(Symbol)
-        unless k.is_a?(String)
-          refuse("wrong_type", path, "map keys must be Strings or Symbols, got #{describe(k)}")
+        unless k.is_a?(String) && k.encoding != Encoding::BINARY
+          refuse("wrong_type", "#{path}.?", "map keys must be text Strings or Symbols, got #{describe(k)}" \
+                                            "#{k.is_a?(String) ? ' (binary, ASCII-8BIT)' : ''}")
         end
-        name = text(k, path)
+        name = text(k, "#{path.b}.#{k.b}")
         child = "#{path}.#{name}"
         refuse("bad_value", child, "duplicate key #{name.inspect} (a String and a Symbol?)") if out.key?(name)
+        if reserved && RESERVED_NAMES.include?(name)
+          refuse("reserved_name", child, "#{name.inspect} is reserved for the worker " \
+                                         "(#{RESERVED_NAMES.join(', ')}); rename the argument")
+        end
         out[name] = value(v, child, depth)
       end
       out
+    end
+
+    def too_deep(path)
+      refuse("too_deep", path, "containers may nest at most #{MAX_DEPTH} levels deep in the envelope " \
+                               "(#{MAX_DEPTH - 1} below kwargs)")
     end
 
     def value(val, path, depth)
@@ -211,7 +222,7 @@ module Chronoforge
       when String then text(val, path)
       when Symbol then text(val.to_s, path)
       when Array
-        refuse("too_deep", path, "values may nest at most #{MAX_DEPTH - 1} levels inside kwargs") if depth + 1 > MAX_DEPTH
+        too_deep(path) if depth + 1 > MAX_DEPTH
         val.each_with_index.map { |e, i| value(e, "#{path}[#{i}]", depth + 1) }
       when Hash then map(val, path, depth + 1)
       else
