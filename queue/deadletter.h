@@ -60,10 +60,12 @@ CF_MUST_CHECK cf_status cf_deadletter_list(struct cf_redis *r, const char *prefi
                                            cf_deadletter **out, size_t *n);
 void cf_deadletter_list_free(cf_deadletter *list, size_t n);
 
-/* cf_deadletter_decode decodes one stored entry (borrowed bytes) into *out (owned fields; free
- * with cf_deadletter_list_free(out, 1) semantics: cf_deadletter_clear). CF_ERR_INVALID when the
- * bytes are not an entry. */
+/* cf_deadletter_decode decodes one stored entry (borrowed bytes) into *out, whose fields are
+ * then owned (free them with cf_deadletter_clear; entry/entry_len stay NULL/0). CF_ERR_INVALID
+ * when the bytes are not an entry, CF_ERR_NOMEM; *out is cleared on failure. */
 CF_MUST_CHECK cf_status cf_deadletter_decode(const void *entry, size_t len, cf_deadletter *out);
+
+/* cf_deadletter_clear frees every field of d and zeroes it (NULL-safe). */
 void cf_deadletter_clear(cf_deadletter *d);
 
 /* cf_deadletter_retry moves up to max (<= 0: all) entries of P:{queue}:dead, oldest first,

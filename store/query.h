@@ -2,7 +2,7 @@
 /* store/query.h: read-only queries for operators and the CLI (status, list, stats): one
  * workflow with its steps and errors, workflows by state and class with keyset paging, counts
  * by state; and the sweeper's scans (overdue idle workflows, running workflows and their
- * lock holders). Each is one statement on a reader connection of the store. */
+ * lock holders). Each runs on a reader connection of the store. */
 #ifndef CF_STORE_QUERY_H
 #define CF_STORE_QUERY_H
 
@@ -36,7 +36,7 @@ typedef struct cf_wf_detail {
 void cf_wf_detail_deinit(cf_wf_detail *d); /* NULL-safe, idempotent */
 
 /* cf_store_show reads the workflow (class NULL: any; CF_ERR_INVALID if the key is used by
- * several classes; CF_ERR_NOT_FOUND if none) with its steps and errors, in one statement.
+ * several classes; CF_ERR_NOT_FOUND if none) with its steps and errors (three reads).
  * max_errors bounds the error rows returned (newest kept; 0: 100). *out owned. Blocks. */
 CF_MUST_CHECK cf_status cf_store_show(cf_store *s, const char *wf_class, const char *key,
                                       size_t max_errors, cf_wf_detail *out);

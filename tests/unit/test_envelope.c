@@ -563,6 +563,81 @@ static void test_depth_limit_is_exact(void **state)
     expect_refused("too_deep", "extra[0][0][0][0][0][0][0][0][0][0][0][0][0][0][0][0]");
 }
 
+/* ---- allocation: declared sizes never reach the allocator; OOM is reported, nothing leaks ---- */
+
+static size_t g_alloc_calls, g_alloc_fail_at, g_alloc_max;
+
+static void *counting_malloc(size_t n)
+{
+    g_alloc_calls++;
+    if (n > g_alloc_max)
+        g_alloc_max = n;
+    return g_alloc_calls == g_alloc_fail_at ? NULL : malloc(n);
+}
+
+static void test_declared_sizes_allocate_nothing(void **state)
+{
+    (void)state;
+    json_set_alloc_funcs(counting_malloc, free);
+    const char *payloads[][2] = {
+        {"\xdf\xff\xff\xff\xff", "5"},
+        {"\x81\xa1x\xdd\xff\xff\xff\xff\x01", "9"},
+        {"\x81\xa1x\xdb\xff\xff\xff\xff"
+         "abc",
+         "11"},
+    };
+    for (size_t i = 0; i < 3; i++) {
+        g_alloc_calls = g_alloc_max = 0;
+        g_alloc_fail_at = 0;
+        cf_envelope env;
+        cf_error err;
+        assert_int_equal(
+            cf_envelope_decode(payloads[i][0], (size_t)atoi(payloads[i][1]), NULL, &env, &err),
+            CF_ERR_INVALID);
+        assert_string_equal(err.code, "not_msgpack");
+        assert_int_equal(g_alloc_calls, 0);
+    }
+    json_set_alloc_funcs(malloc, free);
+}
+
+static void test_out_of_memory_is_reported_without_leaks(void **state)
+{
+    (void)state;
+    with_kwargs();
+    map(4);
+    str("items");
+    arr(2);
+    map(1);
+    str("price");
+    i64(3);
+    str("x");
+    str("s");
+    str("text");
+    str("flag");
+    assert_int_equal(msgpack_pack_true(&g_pk), 0);
+    str("f");
+    assert_int_equal(msgpack_pack_double(&g_pk, 0.5), 0);
+    json_set_alloc_funcs(counting_malloc, free);
+    size_t failures = 0;
+    for (g_alloc_fail_at = 1;; g_alloc_fail_at++) {
+        g_alloc_calls = 0;
+        cf_envelope env;
+        cf_error err = {.code = ""};
+        cf_status st = cf_envelope_decode(g_buf.data, g_buf.len, NULL, &env, &err);
+        if (st == CF_OK) {
+            cf_envelope_deinit(&env);
+            break;
+        }
+        if (st != CF_ERR_NOMEM)
+            fail_msg("allocation %zu: %s %s %s", g_alloc_fail_at, err.code, err.field, err.msg);
+        assert_int_equal(st, CF_ERR_NOMEM); /* ASan's leak check proves nothing was left */
+        assert_null(env.kwargs);
+        failures++;
+    }
+    json_set_alloc_funcs(malloc, free);
+    assert_true(failures >= 5); /* every allocation of the decode was made to fail once */
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -586,6 +661,8 @@ int main(void)
         cmocka_unit_test(test_refuses_reserved_names),
         cmocka_unit_test(test_refuses_bad_options),
         cmocka_unit_test(test_depth_limit_is_exact),
+        cmocka_unit_test(test_declared_sizes_allocate_nothing),
+        cmocka_unit_test(test_out_of_memory_is_reported_without_leaks),
     };
     int rc = cmocka_run_group_tests_name("envelope_decode", tests, NULL, NULL);
     cf_buf_deinit(&g_buf);

@@ -4,10 +4,12 @@
  * encode refusing what decode would refuse. Decoder refusals live in test_envelope.c. */
 #include <float.h>
 #include <math.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <msgpack.h>
 
+#include "common/alloc.h"
 #include "common/buf.h"
 #include "queue/envelope.h"
 #include "tests/support/test.h"
@@ -296,6 +298,48 @@ static void test_validators(void **state)
     assert_false(cf_envelope_queue_is_valid(q, 65));
 }
 
+static int g_realloc_calls, g_realloc_fail_at;
+
+static void *failing_realloc(void *p, size_t n)
+{
+    return ++g_realloc_calls == g_realloc_fail_at ? NULL : realloc(p, n);
+}
+
+static void test_encode_out_of_memory_leaves_buffer_alone(void **state)
+{
+    (void)state;
+    cf_envelope env;
+    new_job(&env);
+    env.kwargs = json_pack("{s:s%}", "pad", "0123456789012345678901234567890123456789", (size_t)40);
+    for (int i = 0; i < 8; i++) /* grow past the buffer's first allocation */
+        json_object_set_new(env.kwargs, (char[]){(char)('a' + i), 0},
+                            json_string("0123456789012345678901234567890123456789"));
+    cf_buf b = CF_BUF_INIT;
+    assert_int_equal(cf_buf_append(&b, "xy", 2), CF_OK);
+    cf_alloc_set_hooks(
+        &(cf_alloc_hooks){.malloc = malloc, .realloc = failing_realloc, .free = free});
+    int failures = 0;
+    for (g_realloc_fail_at = 1;; g_realloc_fail_at++) {
+        g_realloc_calls = 0;
+        cf_status st = cf_envelope_encode(&env, &b);
+        if (st == CF_OK)
+            break;
+        assert_int_equal(st, CF_ERR_NOMEM);
+        assert_int_equal(b.len, 2);
+        assert_memory_equal(b.data, "xy", 2);
+        failures++;
+    }
+    cf_alloc_set_hooks(NULL);
+    assert_true(failures >= 1);
+    cf_envelope back;
+    cf_buf tail = {.data = b.data + 2, .len = b.len - 2, .cap = 0};
+    decode_ok(&tail, &back);
+    assert_true(json_equal(back.kwargs, env.kwargs));
+    cf_envelope_deinit(&back);
+    cf_envelope_deinit(&env);
+    cf_buf_deinit(&b);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -307,6 +351,7 @@ int main(void)
         cmocka_unit_test(test_new_jid_is_random_hex),
         cmocka_unit_test(test_encode_refuses_invalid),
         cmocka_unit_test(test_validators),
+        cmocka_unit_test(test_encode_out_of_memory_leaves_buffer_alone),
     };
     return cmocka_run_group_tests_name("envelope_encode", tests, NULL, NULL);
 }

@@ -1,0 +1,277 @@
+// SPDX-License-Identifier: MIT
+/* store/migrate.c: the versioned schema (SPEC §3) kept in the binary and the migration that
+ * applies it. Each migration runs in its own transaction holding a transaction-scoped advisory
+ * lock, re-reading the applied version after taking it, so any number of processes may migrate
+ * at once. Tables this tool creates carry a COMMENT naming it; a chrono_forge_* table without it
+ * was made by someone else (e.g. the Ruby gem) and is refused, never altered. */
+#include "store/migrate.h"
+
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <libpq-fe.h>
+
+#include "common/redact.h"
+
+/* pg_advisory_xact_lock key: "cfmigrat" as a big-endian int64, unlikely to collide. */
+#define SQL_LOCK "SELECT pg_advisory_xact_lock(7162536043113964916)"
+
+#define SQL_HAS_TABLE "SELECT to_regclass('chronoforge_schema_migrations') IS NOT NULL"
+#define SQL_VERSION   "SELECT coalesce(max(version), 0) FROM chronoforge_schema_migrations"
+
+/* Every chrono_forge_* table that exists without chronoforge's comment, with its state type. */
+#define SQL_FOREIGN                                                                                \
+    "SELECT c.relname, coalesce((SELECT format_type(a.atttypid, a.atttypmod) FROM pg_attribute a"  \
+    " WHERE a.attrelid = c.oid AND a.attname = 'state' AND NOT a.attisdropped), '')"               \
+    " FROM pg_class c WHERE c.relname IN ('chrono_forge_workflows',"                               \
+    " 'chrono_forge_execution_logs', 'chrono_forge_error_logs', 'chronoforge_schema_migrations')"  \
+    " AND c.relkind IN ('r', 'p', 'v', 'm', 'f') AND pg_table_is_visible(c.oid)"                   \
+    " AND coalesce(obj_description(c.oid, 'pg_class'), '') NOT LIKE 'chronoforge schema%'"         \
+    " ORDER BY c.relname"
+
+#define SQL_RECORD "INSERT INTO chronoforge_schema_migrations (version, name) VALUES ($1::int, $2)"
+
+#define SQL_MIGRATION_1                                                                            \
+    "CREATE TABLE chronoforge_schema_migrations (version int PRIMARY KEY, name text NOT NULL,"     \
+    " applied_at timestamptz NOT NULL DEFAULT now());"                                             \
+    "COMMENT ON TABLE chronoforge_schema_migrations IS 'chronoforge schema migrations';"           \
+    "CREATE TABLE chrono_forge_workflows ("                                                        \
+    " id bigserial PRIMARY KEY, key text NOT NULL, job_class text NOT NULL,"                       \
+    " queue text NOT NULL DEFAULT 'default', kwargs jsonb NOT NULL DEFAULT '{}',"                  \
+    " options jsonb NOT NULL DEFAULT '{}', context jsonb NOT NULL DEFAULT '{}',"                   \
+    " state text NOT NULL DEFAULT 'idle'"                                                          \
+    " CHECK (state IN ('idle', 'running', 'completed', 'failed', 'stalled')),"                     \
+    " locked_by text, locked_at timestamptz, fence bigint NOT NULL DEFAULT 0,"                     \
+    " attempt int NOT NULL DEFAULT 0, retry_counts jsonb NOT NULL DEFAULT '{}',"                   \
+    " crash_count int NOT NULL DEFAULT 0, write_token text, next_wake_at timestamptz,"             \
+    " started_at timestamptz, completed_at timestamptz,"                                           \
+    " created_at timestamptz NOT NULL DEFAULT now(), updated_at timestamptz NOT NULL DEFAULT "     \
+    "now(),"                                                                                       \
+    " CONSTRAINT chrono_forge_workflows_class_key UNIQUE (job_class, key));"                       \
+    "COMMENT ON TABLE chrono_forge_workflows IS 'chronoforge schema: workflows';"                  \
+    "CREATE INDEX chrono_forge_workflows_key ON chrono_forge_workflows (key);"                     \
+    "CREATE INDEX chrono_forge_workflows_state_completed"                                          \
+    " ON chrono_forge_workflows (state, completed_at);"                                            \
+    "CREATE INDEX chrono_forge_workflows_state_id ON chrono_forge_workflows (state, id);"          \
+    "CREATE INDEX chrono_forge_workflows_class_id ON chrono_forge_workflows (job_class, id);"      \
+    "CREATE INDEX chrono_forge_workflows_wake ON chrono_forge_workflows (next_wake_at)"            \
+    " WHERE state = 'idle' AND next_wake_at IS NOT NULL;"                                          \
+    "CREATE TABLE chrono_forge_execution_logs ("                                                   \
+    " id bigserial PRIMARY KEY,"                                                                   \
+    " workflow_id bigint NOT NULL REFERENCES chrono_forge_workflows (id) ON DELETE CASCADE,"       \
+    " step_name text NOT NULL, attempts int NOT NULL DEFAULT 0,"                                   \
+    " state text NOT NULL DEFAULT 'pending' CHECK (state IN ('pending', 'completed', 'failed')),"  \
+    " started_at timestamptz, last_executed_at timestamptz, completed_at timestamptz,"             \
+    " metadata jsonb, error_class text, error_message text,"                                       \
+    " created_at timestamptz NOT NULL DEFAULT now(), updated_at timestamptz NOT NULL DEFAULT "     \
+    "now(),"                                                                                       \
+    " CONSTRAINT chrono_forge_execution_logs_wf_step UNIQUE (workflow_id, step_name));"            \
+    "COMMENT ON TABLE chrono_forge_execution_logs IS 'chronoforge schema: execution logs';"        \
+    "CREATE TABLE chrono_forge_error_logs ("                                                       \
+    " id bigserial PRIMARY KEY,"                                                                   \
+    " workflow_id bigint NOT NULL REFERENCES chrono_forge_workflows (id) ON DELETE CASCADE,"       \
+    " step_name text, attempt int NOT NULL CHECK (attempt >= 1), error_class text NOT NULL,"       \
+    " error_message text, backtrace text, context jsonb,"                                          \
+    " created_at timestamptz NOT NULL DEFAULT now());"                                             \
+    "COMMENT ON TABLE chrono_forge_error_logs IS 'chronoforge schema: error logs';"                \
+    "CREATE INDEX chrono_forge_error_logs_wf ON chrono_forge_error_logs (workflow_id, id);"
+
+typedef struct migration {
+    int version;
+    const char *name;
+    const char *sql;
+} migration;
+
+static const migration migrations[] = {
+    {1, "create workflows, execution logs, error logs", SQL_MIGRATION_1},
+};
+#define NMIGRATIONS ((int)(sizeof migrations / sizeof migrations[0]))
+
+_Static_assert(sizeof migrations / sizeof migrations[0] == CF_SCHEMA_VERSION,
+               "CF_SCHEMA_VERSION must name the last migration");
+
+static void set_msg(char *errbuf, size_t errcap, const char *prefix, const char *msg)
+{
+    if (!errbuf || !errcap)
+        return;
+    snprintf(errbuf, errcap, "%s%s", prefix, msg ? msg : "");
+    size_t n = strlen(errbuf);
+    while (n > 0 && errbuf[n - 1] == '\n')
+        errbuf[--n] = '\0';
+}
+
+static PGconn *connect_quiet(const char *dsn, char *errbuf, size_t errcap, cf_status *st)
+{
+    char *perr = NULL;
+    PQconninfoOption *opts = PQconninfoParse(dsn ? dsn : "", &perr);
+    if (!opts) {
+        set_msg(errbuf, errcap, "invalid database DSN: ", perr ? perr : "out of memory");
+        PQfreemem(perr);
+        *st = CF_ERR_INVALID;
+        return NULL;
+    }
+    PQconninfoFree(opts);
+    PGconn *c = PQconnectdb(dsn ? dsn : "");
+    if (!c || PQstatus(c) != CONNECTION_OK) {
+        char red[256];
+        cf_redact_dsn(dsn ? dsn : "", red, sizeof red);
+        if (errbuf && errcap)
+            snprintf(errbuf, errcap, "cannot connect to postgres (%s): %s", red,
+                     c ? PQerrorMessage(c) : "out of memory");
+        for (size_t n = errbuf ? strlen(errbuf) : 0; n > 0 && errbuf[n - 1] == '\n'; n--)
+            errbuf[n - 1] = '\0';
+        PQfinish(c);
+        *st = CF_ERR_UNAVAILABLE;
+        return NULL;
+    }
+    PGresult *r = PQexec(c, "SET client_min_messages = warning");
+    PQclear(r);
+    *st = CF_OK;
+    return c;
+}
+
+/* Reads the applied version; -1 with errbuf set when a foreign table is in the way. */
+static int read_version(PGconn *c, char *errbuf, size_t errcap, cf_status *st)
+{
+    PGresult *r = PQexec(c, SQL_FOREIGN);
+    if (PQresultStatus(r) != PGRES_TUPLES_OK) {
+        set_msg(errbuf, errcap, "postgres: ", PQerrorMessage(c));
+        PQclear(r);
+        *st = CF_ERR_IO;
+        return -1;
+    }
+    if (PQntuples(r) > 0) {
+        const char *type = PQgetvalue(r, 0, 1);
+        if (errbuf && errcap)
+            snprintf(errbuf, errcap,
+                     "table %s exists but was not created by chronoforge migrate%s; refusing to "
+                     "touch it (use another database or schema)",
+                     PQgetvalue(r, 0, 0),
+                     strcmp(type, "integer") == 0
+                         ? " (its state column is an integer: a Ruby ChronoForge database?)"
+                         : "");
+        PQclear(r);
+        *st = CF_ERR_STATE;
+        return -1;
+    }
+    PQclear(r);
+    r = PQexec(c, SQL_HAS_TABLE);
+    bool has = PQresultStatus(r) == PGRES_TUPLES_OK && PQgetvalue(r, 0, 0)[0] == 't';
+    PQclear(r);
+    if (!has) {
+        *st = CF_OK;
+        return 0;
+    }
+    r = PQexec(c, SQL_VERSION);
+    if (PQresultStatus(r) != PGRES_TUPLES_OK) {
+        set_msg(errbuf, errcap, "postgres: ", PQerrorMessage(c));
+        PQclear(r);
+        *st = CF_ERR_IO;
+        return -1;
+    }
+    int v = (int)strtol(PQgetvalue(r, 0, 0), NULL, 10);
+    PQclear(r);
+    *st = CF_OK;
+    return v;
+}
+
+/* A constant statement text (wrapped so the SQL lint can see it is never built at run time). */
+typedef struct sql_text {
+    const char *sql;
+} sql_text;
+
+static bool exec_ok(PGconn *c, sql_text q, char *errbuf, size_t errcap)
+{
+    PGresult *r = PQexec(c, q.sql);
+    ExecStatusType t = PQresultStatus(r);
+    bool ok = t == PGRES_COMMAND_OK || t == PGRES_TUPLES_OK;
+    if (!ok)
+        set_msg(errbuf, errcap, "postgres: ", PQerrorMessage(c));
+    PQclear(r);
+    return ok;
+}
+
+/* Applies migration m unless another process already did; *did says whether this call did. */
+static cf_status apply_one(PGconn *c, const migration *m, bool *did, char *errbuf, size_t errcap)
+{
+    *did = false;
+    cf_status st = CF_ERR_IO;
+    if (!exec_ok(c, (sql_text){"BEGIN"}, errbuf, errcap))
+        return CF_ERR_IO;
+    if (!exec_ok(c, (sql_text){SQL_LOCK}, errbuf, errcap))
+        goto rollback;
+    int v = read_version(c, errbuf, errcap, &st);
+    if (v < 0)
+        goto rollback;
+    if (v >= m->version) {
+        st = exec_ok(c, (sql_text){"COMMIT"}, errbuf, errcap) ? CF_OK : CF_ERR_IO;
+        return st;
+    }
+    st = CF_ERR_IO;
+    if (!exec_ok(c, (sql_text){m->sql}, errbuf, errcap))
+        goto rollback;
+    char ver[16];
+    snprintf(ver, sizeof ver, "%d", m->version);
+    const char *vals[] = {ver, m->name};
+    PGresult *r = PQexecParams(c, SQL_RECORD, 2, NULL, vals, NULL, NULL, 0);
+    bool ok = PQresultStatus(r) == PGRES_COMMAND_OK;
+    if (!ok)
+        set_msg(errbuf, errcap, "postgres: ", PQerrorMessage(c));
+    PQclear(r);
+    if (!ok)
+        goto rollback;
+    if (!exec_ok(c, (sql_text){"COMMIT"}, errbuf, errcap))
+        return CF_ERR_IO;
+    *did = true;
+    return CF_OK;
+rollback:
+    PQclear(PQexec(c, "ROLLBACK"));
+    return st;
+}
+
+cf_status cf_store_migrate_counted(const char *dsn, int *applied, char *errbuf, size_t errcap)
+{
+    if (applied)
+        *applied = 0;
+    if (errbuf && errcap)
+        errbuf[0] = '\0';
+    cf_status st;
+    PGconn *c = connect_quiet(dsn, errbuf, errcap, &st);
+    if (!c)
+        return st;
+    int v = read_version(c, errbuf, errcap, &st);
+    if (v > CF_SCHEMA_VERSION) {
+        if (errbuf && errcap)
+            snprintf(errbuf, errcap, "database schema version %d is newer than this binary's %d", v,
+                     CF_SCHEMA_VERSION);
+        st = CF_ERR_STATE;
+    }
+    for (int i = 0; st == CF_OK && i < NMIGRATIONS; i++) {
+        if (migrations[i].version <= v)
+            continue;
+        bool did = false;
+        st = apply_one(c, &migrations[i], &did, errbuf, errcap);
+        if (did && applied)
+            (*applied)++;
+    }
+    PQfinish(c);
+    return st;
+}
+
+cf_status cf_store_migrate(const char *dsn, char *errbuf, size_t errcap)
+{
+    return cf_store_migrate_counted(dsn, NULL, errbuf, errcap);
+}
+
+int cf_store_schema_version(const char *dsn, char *errbuf, size_t errcap)
+{
+    cf_status st;
+    PGconn *c = connect_quiet(dsn, errbuf, errcap, &st);
+    if (!c)
+        return -1;
+    int v = read_version(c, errbuf, errcap, &st);
+    PQfinish(c);
+    return v;
+}

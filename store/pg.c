@@ -1,0 +1,186 @@
+// SPDX-License-Identifier: MIT
+/* store/pg.c: one libpq connection of the store: connect with session settings, prepare the
+ * statement table, classify failures, reconnect with capped backoff. */
+#include "store/pg.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#include "common/alloc.h"
+#include "common/backoff.h"
+#include "common/clock.h"
+
+/* Notices ("relation exists, skipping", ...) would go to stderr; the store stays quiet. */
+static void quiet_notice(void *arg, const PGresult *res)
+{
+    (void)arg;
+    (void)res;
+}
+
+cf_status cf_pg_init(cf_pg *pg, const char *dsn, int64_t stmt_timeout_ms)
+{
+    memset(pg, 0, sizeof *pg);
+    pg->dsn = cf_strdup(dsn ? dsn : "");
+    pg->stmt_timeout_ms = stmt_timeout_ms;
+    return pg->dsn ? CF_OK : CF_ERR_NOMEM;
+}
+
+void cf_pg_deinit(cf_pg *pg)
+{
+    if (!pg)
+        return;
+    if (pg->conn)
+        PQfinish(pg->conn);
+    cf_free(pg->dsn);
+    memset(pg, 0, sizeof *pg);
+}
+
+bool cf_pg_is_broken(const cf_pg *pg)
+{
+    return pg->conn == NULL || PQstatus(pg->conn) != CONNECTION_OK;
+}
+
+const char *cf_pg_sqlstate(const PGresult *res)
+{
+    const char *s = res ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
+    return s ? s : "";
+}
+
+/* Copies libpq's message without its trailing newline. libpq messages never echo a password. */
+static void set_err(cf_pg *pg, const char *prefix, const char *msg)
+{
+    snprintf(pg->errstr, sizeof pg->errstr, "%s%s", prefix, msg ? msg : "");
+    size_t n = strlen(pg->errstr);
+    while (n > 0 && (pg->errstr[n - 1] == '\n' || pg->errstr[n - 1] == ' '))
+        pg->errstr[--n] = '\0';
+}
+
+cf_status cf_pg_result_status(cf_pg *pg, const PGresult *res, ExecStatusType expect)
+{
+    if (res && PQresultStatus(res) == expect)
+        return CF_OK;
+    if (!res || cf_pg_is_broken(pg)) {
+        set_err(pg, "postgres connection lost: ", pg->conn ? PQerrorMessage(pg->conn) : "");
+        return CF_ERR_IO;
+    }
+    const char *msg = PQresultErrorMessage(res);
+    if (!msg || !*msg)
+        msg = PQresStatus(PQresultStatus(res));
+    set_err(pg, "postgres: ", msg);
+    const char *st = cf_pg_sqlstate(res);
+    if (strncmp(st, "08", 2) == 0)
+        return CF_ERR_IO;
+    if (strcmp(st, "57014") == 0)
+        return CF_ERR_TIMEOUT;
+    if (strncmp(st, "57P", 3) == 0 || strncmp(st, "53", 2) == 0 || strcmp(st, "40001") == 0 ||
+        strcmp(st, "40P01") == 0)
+        return CF_ERR_UNAVAILABLE;
+    if (strncmp(st, "22", 2) == 0 || strncmp(st, "23", 2) == 0)
+        return CF_ERR_INVALID;
+    if (strncmp(st, "42", 2) == 0)
+        return CF_ERR_STATE;
+    return CF_ERR_PROTOCOL;
+}
+
+static cf_status apply_session(cf_pg *pg)
+{
+    char timeout[32];
+    snprintf(timeout, sizeof timeout, "%lld", (long long)pg->stmt_timeout_ms);
+    const char *vals[] = {timeout};
+    PGresult *r = PQexecParams(pg->conn,
+                               "SELECT set_config('statement_timeout', $1, false),"
+                               " set_config('client_min_messages', 'warning', false),"
+                               " set_config('application_name', 'chronoforge', false)",
+                               1, NULL, vals, NULL, NULL, 0);
+    cf_status st = cf_pg_result_status(pg, r, PGRES_TUPLES_OK);
+    PQclear(r);
+    return st;
+}
+
+static cf_status prepare_all(cf_pg *pg)
+{
+    for (int i = 0; i < CF_SQL_COUNT_; i++) {
+        const cf_sql_stmt *stmt = &cf_sql_stmts[i];
+        PGresult *r = PQprepare(pg->conn, stmt->name, stmt->sql, stmt->nparams, NULL);
+        cf_status st = cf_pg_result_status(pg, r, PGRES_COMMAND_OK);
+        PQclear(r);
+        if (st != CF_OK) {
+            char why[200];
+            snprintf(why, sizeof why, "%.150s", pg->errstr);
+            snprintf(pg->errstr, sizeof pg->errstr,
+                     "cannot prepare %s (schema not migrated? run `chronoforge migrate`): %.150s",
+                     stmt->name, why);
+            return st == CF_ERR_IO ? st : CF_ERR_STATE;
+        }
+    }
+    pg->prepared = true;
+    return CF_OK;
+}
+
+cf_status cf_pg_connect(cf_pg *pg, bool prepare)
+{
+    if (pg->conn) {
+        PQfinish(pg->conn);
+        pg->conn = NULL;
+    }
+    pg->prepared = false;
+    char *err = NULL;
+    PQconninfoOption *opts = PQconninfoParse(pg->dsn, &err);
+    if (!opts) {
+        set_err(pg, "invalid database DSN: ", err ? err : "out of memory");
+        PQfreemem(err);
+        return err ? CF_ERR_INVALID : CF_ERR_NOMEM;
+    }
+    PQconninfoFree(opts);
+    pg->conn = PQconnectdb(pg->dsn);
+    if (!pg->conn) {
+        set_err(pg, "", "out of memory");
+        return CF_ERR_NOMEM;
+    }
+    if (PQstatus(pg->conn) != CONNECTION_OK) {
+        set_err(pg, "cannot connect to postgres: ", PQerrorMessage(pg->conn));
+        return CF_ERR_UNAVAILABLE;
+    }
+    PQsetNoticeReceiver(pg->conn, quiet_notice, NULL);
+    cf_status st = apply_session(pg);
+    if (st == CF_OK && prepare)
+        st = prepare_all(pg);
+    return st;
+}
+
+cf_status cf_pg_reconnect(cf_pg *pg, bool prepare, int64_t give_up_ms, const atomic_bool *stop)
+{
+    int64_t deadline = cf_clock_mono_ms() + give_up_ms;
+    for (int attempt = 1;; attempt++) {
+        cf_status st = cf_pg_connect(pg, prepare);
+        if (st == CF_OK || st == CF_ERR_INVALID || st == CF_ERR_NOMEM)
+            return st;
+        if (stop && atomic_load(stop))
+            return st;
+        int64_t delay = cf_backoff_delay_ms(50, 2000, attempt, true);
+        if (give_up_ms >= 0 && cf_clock_mono_ms() + delay > deadline)
+            return st;
+        if (!cf_clock_sleep_ms(delay, stop))
+            return st;
+    }
+}
+
+cf_status cf_pg_exec(cf_pg *pg, cf_sql_id id, const char *const *vals, ExecStatusType expect,
+                     PGresult **out)
+{
+    *out = NULL;
+    if (cf_pg_is_broken(pg) || !pg->prepared) {
+        cf_status st = cf_pg_connect(pg, true);
+        if (st != CF_OK)
+            return st;
+    }
+    const cf_sql_stmt *stmt = &cf_sql_stmts[id];
+    PGresult *r = PQexecPrepared(pg->conn, stmt->name, stmt->nparams, vals, NULL, NULL, 0);
+    cf_status st = cf_pg_result_status(pg, r, expect);
+    if (st != CF_OK) {
+        PQclear(r);
+        return st;
+    }
+    *out = r;
+    return CF_OK;
+}

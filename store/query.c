@@ -1,0 +1,130 @@
+// SPDX-License-Identifier: MIT
+/* store/query.c: read-only operator and sweeper queries (store/query.h), each one prepared
+ * statement on a pooled reader connection. */
+#include "store/query.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#include "common/alloc.h"
+#include "store/rows.h"
+#include "store/store_internal.h"
+
+static bool valid_state(const char *s)
+{
+    static const char *const states[] = {"idle", "running", "completed", "failed", "stalled"};
+    for (size_t i = 0; i < sizeof states / sizeof states[0]; i++)
+        if (strcmp(s, states[i]) == 0)
+            return true;
+    return false;
+}
+
+cf_status cf_store_show(cf_store *s, const char *wf_class, const char *key, size_t max_errors,
+                        cf_wf_detail *out)
+{
+    memset(out, 0, sizeof *out);
+    cf_status st = cf_store_find(s, wf_class, key, &out->wf);
+    if (st != CF_OK)
+        return st;
+    char id[24], lim[24];
+    snprintf(id, sizeof id, "%lld", (long long)out->wf.id);
+    snprintf(lim, sizeof lim, "%zu", max_errors ? max_errors : 100);
+    const char *vals[] = {id, lim};
+    PGresult *r = NULL;
+    st = cf_store_read(s, CF_SQL_STEPS_ALL_BY_ID, vals, &r);
+    if (st == CF_OK)
+        st = cf_rows_steps(r, &out->steps);
+    PQclear(r);
+    r = NULL;
+    if (st == CF_OK)
+        st = cf_store_read(s, CF_SQL_ERRORS_BY_ID, vals, &r);
+    if (st == CF_OK)
+        st = cf_rows_errors(r, &out->errors, &out->nerrors);
+    PQclear(r);
+    if (st != CF_OK)
+        cf_wf_detail_deinit(out);
+    return st;
+}
+
+cf_status cf_store_list(cf_store *s, const cf_wf_list_filter *f, cf_wf_list *out)
+{
+    memset(out, 0, sizeof *out);
+    size_t limit = f->limit ? f->limit : 50;
+    if (limit > 1000 || (f->state && !valid_state(f->state))) {
+        cf_store_set_error("list: unknown state or limit over 1000");
+        return CF_ERR_INVALID;
+    }
+    char after[24], lim[24];
+    snprintf(after, sizeof after, "%lld", (long long)f->after_id);
+    snprintf(lim, sizeof lim, "%zu", limit);
+    const char *vals[] = {f->state, f->wf_class, after, lim};
+    PGresult *r = NULL;
+    cf_status st = cf_store_read(s, CF_SQL_LIST, vals, &r);
+    int n = st == CF_OK ? PQntuples(r) : 0;
+    if (n > 0 && !(out->rows = cf_calloc((size_t)n, sizeof *out->rows)))
+        st = CF_ERR_NOMEM;
+    for (int i = 0; st == CF_OK && i < n; i++) {
+        st = cf_rows_wf(r, i, &out->rows[i]);
+        if (st == CF_OK)
+            out->n++;
+    }
+    if (st == CF_OK && (size_t)n == limit)
+        out->next_after_id = out->rows[n - 1].id;
+    PQclear(r);
+    if (st != CF_OK)
+        cf_wf_list_deinit(out);
+    return st;
+}
+
+cf_status cf_store_count_by_state(cf_store *s, const char *wf_class, cf_state_counts *out)
+{
+    memset(out, 0, sizeof *out);
+    const char *vals[] = {wf_class};
+    PGresult *r = NULL;
+    cf_status st = cf_store_read(s, CF_SQL_COUNTS, vals, &r);
+    for (int i = 0; st == CF_OK && i < PQntuples(r); i++) {
+        const char *state = PQgetvalue(r, i, 0);
+        int64_t n = cf_rows_i64(r, i, 1);
+        if (!strcmp(state, "idle"))
+            out->idle = n;
+        else if (!strcmp(state, "running"))
+            out->running = n;
+        else if (!strcmp(state, "completed"))
+            out->completed = n;
+        else if (!strcmp(state, "failed"))
+            out->failed = n;
+        else if (!strcmp(state, "stalled"))
+            out->stalled = n;
+    }
+    PQclear(r);
+    return st;
+}
+
+static cf_status sweep(cf_store *s, cf_sql_id id, int64_t arg, size_t limit, cf_wf_ref_list *out)
+{
+    memset(out, 0, sizeof *out);
+    if (limit < 1 || limit > 10000) {
+        cf_store_set_error("sweep limit must be 1..10000");
+        return CF_ERR_INVALID;
+    }
+    char a[24], lim[24];
+    snprintf(a, sizeof a, "%lld", (long long)arg);
+    snprintf(lim, sizeof lim, "%zu", limit);
+    const char *vals[] = {a, lim};
+    PGresult *r = NULL;
+    cf_status st = cf_store_read(s, id, vals, &r);
+    if (st == CF_OK)
+        st = cf_rows_refs(r, out);
+    PQclear(r);
+    return st;
+}
+
+cf_status cf_store_sweep_overdue(cf_store *s, int64_t grace_ms, size_t limit, cf_wf_ref_list *out)
+{
+    return sweep(s, CF_SQL_SWEEP_OVERDUE, grace_ms < 0 ? 0 : grace_ms, limit, out);
+}
+
+cf_status cf_store_sweep_running(cf_store *s, int64_t after_id, size_t limit, cf_wf_ref_list *out)
+{
+    return sweep(s, CF_SQL_SWEEP_RUNNING, after_id, limit, out);
+}

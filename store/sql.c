@@ -1,0 +1,213 @@
+// SPDX-License-Identifier: MIT
+/* store/sql.c: the text of every statement the store prepares (see store/sql.h for the
+ * parameters and column positions). Write statements are single statements built from CTEs so
+ * that a stale fence writes nothing and needs no savepoint. */
+#include "store/sql.h"
+
+#define WF  "chrono_forge_workflows"
+#define LOG "chrono_forge_execution_logs"
+#define ERR "chrono_forge_error_logs"
+
+/* Unix milliseconds of a timestamptz expression; NULL stays NULL. */
+#define MS(x) "(extract(epoch FROM " x ") * 1000)::bigint"
+
+/* The workflow columns of a row named a, in the order store/sql.h documents. */
+#define WF_COLS(a)                                                                                 \
+    a ".id, " a ".fence, " a ".job_class, " a ".key, " a ".state, " a ".queue, " a ".attempt, " a  \
+      ".crash_count, " a ".kwargs::text, " a ".options::text, " a ".context::text, " a             \
+      ".retry_counts::text, coalesce(" a                                                           \
+      ".locked_by, ''), " MS(a ".created_at") ", " MS(a ".started_at") ", " MS(                    \
+          a                                                                                        \
+          ".completed_at") ", " MS(a ".updated_at") ", " MS(a                                      \
+                                                            ".locked_at") ", " MS(a                \
+                                                                                  ".next_wake_at")
+
+#define STEP_COLS                                                                                  \
+    "l.id, l.step_name, l.state, l.attempts, l.metadata::text, " MS("l.started_at") ", " MS(       \
+        "l.last_executed_at") ", " MS("l.completed_at") ", l.error_class, l.error_message"
+
+/* Repetition rows are `durably_repeat$<name>$<ms>`: two separators. */
+#define NOT_REPETITION "l.step_name NOT LIKE 'durably\\_repeat$%$%'"
+
+/* Find-or-create and lock, in one statement (SELECT first: the INSERT runs only when no row
+ * exists, so replays burn no sequence values). A lost creation race returns no row at all and
+ * the caller runs the statement again, which then finds the winner's row. */
+#define SQL_RUN_BEGIN                                                                              \
+    "WITH cur AS (SELECT id, state, locked_by FROM " WF " WHERE job_class = $1 AND key = $2"       \
+    " FOR UPDATE),"                                                                                \
+    " ins AS (INSERT INTO " WF " AS w (job_class, key, queue, kwargs, options, state, fence,"      \
+    " locked_by, locked_at, started_at, write_token)"                                              \
+    " SELECT $1, $2, $3, $4::jsonb, $5::jsonb, 'running', 1, $6, now(), now(), $8"                 \
+    " WHERE NOT EXISTS (SELECT 1 FROM cur)"                                                        \
+    " ON CONFLICT (job_class, key) DO NOTHING RETURNING w.*),"                                     \
+    " upd AS (UPDATE " WF " AS w SET state = 'running', fence = w.fence + 1, locked_by = $6,"      \
+    " locked_at = now(), started_at = coalesce(w.started_at, now()), next_wake_at = NULL,"         \
+    " crash_count = w.crash_count + (w.locked_by IS NOT NULL)::int,"                               \
+    " retry_counts = CASE WHEN cur.state IN ('stalled', 'failed') THEN '{}'::jsonb"                \
+    " ELSE w.retry_counts END, write_token = $8, updated_at = now()"                               \
+    " FROM cur WHERE w.id = cur.id AND (cur.state IN ('idle', 'running')"                          \
+    " OR ($7::bool AND cur.state IN ('stalled', 'failed')))"                                       \
+    " RETURNING w.*, cur.state IN ('stalled', 'failed') AS was_retry),"                            \
+    " rst AS (UPDATE " LOG " AS l SET metadata = l.metadata - 'retry_counts', updated_at = now()"  \
+    " FROM upd WHERE upd.was_retry AND l.workflow_id = upd.id AND l.state = 'failed'"              \
+    " AND l.metadata ? 'retry_counts')"                                                            \
+    " SELECT " WF_COLS(                                                                            \
+        "ins") ", 'begun', true, false FROM ins"                                                   \
+               " UNION ALL SELECT " WF_COLS(                                                       \
+                   "upd") ", 'begun', false, upd.was_retry FROM upd"                               \
+                          " UNION ALL SELECT " WF_COLS(                                            \
+                              "w") ", 'refused', false, false FROM " WF " w JOIN cur"              \
+                                   " ON w.id = cur.id WHERE NOT EXISTS (SELECT 1 FROM upd)"
+
+#define SQL_STEPS_BY_KEY                                                                           \
+    "SELECT " STEP_COLS " FROM " LOG " l JOIN " WF " w ON w.id = l.workflow_id"                    \
+    " WHERE w.job_class = $1 AND w.key = $2 AND " NOT_REPETITION " ORDER BY l.id"
+
+#define SQL_STEPS_BY_ID                                                                            \
+    "SELECT " STEP_COLS " FROM " LOG " l WHERE l.workflow_id = $1 AND " NOT_REPETITION             \
+    " ORDER BY l.id"
+
+#define SQL_STEPS_ALL_BY_ID                                                                        \
+    "SELECT " STEP_COLS " FROM " LOG " l WHERE l.workflow_id = $1 ORDER BY l.id"
+
+/* Epoch ms (JSON numbers, 0 = none) to timestamptz. */
+#define TS(x) "CASE WHEN coalesce(" x ", 0) > 0 THEN to_timestamp(" x " / 1000.0) END"
+
+/* The error-log snapshot of the stored context when the caller gave none: entries in key order
+ * while the running size stays within 64 KiB, the rest replaced by the omitted marker. */
+#define STORED_SNAPSHOT                                                                            \
+    "(SELECT coalesce(jsonb_object_agg(k, CASE WHEN run <= 65000 THEN v"                           \
+    " ELSE '\"<<omitted>>\"'::jsonb END), '{}'::jsonb) FROM (SELECT k, v,"                         \
+    " sum(octet_length(v::text) + octet_length(k) + 20) OVER (ORDER BY k) AS run"                  \
+    " FROM jsonb_each(w.context) AS e(k, v)) t)"
+
+/* One run's write set. w: the fenced workflow update (no row when the fence moved or the run
+ * no longer holds it); s, e, m join w, so a stale fence writes nothing at all. */
+#define SQL_WRITE_SET                                                                              \
+    "WITH w AS (UPDATE " WF " SET context = coalesce($3::jsonb, context),"                         \
+    " state = CASE $4::text WHEN 'continue' THEN 'running' WHEN 'halt' THEN 'idle'"                \
+    " WHEN 'complete' THEN 'completed' WHEN 'stall' THEN 'stalled' ELSE 'failed' END,"             \
+    " locked_by = CASE WHEN $4::text = 'continue' THEN locked_by END,"                             \
+    " locked_at = CASE WHEN $4::text = 'continue' THEN locked_at END,"                             \
+    " crash_count = CASE WHEN $4::text = 'continue' THEN crash_count ELSE 0 END,"                  \
+    " next_wake_at = CASE WHEN $4::text = 'halt' AND $5::bigint > 0"                               \
+    " THEN to_timestamp($5::bigint / 1000.0) END,"                                                 \
+    " completed_at = CASE WHEN $4::text = 'complete' THEN now() ELSE completed_at END,"            \
+    " attempt = CASE WHEN $6::int >= 0 THEN $6::int ELSE attempt END,"                             \
+    " retry_counts = coalesce($7::jsonb, retry_counts), write_token = $8, updated_at = now()"      \
+    " WHERE id = $1 AND fence = $2 AND state = 'running' RETURNING id, context),"                  \
+    " s AS (INSERT INTO " LOG " AS l (workflow_id, step_name, state, attempts, metadata,"          \
+    " started_at, last_executed_at, completed_at, error_class, error_message)"                     \
+    " SELECT w.id, r.name, r.state, r.attempts, r.metadata, " TS("r.started_ms") ", " TS(          \
+        "r.last_ms") ", " TS("r.completed_ms") ", r.error_class, r.error_message"                  \
+                                               " FROM w, jsonb_to_recordset($9::jsonb) AS r(name " \
+                                               "text, state text, attempts int,"                   \
+                                               " metadata jsonb, started_ms bigint, last_ms "      \
+                                               "bigint, completed_ms bigint,"                      \
+                                               " error_class text, error_message text)"            \
+                                               " ON CONFLICT (workflow_id, step_name) DO UPDATE "  \
+                                               "SET state = excluded.state,"                       \
+                                               " attempts = excluded.attempts, metadata = "        \
+                                               "excluded.metadata,"                                \
+                                               " started_at = coalesce(excluded.started_at, "      \
+                                               "l.started_at),"                                    \
+                                               " last_executed_at = excluded.last_executed_at, "   \
+                                               "completed_at = excluded.completed_at,"             \
+                                               " error_class = excluded.error_class, "             \
+                                               "error_message = excluded.error_message,"           \
+                                               " updated_at = now() RETURNING 1),"                 \
+                                               " e AS (INSERT INTO " ERR                           \
+                                               " (workflow_id, step_name, attempt, error_class, "  \
+                                               "error_message,"                                    \
+                                               " backtrace, context)"                              \
+                                               " SELECT w.id, r.step_name, r.attempt, "            \
+                                               "r.error_class, r.message, r.backtrace,"            \
+                                               " coalesce(r.context, " STORED_SNAPSHOT ")"         \
+                                               " FROM w, jsonb_to_recordset($10::jsonb) AS "       \
+                                               "r(step_name text, attempt int,"                    \
+                                               " error_class text, message text, backtrace text, " \
+                                               "context jsonb) RETURNING id),"                     \
+                                               " m AS (INSERT INTO " LOG                           \
+                                               " AS l (workflow_id, step_name, state, attempts, "  \
+                                               "metadata,"                                         \
+                                               " started_at, last_executed_at, completed_at)"      \
+                                               " SELECT w.id, CASE WHEN $4::text = 'complete' "    \
+                                               "THEN '$workflow_completion$'"                      \
+                                               " ELSE '$workflow_failure$' || (SELECT max(id) "    \
+                                               "FROM e) END, 'completed', 1,"                      \
+                                               " CASE WHEN $4::text = 'fail' THEN "                \
+                                               "jsonb_build_object('error_log_id', (SELECT "       \
+                                               "max(id) FROM e))"                                  \
+                                               " END, now(), now(), now() FROM w WHERE $4::text "  \
+                                               "IN ('complete', 'fail')"                           \
+                                               " ON CONFLICT (workflow_id, step_name) DO UPDATE "  \
+                                               "SET state = 'completed',"                          \
+                                               " attempts = l.attempts + 1, last_executed_at = "   \
+                                               "now(), completed_at = now(),"                      \
+                                               " updated_at = now() RETURNING 1)"                  \
+                                               " SELECT (SELECT count(*) FROM w), (SELECT "        \
+                                               "count(*) FROM s), (SELECT count(*) FROM e),"       \
+                                               " (SELECT count(*) FROM m)"
+
+/* Which of a batch's workflows carry its token (an unknown COMMIT outcome). */
+#define SQL_RESOLVE                                                                                \
+    "SELECT w.id, w.job_class, w.key FROM " WF " w WHERE w.write_token = $1 AND w.id IN"           \
+    " (SELECT (r->>'id')::bigint FROM jsonb_array_elements($2::jsonb) r WHERE r ? 'id')"           \
+    " UNION ALL SELECT w.id, w.job_class, w.key FROM " WF " w"                                     \
+    " JOIN jsonb_to_recordset($2::jsonb) AS r(c text, k text)"                                     \
+    " ON w.job_class = r.c AND w.key = r.k WHERE w.write_token = $1"
+
+#define SQL_WF_BY_CLASS_KEY                                                                        \
+    "SELECT " WF_COLS("w") " FROM " WF " w WHERE w.job_class = $1 AND w.key = $2"
+#define SQL_WF_BY_KEY "SELECT " WF_COLS("w") " FROM " WF " w WHERE w.key = $1 ORDER BY w.id LIMIT 2"
+#define SQL_WF_BY_ID  "SELECT " WF_COLS("w") " FROM " WF " w WHERE w.id = $1"
+
+#define SQL_WF_INSERT_IDLE                                                                         \
+    "INSERT INTO " WF " AS w (job_class, key, queue, kwargs, options)"                             \
+    " VALUES ($1, $2, $3, $4::jsonb, $5::jsonb)"                                                   \
+    " ON CONFLICT (job_class, key) DO NOTHING RETURNING " WF_COLS("w")
+
+#define SQL_ERRORS_BY_ID                                                                           \
+    "SELECT * FROM (SELECT e.id, e.step_name, e.attempt, e.error_class, e.error_message,"          \
+    " e.backtrace, e.context::text, " MS(                                                          \
+        "e.created_at") " FROM " ERR " e"                                                          \
+                        " WHERE e.workflow_id = $1 ORDER BY e.id DESC LIMIT $2) t ORDER BY id"
+
+#define SQL_LIST                                                                                   \
+    "SELECT " WF_COLS(                                                                             \
+        "w") " FROM " WF " w WHERE ($1::text IS NULL OR w.state = $1)"                             \
+             " AND ($2::text IS NULL OR w.job_class = $2) AND w.id > $3 ORDER BY w.id LIMIT $4"
+
+#define SQL_COUNTS                                                                                 \
+    "SELECT state, count(*) FROM " WF " WHERE $1::text IS NULL OR job_class = $1 GROUP BY state"
+
+#define REF_COLS                                                                                   \
+    "w.id, w.fence, w.job_class, w.key, w.queue, w.locked_by, " MS("w.next_wake_at") ", " MS(      \
+        "w.locked_at")
+
+#define SQL_SWEEP_OVERDUE                                                                          \
+    "SELECT " REF_COLS " FROM " WF " w WHERE w.state = 'idle' AND w.next_wake_at IS NOT NULL"      \
+    " AND w.next_wake_at < now() - $1::bigint * interval '1 millisecond'"                          \
+    " ORDER BY w.next_wake_at LIMIT $2"
+
+#define SQL_SWEEP_RUNNING                                                                          \
+    "SELECT " REF_COLS " FROM " WF " w WHERE w.state = 'running' AND w.id > $1"                    \
+    " ORDER BY w.id LIMIT $2"
+
+const cf_sql_stmt cf_sql_stmts[CF_SQL_COUNT_] = {
+    [CF_SQL_RUN_BEGIN] = {"cf_run_begin", SQL_RUN_BEGIN, 8},
+    [CF_SQL_STEPS_BY_KEY] = {"cf_steps_by_key", SQL_STEPS_BY_KEY, 2},
+    [CF_SQL_STEPS_BY_ID] = {"cf_steps_by_id", SQL_STEPS_BY_ID, 1},
+    [CF_SQL_STEPS_ALL_BY_ID] = {"cf_steps_all_by_id", SQL_STEPS_ALL_BY_ID, 1},
+    [CF_SQL_WRITE_SET] = {"cf_write_set", SQL_WRITE_SET, 10},
+    [CF_SQL_RESOLVE] = {"cf_resolve", SQL_RESOLVE, 2},
+    [CF_SQL_WF_BY_CLASS_KEY] = {"cf_wf_by_class_key", SQL_WF_BY_CLASS_KEY, 2},
+    [CF_SQL_WF_BY_KEY] = {"cf_wf_by_key", SQL_WF_BY_KEY, 1},
+    [CF_SQL_WF_BY_ID] = {"cf_wf_by_id", SQL_WF_BY_ID, 1},
+    [CF_SQL_WF_INSERT_IDLE] = {"cf_wf_insert_idle", SQL_WF_INSERT_IDLE, 5},
+    [CF_SQL_ERRORS_BY_ID] = {"cf_errors_by_id", SQL_ERRORS_BY_ID, 2},
+    [CF_SQL_LIST] = {"cf_list", SQL_LIST, 4},
+    [CF_SQL_COUNTS] = {"cf_counts", SQL_COUNTS, 1},
+    [CF_SQL_SWEEP_OVERDUE] = {"cf_sweep_overdue", SQL_SWEEP_OVERDUE, 2},
+    [CF_SQL_SWEEP_RUNNING] = {"cf_sweep_running", SQL_SWEEP_RUNNING, 2},
+};

@@ -1,0 +1,51 @@
+// SPDX-License-Identifier: MIT
+/* store/sql.h: the statements the store prepares on each of its connections (internal to
+ * store/). Every text is a constant in store/sql.c and every value travels as a parameter. The
+ * column lists that store/rows.c parses are fixed here, by position. */
+#ifndef CF_STORE_SQL_H
+#define CF_STORE_SQL_H
+
+typedef enum cf_sql_id {
+    CF_SQL_RUN_BEGIN,       /* class, key, queue, kwargs, options, lock_value, retry, token */
+    CF_SQL_STEPS_BY_KEY,    /* class, key: steps without repetition rows (cf_store_run_begin) */
+    CF_SQL_STEPS_BY_ID,     /* workflow_id: steps without repetition rows */
+    CF_SQL_STEPS_ALL_BY_ID, /* workflow_id: every step row */
+    CF_SQL_WRITE_SET,       /* id, fence, context, outcome, wake_ms, attempt, retry_counts, token,
+                               steps jsonb, errors jsonb */
+    CF_SQL_RESOLVE,         /* token, refs jsonb [{"id":..}|{"c":..,"k":..}] */
+    CF_SQL_WF_BY_CLASS_KEY, /* class, key */
+    CF_SQL_WF_BY_KEY,       /* key (any class; at most 2 rows) */
+    CF_SQL_WF_BY_ID,        /* id */
+    CF_SQL_WF_INSERT_IDLE,  /* class, key, queue, kwargs, options */
+    CF_SQL_ERRORS_BY_ID,    /* workflow_id, limit */
+    CF_SQL_LIST,            /* state, class, after_id, limit */
+    CF_SQL_COUNTS,          /* class */
+    CF_SQL_SWEEP_OVERDUE,   /* grace_ms, limit */
+    CF_SQL_SWEEP_RUNNING,   /* after_id, limit */
+    CF_SQL_COUNT_
+} cf_sql_id;
+
+typedef struct cf_sql_stmt {
+    const char *name; /* prepared statement name */
+    const char *sql;
+    int nparams;
+} cf_sql_stmt;
+
+/* The table, indexed by cf_sql_id. */
+extern const cf_sql_stmt cf_sql_stmts[CF_SQL_COUNT_];
+
+/* Workflow columns (store/rows.c, cf_rows_wf): 0 id, 1 fence, 2 job_class, 3 key, 4 state,
+ * 5 queue, 6 attempt, 7 crash_count, 8 kwargs, 9 options, 10 context, 11 retry_counts,
+ * 12 locked_by, 13 created_at_ms, 14 started_at_ms, 15 completed_at_ms, 16 updated_at_ms,
+ * 17 locked_at_ms, 18 next_wake_at_ms. RUN_BEGIN adds 19 outcome ("begun"|"refused"),
+ * 20 created, 21 retried. */
+#define CF_SQL_WF_NCOLS 19
+
+/* Step columns (cf_rows_steps): 0 id, 1 step_name, 2 state, 3 attempts, 4 metadata,
+ * 5 started_at_ms, 6 last_executed_at_ms, 7 completed_at_ms, 8 error_class, 9 error_message. */
+/* Error columns (cf_rows_errors): 0 id, 1 step_name, 2 attempt, 3 error_class,
+ * 4 error_message, 5 backtrace, 6 context, 7 created_at_ms. */
+/* Sweep columns (cf_rows_refs): 0 id, 1 fence, 2 job_class, 3 key, 4 queue, 5 locked_by,
+ * 6 next_wake_at_ms, 7 locked_at_ms. */
+
+#endif

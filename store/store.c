@@ -1,0 +1,315 @@
+// SPDX-License-Identifier: MIT
+/* store/store.c: opening and closing a store, its bounded pool of reader connections, and the
+ * calls that go through it (run begin and commit are handed to store/writer.c; lookups run on
+ * a reader). */
+#include "store/store.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "common/alloc.h"
+#include "common/log.h"
+#include "common/rand.h"
+#include "common/redact.h"
+#include "store/migrate.h"
+#include "store/rows.h"
+#include "store/store_internal.h"
+
+static _Thread_local char tls_err[256];
+
+void cf_store_set_error(const char *msg)
+{
+    snprintf(tls_err, sizeof tls_err, "%s", msg ? msg : "");
+}
+
+void cf_store_errstr(cf_store *s, char *buf, size_t cap)
+{
+    (void)s;
+    if (buf && cap)
+        snprintf(buf, cap, "%s", tls_err);
+}
+
+static void set_errbuf(char *errbuf, size_t errcap, const char *msg)
+{
+    if (errbuf && errcap)
+        snprintf(errbuf, errcap, "%s", msg);
+}
+
+static void free_store(cf_store *s)
+{
+    for (int i = 0; s->readers && i < s->nreaders; i++)
+        cf_pg_deinit(&s->readers[i]);
+    cf_free(s->readers);
+    cf_free(s->reader_state);
+    cf_pg_deinit(&s->wpg);
+    pthread_mutex_destroy(&s->mu);
+    pthread_cond_destroy(&s->cv_work);
+    pthread_cond_destroy(&s->cv_pool);
+    cf_free(s->dsn);
+    cf_free(s);
+}
+
+cf_status cf_store_open(const cf_store_config *cfg, cf_store **out, char *errbuf, size_t errcap)
+{
+    *out = NULL;
+    set_errbuf(errbuf, errcap, "");
+    if (!cfg || (cfg->max_connections != 0 && cfg->max_connections < 2) ||
+        cfg->statement_timeout_ms < 0 || cfg->batch_max < 0) {
+        set_errbuf(errbuf, errcap, "store: max_connections must be >= 2, timeouts >= 0");
+        return CF_ERR_INVALID;
+    }
+    char why[256];
+    int v = cf_store_schema_version(cfg->dsn, why, sizeof why);
+    if (v != CF_SCHEMA_VERSION) {
+        if (v >= 0)
+            snprintf(why, sizeof why,
+                     "database schema version is %d, this binary needs %d: run `chronoforge "
+                     "migrate`",
+                     v, CF_SCHEMA_VERSION);
+        set_errbuf(errbuf, errcap, why);
+        return v < 0 && strstr(why, "cannot connect") ? CF_ERR_UNAVAILABLE : CF_ERR_STATE;
+    }
+    cf_store *s = cf_calloc(1, sizeof *s);
+    if (!s)
+        return CF_ERR_NOMEM;
+    pthread_mutex_init(&s->mu, NULL);
+    pthread_cond_init(&s->cv_work, NULL);
+    pthread_cond_init(&s->cv_pool, NULL);
+    s->max_connections = cfg->max_connections ? cfg->max_connections : 4;
+    s->statement_timeout_ms = cfg->statement_timeout_ms ? cfg->statement_timeout_ms : 30000;
+    s->batch_max = cfg->batch_max ? cfg->batch_max : 64;
+    if (s->batch_max > CF_STORE_BATCH_CAP)
+        s->batch_max = CF_STORE_BATCH_CAP;
+    s->nreaders = s->max_connections - 1;
+    char hex[9];
+    cf_rand_hex(hex, 8);
+    snprintf(s->token_prefix, sizeof s->token_prefix, "%ld.%s", (long)getpid(), hex);
+    s->dsn = cf_strdup(cfg->dsn ? cfg->dsn : "");
+    s->readers = cf_calloc((size_t)s->nreaders, sizeof *s->readers);
+    s->reader_state = cf_calloc((size_t)s->nreaders, sizeof *s->reader_state);
+    cf_status st = (s->dsn && s->readers && s->reader_state) ? CF_OK : CF_ERR_NOMEM;
+    for (int i = 0; st == CF_OK && i < s->nreaders; i++)
+        st = cf_pg_init(&s->readers[i], s->dsn, s->statement_timeout_ms);
+    if (st == CF_OK)
+        st = cf_pg_init(&s->wpg, s->dsn, s->statement_timeout_ms);
+    if (st == CF_OK && (st = cf_pg_connect(&s->wpg, true)) != CF_OK)
+        set_errbuf(errbuf, errcap, s->wpg.errstr);
+    if (st == CF_OK && (st = cf_pg_connect(&s->readers[0], true)) != CF_OK)
+        set_errbuf(errbuf, errcap, s->readers[0].errstr);
+    if (st == CF_OK) {
+        s->reader_state[0] = CF_READER_IDLE;
+        if (pthread_create(&s->writer, NULL, cf_store_writer_main, s) != 0)
+            st = CF_ERR_NOMEM;
+        else
+            s->writer_started = true;
+    }
+    if (st != CF_OK) {
+        free_store(s);
+        return st;
+    }
+    char red[256];
+    cf_redact_dsn(s->dsn, red, sizeof red);
+    log_debug("store open: %s, %d connections, batch %d", red, s->max_connections, s->batch_max);
+    *out = s;
+    return CF_OK;
+}
+
+void cf_store_close(cf_store *s)
+{
+    if (!s)
+        return;
+    pthread_mutex_lock(&s->mu);
+    s->closing = true;
+    pthread_cond_broadcast(&s->cv_work);
+    pthread_mutex_unlock(&s->mu);
+    if (s->writer_started)
+        pthread_join(s->writer, NULL);
+    free_store(s);
+}
+
+void cf_store_get_stats(cf_store *s, cf_store_stats *out)
+{
+    out->batches = atomic_load(&s->n_batches);
+    out->write_sets = atomic_load(&s->n_write_sets);
+    out->reconnects = atomic_load(&s->n_reconnects);
+    out->unknown_outcomes = atomic_load(&s->n_unknown);
+}
+
+/* ---- Reader pool ---- */
+
+static cf_pg *reader_acquire(cf_store *s, cf_status *st)
+{
+    pthread_mutex_lock(&s->mu);
+    for (;;) {
+        int closed = -1;
+        for (int i = 0; i < s->nreaders; i++) {
+            if (s->reader_state[i] == CF_READER_IDLE) {
+                s->reader_state[i] = CF_READER_BUSY;
+                pthread_mutex_unlock(&s->mu);
+                *st = CF_OK;
+                return &s->readers[i];
+            }
+            if (s->reader_state[i] == CF_READER_CLOSED && closed < 0)
+                closed = i;
+        }
+        if (closed >= 0) {
+            s->reader_state[closed] = CF_READER_BUSY;
+            pthread_mutex_unlock(&s->mu);
+            cf_pg *pg = &s->readers[closed];
+            *st = cf_pg_connect(pg, true);
+            if (*st == CF_OK)
+                return pg;
+            cf_store_set_error(pg->errstr);
+            pthread_mutex_lock(&s->mu);
+            s->reader_state[closed] = CF_READER_CLOSED;
+            pthread_cond_signal(&s->cv_pool);
+            pthread_mutex_unlock(&s->mu);
+            return NULL;
+        }
+        pthread_cond_wait(&s->cv_pool, &s->mu);
+    }
+}
+
+static void reader_release(cf_store *s, cf_pg *pg)
+{
+    pthread_mutex_lock(&s->mu);
+    int i = (int)(pg - s->readers);
+    s->reader_state[i] = cf_pg_is_broken(pg) ? CF_READER_CLOSED : CF_READER_IDLE;
+    pthread_cond_signal(&s->cv_pool);
+    pthread_mutex_unlock(&s->mu);
+}
+
+cf_status cf_store_read(cf_store *s, cf_sql_id id, const char *const *vals, PGresult **out)
+{
+    cf_status st;
+    *out = NULL;
+    cf_pg *pg = reader_acquire(s, &st);
+    if (!pg)
+        return st;
+    st = cf_pg_exec(pg, id, vals, PGRES_TUPLES_OK, out);
+    if (st == CF_ERR_IO) { /* reads are idempotent: one more try on a fresh connection */
+        if (cf_pg_reconnect(pg, true, s->statement_timeout_ms, &s->stop) == CF_OK) {
+            atomic_fetch_add(&s->n_reconnects, 1);
+            st = cf_pg_exec(pg, id, vals, PGRES_TUPLES_OK, out);
+        }
+    }
+    cf_store_set_error(st == CF_OK ? "" : pg->errstr);
+    reader_release(s, pg);
+    return st;
+}
+
+/* ---- Calls ---- */
+
+cf_status cf_store_run_begin(cf_store *s, const cf_run_begin_args *args, cf_wf_row *out)
+{
+    memset(out, 0, sizeof *out);
+    cf_op op;
+    cf_status st = cf_op_encode_begin(&op, args, out);
+    if (st == CF_OK)
+        st = cf_store_enqueue_and_wait(s, &op);
+    else
+        cf_store_set_error(op.err);
+    cf_op_deinit(&op);
+    return st;
+}
+
+cf_status cf_store_commit(cf_store *s, const cf_write_set *ws)
+{
+    cf_op op;
+    cf_status st = cf_op_encode_commit(&op, ws);
+    if (st == CF_OK)
+        st = cf_store_enqueue_and_wait(s, &op);
+    else
+        cf_store_set_error(op.err);
+    cf_op_deinit(&op);
+    return st;
+}
+
+cf_status cf_store_load_steps(cf_store *s, int64_t workflow_id, cf_step_list *out)
+{
+    memset(out, 0, sizeof *out);
+    char id[24];
+    snprintf(id, sizeof id, "%lld", (long long)workflow_id);
+    const char *vals[] = {id};
+    PGresult *r;
+    cf_status st = cf_store_read(s, CF_SQL_STEPS_BY_ID, vals, &r);
+    if (st == CF_OK)
+        st = cf_rows_steps(r, out);
+    if (st != CF_OK)
+        cf_step_list_deinit(out);
+    PQclear(r);
+    return st;
+}
+
+/* One workflow row from a lookup; CF_ERR_NOT_FOUND when none, CF_ERR_INVALID when several. */
+static cf_status one_row(cf_status st, PGresult *r, cf_wf_row *out)
+{
+    if (st == CF_OK && PQntuples(r) == 0) {
+        cf_store_set_error("no such workflow");
+        st = CF_ERR_NOT_FOUND;
+    } else if (st == CF_OK && PQntuples(r) > 1) {
+        cf_store_set_error("the key is used by several classes; name the class");
+        st = CF_ERR_INVALID;
+    } else if (st == CF_OK) {
+        st = cf_rows_wf(r, 0, out);
+    }
+    PQclear(r);
+    return st;
+}
+
+cf_status cf_store_find(cf_store *s, const char *wf_class, const char *key, cf_wf_row *out)
+{
+    memset(out, 0, sizeof *out);
+    if (!key)
+        return CF_ERR_INVALID;
+    PGresult *r;
+    const char *vals[] = {wf_class ? wf_class : key, key};
+    cf_status st = wf_class ? cf_store_read(s, CF_SQL_WF_BY_CLASS_KEY, vals, &r)
+                            : cf_store_read(s, CF_SQL_WF_BY_KEY, vals + 1, &r);
+    return one_row(st, r, out);
+}
+
+cf_status cf_store_find_id(cf_store *s, int64_t id, cf_wf_row *out)
+{
+    memset(out, 0, sizeof *out);
+    char num[24];
+    snprintf(num, sizeof num, "%lld", (long long)id);
+    const char *vals[] = {num};
+    PGresult *r;
+    cf_status st = cf_store_read(s, CF_SQL_WF_BY_ID, vals, &r);
+    return one_row(st, r, out);
+}
+
+cf_status cf_store_wf_ensure(cf_store *s, const char *wf_class, const char *key, const char *queue,
+                             json_t *kwargs, json_t *options, cf_wf_row *out)
+{
+    memset(out, 0, sizeof *out);
+    if (!wf_class || !*wf_class || !key || !*key)
+        return CF_ERR_INVALID;
+    for (int attempt = 0; attempt < 3; attempt++) {
+        cf_status st = cf_store_find(s, wf_class, key, out);
+        if (st != CF_ERR_NOT_FOUND)
+            return st;
+        char *kw = kwargs ? json_dumps(kwargs, JSON_COMPACT) : strdup("{}");
+        char *op = options ? json_dumps(options, JSON_COMPACT) : strdup("{}");
+        const char *vals[] = {wf_class, key, queue ? queue : "default", kw, op};
+        PGresult *r = NULL;
+        st = kw && op ? cf_store_read(s, CF_SQL_WF_INSERT_IDLE, vals, &r) : CF_ERR_NOMEM;
+        free(kw);
+        free(op);
+        if (st != CF_OK) {
+            PQclear(r);
+            return st;
+        }
+        if (PQntuples(r) == 1) { /* ours; no conflict: the other creator, if any, lost */
+            st = cf_rows_wf(r, 0, out);
+            out->created = st == CF_OK;
+            PQclear(r);
+            return st;
+        }
+        PQclear(r); /* another creator won the race: read its row */
+    }
+    return CF_ERR_UNAVAILABLE;
+}

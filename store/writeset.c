@@ -1,0 +1,215 @@
+// SPDX-License-Identifier: MIT
+/* store/writeset.c: validates a run's requests (run begin, write set) and turns them into the
+ * text parameters of CF_SQL_RUN_BEGIN and CF_SQL_WRITE_SET. Runs on the caller's thread, so the
+ * JSON encoding of many runs happens in parallel, outside the writer. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/alloc.h"
+#include "store/context.h"
+#include "store/store_internal.h"
+
+static const char *const outcome_names[] = {
+    [CF_WS_CONTINUE] = "continue", [CF_WS_HALT] = "halt", [CF_WS_COMPLETE] = "complete",
+    [CF_WS_STALL] = "stall",       [CF_WS_FAIL] = "fail",
+};
+
+static cf_status invalid(cf_op *op, const char *msg, const char *detail)
+{
+    snprintf(op->err, sizeof op->err, "%s%s%.120s", msg, detail ? ": " : "", detail ? detail : "");
+    return CF_ERR_INVALID;
+}
+
+/* Owned compact JSON text of v (NULL -> "{}" when dflt_obj, else NULL), kept in op->json[slot]. */
+static cf_status dump(cf_op *op, int slot, const json_t *v, bool dflt_obj, const char **val)
+{
+    *val = NULL;
+    if (!v) {
+        if (dflt_obj)
+            *val = "{}";
+        return CF_OK;
+    }
+    op->json[slot] = json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY);
+    if (!op->json[slot])
+        return CF_ERR_NOMEM;
+    *val = op->json[slot];
+    return CF_OK;
+}
+
+static bool valid_text(const char *s, size_t max)
+{
+    return s && *s && strlen(s) <= max;
+}
+
+cf_status cf_op_encode_begin(cf_op *op, const cf_run_begin_args *a, cf_wf_row *out)
+{
+    memset(op, 0, sizeof *op);
+    op->kind = CF_OP_BEGIN;
+    op->begin = a;
+    op->begin_out = out;
+    if (!valid_text(a->wf_class, 128) || !valid_text(a->key, 256))
+        return invalid(op, "run begin needs a class (1-128 bytes) and a key (1-256 bytes)", NULL);
+    if (!valid_text(a->lock_value, 159))
+        return invalid(op, "run begin needs a lock value (1-159 bytes)", NULL);
+    if (a->queue && !valid_text(a->queue, 64))
+        return invalid(op, "queue name must be 1-64 bytes", NULL);
+    if ((a->kwargs && !json_is_object(a->kwargs)) || (a->options && !json_is_object(a->options)))
+        return invalid(op, "kwargs and options must be JSON objects", NULL);
+    op->vals[0] = a->wf_class;
+    op->vals[1] = a->key;
+    op->vals[2] = a->queue ? a->queue : "default";
+    cf_status st = dump(op, 0, a->kwargs, true, &op->vals[3]);
+    if (st == CF_OK)
+        st = dump(op, 1, a->options, true, &op->vals[4]);
+    op->vals[5] = a->lock_value;
+    op->vals[6] = a->retry ? "t" : "f";
+    return st;
+}
+
+static bool is_marker(const char *name)
+{
+    return strncmp(name, "$workflow_completion$", 21) == 0 ||
+           strncmp(name, "$workflow_failure$", 18) == 0;
+}
+
+static bool valid_step_state(const char *s)
+{
+    return s && (!strcmp(s, "pending") || !strcmp(s, "completed") || !strcmp(s, "failed"));
+}
+
+/* Epoch ms as a JSON integer, or leaves the key out when 0. */
+static int set_ms(json_t *o, const char *k, int64_t ms)
+{
+    return ms > 0 ? json_object_set_new(o, k, json_integer(ms)) : 0;
+}
+
+static int set_str(json_t *o, const char *k, const char *v)
+{
+    return v ? json_object_set_new(o, k, json_string(v)) : 0;
+}
+
+static cf_status encode_steps(cf_op *op, const cf_write_set *ws)
+{
+    json_t *arr = json_array();
+    if (!arr)
+        return CF_ERR_NOMEM;
+    cf_status st = CF_OK;
+    for (size_t i = 0; i < ws->nsteps && st == CF_OK; i++) {
+        const cf_ws_step *s = &ws->steps[i];
+        if (!s->name || !*s->name || is_marker(s->name)) {
+            st = invalid(op, "step name empty or a $workflow_ marker", s->name);
+            break;
+        }
+        if (!valid_step_state(s->state)) {
+            st = invalid(op, "step state must be pending, completed or failed", s->name);
+            break;
+        }
+        for (size_t j = 0; j < i; j++)
+            if (strcmp(ws->steps[j].name, s->name) == 0)
+                st = invalid(op, "step named twice in one write set", s->name);
+        if (st != CF_OK)
+            break;
+        json_t *o = json_object();
+        int rc = !o || json_array_append_new(arr, o);
+        rc = rc || json_object_set_new(o, "name", json_string(s->name));
+        rc = rc || json_object_set_new(o, "state", json_string(s->state));
+        rc = rc || json_object_set_new(o, "attempts", json_integer(s->attempts));
+        rc = rc || (s->metadata && json_object_set(o, "metadata", s->metadata));
+        rc = rc || set_ms(o, "started_ms", s->started_at_ms);
+        rc = rc || set_ms(o, "last_ms", s->last_executed_at_ms);
+        rc = rc || set_ms(o, "completed_ms", s->completed_at_ms);
+        rc = rc || set_str(o, "error_class", s->error_class);
+        rc = rc || set_str(o, "error_message", s->error_message);
+        if (rc)
+            st = CF_ERR_NOMEM;
+    }
+    if (st == CF_OK)
+        st = dump(op, 1, arr, false, &op->vals[8]);
+    json_decref(arr);
+    return st;
+}
+
+static cf_status encode_errors(cf_op *op, const cf_write_set *ws)
+{
+    json_t *arr = json_array();
+    if (!arr)
+        return CF_ERR_NOMEM;
+    cf_status st = CF_OK;
+    for (size_t i = 0; i < ws->nerrors && st == CF_OK; i++) {
+        const cf_ws_error *e = &ws->errors[i];
+        if (!e->error_class || !*e->error_class || e->attempt < 1) {
+            st = invalid(op, "an error needs a class and a 1-based attempt", e->error_class);
+            break;
+        }
+        json_t *snap = NULL;
+        const json_t *src = e->context ? e->context : ws->context;
+        if (src) {
+            snap = cf_context_snapshot(src, CF_CONTEXT_SNAPSHOT_MAX);
+            if (!snap) {
+                st = CF_ERR_NOMEM;
+                break;
+            }
+        }
+        json_t *o = json_object();
+        int rc = !o || json_array_append_new(arr, o);
+        rc = rc || set_str(o, "step_name", e->step_name);
+        rc = rc || json_object_set_new(o, "attempt", json_integer(e->attempt));
+        rc = rc || set_str(o, "error_class", e->error_class);
+        rc = rc || set_str(o, "message", e->message);
+        rc = rc || set_str(o, "backtrace", e->backtrace);
+        rc = rc || (snap && json_object_set(o, "context", snap));
+        json_decref(snap);
+        if (rc)
+            st = CF_ERR_NOMEM;
+    }
+    if (st == CF_OK)
+        st = dump(op, 2, arr, false, &op->vals[9]);
+    json_decref(arr);
+    return st;
+}
+
+cf_status cf_op_encode_commit(cf_op *op, const cf_write_set *ws)
+{
+    memset(op, 0, sizeof *op);
+    op->kind = CF_OP_COMMIT;
+    op->workflow_id = ws->workflow_id;
+    if (ws->workflow_id <= 0 || ws->fence <= 0)
+        return invalid(op, "write set needs the workflow id and fence of its run", NULL);
+    if ((unsigned)ws->outcome > CF_WS_FAIL)
+        return invalid(op, "unknown write-set outcome", NULL);
+    if (ws->nsteps > CF_WS_MAX_STEPS || (ws->nsteps && !ws->steps) || (ws->nerrors && !ws->errors))
+        return invalid(op, "write set steps/errors malformed or over the limit", NULL);
+    if (ws->outcome == CF_WS_FAIL && ws->nerrors == 0)
+        return invalid(op, "a FAIL write set needs at least one error", NULL);
+    if (ws->context && !json_is_object(ws->context))
+        return invalid(op, "context must be a JSON object", NULL);
+    if (ws->retry_counts && !json_is_object(ws->retry_counts))
+        return invalid(op, "retry_counts must be a JSON object", NULL);
+    snprintf(op->num[0], sizeof op->num[0], "%lld", (long long)ws->workflow_id);
+    snprintf(op->num[1], sizeof op->num[1], "%lld", (long long)ws->fence);
+    snprintf(op->num[2], sizeof op->num[2], "%lld",
+             (long long)(ws->outcome == CF_WS_HALT ? ws->next_wake_at_ms : 0));
+    snprintf(op->num[3], sizeof op->num[3], "%d", ws->attempt < 0 ? -1 : ws->attempt);
+    op->vals[0] = op->num[0];
+    op->vals[1] = op->num[1];
+    op->vals[3] = outcome_names[ws->outcome];
+    op->vals[4] = op->num[2];
+    op->vals[5] = op->num[3];
+    cf_status st = dump(op, 0, ws->context, false, &op->vals[2]);
+    if (st == CF_OK)
+        st = dump(op, 3, ws->retry_counts, false, &op->vals[6]);
+    if (st == CF_OK)
+        st = encode_steps(op, ws);
+    if (st == CF_OK)
+        st = encode_errors(op, ws);
+    return st;
+}
+
+void cf_op_deinit(cf_op *op)
+{
+    for (size_t i = 0; i < sizeof op->json / sizeof op->json[0]; i++) {
+        free(op->json[i]); /* json_dumps allocates with jansson's allocator (malloc) */
+        op->json[i] = NULL;
+    }
+}

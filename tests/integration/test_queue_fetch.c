@@ -1,0 +1,218 @@
+// SPDX-License-Identifier: MIT
+/* tests/integration/test_queue_fetch.c: queue/enqueue + queue/fetch against the real Redis:
+ * enqueue -> fetch -> ack, priority order across queues, batch enqueue, put back / reschedule /
+ * ack-and-continue, and a shutdown request seen within a second during a blocking fetch. */
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "common/alloc.h"
+#include "common/clock.h"
+#include "queue/enqueue.h"
+#include "queue/fetch.h"
+#include "queue/keys.h"
+#include "queue/redis_conn.h"
+#include "queue/schedule.h"
+#include "tests/support/test.h"
+
+#define W "host:1:aaaaaa"
+
+static cf_redis *open_redis(void)
+{
+    cf_redis *r = NULL;
+    cf_error err = {0};
+    if (cf_redis_open(cf_test_env("CF_TEST_REDIS_URL"), NULL, &r, &err) != CF_OK)
+        fail_msg("open: %s", err.msg);
+    return r;
+}
+
+static void test_fetch_enqueue_fetch_ack(void **state)
+{
+    (void)state;
+    char p[64];
+    cf_test_prefix(p, sizeof p);
+    cf_redis *r = open_redis();
+    const char env[4] = {'\x81', '\0', 'x', '\x01'};
+    assert_int_equal(cf_enqueue(r, p, "default", env, sizeof env), CF_OK);
+    const char *qs[1] = {"default"};
+    cf_fetched f;
+    assert_int_equal(cf_fetch(r, p, W, qs, 1, 1000, NULL, &f), CF_OK);
+    assert_int_equal(f.len, sizeof env);
+    assert_memory_equal(f.data, env, sizeof env);
+    assert_int_equal(f.queue_index, 0);
+    int64_t n = -1, ready = -1;
+    assert_int_equal(cf_fetch_inflight_count(r, p, W, "default", &n), CF_OK);
+    assert_int_equal(n, 1);
+    assert_int_equal(cf_queue_depths(r, p, "default", &ready, NULL, NULL), CF_OK);
+    assert_int_equal(ready, 0);
+    assert_int_equal(cf_fetch_ack(r, p, W, "default", f.data, f.len), CF_OK);
+    assert_int_equal(cf_fetch_inflight_count(r, p, W, "default", &n), CF_OK);
+    assert_int_equal(n, 0);
+    /* A second ack finds nothing. */
+    assert_int_equal(cf_fetch_ack(r, p, W, "default", f.data, f.len), CF_ERR_NOT_FOUND);
+    cf_fetched_deinit(&f);
+    /* Empty queue, no wait: nothing. */
+    assert_int_equal(cf_fetch(r, p, W, qs, 1, 0, NULL, &f), CF_ERR_NOT_FOUND);
+    assert_null(f.data);
+    /* FIFO over several jobs. */
+    cf_enqueue_item items[3] = {
+        {"default", "j1", 2, 0}, {"default", "j2", 2, 0}, {"default", "j3", 2, 0}};
+    assert_int_equal(cf_enqueue_batch(r, p, items, 3), CF_OK);
+    for (int i = 1; i <= 3; i++) {
+        char want[16];
+        snprintf(want, sizeof want, "j%d", i);
+        assert_int_equal(cf_fetch(r, p, W, qs, 1, 1000, NULL, &f), CF_OK);
+        assert_memory_equal(f.data, want, 2);
+        assert_int_equal(cf_fetch_ack(r, p, W, "default", f.data, f.len), CF_OK);
+        cf_fetched_deinit(&f);
+    }
+    assert_int_equal(cf_enqueue(r, p, "bad queue", "x", 1), CF_ERR_INVALID);
+    cf_redis_free(r);
+}
+
+static void test_fetch_priority_order_across_queues(void **state)
+{
+    (void)state;
+    char p[64];
+    cf_test_prefix(p, sizeof p);
+    cf_redis *r = open_redis();
+    cf_enqueue_item items[5] = {{"low", "l1", 2, 0},
+                                {"mid", "m1", 2, 0},
+                                {"high", "h1", 2, 0},
+                                {"low", "l2", 2, 0},
+                                {"high", "h2", 2, 0}};
+    assert_int_equal(cf_enqueue_batch(r, p, items, 5), CF_OK);
+    const char *qs[3] = {"high", "mid", "low"};
+    const char *want[5] = {"h1", "h2", "m1", "l1", "l2"};
+    size_t want_q[5] = {0, 0, 1, 2, 2};
+    for (int i = 0; i < 5; i++) {
+        cf_fetched f;
+        assert_int_equal(cf_fetch(r, p, W, qs, 3, 1000, NULL, &f), CF_OK);
+        assert_memory_equal(f.data, want[i], 2);
+        assert_int_equal(f.queue_index, want_q[i]);
+        assert_int_equal(cf_fetch_ack(r, p, W, qs[f.queue_index], f.data, f.len), CF_OK);
+        cf_fetched_deinit(&f);
+    }
+    cf_redis_free(r);
+}
+
+static void test_fetch_requeue_reschedule_continue(void **state)
+{
+    (void)state;
+    char p[64];
+    cf_test_prefix(p, sizeof p);
+    cf_redis *r = open_redis();
+    const char *qs[1] = {"q"};
+    cf_fetched f;
+    assert_int_equal(cf_enqueue(r, p, "q", "env-a", 5), CF_OK);
+    assert_int_equal(cf_fetch(r, p, W, qs, 1, 1000, NULL, &f), CF_OK);
+    assert_int_equal(cf_fetch_requeue(r, p, W, "q", f.data, f.len), CF_OK);
+    assert_int_equal(cf_fetch_requeue(r, p, W, "q", f.data, f.len), CF_ERR_NOT_FOUND);
+    cf_fetched_deinit(&f);
+    int64_t ready = 0, sched = 0, n = 0;
+    assert_int_equal(cf_queue_depths(r, p, "q", &ready, &sched, NULL), CF_OK);
+    assert_int_equal(ready, 1);
+
+    assert_int_equal(cf_fetch(r, p, W, qs, 1, 1000, NULL, &f), CF_OK);
+    assert_int_equal(cf_fetch_reschedule(r, p, W, "q", f.data, f.len, 12345), CF_OK);
+    int64_t due = 0;
+    assert_int_equal(cf_schedule_due_ms(r, p, "q", "env-a", 5, &due), CF_OK);
+    assert_int_equal(due, 12345);
+    cf_fetched_deinit(&f);
+    assert_int_equal(cf_fetch_inflight_count(r, p, W, "q", &n), CF_OK);
+    assert_int_equal(n, 0);
+
+    assert_int_equal(cf_enqueue(r, p, "q", "env-b", 5), CF_OK);
+    assert_int_equal(cf_fetch(r, p, W, qs, 1, 1000, NULL, &f), CF_OK);
+    assert_memory_equal(f.data, "env-b", 5);
+    assert_int_equal(cf_fetch_ack_and_continue(r, p, W, "q", f.data, f.len, "cont", 4, 500), CF_OK);
+    assert_int_equal(cf_schedule_due_ms(r, p, "q", "cont", 4, &due), CF_OK);
+    assert_int_equal(due, 500);
+    /* Not in flight any more: the continuation is still published (earlier wins). */
+    assert_int_equal(cf_fetch_ack_and_continue(r, p, W, "q", f.data, f.len, "cont", 4, 400),
+                     CF_ERR_NOT_FOUND);
+    assert_int_equal(cf_schedule_due_ms(r, p, "q", "cont", 4, &due), CF_OK);
+    assert_int_equal(due, 400);
+    cf_fetched_deinit(&f);
+    assert_int_equal(cf_queue_depths(r, p, "q", &ready, &sched, NULL), CF_OK);
+    assert_int_equal(ready, 0);
+    assert_int_equal(sched, 2);
+    cf_redis_free(r);
+}
+
+typedef struct blocker {
+    cf_redis *r;
+    const char *prefix;
+    atomic_bool stop;
+    atomic_bool done;
+    cf_status st;
+    int64_t returned_at_ms;
+} blocker;
+
+static void *block_fetch(void *arg)
+{
+    blocker *b = arg;
+    const char *qs[2] = {"idle1", "idle2"};
+    cf_fetched f;
+    b->st = cf_fetch(b->r, b->prefix, W, qs, 2, 60000, &b->stop, &f);
+    b->returned_at_ms = cf_clock_mono_ms();
+    atomic_store(&b->done, true);
+    return NULL;
+}
+
+static bool is_done(void *arg)
+{
+    return atomic_load(&((blocker *)arg)->done);
+}
+
+static void test_fetch_sees_shutdown_within_a_second(void **state)
+{
+    (void)state;
+    char p[64];
+    cf_test_prefix(p, sizeof p);
+    blocker b = {.r = open_redis(), .prefix = p};
+    atomic_init(&b.stop, false);
+    atomic_init(&b.done, false);
+    pthread_t t;
+    assert_int_equal(pthread_create(&t, NULL, block_fetch, &b), 0);
+    /* Let it block for a while (it is waiting 60 s), then ask it to stop. */
+    assert_false(cf_test_wait_for(is_done, &b, 300));
+    atomic_store(&b.stop, true);
+    assert_true(cf_test_wait_for(is_done, &b, 1000));
+    pthread_join(t, NULL);
+    assert_int_equal(b.st, CF_ERR_NOT_FOUND);
+    cf_redis_free(b.r);
+}
+
+static void test_fetch_single_queue_blocking_wakes_on_push(void **state)
+{
+    (void)state;
+    char p[64];
+    cf_test_prefix(p, sizeof p);
+    cf_redis *r = open_redis();
+    cf_redis *producer = open_redis();
+    /* A fetch with a short wait on an empty queue returns NOT_FOUND. */
+    const char *qs[1] = {"solo"};
+    cf_fetched f;
+    assert_int_equal(cf_fetch(r, p, W, qs, 1, 150, NULL, &f), CF_ERR_NOT_FOUND);
+    assert_int_equal(cf_enqueue(producer, p, "solo", "z", 1), CF_OK);
+    assert_int_equal(cf_fetch(r, p, W, qs, 1, 5000, NULL, &f), CF_OK);
+    assert_memory_equal(f.data, "z", 1);
+    cf_fetched_deinit(&f);
+    cf_redis_free(producer);
+    cf_redis_free(r);
+}
+
+int main(void)
+{
+    signal(SIGPIPE, SIG_IGN);
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_fetch_enqueue_fetch_ack),
+        cmocka_unit_test(test_fetch_priority_order_across_queues),
+        cmocka_unit_test(test_fetch_requeue_reschedule_continue),
+        cmocka_unit_test(test_fetch_sees_shutdown_within_a_second),
+        cmocka_unit_test(test_fetch_single_queue_blocking_wakes_on_push),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -1,0 +1,157 @@
+// SPDX-License-Identifier: MIT
+/* tests/integration/test_queue_lock.c: queue/lock against the real Redis: holder-only release,
+ * holder inspection, the P:held mirror, and 8 contenders on their own connections that never
+ * hold the same lock at once (an overlap detector). */
+#include <pthread.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "queue/keys.h"
+#include "queue/lock.h"
+#include "queue/redis_conn.h"
+#include "tests/support/test.h"
+
+static cf_redis *open_redis(void)
+{
+    cf_redis *r = NULL;
+    cf_error err = {0};
+    if (cf_redis_open(cf_test_env("CF_TEST_REDIS_URL"), NULL, &r, &err) != CF_OK)
+        fail_msg("open: %s", err.msg);
+    return r;
+}
+
+static long long scard(cf_redis *r, const char *prefix, const char *worker)
+{
+    char key[CF_KEY_MAX];
+    cf_key_held(key, sizeof key, prefix, worker);
+    const char *a[2] = {"SCARD", key};
+    size_t l[2] = {5, strlen(key)};
+    cf_reply *rep = NULL;
+    assert_int_equal(cf_redis_exec(r, 2, a, l, &rep), CF_OK);
+    long long n = rep->integer;
+    cf_reply_free(rep);
+    return n;
+}
+
+static void test_lock_release_only_by_holder(void **state)
+{
+    (void)state;
+    char p[64];
+    cf_test_prefix(p, sizeof p);
+    cf_redis *r = open_redis();
+    cf_lock_holder h;
+    assert_int_equal(cf_lock_acquire(r, p, "wA", "Order", "k1", "wA/r1", 60000, &h), CF_OK);
+    assert_string_equal(h.value, "wA/r1");
+    assert_true(h.pttl_ms > 0 && h.pttl_ms <= 60000);
+    assert_int_equal(scard(r, p, "wA"), 1);
+    /* Someone else: busy, told who holds it and for how long; no stray P:held entry. */
+    assert_int_equal(cf_lock_acquire(r, p, "wB", "Order", "k1", "wB/r7", 60000, &h), CF_ERR_BUSY);
+    assert_string_equal(h.value, "wA/r1");
+    assert_true(h.pttl_ms > 0);
+    assert_int_equal(scard(r, p, "wB"), 0);
+    /* Wrong token: refused, lock intact. */
+    assert_int_equal(cf_lock_release(r, p, "wB", "Order", "k1", "wB/r7"), CF_ERR_CONFLICT);
+    assert_int_equal(cf_lock_release(r, p, "wA", "Order", "k1", "wA/r2"), CF_ERR_CONFLICT);
+    assert_int_equal(cf_lock_inspect(r, p, "Order", "k1", &h), CF_OK);
+    assert_string_equal(h.value, "wA/r1");
+    /* The holder: released, mirror emptied; releasing again is a conflict. */
+    assert_int_equal(cf_lock_release(r, p, "wA", "Order", "k1", "wA/r1"), CF_OK);
+    assert_int_equal(scard(r, p, "wA"), 0);
+    assert_int_equal(cf_lock_release(r, p, "wA", "Order", "k1", "wA/r1"), CF_ERR_CONFLICT);
+    assert_int_equal(cf_lock_inspect(r, p, "Order", "k1", &h), CF_ERR_NOT_FOUND);
+    assert_string_equal(h.value, "");
+    /* A token of another worker is refused outright. */
+    assert_int_equal(cf_lock_acquire(r, p, "wA", "Order", "k1", "wB/r1", 1000, NULL),
+                     CF_ERR_INVALID);
+    cf_redis_free(r);
+}
+
+typedef struct contention {
+    const char *prefix;
+    atomic_int inside;
+    atomic_int overlaps;
+    atomic_long acquired;
+    int rounds;
+} contention;
+
+typedef struct contender {
+    contention *c;
+    int id;
+    cf_status st;
+} contender;
+
+static void *contend(void *arg)
+{
+    contender *me = arg;
+    contention *c = me->c;
+    cf_redis *r = NULL;
+    me->st = cf_redis_open(cf_test_env("CF_TEST_REDIS_URL"), NULL, &r, NULL);
+    char worker[32], token[64];
+    snprintf(worker, sizeof worker, "w%d", me->id);
+    for (int i = 0; me->st == CF_OK && i < c->rounds; i++) {
+        snprintf(token, sizeof token, "%s/run%d", worker, i);
+        cf_status st = cf_lock_acquire(r, c->prefix, worker, "Busy", "one", token, 30000, NULL);
+        if (st == CF_ERR_BUSY)
+            continue;
+        if (st != CF_OK) {
+            me->st = st;
+            break;
+        }
+        if (atomic_fetch_add(&c->inside, 1) != 0)
+            atomic_fetch_add(&c->overlaps, 1);
+        atomic_fetch_add(&c->acquired, 1);
+        /* Hold it across a round trip so that others really try meanwhile. */
+        cf_lock_holder h;
+        if (cf_lock_inspect(r, c->prefix, "Busy", "one", &h) != CF_OK ||
+            strcmp(h.value, token) != 0)
+            atomic_fetch_add(&c->overlaps, 1);
+        atomic_fetch_sub(&c->inside, 1);
+        me->st = cf_lock_release(r, c->prefix, worker, "Busy", "one", token);
+    }
+    cf_redis_free(r);
+    return NULL;
+}
+
+static void test_lock_eight_contenders_never_overlap(void **state)
+{
+    (void)state;
+    char p[64];
+    cf_test_prefix(p, sizeof p);
+    contention c = {.prefix = p, .rounds = cf_test_scale(300)};
+    atomic_init(&c.inside, 0);
+    atomic_init(&c.overlaps, 0);
+    atomic_init(&c.acquired, 0);
+    contender cs[8];
+    pthread_t t[8];
+    for (int i = 0; i < 8; i++) {
+        cs[i] = (contender){&c, i, CF_OK};
+        assert_int_equal(pthread_create(&t[i], NULL, contend, &cs[i]), 0);
+    }
+    for (int i = 0; i < 8; i++) {
+        pthread_join(t[i], NULL);
+        assert_int_equal(cs[i].st, CF_OK);
+    }
+    assert_int_equal(atomic_load(&c.overlaps), 0);
+    assert_true(atomic_load(&c.acquired) > 0);
+    cf_redis *r = open_redis();
+    for (int i = 0; i < 8; i++) {
+        char w[16];
+        snprintf(w, sizeof w, "w%d", i);
+        assert_int_equal(scard(r, p, w), 0); /* every mirror entry went with its release */
+    }
+    cf_lock_holder h;
+    assert_int_equal(cf_lock_inspect(r, p, "Busy", "one", &h), CF_ERR_NOT_FOUND);
+    cf_redis_free(r);
+}
+
+int main(void)
+{
+    signal(SIGPIPE, SIG_IGN);
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_lock_release_only_by_holder),
+        cmocka_unit_test(test_lock_eight_contenders_never_overlap),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
