@@ -60,8 +60,9 @@ class Client:
             raise TypeError(f"redis must be a Redis URL or a redis.Redis, got {type(redis).__name__}")
         if prefix is None:
             prefix = os.environ.get("CHRONOFORGE_PREFIX", DEFAULT_PREFIX)
-        if not isinstance(prefix, str) or not prefix or re.search(r"[{}\s]", prefix):
-            raise ValueError(f"prefix must be a non-empty str without braces or spaces, got {prefix!r}")
+        if not isinstance(prefix, str) or not 1 <= len(prefix.encode("utf-8", "replace")) <= 128 \
+                or re.search(r"[{}\0]", prefix):
+            raise ValueError(f"prefix must be 1-128 bytes without braces or NUL, got {prefix!r}")
         self.prefix = prefix
         self.max_envelope_bytes = max_envelope_bytes
 

@@ -153,6 +153,8 @@ class ClientTest(unittest.TestCase):
             Client(self.r, "")
         with self.assertRaises(ValueError):
             Client(self.r, "a{b}")
+        with self.assertRaises(ValueError):
+            Client(self.r, "p" * 129)
         with self.assertRaises(TypeError):
             Client(42)
 

@@ -109,6 +109,7 @@ class ClientTest < Minitest::Test
   def test_constructor_checks_its_arguments
     assert_raises(ArgumentError) { Chronoforge::Client.new(redis: @redis, prefix: "") }
     assert_raises(ArgumentError) { Chronoforge::Client.new(redis: @redis, prefix: "a{b}") }
+    assert_raises(ArgumentError) { Chronoforge::Client.new(redis: @redis, prefix: "p" * 129) }
     assert_raises(ArgumentError) { Chronoforge::Client.new(redis: 42) }
   end
 end

@@ -29,8 +29,8 @@ module Chronoforge
         else
           raise ArgumentError, "redis: must be a Redis URL or a Redis object, got #{redis.class}"
         end
-      unless prefix.is_a?(String) && !prefix.empty? && !prefix.match?(/[{}\s]/)
-        raise ArgumentError, "prefix: must be a non-empty String without braces or spaces, got #{prefix.inspect}"
+      unless prefix.is_a?(String) && prefix.bytesize.between?(1, 128) && !prefix.match?(/[{}\0]/)
+        raise ArgumentError, "prefix: must be 1-128 bytes without braces or NUL, got #{prefix.inspect}"
       end
 
       @prefix = prefix
