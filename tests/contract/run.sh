@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # tests/contract/run.sh: the producer contract. Runs the Ruby client's minitest suite, the Python
-# client's unittest suite, then the conformance vectors (tests/contract/check.py: every job vector
-# through both clients and the C decoder, every raw vector through the C decoder). Client tests
-# that need Redis use CF_TEST_REDIS_URL (tests/run.sh --services exports it).
+# client's unittest suite, the conformance vectors (tests/contract/check.py: every job vector
+# through both clients and the C decoder, every raw vector through the C decoder), and the
+# README's "Producing jobs" snippets (tests/contract/snippets.py). Tests that need Redis use
+# CF_TEST_REDIS_URL (tests/run.sh --services exports it).
 #   CF_DECODE_VECTORS  the decoder binary (default build/asan/tests/contract/decode_vectors; when
 #                      unset and missing, it is built with make if the codec is in the tree)
 # Prints a last line exactly `contract: N passed, M failed`; exits 1 on any failure.
@@ -53,6 +54,14 @@ echo "$out"
 vp=$(echo "$out" | sed -n 's/^vectors: \([0-9]*\) passed, \([0-9]*\) failed$/\1/p')
 vf=$(echo "$out" | sed -n 's/^vectors: \([0-9]*\) passed, \([0-9]*\) failed$/\2/p')
 add vectors "${vp:-0}" "${vf:-0}" $rc
+
+echo "=== Producing jobs snippets (README)"
+out=$(/usr/bin/python3 "$here/snippets.py" --decoder "$decoder" 2>&1)
+rc=$?
+echo "$out"
+sp=$(echo "$out" | sed -n 's/^snippets: \([0-9]*\) passed, \([0-9]*\) failed$/\1/p')
+sf=$(echo "$out" | sed -n 's/^snippets: \([0-9]*\) passed, \([0-9]*\) failed$/\2/p')
+add snippets "${sp:-0}" "${sf:-0}" $rc
 
 echo "contract: $passed passed, $failed failed"
 [ "$failed" -eq 0 ]
