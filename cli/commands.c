@@ -1,10 +1,21 @@
 // SPDX-License-Identifier: MIT
-/* cli/commands.c: the command table. Adding a command: write cli/cmd_<name>.c with
- * cf_cli_cmd_<name>(), declare it here, add a row. */
+/* cli/commands.c: the command table. Adding a command: write cli/cmd_<name>.c, declare its
+ * entry point in cli/cmd.h, add a row. */
 #include "cli/commands.h"
 
 #include <stddef.h>
 
+#include "cli/cmd.h"
+
 const cf_cli_command cf_cli_commands[] = {
+    {"worker", "run a worker (-q QUEUES, -c CONCURRENCY)", cf_cli_cmd_worker},
+    {"enqueue", "enqueue a workflow: CLASS KEY [--kwargs JSON] [--in | --at]", cf_cli_cmd_enqueue},
+    {"requeue", "resume a stalled or failed workflow (retry_later)", cf_cli_cmd_requeue},
+    {"status", "one workflow: state, steps, errors, context", cf_cli_cmd_status},
+    {"list", "workflows by state and class", cf_cli_cmd_list},
+    {"stats", "queue depths, live workers, workflows by state", cf_cli_cmd_stats},
+    {"dead", "dead letters: list, retry, purge", cf_cli_cmd_dead},
+    {"migrate", "create or upgrade the Postgres schema", cf_cli_cmd_migrate},
+    {"config", "print the effective settings", cf_cli_cmd_config},
     {NULL, NULL, NULL},
 };

@@ -129,8 +129,18 @@ static void vlog(cf_log_level lvl, const cf_log_ctx *ctx, const char *kv, const 
         putf(&l, " %s", kv);
     char msg[2048];
     vsnprintf(msg, sizeof msg, fmt, ap);
+    /* "event=name k=v ...: text" puts the pairs before msg= and the text in it, so callers can
+     * write one printf-checked format; values with spaces must be quoted by the caller. */
+    const char *text = msg;
+    if (strncmp(msg, "event=", 6) == 0) {
+        char *sep = strstr(msg, ": ");
+        size_t kvlen = sep ? (size_t)(sep - msg) : strlen(msg);
+        put(&l, " ", 1);
+        put(&l, msg, kvlen);
+        text = sep ? sep + 2 : "";
+    }
     put(&l, " msg=", 5);
-    put_quoted(&l, msg);
+    put_quoted(&l, text);
     l.buf[l.len++] = '\n';
     ssize_t off = 0;
     while (off < (ssize_t)l.len) {

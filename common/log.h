@@ -34,7 +34,9 @@ bool cf_log_enabled(cf_log_level lvl);
 void cf_log_set_component(const char *component);
 
 /* cf_log writes `ts=... level=... pid=... component=... [class=.. key=.. jid=.. attempt=..]
- * msg="..."`; the message is quoted and escaped. Extra key=value pairs go through cf_logkv. */
+ * msg="..."`; the message is quoted and escaped. A message of the form
+ * "event=name k=v ...: text" puts its pairs before msg= and only the text inside it (values
+ * with spaces must then be quoted by the caller). cf_logkv takes the pairs separately. */
 void cf_log(cf_log_level lvl, const cf_log_ctx *ctx, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 

@@ -1,9 +1,29 @@
 // SPDX-License-Identifier: MIT
 /* chronoforge.h: the one public header. Workflow authors write plain C functions against it,
  * register them by class name and hand their binary's main() to cf_main(), which gives it every
- * command of the `chronoforge` CLI (SPEC §5). */
+ * command of the `chronoforge` CLI (docs/SPEC.md §5).
+ *
+ * A workflow is replayed from its top on every delivery. Durable primitives (cf_durably_execute,
+ * cf_wait, cf_wait_until, cf_continue_if) look up their step in Postgres: a completed step is
+ * skipped, the next one runs. When a primitive must stop the pass (a wait not yet due, a retry
+ * with backoff, a stall), it returns CF_FLOW_HALT and the workflow function must return it at once:
+ *
+ *     static cf_flow onboarding(cf_run *run)
+ *     {
+ *         CF_TRY(cf_durably_execute(run, "create_account", create_account, NULL, NULL));
+ *         CF_TRY(cf_wait(run, "cool_off", 2000));
+ *         CF_TRY(cf_durably_execute(run, "send_welcome", send_welcome, NULL, NULL));
+ *         return CF_FLOW_OK;
+ *     }
+ *
+ * Code between primitives runs again on every pass; steps run at least once and may run again
+ * when a worker dies mid-step, so a step with outside effects must be idempotent.
+ * Strings returned by accessors are owned by the run and valid until the pass ends. */
 #ifndef CHRONOFORGE_H
 #define CHRONOFORGE_H
+
+#include <stdbool.h>
+#include <stdint.h>
 
 #ifdef __cplusplus
 extern "C" {
@@ -16,6 +36,143 @@ extern "C" {
 
 /* cf_version returns CF_VERSION_STRING of the library actually linked. */
 const char *cf_version(void);
+
+/* ---- Flow control ---- */
+
+/* What a workflow, a step or a primitive returns. */
+typedef enum cf_flow {
+    CF_FLOW_OK = 0, /* go on (from a workflow function: the workflow is complete) */
+    CF_FLOW_HALT =
+        1, /* stop this pass now; the executor knows why (wait, retry, stall, shutdown) */
+    CF_FLOW_ERROR = 2, /* an error was recorded with cf_fail() */
+} cf_flow;
+
+/* CF_TRY returns from the calling function unless expr gave CF_FLOW_OK. */
+#define CF_TRY(expr)                                                                               \
+    do {                                                                                           \
+        cf_flow cf_try_flow_ = (expr);                                                             \
+        if (cf_try_flow_ != CF_FLOW_OK)                                                            \
+            return cf_try_flow_;                                                                   \
+    } while (0)
+
+typedef struct cf_run cf_run; /* one pass of one workflow; valid inside the workflow call */
+
+/* cf_fail records an error of error_class (dotted, e.g. "Net.Timeout"; [A-Za-z0-9_.:]) with a
+ * printf message, and returns CF_FLOW_ERROR for the caller to return. From a step function, it
+ * fails that step (retried by its policy, then the workflow stalls); from the workflow function, it
+ * is a workflow-level error (retried by the workflow policy, then the workflow fails). */
+cf_flow cf_fail(cf_run *run, const char *error_class, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+/* ---- Retry policies ---- */
+
+/* A retry policy. delay(n) = min(cap, base * 2^(n-1)), drawn from [delay/2, delay] with jitter.
+ * retry_on lists error-class prefixes (NULL-terminated; "Net" matches "Net.Timeout"); NULL
+ * means every class. max_attempts counts executions (0: no cap). Chain policies with or_else
+ * to build a composite: the first policy whose retry_on matches the error decides, with its own
+ * budget kept in Postgres. */
+typedef struct cf_retry_policy {
+    int max_attempts;
+    int64_t base_ms;
+    int64_t cap_ms;
+    bool no_jitter;
+    const char *const *retry_on;
+    const struct cf_retry_policy *or_else;
+} cf_retry_policy;
+
+/* A policy that never retries (the default of cf_wait_until). */
+extern const cf_retry_policy cf_retry_none;
+
+/* ---- Primitives ---- */
+
+typedef cf_flow (*cf_step_fn)(cf_run *run, void *arg);
+typedef cf_flow (*cf_cond_fn)(cf_run *run, void *arg, bool *met);
+
+/* cf_durably_execute runs fn(run, arg) once, durably: a completed step is skipped on replay. On
+ * an error the step is retried with policy (NULL: the workflow's step policy, else 3 attempts,
+ * 1 s base, 30 s cap); when the policy is exhausted the workflow stalls. name: [^$]{1,200}. */
+cf_flow cf_durably_execute(cf_run *run, const char *name, cf_step_fn fn, void *arg,
+                           const cf_retry_policy *policy);
+
+/* cf_wait halts until duration_ms after the first time the pass reached it (the target time is
+ * recorded then and never moves). */
+cf_flow cf_wait(cf_run *run, const char *name, int64_t duration_ms);
+
+/* cf_wait_until evaluates cond now and then every check_interval_ms until it is met or
+ * timeout_ms has passed since the first evaluation; a timeout is an error of class "Timeout"
+ * and stalls the workflow. An error from cond is retried by policy (NULL: never). */
+cf_flow cf_wait_until(cf_run *run, const char *name, cf_cond_fn cond, void *arg, int64_t timeout_ms,
+                      int64_t check_interval_ms, const cf_retry_policy *policy);
+
+/* cf_continue_if evaluates cond; when it is not met the workflow halts with nothing scheduled
+ * until it is enqueued again (e.g. by a webhook handler through a client). An error from cond
+ * stalls the workflow. */
+cf_flow cf_continue_if(cf_run *run, const char *name, cf_cond_fn cond, void *arg);
+
+/* ---- Inputs ---- */
+
+/* Kwargs accessors. path is a key, or a path into nested values: "items[2].sku". The default
+ * is returned when the value is absent or of another type. */
+int64_t cf_kwarg_int(cf_run *run, const char *path, int64_t dflt);
+double cf_kwarg_double(cf_run *run, const char *path, double dflt);
+bool cf_kwarg_bool(cf_run *run, const char *path, bool dflt);
+const char *cf_kwarg_str(cf_run *run, const char *path, const char *dflt);
+/* cf_kwarg_len: elements of an array, members of an object, -1 when absent. */
+int64_t cf_kwarg_len(cf_run *run, const char *path);
+/* cf_kwarg_json: the value at path as compact JSON text ("" path: all kwargs); NULL if absent. */
+const char *cf_kwarg_json(cf_run *run, const char *path);
+
+/* Identity of the running workflow. */
+const char *cf_run_key(cf_run *run);
+const char *cf_run_class(cf_run *run);
+/* cf_run_attempt: the current step's 1-based execution number (inside a step), else 0. */
+int cf_run_attempt(cf_run *run);
+
+/* ---- Context: small JSON working state, saved with each step ---- */
+
+/* Setters return CF_FLOW_OK, or CF_FLOW_ERROR (class "Context.Invalid") for a value over 16 KiB or
+ * a key that is empty or over 256 bytes. The _once forms leave an existing key alone. json setters
+ * take JSON text. */
+cf_flow cf_ctx_set_int(cf_run *run, const char *key, int64_t value);
+cf_flow cf_ctx_set_double(cf_run *run, const char *key, double value);
+cf_flow cf_ctx_set_bool(cf_run *run, const char *key, bool value);
+cf_flow cf_ctx_set_str(cf_run *run, const char *key, const char *value);
+cf_flow cf_ctx_set_json(cf_run *run, const char *key, const char *json);
+cf_flow cf_ctx_set_once_str(cf_run *run, const char *key, const char *value);
+cf_flow cf_ctx_set_once_json(cf_run *run, const char *key, const char *json);
+/* cf_ctx_merge sets every member of a JSON object (all or nothing); cf_ctx_merge_once only
+ * the members whose keys are absent. */
+cf_flow cf_ctx_merge(cf_run *run, const char *json_object);
+cf_flow cf_ctx_merge_once(cf_run *run, const char *json_object);
+bool cf_ctx_has(cf_run *run, const char *key);
+int64_t cf_ctx_get_int(cf_run *run, const char *key, int64_t dflt);
+double cf_ctx_get_double(cf_run *run, const char *key, double dflt);
+bool cf_ctx_get_bool(cf_run *run, const char *key, bool dflt);
+const char *cf_ctx_get_str(cf_run *run, const char *key, const char *dflt);
+const char *cf_ctx_get_json(cf_run *run, const char *key); /* NULL when absent */
+
+/* ---- Registration ---- */
+
+typedef cf_flow (*cf_workflow_fn)(cf_run *run);
+
+typedef struct cf_workflow_def {
+    const char *name;                   /* class name, [A-Za-z0-9_.:]{1,128} */
+    cf_workflow_fn fn;                  /* the workflow body */
+    const char *queue;                  /* default queue for enqueues (NULL: "default") */
+    int64_t max_duration_ms;            /* lock lifetime of a run (0: the worker setting) */
+    const cf_retry_policy *step_policy; /* default for steps (NULL: built-in) */
+    const cf_retry_policy
+        *workflow_policy; /* workflow-level errors (NULL: 10 attempts, cap 600 s) */
+    /* Optional: a workflow-level policy computed per run (e.g. from kwargs); fill *scratch and
+     * return it, or return NULL to use workflow_policy. */
+    const cf_retry_policy *(*workflow_policy_fn)(cf_run *run, cf_retry_policy *scratch);
+    const char *description; /* one line, for `chronoforge list-classes` and logs */
+} cf_workflow_def;
+
+/* cf_register adds a workflow class (def is copied; its strings and policies are borrowed and
+ * must outlive the process's use of them, e.g. be static). Returns 0, or -1 with a message on
+ * stderr for an invalid or duplicate name. Call before cf_main. */
+int cf_register(const cf_workflow_def *def);
 
 /* cf_main runs the chronoforge command line (worker, enqueue, requeue, status, list, stats,
  * dead, migrate) with the workflows registered so far. Returns the process exit code:

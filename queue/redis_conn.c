@@ -107,6 +107,16 @@ static bool convert(const redisReply *src, cf_reply *dst)
     case REDIS_REPLY_NIL:
         dst->type = CF_REPLY_NIL;
         return true;
+#if HIREDIS_MAJOR >= 1
+    /* RESP3 types: we never send HELLO 3, but map them rather than misread them. */
+    case REDIS_REPLY_BOOL:
+        dst->type = CF_REPLY_INTEGER;
+        dst->integer = src->integer;
+        return true;
+    case REDIS_REPLY_MAP:
+    case REDIS_REPLY_SET:
+    case REDIS_REPLY_PUSH:
+#endif
     case REDIS_REPLY_ARRAY:
         dst->type = CF_REPLY_ARRAY;
         if (src->elements == 0)

@@ -90,7 +90,8 @@ static cf_status apply_session(cf_pg *pg)
     PGresult *r = PQexecParams(pg->conn,
                                "SELECT set_config('statement_timeout', $1, false),"
                                " set_config('client_min_messages', 'warning', false),"
-                               " set_config('application_name', 'chronoforge', false)",
+                               " set_config('application_name', 'chronoforge', false),"
+                               " set_config('plan_cache_mode', 'force_generic_plan', false)",
                                1, NULL, vals, NULL, NULL, 0);
     cf_status st = cf_pg_result_status(pg, r, PGRES_TUPLES_OK);
     PQclear(r);

@@ -147,7 +147,6 @@ typedef struct blocker {
     atomic_bool stop;
     atomic_bool done;
     cf_status st;
-    int64_t returned_at_ms;
 } blocker;
 
 static void *block_fetch(void *arg)
@@ -156,7 +155,6 @@ static void *block_fetch(void *arg)
     const char *qs[2] = {"idle1", "idle2"};
     cf_fetched f;
     b->st = cf_fetch(b->r, b->prefix, W, qs, 2, 60000, &b->stop, &f);
-    b->returned_at_ms = cf_clock_mono_ms();
     atomic_store(&b->done, true);
     return NULL;
 }

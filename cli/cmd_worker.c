@@ -1,0 +1,44 @@
+// SPDX-License-Identifier: MIT
+/* cli/cmd_worker.c: `chronoforge worker`: signal handling (the library installs none) around
+ * cf_worker_run. First SIGTERM/SIGINT: drain; second: exit at once. */
+#include <signal.h>
+#include <string.h>
+
+#include "cli/args.h"
+#include "cli/cmd.h"
+#include "worker/worker.h"
+
+static cf_worker_signals g_signals;
+
+static void on_signal(int sig)
+{
+    (void)sig;
+    if (atomic_load(&g_signals.drain))
+        atomic_store(&g_signals.hard, true);
+    atomic_store(&g_signals.drain, true);
+}
+
+int cf_cli_cmd_worker(int argc, char **argv)
+{
+    static const cf_cli_opt opts[] = {{NULL}};
+    static const cf_cli_command_spec spec = {
+        .usage = "worker [-q QUEUES] [-c CONCURRENCY] [options]",
+        .summary = "Runs a worker: fetches envelopes from the queues (highest priority first) and "
+                   "runs their workflows, CONCURRENCY at a time. SIGTERM/SIGINT drain gracefully "
+                   "(running steps finish, nothing is stranded); a second signal exits at once.",
+        .opts = opts,
+        .scope = CF_CFG_ALL | CF_CFG_WORKER,
+    };
+    cf_cli_args a;
+    int rc = cf_cli_parse(argc, argv, &spec, &a);
+    if (rc >= 0)
+        return rc;
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_signal;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGTERM, &sa, NULL);
+    sigaction(SIGINT, &sa, NULL);
+    signal(SIGPIPE, SIG_IGN);
+    return cf_worker_run(&a.cfg, &g_signals);
+}

@@ -1,0 +1,27 @@
+// SPDX-License-Identifier: MIT
+/* cli/connect.c: connections for one-shot commands. */
+#include "cli/connect.h"
+
+#include "cli/args.h"
+
+int cf_cli_open_redis(const char *cmd, const cf_config *cfg, cf_redis **out)
+{
+    cf_error err = {0};
+    if (cf_redis_open(cfg->redis_url, NULL, out, &err) != CF_OK)
+        return cf_cli_fail(cmd, "cannot reach Redis: %s", err.msg);
+    return 0;
+}
+
+int cf_cli_open_store(const char *cmd, const cf_config *cfg, cf_store **out)
+{
+    cf_store_config sc = {
+        .dsn = cfg->database_url,
+        .max_connections = 2,
+        .statement_timeout_ms = cfg->statement_timeout_ms,
+        .batch_max = 1,
+    };
+    char why[512];
+    if (cf_store_open(&sc, out, why, sizeof why) != CF_OK)
+        return cf_cli_fail(cmd, "cannot use Postgres: %s", why);
+    return 0;
+}

@@ -1,0 +1,318 @@
+// SPDX-License-Identifier: MIT
+/* tests/support/e2e.c: end-to-end fixtures (see e2e.h). */
+#include "tests/support/e2e.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <libpq-fe.h>
+
+#include "common/clock.h"
+#include "queue/redis_conn.h"
+#include "tests/support/test.h"
+
+extern char **environ;
+
+/* A password in the workers' DSN: Postgres (trust auth) ignores it; logs must never show it. */
+#define PG_TEST_PASSWORD "cf-pg-secret-91d3"
+
+static void build_env(cf_e2e *e, const char *const *extra, char **envp, char *store, size_t cap)
+{
+    size_t n = 0, used = 0;
+    const char *skip[] = {"CHRONOFORGE_", NULL};
+    for (char **p = environ; *p && n < 200; p++) {
+        if (strncmp(*p, skip[0], strlen(skip[0])) == 0)
+            continue;
+        envp[n++] = *p;
+    }
+    char tmp[1200];
+    const char *vars[][2] = {
+        {"CHRONOFORGE_REDIS_URL", cf_test_env("CF_TEST_REDIS_URL")},
+        {"CHRONOFORGE_DATABASE_URL", e->dsn},
+        {"CHRONOFORGE_PREFIX", e->prefix},
+        {"CHRONOFORGE_TEST_WORKFLOWS", "1"},
+        {"CHRONOFORGE_LEASE", "3s"},
+        {"CHRONOFORGE_HEARTBEAT", "500ms"},
+        {"CHRONOFORGE_PROMOTE_INTERVAL", "20ms"},
+        {"CHRONOFORGE_BUSY_RECHECK", "200ms"},
+        {"CHRONOFORGE_SHUTDOWN_GRACE", "10s"},
+        {NULL, NULL},
+    };
+    for (int i = 0; vars[i][0]; i++) {
+        int k = snprintf(tmp, sizeof tmp, "%s=%s", vars[i][0], vars[i][1]);
+        if (k < 0 || used + (size_t)k + 1 > cap)
+            break;
+        memcpy(store + used, tmp, (size_t)k + 1);
+        envp[n++] = store + used;
+        used += (size_t)k + 1;
+    }
+    for (int i = 0; extra && extra[i]; i++)
+        envp[n++] = (char *)extra[i];
+    envp[n] = NULL;
+}
+
+static pid_t spawn(cf_e2e *e, const char *const *argv, const char *const *extra_env,
+                   const char *log_path, int out_fd)
+{
+    char *envp[260];
+    static char store[8192];
+    build_env(e, extra_env, envp, store, sizeof store);
+    pid_t pid = fork();
+    if (pid == 0) {
+        int fd = log_path ? open(log_path, O_WRONLY | O_CREAT | O_APPEND, 0644) : -1;
+        if (fd >= 0) {
+            dup2(fd, 2);
+            if (out_fd < 0)
+                dup2(fd, 1);
+        }
+        if (out_fd >= 0)
+            dup2(out_fd, 1);
+        execve(argv[0], (char *const *)argv, envp);
+        _exit(127);
+    }
+    return pid;
+}
+
+static const char *bin(void)
+{
+    return cf_test_env("CF_BIN");
+}
+
+void cf_e2e_setup(cf_e2e *e)
+{
+    memset(e, 0, sizeof *e);
+    char base[400];
+    cf_test_fresh_database(base, sizeof base);
+    snprintf(e->dsn, sizeof e->dsn, "%s password=%s", base, PG_TEST_PASSWORD);
+    cf_test_prefix(e->prefix, sizeof e->prefix);
+    snprintf(e->dir, sizeof e->dir, "/tmp/cf-e2e-%ld-%s", (long)getpid(), e->prefix + 15);
+    mkdir(e->dir, 0755);
+    const char *args[] = {bin(), "migrate", NULL};
+    char out[256];
+    assert_int_equal(cf_e2e_cli(e, out, sizeof out, args), 0);
+}
+
+pid_t cf_e2e_worker(cf_e2e *e, int slot, const char *const *args, const char *const *extra_env)
+{
+    const char *argv[40] = {bin(), "worker"};
+    int n = 2;
+    for (int i = 0; args && args[i] && n < 38; i++)
+        argv[n++] = args[i];
+    argv[n] = NULL;
+    snprintf(e->logs[slot], sizeof e->logs[slot], "%s/worker-%d.log", e->dir, slot);
+    e->pids[slot] = spawn(e, argv, extra_env, e->logs[slot], -1);
+    if (slot >= e->nworkers)
+        e->nworkers = slot + 1;
+    return e->pids[slot];
+}
+
+void cf_e2e_signal(cf_e2e *e, int slot, int sig)
+{
+    if (e->pids[slot] > 0)
+        kill(e->pids[slot], sig);
+}
+
+int cf_e2e_wait_exit(cf_e2e *e, int slot, int64_t timeout_ms)
+{
+    int64_t deadline = cf_clock_mono_ms() + timeout_ms;
+    for (;;) {
+        int status;
+        pid_t r = waitpid(e->pids[slot], &status, WNOHANG);
+        if (r == e->pids[slot]) {
+            e->pids[slot] = 0;
+            return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+        }
+        if (r < 0)
+            return -2;
+        if (cf_clock_mono_ms() > deadline)
+            return -1;
+        struct timespec ts = {0, 10 * 1000 * 1000};
+        nanosleep(&ts, NULL);
+    }
+}
+
+int cf_e2e_cli(cf_e2e *e, char *out, size_t cap, const char *const *args)
+{
+    int fds[2];
+    if (pipe(fds) != 0)
+        return -1;
+    char log[320];
+    snprintf(log, sizeof log, "%s/cli.log", e->dir);
+    pid_t pid = spawn(e, args, NULL, log, fds[1]);
+    close(fds[1]);
+    size_t len = 0;
+    char sink[4096];
+    for (;;) {
+        char *dst = out && len + 1 < cap ? out + len : sink;
+        size_t room = out && len + 1 < cap ? cap - 1 - len : sizeof sink;
+        ssize_t n = read(fds[0], dst, room);
+        if (n <= 0)
+            break;
+        if (dst != sink)
+            len += (size_t)n;
+    }
+    close(fds[0]);
+    if (out && cap)
+        out[len] = '\0';
+    int status;
+    waitpid(pid, &status, 0);
+    return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+}
+
+void cf_e2e_enqueue(cf_e2e *e, const char *wf_class, const char *key, const char *kwargs)
+{
+    const char *args[] = {bin(), "enqueue", wf_class, key, "--kwargs", kwargs ? kwargs : "{}",
+                          NULL};
+    char out[128];
+    assert_int_equal(cf_e2e_cli(e, out, sizeof out, args), 0);
+}
+
+static PGconn *db(cf_e2e *e)
+{
+    PGconn *c = PQconnectdb(e->dsn);
+    if (PQstatus(c) != CONNECTION_OK)
+        fail_msg("test database: %s", PQerrorMessage(c));
+    return c;
+}
+
+char *cf_e2e_sql(cf_e2e *e, const char *sql, const char *param1)
+{
+    PGconn *c = db(e);
+    const char *params[1] = {param1};
+    PGresult *r = PQexecParams(c, sql, param1 ? 1 : 0, NULL, params, NULL, NULL, 0);
+    if (PQresultStatus(r) != PGRES_TUPLES_OK)
+        fail_msg("query failed: %s: %s", sql, PQerrorMessage(c));
+    char *v = strdup(PQntuples(r) > 0 && !PQgetisnull(r, 0, 0) ? PQgetvalue(r, 0, 0) : "");
+    PQclear(r);
+    PQfinish(c);
+    return v;
+}
+
+int64_t cf_e2e_sql_int(cf_e2e *e, const char *sql, const char *param1)
+{
+    char *v = cf_e2e_sql(e, sql, param1);
+    int64_t n = strtoll(v, NULL, 10);
+    free(v);
+    return n;
+}
+
+const char *cf_e2e_state(cf_e2e *e, const char *key, char *buf, size_t cap)
+{
+    char *v = cf_e2e_sql(e, "SELECT state FROM chrono_forge_workflows WHERE key = $1", key);
+    snprintf(buf, cap, "%s", v);
+    free(v);
+    return buf;
+}
+
+typedef struct state_wait {
+    cf_e2e *e;
+    const char *key, *state;
+    int64_t n;
+} state_wait;
+
+static bool state_is(void *arg)
+{
+    state_wait *w = arg;
+    char buf[32];
+    return strcmp(cf_e2e_state(w->e, w->key, buf, sizeof buf), w->state) == 0;
+}
+
+bool cf_e2e_wait_state(cf_e2e *e, const char *key, const char *state, int64_t timeout_ms)
+{
+    state_wait w = {e, key, state, 0};
+    return cf_test_wait_for(state_is, &w, timeout_ms);
+}
+
+static bool count_reached(void *arg)
+{
+    state_wait *w = arg;
+    return cf_e2e_sql_int(w->e, "SELECT count(*) FROM chrono_forge_workflows WHERE state = $1",
+                          w->state) >= w->n;
+}
+
+bool cf_e2e_wait_states(cf_e2e *e, const char *state, int64_t n, int64_t timeout_ms)
+{
+    state_wait w = {e, NULL, state, n};
+    return cf_test_wait_for(count_reached, &w, timeout_ms);
+}
+
+int cf_e2e_ledger_count(const char *path, const char *line_prefix)
+{
+    FILE *f = fopen(path, "r");
+    if (f == NULL)
+        return 0;
+    char line[512];
+    int n = 0;
+    size_t plen = strlen(line_prefix);
+    while (fgets(line, sizeof line, f))
+        if (strncmp(line, line_prefix, plen) == 0)
+            n++;
+    fclose(f);
+    return n;
+}
+
+int64_t cf_e2e_redis_int(const char *const *argv)
+{
+    cf_redis *r = NULL;
+    cf_error err;
+    if (cf_redis_open(cf_test_env("CF_TEST_REDIS_URL"), NULL, &r, &err) != CF_OK)
+        fail_msg("redis: %s", err.msg);
+    size_t lens[16];
+    int argc = 0;
+    for (; argv[argc]; argc++)
+        lens[argc] = strlen(argv[argc]);
+    cf_reply *rep = NULL;
+    int64_t v = -1;
+    if (cf_redis_exec(r, argc, argv, lens, &rep) == CF_OK)
+        v = rep->type == CF_REPLY_INTEGER ? rep->integer
+            : rep->type == CF_REPLY_ARRAY ? (int64_t)rep->n
+                                          : 0;
+    cf_reply_free(rep);
+    cf_redis_free(r);
+    return v;
+}
+
+bool cf_e2e_log_contains(cf_e2e *e, int slot, const char *needle)
+{
+    FILE *f = fopen(e->logs[slot], "r");
+    if (f == NULL)
+        return false;
+    char line[8192];
+    bool found = false;
+    while (!found && fgets(line, sizeof line, f))
+        found = strstr(line, needle) != NULL;
+    fclose(f);
+    return found;
+}
+
+void cf_e2e_teardown(cf_e2e *e)
+{
+    for (int i = 0; i < e->nworkers; i++) {
+        if (e->pids[i] > 0) {
+            kill(e->pids[i], SIGKILL);
+            waitpid(e->pids[i], NULL, 0);
+            e->pids[i] = 0;
+        }
+    }
+    const char *redis_pw = getenv("CF_TEST_REDIS_PASSWORD");
+    for (int i = 0; i < e->nworkers; i++) {
+        if (e->logs[i][0] == '\0')
+            continue;
+        if (cf_e2e_log_contains(e, i, "ERROR: AddressSanitizer") ||
+            cf_e2e_log_contains(e, i, "runtime error:") ||
+            cf_e2e_log_contains(e, i, "ERROR: LeakSanitizer"))
+            fail_msg("sanitizer report in %s", e->logs[i]);
+        if (redis_pw && cf_e2e_log_contains(e, i, redis_pw))
+            fail_msg("the Redis password appears in %s", e->logs[i]);
+        if (cf_e2e_log_contains(e, i, PG_TEST_PASSWORD))
+            fail_msg("the Postgres password appears in %s", e->logs[i]);
+    }
+}

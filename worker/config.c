@@ -1,0 +1,198 @@
+// SPDX-License-Identifier: MIT
+/* worker/config.c: the settings table and its parser. */
+#include "worker/config.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/duration.h"
+#include "common/redact.h"
+
+#define OFF(f)  offsetof(cf_config, f)
+#define STR(f)  OFF(f), sizeof(((cf_config *)0)->f)
+#define SCAL(f) OFF(f), 0
+
+const cf_config_key cf_config_keys[] = {
+    {"redis-url", 0, "CHRONOFORGE_REDIS_URL", CF_CFG_URL, "redis://127.0.0.1:6379/0", CF_CFG_ALL,
+     "Redis URL: redis://[user:password@]host:port/db or unix://[:password@]/path?db=N",
+     STR(redis_url)},
+    {"database-url", 0, "CHRONOFORGE_DATABASE_URL", CF_CFG_URL, "", CF_CFG_ALL,
+     "Postgres conninfo or URI (default: libpq's own defaults, PGHOST etc.)", STR(database_url)},
+    {"prefix", 0, "CHRONOFORGE_PREFIX", CF_CFG_STR, "chronoforge", CF_CFG_ALL,
+     "Redis key prefix (isolates deployments sharing one Redis)", STR(prefix)},
+    {"queues", 'q', "CHRONOFORGE_QUEUES", CF_CFG_STR, "default", CF_CFG_ALL,
+     "comma-separated queues, highest priority first", STR(queues_csv)},
+    {"concurrency", 'c', "CHRONOFORGE_CONCURRENCY", CF_CFG_INT, "8", CF_CFG_WORKER,
+     "workflows run at once by this process (executor threads)", SCAL(concurrency)},
+    {"max-duration", 0, "CHRONOFORGE_MAX_DURATION", CF_CFG_DURATION, "10m", CF_CFG_ALL,
+     "lock lifetime of one run (a workflow's registration and envelope options override it)",
+     SCAL(max_duration_ms)},
+    {"lease", 0, "CHRONOFORGE_LEASE", CF_CFG_DURATION, "10s", CF_CFG_ALL,
+     "a worker silent this long is dead; its work is recovered", SCAL(lease_ms)},
+    {"heartbeat", 0, "CHRONOFORGE_HEARTBEAT", CF_CFG_DURATION, "2s", CF_CFG_WORKER,
+     "heartbeat interval (well below the lease)", SCAL(heartbeat_ms)},
+    {"db-pool", 0, "CHRONOFORGE_DB_POOL", CF_CFG_INT, "4", CF_CFG_ALL,
+     "Postgres connections this process opens at most", SCAL(db_pool)},
+    {"shutdown-grace", 0, "CHRONOFORGE_SHUTDOWN_GRACE", CF_CFG_DURATION, "25s", CF_CFG_WORKER,
+     "on SIGTERM, how long running steps may take to finish", SCAL(shutdown_grace_ms)},
+    {"unknown-class-grace", 0, "CHRONOFORGE_UNKNOWN_CLASS_GRACE", CF_CFG_DURATION, "1h",
+     CF_CFG_WORKER, "how long an envelope of an unknown class is retried before dead-lettering",
+     SCAL(unknown_class_grace_ms)},
+    {"busy-recheck", 0, "CHRONOFORGE_BUSY_RECHECK", CF_CFG_DURATION, "1s", CF_CFG_WORKER,
+     "a delivery finding its workflow running becomes a continuation due this much later",
+     SCAL(busy_recheck_ms)},
+    {"dead-letter-cap", 0, "CHRONOFORGE_DEAD_LETTER_CAP", CF_CFG_INT, "10000", CF_CFG_ALL,
+     "dead letters kept per queue (oldest dropped)", SCAL(dead_letter_cap)},
+    {"batch-max", 0, "CHRONOFORGE_BATCH_MAX", CF_CFG_INT, "64", CF_CFG_WORKER,
+     "write sets of concurrent runs sharing one Postgres commit", SCAL(batch_max)},
+    {"statement-timeout", 0, "CHRONOFORGE_STATEMENT_TIMEOUT", CF_CFG_DURATION, "30s", CF_CFG_ALL,
+     "Postgres statement_timeout", SCAL(statement_timeout_ms)},
+    {"promote-interval", 0, "CHRONOFORGE_PROMOTE_INTERVAL", CF_CFG_DURATION, "50ms", CF_CFG_WORKER,
+     "how often due scheduled envelopes are moved to ready", SCAL(promote_interval_ms)},
+    {"sweep-grace", 0, "CHRONOFORGE_SWEEP_GRACE", CF_CFG_DURATION, "30s", CF_CFG_WORKER,
+     "a wake this late in Postgres is published again by the sweeper", SCAL(sweep_grace_ms)},
+    {"log-level", 0, "CHRONOFORGE_LOG_LEVEL", CF_CFG_STR, "info", CF_CFG_ALL,
+     "debug, info, warn or error", STR(log_level)},
+};
+const size_t cf_config_nkeys = sizeof cf_config_keys / sizeof cf_config_keys[0];
+
+static cf_status parse_queues(cf_config *cfg, cf_error *err)
+{
+    cfg->nqueues = 0;
+    const char *p = cfg->queues_csv;
+    while (*p) {
+        size_t n = strcspn(p, ",");
+        if (n == 0 || n > 64)
+            return cf_error_set(err, "bad_value", "queues",
+                                "queue names must be 1-64 characters: '%s'", cfg->queues_csv);
+        for (size_t i = 0; i < n; i++) {
+            char c = p[i];
+            bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+                      c == '_' || c == '.' || c == '-';
+            if (!ok)
+                return cf_error_set(err, "bad_value", "queues",
+                                    "queue names use [A-Za-z0-9_.-]: '%s'", cfg->queues_csv);
+        }
+        if (cfg->nqueues == CF_MAX_QUEUES)
+            return cf_error_set(err, "bad_value", "queues", "at most %d queues", CF_MAX_QUEUES);
+        memcpy(cfg->queues[cfg->nqueues], p, n);
+        cfg->queues[cfg->nqueues][n] = '\0';
+        cfg->nqueues++;
+        p += n;
+        if (*p == ',')
+            p++;
+    }
+    if (cfg->nqueues == 0)
+        return cf_error_set(err, "bad_value", "queues", "no queue given");
+    return CF_OK;
+}
+
+cf_status cf_config_set(cf_config *cfg, const cf_config_key *key, const char *value,
+                        const char *source, cf_error *err)
+{
+    char *base = (char *)cfg;
+    switch (key->kind) {
+    case CF_CFG_STR:
+    case CF_CFG_URL: {
+        size_t n = strlen(value);
+        if (n >= key->size)
+            return cf_error_set(err, "bad_value", key->name, "%s (%s) is longer than %zu bytes",
+                                key->name, source, key->size - 1);
+        memcpy(base + key->offset, value, n + 1);
+        if (key->offset == offsetof(cf_config, queues_csv))
+            return parse_queues(cfg, err);
+        return CF_OK;
+    }
+    case CF_CFG_INT: {
+        errno = 0;
+        char *end;
+        long v = strtol(value, &end, 10);
+        if (errno || end == value || *end || v < 1 || v > 100000)
+            return cf_error_set(err, "bad_value", key->name,
+                                "%s (%s) must be a whole number from 1 to 100000, not '%s'",
+                                key->name, source, value);
+        *(int *)(void *)(base + key->offset) = (int)v;
+        return CF_OK;
+    }
+    case CF_CFG_DURATION: {
+        int64_t ms;
+        cf_error derr;
+        if (cf_duration_parse_ms(value, &ms, &derr) != CF_OK)
+            return cf_error_set(err, "bad_value", key->name, "%s (%s): %s", key->name, source,
+                                derr.msg);
+        *(int64_t *)(void *)(base + key->offset) = ms;
+        return CF_OK;
+    }
+    }
+    return CF_ERR_INVALID;
+}
+
+cf_status cf_config_load(cf_config *cfg, cf_error *err)
+{
+    memset(cfg, 0, sizeof *cfg);
+    for (size_t i = 0; i < cf_config_nkeys; i++) {
+        const cf_config_key *k = &cf_config_keys[i];
+        cf_status st = cf_config_set(cfg, k, k->dflt, "default", err);
+        if (st != CF_OK)
+            return st;
+        const char *env = getenv(k->env);
+        if (env && *env) {
+            st = cf_config_set(cfg, k, env, k->env, err);
+            if (st != CF_OK)
+                return st;
+        }
+    }
+    return CF_OK;
+}
+
+const cf_config_key *cf_config_find_flag(const char *name, char short_flag)
+{
+    for (size_t i = 0; i < cf_config_nkeys; i++) {
+        const cf_config_key *k = &cf_config_keys[i];
+        if ((name && strcmp(k->name, name) == 0) ||
+            (!name && short_flag && k->short_flag == short_flag))
+            return k;
+    }
+    return NULL;
+}
+
+void cf_config_print_help(FILE *out, int scope)
+{
+    for (size_t i = 0; i < cf_config_nkeys; i++) {
+        const cf_config_key *k = &cf_config_keys[i];
+        if (!(k->scope & scope))
+            continue;
+        char flag[64];
+        if (k->short_flag)
+            snprintf(flag, sizeof flag, "-%c, --%s", k->short_flag, k->name);
+        else
+            snprintf(flag, sizeof flag, "    --%s", k->name);
+        fprintf(out, "  %-26s %s\n  %-26s [%s, default %s]\n", flag, k->help, "", k->env,
+                *k->dflt ? k->dflt : "(none)");
+    }
+}
+
+void cf_config_show(const cf_config *cfg, FILE *out)
+{
+    const char *base = (const char *)cfg;
+    for (size_t i = 0; i < cf_config_nkeys; i++) {
+        const cf_config_key *k = &cf_config_keys[i];
+        char buf[1100];
+        switch (k->kind) {
+        case CF_CFG_URL:
+            cf_redact_dsn(base + k->offset, buf, sizeof buf);
+            break;
+        case CF_CFG_STR:
+            snprintf(buf, sizeof buf, "%s", base + k->offset);
+            break;
+        case CF_CFG_INT:
+            snprintf(buf, sizeof buf, "%d", *(const int *)(const void *)(base + k->offset));
+            break;
+        case CF_CFG_DURATION:
+            cf_duration_format(*(const int64_t *)(const void *)(base + k->offset), buf, sizeof buf);
+            break;
+        }
+        fprintf(out, "%-20s %s\n", k->name, buf);
+    }
+}

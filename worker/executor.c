@@ -1,0 +1,333 @@
+// SPDX-License-Identifier: MIT
+/* worker/executor.c: one delivery from fetch to ack. The order of the last steps matters:
+ * Postgres records the outcome (and next_wake_at) first, then the Redis lock is released, then
+ * the continuation is published, then the delivery is acked. A crash between any two leaves
+ * either the envelope in flight (recovered and run again, harmlessly) or a workflow whose
+ * next_wake_at in Postgres says when it wants to run (the sweeper publishes it again). */
+#include "worker/executor.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/backoff.h"
+#include "common/buf.h"
+#include "common/clock.h"
+#include "common/duration.h"
+#include "common/log.h"
+#include "common/rand.h"
+#include "queue/deadletter.h"
+#include "queue/enqueue.h"
+#include "queue/envelope.h"
+#include "queue/fetch.h"
+#include "queue/keys.h"
+#include "queue/lock.h"
+#include "queue/redis_conn.h"
+#include "queue/schedule.h"
+#include "worker/finish.h"
+#include "worker/registry.h"
+#include "worker/run.h"
+
+static cf_log_limiter redis_limiter, store_limiter;
+
+/* redis_retry_wait decides what to do after a Redis call gave st: true means "done" (success
+ * or a permanent error, logged), false means "transient: backed off, call again". */
+static bool redis_retry_wait(cf_executor *ex, cf_status st, const char *what)
+{
+    if (st == CF_OK || st == CF_ERR_NOT_FOUND) {
+        ex->consecutive_errors = 0;
+        return true;
+    }
+    atomic_fetch_add(&ex->stats->redis_errors, 1);
+    int64_t suppressed = 0;
+    if (!cf_status_is_transient(st)) {
+        log_error("event=redis_error op=%s status=%s: %s", what, cf_status_str(st),
+                  cf_redis_errstr(ex->redis));
+        return true;
+    }
+    if (cf_log_ratelimit(&redis_limiter, 5000, &suppressed))
+        log_warn("redis unavailable during %s (%s: %s); retrying with backoff (%lld similar "
+                 "messages suppressed)",
+                 what, cf_status_str(st), cf_redis_errstr(ex->redis), (long long)suppressed);
+    ex->consecutive_errors++;
+    cf_clock_sleep_ms(cf_backoff_delay_ms(100, 5000, ex->consecutive_errors, true), NULL);
+    return false;
+}
+
+#define REDIS_RETRY(ex, what, call)                                                                \
+    do {                                                                                           \
+        cf_status rr_st_;                                                                          \
+        do {                                                                                       \
+            rr_st_ = (call);                                                                       \
+        } while (!redis_retry_wait((ex), rr_st_, (what)));                                         \
+    } while (0)
+
+static void ack(cf_executor *ex, const char *queue, const char *raw, size_t len)
+{
+    REDIS_RETRY(ex, "ack",
+                cf_fetch_ack(ex->redis, ex->cfg->prefix, ex->worker_id, queue, raw, len));
+}
+
+static void dead_letter(cf_executor *ex, const char *queue, const char *raw, size_t len,
+                        const cf_error *err)
+{
+    cf_deadletter_reason why = {.code = err->code, .reason = err->msg, .field = err->field};
+    log_warn("event=dead_letter queue=%s code=%s field=%s reason=\"%s\"", queue, err->code,
+             err->field[0] ? err->field : "-", err->msg);
+    REDIS_RETRY(ex, "dead_letter",
+                cf_deadletter_push(ex->redis, ex->cfg->prefix, ex->worker_id, queue, raw, len, &why,
+                                   0, ex->cfg->dead_letter_cap));
+    atomic_fetch_add(&ex->stats->dead_lettered, 1);
+}
+
+/* unknown_class puts an envelope of a class this worker does not know back, delayed with
+ * capped backoff (another worker of a rolling deploy may know it); after unknown_class_grace
+ * (measured from created_at, which is stamped on the first put-back) it is dead-lettered. */
+static void unknown_class(cf_executor *ex, const char *queue, const char *raw, size_t len,
+                          cf_envelope *env)
+{
+    atomic_fetch_add(&ex->stats->unknown_class, 1);
+    int64_t now = cf_clock_unix_ms();
+    if (!env->has_created_at) {
+        env->has_created_at = true;
+        env->created_at = (double)now / 1000.0;
+    }
+    int64_t age = now - (int64_t)(env->created_at * 1000.0);
+    if (age > ex->cfg->unknown_class_grace_ms) {
+        cf_error err;
+        cf_error_set(&err, "unknown_class", "class",
+                     "no worker knows workflow class '%s' after %llds", env->wf_class,
+                     (long long)(age / 1000));
+        dead_letter(ex, queue, raw, len, &err);
+        return;
+    }
+    int64_t delay = age < 1000 ? 1000 : age > 300000 ? 300000 : age;
+    cf_buf out = CF_BUF_INIT;
+    if (cf_envelope_encode(env, &out) != CF_OK) {
+        cf_buf_deinit(&out);
+        return; /* left in flight: recovered later */
+    }
+    log_warn("event=unknown_class class=%s queue=%s: not registered in this worker; retrying in "
+             "%llds",
+             env->wf_class, queue, (long long)(delay / 1000));
+    if (out.len == len && memcmp(out.data, raw, len) == 0) {
+        REDIS_RETRY(ex, "unknown_class",
+                    cf_fetch_reschedule(ex->redis, ex->cfg->prefix, ex->worker_id, queue, raw, len,
+                                        now + delay));
+    } else {
+        /* First put-back: the delayed copy carries the created_at stamp. A crash between the
+         * two calls leaves a harmless duplicate, never a loss. */
+        REDIS_RETRY(
+            ex, "unknown_class",
+            cf_enqueue_at(ex->redis, ex->cfg->prefix, queue, out.data, out.len, now + delay));
+        ack(ex, queue, raw, len);
+    }
+    cf_buf_deinit(&out);
+}
+
+/* lock_ttl_ms: envelope options > registration > worker setting (docs/SPEC.md §5). */
+static int64_t lock_ttl_ms(const cf_executor *ex, const cf_workflow_def *def,
+                           const cf_envelope *env)
+{
+    json_t *md = json_object_get(env->options, "max_duration");
+    int64_t ms;
+    if (json_is_number(md) && json_number_value(md) > 0)
+        return (int64_t)(json_number_value(md) * 1000.0);
+    if (json_is_string(md) && cf_duration_parse_ms(json_string_value(md), &ms, NULL) == CF_OK &&
+        ms > 0)
+        return ms;
+    return def->max_duration_ms > 0 ? def->max_duration_ms : ex->cfg->max_duration_ms;
+}
+
+static void publish_continuation(cf_executor *ex, const char *queue, const char *wf_class,
+                                 const char *key, int64_t due_ms, bool remove)
+{
+    cf_buf member = CF_BUF_INIT;
+    if (cf_envelope_encode_continuation(wf_class, key, queue, &member) != CF_OK) {
+        cf_buf_deinit(&member);
+        return;
+    }
+    if (remove)
+        REDIS_RETRY(ex, "continuation_remove",
+                    cf_continuation_remove(ex->redis, ex->cfg->prefix, queue, member.data,
+                                           member.len, NULL));
+    else
+        REDIS_RETRY(ex, "continuation_publish",
+                    cf_continuation_publish(ex->redis, ex->cfg->prefix, queue, member.data,
+                                            member.len, due_ms, NULL));
+    cf_buf_deinit(&member);
+}
+
+/* busy: the workflow is held by a live run; this delivery becomes its continuation, due when
+ * the lock would expire or after busy_recheck, whichever is sooner (never a silent drop). */
+static void busy(cf_executor *ex, const char *queue, const char *raw, size_t len,
+                 const cf_envelope *env, const cf_lock_holder *holder)
+{
+    atomic_fetch_add(&ex->stats->busy, 1);
+    int64_t wait = ex->cfg->busy_recheck_ms;
+    if (holder->pttl_ms >= 0 && holder->pttl_ms < wait)
+        wait = holder->pttl_ms;
+    cf_buf member = CF_BUF_INIT;
+    if (cf_envelope_encode_continuation(env->wf_class, env->key, queue, &member) != CF_OK) {
+        cf_buf_deinit(&member);
+        return;
+    }
+    cf_log_ctx lc = {.wf_class = env->wf_class, .wf_key = env->key, .jid = env->jid};
+    cf_logkv(CF_LOG_DEBUG, &lc, "event=busy", "held by %s; continuation due in %lldms",
+             holder->value, (long long)wait);
+    REDIS_RETRY(ex, "busy_continuation",
+                cf_fetch_ack_and_continue(ex->redis, ex->cfg->prefix, ex->worker_id, queue, raw,
+                                          len, member.data, member.len, cf_clock_unix_ms() + wait));
+    cf_buf_deinit(&member);
+}
+
+/* store_unavailable puts the delivery back with backoff when Postgres cannot be reached. */
+static void store_unavailable(cf_executor *ex, const char *queue, const char *raw, size_t len,
+                              cf_status st)
+{
+    atomic_fetch_add(&ex->stats->store_errors, 1);
+    char why[256];
+    cf_store_errstr(ex->store, why, sizeof why);
+    int64_t suppressed = 0;
+    if (cf_log_ratelimit(&store_limiter, 5000, &suppressed))
+        log_warn("event=store_unavailable status=%s: %s; deliveries are put back with backoff "
+                 "(%lld similar messages suppressed)",
+                 cf_status_str(st), why, (long long)suppressed);
+    ex->consecutive_errors++;
+    int64_t delay = cf_backoff_delay_ms(500, 10000, ex->consecutive_errors, true);
+    REDIS_RETRY(ex, "reschedule",
+                cf_fetch_reschedule(ex->redis, ex->cfg->prefix, ex->worker_id, queue, raw, len,
+                                    cf_clock_unix_ms() + delay));
+}
+
+static void release(cf_executor *ex, const cf_envelope *env, const char *token)
+{
+    cf_status st;
+    do {
+        st = cf_lock_release(ex->redis, ex->cfg->prefix, ex->worker_id, env->wf_class, env->key,
+                             token);
+    } while (st != CF_ERR_CONFLICT && !redis_retry_wait(ex, st, "lock_release"));
+    if (st == CF_ERR_CONFLICT) {
+        cf_log_ctx lc = {.wf_class = env->wf_class, .wf_key = env->key, .jid = env->jid};
+        cf_logkv(CF_LOG_WARN, &lc, "event=lock_lost",
+                 "the Redis lock expired or was taken over before release (the run outlived "
+                 "max_duration?)");
+    }
+}
+
+/* run_workflow: begin in Postgres, replay, finish. Returns what to publish. */
+static void run_workflow(cf_executor *ex, const char *queue, const char *raw, size_t len,
+                         cf_envelope *env, const cf_workflow_def *def, const char *token)
+{
+    cf_wf_row row = {0};
+    cf_step_list steps = {0};
+    cf_run_begin_args args = {
+        .wf_class = env->wf_class,
+        .key = env->key,
+        .queue = queue,
+        .lock_value = token,
+        .kwargs = env->kwargs,
+        .options = env->options,
+        .retry = env->retry_workflow,
+        .steps = &steps,
+    };
+    cf_log_ctx lc = {.wf_class = env->wf_class, .wf_key = env->key, .jid = env->jid};
+    cf_status st = cf_store_run_begin(ex->store, &args, &row);
+    if (st == CF_ERR_STATE) {
+        atomic_fetch_add(&ex->stats->not_executable, 1);
+        cf_logkv(CF_LOG_INFO, &lc, "event=not_executable state=%s",
+                 "workflow is %s; delivery acked without running%s", row.state,
+                 strcmp(row.state, "completed") == 0 ? ""
+                 : env->retry_workflow               ? " (not retryable)"
+                                                     : " (use requeue to resume it)");
+        release(ex, env, token);
+        if (strcmp(row.state, "completed") == 0)
+            publish_continuation(ex, row.queue[0] ? row.queue : queue, env->wf_class, env->key, 0,
+                                 true);
+        ack(ex, queue, raw, len);
+        cf_wf_row_deinit(&row);
+        cf_step_list_deinit(&steps);
+        return;
+    }
+    if (st != CF_OK) {
+        release(ex, env, token);
+        store_unavailable(ex, queue, raw, len, st);
+        cf_wf_row_deinit(&row);
+        cf_step_list_deinit(&steps);
+        return;
+    }
+    ex->consecutive_errors = 0;
+    cf_run run;
+    char wf_queue[65];
+    snprintf(wf_queue, sizeof wf_queue, "%s", row.queue[0] ? row.queue : queue);
+    if (cf_run_init(&run, def, ex->store, &row, &steps, ex->stopping, env->jid) != CF_OK) {
+        log_error("event=oom: cannot set up the run of %s/%s", env->wf_class, env->key);
+        cf_run_deinit(&run);
+        cf_step_list_deinit(&steps);
+        release(ex, env, token);
+        store_unavailable(ex, queue, raw, len, CF_ERR_NOMEM);
+        return;
+    }
+    cf_step_list_deinit(&steps);
+    cf_finish_result fin = cf_finish_run(&run, ex->stats);
+    cf_run_deinit(&run);
+
+    if (fin.publish == CF_PUBLISH_NONE && fin.abandoned && fin.abandon_status != CF_ERR_CONFLICT) {
+        /* Postgres failed mid-run: the run's effects so far are durable; try again later. */
+        release(ex, env, token);
+        store_unavailable(ex, queue, raw, len, fin.abandon_status);
+        return;
+    }
+    release(ex, env, token);
+    if (ex->crash_after_release)
+        abort(); /* test hook: the gap between release and publish */
+    if (fin.publish == CF_PUBLISH_WAKE)
+        publish_continuation(ex, wf_queue, env->wf_class, env->key, fin.wake_at_ms, false);
+    else if (fin.publish == CF_PUBLISH_REMOVE)
+        publish_continuation(ex, wf_queue, env->wf_class, env->key, 0, true);
+    ack(ex, queue, raw, len);
+}
+
+void cf_executor_handle(cf_executor *ex, const char *queue, const char *raw, size_t len)
+{
+    atomic_fetch_add(&ex->stats->deliveries, 1);
+    cf_envelope env;
+    cf_error err = {0};
+    cf_status st = cf_envelope_decode(raw, len, NULL, &env, &err);
+    if (st != CF_OK) {
+        if (st == CF_ERR_NOMEM)
+            cf_error_set(&err, "too_large", "", "out of memory decoding the envelope");
+        dead_letter(ex, queue, raw, len, &err);
+        cf_envelope_deinit(&env);
+        return;
+    }
+    const cf_workflow_def *def = cf_registry_find(env.wf_class);
+    if (def == NULL) {
+        unknown_class(ex, queue, raw, len, &env);
+        cf_envelope_deinit(&env);
+        return;
+    }
+    char run_id[13], token[CF_WORKER_ID_MAX + 16];
+    cf_rand_hex(run_id, 12);
+    if (cf_lock_token_make(token, sizeof token, ex->worker_id, run_id) != CF_OK) {
+        cf_envelope_deinit(&env);
+        return;
+    }
+    cf_lock_holder holder;
+    do {
+        st = cf_lock_acquire(ex->redis, ex->cfg->prefix, ex->worker_id, env.wf_class, env.key,
+                             token, lock_ttl_ms(ex, def, &env), &holder);
+    } while (st != CF_ERR_BUSY && !redis_retry_wait(ex, st, "lock_acquire"));
+    if (st == CF_ERR_BUSY) {
+        busy(ex, queue, raw, len, &env, &holder);
+    } else if (st == CF_OK) {
+        run_workflow(ex, queue, raw, len, &env, def, token);
+    } else {
+        /* A permanent Redis refusal (e.g. a foreign value of another type at the lock key):
+         * keep the envelope, with the reason, where an operator will see it. */
+        cf_error_set(&err, "lock_error", "key", "cannot take the lock of %s/%s: %s (%s)",
+                     env.wf_class, env.key, cf_redis_errstr(ex->redis), cf_status_str(st));
+        dead_letter(ex, queue, raw, len, &err);
+    }
+    cf_envelope_deinit(&env);
+}

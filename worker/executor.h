@@ -1,0 +1,44 @@
+// SPDX-License-Identifier: MIT
+/* worker/executor.h: handles one delivery from fetch to ack (docs/replay.md):
+ * decode (refusals to dead letters) → class lookup (unknown: put back with backoff) → Redis lock
+ * (busy: becomes the workflow's continuation) → Postgres begin (fence) → replay the workflow →
+ * complete / halt / stall / fail → release the lock → publish the continuation → ack.
+ * One executor per thread: it owns that thread's Redis connection; the store is shared. */
+#ifndef CF_WORKER_EXECUTOR_H
+#define CF_WORKER_EXECUTOR_H
+
+#include <stdatomic.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "store/store.h"
+#include "worker/config.h"
+
+struct cf_redis;
+
+/* Counters of a worker process (all executors add to them). */
+typedef struct cf_worker_stats {
+    _Atomic int64_t deliveries, completed, halted, stalled, failed, busy, dead_lettered,
+        unknown_class, not_executable, conflicts, store_errors, redis_errors;
+} cf_worker_stats;
+
+typedef struct cf_executor {
+    const cf_config *cfg;
+    const char *worker_id;
+    struct cf_redis *redis; /* this executor's connection (owned by the caller) */
+    cf_store *store;        /* shared */
+    const atomic_bool *stopping;
+    cf_worker_stats *stats;
+    int consecutive_errors; /* for backoff of infrastructure errors */
+    /* test hook: abort() between releasing the lock and publishing the continuation
+     * (CHRONOFORGE_TEST_CRASH_AFTER_RELEASE=1); exercises the self-healing path */
+    bool crash_after_release;
+} cf_executor;
+
+/* cf_executor_handle processes the envelope raw[0..len) taken from queue into this worker's
+ * in-flight list. It always ends with the envelope acked, dead-lettered or put back, except when
+ * Redis stays unreachable until *stopping: then the envelope stays in flight and is recovered
+ * by another worker once this one's lease expires. Never fails; logs what happened. */
+void cf_executor_handle(cf_executor *ex, const char *queue, const char *raw, size_t len);
+
+#endif

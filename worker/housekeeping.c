@@ -1,0 +1,117 @@
+// SPDX-License-Identifier: MIT
+/* worker/housekeeping.c: the promotion and recovery loop. */
+#include "worker/housekeeping.h"
+
+#include <pthread.h>
+#include <stdbool.h>
+
+#include "common/alloc.h"
+#include "common/clock.h"
+#include "common/log.h"
+#include "queue/recovery.h"
+#include "queue/redis_conn.h"
+#include "queue/schedule.h"
+
+struct cf_housekeeping {
+    const cf_config *cfg;
+    const char *worker_id;
+    cf_store *store;
+    cf_redis *redis;
+    pthread_t thread;
+    atomic_bool stop;
+};
+
+static cf_log_limiter hk_limiter;
+
+static void report(cf_housekeeping *hk, const char *what, cf_status st)
+{
+    int64_t suppressed = 0;
+    if (cf_log_ratelimit(&hk_limiter, 10000, &suppressed))
+        log_warn("event=housekeeping_error op=%s status=%s: %s (%lld similar suppressed)", what,
+                 cf_status_str(st), cf_redis_errstr(hk->redis), (long long)suppressed);
+}
+
+static void promote_all(cf_housekeeping *hk)
+{
+    for (int q = 0; q < hk->cfg->nqueues; q++) {
+        int moved = 0, rounds = 0;
+        do {
+            cf_status st = cf_schedule_promote(hk->redis, hk->cfg->prefix, hk->cfg->queues[q], 0,
+                                               CF_PROMOTE_BATCH_DEFAULT, &moved);
+            if (st != CF_OK) {
+                report(hk, "promote", st);
+                return;
+            }
+        } while (moved == CF_PROMOTE_BATCH_DEFAULT && ++rounds < 50 && !atomic_load(&hk->stop));
+    }
+}
+
+static void recover(cf_housekeeping *hk)
+{
+    cf_recovery_stats rs;
+    cf_status st =
+        cf_recovery_run(hk->redis, hk->cfg->prefix, hk->worker_id, hk->cfg->lease_ms, &rs);
+    if (st != CF_OK) {
+        report(hk, "recovery", st);
+        return;
+    }
+    if (rs.workers > 0)
+        log_warn("event=recovered_workers workers=%lld envelopes=%lld locks=%lld: work of dead "
+                 "workers returned to ready",
+                 (long long)rs.workers, (long long)rs.envelopes, (long long)rs.locks);
+}
+
+static void *housekeeping_main(void *arg)
+{
+    cf_housekeeping *hk = arg;
+    int64_t next_recovery = 0;
+    while (!atomic_load(&hk->stop)) {
+        promote_all(hk);
+        int64_t now = cf_clock_mono_ms();
+        if (now >= next_recovery) {
+            recover(hk);
+            next_recovery = now + hk->cfg->lease_ms / 2;
+        }
+        if (!cf_redis_is_connected(hk->redis) &&
+            cf_redis_wait_reconnect(hk->redis, &hk->stop) != CF_OK)
+            continue; /* still down: the next pass tries again (errors are reported there) */
+        cf_clock_sleep_ms(hk->cfg->promote_interval_ms, &hk->stop);
+    }
+    return NULL;
+}
+
+cf_status cf_housekeeping_start(const cf_config *cfg, const char *worker_id, cf_store *store,
+                                cf_housekeeping **out)
+{
+    *out = NULL;
+    cf_housekeeping *hk = cf_calloc(1, sizeof *hk);
+    if (hk == NULL)
+        return CF_ERR_NOMEM;
+    hk->cfg = cfg;
+    hk->worker_id = worker_id;
+    hk->store = store;
+    atomic_init(&hk->stop, false);
+    cf_error err;
+    cf_status st = cf_redis_new(cfg->redis_url, NULL, &hk->redis, &err);
+    if (st != CF_OK) {
+        cf_free(hk);
+        return st;
+    }
+    if (pthread_create(&hk->thread, NULL, housekeeping_main, hk) != 0) {
+        cf_redis_free(hk->redis);
+        cf_free(hk);
+        return CF_ERR_NOMEM;
+    }
+    *out = hk;
+    return CF_OK;
+}
+
+void cf_housekeeping_stop(cf_housekeeping *hk)
+{
+    if (hk == NULL)
+        return;
+    atomic_store(&hk->stop, true);
+    pthread_join(hk->thread, NULL);
+    cf_redis_free(hk->redis);
+    cf_free(hk);
+}

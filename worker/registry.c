@@ -1,0 +1,79 @@
+// SPDX-License-Identifier: MIT
+/* worker/registry.c: cf_register and the class table (a small array; classes are few). */
+#include "worker/registry.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#include "common/alloc.h"
+
+static cf_workflow_def *g_defs;
+static size_t g_count, g_cap;
+
+static bool class_name_is_valid(const char *s)
+{
+    size_t n = s ? strlen(s) : 0;
+    if (n == 0 || n > 128)
+        return false;
+    for (size_t i = 0; i < n; i++) {
+        char c = s[i];
+        bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+                  c == '_' || c == '.' || c == ':';
+        if (!ok)
+            return false;
+    }
+    return true;
+}
+
+int cf_register(const cf_workflow_def *def)
+{
+    if (def == NULL || def->fn == NULL || !class_name_is_valid(def->name)) {
+        fprintf(stderr,
+                "chronoforge: cf_register: invalid workflow '%s' (name must be 1-128 "
+                "characters of [A-Za-z0-9_.:] and fn must be set)\n",
+                def && def->name ? def->name : "(null)");
+        return -1;
+    }
+    if (cf_registry_find(def->name)) {
+        fprintf(stderr, "chronoforge: cf_register: workflow '%s' is already registered\n",
+                def->name);
+        return -1;
+    }
+    if (g_count == g_cap) {
+        size_t cap = g_cap ? g_cap * 2 : 16;
+        cf_workflow_def *p = cf_realloc(g_defs, cap * sizeof *p);
+        if (p == NULL) {
+            fprintf(stderr, "chronoforge: cf_register: out of memory\n");
+            return -1;
+        }
+        g_defs = p;
+        g_cap = cap;
+    }
+    g_defs[g_count++] = *def;
+    return 0;
+}
+
+const cf_workflow_def *cf_registry_find(const char *name)
+{
+    for (size_t i = 0; i < g_count; i++)
+        if (strcmp(g_defs[i].name, name) == 0)
+            return &g_defs[i];
+    return NULL;
+}
+
+size_t cf_registry_count(void)
+{
+    return g_count;
+}
+
+const cf_workflow_def *cf_registry_at(size_t i)
+{
+    return i < g_count ? &g_defs[i] : NULL;
+}
+
+void cf_registry_clear(void)
+{
+    cf_free(g_defs);
+    g_defs = NULL;
+    g_count = g_cap = 0;
+}

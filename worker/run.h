@@ -1,0 +1,118 @@
+// SPDX-License-Identifier: MIT
+/* worker/run.h: the state of one pass of one workflow (struct cf_run, opaque to workflow
+ * authors): identity, stored kwargs and context, the steps Postgres knows, the writes pending
+ * for the next commit, and why the pass halted. The executor creates it; primitives
+ * (worker/primitives.c) and accessors (worker/inputs.c) use it.
+ *
+ * Pending writes: a step's completion is kept pending until the next durable point (the start
+ * of the next durably_execute, or the end of the pass), so a one-step workflow costs two
+ * commits: the run's begin and its end. A step's side effects never start before every earlier
+ * completion is durable (cf_run_flush). */
+#ifndef CF_WORKER_RUN_H
+#define CF_WORKER_RUN_H
+
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <jansson.h>
+
+#include "chronoforge.h"
+#include "common/arena.h"
+#include "common/log.h"
+#include "store/context.h"
+#include "store/store.h"
+
+/* Why a pass halted (set by the primitive that returned CF_FLOW_HALT). */
+typedef enum cf_halt_kind {
+    CF_HALT_NONE = 0,
+    CF_HALT_WAKE,     /* idle until wake_at_ms: wait, poll, retry backoff, shutdown */
+    CF_HALT_EXTERNAL, /* idle with nothing scheduled: continue_if */
+    CF_HALT_STALL,    /* a step exhausted its policy, a wait_until timed out */
+    CF_HALT_ABANDON,  /* the fence moved or the store failed: write nothing more */
+} cf_halt_kind;
+
+/* The run's view of one step: loaded from Postgres, then updated as the pass goes. */
+typedef struct cf_step_state {
+    char *name; /* arena */
+    char state[12];
+    int attempts;
+    json_t *metadata; /* owned ref, never NULL (an object) */
+    int64_t started_at_ms;
+} cf_step_state;
+
+struct cf_run {
+    /* identity and inputs */
+    const cf_workflow_def *def;
+    cf_store *store;
+    cf_wf_row row; /* from cf_store_run_begin: id, fence, kwargs, queue, attempt, ... */
+    cf_context ctx;
+    const atomic_bool *stopping; /* worker shutdown: halt before starting another step */
+    cf_log_ctx log;
+
+    /* steps known, in a small open-addressing table */
+    cf_step_state *steps;
+    size_t nsteps, steps_cap;
+    uint32_t *index; /* 1-based positions into steps; 0 = empty slot */
+    size_t index_cap;
+
+    /* writes waiting for the next durable point */
+    cf_ws_step *pending;
+    size_t npending, pending_cap;
+    cf_ws_error *errors;
+    size_t nerrors, errors_cap;
+
+    /* the current step (inside its function) */
+    bool in_step;
+    int attempt;
+
+    /* an error recorded by cf_fail */
+    bool failed;
+    char fail_class[129];
+    char fail_msg[1024];
+
+    /* why the pass stops */
+    cf_halt_kind halt;
+    int64_t wake_at_ms;
+    cf_status abandon_status;
+
+    cf_arena arena; /* strings that live as long as the pass */
+};
+
+/* cf_run_init prepares run for a pass over row (ownership of row's JSON moves to run) and the
+ * loaded steps (borrowed; copied). Returns CF_ERR_NOMEM. */
+CF_MUST_CHECK cf_status cf_run_init(cf_run *run, const cf_workflow_def *def, cf_store *store,
+                                    cf_wf_row *row, const cf_step_list *steps,
+                                    const atomic_bool *stopping, const char *jid);
+void cf_run_deinit(cf_run *run);
+
+/* cf_run_step_find returns the run's view of step name, or NULL. */
+cf_step_state *cf_run_step_find(cf_run *run, const char *name);
+
+/* cf_run_note_step records a step write: updates the run's view and queues the row for the
+ * next commit (replacing an earlier pending write of the same step). metadata is borrowed
+ * (NULL keeps the step's current metadata). error_* may be NULL. */
+CF_MUST_CHECK cf_status cf_run_note_step(cf_run *run, const char *name, const char *state,
+                                         int attempts, json_t *metadata, const char *error_class,
+                                         const char *error_message);
+
+/* cf_run_note_error queues an error-log row (step_name NULL: workflow-level), with the context
+ * as it is now. */
+CF_MUST_CHECK cf_status cf_run_note_error(cf_run *run, const char *step_name, int attempt,
+                                          const char *error_class, const char *message);
+
+/* cf_run_flush commits the pending writes (CONTINUE outcome) if there are any or the context
+ * changed. On CF_ERR_CONFLICT or another failure the run is marked abandoned. */
+CF_MUST_CHECK cf_status cf_run_flush(cf_run *run);
+
+/* cf_run_finish commits the pending writes with the final outcome (next_wake_at for HALT). */
+CF_MUST_CHECK cf_status cf_run_finish(cf_run *run, cf_ws_outcome outcome, int64_t next_wake_at_ms,
+                                      int attempt, json_t *retry_counts);
+
+/* cf_run_halt sets why the pass stops and returns CF_FLOW_HALT. */
+cf_flow cf_run_halt(cf_run *run, cf_halt_kind kind, int64_t wake_at_ms);
+
+/* cf_run_abandon marks the pass abandoned because of st and returns CF_FLOW_HALT. */
+cf_flow cf_run_abandon(cf_run *run, cf_status st);
+
+#endif

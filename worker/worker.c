@@ -1,0 +1,233 @@
+// SPDX-License-Identifier: MIT
+/* worker/worker.c: start-up, the executor threads' fetch loop, and shutdown. */
+#include "worker/worker.h"
+
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/alloc.h"
+#include "common/backoff.h"
+#include "common/clock.h"
+#include "common/log.h"
+#include "common/redact.h"
+#include "queue/enqueue.h"
+#include "queue/fetch.h"
+#include "queue/heartbeat.h"
+#include "queue/keys.h"
+#include "queue/redis_conn.h"
+#include "store/store.h"
+#include "worker/executor.h"
+#include "worker/housekeeping.h"
+
+typedef struct worker {
+    const cf_config *cfg;
+    cf_worker_signals *sig;
+    char id[CF_WORKER_ID_MAX];
+    const char *queues[CF_MAX_QUEUES];
+    cf_store *store;
+    atomic_bool stopping; /* no new fetches; passes halt before their next step */
+    atomic_int running;   /* executor threads still in their loop */
+    cf_worker_stats stats;
+    bool crash_after_release;
+} worker;
+
+typedef struct executor_thread {
+    worker *w;
+    pthread_t thread;
+    bool started;
+} executor_thread;
+
+static cf_log_limiter fetch_limiter;
+
+static void *executor_main(void *arg)
+{
+    executor_thread *t = arg;
+    worker *w = t->w;
+    cf_executor ex = {
+        .cfg = w->cfg,
+        .worker_id = w->id,
+        .store = w->store,
+        .stopping = &w->stopping,
+        .stats = &w->stats,
+        .crash_after_release = w->crash_after_release,
+    };
+    cf_error err;
+    if (cf_redis_new(w->cfg->redis_url, NULL, &ex.redis, &err) != CF_OK) {
+        log_error("event=startup_failed: %s", err.msg);
+        atomic_fetch_sub(&w->running, 1);
+        return NULL;
+    }
+    int errors = 0;
+    while (!atomic_load(&w->stopping)) {
+        cf_fetched f = {0};
+        cf_status st = cf_fetch(ex.redis, w->cfg->prefix, w->id, w->queues, (size_t)w->cfg->nqueues,
+                                1000, &w->stopping, &f);
+        if (st == CF_OK) {
+            errors = 0;
+            cf_executor_handle(&ex, w->queues[f.queue_index], f.data, f.len);
+            cf_fetched_deinit(&f);
+            continue;
+        }
+        if (st == CF_ERR_NOT_FOUND)
+            continue;
+        int64_t suppressed = 0;
+        if (cf_log_ratelimit(&fetch_limiter, 5000, &suppressed))
+            log_warn("event=fetch_error status=%s: %s; retrying with backoff (%lld similar "
+                     "suppressed)",
+                     cf_status_str(st), cf_redis_errstr(ex.redis), (long long)suppressed);
+        cf_clock_sleep_ms(cf_backoff_delay_ms(100, 5000, ++errors, true), &w->stopping);
+    }
+    cf_redis_free(ex.redis);
+    atomic_fetch_sub(&w->running, 1);
+    return NULL;
+}
+
+/* open_store connects to Postgres, retrying with backoff until it works or a stop arrives. */
+static cf_status open_store(worker *w)
+{
+    cf_store_config sc = {
+        .dsn = w->cfg->database_url,
+        .max_connections = w->cfg->db_pool,
+        .statement_timeout_ms = w->cfg->statement_timeout_ms,
+        .batch_max = w->cfg->batch_max,
+    };
+    for (int attempt = 1;; attempt++) {
+        char why[512];
+        cf_status st = cf_store_open(&sc, &w->store, why, sizeof why);
+        if (st == CF_OK)
+            return CF_OK;
+        if (!cf_status_is_transient(st)) {
+            log_error("event=startup_failed: Postgres: %s", why);
+            return st;
+        }
+        if (attempt == 1 || attempt % 10 == 0)
+            log_warn("event=store_unavailable: %s; retrying", why);
+        if (!cf_clock_sleep_ms(cf_backoff_delay_ms(200, 5000, attempt, true), &w->sig->drain))
+            return CF_ERR_UNAVAILABLE;
+    }
+}
+
+static cf_status start_heartbeat(worker *w, cf_heartbeat **hb)
+{
+    for (int attempt = 1;; attempt++) {
+        cf_error err = {0};
+        cf_status st = cf_heartbeat_start(w->cfg->redis_url, NULL, w->cfg->prefix, w->id,
+                                          w->cfg->heartbeat_ms, hb, &err);
+        if (st == CF_OK)
+            return CF_OK;
+        if (!cf_status_is_transient(st)) {
+            log_error("event=startup_failed: Redis: %s", err.msg);
+            return st;
+        }
+        if (attempt == 1 || attempt % 10 == 0)
+            log_warn("event=redis_unavailable: %s; retrying", err.msg);
+        if (!cf_clock_sleep_ms(cf_backoff_delay_ms(200, 5000, attempt, true), &w->sig->drain))
+            return CF_ERR_UNAVAILABLE;
+    }
+}
+
+static void log_start(const worker *w)
+{
+    char redis[1100], db[1100];
+    cf_redact_dsn(w->cfg->redis_url, redis, sizeof redis);
+    cf_redact_dsn(w->cfg->database_url, db, sizeof db);
+    log_info("event=worker_start worker=%s queues=%s concurrency=%d redis=%s database=\"%s\"",
+             w->id, w->cfg->queues_csv, w->cfg->concurrency, redis, db);
+}
+
+/* drain waits for the executor threads to leave their loops, up to the grace period. */
+static bool drain(worker *w)
+{
+    int64_t deadline = cf_clock_mono_ms() + w->cfg->shutdown_grace_ms;
+    while (atomic_load(&w->running) > 0) {
+        if (atomic_load(&w->sig->hard) || cf_clock_mono_ms() > deadline)
+            return false;
+        cf_clock_sleep_ms(20, NULL);
+    }
+    return true;
+}
+
+int cf_worker_run(const cf_config *cfg, cf_worker_signals *sig)
+{
+    worker *w = cf_calloc(1, sizeof *w);
+    if (w == NULL)
+        return 1;
+    w->cfg = cfg;
+    w->sig = sig;
+    for (int i = 0; i < cfg->nqueues; i++)
+        w->queues[i] = cfg->queues[i];
+    const char *crash = getenv("CHRONOFORGE_TEST_CRASH_AFTER_RELEASE");
+    w->crash_after_release = crash && strcmp(crash, "1") == 0;
+    int rc = 1;
+    cf_heartbeat *hb = NULL;
+    cf_housekeeping *hk = NULL;
+    executor_thread *threads = NULL;
+    if (cf_worker_id_make(w->id, sizeof w->id) != CF_OK)
+        goto out;
+    cf_log_set_component("worker");
+    log_start(w);
+    if (open_store(w) != CF_OK || start_heartbeat(w, &hb) != CF_OK)
+        goto out;
+    cf_redis *r = NULL;
+    cf_error err;
+    if (cf_redis_new(cfg->redis_url, NULL, &r, &err) == CF_OK) {
+        if (cf_queues_register(r, cfg->prefix, w->queues, (size_t)cfg->nqueues) != CF_OK)
+            log_warn("event=queues_register_failed: %s", cf_redis_errstr(r));
+        cf_redis_free(r);
+    }
+    if (cf_housekeeping_start(cfg, w->id, w->store, &hk) != CF_OK)
+        goto out;
+    threads = cf_calloc((size_t)cfg->concurrency, sizeof *threads);
+    if (threads == NULL)
+        goto out;
+    atomic_store(&w->running, cfg->concurrency);
+    for (int i = 0; i < cfg->concurrency; i++) {
+        threads[i].w = w;
+        if (pthread_create(&threads[i].thread, NULL, executor_main, &threads[i]) != 0) {
+            atomic_fetch_sub(&w->running, 1);
+            continue;
+        }
+        threads[i].started = true;
+    }
+    log_info("event=worker_ready worker=%s", w->id);
+    while (!atomic_load(&sig->drain) && !atomic_load(&sig->hard))
+        cf_clock_sleep_ms(100, NULL);
+    log_info("event=worker_draining worker=%s grace_ms=%lld: no new work; running steps finish",
+             w->id, (long long)cfg->shutdown_grace_ms);
+    atomic_store(&w->stopping, true);
+    if (!drain(w)) {
+        log_warn("event=worker_exit_now worker=%s running=%d: leaving the rest to recovery by "
+                 "the fleet (after the lease)",
+                 w->id, atomic_load(&w->running));
+        _Exit(1); /* threads may be inside user steps; recovery makes this safe */
+    }
+    for (int i = 0; i < cfg->concurrency; i++)
+        if (threads[i].started)
+            pthread_join(threads[i].thread, NULL);
+    rc = 0;
+out:
+    cf_housekeeping_stop(hk);
+    if (hb) {
+        cf_heartbeat_stop(hb);
+        if (rc == 0) {
+            cf_redis *r2 = NULL;
+            cf_error e2;
+            if (cf_redis_new(cfg->redis_url, NULL, &r2, &e2) == CF_OK) {
+                if (cf_heartbeat_deregister(r2, cfg->prefix, w->id) != CF_OK)
+                    log_warn("event=deregister_failed: %s", cf_redis_errstr(r2));
+                cf_redis_free(r2);
+            }
+        }
+    }
+    cf_store_close(w->store);
+    log_info("event=worker_stop worker=%s deliveries=%lld completed=%lld halted=%lld "
+             "stalled=%lld failed=%lld busy=%lld dead_lettered=%lld conflicts=%lld",
+             w->id, (long long)w->stats.deliveries, (long long)w->stats.completed,
+             (long long)w->stats.halted, (long long)w->stats.stalled, (long long)w->stats.failed,
+             (long long)w->stats.busy, (long long)w->stats.dead_lettered,
+             (long long)w->stats.conflicts);
+    cf_free(threads);
+    cf_free(w);
+    return rc;
+}
