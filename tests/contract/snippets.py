@@ -19,6 +19,7 @@ import json
 import os
 import re
 import secrets
+import shutil
 import signal
 import subprocess
 import sys
@@ -195,6 +196,8 @@ def main():
             print(f"ok {what}")
     if store is not None:
         store.drop()
+        if failed == 0:
+            shutil.rmtree(logdir, ignore_errors=True)
     print(f"snippets: {passed} passed, {failed} failed")
     return 1 if failed else 0
 
