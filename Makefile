@@ -80,7 +80,7 @@ integration: $(INTEG_BINS) $(BIN)
 e2e: $(E2E_BINS) $(BIN)
 	CF_BIN=$(abspath $(BIN)) tests/run.sh --services $(E2E_BINS)
 check: $(UNIT_BINS) $(INTEG_BINS) $(E2E_BINS) $(BIN)
-	TEST_PREFIX="$(TEST_PREFIX)" CF_BIN=$(abspath $(BIN)) tests/run.sh --services --contract \
+	TEST_PREFIX="$(TEST_PREFIX)" CF_BIN=$(abspath $(BIN)) tests/run.sh --services --contract --install \
 	  $(UNIT_BINS) $(INTEG_BINS) $(E2E_BINS)
 test:                                   # what the README and CI run
 	deploy/install-deps.sh

@@ -120,8 +120,9 @@ int cf_cli_cmd_stats(int argc, char **argv)
                    (long long)c.idle, (long long)c.running, (long long)c.completed,
                    (long long)c.failed, (long long)c.stalled);
     }
-    json_decref(root);
+    int ok = json_is_object(states);
+    json_decref(root); /* owns states */
     json_decref(queues);
     json_decref(workers);
-    return json_is_object(states) ? 0 : 1;
+    return ok ? 0 : 1;
 }

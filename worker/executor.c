@@ -251,7 +251,17 @@ static void run_workflow(cf_executor *ex, const char *queue, const char *raw, si
     }
     if (st != CF_OK) {
         release(ex, env, token);
-        store_unavailable(ex, queue, raw, len, st);
+        if (cf_status_is_transient(st) || st == CF_ERR_NOMEM) {
+            store_unavailable(ex, queue, raw, len, st);
+        } else {
+            /* Postgres refused this envelope's data for good: keep it with the reason. */
+            char why[256];
+            cf_store_errstr(ex->store, why, sizeof why);
+            cf_error err;
+            cf_error_set(&err, "bad_value", "", "the store refused this workflow: %s (%s)", why,
+                         cf_status_str(st));
+            dead_letter(ex, queue, raw, len, &err);
+        }
         cf_wf_row_deinit(&row);
         cf_step_list_deinit(&steps);
         return;

@@ -14,9 +14,9 @@ typedef struct line_item {
 static cf_flow warehouse_open(cf_run *run, void *arg, bool *met)
 {
     (void)arg;
-    /* The first evaluation records when it started; the condition holds open_after_ms later. A
+    /* Each evaluation counts a check (the context is saved with the halt); the warehouse "opens"
+     * once open_after_ms worth of 500 ms checks have passed. A
      * real system would ask the warehouse's API. */
-    CF_TRY(cf_ctx_set_once_json(run, "first_check_ms", "0"));
     int64_t remaining = cf_ctx_get_int(run, "open_checks", 0);
     CF_TRY(cf_ctx_set_int(run, "open_checks", remaining + 1));
     *met = (remaining + 1) * 500 >= cf_kwarg_int(run, "open_after_ms", 0);
