@@ -232,10 +232,24 @@ static void run_workflow(cf_executor *ex, const char *queue, const char *raw, si
         .steps = &steps,
     };
     cf_log_ctx lc = {.wf_class = env->wf_class, .wf_key = env->key, .jid = env->jid};
-    cf_status st = cf_store_run_begin(ex->store, &args, &row);
+    cf_status st;
+    if (env->retry_workflow) {
+        /* retry_later resumes a workflow; it never creates one (SPEC §4). */
+        st = cf_store_find(ex->store, env->wf_class, env->key, &row);
+        cf_wf_row_deinit(&row);
+        if (st == CF_ERR_NOT_FOUND) {
+            atomic_fetch_add(&ex->stats->not_executable, 1);
+            cf_logkv(CF_LOG_INFO, &lc, "event=not_executable",
+                     "retry_workflow for a workflow that does not exist; nothing to resume");
+            release(ex, env, token);
+            ack(ex, queue, raw, len);
+            return;
+        }
+    }
+    st = cf_store_run_begin(ex->store, &args, &row);
     if (st == CF_ERR_STATE) {
         atomic_fetch_add(&ex->stats->not_executable, 1);
-        cf_logkv(CF_LOG_INFO, &lc, "event=not_executable state=%s",
+        cf_logkv(CF_LOG_INFO, &lc, "event=not_executable",
                  "workflow is %s; delivery acked without running%s", row.state,
                  strcmp(row.state, "completed") == 0 ? ""
                  : env->retry_workflow               ? " (not retryable)"
