@@ -84,10 +84,10 @@ int cf_cli_cmd_heal(int argc, char **argv)
                          cf_redis_errstr(r)[0] ? "; " : "", why);
     }
     printf("%s: %lld republished, %lld stale lock%s removed, %lld watched; looked at %lld "
-           "overdue and %lld running workflows (%lld already pending)%s\n",
+           "overdue and %lld running workflows (%lld already pending, %lld of unknown classes)%s\n",
            dry_run ? "dry run" : "healed", (long long)ss.republished, (long long)ss.locks_removed,
            ss.locks_removed == 1 ? "" : "s", (long long)ss.watching, (long long)ss.overdue_seen,
-           (long long)ss.running_seen, (long long)ss.pending,
+           (long long)ss.running_seen, (long long)ss.pending, (long long)ss.unknown_class,
            ss.out_of_time ? "; ran out of time, run it again" : "");
     cf_sweeper_free(sw);
     cf_store_close(store);

@@ -16,6 +16,7 @@
 #include "queue/redis_conn.h"
 #include "queue/schedule.h"
 #include "queue/sweep.h"
+#include "worker/registry.h"
 
 struct cf_sweeper {
     const cf_config *cfg;
@@ -191,6 +192,12 @@ static bool suspect(pass *p, const cf_wf_ref *row, const char *lock_id, const ch
  * keeps bouncing off it as a busy redelivery. */
 static void heal_row(pass *p, const cf_wf_ref *row, bool running)
 {
+    if (cf_registry_find(row->wf_class) == NULL) {
+        /* another worker of a rolling deploy may know it; publishing from here would make a
+         * delivery this fleet puts back delayed, again at every pass */
+        p->st.unknown_class++;
+        return;
+    }
     char lock_id[512];
     snprintf(lock_id, sizeof lock_id, "%s/%s", row->wf_class, row->key);
     cf_lock_holder h;

@@ -9,7 +9,8 @@
  *     not live) is watched; a later pass, at least 2 x lease after the first sighting, that
  *     finds the same value removes it (compare-and-delete) and publishes the workflow. A run
  *     that has just taken its lock and not yet committed its begin resolves long before that.
- * Each pass reads at most sweep_batch rows of each kind through indexed queries and stops at a
+ * Rows of a class this process does not register are left to a worker that does. Each pass
+ * reads at most sweep_batch rows of each kind through indexed queries and stops at a
  * time budget. On a healthy fleet a pass publishes and removes nothing. Housekeeping runs
  * cf_sweeper_tick in every worker; the P:sweeper lease lets one pass run per sweep_interval
  * across the fleet. `chronoforge heal` runs cf_sweeper_pass once by hand. */
@@ -57,6 +58,7 @@ typedef struct cf_sweep_stats {
     int64_t pending;                    /* overdue rows skipped: continuation already pending */
     int64_t locks_removed;              /* stale locks deleted (dry run: would be) */
     int64_t watching;                   /* locks under watch after the pass */
+    int64_t unknown_class;              /* rows skipped: class not registered in this process */
     bool out_of_time;                   /* the budget ran out before every row was looked at */
 } cf_sweep_stats;
 
