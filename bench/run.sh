@@ -45,14 +45,14 @@ fresh_db() {
 }
 xact() { sleep 1.2; q "$dsn" "SELECT xact_commit FROM pg_stat_database WHERE datname = current_database()"; }
 redis_calls() { rcli info commandstats | sed -n 's/.*:calls=\([0-9]*\),.*/\1/p' | awk '{s += $1} END {print s + 0}'; }
-start_workers() { # COUNT CONCURRENCY: starts them, appends to $wpids
+start_workers() { # COUNT CONCURRENCY: starts them; their PIDs in $wpids
   wpids=()
   for _ in $(seq 1 "$1"); do
     CHRONOFORGE_DATABASE_URL=$dsn "$cf" worker -c "$2" >>"$dir/worker.log" 2>&1 &
     wpids+=($!); pids+=($!)
   done
 }
-stop_workers() { for p in "${wpids[@]}"; do kill -TERM "$p" 2>/dev/null || true; done
+stop_workers() { local p; for p in "${wpids[@]}"; do kill -TERM "$p" 2>/dev/null || true; done
   for p in "${wpids[@]}"; do wait "$p" 2>/dev/null || true; done; }
 cpu_ms() { awk '{print ($14 + $15) * 1000 / '"$(getconf CLK_TCK)"'}' "/proc/$1/stat"; }
 
