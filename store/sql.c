@@ -194,13 +194,25 @@
         "e.created_at") " FROM " ERR " e"                                                          \
                         " WHERE e.workflow_id = $1 ORDER BY e.id DESC LIMIT $2) t ORDER BY id"
 
-#define SQL_LIST                                                                                   \
-    "SELECT " WF_COLS(                                                                             \
-        "w") " FROM " WF " w WHERE ($1::text IS NULL OR w.state = $1)"                             \
-             " AND ($2::text IS NULL OR w.job_class = $2) AND w.id > $3 ORDER BY w.id LIMIT $4"
+/* Listing, one statement per filter combination so that each has an index with a generic
+ * plan: the primary key, (state, id), or the partial (job_class, id) index, whose predicate
+ * `state IS NOT NULL` (true of every row) keeps it out of the (class, key) lookups of the run
+ * path, where an empty table's tie would otherwise make the planner pick it over the unique
+ * (key, job_class) index. */
+#define SQL_LIST_ALL "SELECT " WF_COLS("w") " FROM " WF " w WHERE w.id > $1 ORDER BY w.id LIMIT $2"
+#define SQL_LIST_STATE                                                                             \
+    "SELECT " WF_COLS("w") " FROM " WF " w WHERE w.state = $1 AND w.id > $2 ORDER BY w.id LIMIT "  \
+                           "$3"
+#define SQL_LIST_CLASS                                                                             \
+    "SELECT " WF_COLS("w") " FROM " WF " w WHERE w.job_class = $1 AND w.state IS NOT NULL"         \
+                           " AND w.id > $2 ORDER BY w.id LIMIT $3"
+#define SQL_LIST_STATE_CLASS                                                                       \
+    "SELECT " WF_COLS("w") " FROM " WF " w WHERE w.state = $1 AND w.job_class = $2"                \
+                           " AND w.id > $3 ORDER BY w.id LIMIT $4"
 
-#define SQL_COUNTS                                                                                 \
-    "SELECT state, count(*) FROM " WF " WHERE $1::text IS NULL OR job_class = $1 GROUP BY state"
+#define SQL_COUNTS_ALL "SELECT state, count(*) FROM " WF " GROUP BY state"
+#define SQL_COUNTS_CLASS                                                                           \
+    "SELECT state, count(*) FROM " WF " WHERE job_class = $1 AND state IS NOT NULL GROUP BY state"
 
 #define REF_COLS                                                                                   \
     "w.id, w.fence, w.job_class, w.key, w.queue, w.locked_by, " MS("w.next_wake_at") ", " MS(      \
@@ -228,8 +240,12 @@ const cf_sql_stmt cf_sql_stmts[CF_SQL_COUNT_] = {
     [CF_SQL_WF_BY_ID] = {"cf_wf_by_id", SQL_WF_BY_ID, 1},
     [CF_SQL_WF_INSERT_IDLE] = {"cf_wf_insert_idle", SQL_WF_INSERT_IDLE, 5},
     [CF_SQL_ERRORS_BY_ID] = {"cf_errors_by_id", SQL_ERRORS_BY_ID, 2},
-    [CF_SQL_LIST] = {"cf_list", SQL_LIST, 4},
-    [CF_SQL_COUNTS] = {"cf_counts", SQL_COUNTS, 1},
+    [CF_SQL_LIST_ALL] = {"cf_list_all", SQL_LIST_ALL, 2},
+    [CF_SQL_LIST_STATE] = {"cf_list_state", SQL_LIST_STATE, 3},
+    [CF_SQL_LIST_CLASS] = {"cf_list_class", SQL_LIST_CLASS, 3},
+    [CF_SQL_LIST_STATE_CLASS] = {"cf_list_state_class", SQL_LIST_STATE_CLASS, 4},
+    [CF_SQL_COUNTS_ALL] = {"cf_counts_all", SQL_COUNTS_ALL, 0},
+    [CF_SQL_COUNTS_CLASS] = {"cf_counts_class", SQL_COUNTS_CLASS, 1},
     [CF_SQL_SWEEP_OVERDUE] = {"cf_sweep_overdue", SQL_SWEEP_OVERDUE, 2},
     [CF_SQL_SWEEP_RUNNING] = {"cf_sweep_running", SQL_SWEEP_RUNNING, 2},
 };
