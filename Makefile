@@ -106,7 +106,7 @@ bench:
 	$(MAKE) --no-print-directory MODE=release bin $(BENCH_BINS:build/debug/%=build/release/%)
 	bench/run.sh build/release
 
-FUZZ_SECONDS ?= 120
+FUZZ_SECONDS ?= 150
 FUZZ_SRCS := $(sort $(wildcard tests/fuzz/fuzz_*.c))
 fuzz:                                   # clang + libFuzzer; time-boxed, not part of `make test`
 	deploy/install-deps.sh
