@@ -19,6 +19,7 @@ struct cf_housekeeping {
     cf_redis *redis;
     pthread_t thread;
     atomic_bool stop;
+    int64_t redis_ok_since; /* monotonic ms of the first success after the last Redis error */
 };
 
 static cf_log_limiter hk_limiter;
@@ -40,19 +41,28 @@ static void promote_all(cf_housekeeping *hk)
                                                CF_PROMOTE_BATCH_DEFAULT, &moved);
             if (st != CF_OK) {
                 report(hk, "promote", st);
+                hk->redis_ok_since = 0;
                 return;
             }
+            if (hk->redis_ok_since == 0)
+                hk->redis_ok_since = cf_clock_mono_ms();
         } while (moved == CF_PROMOTE_BATCH_DEFAULT && ++rounds < 50 && !atomic_load(&hk->stop));
     }
 }
 
+/* recover frees the work of dead workers. After a Redis outage every worker's heartbeat looks
+ * old, so it waits until Redis has answered for a whole lease: by then every live worker has
+ * beaten again and only the really dead ones are recovered. */
 static void recover(cf_housekeeping *hk)
 {
+    if (hk->redis_ok_since == 0 || cf_clock_mono_ms() - hk->redis_ok_since < hk->cfg->lease_ms)
+        return;
     cf_recovery_stats rs;
     cf_status st =
         cf_recovery_run(hk->redis, hk->cfg->prefix, hk->worker_id, hk->cfg->lease_ms, &rs);
     if (st != CF_OK) {
         report(hk, "recovery", st);
+        hk->redis_ok_since = 0;
         return;
     }
     if (rs.workers > 0)
