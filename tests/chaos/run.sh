@@ -3,14 +3,15 @@
 # A throwaway Redis (AOF everysec) and Postgres; 4 worker processes of BIN; 5,000 Exerciser
 # workflows (5 steps, a ledger, sleep_ms 5; every 5th fails each step's first attempt, every 7th
 # has a 300 ms durable wait). Every 2 s one random worker is stopped, its in-flight envelopes
-# counted, then SIGKILLed and restarted. Once, Redis is SIGKILLed (losing up to a second of AOF)
-# and restarted; once, Postgres is stopped with -m immediate and restarted. At the end it checks:
+# counted, then SIGKILLed and restarted. Once, Redis is SIGKILLed and restarted (CHAOS_REDIS=rollback:
+# and its AOF rolled back by a second, as a power loss under everysec would); once, Postgres is stopped with -m immediate and restarted. At the end it checks:
 # every workflow completed; ledger attempts beyond the expected ones are at most the envelopes in
 # flight at the kills and outages; every expected attempt ran; no dead letters; the ready,
 # scheduled and in-flight lists, the locks and the held sets are empty; the workers drain and
 # exit 0 with no sanitizer report. Exits 1 on any violation, keeping the scratch dir.
 # Knobs: CHAOS_WORKFLOWS (5000), CHAOS_WORKERS (4), CHAOS_CONCURRENCY (8), CHAOS_KILL_EVERY (2),
-# CHAOS_DEADLINE (seconds for the workflows to complete, 360), CHAOS_REDIS (kill|restart).
+# CHAOS_DEADLINE (seconds for the workflows to complete, 360), CHAOS_REDIS (kill|restart|rollback),
+# CHAOS_REDIS_AT and CHAOS_PG_AT (percent completed when the fault strikes, 30 and 60).
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/../.." && pwd)
@@ -23,6 +24,8 @@ CONC=${CHAOS_CONCURRENCY:-8}
 KILL_EVERY=${CHAOS_KILL_EVERY:-2}
 DEADLINE=${CHAOS_DEADLINE:-360}
 REDIS_FAULT=${CHAOS_REDIS:-kill}
+REDIS_AT=${CHAOS_REDIS_AT:-30}
+PG_AT=${CHAOS_PG_AT:-60}
 helper=$here/chaos.py
 services=$root/deploy/services.sh
 
@@ -77,17 +80,33 @@ while :; do
     log "deadline: $done_count of $N completed after ${DEADLINE}s"
     break
   fi
-  if [ $redis_done = 0 ] && [ "$done_count" -ge $((N * 3 / 10)) ]; then
+  if [ $redis_done = 0 ] && [ "$done_count" -ge $((N * REDIS_AT / 100)) ]; then
     n=$("$helper" inflight)
+    case $REDIS_FAULT in
+      kill | restart)
+        if [ "$REDIS_FAULT" = kill ]; then "$services" kill-redis "$dir"; else "$services" stop-redis "$dir"; fi
+        sleep 1
+        ;;
+      rollback)
+        # SIGKILL alone loses nothing (the AOF is written before replies, only fsync waits):
+        # emulate a power loss by restoring the AOF as it was a second before the crash.
+        rm -rf "$dir/aof-snapshot"
+        cp -a "$dir/redis/appendonlydir" "$dir/aof-snapshot"
+        sleep 1
+        n=$((n + $("$helper" inflight)))
+        "$services" kill-redis "$dir"
+        rm -rf "$dir/redis/appendonlydir"
+        mv "$dir/aof-snapshot" "$dir/redis/appendonlydir"
+        ;;
+      *) echo "chaos: CHAOS_REDIS must be kill, restart or rollback" >&2; exit 2 ;;
+    esac
     redis_inflight=$n
-    if [ "$REDIS_FAULT" = kill ]; then "$services" kill-redis "$dir"; else "$services" stop-redis "$dir"; fi
-    sleep 1
     "$services" start-redis "$dir"
     redis_done=1
-    log "Redis ${REDIS_FAULT}ed and restarted at $done_count completed ($n envelopes in flight)"
+    log "Redis fault ($REDIS_FAULT), restarted at $done_count completed ($n envelopes in flight)"
     continue
   fi
-  if [ $pg_done = 0 ] && [ "$done_count" -ge $((N * 6 / 10)) ]; then
+  if [ $pg_done = 0 ] && [ "$done_count" -ge $((N * PG_AT / 100)) ]; then
     pg_inflight=$("$helper" inflight)
     "$services" stop-pg "$dir" immediate
     sleep 2
@@ -109,6 +128,17 @@ while :; do
 done
 elapsed=$((SECONDS - start))
 log "chaos over after ${elapsed}s: $done_count of $N completed, $kills kills"
+
+# After a rollback, live workers hold stale in-flight entries and locks from the old AOF that
+# only their graceful exit returns (cf_recovery_leave): restart them one by one, as a deploy would.
+if [ "$REDIS_FAULT" = rollback ] && [ $redis_done = 1 ]; then
+  for i in "${!pids[@]}"; do
+    kill -TERM "${pids[$i]}"
+    wait "${pids[$i]}" || log "worker $i exited $? on the rolling restart"
+    start_worker "$i"
+  done
+  log "rolling restart done"
+fi
 
 # Quiet phase: no more faults. Dead workers are recovered within a lease; wait until the queue
 # is idle and only the live workers are registered.
@@ -132,7 +162,7 @@ for i in "${!pids[@]}"; do
 done
 pids=()
 final=$("$helper" redis-state)
-san=$(grep -lE 'ERROR: (Address|Leak|Undefined)Sanitizer|runtime error:' "$dir"/worker-*.log || true)
+san=$(grep -lE 'ERROR: (Address|Leak|Undefined)Sanitizer|WARNING: ThreadSanitizer|runtime error:' "$dir"/worker-*.log || true)
 by_state=$(sql "SELECT state || '=' || count(*) FROM chrono_forge_workflows GROUP BY state ORDER BY 1" | tr '\n' ' ')
 total=$(sql "SELECT count(*) FROM chrono_forge_workflows")
 stranded_wake=$(sql "SELECT count(*) FROM chrono_forge_workflows WHERE state = 'idle' AND next_wake_at < now()")
@@ -153,7 +183,8 @@ echo "ledger:        $ledger_json"
 echo "redis at end:  $final"
 echo "stranded idle with next_wake_at in the past: $stranded_wake; CrashLoop stalls: $crashloop"
 violations=()
-[ "$done_count" = "$N" ] && [ "$(completed)" = "$N" ] || violations+=("not every workflow completed ($by_state)")
+final_completed=$(completed)
+[ "$final_completed" = "$N" ] || violations+=("not every workflow completed ($by_state)")
 [ "$missing" = 0 ] || violations+=("$missing expected step attempts never ran")
 [ "$reruns" -le "$bound" ] || violations+=("re-runs $reruns exceed the steps in flight at the faults ($bound)")
 [ "$dups" -le "$bound" ] || violations+=("duplicate attempts $dups exceed the steps in flight at the faults ($bound)")
