@@ -79,8 +79,10 @@ integration: $(INTEG_BINS) $(BIN)
 	TEST_PREFIX="$(TEST_PREFIX)" CF_BIN=$(abspath $(BIN)) tests/run.sh --services $(INTEG_BINS)
 e2e: $(E2E_BINS) $(BIN)
 	CF_BIN=$(abspath $(BIN)) tests/run.sh --services $(E2E_BINS)
-check: $(UNIT_BINS) $(INTEG_BINS) $(E2E_BINS) $(BIN)
-	TEST_PREFIX="$(TEST_PREFIX)" CF_BIN=$(abspath $(BIN)) tests/run.sh --services --contract \
+check: $(UNIT_BINS) $(INTEG_BINS) $(E2E_BINS) $(BIN) $(BUILD)/tests/contract/decode_vectors
+	TEST_PREFIX="$(TEST_PREFIX)" CF_BIN=$(abspath $(BIN)) \
+	  CF_DECODE_VECTORS=$(abspath $(BUILD)/tests/contract/decode_vectors) \
+	  tests/run.sh --services --contract --install \
 	  $(UNIT_BINS) $(INTEG_BINS) $(E2E_BINS)
 test:                                   # what the README and CI run
 	deploy/install-deps.sh

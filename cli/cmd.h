@@ -12,5 +12,6 @@ int cf_cli_cmd_stats(int argc, char **argv);
 int cf_cli_cmd_dead(int argc, char **argv);
 int cf_cli_cmd_migrate(int argc, char **argv);
 int cf_cli_cmd_config(int argc, char **argv);
+int cf_cli_cmd_heal(int argc, char **argv);
 
 #endif

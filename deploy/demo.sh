@@ -38,19 +38,23 @@ echo "== enqueueing example workflows"
 "$BIN" enqueue OrderProcessing order-1001 --kwargs '{"items": [{"sku": "BOOK-1", "qty": 2}, {"sku": "PEN-7", "qty": 10}, {"sku": "INK-3", "qty": 1}], "open_after_ms": 1000}' >/dev/null
 "$BIN" enqueue PaymentCapture payment-77 --kwargs "{\"amount_cents\": 4200, \"currency\": \"EUR\", \"confirmation_file\": \"$dir/payment-77.confirmed\"}" >/dev/null
 "$BIN" enqueue FlakyApiSync partner-sync-1 --kwargs '{"timeouts": 2, "rate_limits": 1}' >/dev/null
-if [ -f "$root/clients/ruby/lib/chronoforge.rb" ]; then
-  /usr/bin/ruby -I"$root/clients/ruby/lib" -rchronoforge -e '
-    c = ChronoForge::Client.new(url: ENV.fetch("CHRONOFORGE_REDIS_URL"), prefix: "demo")
-    c.enqueue("Onboarding", "signup-ruby", { "email" => "matz@example.com", "welcome_delay_ms" => 800 })
-  ' && echo "   (Onboarding signup-ruby enqueued from Ruby)"
-fi
-if [ -d "$root/clients/python/chronoforge" ]; then
-  PYTHONPATH="$root/clients/python" /usr/bin/python3 -c '
-import os, chronoforge
-c = chronoforge.Client(url=os.environ["CHRONOFORGE_REDIS_URL"], prefix="demo")
+/usr/bin/ruby -I"$root/clients/ruby/lib" -e '
+  require "chronoforge/client"
+  c = Chronoforge::Client.new(redis: ENV.fetch("CHRONOFORGE_REDIS_URL"), prefix: "demo")
+  c.enqueue("Onboarding", "signup-ruby", { "email" => "matz@example.com", "welcome_delay_ms" => 800 })
+'
+echo "   Onboarding signup-ruby enqueued from Ruby (clients/ruby)"
+PYTHONPATH="$root/clients/python" /usr/bin/python3 -c '
+import os
+from chronoforge import Client
+c = Client(os.environ["CHRONOFORGE_REDIS_URL"], prefix="demo")
 c.enqueue("OrderProcessing", "order-py-1", {"items": [{"sku": "MUG-1", "qty": 1}]})
-' && echo "   (OrderProcessing order-py-1 enqueued from Python)"
-fi
+'
+echo "   OrderProcessing order-py-1 enqueued from Python (clients/python)"
+printf '\x85\xa1v\x01\xa3jid\xb8%s\xa5class\xafOrderProcessing\xa3key\xaaorder-cli1\xa6kwargs\x81\xa5items\x91\x82\xa3sku\xa3A-1\xa3qty\x01' \
+  "$(od -An -N12 -tx1 /dev/urandom | tr -d ' \n')" |
+  REDISCLI_AUTH=$CF_TEST_REDIS_PASSWORD redis-cli -p "$CF_TEST_REDIS_PORT" -x LPUSH 'demo:{default}:ready' >/dev/null
+echo "   OrderProcessing order-cli1 enqueued with redis-cli (raw msgpack)"
 
 echo "== progress"
 deadline=$((SECONDS + 60))
@@ -71,7 +75,7 @@ done
 
 echo "== final states"
 "$BIN" list
-for key in signup-ada order-1001 payment-77 partner-sync-1; do
+for key in signup-ada order-1001 payment-77 partner-sync-1 signup-ruby; do
   echo
   "$BIN" status "$key"
 done

@@ -23,6 +23,7 @@
 #define CHRONOFORGE_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #ifdef __cplusplus

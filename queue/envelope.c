@@ -15,20 +15,32 @@ typedef struct decoder {
     cf_mp_reader r;
     int max_depth;
     cf_mp_path path;
+    int64_t pending_index; /* an array index not yet written into path (-1: none) */
     cf_error *err;
 } decoder;
 
+/* field returns the path of the value being decoded, writing a pending array index into it
+ * first. Scalars in arrays get their index only when they are refused, which keeps long arrays
+ * cheap. */
+static const char *field(decoder *d)
+{
+    if (d->pending_index >= 0) {
+        cf_mp_path_index(&d->path, (uint32_t)d->pending_index);
+        d->pending_index = -1;
+    }
+    return d->path.s;
+}
+
 static cf_status nomem(decoder *d)
 {
-    if (d->err != NULL) {
-        cf_error_set(d->err, "", d->path.s, "out of memory decoding the envelope");
-    }
+    cf_error_set(d->err, "", field(d), "out of memory decoding the envelope");
     return CF_ERR_NOMEM;
 }
 
 static cf_status refuse(decoder *d, const char *code, const char *what)
 {
-    return cf_error_set(d->err, code, d->path.s, "%s%s%s", d->path.s, d->path.len ? " " : "", what);
+    const char *f = field(d);
+    return cf_error_set(d->err, code, f, "%s%s%s", f, f[0] != '\0' ? " " : "", what);
 }
 
 static cf_status read_item(decoder *d, cf_mp_item *it)
@@ -65,7 +77,7 @@ static cf_status decode_scalar(decoder *d, const cf_mp_item *it, json_t **out)
         *out = json_real(it->f);
         break;
     case CF_MP_STR: {
-        cf_status st = cf_envelope_check_text(it->ptr, it->n, d->path.s, d->err);
+        cf_status st = cf_envelope_check_text(it->ptr, it->n, field(d), d->err);
         if (st != CF_OK)
             return st;
         *out = json_stringn_nocheck(it->ptr, it->n);
@@ -86,13 +98,18 @@ static cf_status decode_array(decoder *d, const cf_mp_item *it, int depth, json_
         return nomem(d);
     cf_status st = CF_OK;
     for (uint32_t i = 0; i < it->n && st == CF_OK; i++) {
-        size_t saved = cf_mp_path_index(&d->path, i);
+        size_t saved = d->path.len;
+        d->pending_index = i;
+        if (cf_mp_next_is_container(&d->r))
+            field(d);
         json_t *v = NULL;
         st = decode_value(d, depth + 1, false, &v);
         if (st == CF_OK && json_array_append_new(arr, v) != 0)
             st = nomem(d);
-        if (st == CF_OK)
+        if (st == CF_OK) {
+            d->pending_index = -1;
             cf_mp_path_pop(&d->path, saved);
+        }
     }
     if (st != CF_OK)
         json_decref(arr);
@@ -342,7 +359,8 @@ cf_status cf_envelope_decode(const char *raw, size_t len, const cf_envelope_limi
                              cf_envelope *out, cf_error *err)
 {
     cf_envelope_limits l = lim != NULL ? *lim : CF_ENVELOPE_LIMITS_DEFAULT;
-    decoder d = {.max_depth = l.max_depth, .path = {.s = "", .len = 0}, .err = err};
+    decoder d = {
+        .max_depth = l.max_depth, .path = {.s = "", .len = 0}, .pending_index = -1, .err = err};
     if (d.max_depth < 1)
         d.max_depth = 1;
     if (d.max_depth > CF_ENVELOPE_DEPTH_CAP)

@@ -116,6 +116,16 @@ int cf_key_held(char *buf, size_t cap, const char *prefix, const char *worker_id
     return build(buf, cap, "%s:held:%s", prefix, worker_id);
 }
 
+int cf_key_sweeper(char *buf, size_t cap, const char *prefix)
+{
+    return build(buf, cap, "%s:sweeper", prefix);
+}
+
+int cf_key_sweeper_suspects(char *buf, size_t cap, const char *prefix)
+{
+    return build(buf, cap, "%s:sweeper:suspects", prefix);
+}
+
 int cf_key_lock(char *buf, size_t cap, const char *prefix, const char *wf_class, const char *wf_key)
 {
     return build(buf, cap, "%s:lock:%s/%s", prefix, wf_class, wf_key);

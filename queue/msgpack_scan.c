@@ -198,6 +198,14 @@ bool cf_mp_read(cf_mp_reader *r, cf_mp_item *it)
     return ok;
 }
 
+bool cf_mp_next_is_container(const cf_mp_reader *r)
+{
+    if (r->off >= r->len)
+        return false;
+    unsigned char c = r->p[r->off];
+    return (c >= 0x80 && c <= 0x9f) || (c >= 0xdc && c <= 0xdf);
+}
+
 bool cf_mp_skip(cf_mp_reader *r)
 {
     /* Iterative: counts the objects still owed, so nesting costs no stack. Each declared count
@@ -227,19 +235,29 @@ static cf_status scan_container(cf_mp_reader *r, const cf_mp_item *it, int depth
                             max_depth);
     cf_status st = CF_OK;
     for (uint32_t i = 0; i < it->n && st == CF_OK; i++) {
-        size_t saved;
-        if (it->type == CF_MP_ARRAY) {
-            saved = cf_mp_path_index(path, i);
-        } else {
-            cf_mp_reader key = *r;
-            cf_mp_item k;
-            bool is_str = cf_mp_read(&key, &k) && k.type == CF_MP_STR;
-            saved = cf_mp_path_key(path, is_str ? k.ptr : "?", is_str ? k.n : 1);
+        cf_mp_item k = {.type = CF_MP_NIL};
+        if (it->type == CF_MP_MAP) {
+            cf_mp_reader peek = *r;
+            if (!cf_mp_read(&peek, &k))
+                k.type = CF_MP_NIL;
             st = scan_value(r, depth + 1, max_depth, path, err);
+            if (st != CF_OK)
+                break;
         }
+        /* Only too_deep names a field, and only containers can be too deep: paths are built
+         * for them alone, which keeps a long array of scalars cheap to scan. */
+        size_t saved = path->len;
+        if (cf_mp_next_is_container(r)) {
+            if (it->type == CF_MP_ARRAY)
+                cf_mp_path_index(path, i);
+            else if (k.type == CF_MP_STR)
+                cf_mp_path_key(path, k.ptr, k.n);
+            else
+                cf_mp_path_key(path, "?", 1);
+        }
+        st = scan_value(r, depth + 1, max_depth, path, err);
         if (st == CF_OK)
-            st = scan_value(r, depth + 1, max_depth, path, err);
-        cf_mp_path_pop(path, saved);
+            cf_mp_path_pop(path, saved);
     }
     return st;
 }

@@ -54,6 +54,9 @@ void cf_mp_reader_init(cf_mp_reader *r, const char *p, size_t len);
  * 0xc1, or a declared count cannot fit: an array of n needs n more bytes, a map 2n. */
 bool cf_mp_read(cf_mp_reader *r, cf_mp_item *it);
 
+/* cf_mp_next_is_container says whether the next header is an array or a map (false at the end). */
+bool cf_mp_next_is_container(const cf_mp_reader *r);
+
 /* cf_mp_skip moves past one complete object, however deep (it counts the objects still owed
  * instead of recursing). Returns false (r->off unspecified) when the object is malformed. */
 bool cf_mp_skip(cf_mp_reader *r);

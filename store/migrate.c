@@ -49,13 +49,13 @@
     " started_at timestamptz, completed_at timestamptz,"                                           \
     " created_at timestamptz NOT NULL DEFAULT now(), updated_at timestamptz NOT NULL DEFAULT "     \
     "now(),"                                                                                       \
-    " CONSTRAINT chrono_forge_workflows_class_key UNIQUE (job_class, key));"                       \
+    " CONSTRAINT chrono_forge_workflows_key_class UNIQUE (key, job_class));"                       \
     "COMMENT ON TABLE chrono_forge_workflows IS 'chronoforge schema: workflows';"                  \
-    "CREATE INDEX chrono_forge_workflows_key ON chrono_forge_workflows (key);"                     \
     "CREATE INDEX chrono_forge_workflows_state_completed"                                          \
     " ON chrono_forge_workflows (state, completed_at);"                                            \
     "CREATE INDEX chrono_forge_workflows_state_id ON chrono_forge_workflows (state, id);"          \
-    "CREATE INDEX chrono_forge_workflows_class_id ON chrono_forge_workflows (job_class, id);"      \
+    "CREATE INDEX chrono_forge_workflows_class_id ON chrono_forge_workflows (job_class, id)"       \
+    " WHERE state IS NOT NULL;"                                                                    \
     "CREATE INDEX chrono_forge_workflows_wake ON chrono_forge_workflows (next_wake_at)"            \
     " WHERE state = 'idle' AND next_wake_at IS NOT NULL;"                                          \
     "CREATE TABLE chrono_forge_execution_logs ("                                                   \

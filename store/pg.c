@@ -95,6 +95,17 @@ static cf_status apply_session(cf_pg *pg)
                                1, NULL, vals, NULL, NULL, 0);
     cf_status st = cf_pg_result_status(pg, r, PGRES_TUPLES_OK);
     PQclear(r);
+    if (st != CF_OK || !pg->index_joins)
+        return st;
+    /* The writer's batched statements join a request array of at most batch_max rows to the
+     * big tables. Their plans are generic and made once, often while the tables are still
+     * small, when a hash join over a sequential scan looks cheapest and then stays cached as
+     * the tables grow. Nested loops over the unique indexes are right at every size. */
+    r = PQexec(pg->conn, "SELECT set_config('enable_hashjoin', 'off', false),"
+                         " set_config('enable_mergejoin', 'off', false),"
+                         " set_config('enable_seqscan', 'off', false)");
+    st = cf_pg_result_status(pg, r, PGRES_TUPLES_OK);
+    PQclear(r);
     return st;
 }
 

@@ -20,6 +20,7 @@ typedef struct cf_pg {
     char *dsn;               /* owned copy, never logged (may hold a password) */
     int64_t stmt_timeout_ms; /* applied to the session at every connect */
     bool prepared;           /* the statement table is prepared on this connection */
+    bool index_joins;        /* session: no hash/merge joins, no seq scans (the writer) */
     char errstr[256];        /* last failure, password-free */
 } cf_pg;
 

@@ -57,9 +57,21 @@ cf_status cf_store_list(cf_store *s, const cf_wf_list_filter *f, cf_wf_list *out
     char after[24], lim[24];
     snprintf(after, sizeof after, "%lld", (long long)f->after_id);
     snprintf(lim, sizeof lim, "%zu", limit);
-    const char *vals[] = {f->state, f->wf_class, after, lim};
+    /* One statement per filter combination (store/sql.c): each uses an index. */
+    const char *vals[4];
+    size_t nv = 0;
+    if (f->state)
+        vals[nv++] = f->state;
+    if (f->wf_class)
+        vals[nv++] = f->wf_class;
+    vals[nv++] = after;
+    vals[nv++] = lim;
+    cf_sql_id which = f->state && f->wf_class ? CF_SQL_LIST_STATE_CLASS
+                      : f->state              ? CF_SQL_LIST_STATE
+                      : f->wf_class           ? CF_SQL_LIST_CLASS
+                                              : CF_SQL_LIST_ALL;
     PGresult *r = NULL;
-    cf_status st = cf_store_read(s, CF_SQL_LIST, vals, &r);
+    cf_status st = cf_store_read(s, which, vals, &r);
     int n = st == CF_OK ? PQntuples(r) : 0;
     if (n > 0 && !(out->rows = cf_calloc((size_t)n, sizeof *out->rows)))
         st = CF_ERR_NOMEM;
@@ -81,7 +93,7 @@ cf_status cf_store_count_by_state(cf_store *s, const char *wf_class, cf_state_co
     memset(out, 0, sizeof *out);
     const char *vals[] = {wf_class};
     PGresult *r = NULL;
-    cf_status st = cf_store_read(s, CF_SQL_COUNTS, vals, &r);
+    cf_status st = cf_store_read(s, wf_class ? CF_SQL_COUNTS_CLASS : CF_SQL_COUNTS_ALL, vals, &r);
     for (int i = 0; st == CF_OK && i < PQntuples(r); i++) {
         const char *state = PQgetvalue(r, i, 0);
         int64_t n = cf_rows_i64(r, i, 1);

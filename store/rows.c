@@ -91,27 +91,31 @@ static void step_row_deinit(cf_step_row *r)
 
 cf_status cf_rows_steps(const PGresult *res, cf_step_list *out)
 {
-    int n = PQntuples(res);
-    if (n == 0)
+    return cf_rows_steps_range(res, 0, PQntuples(res), 0, out);
+}
+
+cf_status cf_rows_steps_range(const PGresult *res, int first, int n, int c0, cf_step_list *out)
+{
+    if (n <= 0)
         return CF_OK;
     cf_step_row *rows = cf_realloc(out->rows, (out->n + (size_t)n) * sizeof *rows);
     if (!rows)
         return CF_ERR_NOMEM;
     out->rows = rows;
-    for (int i = 0; i < n; i++) {
+    for (int i = first; i < first + n; i++) {
         cf_step_row *r = &out->rows[out->n];
         memset(r, 0, sizeof *r);
         bool oom = false;
-        r->id = cf_rows_i64(res, i, 0);
-        r->name = str_or_null(res, i, 1, &oom);
-        copy_str(r->state, sizeof r->state, res, i, 2);
-        r->attempts = (int)cf_rows_i64(res, i, 3);
-        r->metadata = json_col(res, i, 4);
-        r->started_at_ms = cf_rows_i64(res, i, 5);
-        r->last_executed_at_ms = cf_rows_i64(res, i, 6);
-        r->completed_at_ms = cf_rows_i64(res, i, 7);
-        r->error_class = str_or_null(res, i, 8, &oom);
-        r->error_message = str_or_null(res, i, 9, &oom);
+        r->id = cf_rows_i64(res, i, c0 + 0);
+        r->name = str_or_null(res, i, c0 + 1, &oom);
+        copy_str(r->state, sizeof r->state, res, i, c0 + 2);
+        r->attempts = (int)cf_rows_i64(res, i, c0 + 3);
+        r->metadata = json_col(res, i, c0 + 4);
+        r->started_at_ms = cf_rows_i64(res, i, c0 + 5);
+        r->last_executed_at_ms = cf_rows_i64(res, i, c0 + 6);
+        r->completed_at_ms = cf_rows_i64(res, i, c0 + 7);
+        r->error_class = str_or_null(res, i, c0 + 8, &oom);
+        r->error_message = str_or_null(res, i, c0 + 9, &oom);
         if (oom || !r->name || !r->metadata) {
             step_row_deinit(r);
             return oom || !r->name ? CF_ERR_NOMEM : CF_ERR_PROTOCOL;

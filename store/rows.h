@@ -17,6 +17,11 @@ CF_MUST_CHECK cf_status cf_rows_wf(const PGresult *res, int i, cf_wf_row *out);
 /* cf_rows_steps appends every row of res to *out (owned). */
 CF_MUST_CHECK cf_status cf_rows_steps(const PGresult *res, cf_step_list *out);
 
+/* cf_rows_steps_range appends rows first .. first+n-1 of res to *out, the step columns
+ * starting at column c0 (the batched statements put a request index before them). */
+CF_MUST_CHECK cf_status cf_rows_steps_range(const PGresult *res, int first, int n, int c0,
+                                            cf_step_list *out);
+
 /* cf_rows_errors fills *rows and *n (an owned array) from every row of res. */
 CF_MUST_CHECK cf_status cf_rows_errors(const PGresult *res, cf_error_row **rows, size_t *n);
 

@@ -6,22 +6,26 @@
 #define CF_STORE_SQL_H
 
 typedef enum cf_sql_id {
-    CF_SQL_RUN_BEGIN,       /* class, key, queue, kwargs, options, lock_value, retry, token */
-    CF_SQL_STEPS_BY_KEY,    /* class, key: steps without repetition rows (cf_store_run_begin) */
-    CF_SQL_STEPS_BY_ID,     /* workflow_id: steps without repetition rows */
-    CF_SQL_STEPS_ALL_BY_ID, /* workflow_id: every step row */
-    CF_SQL_WRITE_SET,       /* id, fence, context, outcome, wake_ms, attempt, retry_counts, token,
-                               steps jsonb, errors jsonb */
-    CF_SQL_RESOLVE,         /* token, refs jsonb [{"id":..}|{"c":..,"k":..}] */
-    CF_SQL_WF_BY_CLASS_KEY, /* class, key */
-    CF_SQL_WF_BY_KEY,       /* key (any class; at most 2 rows) */
-    CF_SQL_WF_BY_ID,        /* id */
-    CF_SQL_WF_INSERT_IDLE,  /* class, key, queue, kwargs, options */
-    CF_SQL_ERRORS_BY_ID,    /* workflow_id, limit */
-    CF_SQL_LIST,            /* state, class, after_id, limit */
-    CF_SQL_COUNTS,          /* class */
-    CF_SQL_SWEEP_OVERDUE,   /* grace_ms, limit */
-    CF_SQL_SWEEP_RUNNING,   /* after_id, limit */
+    CF_SQL_RUN_BEGINS,       /* begins jsonb [{i,c,k,q,kw,op,l,rt}], token (store/sql.c) */
+    CF_SQL_STEPS_OF_BEGINS,  /* the same begins jsonb: i, then the step columns */
+    CF_SQL_STEPS_BY_KEY,     /* class, key: steps without repetition rows (cf_store_run_begin) */
+    CF_SQL_STEPS_BY_ID,      /* workflow_id: steps without repetition rows */
+    CF_SQL_STEPS_ALL_BY_ID,  /* workflow_id: every step row */
+    CF_SQL_WRITE_SETS,       /* write sets jsonb [{i,id,f,ctx,o,wk,a,rc,st,er}], token */
+    CF_SQL_RESOLVE,          /* token, refs jsonb [{"id":..}|{"c":..,"k":..}] */
+    CF_SQL_WF_BY_CLASS_KEY,  /* class, key */
+    CF_SQL_WF_BY_KEY,        /* key (any class; at most 2 rows) */
+    CF_SQL_WF_BY_ID,         /* id */
+    CF_SQL_WF_INSERT_IDLE,   /* class, key, queue, kwargs, options */
+    CF_SQL_ERRORS_BY_ID,     /* workflow_id, limit */
+    CF_SQL_LIST_ALL,         /* after_id, limit */
+    CF_SQL_LIST_STATE,       /* state, after_id, limit */
+    CF_SQL_LIST_CLASS,       /* class, after_id, limit */
+    CF_SQL_LIST_STATE_CLASS, /* state, class, after_id, limit */
+    CF_SQL_COUNTS_ALL,       /* (none) */
+    CF_SQL_COUNTS_CLASS,     /* class */
+    CF_SQL_SWEEP_OVERDUE,    /* grace_ms, limit */
+    CF_SQL_SWEEP_RUNNING,    /* after_id, limit */
     CF_SQL_COUNT_
 } cf_sql_id;
 
@@ -37,8 +41,8 @@ extern const cf_sql_stmt cf_sql_stmts[CF_SQL_COUNT_];
 /* Workflow columns (store/rows.c, cf_rows_wf): 0 id, 1 fence, 2 job_class, 3 key, 4 state,
  * 5 queue, 6 attempt, 7 crash_count, 8 kwargs, 9 options, 10 context, 11 retry_counts,
  * 12 locked_by, 13 created_at_ms, 14 started_at_ms, 15 completed_at_ms, 16 updated_at_ms,
- * 17 locked_at_ms, 18 next_wake_at_ms. RUN_BEGIN adds 19 outcome ("begun"|"refused"),
- * 20 created, 21 retried. */
+ * 17 locked_at_ms, 18 next_wake_at_ms. RUN_BEGINS adds 19 outcome ("begun"|"refused"),
+ * 20 created, 21 retried, 22 the request index i. */
 #define CF_SQL_WF_NCOLS 19
 
 /* Step columns (cf_rows_steps): 0 id, 1 step_name, 2 state, 3 attempts, 4 metadata,

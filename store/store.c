@@ -94,6 +94,7 @@ cf_status cf_store_open(const cf_store_config *cfg, cf_store **out, char *errbuf
         st = cf_pg_init(&s->readers[i], s->dsn, s->statement_timeout_ms);
     if (st == CF_OK)
         st = cf_pg_init(&s->wpg, s->dsn, s->statement_timeout_ms);
+    s->wpg.index_joins = true;
     if (st == CF_OK && (st = cf_pg_connect(&s->wpg, true)) != CF_OK)
         set_errbuf(errbuf, errcap, s->wpg.errstr);
     if (st == CF_OK && (st = cf_pg_connect(&s->readers[0], true)) != CF_OK)

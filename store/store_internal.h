@@ -14,15 +14,13 @@
 typedef enum cf_op_kind { CF_OP_BEGIN, CF_OP_COMMIT } cf_op_kind;
 
 #define CF_STORE_BATCH_CAP 256 /* batch_max is clamped to this */
-#define CF_OP_TOKEN_PARAM  7   /* index of the write-token parameter, the same for both kinds */
 
 /* cf_op: one request queued for the writer. It lives on the caller's stack; the caller waits on
  * cv until done, the writer fills st/err (and begin_out) before setting done. */
 typedef struct cf_op {
     cf_op_kind kind;
-    const char *vals[10]; /* statement parameters (borrowed from the fields below or the args) */
-    char *json[4];        /* owned JSON texts referenced by vals */
-    char num[4][24];      /* numeric parameters referenced by vals */
+    char *obj;                      /* owned: the request as one JSON object (store/writeset.c) */
+    size_t obj_len;                 /* strlen(obj) */
     const cf_run_begin_args *begin; /* BEGIN: the request, and where the row goes */
     cf_wf_row *begin_out;
     int64_t workflow_id; /* COMMIT: for resolving an unknown outcome */
@@ -70,7 +68,7 @@ cf_status cf_store_enqueue_and_wait(cf_store *s, cf_op *op);
 /* cf_store_writer_main is the writer thread's body (arg: the cf_store). */
 void *cf_store_writer_main(void *arg);
 
-/* cf_op_encode_begin / cf_op_encode_commit validate a request and fill op's parameters;
+/* cf_op_encode_begin / cf_op_encode_commit validate a request and fill op->obj;
  * CF_ERR_INVALID with op->err set, or CF_ERR_NOMEM. cf_op_deinit frees the owned texts. */
 CF_MUST_CHECK cf_status cf_op_encode_begin(cf_op *op, const cf_run_begin_args *args,
                                            cf_wf_row *out);

@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: MIT
-/* store/writeset.c: validates a run's requests (run begin, write set) and turns them into the
- * text parameters of CF_SQL_RUN_BEGIN and CF_SQL_WRITE_SET. Runs on the caller's thread, so the
- * JSON encoding of many runs happens in parallel, outside the writer. */
+/* store/writeset.c: validates a run's requests (run begin, write set) and turns each into one
+ * compact JSON object, an element of the array parameter of CF_SQL_RUN_BEGINS or
+ * CF_SQL_WRITE_SETS (store/sql.c names the keys). Runs on the caller's thread, so the JSON
+ * encoding of many runs happens in parallel, outside the writer. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -21,20 +22,22 @@ static cf_status invalid(cf_op *op, const char *msg, const char *detail)
     return CF_ERR_INVALID;
 }
 
-/* Owned compact JSON text of v (NULL -> "{}" when dflt_obj, else NULL), kept in op->json[slot]. */
-static cf_status dump(cf_op *op, int slot, const json_t *v, bool dflt_obj, const char **val)
+/* Makes op->obj, the compact text of o (consumed); CF_ERR_NOMEM when o is NULL. */
+static cf_status finish_obj(cf_op *op, json_t *o, int rc)
 {
-    *val = NULL;
-    if (!v) {
-        if (dflt_obj)
-            *val = "{}";
-        return CF_OK;
-    }
-    op->json[slot] = json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY);
-    if (!op->json[slot])
+    if (o && rc == 0)
+        op->obj = json_dumps(o, JSON_COMPACT);
+    json_decref(o);
+    if (!op->obj)
         return CF_ERR_NOMEM;
-    *val = op->json[slot];
+    op->obj_len = strlen(op->obj);
     return CF_OK;
+}
+
+/* A borrowed object, or a new {} for NULL. */
+static json_t *obj_or_empty(json_t *v)
+{
+    return v ? json_incref(v) : json_object();
 }
 
 static bool valid_text(const char *s, size_t max)
@@ -56,15 +59,15 @@ cf_status cf_op_encode_begin(cf_op *op, const cf_run_begin_args *a, cf_wf_row *o
         return invalid(op, "queue name must be 1-64 bytes", NULL);
     if ((a->kwargs && !json_is_object(a->kwargs)) || (a->options && !json_is_object(a->options)))
         return invalid(op, "kwargs and options must be JSON objects", NULL);
-    op->vals[0] = a->wf_class;
-    op->vals[1] = a->key;
-    op->vals[2] = a->queue ? a->queue : "default";
-    cf_status st = dump(op, 0, a->kwargs, true, &op->vals[3]);
-    if (st == CF_OK)
-        st = dump(op, 1, a->options, true, &op->vals[4]);
-    op->vals[5] = a->lock_value;
-    op->vals[6] = a->retry ? "t" : "f";
-    return st;
+    json_t *o = json_object();
+    int rc = !o || json_object_set_new(o, "c", json_string(a->wf_class));
+    rc = rc || json_object_set_new(o, "k", json_string(a->key));
+    rc = rc || json_object_set_new(o, "q", json_string(a->queue ? a->queue : "default"));
+    rc = rc || json_object_set_new(o, "kw", obj_or_empty(a->kwargs));
+    rc = rc || json_object_set_new(o, "op", obj_or_empty(a->options));
+    rc = rc || json_object_set_new(o, "l", json_string(a->lock_value));
+    rc = rc || json_object_set_new(o, "rt", json_boolean(a->retry));
+    return finish_obj(op, o, rc);
 }
 
 static bool is_marker(const char *name)
@@ -89,8 +92,10 @@ static int set_str(json_t *o, const char *k, const char *v)
     return v ? json_object_set_new(o, k, json_string(v)) : 0;
 }
 
-static cf_status encode_steps(cf_op *op, const cf_write_set *ws)
+static cf_status encode_steps(cf_op *op, const cf_write_set *ws, json_t *obj)
 {
+    if (ws->nsteps == 0)
+        return CF_OK;
     json_t *arr = json_array();
     if (!arr)
         return CF_ERR_NOMEM;
@@ -124,14 +129,16 @@ static cf_status encode_steps(cf_op *op, const cf_write_set *ws)
         if (rc)
             st = CF_ERR_NOMEM;
     }
-    if (st == CF_OK)
-        st = dump(op, 1, arr, false, &op->vals[8]);
+    if (st == CF_OK && json_object_set(obj, "st", arr) != 0)
+        st = CF_ERR_NOMEM;
     json_decref(arr);
     return st;
 }
 
-static cf_status encode_errors(cf_op *op, const cf_write_set *ws)
+static cf_status encode_errors(cf_op *op, const cf_write_set *ws, json_t *obj)
 {
+    if (ws->nerrors == 0)
+        return CF_OK;
     json_t *arr = json_array();
     if (!arr)
         return CF_ERR_NOMEM;
@@ -163,8 +170,8 @@ static cf_status encode_errors(cf_op *op, const cf_write_set *ws)
         if (rc)
             st = CF_ERR_NOMEM;
     }
-    if (st == CF_OK)
-        st = dump(op, 2, arr, false, &op->vals[9]);
+    if (st == CF_OK && json_object_set(obj, "er", arr) != 0)
+        st = CF_ERR_NOMEM;
     json_decref(arr);
     return st;
 }
@@ -186,30 +193,29 @@ cf_status cf_op_encode_commit(cf_op *op, const cf_write_set *ws)
         return invalid(op, "context must be a JSON object", NULL);
     if (ws->retry_counts && !json_is_object(ws->retry_counts))
         return invalid(op, "retry_counts must be a JSON object", NULL);
-    snprintf(op->num[0], sizeof op->num[0], "%lld", (long long)ws->workflow_id);
-    snprintf(op->num[1], sizeof op->num[1], "%lld", (long long)ws->fence);
-    snprintf(op->num[2], sizeof op->num[2], "%lld",
-             (long long)(ws->outcome == CF_WS_HALT ? ws->next_wake_at_ms : 0));
-    snprintf(op->num[3], sizeof op->num[3], "%d", ws->attempt < 0 ? -1 : ws->attempt);
-    op->vals[0] = op->num[0];
-    op->vals[1] = op->num[1];
-    op->vals[3] = outcome_names[ws->outcome];
-    op->vals[4] = op->num[2];
-    op->vals[5] = op->num[3];
-    cf_status st = dump(op, 0, ws->context, false, &op->vals[2]);
+    json_t *o = json_object();
+    int rc = !o || json_object_set_new(o, "id", json_integer(ws->workflow_id));
+    rc = rc || json_object_set_new(o, "f", json_integer(ws->fence));
+    rc = rc || json_object_set_new(o, "o", json_string(outcome_names[ws->outcome]));
+    rc = rc || (ws->outcome == CF_WS_HALT &&
+                json_object_set_new(o, "wk", json_integer(ws->next_wake_at_ms)));
+    rc = rc || json_object_set_new(o, "a", json_integer(ws->attempt < 0 ? -1 : ws->attempt));
+    rc = rc || (ws->context && json_object_set(o, "ctx", ws->context));
+    rc = rc || (ws->retry_counts && json_object_set(o, "rc", ws->retry_counts));
+    cf_status st = rc ? CF_ERR_NOMEM : CF_OK;
     if (st == CF_OK)
-        st = dump(op, 3, ws->retry_counts, false, &op->vals[6]);
+        st = encode_steps(op, ws, o);
     if (st == CF_OK)
-        st = encode_steps(op, ws);
-    if (st == CF_OK)
-        st = encode_errors(op, ws);
-    return st;
+        st = encode_errors(op, ws, o);
+    if (st != CF_OK) {
+        json_decref(o);
+        return st;
+    }
+    return finish_obj(op, o, 0);
 }
 
 void cf_op_deinit(cf_op *op)
 {
-    for (size_t i = 0; i < sizeof op->json / sizeof op->json[0]; i++) {
-        free(op->json[i]); /* json_dumps allocates with jansson's allocator (malloc) */
-        op->json[i] = NULL;
-    }
+    free(op->obj); /* json_dumps allocates with jansson's allocator (malloc) */
+    op->obj = NULL;
 }

@@ -1,20 +1,22 @@
 #!/usr/bin/env bash
 # tests/run.sh: runs test binaries and prints one closing line "N passed, N failed".
-#   tests/run.sh [--unit] [--services] [--contract] BIN...
+#   tests/run.sh [--unit] [--services] [--contract] [--install] BIN...
 # --services starts a throwaway Redis + Postgres (deploy/services.sh) for the run and stops them
-# after; --contract also runs tests/contract/run.sh (Ruby/Python producers, conformance vectors).
+# after; --contract also runs tests/contract/run.sh (Ruby/Python producers, conformance vectors);
+# --install checks `make install` and the README's C example (tests/install/run.sh).
 # TEST_PREFIX (e.g. valgrind) wraps each binary. CF_TEST_FILTER selects tests by name (glob).
 set -uo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(dirname "$here")
 
-services=0 contract=0
+services=0 contract=0 install=0
 bins=()
 for a in "$@"; do
   case $a in
     --unit) ;;
     --services) services=1 ;;
     --contract) contract=1 ;;
+    --install) install=1 ;;
     *) bins+=("$a") ;;
   esac
 done
@@ -64,15 +66,23 @@ for bin in "${bins[@]}"; do
   [ "$bad" -gt 0 ] && failed_bins+=("$name")
 done
 
-if [ $contract = 1 ] && [ -x "$root/tests/contract/run.sh" ]; then
-  echo "=== contract"
-  out=$("$root/tests/contract/run.sh" 2>&1); rc=$?
+# run_suite NAME SCRIPT: a script suite that ends with "NAME: N passed, M failed".
+run_suite() {
+  local name=$1 script=$2 out rc sp sf
+  echo "=== $name"
+  out=$("$script" 2>&1); rc=$?
   echo "$out"
-  cp=$(echo "$out" | sed -n 's/^contract: \([0-9]*\) passed, \([0-9]*\) failed$/\1/p' | tail -1)
-  cf=$(echo "$out" | sed -n 's/^contract: \([0-9]*\) passed, \([0-9]*\) failed$/\2/p' | tail -1)
-  passed=$((passed + ${cp:-0})); failed=$((failed + ${cf:-0}))
-  if [ $rc -ne 0 ] && [ "${cf:-0}" -eq 0 ]; then failed=$((failed + 1)); fi
-  [ $rc -ne 0 ] && failed_bins+=(contract)
+  sp=$(echo "$out" | sed -n "s/^$name: \([0-9]*\) passed, \([0-9]*\) failed\$/\1/p" | tail -1)
+  sf=$(echo "$out" | sed -n "s/^$name: \([0-9]*\) passed, \([0-9]*\) failed\$/\2/p" | tail -1)
+  passed=$((passed + ${sp:-0})); failed=$((failed + ${sf:-0}))
+  if [ $rc -ne 0 ] && [ "${sf:-0}" -eq 0 ]; then failed=$((failed + 1)); fi
+  [ $rc -ne 0 ] && failed_bins+=("$name")
+}
+if [ $contract = 1 ] && [ -x "$root/tests/contract/run.sh" ]; then
+  run_suite contract "$root/tests/contract/run.sh"
+fi
+if [ $install = 1 ]; then
+  run_suite install "$root/tests/install/run.sh"
 fi
 
 rm -rf "$logdir"

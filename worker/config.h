@@ -34,6 +34,8 @@ typedef struct cf_config {
     int64_t statement_timeout_ms;
     int64_t promote_interval_ms;
     int64_t sweep_grace_ms;
+    int64_t sweep_interval_ms;
+    int sweep_batch;
     char log_level[16];
 } cf_config;
 

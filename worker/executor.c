@@ -17,6 +17,7 @@
 #include "common/log.h"
 #include "common/rand.h"
 #include "queue/deadletter.h"
+#include "queue/delivery.h"
 #include "queue/enqueue.h"
 #include "queue/envelope.h"
 #include "queue/fetch.h"
@@ -215,7 +216,49 @@ static void release(cf_executor *ex, const cf_envelope *env, const char *token)
     }
 }
 
-/* run_workflow: begin in Postgres, replay, finish. Returns what to publish. */
+/* finish_delivery releases the lock, publishes or drops the continuation and acks, in one
+ * round trip (queue/delivery.h), after Postgres has recorded the outcome. */
+static void finish_delivery(cf_executor *ex, const char *queue, const char *raw, size_t len,
+                            const cf_envelope *env, const char *token, const char *wf_queue,
+                            const cf_finish_result *fin)
+{
+    cf_buf member = CF_BUF_INIT;
+    cf_delivery_end d = {
+        .prefix = ex->cfg->prefix,
+        .worker_id = ex->worker_id,
+        .queue = queue,
+        .env = raw,
+        .env_len = len,
+        .wf_class = env->wf_class,
+        .wf_key = env->key,
+        .token = token,
+        .next = fin->publish == CF_PUBLISH_WAKE     ? CF_DELIVERY_CONTINUE_AT
+                : fin->publish == CF_PUBLISH_REMOVE ? CF_DELIVERY_DROP_CONTINUATION
+                                                    : CF_DELIVERY_NOTHING,
+        .wf_queue = wf_queue,
+        .due_unix_ms = fin->wake_at_ms,
+    };
+    if (d.next != CF_DELIVERY_NOTHING) {
+        if (cf_envelope_encode_continuation(env->wf_class, env->key, wf_queue, &member) != CF_OK)
+            d.next = CF_DELIVERY_NOTHING; /* cannot happen for a decoded envelope */
+        d.member = member.data;
+        d.member_len = member.len;
+    }
+    bool released = false, acked = false;
+    REDIS_RETRY(ex, "finish_delivery", cf_delivery_finish(ex->redis, &d, &released, &acked));
+    cf_log_ctx lc = {.wf_class = env->wf_class, .wf_key = env->key, .jid = env->jid};
+    if (!released && !fin->abandoned)
+        cf_logkv(CF_LOG_WARN, &lc, "event=lock_lost",
+                 "the Redis lock expired or was taken over before release (the run outlived "
+                 "max_duration?)");
+    if (!acked)
+        cf_logkv(CF_LOG_WARN, &lc, "event=ack_missing",
+                 "the envelope was no longer in flight (recovered while this worker was presumed "
+                 "dead?)");
+    cf_buf_deinit(&member);
+}
+
+/* run_workflow: begin in Postgres, replay, finish. */
 static void run_workflow(cf_executor *ex, const char *queue, const char *raw, size_t len,
                          cf_envelope *env, const cf_workflow_def *def, const char *token)
 {
@@ -232,10 +275,24 @@ static void run_workflow(cf_executor *ex, const char *queue, const char *raw, si
         .steps = &steps,
     };
     cf_log_ctx lc = {.wf_class = env->wf_class, .wf_key = env->key, .jid = env->jid};
-    cf_status st = cf_store_run_begin(ex->store, &args, &row);
+    cf_status st;
+    if (env->retry_workflow) {
+        /* retry_later resumes a workflow; it never creates one (SPEC §4). */
+        st = cf_store_find(ex->store, env->wf_class, env->key, &row);
+        cf_wf_row_deinit(&row);
+        if (st == CF_ERR_NOT_FOUND) {
+            atomic_fetch_add(&ex->stats->not_executable, 1);
+            cf_logkv(CF_LOG_INFO, &lc, "event=not_executable",
+                     "retry_workflow for a workflow that does not exist; nothing to resume");
+            release(ex, env, token);
+            ack(ex, queue, raw, len);
+            return;
+        }
+    }
+    st = cf_store_run_begin(ex->store, &args, &row);
     if (st == CF_ERR_STATE) {
         atomic_fetch_add(&ex->stats->not_executable, 1);
-        cf_logkv(CF_LOG_INFO, &lc, "event=not_executable state=%s",
+        cf_logkv(CF_LOG_INFO, &lc, "event=not_executable",
                  "workflow is %s; delivery acked without running%s", row.state,
                  strcmp(row.state, "completed") == 0 ? ""
                  : env->retry_workflow               ? " (not retryable)"
@@ -251,7 +308,17 @@ static void run_workflow(cf_executor *ex, const char *queue, const char *raw, si
     }
     if (st != CF_OK) {
         release(ex, env, token);
-        store_unavailable(ex, queue, raw, len, st);
+        if (cf_status_is_transient(st) || st == CF_ERR_NOMEM) {
+            store_unavailable(ex, queue, raw, len, st);
+        } else {
+            /* Postgres refused this envelope's data for good: keep it with the reason. */
+            char why[256];
+            cf_store_errstr(ex->store, why, sizeof why);
+            cf_error err;
+            cf_error_set(&err, "bad_value", "", "the store refused this workflow: %s (%s)", why,
+                         cf_status_str(st));
+            dead_letter(ex, queue, raw, len, &err);
+        }
         cf_wf_row_deinit(&row);
         cf_step_list_deinit(&steps);
         return;
@@ -278,14 +345,11 @@ static void run_workflow(cf_executor *ex, const char *queue, const char *raw, si
         store_unavailable(ex, queue, raw, len, fin.abandon_status);
         return;
     }
-    release(ex, env, token);
-    if (ex->crash_after_release)
+    if (ex->crash_after_release) {
+        release(ex, env, token);
         abort(); /* test hook: the gap between release and publish */
-    if (fin.publish == CF_PUBLISH_WAKE)
-        publish_continuation(ex, wf_queue, env->wf_class, env->key, fin.wake_at_ms, false);
-    else if (fin.publish == CF_PUBLISH_REMOVE)
-        publish_continuation(ex, wf_queue, env->wf_class, env->key, 0, true);
-    ack(ex, queue, raw, len);
+    }
+    finish_delivery(ex, queue, raw, len, env, token, wf_queue, &fin);
 }
 
 void cf_executor_handle(cf_executor *ex, const char *queue, const char *raw, size_t len)

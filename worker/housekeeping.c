@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: MIT
-/* worker/housekeeping.c: the promotion and recovery loop. */
+/* worker/housekeeping.c: the promotion, recovery and healing loop. */
 #include "worker/housekeeping.h"
 
 #include <pthread.h>
@@ -11,12 +11,15 @@
 #include "queue/recovery.h"
 #include "queue/redis_conn.h"
 #include "queue/schedule.h"
+#include "worker/sweeper.h"
 
 struct cf_housekeeping {
     const cf_config *cfg;
     const char *worker_id;
     cf_store *store;
     cf_redis *redis;
+    cf_sweeper *sweeper;
+    const char *queues[CF_MAX_QUEUES];
     pthread_t thread;
     atomic_bool stop;
     int64_t redis_ok_since; /* monotonic ms of the first success after the last Redis error */
@@ -82,6 +85,7 @@ static void *housekeeping_main(void *arg)
             recover(hk);
             next_recovery = now + hk->cfg->lease_ms / 2;
         }
+        cf_sweeper_tick(hk->sweeper, hk->worker_id, hk->queues, (size_t)hk->cfg->nqueues);
         if (!cf_redis_is_connected(hk->redis) &&
             cf_redis_wait_reconnect(hk->redis, &hk->stop) != CF_OK)
             continue; /* still down: the next pass tries again (errors are reported there) */
@@ -101,13 +105,17 @@ cf_status cf_housekeeping_start(const cf_config *cfg, const char *worker_id, cf_
     hk->worker_id = worker_id;
     hk->store = store;
     atomic_init(&hk->stop, false);
+    for (int i = 0; i < cfg->nqueues; i++)
+        hk->queues[i] = cfg->queues[i];
     cf_error err;
     cf_status st = cf_redis_new(cfg->redis_url, NULL, &hk->redis, &err);
     if (st != CF_OK) {
         cf_free(hk);
         return st;
     }
-    if (pthread_create(&hk->thread, NULL, housekeeping_main, hk) != 0) {
+    if (cf_sweeper_new(cfg, store, hk->redis, &hk->sweeper) != CF_OK ||
+        pthread_create(&hk->thread, NULL, housekeeping_main, hk) != 0) {
+        cf_sweeper_free(hk->sweeper);
         cf_redis_free(hk->redis);
         cf_free(hk);
         return CF_ERR_NOMEM;
@@ -122,6 +130,8 @@ void cf_housekeeping_stop(cf_housekeeping *hk)
         return;
     atomic_store(&hk->stop, true);
     pthread_join(hk->thread, NULL);
+    cf_sweeper_log_totals(hk->sweeper);
+    cf_sweeper_free(hk->sweeper);
     cf_redis_free(hk->redis);
     cf_free(hk);
 }

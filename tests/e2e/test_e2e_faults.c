@@ -239,6 +239,34 @@ static void test_redis_then_postgres_down_for_20s_lose_nothing(void **state)
     assert_true(cf_e2e_wait_states(&E, "completed", n, 120000));
 }
 
+static void test_unknown_class_is_retried_then_dead_lettered(void **state)
+{
+    (void)state;
+    const char *grace[] = {"CHRONOFORGE_UNKNOWN_CLASS_GRACE=1500ms", NULL};
+    cf_e2e_worker(&E, 0, C4, grace);
+    cf_e2e_enqueue(&E, "NotDeployedYet", "unknown-1", "{}");
+    cf_e2e_enqueue(&E, "Exerciser", "known-1", "{\"steps\": 1}");
+    assert_true(cf_e2e_wait_state(&E, "known-1", "completed", DEADLINE_MS));
+    char dead[200];
+    snprintf(dead, sizeof dead, "%s:{default}:dead", E.prefix);
+    const char *llen[] = {"LLEN", dead, NULL};
+    for (int i = 0; i < 3000 && cf_e2e_redis_int(llen) < 1; i++)
+        usleep(10000);
+    assert_int_equal(cf_e2e_redis_int(llen), 1);
+    char out[4096];
+    const char *list[] = {getenv("CF_BIN"), "dead", "list", NULL};
+    assert_int_equal(cf_e2e_cli(&E, out, sizeof out, list), 0);
+    assert_non_null(strstr(out, "unknown_class"));
+    assert_non_null(strstr(out, "NotDeployedYet"));
+    /* it was put back (not dead-lettered) on its first delivery */
+    assert_true(cf_e2e_log_contains(&E, 0, "event=unknown_class"));
+    /* nothing of it ever reached Postgres */
+    assert_int_equal(cf_e2e_sql_int(&E,
+                                    "SELECT count(*) FROM chrono_forge_workflows WHERE key = $1",
+                                    "unknown-1"),
+                     0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -249,6 +277,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_sigstopped_run_past_max_duration_is_fenced_off,
                                         setup_each, teardown_each),
         cmocka_unit_test_setup_teardown(test_crash_loop_stalls_the_workflow_not_the_fleet,
+                                        setup_each, teardown_each),
+        cmocka_unit_test_setup_teardown(test_unknown_class_is_retried_then_dead_lettered,
                                         setup_each, teardown_each),
         cmocka_unit_test_setup_teardown(test_redis_then_postgres_down_for_20s_lose_nothing,
                                         setup_each, teardown_each),

@@ -2,9 +2,10 @@
 # tests/fuzz/run.sh: build and run libFuzzer targets, time-boxed. Usage: run.sh SECONDS fuzz_x.c...
 # Each target names the library sources it needs in "fuzz-srcs:" comment lines; they are compiled
 # directly into it with clang -fsanitize=fuzzer,address,undefined. Seeds come from
-# tests/fuzz/corpus/<target>/ (read only); new inputs go to build/fuzz/<target>/corpus, crashers
-# to build/fuzz/<target>/. libFuzzer's default memory limits stay in force. Exits non-zero when a
-# target fails to build or finds a crash, leak, timeout or out-of-memory.
+# tests/fuzz/corpus/<target>/ (read only), with tests/fuzz/<target>.dict if present; new inputs
+# go to build/fuzz/<target>/corpus, crashers to build/fuzz/<target>/. libFuzzer's default memory
+# limits stay in force. Exits non-zero when a target fails to build or finds a crash, leak,
+# timeout or out-of-memory.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 if [ $# -lt 2 ]; then
@@ -30,10 +31,12 @@ for src in "$@"; do
     "${pkg_cflags[@]}" "$src" "${lib_srcs[@]}" "${pkg_libs[@]}" -lm -o "$out/$name"
   seeds=()
   [ -d "tests/fuzz/corpus/$name" ] && seeds=("tests/fuzz/corpus/$name")
+  dict=()
+  [ -f "tests/fuzz/$name.dict" ] && dict=("-dict=tests/fuzz/$name.dict")
   echo "fuzz: running $name for ${seconds}s"
   set +e
   "$out/$name" -max_total_time="$seconds" -print_final_stats=1 -artifact_prefix="$out/" \
-    "$out/corpus" "${seeds[@]}" >"$out/log.txt" 2>&1
+    "${dict[@]}" "$out/corpus" "${seeds[@]}" >"$out/log.txt" 2>&1
   rc=$?
   set -e
   grep -E '^(stat::|SUMMARY|==[0-9]+==ERROR|artifact_prefix|Test unit written|#[0-9]+ +DONE)' \

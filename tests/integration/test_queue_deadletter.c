@@ -15,21 +15,12 @@
 
 #define W "host:9:beefee"
 
-static cf_redis *open_redis(void)
-{
-    cf_redis *r = NULL;
-    cf_error err = {0};
-    if (cf_redis_open(cf_test_env("CF_TEST_REDIS_URL"), NULL, &r, &err) != CF_OK)
-        fail_msg("open: %s", err.msg);
-    return r;
-}
-
 static void test_deadletter_push_leaves_inflight_and_decodes(void **state)
 {
     (void)state;
     char p[64];
     cf_test_prefix(p, sizeof p);
-    cf_redis *r = open_redis();
+    cf_redis *r = cf_test_redis_open();
     const char raw[5] = {'\xc1', 'x', '\0', 'y', '\xff'};
     assert_int_equal(cf_enqueue(r, p, "q", raw, sizeof raw), CF_OK);
     const char *qs[1] = {"q"};
@@ -66,7 +57,7 @@ static void test_deadletter_cap_and_truncation(void **state)
     (void)state;
     char p[64];
     cf_test_prefix(p, sizeof p);
-    cf_redis *r = open_redis();
+    cf_redis *r = cf_test_redis_open();
     cf_deadletter_reason why = {"bad_value", "bad", "kwargs.x"};
     for (int i = 0; i < 25; i++) {
         char raw[16];
@@ -105,7 +96,7 @@ static void test_deadletter_retry_and_purge(void **state)
     (void)state;
     char p[64];
     cf_test_prefix(p, sizeof p);
-    cf_redis *r = open_redis();
+    cf_redis *r = cf_test_redis_open();
     cf_deadletter_reason why = {"unknown_class", "no such class", "class"};
     for (int i = 0; i < 150; i++) {
         char raw[16];

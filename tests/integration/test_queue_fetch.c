@@ -18,21 +18,12 @@
 
 #define W "host:1:aaaaaa"
 
-static cf_redis *open_redis(void)
-{
-    cf_redis *r = NULL;
-    cf_error err = {0};
-    if (cf_redis_open(cf_test_env("CF_TEST_REDIS_URL"), NULL, &r, &err) != CF_OK)
-        fail_msg("open: %s", err.msg);
-    return r;
-}
-
 static void test_fetch_enqueue_fetch_ack(void **state)
 {
     (void)state;
     char p[64];
     cf_test_prefix(p, sizeof p);
-    cf_redis *r = open_redis();
+    cf_redis *r = cf_test_redis_open();
     const char env[4] = {'\x81', '\0', 'x', '\x01'};
     assert_int_equal(cf_enqueue(r, p, "default", env, sizeof env), CF_OK);
     const char *qs[1] = {"default"};
@@ -76,7 +67,7 @@ static void test_fetch_priority_order_across_queues(void **state)
     (void)state;
     char p[64];
     cf_test_prefix(p, sizeof p);
-    cf_redis *r = open_redis();
+    cf_redis *r = cf_test_redis_open();
     cf_enqueue_item items[5] = {{"low", "l1", 2, 0},
                                 {"mid", "m1", 2, 0},
                                 {"high", "h1", 2, 0},
@@ -102,7 +93,7 @@ static void test_fetch_requeue_reschedule_continue(void **state)
     (void)state;
     char p[64];
     cf_test_prefix(p, sizeof p);
-    cf_redis *r = open_redis();
+    cf_redis *r = cf_test_redis_open();
     const char *qs[1] = {"q"};
     cf_fetched f;
     assert_int_equal(cf_enqueue(r, p, "q", "env-a", 5), CF_OK);
@@ -169,7 +160,7 @@ static void test_fetch_sees_shutdown_within_a_second(void **state)
     (void)state;
     char p[64];
     cf_test_prefix(p, sizeof p);
-    blocker b = {.r = open_redis(), .prefix = p};
+    blocker b = {.r = cf_test_redis_open(), .prefix = p};
     atomic_init(&b.stop, false);
     atomic_init(&b.done, false);
     pthread_t t;
@@ -188,8 +179,8 @@ static void test_fetch_single_queue_blocking_wakes_on_push(void **state)
     (void)state;
     char p[64];
     cf_test_prefix(p, sizeof p);
-    cf_redis *r = open_redis();
-    cf_redis *producer = open_redis();
+    cf_redis *r = cf_test_redis_open();
+    cf_redis *producer = cf_test_redis_open();
     /* A fetch with a short wait on an empty queue returns NOT_FOUND. */
     const char *qs[1] = {"solo"};
     cf_fetched f;

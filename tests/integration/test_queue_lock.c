@@ -13,15 +13,6 @@
 #include "queue/redis_conn.h"
 #include "tests/support/test.h"
 
-static cf_redis *open_redis(void)
-{
-    cf_redis *r = NULL;
-    cf_error err = {0};
-    if (cf_redis_open(cf_test_env("CF_TEST_REDIS_URL"), NULL, &r, &err) != CF_OK)
-        fail_msg("open: %s", err.msg);
-    return r;
-}
-
 static long long scard(cf_redis *r, const char *prefix, const char *worker)
 {
     char key[CF_KEY_MAX];
@@ -40,7 +31,7 @@ static void test_lock_release_only_by_holder(void **state)
     (void)state;
     char p[64];
     cf_test_prefix(p, sizeof p);
-    cf_redis *r = open_redis();
+    cf_redis *r = cf_test_redis_open();
     cf_lock_holder h;
     assert_int_equal(cf_lock_acquire(r, p, "wA", "Order", "k1", "wA/r1", 60000, &h), CF_OK);
     assert_string_equal(h.value, "wA/r1");
@@ -135,7 +126,7 @@ static void test_lock_eight_contenders_never_overlap(void **state)
     }
     assert_int_equal(atomic_load(&c.overlaps), 0);
     assert_true(atomic_load(&c.acquired) > 0);
-    cf_redis *r = open_redis();
+    cf_redis *r = cf_test_redis_open();
     for (int i = 0; i < 8; i++) {
         char w[16];
         snprintf(w, sizeof w, "w%d", i);

@@ -23,15 +23,6 @@
 #define LIVE     "livehost:7:a11ve0"
 #define LEASE_MS 300
 
-static cf_redis *open_redis(void)
-{
-    cf_redis *r = NULL;
-    cf_error err = {0};
-    if (cf_redis_open(cf_test_env("CF_TEST_REDIS_URL"), NULL, &r, &err) != CF_OK)
-        fail_msg("open: %s", err.msg);
-    return r;
-}
-
 typedef struct dead_probe {
     cf_redis *r;
     const char *prefix;
@@ -132,7 +123,7 @@ static void test_recovery_two_racers_recover_once(void **state)
     (void)state;
     char p[64];
     cf_test_prefix(p, sizeof p);
-    cf_redis *r = open_redis();
+    cf_redis *r = cf_test_redis_open();
     const int n = cf_test_scale(250);
     make_dead_worker(r, p, n);
     recoverer rc[2] = {{p, {0}, CF_OK}, {p, {0}, CF_OK}};
@@ -185,7 +176,7 @@ static void test_recovery_survives_a_recoverer_dying_half_way(void **state)
     (void)state;
     char p[64];
     cf_test_prefix(p, sizeof p);
-    cf_redis *r = open_redis();
+    cf_redis *r = cf_test_redis_open();
     const int n = 10;
     make_dead_worker(r, p, n);
     /* A recoverer claims the dead worker, returns one envelope, and dies. */
@@ -235,7 +226,7 @@ static void test_recovery_heartbeat_thread_keeps_worker_live(void **state)
         cf_heartbeat_start(cf_test_env("CF_TEST_REDIS_URL"), NULL, p, LIVE, 20, &hb, &err), CF_OK);
     assert_true(cf_test_wait_for(beaten_thrice, hb, 5000));
     assert_true(cf_heartbeat_last_ok_ms(hb) > 0);
-    cf_redis *r = open_redis();
+    cf_redis *r = cf_test_redis_open();
     int64_t live = 0;
     assert_int_equal(cf_recovery_live_workers(r, p, 60000, &live), CF_OK);
     assert_int_equal(live, 1);

@@ -16,21 +16,12 @@
 #include "queue/schedule.h"
 #include "tests/support/test.h"
 
-static cf_redis *open_redis(void)
-{
-    cf_redis *r = NULL;
-    cf_error err = {0};
-    if (cf_redis_open(cf_test_env("CF_TEST_REDIS_URL"), NULL, &r, &err) != CF_OK)
-        fail_msg("open: %s", err.msg);
-    return r;
-}
-
 static void test_schedule_promotes_only_due_in_order(void **state)
 {
     (void)state;
     char p[64];
     cf_test_prefix(p, sizeof p);
-    cf_redis *r = open_redis();
+    cf_redis *r = cf_test_redis_open();
     assert_int_equal(cf_enqueue_at(r, p, "q", "late", 4, 3000), CF_OK);
     assert_int_equal(cf_enqueue_at(r, p, "q", "first", 5, 1000), CF_OK);
     assert_int_equal(cf_enqueue_at(r, p, "q", "second", 6, 2000), CF_OK);
@@ -78,7 +69,7 @@ static void test_schedule_four_promoters_lose_and_duplicate_nothing(void **state
     (void)state;
     char p[64];
     cf_test_prefix(p, sizeof p);
-    cf_redis *r = open_redis();
+    cf_redis *r = cf_test_redis_open();
     const int n = cf_test_scale(10000);
     char(*envs)[16] = cf_calloc((size_t)n, sizeof *envs);
     cf_enqueue_item *items = cf_calloc(1000, sizeof *items);
@@ -185,7 +176,7 @@ static void test_schedule_continuations_keep_one_entry_earliest_due(void **state
         added += pbs[i].added;
     }
     assert_int_equal(added, 1);
-    cf_redis *r = open_redis();
+    cf_redis *r = cf_test_redis_open();
     int64_t sched = -1, due = 0;
     assert_int_equal(cf_queue_depths(r, p, "q", NULL, &sched, NULL), CF_OK);
     assert_int_equal(sched, 1);

@@ -11,6 +11,7 @@
 
 #include "common/clock.h"
 #include "common/rand.h"
+#include "queue/redis_conn.h"
 #include "tests/support/test.h"
 
 const char *cf_test_env(const char *name)
@@ -28,6 +29,15 @@ const char *cf_test_env(const char *name)
 bool cf_test_have_services(void)
 {
     return cf_test_env("CF_TEST_REDIS_URL") && cf_test_env("CF_TEST_PG_DSN");
+}
+
+cf_redis *cf_test_redis_open(void)
+{
+    cf_redis *r = NULL;
+    cf_error err = {0};
+    if (cf_redis_open(cf_test_env("CF_TEST_REDIS_URL"), NULL, &r, &err) != CF_OK)
+        fail_msg("open: %s", err.msg);
+    return r;
 }
 
 void cf_test_prefix(char *buf, size_t cap)

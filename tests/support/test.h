@@ -21,6 +21,10 @@ const char *cf_test_env(const char *name);
  * is missing; use at the top of integration tests. */
 bool cf_test_have_services(void);
 
+/* cf_test_redis_open connects to the test Redis (CF_TEST_REDIS_URL); fails the test on error.
+ * Free with cf_redis_free. */
+struct cf_redis *cf_test_redis_open(void);
+
 /* cf_test_prefix writes a Redis key prefix unique to this process and call ("cf:test:<pid>:<hex>").
  */
 void cf_test_prefix(char *buf, size_t cap);

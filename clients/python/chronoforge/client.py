@@ -1,0 +1,154 @@
+"""The producer: enqueues chronoforge workflows straight into Redis (SPEC §2)."""
+
+from __future__ import annotations
+
+import os
+import re
+import time
+from dataclasses import dataclass, field
+from typing import Any, Dict, Iterable, List, Mapping, Optional, Union
+
+import redis as redis_lib
+
+from . import envelope
+from .envelope import Duration, InvalidJob, When
+
+DEFAULT_PREFIX = "chronoforge"
+DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/0"
+
+
+@dataclass(frozen=True)
+class Job:
+    """One job for :meth:`Client.enqueue_many`; the fields mean what enqueue's arguments mean."""
+
+    workflow_class: Union[str, type]
+    key: str
+    kwargs: Optional[Mapping[str, Any]] = None
+    queue: str = "default"
+    delay: Optional[Duration] = None
+    at: Optional[When] = None
+    options: Optional[Mapping[str, Any]] = field(default=None)
+
+
+@dataclass(frozen=True)
+class _Prepared:
+    jid: str
+    queue: str
+    data: bytes
+    due_ms: Optional[int]
+
+
+class Client:
+    """Pushes envelopes into Redis: ``SADD P:queues Q`` then ``LPUSH P:{Q}:ready ENVELOPE``, or
+    ``ZADD P:{Q}:scheduled DUE_MS ENVELOPE`` for a delayed first run.
+
+    ``redis`` is a Redis URL or an existing ``redis.Redis`` (it must not use
+    ``decode_responses=True`` for anything else you read through it: envelopes are bytes);
+    ``prefix`` is the deployment's key prefix (the worker's ``--prefix``).
+    """
+
+    def __init__(self, redis: Union[str, "redis_lib.Redis", None] = None,
+                 prefix: Optional[str] = None, *,
+                 max_envelope_bytes: int = envelope.MAX_BYTES) -> None:
+        if redis is None:
+            redis = os.environ.get("CHRONOFORGE_REDIS_URL", DEFAULT_REDIS_URL)
+        if isinstance(redis, str):
+            self.redis = redis_lib.Redis.from_url(redis)
+        elif hasattr(redis, "pipeline"):
+            self.redis = redis
+        else:
+            raise TypeError(f"redis must be a Redis URL or a redis.Redis, got {type(redis).__name__}")
+        if prefix is None:
+            prefix = os.environ.get("CHRONOFORGE_PREFIX", DEFAULT_PREFIX)
+        if not isinstance(prefix, str) or not 1 <= len(prefix.encode("utf-8", "replace")) <= 128 \
+                or re.search(r"[{}\0]", prefix):
+            raise ValueError(f"prefix must be 1-128 bytes without braces or NUL, got {prefix!r}")
+        self.prefix = prefix
+        self.max_envelope_bytes = max_envelope_bytes
+
+    def ready_key(self, queue: str) -> str:
+        return f"{self.prefix}:{{{queue}}}:ready"
+
+    def scheduled_key(self, queue: str) -> str:
+        return f"{self.prefix}:{{{queue}}}:scheduled"
+
+    @property
+    def queues_key(self) -> str:
+        return f"{self.prefix}:queues"
+
+    def enqueue(self, workflow_class: Union[str, type], key: str,
+                kwargs: Optional[Mapping[str, Any]] = None, *, queue: str = "default",
+                delay: Optional[Duration] = None, at: Optional[When] = None,
+                options: Optional[Mapping[str, Any]] = None) -> str:
+        """Enqueues one run of ``workflow_class`` for ``key`` and returns its jid (24 hex chars).
+
+        ``kwargs`` is one dict (so a workflow may have an argument named ``queue``). ``delay``
+        (seconds, a timedelta or a duration str like ``"30s"``) or ``at`` (an aware datetime,
+        Unix seconds or an ISO-8601 str) delay the first run. Raises :class:`InvalidJob` (a
+        ValueError; :class:`InvalidJobType`, also a TypeError, for wrong types) for anything the
+        worker would refuse, before talking to Redis.
+        """
+        job = self._prepare(Job(workflow_class, key, kwargs, queue, delay, at, options))
+        self._push([job])
+        return job.jid
+
+    def enqueue_many(self, jobs: Iterable[Union[Job, Mapping[str, Any]]]) -> List[str]:
+        """Enqueues many jobs in one round trip and returns their jids in order. Each job is a
+        :class:`Job` or a dict with the same keys. Every job is checked before anything is sent.
+        Not atomic: if the connection breaks midway some jobs may have been enqueued; enqueueing
+        them again is harmless, because a workflow is identified by its class and key."""
+        prepared = []
+        for i, job in enumerate(jobs):
+            if isinstance(job, Mapping):
+                try:
+                    job = Job(**job)
+                except TypeError as e:
+                    raise TypeError(f"jobs[{i}]: {e}") from None
+            elif not isinstance(job, Job):
+                raise TypeError(f"jobs[{i}] must be a Job or a dict, got {type(job).__name__}")
+            try:
+                prepared.append(self._prepare(job))
+            except InvalidJob as e:
+                raise type(e)(e.code, e.field, f"jobs[{i}]: {e.detail}") from None
+        if prepared:
+            self._push(prepared)
+        return [p.jid for p in prepared]
+
+    def retry_later(self, workflow_class: Union[str, type], key: str, *, queue: str = "default") -> str:
+        """Asks the worker to resume a stalled or failed workflow (SPEC §4): pushes an envelope
+        with ``retry_workflow: true``. The worker decides; a workflow that is not retryable is
+        left as is. Returns the jid."""
+        jid, data = envelope.build(workflow_class, key, queue=queue, retry_workflow=True,
+                                   max_bytes=self.max_envelope_bytes)
+        self._push([_Prepared(jid, queue, data, None)])
+        return jid
+
+    def build_envelope(self, workflow_class: Union[str, type], key: str,
+                       kwargs: Optional[Mapping[str, Any]] = None, *, queue: str = "default",
+                       options: Optional[Mapping[str, Any]] = None) -> "tuple[str, bytes]":
+        """The ``(jid, bytes)`` enqueue would push. For tests and tools."""
+        return envelope.build(workflow_class, key, kwargs, queue=queue, options=options,
+                              max_bytes=self.max_envelope_bytes)
+
+    def _prepare(self, job: Job) -> _Prepared:
+        if job.delay is not None and job.at is not None:
+            raise envelope.InvalidJob("bad_value", "at", "give delay= or at=, not both")
+        due_ms: Optional[int] = None
+        if job.delay is not None:
+            due_ms = time.time_ns() // 1_000_000 + round(envelope.delay_seconds(job.delay) * 1000)
+        elif job.at is not None:
+            due_ms = envelope.at_ms(job.at)
+        jid, data = envelope.build(job.workflow_class, job.key, job.kwargs, queue=job.queue,
+                                   options=job.options, max_bytes=self.max_envelope_bytes)
+        return _Prepared(jid, job.queue, data, due_ms)
+
+    def _push(self, jobs: List[_Prepared]) -> None:
+        queues: Dict[str, None] = dict.fromkeys(p.queue for p in jobs)
+        pipe = self.redis.pipeline(transaction=False)
+        pipe.sadd(self.queues_key, *queues)
+        for p in jobs:
+            if p.due_ms is not None:
+                pipe.zadd(self.scheduled_key(p.queue), {p.data: p.due_ms})
+            else:
+                pipe.lpush(self.ready_key(p.queue), p.data)
+        pipe.execute()

@@ -1,0 +1,137 @@
+# frozen_string_literal: true
+
+require "redis"
+require_relative "envelope"
+require_relative "version"
+
+module Chronoforge
+  # Enqueues chronoforge workflows straight into Redis (SPEC §2): SADD P:queues Q, then LPUSH
+  # P:{Q}:ready ENVELOPE, or ZADD P:{Q}:scheduled DUE_MS ENVELOPE for a delayed first run.
+  #
+  #   client = Chronoforge::Client.new(redis: "redis://127.0.0.1:6379/0")
+  #   jid = client.enqueue("OrderWorkflow", "order-42", { "order_id" => 42 }, queue: "orders")
+  class Client
+    DEFAULT_PREFIX = "chronoforge"
+    BULK_KEYS = %i[class workflow_class key kwargs queue wait at options].freeze
+
+    attr_reader :redis, :prefix
+
+    # redis: a Redis URL (String) or an existing Redis object (anything with #pipelined).
+    # prefix: the deployment's key prefix (the worker's --prefix / CHRONOFORGE_PREFIX).
+    def initialize(redis: ENV.fetch("CHRONOFORGE_REDIS_URL", "redis://127.0.0.1:6379/0"),
+                   prefix: ENV.fetch("CHRONOFORGE_PREFIX", DEFAULT_PREFIX),
+                   max_envelope_bytes: Envelope::MAX_BYTES)
+      @redis =
+        if redis.is_a?(String)
+          Redis.new(url: redis)
+        elsif redis.respond_to?(:pipelined)
+          redis
+        else
+          raise ArgumentError, "redis: must be a Redis URL or a Redis object, got #{redis.class}"
+        end
+      unless prefix.is_a?(String) && prefix.bytesize.between?(1, 128) && !prefix.match?(/[{}\0]/)
+        raise ArgumentError, "prefix: must be 1-128 bytes without braces or NUL, got #{prefix.inspect}"
+      end
+
+      @prefix = prefix
+      @max_envelope_bytes = max_envelope_bytes
+    end
+
+    # Enqueues one run of workflow_class for key and returns its jid (24 hex characters).
+    # kwargs is one Hash (so a workflow may have an argument named queue); wait: (seconds, a
+    # duration String like "30s", or an ActiveSupport::Duration) or at: (a Time, Unix seconds or
+    # an ISO-8601 String) delay the first run. Raises Chronoforge::InvalidJob (an ArgumentError)
+    # for anything the worker would refuse, before talking to Redis.
+    def enqueue(workflow_class, key, kwargs = {}, queue: "default", wait: nil, at: nil, options: {})
+      job = prepare(workflow_class, key, kwargs, queue, wait, at, options)
+      push([job])
+      job[:jid]
+    end
+
+    # Enqueues many jobs in one round trip and returns their jids in order. Each job is a Hash
+    # with :class (or :workflow_class), :key and optionally :kwargs, :queue, :wait, :at, :options.
+    # Every job is checked before anything is sent. Not atomic: if the connection breaks midway
+    # some jobs may have been enqueued; enqueueing them again is harmless, because a workflow
+    # is identified by its class and key.
+    def enqueue_bulk(jobs)
+      raise ArgumentError, "enqueue_bulk takes an Array of Hashes, got #{jobs.class}" unless jobs.is_a?(Array)
+
+      prepared = jobs.each_with_index.map do |job, i|
+        raise ArgumentError, "jobs[#{i}] must be a Hash, got #{job.class}" unless job.is_a?(Hash)
+
+        unknown = job.keys - BULK_KEYS
+        raise ArgumentError, "jobs[#{i}]: unknown keys #{unknown.inspect} (use #{BULK_KEYS.inspect})" unless unknown.empty?
+
+        begin
+          prepare(job.fetch(:class) { job[:workflow_class] }, job[:key], job.fetch(:kwargs, {}),
+                  job.fetch(:queue, "default"), job[:wait], job[:at], job.fetch(:options, {}))
+        rescue InvalidJob => e
+          raise InvalidJob.new(e.code, e.field, "jobs[#{i}]: #{e.message}")
+        end
+      end
+      push(prepared) unless prepared.empty?
+      prepared.map { |j| j[:jid] }
+    end
+
+    # Asks the worker to resume a stalled or failed workflow (SPEC §4): pushes an envelope with
+    # retry_workflow: true. The worker decides; a workflow that is not retryable is left as is.
+    def retry_later(workflow_class, key, queue: "default")
+      jid, bytes = Envelope.build(workflow_class, key, queue: queue, retry_workflow: true,
+                                                       max_bytes: @max_envelope_bytes)
+      push([{ jid: jid, queue: queue.to_s, bytes: bytes, due_ms: nil }])
+      jid
+    end
+
+    # The envelope bytes enqueue would push, with its jid: [jid, bytes]. For tests and tools.
+    def build_envelope(workflow_class, key, kwargs = {}, queue: "default", options: {})
+      Envelope.build(workflow_class, key, kwargs: kwargs, queue: queue, options: options,
+                                          max_bytes: @max_envelope_bytes)
+    end
+
+    def ready_key(queue)
+      "#{@prefix}:{#{queue}}:ready"
+    end
+
+    def scheduled_key(queue)
+      "#{@prefix}:{#{queue}}:scheduled"
+    end
+
+    def queues_key
+      "#{@prefix}:queues"
+    end
+
+    private
+
+    def prepare(workflow_class, key, kwargs, queue, wait, at, options)
+      raise InvalidJob.new("bad_value", "at", "give wait: or at:, not both") if wait && at
+
+      due_ms =
+        if !wait.nil?
+          now_ms + (Envelope.wait_seconds(wait) * 1000).round
+        elsif !at.nil?
+          Envelope.at_ms(at)
+        end
+      jid, bytes = Envelope.build(workflow_class, key, kwargs: kwargs, queue: queue, options: options,
+                                                       max_bytes: @max_envelope_bytes)
+      { jid: jid, queue: queue.to_s, bytes: bytes, due_ms: due_ms }
+    end
+
+    def now_ms
+      (Time.now.to_r * 1000).round
+    end
+
+    def push(jobs)
+      queues = jobs.map { |j| j[:queue] }.uniq
+      @redis.pipelined do |pipe|
+        pipe.sadd(queues_key, queues)
+        jobs.each do |j|
+          if j[:due_ms]
+            pipe.zadd(scheduled_key(j[:queue]), j[:due_ms], j[:bytes])
+          else
+            pipe.lpush(ready_key(j[:queue]), j[:bytes])
+          end
+        end
+      end
+    end
+  end
+end

@@ -1,0 +1,242 @@
+// SPDX-License-Identifier: MIT
+/* queue/sweep.c: the pass lease, worker liveness and the suspects hash of queue/sweep.h. A
+ * suspect is stored as field "<class>/<key>", value "<first_seen_ms> <lock value>". */
+#include "queue/sweep.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/alloc.h"
+#include "queue/keys.h"
+#include "queue/redis_conn.h"
+
+cf_status cf_sweep_claim(cf_redis *r, const char *prefix, const char *holder, int64_t ttl_ms,
+                         bool *won)
+{
+    *won = false;
+    char key[CF_KEY_MAX], ttl[24];
+    if (cf_keys_check(prefix, NULL) != CF_OK || holder == NULL || ttl_ms <= 0 ||
+        cf_key_sweeper(key, sizeof key, prefix) < 0)
+        return CF_ERR_INVALID;
+    snprintf(ttl, sizeof ttl, "%lld", (long long)ttl_ms);
+    const char *argv[6] = {"SET", key, holder, "NX", "PX", ttl};
+    size_t lens[6] = {3, strlen(key), strlen(holder), 2, 2, strlen(ttl)};
+    cf_reply *rep = NULL;
+    cf_status st = cf_redis_exec(r, 6, argv, lens, &rep);
+    if (st == CF_OK)
+        *won = rep->type == CF_REPLY_STATUS;
+    cf_reply_free(rep);
+    return st;
+}
+
+cf_status cf_sweep_worker_liveness(cf_redis *r, const char *prefix, const char *worker_id,
+                                   int64_t lease_ms, cf_worker_liveness *out)
+{
+    *out = CF_WORKER_ABSENT;
+    char key[CF_KEY_MAX];
+    if (cf_keys_check(prefix, NULL) != CF_OK || worker_id == NULL ||
+        cf_key_workers(key, sizeof key, prefix) < 0)
+        return CF_ERR_INVALID;
+    const char *a0[3] = {"ZSCORE", key, worker_id};
+    size_t n0[3] = {6, strlen(key), strlen(worker_id)};
+    const char *a1[1] = {"TIME"};
+    size_t n1[1] = {4};
+    cf_redis_cmd cmds[2] = {{NULL, 0, 3, a0, n0}, {NULL, 0, 1, a1, n1}};
+    cf_reply *reps[2];
+    cf_status st = cf_redis_pipeline(r, cmds, 2, reps);
+    if (st == CF_OK) {
+        const cf_reply *t = reps[1];
+        if (t->type != CF_REPLY_ARRAY || t->n != 2 || t->elem[0].type != CF_REPLY_STRING ||
+            t->elem[1].type != CF_REPLY_STRING) {
+            st = CF_ERR_PROTOCOL;
+        } else if (reps[0]->type == CF_REPLY_STRING) {
+            int64_t now_ms =
+                strtoll(t->elem[0].str, NULL, 10) * 1000 + strtoll(t->elem[1].str, NULL, 10) / 1000;
+            int64_t beat_ms = (int64_t)strtod(reps[0]->str, NULL);
+            *out = now_ms - beat_ms > lease_ms ? CF_WORKER_DEAD : CF_WORKER_LIVE;
+        }
+    }
+    cf_reply_free(reps[0]);
+    cf_reply_free(reps[1]);
+    return st;
+}
+
+void cf_sweep_suspects_deinit(cf_sweep_suspects *s)
+{
+    if (s == NULL)
+        return;
+    for (size_t i = 0; i < s->n; i++) {
+        cf_free(s->items[i].lock_id);
+        cf_free(s->items[i].value);
+    }
+    cf_free(s->items);
+    memset(s, 0, sizeof *s);
+}
+
+static cf_sweep_suspect *find(cf_sweep_suspects *s, const char *lock_id)
+{
+    for (size_t i = 0; i < s->n; i++)
+        if (strcmp(s->items[i].lock_id, lock_id) == 0)
+            return &s->items[i];
+    return NULL;
+}
+
+/* append takes ownership of lock_id and value (freed on failure). */
+static bool append(cf_sweep_suspects *s, char *lock_id, char *value, int64_t first_seen_ms)
+{
+    if (lock_id == NULL || value == NULL)
+        goto fail;
+    if (s->n == s->cap) {
+        size_t cap = s->cap ? s->cap * 2 : 8;
+        cf_sweep_suspect *items = cf_realloc(s->items, cap * sizeof *items);
+        if (items == NULL)
+            goto fail;
+        s->items = items;
+        s->cap = cap;
+    }
+    s->items[s->n++] = (cf_sweep_suspect){lock_id, value, first_seen_ms, false};
+    return true;
+fail:
+    cf_free(lock_id);
+    cf_free(value);
+    return false;
+}
+
+int64_t cf_sweep_suspects_note(cf_sweep_suspects *s, const char *lock_id, const char *value,
+                               int64_t now_ms)
+{
+    cf_sweep_suspect *it = find(s, lock_id);
+    if (it)
+        it->touched = true;
+    if (it && strcmp(it->value, value) == 0)
+        return it->first_seen_ms;
+    if (it) {
+        char *v = cf_strdup(value);
+        if (v == NULL)
+            return -1;
+        cf_free(it->value);
+        it->value = v;
+        it->first_seen_ms = now_ms;
+        return now_ms;
+    }
+    if (!append(s, cf_strdup(lock_id), cf_strdup(value), now_ms))
+        return -1;
+    s->items[s->n - 1].touched = true;
+    return now_ms;
+}
+
+static void remove_at(cf_sweep_suspects *s, size_t i)
+{
+    cf_free(s->items[i].lock_id);
+    cf_free(s->items[i].value);
+    s->items[i] = s->items[--s->n];
+}
+
+void cf_sweep_suspects_drop(cf_sweep_suspects *s, const char *lock_id)
+{
+    for (size_t i = 0; i < s->n; i++)
+        if (strcmp(s->items[i].lock_id, lock_id) == 0) {
+            remove_at(s, i);
+            return;
+        }
+}
+
+void cf_sweep_suspects_expire(cf_sweep_suspects *s, int64_t oldest_ms)
+{
+    for (size_t i = 0; i < s->n;)
+        if (!s->items[i].touched && s->items[i].first_seen_ms < oldest_ms)
+            remove_at(s, i);
+        else
+            i++;
+}
+
+cf_status cf_sweep_suspects_load(cf_redis *r, const char *prefix, cf_sweep_suspects *s)
+{
+    cf_sweep_suspects_deinit(s);
+    char key[CF_KEY_MAX];
+    if (cf_keys_check(prefix, NULL) != CF_OK ||
+        cf_key_sweeper_suspects(key, sizeof key, prefix) < 0)
+        return CF_ERR_INVALID;
+    const char *argv[2] = {"HGETALL", key};
+    size_t lens[2] = {7, strlen(key)};
+    cf_reply *rep = NULL;
+    cf_status st = cf_redis_exec(r, 2, argv, lens, &rep);
+    if (st == CF_OK && rep->type != CF_REPLY_ARRAY)
+        st = CF_ERR_PROTOCOL;
+    for (size_t i = 0; st == CF_OK && i + 1 < rep->n; i += 2) {
+        const cf_reply *f = &rep->elem[i], *v = &rep->elem[i + 1];
+        if (f->type != CF_REPLY_STRING || v->type != CF_REPLY_STRING)
+            continue;
+        char *end;
+        long long seen = strtoll(v->str, &end, 10);
+        if (end == v->str || *end != ' ' || end[1] == '\0')
+            continue;
+        if (!append(s, cf_strndup(f->str, f->len), cf_strdup(end + 1), (int64_t)seen))
+            st = CF_ERR_NOMEM;
+    }
+    cf_reply_free(rep);
+    if (st != CF_OK)
+        cf_sweep_suspects_deinit(s);
+    return st;
+}
+
+cf_status cf_sweep_suspects_save(cf_redis *r, const char *prefix, const cf_sweep_suspects *s,
+                                 int64_t ttl_ms)
+{
+    char key[CF_KEY_MAX], ttl[24];
+    if (cf_keys_check(prefix, NULL) != CF_OK || ttl_ms <= 0 ||
+        cf_key_sweeper_suspects(key, sizeof key, prefix) < 0)
+        return CF_ERR_INVALID;
+    snprintf(ttl, sizeof ttl, "%lld", (long long)ttl_ms);
+    size_t argc = 2 + 2 * s->n;
+    const char **argv = cf_calloc(argc, sizeof *argv);
+    size_t *lens = cf_calloc(argc, sizeof *lens);
+    char **vals = cf_calloc(s->n + 1, sizeof *vals);
+    cf_status st = CF_ERR_NOMEM;
+    if (argv == NULL || lens == NULL || vals == NULL)
+        goto out;
+    argv[0] = "HSET";
+    argv[1] = key;
+    for (size_t i = 0; i < s->n; i++) {
+        size_t cap = strlen(s->items[i].value) + 24;
+        vals[i] = cf_malloc(cap);
+        if (vals[i] == NULL)
+            goto out;
+        snprintf(vals[i], cap, "%lld %s", (long long)s->items[i].first_seen_ms, s->items[i].value);
+        argv[2 + 2 * i] = s->items[i].lock_id;
+        argv[3 + 2 * i] = vals[i];
+    }
+    for (size_t i = 0; i < argc; i++)
+        lens[i] = strlen(argv[i]);
+    const char *multi[1] = {"MULTI"}, *exec[1] = {"EXEC"};
+    size_t multi_len[1] = {5}, exec_len[1] = {4};
+    const char *del[2] = {"DEL", key};
+    size_t del_len[2] = {3, strlen(key)};
+    const char *pexpire[3] = {"PEXPIRE", key, ttl};
+    size_t pexpire_len[3] = {7, strlen(key), strlen(ttl)};
+    cf_redis_cmd cmds[5] = {
+        {NULL, 0, 1, multi, multi_len},   {NULL, 0, 2, del, del_len},
+        {NULL, 0, (int)argc, argv, lens}, {NULL, 0, 3, pexpire, pexpire_len},
+        {NULL, 0, 1, exec, exec_len},
+    };
+    cf_reply *reps[5] = {0};
+    if (s->n == 0) {
+        cf_reply *rep = NULL;
+        st = cf_redis_exec(r, 2, del, del_len, &rep);
+        cf_reply_free(rep);
+        goto out;
+    }
+    st = cf_redis_pipeline(r, cmds, 5, reps);
+    if (st == CF_OK && (reps[4] == NULL || reps[4]->type != CF_REPLY_ARRAY))
+        st = CF_ERR_PROTOCOL; /* EXEC aborted */
+    for (int i = 0; i < 5; i++)
+        cf_reply_free(reps[i]);
+out:
+    for (size_t i = 0; vals && i < s->n; i++)
+        cf_free(vals[i]);
+    cf_free(vals);
+    cf_free(argv);
+    cf_free(lens);
+    return st;
+}
