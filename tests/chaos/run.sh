@@ -3,14 +3,16 @@
 # A throwaway Redis (AOF everysec) and Postgres; 4 worker processes of BIN; 5,000 Exerciser
 # workflows (5 steps, a ledger, sleep_ms 5; every 5th fails each step's first attempt, every 7th
 # has a 300 ms durable wait). Every 2 s one random worker is stopped, its in-flight envelopes
-# counted, then SIGKILLed and restarted. Once, Redis is SIGKILLed and restarted (CHAOS_REDIS=rollback:
-# and its AOF rolled back by a second, as a power loss under everysec would); once, Postgres is stopped with -m immediate and restarted. At the end it checks:
-# every workflow completed; ledger attempts beyond the expected ones are at most the envelopes in
-# flight at the kills and outages; every expected attempt ran; no dead letters; the ready,
-# scheduled and in-flight lists, the locks and the held sets are empty; the workers drain and
-# exit 0 with no sanitizer report. Exits 1 on any violation, keeping the scratch dir.
+# counted, then SIGKILLed and restarted. Once, Redis is SIGKILLed and restarted; by default
+# (CHAOS_REDIS=rollback) its AOF is also rolled back by a second, as a power loss under everysec
+# would do (a SIGKILL alone loses nothing). Once, Postgres is stopped with -m immediate and
+# restarted. At the end it checks: every workflow completed; ledger attempts beyond the expected
+# ones are at most the envelopes in flight at the kills and outages; every expected attempt ran;
+# no dead letters; the ready, scheduled and in-flight lists, the locks and the held sets are
+# empty; the workers drain and exit 0 with no sanitizer report. Exits 1 on any violation,
+# keeping the scratch dir.
 # Knobs: CHAOS_WORKFLOWS (5000), CHAOS_WORKERS (4), CHAOS_CONCURRENCY (8), CHAOS_KILL_EVERY (2),
-# CHAOS_DEADLINE (seconds for the workflows to complete, 360), CHAOS_REDIS (kill|restart|rollback),
+# CHAOS_DEADLINE (seconds for the workflows to complete, 360), CHAOS_REDIS (rollback|kill|restart),
 # CHAOS_REDIS_AT and CHAOS_PG_AT (percent completed when the fault strikes, 30 and 60).
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
@@ -23,7 +25,7 @@ W=${CHAOS_WORKERS:-4}
 CONC=${CHAOS_CONCURRENCY:-8}
 KILL_EVERY=${CHAOS_KILL_EVERY:-2}
 DEADLINE=${CHAOS_DEADLINE:-360}
-REDIS_FAULT=${CHAOS_REDIS:-kill}
+REDIS_FAULT=${CHAOS_REDIS:-rollback}
 REDIS_AT=${CHAOS_REDIS_AT:-30}
 PG_AT=${CHAOS_PG_AT:-60}
 helper=$here/chaos.py
@@ -50,7 +52,7 @@ export CF_SERVICES_AOF=yes # every start of Redis, the restart included, must lo
 . "$dir/env.sh"
 export CHRONOFORGE_PREFIX=chaos CHRONOFORGE_TEST_WORKFLOWS=1 CHRONOFORGE_LEASE=2s \
   CHRONOFORGE_HEARTBEAT=300ms CHRONOFORGE_PROMOTE_INTERVAL=20ms CHRONOFORGE_BUSY_RECHECK=200ms \
-  CHRONOFORGE_SHUTDOWN_GRACE=10s CHRONOFORGE_SWEEP_GRACE=3s CHRONOFORGE_CONCURRENCY=$CONC
+  CHRONOFORGE_MAX_DURATION=30s CHRONOFORGE_SHUTDOWN_GRACE=10s CHRONOFORGE_SWEEP_GRACE=3s CHRONOFORGE_CONCURRENCY=$CONC
 export ASAN_OPTIONS=${ASAN_OPTIONS:-abort_on_error=1:detect_leaks=1}
 export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
 export LSAN_OPTIONS=${LSAN_OPTIONS:-suppressions=$root/tests/support/lsan.supp:print_suppressions=0}

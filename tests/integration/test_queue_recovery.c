@@ -154,7 +154,7 @@ static void test_recovery_leave_returns_stale_inflight_and_locks(void **state)
     (void)state;
     char p[64];
     cf_test_prefix(p, sizeof p);
-    cf_redis *r = open_redis();
+    cf_redis *r = cf_test_redis_open();
     const int n = 5;
     make_dead_worker(r, p, n); /* its lease is irrelevant here: it leaves by itself */
     cf_recovery_stats s;
