@@ -14,7 +14,8 @@ MODE_debug    := -O0 -g3
 MODE_asan     := -O1 -g $(SAN)
 MODE_valgrind := -O0 -g
 MODE_release  := -O2 -g -DNDEBUG
-MODE_tsan     := -O1 -g -fsanitize=thread
+# clang (make tsan) flags the option tables' `{NULL}` sentinels under -Wextra; gcc does not.
+MODE_tsan     := -O1 -g -fsanitize=thread -Wno-missing-field-initializers
 ifeq ($(MODE_$(MODE)),)
   $(error MODE must be debug, asan, valgrind, release or tsan)
 endif
@@ -22,7 +23,7 @@ SAN_LD_asan := $(SAN)
 SAN_LD_tsan := -fsanitize=thread
 
 # Goals that must work before the dev packages exist (they install them or need none).
-NO_PKG_GOALS := deps test demo clean help format format-check valgrind bench fuzz tsan dist
+NO_PKG_GOALS := deps test demo clean help format format-check valgrind bench fuzz tsan chaos dist
 ifneq ($(filter-out $(NO_PKG_GOALS),$(or $(MAKECMDGOALS),all)),)
   ifneq ($(shell pkg-config --exists $(PKGS) cmocka && echo ok),ok)
     $(error missing dev packages ($(PKGS) cmocka); run 'make deps' (or 'make test', which runs it))
@@ -50,7 +51,7 @@ obj         = $(patsubst %.c,$(BUILD)/%.o,$(1))
 VALGRIND   := valgrind --quiet --error-exitcode=99 --leak-check=full \
               --errors-for-leak-kinds=definite,indirect --track-origins=yes
 
-.PHONY: all lib bin tests unit integration e2e check test valgrind tsan fuzz bench demo lint \
+.PHONY: all lib bin tests unit integration e2e check test valgrind tsan fuzz chaos bench demo lint \
         layering sql-lint symbols format format-check deps install dist clean help vgcheck
 all: $(BIN) tests
 lib: $(LIB)
@@ -108,7 +109,13 @@ bench:
 	$(MAKE) --no-print-directory MODE=release bin $(BENCH_BINS:build/debug/%=build/release/%)
 	bench/run.sh build/release
 
-FUZZ_SECONDS ?= 120
+CHAOS_MODE ?= asan
+chaos:                                  # SIGKILLs, a Redis crash, a Postgres immediate stop; < 10 min
+	deploy/install-deps.sh
+	$(MAKE) --no-print-directory MODE=$(CHAOS_MODE) bin
+	tests/chaos/run.sh build/$(CHAOS_MODE)/chronoforge
+
+FUZZ_SECONDS ?= 150
 FUZZ_SRCS := $(sort $(wildcard tests/fuzz/fuzz_*.c))
 fuzz:                                   # clang + libFuzzer; time-boxed, not part of `make test`
 	deploy/install-deps.sh
@@ -146,7 +153,7 @@ format-check:
 clean:
 	rm -rf build
 help:
-	@echo "targets: all lib bin tests unit integration e2e check test valgrind tsan fuzz bench demo"
+	@echo "targets: all lib bin tests unit integration e2e check test valgrind tsan fuzz chaos bench demo"
 	@echo "         lint format format-check deps install dist clean"
 	@echo "MODE=debug|asan|valgrind|release|tsan (now $(MODE)); test = deps + lint + MODE=asan check"
 

@@ -28,7 +28,7 @@ int cf_cli_cmd_dead(int argc, char **argv)
         {"queue", 0, "QUEUE", "the queue (default: default)", &queue, NULL},
         {"limit", 0, "N", "list: at most N entries (default 20); retry: at most N", &limit, NULL},
         {"older-than", 0, "DURATION", "purge: only entries older than this", &older, NULL},
-        {NULL},
+        {0},
     };
     const cf_cli_command_spec spec = {
         .usage = "dead list|retry|purge [--queue QUEUE] [--limit N] [--older-than DURATION]",

@@ -50,7 +50,7 @@ int cf_cli_cmd_enqueue(int argc, char **argv)
          &options_text, NULL},
         {"in", 0, "DURATION", "run it this much later (e.g. 30s, 10m)", &in, NULL},
         {"at", 0, "TIME", "run it at this time (ISO-8601 or Unix seconds)", &at, NULL},
-        {NULL},
+        {0},
     };
     const cf_cli_command_spec spec = {
         .usage = "enqueue CLASS KEY [--kwargs JSON] [-q QUEUE] [--in DURATION | --at TIME]",
@@ -118,7 +118,7 @@ int cf_cli_cmd_requeue(int argc, char **argv)
     const cf_cli_opt opts[] = {
         {"class", 0, "CLASS", "the workflow class, when the key is used by several", &wf_class,
          NULL},
-        {NULL},
+        {0},
     };
     const cf_cli_command_spec spec = {
         .usage = "requeue KEY [--class CLASS]",

@@ -8,7 +8,7 @@
 
 int cf_cli_cmd_migrate(int argc, char **argv)
 {
-    static const cf_cli_opt opts[] = {{NULL}};
+    static const cf_cli_opt opts[] = {{0}};
     static const cf_cli_command_spec spec = {
         .usage = "migrate [--database-url URL]",
         .summary = "Creates or upgrades the Postgres schema (idempotent; safe when many "
@@ -35,7 +35,7 @@ int cf_cli_cmd_migrate(int argc, char **argv)
 
 int cf_cli_cmd_config(int argc, char **argv)
 {
-    static const cf_cli_opt opts[] = {{NULL}};
+    static const cf_cli_opt opts[] = {{0}};
     static const cf_cli_command_spec spec = {
         .usage = "config [options]",
         .summary = "Prints the effective settings (passwords redacted).",

@@ -53,7 +53,7 @@ static json_t *queue_stats(cf_redis *r, const char *prefix, const char *queue, j
 int cf_cli_cmd_stats(int argc, char **argv)
 {
     bool as_json = false;
-    const cf_cli_opt opts[] = {{"json", 0, NULL, "print JSON", NULL, &as_json}, {NULL}};
+    const cf_cli_opt opts[] = {{"json", 0, NULL, "print JSON", NULL, &as_json}, {0}};
     const cf_cli_command_spec spec = {
         .usage = "stats [--json]",
         .summary = "Shows queue depths (ready, scheduled, in flight, dead), live workers and "

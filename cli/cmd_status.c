@@ -19,7 +19,7 @@ int cf_cli_cmd_status(int argc, char **argv)
         {"class", 0, "CLASS", "the workflow class, when the key is used by several", &wf_class,
          NULL},
         {"json", 0, NULL, "print JSON", NULL, &as_json},
-        {NULL},
+        {0},
     };
     const cf_cli_command_spec spec = {
         .usage = "status KEY [--class CLASS] [--json]",
@@ -65,7 +65,7 @@ int cf_cli_cmd_list(int argc, char **argv)
         {"limit", 0, "N", "at most N rows (1-1000, default 50)", &limit, NULL},
         {"after", 0, "ID", "the page after this id (printed as next_after)", &after, NULL},
         {"json", 0, NULL, "print JSON", NULL, &as_json},
-        {NULL},
+        {0},
     };
     const cf_cli_command_spec spec = {
         .usage = "list [--state STATE] [--class CLASS] [--limit N] [--after ID] [--json]",

@@ -20,7 +20,7 @@ static void on_signal(int sig)
 
 int cf_cli_cmd_worker(int argc, char **argv)
 {
-    static const cf_cli_opt opts[] = {{NULL}};
+    static const cf_cli_opt opts[] = {{0}};
     static const cf_cli_command_spec spec = {
         .usage = "worker [-q QUEUES] [-c CONCURRENCY] [options]",
         .summary = "Runs a worker: fetches envelopes from the queues (highest priority first) and "

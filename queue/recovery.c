@@ -259,3 +259,18 @@ cf_status cf_recovery_run(cf_redis *r, const char *prefix, const char *self_id, 
     cf_recovery_ids_free(ids, n);
     return st;
 }
+
+cf_status cf_recovery_leave(cf_redis *r, const char *prefix, const char *self_id,
+                            cf_recovery_stats *stats)
+{
+    cf_recovery_stats local;
+    if (stats == NULL)
+        stats = &local;
+    memset(stats, 0, sizeof *stats);
+    if (strlen(self_id) >= CF_WORKER_ID_MAX)
+        return CF_ERR_INVALID;
+    cf_status st = free_locks(r, prefix, self_id, stats);
+    if (st == CF_OK)
+        st = return_inflight(r, prefix, self_id, stats);
+    return st;
+}

@@ -33,6 +33,16 @@ typedef struct cf_recovery_stats {
 CF_MUST_CHECK cf_status cf_recovery_run(struct cf_redis *r, const char *prefix, const char *self_id,
                                         int64_t lease_ms, cf_recovery_stats *stats);
 
+/* cf_recovery_leave is the worker's own recovery when it leaves gracefully, called after its
+ * executors have stopped and before cf_heartbeat_deregister: it frees the locks in
+ * P:held:<self_id> still valued "<self_id>/..." and moves what is left in its in-flight lists
+ * back to the front of ready. Normally there is nothing; after Redis lost acks and releases
+ * (a restart from an AOF older than the last writes) there is, and a deregistered worker's
+ * lists would otherwise never be recovered. *stats (may be NULL) is zeroed and filled
+ * (workers stays 0). */
+CF_MUST_CHECK cf_status cf_recovery_leave(struct cf_redis *r, const char *prefix,
+                                          const char *self_id, cf_recovery_stats *stats);
+
 /* cf_recovery_dead_workers lists ids in P:workers older than lease_ms (no claim; for the CLI
  * and tests). *ids is an owned array of *n owned strings: free with cf_recovery_ids_free. */
 CF_MUST_CHECK cf_status cf_recovery_dead_workers(struct cf_redis *r, const char *prefix,

@@ -110,7 +110,8 @@ static bool parse_tcp_hostport(const char *s, size_t n, cf_redis_url *out)
     memcpy(out->host, host, hlen);
     out->host[hlen] = '\0';
     for (size_t i = 0; i < hlen; i++)
-        if (isspace((unsigned char)host[i]) || host[i] == '@' || host[i] == '/')
+        if (isspace((unsigned char)host[i]) || host[i] == '@' || host[i] == '/' || host[i] == '[' ||
+            host[i] == ']')
             return false;
     size_t rlen = (size_t)(s + n - rest);
     out->port = 6379;

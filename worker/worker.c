@@ -15,6 +15,7 @@
 #include "queue/fetch.h"
 #include "queue/heartbeat.h"
 #include "queue/keys.h"
+#include "queue/recovery.h"
 #include "queue/redis_conn.h"
 #include "store/store.h"
 #include "worker/executor.h"
@@ -214,6 +215,15 @@ out:
             cf_redis *r2 = NULL;
             cf_error e2;
             if (cf_redis_new(cfg->redis_url, NULL, &r2, &e2) == CF_OK) {
+                /* Every run has ended: whatever is still in flight or held is stale (Redis
+                 * lost the ack or release) and would be orphaned by deregistering. */
+                cf_recovery_stats left;
+                if (cf_recovery_leave(r2, cfg->prefix, w->id, &left) != CF_OK)
+                    log_warn("event=leave_failed: %s", cf_redis_errstr(r2));
+                else if (left.envelopes > 0 || left.locks > 0)
+                    log_warn("event=leave_leftovers worker=%s envelopes=%lld locks=%lld: stale "
+                             "in-flight entries or locks (Redis lost acks or releases) returned",
+                             w->id, (long long)left.envelopes, (long long)left.locks);
                 if (cf_heartbeat_deregister(r2, cfg->prefix, w->id) != CF_OK)
                     log_warn("event=deregister_failed: %s", cf_redis_errstr(r2));
                 cf_redis_free(r2);

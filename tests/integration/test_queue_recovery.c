@@ -2,7 +2,8 @@
 /* tests/integration/test_queue_recovery.c: queue/heartbeat + queue/recovery against the real
  * Redis: a worker whose lease expires has its in-flight work returned and its locks freed
  * exactly once while two recoverers race (a lock re-taken by a live worker meanwhile is kept);
- * a recoverer that dies half-way leaves the rest to the next one; the heartbeat thread. */
+ * a recoverer that dies half-way leaves the rest to the next one; a worker leaving returns its
+ * own stale leftovers; the heartbeat thread. */
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
@@ -145,6 +146,31 @@ static void test_recovery_two_racers_recover_once(void **state)
     cf_redis_free(r);
 }
 
+/* Regression (make chaos, Redis restarted from an AOF a second older than its last writes): a
+ * live worker's in-flight list got back envelopes it had acked and its held set locks it had
+ * released. Deregistering on a graceful exit left them to nobody. Leaving now returns them. */
+static void test_recovery_leave_returns_stale_inflight_and_locks(void **state)
+{
+    (void)state;
+    char p[64];
+    cf_test_prefix(p, sizeof p);
+    cf_redis *r = cf_test_redis_open();
+    const int n = 5;
+    make_dead_worker(r, p, n); /* its lease is irrelevant here: it leaves by itself */
+    cf_recovery_stats s;
+    assert_int_equal(cf_recovery_leave(r, p, DEAD, &s), CF_OK);
+    assert_int_equal(s.envelopes, n);
+    assert_int_equal(s.locks, 1);
+    assert_int_equal(s.skipped_locks, 1);
+    assert_int_equal(s.workers, 0);
+    assert_int_equal(cf_heartbeat_deregister(r, p, DEAD), CF_OK);
+    assert_recovered(r, p, n);
+    /* Leaving again finds nothing. */
+    assert_int_equal(cf_recovery_leave(r, p, DEAD, &s), CF_OK);
+    assert_int_equal(s.envelopes + s.locks + s.skipped_locks, 0);
+    cf_redis_free(r);
+}
+
 static void test_recovery_survives_a_recoverer_dying_half_way(void **state)
 {
     (void)state;
@@ -216,6 +242,7 @@ int main(void)
     signal(SIGPIPE, SIG_IGN);
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_recovery_two_racers_recover_once),
+        cmocka_unit_test(test_recovery_leave_returns_stale_inflight_and_locks),
         cmocka_unit_test(test_recovery_survives_a_recoverer_dying_half_way),
         cmocka_unit_test(test_recovery_heartbeat_thread_keeps_worker_live),
     };

@@ -474,18 +474,22 @@ static void test_store_write_set_atomic_under_injected_failure(void **state)
     pthread_t th[N];
     pthread_barrier_t bar;
     pthread_barrier_init(&bar, NULL, N);
-    json_t *ctx = json_pack("{ss}", "saved", "yes");
+    /* One context per run, as in the worker: a write set's JSON belongs to its run, and
+     * encoding takes references (jansson's json_incref reads the count without an atomic, so
+     * one value shared by concurrent commits is a data race; make tsan found it here). */
+    json_t *ctx[N];
     cf_ws_step ok_step = {.name = "durably_execute$fine", .state = "completed", .attempts = 1};
     cf_ws_step bad_step = {.name = "durably_execute$boom", .state = "completed", .attempts = 1};
     for (int i = 0; i < N; i++) {
         char key[32];
         snprintf(key, sizeof key, "atom-%d", i);
         assert_int_equal(begin("Atom", key, "w/1", false, &rows[i]), CF_OK);
+        ctx[i] = json_pack("{ss}", "saved", "yes");
         args[i] = (commit_arg){.ws = {.workflow_id = rows[i].id,
                                       .fence = rows[i].fence,
                                       .steps = i == 3 ? &bad_step : &ok_step,
                                       .nsteps = 1,
-                                      .context = ctx,
+                                      .context = ctx[i],
                                       .outcome = CF_WS_CONTINUE,
                                       .attempt = -1},
                                .bar = &bar};
@@ -507,7 +511,8 @@ static void test_store_write_set_atomic_under_injected_failure(void **state)
         cf_wf_row_deinit(&rows[i]);
     }
     pthread_barrier_destroy(&bar);
-    json_decref(ctx);
+    for (int i = 0; i < N; i++)
+        json_decref(ctx[i]);
     exec_ok("DROP TRIGGER cf_test_boom ON chrono_forge_execution_logs");
 }
 

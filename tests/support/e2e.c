@@ -308,7 +308,8 @@ void cf_e2e_teardown(cf_e2e *e)
             continue;
         if (cf_e2e_log_contains(e, i, "ERROR: AddressSanitizer") ||
             cf_e2e_log_contains(e, i, "runtime error:") ||
-            cf_e2e_log_contains(e, i, "ERROR: LeakSanitizer"))
+            cf_e2e_log_contains(e, i, "ERROR: LeakSanitizer") ||
+            cf_e2e_log_contains(e, i, "WARNING: ThreadSanitizer"))
             fail_msg("sanitizer report in %s", e->logs[i]);
         if (redis_pw && cf_e2e_log_contains(e, i, redis_pw))
             fail_msg("the Redis password appears in %s", e->logs[i]);
