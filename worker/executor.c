@@ -377,6 +377,8 @@ void cf_executor_handle(cf_executor *ex, const char *queue, const char *raw, siz
         cf_envelope_deinit(&env);
         return;
     }
+    if (ex->active)
+        cf_active_token(ex->active, ex->slot, token); /* before the lock exists in Redis */
     cf_lock_holder holder;
     do {
         st = cf_lock_acquire(ex->redis, ex->cfg->prefix, ex->worker_id, env.wf_class, env.key,

@@ -12,6 +12,7 @@
 #include <stdint.h>
 
 #include "store/store.h"
+#include "worker/active.h"
 #include "worker/config.h"
 
 struct cf_redis;
@@ -33,6 +34,8 @@ typedef struct cf_executor {
     /* test hook: abort() between releasing the lock and publishing the continuation
      * (CHRONOFORGE_TEST_CRASH_AFTER_RELEASE=1); exercises the self-healing path */
     bool crash_after_release;
+    cf_active *active; /* may be NULL: where this executor records its lock token */
+    int slot;
 } cf_executor;
 
 /* cf_executor_handle processes the envelope raw[0..len) taken from queue into this worker's

@@ -11,6 +11,7 @@
 #include "queue/recovery.h"
 #include "queue/redis_conn.h"
 #include "queue/schedule.h"
+#include "worker/reconcile.h"
 #include "worker/sweeper.h"
 
 struct cf_housekeeping {
@@ -19,6 +20,8 @@ struct cf_housekeeping {
     cf_store *store;
     cf_redis *redis;
     cf_sweeper *sweeper;
+    cf_active *active;         /* what this worker's executors hold (borrowed) */
+    cf_reconciler *reconciler; /* Redis's record of it, kept equal */
     const char *queues[CF_MAX_QUEUES];
     pthread_t thread;
     atomic_bool stop;
@@ -74,6 +77,19 @@ static void recover(cf_housekeeping *hk)
                  (long long)rs.workers, (long long)rs.envelopes, (long long)rs.locks);
 }
 
+/* reconcile frees what Redis says this worker holds but none of its executors does (worker/
+ * reconcile.h); an entry must look stale for a whole lease before it is touched. */
+static void reconcile(cf_housekeeping *hk)
+{
+    if (hk->active == NULL)
+        return;
+    cf_status st =
+        cf_reconcile_pass(hk->reconciler, hk->redis, hk->cfg->prefix, hk->worker_id, hk->queues,
+                          (size_t)hk->cfg->nqueues, hk->active, hk->cfg->lease_ms, NULL);
+    if (st != CF_OK)
+        report(hk, "reconcile", st);
+}
+
 static void *housekeeping_main(void *arg)
 {
     cf_housekeeping *hk = arg;
@@ -83,6 +99,7 @@ static void *housekeeping_main(void *arg)
         int64_t now = cf_clock_mono_ms();
         if (now >= next_recovery) {
             recover(hk);
+            reconcile(hk);
             next_recovery = now + hk->cfg->lease_ms / 2;
         }
         cf_sweeper_tick(hk->sweeper, hk->worker_id, hk->queues, (size_t)hk->cfg->nqueues);
@@ -95,7 +112,7 @@ static void *housekeeping_main(void *arg)
 }
 
 cf_status cf_housekeeping_start(const cf_config *cfg, const char *worker_id, cf_store *store,
-                                cf_housekeeping **out)
+                                cf_active *active, cf_housekeeping **out)
 {
     *out = NULL;
     cf_housekeeping *hk = cf_calloc(1, sizeof *hk);
@@ -104,6 +121,7 @@ cf_status cf_housekeeping_start(const cf_config *cfg, const char *worker_id, cf_
     hk->cfg = cfg;
     hk->worker_id = worker_id;
     hk->store = store;
+    hk->active = active;
     atomic_init(&hk->stop, false);
     for (int i = 0; i < cfg->nqueues; i++)
         hk->queues[i] = cfg->queues[i];
@@ -113,9 +131,11 @@ cf_status cf_housekeeping_start(const cf_config *cfg, const char *worker_id, cf_
         cf_free(hk);
         return st;
     }
-    if (cf_sweeper_new(cfg, store, hk->redis, &hk->sweeper) != CF_OK ||
+    hk->reconciler = cf_reconciler_new();
+    if (hk->reconciler == NULL || cf_sweeper_new(cfg, store, hk->redis, &hk->sweeper) != CF_OK ||
         pthread_create(&hk->thread, NULL, housekeeping_main, hk) != 0) {
         cf_sweeper_free(hk->sweeper);
+        cf_reconciler_free(hk->reconciler);
         cf_redis_free(hk->redis);
         cf_free(hk);
         return CF_ERR_NOMEM;
@@ -132,6 +152,7 @@ void cf_housekeeping_stop(cf_housekeeping *hk)
     pthread_join(hk->thread, NULL);
     cf_sweeper_log_totals(hk->sweeper);
     cf_sweeper_free(hk->sweeper);
+    cf_reconciler_free(hk->reconciler);
     cf_redis_free(hk->redis);
     cf_free(hk);
 }

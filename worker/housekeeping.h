@@ -10,14 +10,17 @@
 
 #include "common/status.h"
 #include "store/store.h"
+#include "worker/active.h"
 #include "worker/config.h"
 
 typedef struct cf_housekeeping cf_housekeeping;
 
-/* cf_housekeeping_start starts the thread. cfg, worker_id and store are borrowed and must
+/* cf_housekeeping_start starts the thread. cfg, worker_id, store and active (what the
+ * executors hold, for reconciliation; may be NULL) are borrowed and must
  * outlive cf_housekeeping_stop. */
 CF_MUST_CHECK cf_status cf_housekeeping_start(const cf_config *cfg, const char *worker_id,
-                                              cf_store *store, cf_housekeeping **out);
+                                              cf_store *store, cf_active *active,
+                                              cf_housekeeping **out);
 
 /* cf_housekeeping_stop stops and joins the thread and frees hk (NULL-safe). */
 void cf_housekeeping_stop(cf_housekeeping *hk);

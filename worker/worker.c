@@ -18,6 +18,7 @@
 #include "queue/recovery.h"
 #include "queue/redis_conn.h"
 #include "store/store.h"
+#include "worker/active.h"
 #include "worker/executor.h"
 #include "worker/housekeeping.h"
 
@@ -30,11 +31,13 @@ typedef struct worker {
     atomic_bool stopping; /* no new fetches; passes halt before their next step */
     atomic_int running;   /* executor threads still in their loop */
     cf_worker_stats stats;
+    cf_active *active; /* what each executor holds (worker/active.h) */
     bool crash_after_release;
 } worker;
 
 typedef struct executor_thread {
     worker *w;
+    int slot; /* in w->active */
     pthread_t thread;
     bool started;
 } executor_thread;
@@ -52,6 +55,8 @@ static void *executor_main(void *arg)
         .stopping = &w->stopping,
         .stats = &w->stats,
         .crash_after_release = w->crash_after_release,
+        .active = w->active,
+        .slot = t->slot,
     };
     cf_error err;
     if (cf_redis_new(w->cfg->redis_url, NULL, &ex.redis, &err) != CF_OK) {
@@ -66,7 +71,9 @@ static void *executor_main(void *arg)
                                 1000, &w->stopping, &f);
         if (st == CF_OK) {
             errors = 0;
+            cf_active_hold(w->active, t->slot, f.queue_index, f.data, f.len);
             cf_executor_handle(&ex, w->queues[f.queue_index], f.data, f.len);
+            cf_active_clear(w->active, t->slot);
             cf_fetched_deinit(&f);
             continue;
         }
@@ -177,7 +184,8 @@ int cf_worker_run(const cf_config *cfg, cf_worker_signals *sig)
             log_warn("event=queues_register_failed: %s", cf_redis_errstr(r));
         cf_redis_free(r);
     }
-    if (cf_housekeeping_start(cfg, w->id, w->store, &hk) != CF_OK)
+    w->active = cf_active_new(cfg->concurrency);
+    if (w->active == NULL || cf_housekeeping_start(cfg, w->id, w->store, w->active, &hk) != CF_OK)
         goto out;
     threads = cf_calloc((size_t)cfg->concurrency, sizeof *threads);
     if (threads == NULL)
@@ -185,6 +193,7 @@ int cf_worker_run(const cf_config *cfg, cf_worker_signals *sig)
     atomic_store(&w->running, cfg->concurrency);
     for (int i = 0; i < cfg->concurrency; i++) {
         threads[i].w = w;
+        threads[i].slot = i;
         if (pthread_create(&threads[i].thread, NULL, executor_main, &threads[i]) != 0) {
             atomic_fetch_sub(&w->running, 1);
             continue;
@@ -238,6 +247,7 @@ out:
              (long long)w->stats.busy, (long long)w->stats.dead_lettered,
              (long long)w->stats.conflicts);
     cf_free(threads);
+    cf_active_free(w->active);
     cf_free(w);
     return rc;
 }

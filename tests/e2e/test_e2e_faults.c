@@ -12,6 +12,10 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <jansson.h>
+
+#include "common/buf.h"
+#include "queue/envelope.h"
 #include "queue/redis_conn.h"
 #include "tests/support/e2e.h"
 #include "tests/support/test.h"
@@ -267,6 +271,72 @@ static void test_unknown_class_is_retried_then_dead_lettered(void **state)
                      0);
 }
 
+/* redis_str runs a command on the test Redis and copies a string reply (or the first element
+ * of an array reply) into out. */
+static void redis_str(const char *const *argv, int argc, char *out, size_t cap)
+{
+    cf_redis *r = cf_test_redis_open();
+    size_t lens[8];
+    for (int i = 0; i < argc; i++)
+        lens[i] = strlen(argv[i]);
+    cf_reply *rep = NULL;
+    out[0] = '\0';
+    if (cf_redis_exec(r, argc, argv, lens, &rep) == CF_OK) {
+        const cf_reply *v = rep->type == CF_REPLY_ARRAY && rep->n > 0 ? &rep->elem[0] : rep;
+        if (v->str)
+            snprintf(out, cap, "%s", v->str);
+    }
+    cf_reply_free(rep);
+    cf_redis_free(r);
+}
+
+static void test_live_worker_frees_what_redis_wrongly_says_it_holds(void **state)
+{
+    (void)state;
+    const char *lease[] = {"CHRONOFORGE_LEASE=2s", NULL};
+    cf_e2e_worker(&E, 0, C4, lease);
+    char workers[200], wid[256];
+    snprintf(workers, sizeof workers, "%s:workers", E.prefix);
+    const char *zr[] = {"ZRANGE", workers, "0", "-1"};
+    for (int i = 0; i < 1000; i++) {
+        redis_str(zr, 4, wid, sizeof wid);
+        if (wid[0])
+            break;
+        usleep(10000);
+    }
+    assert_true(wid[0] != '\0');
+    /* What a Redis restart from an older AOF leaves behind: an envelope the worker had acked,
+     * back in its in-flight list, and a lock it had released, back in its held set. */
+    cf_envelope env;
+    assert_int_equal(cf_envelope_init_job(&env, "Exerciser", "ghost-1", "default", NULL), CF_OK);
+    env.kwargs = json_pack("{si}", "steps", 1);
+    cf_buf buf = CF_BUF_INIT;
+    assert_int_equal(cf_envelope_encode(&env, &buf), CF_OK);
+    cf_envelope_deinit(&env);
+    char inflight[400], lock[300], held[400], value[300];
+    snprintf(inflight, sizeof inflight, "%s:{default}:inflight:%s", E.prefix, wid);
+    snprintf(lock, sizeof lock, "%s:lock:Exerciser/ghost-2", E.prefix);
+    snprintf(held, sizeof held, "%s:held:%s", E.prefix, wid);
+    snprintf(value, sizeof value, "%s/0123456789ab", wid);
+    cf_redis *r = cf_test_redis_open();
+    const char *lp[] = {"LPUSH", inflight, buf.data};
+    size_t lpl[] = {5, strlen(inflight), buf.len};
+    cf_reply *rep = NULL;
+    assert_int_equal(cf_redis_exec(r, 3, lp, lpl, &rep), CF_OK);
+    cf_reply_free(rep);
+    cf_redis_free(r);
+    cf_buf_deinit(&buf);
+    const char *set[] = {"SET", lock, value, "PX", "600000", NULL};
+    const char *sadd[] = {"SADD", held, lock, NULL};
+    assert_true(cf_e2e_redis_int(set) >= 0);
+    assert_true(cf_e2e_redis_int(sadd) >= 0);
+    cf_e2e_enqueue(&E, "Exerciser", "ghost-2", "{\"steps\": 1}");
+    /* without reconciliation: ghost-1 never runs, ghost-2 waits for its lock's 10 minutes */
+    assert_true(cf_e2e_wait_state(&E, "ghost-1", "completed", DEADLINE_MS));
+    assert_true(cf_e2e_wait_state(&E, "ghost-2", "completed", DEADLINE_MS));
+    assert_true(cf_e2e_log_contains(&E, 0, "event=reconciled"));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -277,6 +347,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_sigstopped_run_past_max_duration_is_fenced_off,
                                         setup_each, teardown_each),
         cmocka_unit_test_setup_teardown(test_crash_loop_stalls_the_workflow_not_the_fleet,
+                                        setup_each, teardown_each),
+        cmocka_unit_test_setup_teardown(test_live_worker_frees_what_redis_wrongly_says_it_holds,
                                         setup_each, teardown_each),
         cmocka_unit_test_setup_teardown(test_unknown_class_is_retried_then_dead_lettered,
                                         setup_each, teardown_each),

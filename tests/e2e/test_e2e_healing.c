@@ -261,7 +261,9 @@ static void test_stale_lock_from_a_rollback_is_removed(void **state)
                     "WHERE key = $1 RETURNING id",
                     "stale-1"));
     assert_true(cf_e2e_wait_state(&E, "stale-1", "completed", DEADLINE_MS));
-    assert_true(any_log_contains("reason=stale_lock"));
+    /* Removed by the healing pass, or, when the worker named in the lock tried to take it
+     * first (and so recorded it in its P:held set), by that worker's own reconciliation. */
+    assert_true(any_log_contains("reason=stale_lock") || any_log_contains("event=reconciled"));
 }
 
 static void test_crash_between_release_and_publish(void **state)
