@@ -105,7 +105,7 @@ demo:                                   # the README's main job
 	$(MAKE) --no-print-directory MODE=release bin
 	deploy/demo.sh build/release/chronoforge
 bench:
-	deploy/install-deps.sh
+	deploy/install-deps.sh --bench
 	$(MAKE) --no-print-directory MODE=release bin $(BENCH_BINS:build/debug/%=build/release/%)
 	bench/run.sh build/release
 

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# deploy/install-deps.sh: installs exactly the Debian 12 packages chronoforge needs to build, test,
-# run its demo and benchmarks. Idempotent and quick when everything is present (one dpkg query).
+# deploy/install-deps.sh [--bench]: installs exactly the Debian 12 packages chronoforge needs to
+# build, test and run its demo (and, with --bench, its benchmarks' peers). Idempotent and quick
+# when everything is present (one dpkg query per package).
 set -euo pipefail
 
 PACKAGES=(
@@ -10,6 +11,13 @@ PACKAGES=(
   ruby ruby-redis ruby-msgpack ruby-minitest python3 python3-redis python3-msgpack
   clang clang-format shellcheck valgrind libclang-rt-14-dev
 )
+
+# `--bench` adds what only `make bench` needs: the peers it compares against (Sidekiq from
+# Debian; BullMQ comes from npm, so Node.js and npm unless the machine already has them).
+if [ "${1:-}" = --bench ]; then
+  PACKAGES+=(ruby-sidekiq)
+  command -v node >/dev/null && command -v npm >/dev/null || PACKAGES+=(nodejs npm)
+fi
 
 missing=()
 for p in "${PACKAGES[@]}"; do
