@@ -42,6 +42,25 @@ void cf_free(void *p)
         g_hooks.free(p);
 }
 
+int cf_grow(void *items, size_t *cap, size_t n, size_t elem_size, size_t first_cap)
+{
+    if (n < *cap)
+        return 0;
+    size_t want = *cap ? *cap * 2 : first_cap;
+    if (want < n + 1 || (elem_size && want > SIZE_MAX / elem_size))
+        return -1;
+    /* The array pointer is read and written through memcpy, not a void ** lvalue (strict
+     * aliasing; POSIX object pointers share void *'s representation). */
+    void *old, *p;
+    memcpy(&old, items, sizeof old);
+    p = cf_realloc(old, want * elem_size);
+    if (p == NULL)
+        return -1;
+    memcpy(items, &p, sizeof p);
+    *cap = want;
+    return 0;
+}
+
 char *cf_strndup(const char *s, size_t n)
 {
     char *d = cf_malloc(n + 1);

@@ -21,6 +21,12 @@ void *cf_calloc(size_t count, size_t size); /* zeroed; NULL on overflow of count
 void *cf_realloc(void *p, size_t n);
 void cf_free(void *p); /* NULL-safe */
 
+/* cf_grow makes room for one more element in a growable array: when *n == *cap, it reallocs
+ * *items to twice the capacity (first_cap the first time) elements of elem_size bytes.
+ * Returns 0, or -1 on OOM (the array is left as it was). items is the address of the array
+ * pointer (e.g. &run->steps). */
+int cf_grow(void *items, size_t *cap, size_t n, size_t elem_size, size_t first_cap);
+
 /* cf_strdup / cf_strndup return owned copies (free with cf_free) or NULL on OOM. cf_strndup
  * copies exactly n bytes (which may contain no NUL) and terminates the copy. */
 char *cf_strdup(const char *s);

@@ -87,14 +87,8 @@ static bool append(cf_sweep_suspects *s, char *lock_id, char *value, int64_t fir
 {
     if (lock_id == NULL || value == NULL)
         goto fail;
-    if (s->n == s->cap) {
-        size_t cap = s->cap ? s->cap * 2 : 8;
-        cf_sweep_suspect *items = cf_realloc(s->items, cap * sizeof *items);
-        if (items == NULL)
-            goto fail;
-        s->items = items;
-        s->cap = cap;
-    }
+    if (cf_grow(&s->items, &s->cap, s->n, sizeof *s->items, 8) != 0)
+        goto fail;
     s->items[s->n++] = (cf_sweep_suspect){lock_id, value, first_seen_ms, false};
     return true;
 fail:

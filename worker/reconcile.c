@@ -54,14 +54,8 @@ static bool sighting(cf_reconciler *rc, uint64_t hash, int64_t now, int64_t min_
     for (size_t i = 0; i < rc->nold; i++)
         if (rc->old[i].hash == hash)
             first = rc->old[i].first_seen_ms;
-    if (rc->ncur == rc->cap_cur) {
-        size_t cap = rc->cap_cur ? rc->cap_cur * 2 : 16;
-        suspect *p = cf_realloc(rc->cur, cap * sizeof *p);
-        if (p == NULL)
-            return false; /* not remembered: acted on at a later pass */
-        rc->cur = p;
-        rc->cap_cur = cap;
-    }
+    if (cf_grow(&rc->cur, &rc->cap_cur, rc->ncur, sizeof *rc->cur, 16) != 0)
+        return false; /* not remembered: acted on at a later pass */
     rc->cur[rc->ncur++] = (suspect){hash, first};
     return now - first >= min_age_ms;
 }

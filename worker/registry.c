@@ -39,15 +39,9 @@ int cf_register(const cf_workflow_def *def)
                 def->name);
         return -1;
     }
-    if (g_count == g_cap) {
-        size_t cap = g_cap ? g_cap * 2 : 16;
-        cf_workflow_def *p = cf_realloc(g_defs, cap * sizeof *p);
-        if (p == NULL) {
-            fprintf(stderr, "chronoforge: cf_register: out of memory\n");
-            return -1;
-        }
-        g_defs = p;
-        g_cap = cap;
+    if (cf_grow(&g_defs, &g_cap, g_count, sizeof *g_defs, 16) != 0) {
+        fprintf(stderr, "chronoforge: cf_register: out of memory\n");
+        return -1;
     }
     g_defs[g_count++] = *def;
     return 0;

@@ -52,14 +52,8 @@ cf_step_state *cf_run_step_find(cf_run *run, const char *name)
 
 static cf_step_state *step_add(cf_run *run, const char *name)
 {
-    if (run->nsteps == run->steps_cap) {
-        size_t cap = run->steps_cap ? run->steps_cap * 2 : 16;
-        cf_step_state *p = cf_realloc(run->steps, cap * sizeof *p);
-        if (p == NULL)
-            return NULL;
-        run->steps = p;
-        run->steps_cap = cap;
-    }
+    if (cf_grow(&run->steps, &run->steps_cap, run->nsteps, sizeof *run->steps, 16) != 0)
+        return NULL;
     cf_step_state *s = &run->steps[run->nsteps];
     memset(s, 0, sizeof *s);
     s->name = cf_arena_strdup(&run->arena, name);
@@ -175,14 +169,8 @@ cf_status cf_run_note_step(cf_run *run, const char *name, const char *state, int
         if (strcmp(run->pending[i].name, s->name) == 0)
             p = &run->pending[i];
     if (p == NULL) {
-        if (run->npending == run->pending_cap) {
-            size_t cap = run->pending_cap ? run->pending_cap * 2 : 8;
-            cf_ws_step *np = cf_realloc(run->pending, cap * sizeof *np);
-            if (np == NULL)
-                return CF_ERR_NOMEM;
-            run->pending = np;
-            run->pending_cap = cap;
-        }
+        if (cf_grow(&run->pending, &run->pending_cap, run->npending, sizeof *run->pending, 8))
+            return CF_ERR_NOMEM;
         p = &run->pending[run->npending++];
         memset(p, 0, sizeof *p);
     } else {
@@ -205,14 +193,8 @@ cf_status cf_run_note_step(cf_run *run, const char *name, const char *state, int
 cf_status cf_run_note_error(cf_run *run, const char *step_name, int attempt,
                             const char *error_class, const char *message)
 {
-    if (run->nerrors == run->errors_cap) {
-        size_t cap = run->errors_cap ? run->errors_cap * 2 : 4;
-        cf_ws_error *p = cf_realloc(run->errors, cap * sizeof *p);
-        if (p == NULL)
-            return CF_ERR_NOMEM;
-        run->errors = p;
-        run->errors_cap = cap;
-    }
+    if (cf_grow(&run->errors, &run->errors_cap, run->nerrors, sizeof *run->errors, 4))
+        return CF_ERR_NOMEM;
     cf_ws_error *e = &run->errors[run->nerrors];
     memset(e, 0, sizeof *e);
     e->step_name = step_name ? cf_arena_strdup(&run->arena, step_name) : NULL;

@@ -125,6 +125,13 @@ static void *failing_malloc(size_t n)
     return ++calls == fail_at ? NULL : malloc(n);
 }
 
+static void *failing_realloc(void *p, size_t n)
+{
+    (void)p;
+    (void)n;
+    return NULL;
+}
+
 static void test_alloc_hooks_report_oom(void **state)
 {
     (void)state;
@@ -138,6 +145,28 @@ static void test_alloc_hooks_report_oom(void **state)
     cf_free(ok);
     cf_alloc_set_hooks(NULL);
     assert_null(cf_calloc(SIZE_MAX / 2, 4)); /* overflow refused, not wrapped */
+}
+
+static void test_grow_doubles_and_keeps_the_array_on_oom(void **state)
+{
+    (void)state;
+    int *items = NULL;
+    size_t cap = 0, n = 0;
+    for (int i = 0; i < 100; i++) {
+        assert_int_equal(cf_grow(&items, &cap, n, sizeof *items, 4), 0);
+        items[n++] = i;
+    }
+    assert_int_equal(cap, 128); /* 4, 8, ..., 128 */
+    assert_int_equal(items[99], 99);
+    cf_alloc_set_hooks(
+        &(cf_alloc_hooks){.malloc = failing_malloc, .realloc = failing_realloc, .free = free});
+    n = cap; /* full: the next grow must allocate, and fails */
+    int *before = items;
+    assert_int_equal(cf_grow(&items, &cap, n, sizeof *items, 4), -1);
+    cf_alloc_set_hooks(NULL);
+    assert_ptr_equal(items, before);
+    assert_int_equal(cap, 128);
+    cf_free(items);
 }
 
 static void test_status_names_are_stable(void **state)
@@ -163,6 +192,7 @@ int main(void)
         cmocka_unit_test(test_arena_allocates_aligned_and_resets),
         cmocka_unit_test(test_redact_hides_passwords),
         cmocka_unit_test(test_alloc_hooks_report_oom),
+        cmocka_unit_test(test_grow_doubles_and_keeps_the_array_on_oom),
         cmocka_unit_test(test_status_names_are_stable),
     };
     return cmocka_run_group_tests_name("common", tests, NULL, NULL);
