@@ -3,7 +3,9 @@
 # workflows/*.c (example workflows + main) linked against the library.
 MODE   ?= debug
 BUILD  ?= build/$(MODE)
-PKGS   := hiredis libpq msgpack jansson
+# msgpack-c 6.x calls its pkg-config module msgpack-c; Debian 12's 4.0 calls it msgpack.
+MSGPACK_PC := $(shell pkg-config --exists msgpack-c 2>/dev/null && echo msgpack-c || echo msgpack)
+PKGS   := hiredis libpq $(MSGPACK_PC) jansson
 PREFIX ?= /usr/local
 VERSION := $(shell sed -n 's/^\#define CF_VERSION_STRING "\(.*\)"/\1/p' include/chronoforge.h)
 

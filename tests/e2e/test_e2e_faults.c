@@ -116,6 +116,26 @@ static void test_sigterm_drains_and_strands_nothing(void **state)
         }
 }
 
+static void test_second_signal_exits_at_once(void **state)
+{
+    (void)state;
+    char ledger[400], kw[600];
+    snprintf(ledger, sizeof ledger, "%s/ledger-twice", E.dir);
+    snprintf(kw, sizeof kw, "{\"steps\": 1, \"sleep_ms\": 20000, \"ledger\": \"%s\"}", ledger);
+    const char *grace[] = {"CHRONOFORGE_SHUTDOWN_GRACE=60s", NULL};
+    cf_e2e_worker(&E, 0, C4, grace);
+    cf_e2e_enqueue(&E, "Exerciser", "twice-1", kw);
+    for (int i = 0; i < 3000 && cf_e2e_ledger_count(ledger, "twice-1 step_1 ") == 0; i++)
+        usleep(10000);
+    cf_e2e_signal(&E, 0, SIGTERM);
+    assert_int_equal(cf_e2e_wait_exit(&E, 0, 1000), -1); /* draining: the step is running */
+    cf_e2e_signal(&E, 0, SIGTERM);
+    /* well before both the 20 s step and the 60 s grace */
+    int rc = cf_e2e_wait_exit(&E, 0, 10000);
+    assert_true(rc >= 0);
+    assert_int_not_equal(rc, 0); /* it gave up on a running step: not a clean drain */
+}
+
 static void test_sigkill_mid_step_is_resumed_by_another_worker(void **state)
 {
     (void)state;
@@ -341,6 +361,8 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_sigterm_drains_and_strands_nothing, setup_each,
+                                        teardown_each),
+        cmocka_unit_test_setup_teardown(test_second_signal_exits_at_once, setup_each,
                                         teardown_each),
         cmocka_unit_test_setup_teardown(test_sigkill_mid_step_is_resumed_by_another_worker,
                                         setup_each, teardown_each),
