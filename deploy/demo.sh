@@ -13,7 +13,8 @@ cleanup() {
   for p in "${pids[@]}"; do kill -TERM "$p" 2>/dev/null || true; done
   for p in "${pids[@]}"; do wait "$p" 2>/dev/null || true; done
   "$root/deploy/services.sh" stop "$dir" >/dev/null 2>&1 || true
-  echo "demo: stopped workers and services; logs were in $dir"
+  rm -rf "$dir/pg" "$dir/redis" "$dir/pgsock" # the databases; the worker logs stay
+  echo "demo: stopped workers and services; worker logs are in $dir"
 }
 trap cleanup EXIT INT TERM
 
