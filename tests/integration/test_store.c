@@ -1,8 +1,9 @@
 // SPDX-License-Identifier: MIT
 /* tests/integration/test_store.c: the store against a real Postgres: run begin (create, race,
  * guards, retry transition, crash counter), fencing of every write, write sets (steps, context,
- * markers, errors and their snapshot cap), one-query step loading counted by the server, and
- * atomicity of a write set under a failure injected between its statements. */
+ * markers, errors and their snapshot cap), one-query step loading counted by the server,
+ * atomicity of a write set under a failure injected between its statements, and concurrent
+ * runs taking over each other's workflows while their stale predecessors still commit. */
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -516,6 +517,100 @@ static void test_store_write_set_atomic_under_injected_failure(void **state)
     exec_ok("DROP TRIGGER cf_test_boom ON chrono_forge_execution_logs");
 }
 
+/* Runs taking over each other's workflows while their stale predecessors still commit, in
+ * small shared batches. Every call is answered, a stale fence writes nothing, and each
+ * workflow's fence counts exactly the begins made on it. */
+enum { CONTEND_THREADS = 8, CONTEND_WFS = 3 };
+typedef struct contend_arg {
+    cf_store *s;
+    int t, iters;
+    int begins[CONTEND_WFS];
+    int ok, conflicts, other;
+    int64_t ids[CONTEND_WFS];
+} contend_arg;
+
+static void *contender(void *p)
+{
+    contend_arg *a = p;
+    for (int i = 0; i < a->iters; i++) {
+        int k = (i + a->t) % CONTEND_WFS;
+        char key[32], lock[32], name[64];
+        snprintf(key, sizeof key, "contend-%d", k);
+        snprintf(lock, sizeof lock, "w%d/%d", a->t, i);
+        cf_wf_row r;
+        cf_run_begin_args b = {.wf_class = "Contend", .key = key, .lock_value = lock};
+        cf_status st = cf_store_run_begin(a->s, &b, &r);
+        if (st != CF_OK) {
+            a->other++;
+            continue;
+        }
+        a->begins[k]++;
+        a->ids[k] = r.id;
+        snprintf(name, sizeof name, "durably_execute$t%d_%d", a->t, i);
+        cf_ws_step step = {.name = name, .state = "completed", .attempts = 1};
+        json_t *ctx = json_pack("{si}", "i", i);
+        cf_write_set ws = {.workflow_id = r.id,
+                           .fence = r.fence,
+                           .steps = &step,
+                           .nsteps = 1,
+                           .context = ctx,
+                           .outcome = CF_WS_CONTINUE,
+                           .attempt = -1};
+        st = cf_store_commit(a->s, &ws);
+        if (st == CF_OK)
+            a->ok++;
+        else if (st == CF_ERR_CONFLICT)
+            a->conflicts++;
+        else
+            a->other++;
+        json_decref(ctx);
+        cf_wf_row_deinit(&r);
+    }
+    return NULL;
+}
+
+static void test_store_writers_contend_on_stale_runs(void **state)
+{
+    (void)state;
+    /* Small batches: a begin and a stale run's commit of one workflow often share a commit. */
+    cf_store_config cfg = {.dsn = dsn, .max_connections = 4, .batch_max = 4};
+    cf_store *s;
+    char err[256];
+    assert_int_equal(cf_store_open(&cfg, &s, err, sizeof err), CF_OK);
+    contend_arg args[CONTEND_THREADS];
+    pthread_t th[CONTEND_THREADS];
+    for (int t = 0; t < CONTEND_THREADS; t++) {
+        args[t] = (contend_arg){.s = s, .t = t, .iters = cf_test_scale(40)};
+        pthread_create(&th[t], NULL, contender, &args[t]);
+    }
+    int ok = 0, conflicts = 0, begins[CONTEND_WFS] = {0};
+    int64_t ids[CONTEND_WFS] = {0};
+    for (int t = 0; t < CONTEND_THREADS; t++) {
+        pthread_join(th[t], NULL);
+        assert_int_equal(args[t].other, 0);
+        ok += args[t].ok;
+        conflicts += args[t].conflicts;
+        for (int k = 0; k < CONTEND_WFS; k++) {
+            begins[k] += args[t].begins[k];
+            if (args[t].ids[k])
+                ids[k] = args[t].ids[k];
+        }
+    }
+    assert_int_equal(ok + conflicts, CONTEND_THREADS * cf_test_scale(40));
+    char sql[200];
+    for (int k = 0; k < CONTEND_WFS; k++) {
+        cf_wf_row now;
+        assert_int_equal(cf_store_find_id(s, ids[k], &now), CF_OK);
+        assert_int_equal(now.fence, begins[k]);
+        cf_wf_row_deinit(&now);
+    }
+    snprintf(sql, sizeof sql,
+             "SELECT count(*) FROM chrono_forge_execution_logs l JOIN chrono_forge_workflows w "
+             "ON w.id = l.workflow_id WHERE w.job_class = 'Contend'");
+    assert_int_equal(scalar(sql), ok); /* every accepted write set, and only those */
+    cf_store_close(s);
+}
+
 static void test_store_operator_queries(void **state)
 {
     (void)state;
@@ -573,6 +668,7 @@ int main(void)
         cmocka_unit_test(test_store_error_snapshot_capped),
         cmocka_unit_test(test_store_thousand_steps_one_query),
         cmocka_unit_test(test_store_write_set_atomic_under_injected_failure),
+        cmocka_unit_test(test_store_writers_contend_on_stale_runs),
         cmocka_unit_test(test_store_operator_queries),
     };
     return cmocka_run_group_tests_name("store", tests, group_setup, group_teardown);
