@@ -123,11 +123,8 @@ int cf_cli_parse(int argc, char **argv, const cf_cli_command_spec *spec, cf_cli_
                 spec->usage);
         return 2;
     }
-    cf_log_set_level(CF_LOG_INFO);
-    for (int l = CF_LOG_DEBUG; l <= CF_LOG_ERROR; l++) {
-        static const char *const names[] = {"debug", "info", "warn", "error"};
-        if (strcmp(out->cfg.log_level, names[l]) == 0)
-            cf_log_set_level((cf_log_level)l);
-    }
+    cf_log_level lvl = CF_LOG_INFO;
+    (void)cf_log_level_parse(out->cfg.log_level, &lvl); /* validated by cf_config_set */
+    cf_log_set_level(lvl);
     return -1;
 }

@@ -22,14 +22,14 @@ void cf_log_set_level(cf_log_level lvl)
     atomic_store(&g_level, (int)lvl);
 }
 
-void cf_log_init_from_env(void)
+bool cf_log_level_parse(const char *name, cf_log_level *out)
 {
-    const char *v = getenv("CHRONOFORGE_LOG_LEVEL");
-    if (v == NULL)
-        return;
-    for (int i = 0; i < 4; i++)
-        if (strcasecmp(v, level_names[i]) == 0)
-            cf_log_set_level((cf_log_level)i);
+    for (int i = 0; name && i < 4; i++)
+        if (strcasecmp(name, level_names[i]) == 0) {
+            *out = (cf_log_level)i;
+            return true;
+        }
+    return false;
 }
 
 bool cf_log_enabled(cf_log_level lvl)

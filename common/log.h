@@ -23,10 +23,10 @@ typedef struct cf_log_ctx {
     int attempt;
 } cf_log_ctx;
 
-/* cf_log_set_level sets the threshold (default INFO, or CHRONOFORGE_LOG_LEVEL read by
- * cf_log_init_from_env: debug|info|warn|error). */
+/* cf_log_set_level sets the threshold (default INFO). cf_log_level_parse reads "debug",
+ * "info", "warn" or "error" (any case) into *out; false for anything else. */
 void cf_log_set_level(cf_log_level lvl);
-void cf_log_init_from_env(void);
+bool cf_log_level_parse(const char *name, cf_log_level *out);
 bool cf_log_enabled(cf_log_level lvl);
 
 /* cf_log_set_component sets the "component" of this process's lines (e.g. "worker"); borrowed,

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "common/duration.h"
+#include "common/log.h"
 #include "common/redact.h"
 
 #define OFF(f)  offsetof(cf_config, f)
@@ -105,6 +106,11 @@ cf_status cf_config_set(cf_config *cfg, const cf_config_key *key, const char *va
         if (n >= key->size)
             return cf_error_set(err, "bad_value", key->name, "%s (%s) is longer than %zu bytes",
                                 key->name, source, key->size - 1);
+        cf_log_level lvl;
+        if (key->offset == offsetof(cf_config, log_level) && !cf_log_level_parse(value, &lvl))
+            return cf_error_set(err, "bad_value", key->name,
+                                "%s (%s) must be debug, info, warn or error, not '%s'", key->name,
+                                source, value);
         memcpy(base + key->offset, value, n + 1);
         if (key->offset == offsetof(cf_config, queues_csv))
             return parse_queues(cfg, err);

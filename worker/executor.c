@@ -140,22 +140,15 @@ static int64_t lock_ttl_ms(const cf_executor *ex, const cf_workflow_def *def,
     return def->max_duration_ms > 0 ? def->max_duration_ms : ex->cfg->max_duration_ms;
 }
 
-static void publish_continuation(cf_executor *ex, const char *queue, const char *wf_class,
-                                 const char *key, int64_t due_ms, bool remove)
+/* drop_continuation removes any pending continuation of a workflow that has ended. */
+static void drop_continuation(cf_executor *ex, const char *queue, const char *wf_class,
+                              const char *key)
 {
     cf_buf member = CF_BUF_INIT;
-    if (cf_envelope_encode_continuation(wf_class, key, queue, &member) != CF_OK) {
-        cf_buf_deinit(&member);
-        return;
-    }
-    if (remove)
+    if (cf_envelope_encode_continuation(wf_class, key, queue, &member) == CF_OK)
         REDIS_RETRY(ex, "continuation_remove",
                     cf_continuation_remove(ex->redis, ex->cfg->prefix, queue, member.data,
                                            member.len, NULL));
-    else
-        REDIS_RETRY(ex, "continuation_publish",
-                    cf_continuation_publish(ex->redis, ex->cfg->prefix, queue, member.data,
-                                            member.len, due_ms, NULL));
     cf_buf_deinit(&member);
 }
 
@@ -299,8 +292,7 @@ static void run_workflow(cf_executor *ex, const char *queue, const char *raw, si
                                                      : " (use requeue to resume it)");
         release(ex, env, token);
         if (strcmp(row.state, "completed") == 0)
-            publish_continuation(ex, row.queue[0] ? row.queue : queue, env->wf_class, env->key, 0,
-                                 true);
+            drop_continuation(ex, row.queue[0] ? row.queue : queue, env->wf_class, env->key);
         ack(ex, queue, raw, len);
         cf_wf_row_deinit(&row);
         cf_step_list_deinit(&steps);

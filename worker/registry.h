@@ -12,11 +12,4 @@
 /* cf_registry_find returns the definition registered under name, or NULL. */
 const cf_workflow_def *cf_registry_find(const char *name);
 
-/* cf_registry_count / cf_registry_at iterate the registered classes in registration order. */
-size_t cf_registry_count(void);
-const cf_workflow_def *cf_registry_at(size_t i);
-
-/* cf_registry_clear forgets every class (tests). */
-void cf_registry_clear(void);
-
 #endif

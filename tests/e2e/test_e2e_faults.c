@@ -291,25 +291,6 @@ static void test_unknown_class_is_retried_then_dead_lettered(void **state)
                      0);
 }
 
-/* redis_str runs a command on the test Redis and copies a string reply (or the first element
- * of an array reply) into out. */
-static void redis_str(const char *const *argv, int argc, char *out, size_t cap)
-{
-    cf_redis *r = cf_test_redis_open();
-    size_t lens[8];
-    for (int i = 0; i < argc; i++)
-        lens[i] = strlen(argv[i]);
-    cf_reply *rep = NULL;
-    out[0] = '\0';
-    if (cf_redis_exec(r, argc, argv, lens, &rep) == CF_OK) {
-        const cf_reply *v = rep->type == CF_REPLY_ARRAY && rep->n > 0 ? &rep->elem[0] : rep;
-        if (v->str)
-            snprintf(out, cap, "%s", v->str);
-    }
-    cf_reply_free(rep);
-    cf_redis_free(r);
-}
-
 static void test_live_worker_frees_what_redis_wrongly_says_it_holds(void **state)
 {
     (void)state;
@@ -317,9 +298,9 @@ static void test_live_worker_frees_what_redis_wrongly_says_it_holds(void **state
     cf_e2e_worker(&E, 0, C4, lease);
     char workers[200], wid[256];
     snprintf(workers, sizeof workers, "%s:workers", E.prefix);
-    const char *zr[] = {"ZRANGE", workers, "0", "-1"};
+    const char *zr[] = {"ZRANGE", workers, "0", "-1", NULL};
     for (int i = 0; i < 1000; i++) {
-        redis_str(zr, 4, wid, sizeof wid);
+        cf_e2e_redis_str(zr, wid, sizeof wid);
         if (wid[0])
             break;
         usleep(10000);

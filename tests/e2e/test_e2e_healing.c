@@ -58,26 +58,6 @@ static int teardown(void **state)
 
 /* ---- helpers ---- */
 
-static void redis_str(const char *const *argv, char *out, size_t cap)
-{
-    cf_redis *r = NULL;
-    cf_error err;
-    assert_int_equal(cf_redis_open(cf_test_env("CF_TEST_REDIS_URL"), NULL, &r, &err), CF_OK);
-    size_t lens[16];
-    int argc = 0;
-    for (; argv[argc]; argc++)
-        lens[argc] = strlen(argv[argc]);
-    cf_reply *rep = NULL;
-    out[0] = '\0';
-    if (cf_redis_exec(r, argc, argv, lens, &rep) == CF_OK) {
-        const cf_reply *v = rep->type == CF_REPLY_ARRAY && rep->n > 0 ? &rep->elem[0] : rep;
-        if (v->type == CF_REPLY_STRING || v->type == CF_REPLY_STATUS)
-            snprintf(out, cap, "%.*s", (int)v->len, v->str);
-    }
-    cf_reply_free(rep);
-    cf_redis_free(r);
-}
-
 static void enqueue_many(const char *key_prefix, int n, int wait_ms_base, const char *extra_kwargs)
 {
     cf_redis *r = NULL;
@@ -250,7 +230,7 @@ static void test_stale_lock_from_a_rollback_is_removed(void **state)
     char workers[200], live[400], lock[300], value[500];
     snprintf(workers, sizeof workers, "%s:workers", E.prefix);
     const char *zrange[] = {"ZRANGE", workers, "0", "0", NULL};
-    redis_str(zrange, live, sizeof live);
+    cf_e2e_redis_str(zrange, live, sizeof live);
     assert_true(live[0] != '\0');
     snprintf(lock, sizeof lock, "%s:lock:Exerciser/stale-1", E.prefix);
     snprintf(value, sizeof value, "%s/0123456789ab", live);

@@ -259,25 +259,42 @@ int cf_e2e_ledger_count(const char *path, const char *line_prefix)
     return n;
 }
 
-int64_t cf_e2e_redis_int(const char *const *argv)
+/* redis_exec runs argv (NULL-terminated) on a fresh connection; the caller frees the reply. */
+static cf_reply *redis_exec(const char *const *argv)
 {
-    cf_redis *r = NULL;
-    cf_error err;
-    if (cf_redis_open(cf_test_env("CF_TEST_REDIS_URL"), NULL, &r, &err) != CF_OK)
-        fail_msg("redis: %s", err.msg);
+    cf_redis *r = cf_test_redis_open();
     size_t lens[16];
     int argc = 0;
     for (; argv[argc]; argc++)
         lens[argc] = strlen(argv[argc]);
     cf_reply *rep = NULL;
-    int64_t v = -1;
-    if (cf_redis_exec(r, argc, argv, lens, &rep) == CF_OK)
-        v = rep->type == CF_REPLY_INTEGER ? rep->integer
-            : rep->type == CF_REPLY_ARRAY ? (int64_t)rep->n
-                                          : 0;
-    cf_reply_free(rep);
+    if (cf_redis_exec(r, argc, argv, lens, &rep) != CF_OK)
+        rep = NULL;
     cf_redis_free(r);
+    return rep;
+}
+
+int64_t cf_e2e_redis_int(const char *const *argv)
+{
+    cf_reply *rep = redis_exec(argv);
+    int64_t v = !rep                            ? -1
+                : rep->type == CF_REPLY_INTEGER ? rep->integer
+                : rep->type == CF_REPLY_ARRAY   ? (int64_t)rep->n
+                                                : 0;
+    cf_reply_free(rep);
     return v;
+}
+
+void cf_e2e_redis_str(const char *const *argv, char *out, size_t cap)
+{
+    cf_reply *rep = redis_exec(argv);
+    out[0] = '\0';
+    if (rep) {
+        const cf_reply *v = rep->type == CF_REPLY_ARRAY && rep->n > 0 ? &rep->elem[0] : rep;
+        if (v->type == CF_REPLY_STRING || v->type == CF_REPLY_STATUS)
+            snprintf(out, cap, "%.*s", (int)v->len, v->str);
+    }
+    cf_reply_free(rep);
 }
 
 bool cf_e2e_log_contains(cf_e2e *e, int slot, const char *needle)

@@ -63,6 +63,10 @@ int cf_e2e_ledger_count(const char *path, const char *line_prefix);
  * integer reply (or the length of an array reply). */
 int64_t cf_e2e_redis_int(const char *const *argv);
 
+/* cf_e2e_redis_str runs a command (argv NULL-terminated) on the test Redis and copies a string
+ * or status reply, or the first element of an array reply, into out ("" otherwise). */
+void cf_e2e_redis_str(const char *const *argv, char *out, size_t cap);
+
 /* cf_e2e_log_contains says whether worker slot's log contains needle. */
 bool cf_e2e_log_contains(cf_e2e *e, int slot, const char *needle);
 

@@ -62,6 +62,12 @@ static void test_config_errors_name_the_setting(void **state)
                      CF_ERR_INVALID);
     assert_int_equal(cf_config_set(&c, cf_config_find_flag("queues", 0), "bad{name}", "flag", &err),
                      CF_ERR_INVALID);
+    assert_int_equal(
+        cf_config_set(&c, cf_config_find_flag("log-level", 0), "verbose", "flag", &err),
+        CF_ERR_INVALID);
+    assert_non_null(strstr(err.msg, "log-level"));
+    assert_int_equal(cf_config_set(&c, cf_config_find_flag("log-level", 0), "WARN", "flag", NULL),
+                     CF_OK);
     setenv("CHRONOFORGE_CONCURRENCY", "0", 1);
     assert_int_equal(cf_config_load(&c, &err), CF_ERR_INVALID);
     assert_non_null(strstr(err.msg, "CHRONOFORGE_CONCURRENCY"));
