@@ -1,5 +1,5 @@
 # chronoforge build. MODE=debug|asan|valgrind|release|tsan; `make help` lists targets.
-# Library: common/ queue/ store/ worker/ cli/ -> libchronoforge.a. The stock binary is
+# Library: common/ queue/ store/ engine/ worker/ cli/ -> libchronoforge.a. The stock binary is
 # workflows/*.c (example workflows + main) linked against the library.
 MODE   ?= debug
 BUILD  ?= build/$(MODE)
@@ -40,7 +40,7 @@ ALL_CPPFLAGS = -I. -Iinclude -D_GNU_SOURCE -MMD -MP $(CPPFLAGS)
 ALL_CFLAGS   = -std=c11 $(WARN) $(MODE_$(MODE)) $(PKG_CFLAGS) -pthread $(CFLAGS)
 ALL_LDFLAGS  = $(SAN_LD_$(MODE)) -pthread $(LDFLAGS)
 
-LIB_SRCS   := $(sort $(wildcard common/*.c queue/*.c store/*.c worker/*.c cli/*.c))
+LIB_SRCS   := $(sort $(wildcard common/*.c queue/*.c store/*.c engine/*.c worker/*.c cli/*.c))
 BIN_SRCS   := $(sort $(wildcard workflows/*.c))
 SUP_SRCS   := $(sort $(wildcard tests/support/*.c))
 UNIT_BINS  := $(patsubst %.c,$(BUILD)/%,$(sort $(wildcard tests/unit/test_*.c)))
@@ -147,7 +147,7 @@ symbols: $(LIB)
 	@bad=$$(nm -g --defined-only $(LIB) | awk 'NF==3 && $$3 !~ /^(cf_|__odr_asan|__asan|__ubsan|__tsan)/ {print $$3}'); \
 	 test -z "$$bad" || { echo "unprefixed symbols: $$bad"; exit 1; }
 
-CF_FILES = $(shell find common queue store worker cli workflows include tests bench -name '*.[ch]' 2>/dev/null)
+CF_FILES = $(shell find common queue store engine worker cli workflows include tests bench -name '*.[ch]' 2>/dev/null)
 format:
 	clang-format -i $(CF_FILES)
 format-check:

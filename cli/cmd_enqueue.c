@@ -11,9 +11,9 @@
 #include "common/buf.h"
 #include "common/clock.h"
 #include "common/duration.h"
+#include "engine/registry.h"
 #include "queue/enqueue.h"
 #include "queue/envelope.h"
-#include "worker/registry.h"
 
 /* push encodes env and pushes it (due_ms 0: now). Returns an exit code. */
 static int push(const char *cmd, const cf_config *cfg, const char *queue, cf_envelope *env,

@@ -16,6 +16,9 @@
 #include "common/duration.h"
 #include "common/log.h"
 #include "common/rand.h"
+#include "engine/finish.h"
+#include "engine/registry.h"
+#include "engine/run.h"
 #include "queue/deadletter.h"
 #include "queue/delivery.h"
 #include "queue/enqueue.h"
@@ -25,9 +28,6 @@
 #include "queue/lock.h"
 #include "queue/redis_conn.h"
 #include "queue/schedule.h"
-#include "worker/finish.h"
-#include "worker/registry.h"
-#include "worker/run.h"
 
 static cf_log_limiter redis_limiter, store_limiter;
 
@@ -251,6 +251,30 @@ static void finish_delivery(cf_executor *ex, const char *queue, const char *raw,
     cf_buf_deinit(&member);
 }
 
+static void count_pass_end(cf_worker_stats *stats, cf_pass_end end)
+{
+    switch (end) {
+    case CF_PASS_COMPLETED:
+        atomic_fetch_add(&stats->completed, 1);
+        break;
+    case CF_PASS_HALTED:
+        atomic_fetch_add(&stats->halted, 1);
+        break;
+    case CF_PASS_STALLED:
+        atomic_fetch_add(&stats->stalled, 1);
+        break;
+    case CF_PASS_FAILED:
+        atomic_fetch_add(&stats->failed, 1);
+        break;
+    case CF_PASS_CONFLICT:
+        atomic_fetch_add(&stats->conflicts, 1);
+        break;
+    case CF_PASS_STORE_ERROR:
+        atomic_fetch_add(&stats->store_errors, 1);
+        break;
+    }
+}
+
 /* run_workflow: begin in Postgres, replay, finish. */
 static void run_workflow(cf_executor *ex, const char *queue, const char *raw, size_t len,
                          cf_envelope *env, const cf_workflow_def *def, const char *token)
@@ -328,7 +352,8 @@ static void run_workflow(cf_executor *ex, const char *queue, const char *raw, si
         return;
     }
     cf_step_list_deinit(&steps);
-    cf_finish_result fin = cf_finish_run(&run, ex->stats);
+    cf_finish_result fin = cf_finish_run(&run);
+    count_pass_end(ex->stats, fin.end);
     cf_run_deinit(&run);
 
     if (fin.publish == CF_PUBLISH_NONE && fin.abandoned && fin.abandon_status != CF_ERR_CONFLICT) {

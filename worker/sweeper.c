@@ -10,13 +10,13 @@
 #include "common/buf.h"
 #include "common/clock.h"
 #include "common/log.h"
+#include "engine/registry.h"
 #include "queue/enqueue.h"
 #include "queue/envelope.h"
 #include "queue/lock.h"
 #include "queue/redis_conn.h"
 #include "queue/schedule.h"
 #include "queue/sweep.h"
-#include "worker/registry.h"
 
 struct cf_sweeper {
     const cf_config *cfg;

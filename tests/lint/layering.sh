@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# tests/lint/layering.sh: dependencies point one way: common <- queue, store <- worker <- cli;
+# tests/lint/layering.sh: dependencies point one way: common <- queue, store <- engine <- worker <- cli
+# (engine/ replays a workflow and knows nothing of threads, fetching or Redis; worker/ runs the process);
 # workflows/ sees only include/chronoforge.h. Exits 1 naming each violation.
 set -u
 cd "$(dirname "$0")/../.." || exit 1
@@ -9,9 +10,10 @@ check() {  # DIR PATTERN MESSAGE
   hits=$(grep -rnE "#include \"($2)/" "$1" --include='*.[ch]' 2>/dev/null)
   if [ -n "$hits" ]; then echo "layering: $3"; echo "$hits"; bad=1; fi
 }
-check common 'queue|store|worker|cli|workflows' "common/ must not include other modules"
-check queue 'store|worker|cli|workflows' "queue/ must not include store/, worker/ or cli/"
-check store 'queue|worker|cli|workflows' "store/ must not include queue/, worker/ or cli/"
+check common 'queue|store|engine|worker|cli|workflows' "common/ must not include other modules"
+check queue 'store|engine|worker|cli|workflows' "queue/ must not include store/, engine/, worker/ or cli/"
+check store 'queue|engine|worker|cli|workflows' "store/ must not include queue/, engine/, worker/ or cli/"
+check engine 'queue|worker|cli|workflows' "engine/ must not include queue/, worker/ or cli/"
 check worker 'cli|workflows' "worker/ must not include cli/ or workflows/"
 check cli 'workflows' "cli/ must not include workflows/"
 hits=$(grep -rn '#include "' workflows --include='*.[ch]' 2>/dev/null | grep -v '#include "chronoforge.h"' | grep -vE '#include "workflows/')

@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: MIT
-/* tests/unit/test_inputs.c: what a workflow reads and writes besides steps (worker/inputs.c):
+/* tests/unit/test_inputs.c: what a workflow reads and writes besides steps (engine/inputs.c):
  * kwargs by path with defaults, and the context API: set, set_once, merge, merge_once, has,
  * typed gets with defaults, the 16 KiB value limit as a Context.Invalid failure. No store: the
  * context only reaches Postgres at a commit, which these calls never make. */
@@ -7,8 +7,8 @@
 
 #include <jansson.h>
 
+#include "engine/run.h"
 #include "tests/support/test.h"
-#include "worker/run.h"
 
 static cf_flow body(cf_run *run)
 {

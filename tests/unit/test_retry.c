@@ -5,8 +5,8 @@
 
 #include <jansson.h>
 
+#include "engine/retry.h"
 #include "tests/support/test.h"
-#include "worker/retry.h"
 
 static void test_prefix_matching_is_dotted(void **state)
 {

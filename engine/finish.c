@@ -1,50 +1,48 @@
 // SPDX-License-Identifier: MIT
-/* worker/finish.c: the end of a pass: outcome → write set → publish decision. */
-#include "worker/finish.h"
+/* engine/finish.c: the end of a pass: outcome → write set → publish decision. */
+#include "engine/finish.h"
 
 #include <string.h>
 
 #include "common/clock.h"
-#include "worker/retry.h"
+#include "engine/retry.h"
 
-static cf_finish_result abandoned(cf_run *run, cf_worker_stats *stats)
+static cf_finish_result abandoned(cf_run *run)
 {
-    if (run->abandon_status == CF_ERR_CONFLICT)
-        atomic_fetch_add(&stats->conflicts, 1);
-    else
-        atomic_fetch_add(&stats->store_errors, 1);
-    return (cf_finish_result){
-        .publish = CF_PUBLISH_NONE, .abandoned = true, .abandon_status = run->abandon_status};
+    return (cf_finish_result){.end = run->abandon_status == CF_ERR_CONFLICT ? CF_PASS_CONFLICT
+                                                                            : CF_PASS_STORE_ERROR,
+                              .publish = CF_PUBLISH_NONE,
+                              .abandoned = true,
+                              .abandon_status = run->abandon_status};
 }
 
-static cf_finish_result commit_outcome(cf_run *run, cf_worker_stats *stats, cf_ws_outcome outcome,
-                                       int64_t wake_at_ms, int attempt, json_t *retry_counts)
+static cf_finish_result commit_outcome(cf_run *run, cf_ws_outcome outcome, int64_t wake_at_ms,
+                                       int attempt, json_t *retry_counts)
 {
     if (cf_run_finish(run, outcome, wake_at_ms, attempt, retry_counts) != CF_OK)
-        return abandoned(run, stats);
+        return abandoned(run);
+    cf_pass_end end = CF_PASS_COMPLETED;
     switch (outcome) {
     case CF_WS_HALT:
-        atomic_fetch_add(&stats->halted, 1);
-        return (cf_finish_result){.publish = wake_at_ms > 0 ? CF_PUBLISH_WAKE : CF_PUBLISH_NONE,
+        return (cf_finish_result){.end = CF_PASS_HALTED,
+                                  .publish = wake_at_ms > 0 ? CF_PUBLISH_WAKE : CF_PUBLISH_NONE,
                                   .wake_at_ms = wake_at_ms};
     case CF_WS_COMPLETE:
-        atomic_fetch_add(&stats->completed, 1);
+    case CF_WS_CONTINUE:
+        end = CF_PASS_COMPLETED;
         break;
     case CF_WS_STALL:
-        atomic_fetch_add(&stats->stalled, 1);
+        end = CF_PASS_STALLED;
         break;
     case CF_WS_FAIL:
-        atomic_fetch_add(&stats->failed, 1);
-        break;
-    case CF_WS_CONTINUE:
+        end = CF_PASS_FAILED;
         break;
     }
-    return (cf_finish_result){.publish = CF_PUBLISH_REMOVE};
+    return (cf_finish_result){.end = end, .publish = CF_PUBLISH_REMOVE};
 }
 
 /* workflow_error applies the workflow-level policy to an error of the body itself. */
-static cf_finish_result workflow_error(cf_run *run, cf_worker_stats *stats, const char *cls,
-                                       const char *msg)
+static cf_finish_result workflow_error(cf_run *run, const char *cls, const char *msg)
 {
     cf_retry_policy scratch = {0};
     const cf_retry_policy *policy = NULL;
@@ -61,25 +59,24 @@ static cf_finish_result workflow_error(cf_run *run, cf_worker_stats *stats, cons
     if (cf_run_note_error(run, NULL, attempt, cls, msg) != CF_OK) {
         json_decref(counts);
         (void)cf_run_abandon(run, CF_ERR_NOMEM);
-        return abandoned(run, stats);
+        return abandoned(run);
     }
     if (d.retry) {
         cf_logkv(CF_LOG_WARN, &run->log, "event=workflow_retry",
                  "workflow error (%s: %s); retry %d/%d in %lldms", cls, msg, d.budget_used + 1,
                  d.budget_max, (long long)d.delay_ms);
-        r = commit_outcome(run, stats, CF_WS_HALT, cf_clock_unix_ms() + d.delay_ms, attempt,
-                           counts);
+        r = commit_outcome(run, CF_WS_HALT, cf_clock_unix_ms() + d.delay_ms, attempt, counts);
     } else {
         cf_logkv(CF_LOG_ERROR, &run->log, "event=workflow_failed",
                  "workflow error (%s: %s) and the workflow retry policy is exhausted; failed", cls,
                  msg);
-        r = commit_outcome(run, stats, CF_WS_FAIL, 0, attempt, counts);
+        r = commit_outcome(run, CF_WS_FAIL, 0, attempt, counts);
     }
     json_decref(counts);
     return r;
 }
 
-cf_finish_result cf_finish_run(cf_run *run, cf_worker_stats *stats)
+cf_finish_result cf_finish_run(cf_run *run)
 {
     if (run->row.crash_count >= CF_CRASH_LOOP_LIMIT) {
         char msg[200];
@@ -89,31 +86,31 @@ cf_finish_result cf_finish_run(cf_run *run, cf_worker_stats *stats)
                  run->row.crash_count);
         cf_logkv(CF_LOG_ERROR, &run->log, "event=crash_loop", "%s", msg);
         if (cf_run_note_error(run, NULL, run->row.attempt + 1, "Worker.CrashLoop", msg) != CF_OK)
-            return abandoned(run, stats);
-        return commit_outcome(run, stats, CF_WS_STALL, 0, -1, NULL);
+            return abandoned(run);
+        return commit_outcome(run, CF_WS_STALL, 0, -1, NULL);
     }
     cf_logkv(CF_LOG_DEBUG, &run->log, "event=run_start", "fence %lld", (long long)run->row.fence);
     cf_flow flow = run->def->fn(run);
     if (run->halt == CF_HALT_ABANDON)
-        return abandoned(run, stats);
+        return abandoned(run);
     switch (run->halt) {
     case CF_HALT_WAKE:
-        return commit_outcome(run, stats, CF_WS_HALT, run->wake_at_ms, -1, NULL);
+        return commit_outcome(run, CF_WS_HALT, run->wake_at_ms, -1, NULL);
     case CF_HALT_EXTERNAL:
-        return commit_outcome(run, stats, CF_WS_HALT, 0, -1, NULL);
+        return commit_outcome(run, CF_WS_HALT, 0, -1, NULL);
     case CF_HALT_STALL:
-        return commit_outcome(run, stats, CF_WS_STALL, 0, -1, NULL);
+        return commit_outcome(run, CF_WS_STALL, 0, -1, NULL);
     case CF_HALT_ABANDON:
     case CF_HALT_NONE:
         break;
     }
     if (flow == CF_FLOW_OK) {
         cf_logkv(CF_LOG_INFO, &run->log, "event=completed", "workflow completed");
-        return commit_outcome(run, stats, CF_WS_COMPLETE, 0, -1, NULL);
+        return commit_outcome(run, CF_WS_COMPLETE, 0, -1, NULL);
     }
     if (flow == CF_FLOW_ERROR && run->failed)
-        return workflow_error(run, stats, run->fail_class, run->fail_msg);
-    return workflow_error(run, stats, "Workflow.Error",
+        return workflow_error(run, run->fail_class, run->fail_msg);
+    return workflow_error(run, "Workflow.Error",
                           flow == CF_FLOW_HALT
                               ? "the workflow returned CF_FLOW_HALT without a primitive "
                                 "halting"

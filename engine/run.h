@@ -1,15 +1,15 @@
 // SPDX-License-Identifier: MIT
-/* worker/run.h: the state of one pass of one workflow (struct cf_run, opaque to workflow
+/* engine/run.h: the state of one pass of one workflow (struct cf_run, opaque to workflow
  * authors): identity, stored kwargs and context, the steps Postgres knows, the writes pending
  * for the next commit, and why the pass halted. The executor creates it; primitives
- * (worker/primitives.c) and accessors (worker/inputs.c) use it.
+ * (engine/primitives.c) and accessors (engine/inputs.c) use it.
  *
  * Pending writes: a step's completion is kept pending until the next durable point (the start
  * of the next durably_execute, or the end of the pass), so a one-step workflow costs two
  * commits: the run's begin and its end. A step's side effects never start before every earlier
  * completion is durable (cf_run_flush). */
-#ifndef CF_WORKER_RUN_H
-#define CF_WORKER_RUN_H
+#ifndef CF_ENGINE_RUN_H
+#define CF_ENGINE_RUN_H
 
 #include <stdatomic.h>
 #include <stdbool.h>

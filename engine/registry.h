@@ -1,9 +1,9 @@
 // SPDX-License-Identifier: MIT
-/* worker/registry.h: the process-wide table of registered workflow classes (cf_register), and
+/* engine/registry.h: the process-wide table of registered workflow classes (cf_register), and
  * the lookup the executor does for every delivery. Registration happens before any thread starts;
  * lookups afterwards are read-only and need no lock. */
-#ifndef CF_WORKER_REGISTRY_H
-#define CF_WORKER_REGISTRY_H
+#ifndef CF_ENGINE_REGISTRY_H
+#define CF_ENGINE_REGISTRY_H
 
 #include <stddef.h>
 

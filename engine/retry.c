@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: MIT
-/* worker/retry.c: composite routing, budgets and backoff for retry policies. */
-#include "worker/retry.h"
+/* engine/retry.c: composite routing, budgets and backoff for retry policies. */
+#include "engine/retry.h"
 
 #include <stdio.h>
 #include <string.h>

@@ -1,12 +1,12 @@
 // SPDX-License-Identifier: MIT
-/* worker/inputs.c: what a workflow reads and writes besides steps: the kwargs accessors and
+/* engine/inputs.c: what a workflow reads and writes besides steps: the kwargs accessors and
  * the context API of chronoforge.h, over the stored kwargs and store/context.h. */
 #include <math.h>
 #include <string.h>
 
 #include "common/alloc.h"
 #include "common/json_path.h"
-#include "worker/run.h"
+#include "engine/run.h"
 
 static json_t *kwarg(cf_run *run, const char *path)
 {

@@ -1,10 +1,10 @@
 // SPDX-License-Identifier: MIT
-/* worker/retry.h: retry-policy decisions: resolution (per call → per workflow → built-in),
+/* engine/retry.h: retry-policy decisions: resolution (per call → per workflow → built-in),
  * composite routing by error-class prefix, per-policy budgets kept in a JSON object
  * ({"<budget key>": count}, persisted by the caller in Postgres), and the backoff delay.
  * Attempts count executions, never visits or polls. */
-#ifndef CF_WORKER_RETRY_H
-#define CF_WORKER_RETRY_H
+#ifndef CF_ENGINE_RETRY_H
+#define CF_ENGINE_RETRY_H
 
 #include <stdbool.h>
 #include <stdint.h>

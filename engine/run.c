@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: MIT
-/* worker/run.c: a pass's step table, pending writes, flushes and halts. */
-#include "worker/run.h"
+/* engine/run.c: a pass's step table, pending writes, flushes and halts. */
+#include "engine/run.h"
 
 #include <stdarg.h>
 #include <stdio.h>

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: MIT
-/* worker/registry.c: cf_register and the class table (a small array; classes are few). */
-#include "worker/registry.h"
+/* engine/registry.c: cf_register and the class table (a small array; classes are few). */
+#include "engine/registry.h"
 
 #include <stdio.h>
 #include <string.h>

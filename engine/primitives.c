@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: MIT
-/* worker/primitives.c: the durable primitives of chronoforge.h (durably_execute, wait,
+/* engine/primitives.c: the durable primitives of chronoforge.h (durably_execute, wait,
  * wait_until, continue_if): each looks up its step, skips it when completed, and otherwise
  * runs, records or halts. Semantics: docs/replay.md; the Ruby gem's bugs R-5, R-9, R-10 are
  * avoided here (attempts count executions, waits re-schedule only the remainder, completed
@@ -8,8 +8,8 @@
 #include <string.h>
 
 #include "common/clock.h"
-#include "worker/retry.h"
-#include "worker/run.h"
+#include "engine/retry.h"
+#include "engine/run.h"
 
 #define STEP_NAME_MAX 200
 
