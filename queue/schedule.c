@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "queue/argv.h"
 #include "queue/keys.h"
 #include "queue/redis_conn.h"
 #include "queue/scripts.h"
@@ -31,15 +32,15 @@ cf_status cf_schedule_promote(cf_redis *r, const char *prefix, const char *queue
         return CF_ERR_INVALID;
     if (batch <= 0)
         batch = CF_PROMOTE_BATCH_DEFAULT;
-    char k1[CF_KEY_MAX], k2[CF_KEY_MAX], now[24], lim[16];
-    int l1 = cf_key_scheduled(k1, sizeof k1, prefix, queue);
-    int l2 = cf_key_ready(k2, sizeof k2, prefix, queue);
-    snprintf(now, sizeof now, "%lld", (long long)(now_unix_ms > 0 ? now_unix_ms : 0));
-    snprintf(lim, sizeof lim, "%d", batch);
-    const char *argv[4] = {k1, k2, now, lim};
-    size_t lens[4] = {(size_t)l1, (size_t)l2, strlen(now), strlen(lim)};
+    char k1[CF_KEY_MAX], k2[CF_KEY_MAX];
+    cf_argv a;
+    cf_argv_init_script(&a, &cf_script_promote, 2);
+    cf_argv_key(&a, k1, cf_key_scheduled(k1, sizeof k1, prefix, queue));
+    cf_argv_key(&a, k2, cf_key_ready(k2, sizeof k2, prefix, queue));
+    cf_argv_int(&a, now_unix_ms > 0 ? now_unix_ms : 0);
+    cf_argv_int(&a, batch);
     cf_reply *rep = NULL;
-    cf_status st = cf_redis_eval(r, &cf_script_promote, 2, 4, argv, lens, &rep);
+    cf_status st = cf_argv_exec(r, &a, &rep);
     return int_reply(st, rep, moved);
 }
 
@@ -50,17 +51,20 @@ cf_status cf_continuation_publish(cf_redis *r, const char *prefix, const char *q
         *added = 0;
     if (cf_keys_check(prefix, queue) != CF_OK || member == NULL || len == 0)
         return CF_ERR_INVALID;
-    char qk[CF_KEY_MAX], sk[CF_KEY_MAX], due[24];
-    int ql = cf_key_queues(qk, sizeof qk, prefix);
-    int sl = cf_key_scheduled(sk, sizeof sk, prefix, queue);
-    snprintf(due, sizeof due, "%lld", (long long)due_unix_ms);
-    const char *a0[3] = {"SADD", qk, queue};
-    size_t n0[3] = {4, (size_t)ql, strlen(queue)};
-    const char *a1[5] = {"ZADD", sk, "LT", due, member};
-    size_t n1[5] = {4, (size_t)sl, 2, strlen(due), len};
-    cf_redis_cmd cmds[2] = {{NULL, 0, 3, a0, n0}, {NULL, 0, 5, a1, n1}};
+    char qk[CF_KEY_MAX], sk[CF_KEY_MAX];
+    cf_argv cmds[2];
+    cf_argv_init(&cmds[0]);
+    cf_argv_str(&cmds[0], "SADD");
+    cf_argv_key(&cmds[0], qk, cf_key_queues(qk, sizeof qk, prefix));
+    cf_argv_str(&cmds[0], queue);
+    cf_argv_init(&cmds[1]);
+    cf_argv_str(&cmds[1], "ZADD");
+    cf_argv_key(&cmds[1], sk, cf_key_scheduled(sk, sizeof sk, prefix, queue));
+    cf_argv_str(&cmds[1], "LT");
+    cf_argv_int(&cmds[1], due_unix_ms);
+    cf_argv_buf(&cmds[1], member, len);
     cf_reply *reps[2];
-    cf_status st = cf_redis_pipeline(r, cmds, 2, reps);
+    cf_status st = cf_argv_pipeline(r, cmds, 2, reps);
     cf_reply_free(reps[0]);
     return int_reply(st, reps[1], added);
 }
@@ -73,11 +77,13 @@ cf_status cf_continuation_remove(cf_redis *r, const char *prefix, const char *qu
     if (cf_keys_check(prefix, queue) != CF_OK || member == NULL)
         return CF_ERR_INVALID;
     char sk[CF_KEY_MAX];
-    int sl = cf_key_scheduled(sk, sizeof sk, prefix, queue);
-    const char *argv[3] = {"ZREM", sk, member};
-    size_t lens[3] = {4, (size_t)sl, len};
+    cf_argv a;
+    cf_argv_init(&a);
+    cf_argv_str(&a, "ZREM");
+    cf_argv_key(&a, sk, cf_key_scheduled(sk, sizeof sk, prefix, queue));
+    cf_argv_buf(&a, member, len);
     cf_reply *rep = NULL;
-    cf_status st = cf_redis_exec(r, 3, argv, lens, &rep);
+    cf_status st = cf_argv_exec(r, &a, &rep);
     return int_reply(st, rep, removed);
 }
 
@@ -87,11 +93,13 @@ cf_status cf_schedule_due_ms(cf_redis *r, const char *prefix, const char *queue,
     if (cf_keys_check(prefix, queue) != CF_OK || member == NULL)
         return CF_ERR_INVALID;
     char sk[CF_KEY_MAX];
-    int sl = cf_key_scheduled(sk, sizeof sk, prefix, queue);
-    const char *argv[3] = {"ZSCORE", sk, member};
-    size_t lens[3] = {6, (size_t)sl, len};
+    cf_argv a;
+    cf_argv_init(&a);
+    cf_argv_str(&a, "ZSCORE");
+    cf_argv_key(&a, sk, cf_key_scheduled(sk, sizeof sk, prefix, queue));
+    cf_argv_buf(&a, member, len);
     cf_reply *rep = NULL;
-    cf_status st = cf_redis_exec(r, 3, argv, lens, &rep);
+    cf_status st = cf_argv_exec(r, &a, &rep);
     if (st == CF_OK) {
         if (rep->type == CF_REPLY_NIL)
             st = CF_ERR_NOT_FOUND;
