@@ -4,7 +4,6 @@
 
 #include <string.h>
 
-#include "common/clock.h"
 #include "engine/retry.h"
 
 static cf_finish_result abandoned(cf_run *run)
@@ -65,7 +64,7 @@ static cf_finish_result workflow_error(cf_run *run, const char *cls, const char 
         cf_logkv(CF_LOG_WARN, &run->log, "event=workflow_retry",
                  "workflow error (%s: %s); retry %d/%d in %lldms", cls, msg, d.budget_used + 1,
                  d.budget_max, (long long)d.delay_ms);
-        r = commit_outcome(run, CF_WS_HALT, cf_clock_unix_ms() + d.delay_ms, attempt, counts);
+        r = commit_outcome(run, CF_WS_HALT, cf_run_now(run) + d.delay_ms, attempt, counts);
     } else {
         cf_logkv(CF_LOG_ERROR, &run->log, "event=workflow_failed",
                  "workflow error (%s: %s) and the workflow retry policy is exhausted; failed", cls,
