@@ -50,8 +50,7 @@ static cf_finish_result workflow_error(cf_run *run, const char *cls, const char 
     if (policy == NULL)
         policy = run->def->workflow_policy ? run->def->workflow_policy : &cf_retry_workflow_default;
     int attempt = run->row.attempt + 1;
-    json_t *counts = json_is_object(run->row.retry_counts) ? json_deep_copy(run->row.retry_counts)
-                                                           : json_object();
+    json_t *counts = cf_run_workflow_budget(run);
     cf_retry_decision d = cf_retry_decide(policy, cls, counts);
     run->log.attempt = attempt;
     cf_finish_result r;

@@ -225,9 +225,26 @@ cf_status cf_run_note_error(cf_run *run, const char *step_name, int attempt,
     return CF_OK;
 }
 
+json_t *cf_run_workflow_budget(const cf_run *run)
+{
+    if (run->progressed || !json_is_object(run->row.retry_counts))
+        return json_object();
+    return json_deep_copy(run->row.retry_counts);
+}
+
 static cf_status commit(cf_run *run, cf_ws_outcome outcome, int64_t next_wake_at_ms, int attempt,
                         json_t *retry_counts)
 {
+    /* A commit that carries a step completion starts the workflow-level budget over (it counts
+     * consecutive failed passes), in the same statement as the completion. */
+    json_t *reset = NULL;
+    if (retry_counts == NULL && run->progressed && json_object_size(run->row.retry_counts) > 0) {
+        if ((reset = json_object()) == NULL) {
+            (void)cf_run_abandon(run, CF_ERR_NOMEM);
+            return CF_ERR_NOMEM;
+        }
+        retry_counts = reset;
+    }
     cf_write_set ws = {
         .workflow_id = run->row.id,
         .fence = run->row.fence,
@@ -243,6 +260,12 @@ static cf_status commit(cf_run *run, cf_ws_outcome outcome, int64_t next_wake_at
     };
     char why[256] = "no store";
     cf_status st = run->store.commit ? run->store.commit(run->store.impl, &ws) : CF_ERR_STATE;
+    if (st == CF_OK && reset) {
+        json_decref(run->row.retry_counts);
+        run->row.retry_counts = reset; /* stored now: later commits of the pass need not send it */
+        reset = NULL;
+    }
+    json_decref(reset);
     if (st == CF_OK) {
         clear_written(run);
         return CF_OK;

@@ -119,8 +119,15 @@ CF_MUST_CHECK cf_status cf_run_note_error(cf_run *run, const char *step_name, in
                                           const char *error_class, const char *message);
 
 /* cf_run_flush commits the pending writes (CONTINUE outcome) if there are any or the context
- * changed. On CF_ERR_CONFLICT or another failure the run is marked abandoned. */
+ * changed. On CF_ERR_CONFLICT or another failure the run is marked abandoned.
+ * Every commit of a pass that recorded a step completion also resets the stored workflow-level
+ * retry counts to {} (unless the caller passes its own), together with the completion. */
 CF_MUST_CHECK cf_status cf_run_flush(cf_run *run);
+
+/* cf_run_workflow_budget returns the workflow-level retry counts a body error of this pass is
+ * counted against (owned; NULL on OOM): the stored ones, or {} when the pass recorded a step
+ * completion (the budget counts consecutive failed passes, SPEC §4). */
+json_t *cf_run_workflow_budget(const cf_run *run);
 
 /* cf_run_finish commits the pending writes with the final outcome (next_wake_at for HALT). */
 CF_MUST_CHECK cf_status cf_run_finish(cf_run *run, cf_ws_outcome outcome, int64_t next_wake_at_ms,
