@@ -47,6 +47,12 @@ static cf_finish_result workflow_error(cf_run *run, const char *cls, const char 
     const cf_retry_policy *policy = NULL;
     if (run->def->workflow_policy_fn)
         policy = run->def->workflow_policy_fn(run, &scratch);
+    char why[400];
+    if (policy && !cf_retry_policy_check(policy, "workflow_policy_fn()", why, sizeof why)) {
+        cf_logkv(CF_LOG_ERROR, &run->log, "event=invalid_policy",
+                 "%s; the registered workflow policy applies instead", why);
+        policy = NULL;
+    }
     if (policy == NULL)
         policy = run->def->workflow_policy ? run->def->workflow_policy : &cf_retry_workflow_default;
     int attempt = run->row.attempt + 1;

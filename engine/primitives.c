@@ -110,6 +110,30 @@ static cf_flow step_error(cf_run *run, const char *step, int attempts, json_t *m
     return cf_run_halt(run, CF_HALT_STALL, 0);
 }
 
+/* policy_refused checks a per-call policy (cf_retry_policy_check). One that makes no sense is
+ * never used: the step is recorded failed with Workflow.InvalidPolicy, without running, and the
+ * workflow stalls until the code is fixed and the workflow requeued. Returns CF_FLOW_OK to go
+ * on. */
+static cf_flow policy_refused(cf_run *run, const char *step, const cf_run_step *s,
+                              const cf_retry_policy *policy)
+{
+    char why[400];
+    if (cf_retry_policy_check(policy, "policy", why, sizeof why))
+        return CF_FLOW_OK;
+    int attempts = s ? s->attempts : 0; /* nothing executed */
+    cf_status st =
+        cf_run_note_error(run, step, attempts > 0 ? attempts : 1, "Workflow.InvalidPolicy", why);
+    if (st == CF_OK)
+        st = cf_run_note_step(run, step, CF_STEP_FAILED, attempts, NULL, "Workflow.InvalidPolicy",
+                              why);
+    if (st != CF_OK)
+        return cf_run_abandon(run, st);
+    cf_logkv(CF_LOG_ERROR, &run->log, "event=invalid_policy",
+             "%s was given a retry policy that makes no sense (%s); stalling the workflow", step,
+             why);
+    return cf_run_halt(run, CF_HALT_STALL, 0);
+}
+
 /* begin_execution: shutdown check, then make every earlier write durable before user code
  * with outside effects runs. Returns CF_FLOW_OK to go on. */
 static cf_flow begin_execution(cf_run *run)
@@ -130,6 +154,7 @@ cf_flow cf_durably_execute(cf_run *run, const char *name, cf_step_fn fn, void *a
     CF_TRY(lookup(run, step, &s));
     if (is_completed(s))
         return CF_FLOW_OK;
+    CF_TRY(policy_refused(run, step, s, policy));
     CF_TRY(begin_execution(run));
     int attempts = (s ? s->attempts : 0) + 1;
     run->in_step = true;
@@ -201,6 +226,7 @@ cf_flow cf_wait_until(cf_run *run, const char *name, cf_cond_fn cond, void *arg,
     CF_TRY(lookup(run, step, &s));
     if (is_completed(s))
         return CF_FLOW_OK;
+    CF_TRY(policy_refused(run, step, s, policy));
     if (run->stopping && atomic_load(run->stopping))
         return cf_run_halt(run, CF_HALT_WAKE, cf_run_now(run));
     int64_t now = cf_run_now(run);
