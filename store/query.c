@@ -86,27 +86,8 @@ cf_status cf_store_count_by_state(cf_store *s, const char *wf_class, cf_state_co
     PGresult *r = NULL;
     cf_status st = cf_store_read(s, wf_class ? CF_SQL_COUNTS_CLASS : CF_SQL_COUNTS_ALL, vals, &r);
     for (int i = 0; st == CF_OK && i < PQntuples(r); i++) {
-        int64_t n = cf_rows_i64(r, i, 1);
-        switch (cf_wf_state_parse(PQgetvalue(r, i, 0))) {
-        case CF_WF_IDLE:
-            out->idle = n;
-            break;
-        case CF_WF_RUNNING:
-            out->running = n;
-            break;
-        case CF_WF_COMPLETED:
-            out->completed = n;
-            break;
-        case CF_WF_FAILED:
-            out->failed = n;
-            break;
-        case CF_WF_STALLED:
-            out->stalled = n;
-            break;
-        case CF_WF_UNKNOWN: /* a newer release's state: not counted by this binary */
-        case CF_WF_STATE_COUNT:
-            break;
-        }
+        cf_wf_state ws = cf_wf_state_parse(PQgetvalue(r, i, 0));
+        out->by_state[ws] += cf_rows_i64(r, i, 1); /* unknown states add up under UNKNOWN */
     }
     PQclear(r);
     return st;

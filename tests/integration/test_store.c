@@ -635,8 +635,8 @@ static void test_store_operator_queries(void **state)
     assert_int_equal(seen, 5);
     cf_state_counts c;
     assert_int_equal(cf_store_count_by_state(st_, "Query", &c), CF_OK);
-    assert_int_equal(c.idle, 5);
-    assert_int_equal(c.running, 0);
+    assert_int_equal(c.by_state[CF_WF_IDLE], 5);
+    assert_int_equal(c.by_state[CF_WF_RUNNING], 0);
     f.state = "bogus";
     assert_int_equal(cf_store_list(st_, &f, &page), CF_ERR_INVALID);
     assert_int_equal(cf_store_find(st_, NULL, "q-1", &r), CF_OK);
