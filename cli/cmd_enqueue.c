@@ -148,10 +148,10 @@ int cf_cli_cmd_requeue(int argc, char **argv)
                            wf_class ? " and class " : "", wf_class ? wf_class : "");
     if (st != CF_OK)
         return cf_cli_fail("requeue", "%s", why[0] ? why : cf_status_str(st));
-    if (strcmp(row.state, "stalled") != 0 && strcmp(row.state, "failed") != 0) {
+    if (!cf_wf_state_retryable(row.state)) {
         rc = cf_cli_fail("requeue",
                          "workflow %s/%s is %s; only stalled or failed workflows can be requeued",
-                         row.wf_class, row.key, row.state);
+                         row.wf_class, row.key, cf_wf_state_name(row.state));
         cf_wf_row_deinit(&row);
         return rc;
     }
@@ -164,7 +164,8 @@ int cf_cli_cmd_requeue(int argc, char **argv)
     env.retry_workflow = true;
     rc = push("requeue", &a.cfg, row.queue, &env, 0);
     if (rc == 0)
-        printf("requeued %s/%s (was %s): %s\n", row.wf_class, row.key, row.state, env.jid);
+        printf("requeued %s/%s (was %s): %s\n", row.wf_class, row.key, cf_wf_state_name(row.state),
+               env.jid);
     cf_envelope_deinit(&env);
     cf_wf_row_deinit(&row);
     return rc;

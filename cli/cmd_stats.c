@@ -90,10 +90,16 @@ int cf_cli_cmd_stats(int argc, char **argv)
     cf_store *store = NULL;
     json_t *states = json_null();
     if (cf_cli_open_store("stats", &a.cfg, &store) == 0) {
-        if (cf_store_count_by_state(store, NULL, &c) == CF_OK)
-            states = json_pack("{sI sI sI sI sI}", "idle", (json_int_t)c.idle, "running",
-                               (json_int_t)c.running, "completed", (json_int_t)c.completed,
-                               "failed", (json_int_t)c.failed, "stalled", (json_int_t)c.stalled);
+        json_t *counts = NULL;
+        if (cf_store_count_by_state(store, NULL, &c) == CF_OK && (counts = json_object()))
+            for (int s = 0; s < CF_WF_STATE_COUNT; s++)
+                if (s != CF_WF_UNKNOWN || c.by_state[s] > 0)
+                    json_object_set_new(counts, cf_wf_state_name((cf_wf_state)s),
+                                        json_integer(c.by_state[s]));
+        if (counts) {
+            json_decref(states);
+            states = counts;
+        }
         cf_store_close(store);
     }
     json_t *root = json_pack("{so sI sI so}", "queues", qs, "workers_registered",
@@ -115,10 +121,14 @@ int cf_cli_cmd_stats(int argc, char **argv)
                    (long long)json_integer_value(json_object_get(v, "dead")));
         }
         printf("workers: %lld live\n", (long long)live);
-        if (json_is_object(states))
-            printf("workflows: idle=%lld running=%lld completed=%lld failed=%lld stalled=%lld\n",
-                   (long long)c.idle, (long long)c.running, (long long)c.completed,
-                   (long long)c.failed, (long long)c.stalled);
+        if (json_is_object(states)) {
+            printf("workflows:");
+            json_object_foreach(states, name, v)
+            {
+                printf(" %s=%lld", name, (long long)json_integer_value(v));
+            }
+            printf("\n");
+        }
     }
     int ok = json_is_object(states);
     json_decref(root); /* owns states */

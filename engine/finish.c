@@ -4,7 +4,6 @@
 
 #include <string.h>
 
-#include "common/clock.h"
 #include "engine/retry.h"
 
 static cf_finish_result abandoned(cf_run *run)
@@ -48,11 +47,16 @@ static cf_finish_result workflow_error(cf_run *run, const char *cls, const char 
     const cf_retry_policy *policy = NULL;
     if (run->def->workflow_policy_fn)
         policy = run->def->workflow_policy_fn(run, &scratch);
+    char why[400];
+    if (policy && !cf_retry_policy_check(policy, "workflow_policy_fn()", why, sizeof why)) {
+        cf_logkv(CF_LOG_ERROR, &run->log, "event=invalid_policy",
+                 "%s; the registered workflow policy applies instead", why);
+        policy = NULL;
+    }
     if (policy == NULL)
         policy = run->def->workflow_policy ? run->def->workflow_policy : &cf_retry_workflow_default;
     int attempt = run->row.attempt + 1;
-    json_t *counts = json_is_object(run->row.retry_counts) ? json_deep_copy(run->row.retry_counts)
-                                                           : json_object();
+    json_t *counts = cf_run_workflow_budget(run);
     cf_retry_decision d = cf_retry_decide(policy, cls, counts);
     run->log.attempt = attempt;
     cf_finish_result r;
@@ -65,7 +69,7 @@ static cf_finish_result workflow_error(cf_run *run, const char *cls, const char 
         cf_logkv(CF_LOG_WARN, &run->log, "event=workflow_retry",
                  "workflow error (%s: %s); retry %d/%d in %lldms", cls, msg, d.budget_used + 1,
                  d.budget_max, (long long)d.delay_ms);
-        r = commit_outcome(run, CF_WS_HALT, cf_clock_unix_ms() + d.delay_ms, attempt, counts);
+        r = commit_outcome(run, CF_WS_HALT, cf_run_now(run) + d.delay_ms, attempt, counts);
     } else {
         cf_logkv(CF_LOG_ERROR, &run->log, "event=workflow_failed",
                  "workflow error (%s: %s) and the workflow retry policy is exhausted; failed", cls,

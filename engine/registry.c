@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "common/alloc.h"
+#include "engine/retry.h"
 
 static cf_workflow_def *g_defs;
 static size_t g_count, g_cap;
@@ -25,13 +26,29 @@ static bool class_name_is_valid(const char *s)
     return true;
 }
 
-int cf_register(const cf_workflow_def *def)
+int cf_registry_check(const cf_workflow_def *def, char *err, size_t cap)
 {
     if (def == NULL || def->fn == NULL || !class_name_is_valid(def->name)) {
-        fprintf(stderr,
-                "chronoforge: cf_register: invalid workflow '%s' (name must be 1-128 "
-                "characters of [A-Za-z0-9_.:] and fn must be set)\n",
-                def && def->name ? def->name : "(null)");
+        snprintf(err, cap,
+                 "invalid workflow '%s' (name must be 1-128 characters of [A-Za-z0-9_.:] and fn "
+                 "must be set)",
+                 def && def->name ? def->name : "(null)");
+        return -1;
+    }
+    char why[400];
+    if (!cf_retry_policy_check(def->step_policy, "step_policy", why, sizeof why) ||
+        !cf_retry_policy_check(def->workflow_policy, "workflow_policy", why, sizeof why)) {
+        snprintf(err, cap, "workflow '%s': %s", def->name, why);
+        return -1;
+    }
+    return 0;
+}
+
+int cf_register(const cf_workflow_def *def)
+{
+    char err[512];
+    if (cf_registry_check(def, err, sizeof err) != 0) {
+        fprintf(stderr, "chronoforge: cf_register: %s\n", err);
         return -1;
     }
     if (cf_registry_find(def->name)) {

@@ -10,15 +10,6 @@
 #include "store/rows.h"
 #include "store/store_internal.h"
 
-static bool valid_state(const char *s)
-{
-    static const char *const states[] = {"idle", "running", "completed", "failed", "stalled"};
-    for (size_t i = 0; i < sizeof states / sizeof states[0]; i++)
-        if (strcmp(s, states[i]) == 0)
-            return true;
-    return false;
-}
-
 cf_status cf_store_show(cf_store *s, const char *wf_class, const char *key, size_t max_errors,
                         cf_wf_detail *out)
 {
@@ -50,7 +41,7 @@ cf_status cf_store_list(cf_store *s, const cf_wf_list_filter *f, cf_wf_list *out
 {
     memset(out, 0, sizeof *out);
     size_t limit = f->limit ? f->limit : 50;
-    if (limit > 1000 || (f->state && !valid_state(f->state))) {
+    if (limit > 1000 || (f->state && cf_wf_state_parse(f->state) == CF_WF_UNKNOWN)) {
         cf_store_set_error("list: unknown state or limit over 1000");
         return CF_ERR_INVALID;
     }
@@ -95,18 +86,8 @@ cf_status cf_store_count_by_state(cf_store *s, const char *wf_class, cf_state_co
     PGresult *r = NULL;
     cf_status st = cf_store_read(s, wf_class ? CF_SQL_COUNTS_CLASS : CF_SQL_COUNTS_ALL, vals, &r);
     for (int i = 0; st == CF_OK && i < PQntuples(r); i++) {
-        const char *state = PQgetvalue(r, i, 0);
-        int64_t n = cf_rows_i64(r, i, 1);
-        if (!strcmp(state, "idle"))
-            out->idle = n;
-        else if (!strcmp(state, "running"))
-            out->running = n;
-        else if (!strcmp(state, "completed"))
-            out->completed = n;
-        else if (!strcmp(state, "failed"))
-            out->failed = n;
-        else if (!strcmp(state, "stalled"))
-            out->stalled = n;
+        cf_wf_state ws = cf_wf_state_parse(PQgetvalue(r, i, 0));
+        out->by_state[ws] += cf_rows_i64(r, i, 1); /* unknown states add up under UNKNOWN */
     }
     PQclear(r);
     return st;

@@ -63,7 +63,7 @@ CF_MUST_CHECK cf_status cf_store_list(cf_store *s, const cf_wf_list_filter *f, c
 
 /* cf_state_counts: workflows per state (all classes, or one class). */
 typedef struct cf_state_counts {
-    int64_t idle, running, completed, failed, stalled;
+    int64_t by_state[CF_WF_STATE_COUNT]; /* [CF_WF_UNKNOWN]: states this binary does not know */
 } cf_state_counts;
 
 /* cf_store_count_by_state counts workflows by state (wf_class NULL: all). Blocks. */

@@ -19,6 +19,7 @@
 #include <jansson.h>
 
 #include "common/status.h"
+#include "store/states.h"
 
 typedef struct cf_store cf_store; /* opaque: store/store.c */
 
@@ -50,7 +51,7 @@ typedef struct cf_wf_row {
     int64_t id, fence;
     char wf_class[129]; /* job_class */
     char key[257];
-    char state[16]; /* idle running completed failed stalled */
+    cf_wf_state state; /* CF_WF_UNKNOWN: a state this binary does not know (store/states.h) */
     char queue[65];
     int attempt;     /* workflow-level attempts so far (retry_counts' companion) */
     int crash_count; /* consecutive runs that died holding the lock (see cf_store_run_begin) */
@@ -72,7 +73,7 @@ void cf_wf_row_deinit(cf_wf_row *row);
 typedef struct cf_step_row {
     int64_t id;
     char *name;
-    char state[12]; /* pending completed failed */
+    cf_step_state state; /* CF_STEP_UNKNOWN: a state this binary does not know */
     int attempts;
     json_t *metadata;
     int64_t started_at_ms, last_executed_at_ms, completed_at_ms; /* Unix ms, 0 = NULL */
@@ -141,7 +142,7 @@ typedef enum cf_ws_outcome {
 typedef struct cf_ws_step {
     const char
         *name; /* SPEC §3 step name; never a `$workflow_...` marker (the store writes those) */
-    const char *state; /* "pending" "completed" "failed" */
+    cf_step_state state; /* pending, completed or failed (never UNKNOWN) */
     int attempts;
     json_t *metadata;                                            /* NULL: SQL NULL */
     int64_t started_at_ms, last_executed_at_ms, completed_at_ms; /* Unix ms; 0 = NULL */

@@ -98,7 +98,7 @@ static void finish_begin(cf_op *op, PGresult *res, int row, PGresult *steps, int
         st = cf_rows_steps_range(steps, sfirst, sn, 1, op->begin->steps);
     if (st == CF_OK && !begun) {
         snprintf(op->err, sizeof op->err, "workflow %s/%s is %s: not executable",
-                 op->begin->wf_class, op->begin->key, op->begin_out->state);
+                 op->begin->wf_class, op->begin->key, cf_wf_state_name(op->begin_out->state));
         st = CF_ERR_STATE;
     }
     op->st = st;

@@ -76,11 +76,6 @@ static bool is_marker(const char *name)
            strncmp(name, "$workflow_failure$", 18) == 0;
 }
 
-static bool valid_step_state(const char *s)
-{
-    return s && (!strcmp(s, "pending") || !strcmp(s, "completed") || !strcmp(s, "failed"));
-}
-
 /* Epoch ms as a JSON integer, or leaves the key out when 0. */
 static int set_ms(json_t *o, const char *k, int64_t ms)
 {
@@ -106,7 +101,7 @@ static cf_status encode_steps(cf_op *op, const cf_write_set *ws, json_t *obj)
             st = invalid(op, "step name empty or a $workflow_ marker", s->name);
             break;
         }
-        if (!valid_step_state(s->state)) {
+        if (s->state == CF_STEP_UNKNOWN || s->state >= CF_STEP_STATE_COUNT) {
             st = invalid(op, "step state must be pending, completed or failed", s->name);
             break;
         }
@@ -118,7 +113,7 @@ static cf_status encode_steps(cf_op *op, const cf_write_set *ws, json_t *obj)
         json_t *o = json_object();
         int rc = !o || json_array_append_new(arr, o);
         rc = rc || json_object_set_new(o, "name", json_string(s->name));
-        rc = rc || json_object_set_new(o, "state", json_string(s->state));
+        rc = rc || json_object_set_new(o, "state", json_string(cf_step_state_name(s->state)));
         rc = rc || json_object_set_new(o, "attempts", json_integer(s->attempts));
         rc = rc || (s->metadata && json_object_set(o, "metadata", s->metadata));
         rc = rc || set_ms(o, "started_ms", s->started_at_ms);

@@ -310,12 +310,12 @@ static void run_workflow(cf_executor *ex, const char *queue, const char *raw, si
     if (st == CF_ERR_STATE) {
         atomic_fetch_add(&ex->stats->not_executable, 1);
         cf_logkv(CF_LOG_INFO, &lc, "event=not_executable",
-                 "workflow is %s; delivery acked without running%s", row.state,
-                 strcmp(row.state, "completed") == 0 ? ""
-                 : env->retry_workflow               ? " (not retryable)"
-                                                     : " (use requeue to resume it)");
+                 "workflow is %s; delivery acked without running%s", cf_wf_state_name(row.state),
+                 row.state == CF_WF_COMPLETED ? ""
+                 : env->retry_workflow        ? " (not retryable)"
+                                              : " (use requeue to resume it)");
         release(ex, env, token);
-        if (strcmp(row.state, "completed") == 0)
+        if (row.state == CF_WF_COMPLETED)
             drop_continuation(ex, row.queue[0] ? row.queue : queue, env->wf_class, env->key);
         ack(ex, queue, raw, len);
         cf_wf_row_deinit(&row);
@@ -343,7 +343,8 @@ static void run_workflow(cf_executor *ex, const char *queue, const char *raw, si
     cf_run run;
     char wf_queue[65];
     snprintf(wf_queue, sizeof wf_queue, "%s", row.queue[0] ? row.queue : queue);
-    if (cf_run_init(&run, def, ex->store, &row, &steps, ex->stopping, env->jid) != CF_OK) {
+    cf_store_port port = cf_store_port_pg(ex->store);
+    if (cf_run_init(&run, def, &port, &row, &steps, ex->stopping, env->jid) != CF_OK) {
         log_error("event=oom: cannot set up the run of %s/%s", env->wf_class, env->key);
         cf_run_deinit(&run);
         cf_step_list_deinit(&steps);
