@@ -14,6 +14,7 @@
 #include <libpq-fe.h>
 
 #include "common/redact.h"
+#include "store/pg.h"
 
 /* pg_advisory_xact_lock key: "cfmigrat" as a big-endian int64, unlikely to collide. */
 #define SQL_LOCK "SELECT pg_advisory_xact_lock(7162536043113964916)"
@@ -113,7 +114,7 @@ static PGconn *connect_quiet(const char *dsn, char *errbuf, size_t errcap, cf_st
         return NULL;
     }
     PQconninfoFree(opts);
-    PGconn *c = PQconnectdb(dsn ? dsn : "");
+    PGconn *c = cf_pg_connectdb(dsn, 10000); /* connect_timeout and keepalives (store/pg.h) */
     if (!c || PQstatus(c) != CONNECTION_OK) {
         char red[256];
         cf_redact_dsn(dsn ? dsn : "", red, sizeof red);

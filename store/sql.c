@@ -238,6 +238,16 @@ static const char sql_resolve[] =
     "   ON w.job_class = r.c AND w.key = r.k"
     " WHERE w.write_token = $1";
 
+/* Ends the server process that ran a batch whose outcome is unknown ($1: its pid; $2: the
+ * writer's application_name, so that only one of our own sessions is ever signalled), and
+ * returns a row while it still exists. Until it is gone, its transaction may still commit or
+ * take row locks; once it is gone, sql_resolve's answer is final. A stopped or wedged backend
+ * keeps the signal pending, and the writer keeps asking (bounded, store/writer.c). */
+static const char sql_end_backend[] =
+    "SELECT pg_terminate_backend(a.pid)"
+    " FROM pg_stat_activity a"
+    " WHERE a.pid = $1 AND a.usename = current_user AND a.application_name = $2";
+
 /* ---- Reads of one workflow ---- */
 
 /* A run's steps by (class, key), without repetition rows, in creation order. */
@@ -365,6 +375,7 @@ const cf_sql_stmt cf_sql_stmts[CF_SQL_COUNT_] = {
     [CF_SQL_STEPS_ALL_BY_ID] = {"cf_steps_all_by_id", sql_steps_all_by_id, 1},
     [CF_SQL_WRITE_SETS] = {"cf_write_sets", sql_write_sets, 2},
     [CF_SQL_RESOLVE] = {"cf_resolve", sql_resolve, 2},
+    [CF_SQL_END_BACKEND] = {"cf_end_backend", sql_end_backend, 2},
     [CF_SQL_WF_BY_CLASS_KEY] = {"cf_wf_by_class_key", sql_wf_by_class_key, 2},
     [CF_SQL_WF_BY_KEY] = {"cf_wf_by_key", sql_wf_by_key, 1},
     [CF_SQL_WF_BY_ID] = {"cf_wf_by_id", sql_wf_by_id, 1},

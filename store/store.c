@@ -55,7 +55,8 @@ cf_status cf_store_open(const cf_store_config *cfg, cf_store **out, char *errbuf
     *out = NULL;
     set_errbuf(errbuf, errcap, "");
     if (!cfg || (cfg->max_connections != 0 && cfg->max_connections < 2) ||
-        cfg->statement_timeout_ms < 0 || cfg->batch_max < 0) {
+        cfg->statement_timeout_ms < 0 || cfg->batch_max < 0 || cfg->io_timeout_ms < 0 ||
+        cfg->connect_timeout_ms < 0) {
         set_errbuf(errbuf, errcap, "store: max_connections must be >= 2, timeouts >= 0");
         return CF_ERR_INVALID;
     }
@@ -76,7 +77,12 @@ cf_status cf_store_open(const cf_store_config *cfg, cf_store **out, char *errbuf
     pthread_mutex_init(&s->mu, NULL);
     pthread_cond_init(&s->cv_pool, NULL);
     s->max_connections = cfg->max_connections ? cfg->max_connections : 4;
-    s->statement_timeout_ms = cfg->statement_timeout_ms ? cfg->statement_timeout_ms : 30000;
+    int64_t stmt = cfg->statement_timeout_ms ? cfg->statement_timeout_ms : 30000;
+    s->limits = (cf_pg_limits){
+        .statement_timeout_ms = stmt,
+        .io_timeout_ms = cfg->io_timeout_ms ? cfg->io_timeout_ms : stmt + 5000,
+        .connect_timeout_ms = cfg->connect_timeout_ms ? cfg->connect_timeout_ms : 10000,
+    };
     s->batch_max = cfg->batch_max ? cfg->batch_max : 64;
     if (s->batch_max > CF_WRITER_BATCH_CAP)
         s->batch_max = CF_WRITER_BATCH_CAP;
@@ -86,15 +92,13 @@ cf_status cf_store_open(const cf_store_config *cfg, cf_store **out, char *errbuf
     s->reader_state = cf_calloc((size_t)s->nreaders, sizeof *s->reader_state);
     cf_status st = (s->dsn && s->readers && s->reader_state) ? CF_OK : CF_ERR_NOMEM;
     for (int i = 0; st == CF_OK && i < s->nreaders; i++)
-        st = cf_pg_init(&s->readers[i], s->dsn, s->statement_timeout_ms);
+        st = cf_pg_init(&s->readers[i], s->dsn, &s->limits);
     if (st == CF_OK) {
         char hex[9], prefix[48];
         cf_rand_hex(hex, 8);
         snprintf(prefix, sizeof prefix, "%ld.%s", (long)getpid(), hex);
-        cf_writer_config wc = {.dsn = s->dsn,
-                               .statement_timeout_ms = s->statement_timeout_ms,
-                               .batch_max = s->batch_max,
-                               .token_prefix = prefix};
+        cf_writer_config wc = {
+            .dsn = s->dsn, .limits = s->limits, .batch_max = s->batch_max, .token_prefix = prefix};
         st = cf_writer_start(&wc, &s->writer, errbuf, errcap);
     }
     if (st == CF_OK && (st = cf_pg_connect(&s->readers[0], true)) != CF_OK)
@@ -182,7 +186,7 @@ cf_status cf_store_read(cf_store *s, cf_sql_id id, const char *const *vals, PGre
         return st;
     st = cf_pg_exec(pg, id, vals, PGRES_TUPLES_OK, out);
     if (st == CF_ERR_IO) { /* reads are idempotent: one more try on a fresh connection */
-        if (cf_pg_reconnect(pg, true, s->statement_timeout_ms, &s->stop) == CF_OK) {
+        if (cf_pg_reconnect(pg, true, s->limits.statement_timeout_ms, &s->stop) == CF_OK) {
             atomic_fetch_add(&s->n_reconnects, 1);
             st = cf_pg_exec(pg, id, vals, PGRES_TUPLES_OK, out);
         }

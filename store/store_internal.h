@@ -18,7 +18,7 @@ enum { CF_READER_CLOSED, CF_READER_IDLE, CF_READER_BUSY };
 struct cf_store {
     char *dsn;
     int max_connections;
-    int64_t statement_timeout_ms;
+    cf_pg_limits limits;
     int batch_max;
 
     cf_writer *writer; /* run begins and write sets */

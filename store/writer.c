@@ -17,13 +17,13 @@
  * assumed. */
 #include "store/writer.h"
 
-#include <poll.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "common/alloc.h"
+#include "common/backoff.h"
 #include "common/buf.h"
 #include "common/clock.h"
 #include "common/log.h"
@@ -62,7 +62,6 @@ struct cf_writer {
     /* Only the writer thread touches these once it runs. */
     cf_pg pg;
     int batch_max;
-    int64_t statement_timeout_ms;
     char token_prefix[48]; /* "<pid>.<random>": unique per writer */
     int64_t batch_seq;
     plan plan; /* the statements of the batch in flight */
@@ -205,11 +204,12 @@ static void plan_free(plan *p)
     p->nst = p->nmembers = 0;
 }
 
-/* Sends every statement of the plan and the Sync; false when the connection failed. */
-static bool send_plan(cf_writer *w, plan *p, const char *token)
+/* Sends every statement of the plan and the Sync; false when the connection failed or the
+ * deadline passed (the Sync may have gone out: the caller resolves the outcome). */
+static bool send_plan(cf_writer *w, plan *p, const char *token, int64_t deadline)
 {
     PGconn *c = w->pg.conn;
-    if (!PQenterPipelineMode(c) || PQsetnonblocking(c, 1) != 0)
+    if (!PQenterPipelineMode(c))
         return false;
     for (size_t i = 0; i < p->nst; i++) {
         const cf_sql_stmt *st = &cf_sql_stmts[p->st[i].id];
@@ -217,27 +217,19 @@ static bool send_plan(cf_writer *w, plan *p, const char *token)
         if (!PQsendQueryPrepared(c, st->name, st->nparams, vals, NULL, NULL, 0))
             return false;
     }
-    if (!PQpipelineSync(c))
-        return false;
-    int rc;
-    while ((rc = PQflush(c)) == 1) {
-        struct pollfd pf = {.fd = PQsocket(c), .events = POLLIN | POLLOUT};
-        if (poll(&pf, 1, 1000) < 0)
-            return false;
-        if ((pf.revents & POLLIN) && !PQconsumeInput(c))
-            return false;
-    }
-    return rc == 0;
+    return PQpipelineSync(c) && cf_pg_flush(&w->pg, deadline) == CF_OK;
 }
 
-/* Reads one statement's result and the NULL that ends it; NULL when the connection failed. */
-static PGresult *read_one(PGconn *c)
+/* Reads one statement's result and the NULL that ends it; NULL when the connection failed or
+ * the deadline passed (then the connection was dropped). */
+static PGresult *read_one(cf_writer *w, int64_t deadline)
 {
-    PGresult *r = PQgetResult(c);
+    bool timed_out;
+    PGresult *r = cf_pg_next_result(&w->pg, deadline, &timed_out);
     if (!r)
         return NULL;
-    PGresult *end = PQgetResult(c);
-    if (end) { /* a statement has one result; anything else means the stream is broken */
+    PGresult *end = cf_pg_next_result(&w->pg, deadline, &timed_out);
+    if (end || timed_out) { /* a statement has one result; anything else: the stream broke */
         PQclear(end);
         PQclear(r);
         return NULL;
@@ -248,15 +240,11 @@ static PGresult *read_one(PGconn *c)
 static void leave_pipeline(cf_writer *w)
 {
     PGconn *c = w->pg.conn;
-    if (!c)
-        return;
-    if (PQpipelineStatus(c) != PQ_PIPELINE_OFF && !PQexitPipelineMode(c)) {
+    if (c && PQpipelineStatus(c) != PQ_PIPELINE_OFF && !PQexitPipelineMode(c)) {
         /* results left over: the connection is in an unknown state; drop it */
         PQfinish(c);
         w->pg.conn = NULL;
-        return;
     }
-    (void)PQsetnonblocking(c, 0);
 }
 
 typedef enum batch_result { BATCH_DONE, BATCH_NOT_SENT, BATCH_UNKNOWN, BATCH_ISOLATE } batch_result;
@@ -336,18 +324,19 @@ static batch_result run_pipeline(cf_writer *w, cf_op **ops, size_t n, bool isola
             answer(w, ops[i], CF_ERR_NOMEM, "out of memory building the batch");
         return BATCH_DONE;
     }
-    if (!send_plan(w, p, token)) {
+    int64_t deadline = cf_pg_deadline(&w->pg); /* for the whole pipeline */
+    if (!send_plan(w, p, token, deadline)) {
         plan_free(p);
         leave_pipeline(w);
         return BATCH_NOT_SENT; /* nothing can have committed without the Sync, but a Sync may
                                   have gone out: treat a failure after it as unknown below */
     }
     batch_result br = BATCH_DONE;
-    PGconn *c = w->pg.conn;
     for (size_t k = 0; k < p->nst && br == BATCH_DONE; k++)
-        if (!(p->st[k].res = read_one(c)))
+        if (!(p->st[k].res = read_one(w, deadline)))
             br = BATCH_UNKNOWN;
-    PGresult *sync = br == BATCH_DONE ? PQgetResult(c) : NULL;
+    bool timed_out = false;
+    PGresult *sync = br == BATCH_DONE ? cf_pg_next_result(&w->pg, deadline, &timed_out) : NULL;
     if (br == BATCH_DONE && (!sync || PQresultStatus(sync) != PGRES_PIPELINE_SYNC))
         br = BATCH_UNKNOWN;
     PQclear(sync);
@@ -378,11 +367,62 @@ static batch_result run_pipeline(cf_writer *w, cf_op **ops, size_t n, bool isola
     return br;
 }
 
-/* After an unknown outcome: reconnect, then ask which ops' workflows carry the batch token.
+/* Reads back which of a batch's workflows carry its token (refs: CF_SQL_RESOLVE's $2), once
+ * the server process that ran the batch (batch_pid) is gone: until then its transaction may
+ * still commit, so a read would not be final. That process is asked to end (a stopped or
+ * wedged one keeps the request pending). Reconnects as needed, with backoff, for at most the
+ * longer of io_timeout and statement_timeout; NULL when that passes first. */
+static PGresult *read_back(cf_writer *w, const char *token, const char *refs, int batch_pid)
+{
+    const cf_pg_limits *lim = &w->pg.limits;
+    int64_t bound = lim->io_timeout_ms > lim->statement_timeout_ms ? lim->io_timeout_ms
+                                                                   : lim->statement_timeout_ms;
+    int64_t give_up = cf_clock_mono_ms() + bound;
+    char pid[24];
+    snprintf(pid, sizeof pid, "%d", batch_pid);
+    for (int attempt = 1;; attempt++) {
+        int64_t left = give_up - cf_clock_mono_ms();
+        if (left <= 0 || atomic_load(&w->stop))
+            return NULL;
+        cf_status st = CF_OK;
+        if (cf_pg_is_broken(&w->pg) || !w->pg.prepared) {
+            st = cf_pg_reconnect(&w->pg, true, left, &w->stop);
+            if (st == CF_OK)
+                atomic_fetch_add(&w->n_reconnects, 1);
+        }
+        PGresult *r = NULL;
+        if (st == CF_OK && batch_pid > 0) {
+            const char *vals[] = {pid, CF_WRITER_APP_NAME};
+            st = cf_pg_exec(&w->pg, CF_SQL_END_BACKEND, vals, PGRES_TUPLES_OK, &r);
+            if (st == CF_OK && PQntuples(r) > 0) {
+                snprintf(w->pg.errstr, sizeof w->pg.errstr,
+                         "the postgres process that ran the batch (pid %d) has not ended",
+                         batch_pid);
+                st = CF_ERR_UNAVAILABLE;
+            }
+            PQclear(r);
+            r = NULL;
+        }
+        if (st == CF_OK) {
+            const char *vals[] = {token, refs};
+            st = cf_pg_exec(&w->pg, CF_SQL_RESOLVE, vals, PGRES_TUPLES_OK, &r);
+            if (st == CF_OK)
+                return r;
+        }
+        if (!cf_status_is_transient(st) && st != CF_ERR_UNAVAILABLE)
+            return NULL;
+        int64_t delay = cf_backoff_delay_ms(50, 1000, attempt, true);
+        left = give_up - cf_clock_mono_ms();
+        if (!cf_clock_sleep_ms(delay < left ? delay : left, &w->stop))
+            return NULL;
+    }
+}
+
+/* After an unknown outcome: reads back (read_back) which ops' workflows carry the batch token.
  * Applied ops are answered (a BEGIN re-reads its row); the rest go to retry[]. Returns false
- * when Postgres stayed unreachable (the ops are then answered UNAVAILABLE by the caller). */
-static bool resolve(cf_writer *w, cf_op **ops, size_t n, const char *token, cf_op **retry,
-                    size_t *nretry)
+ * when the outcome stayed unknown (the ops are then answered UNAVAILABLE by the caller). */
+static bool resolve(cf_writer *w, cf_op **ops, size_t n, const char *token, int batch_pid,
+                    cf_op **retry, size_t *nretry)
 {
     atomic_fetch_add(&w->n_unknown, 1);
     json_t *refs = json_array();
@@ -400,17 +440,9 @@ static bool resolve(cf_writer *w, cf_op **ops, size_t n, const char *token, cf_o
     json_decref(refs);
     if (!text)
         return false;
-    PGresult *r = NULL;
-    cf_status st = CF_ERR_IO;
-    while (st == CF_ERR_IO || st == CF_ERR_UNAVAILABLE) {
-        if (cf_pg_reconnect(&w->pg, true, w->statement_timeout_ms, &w->stop) != CF_OK)
-            break;
-        atomic_fetch_add(&w->n_reconnects, 1);
-        const char *vals[] = {token, text};
-        st = cf_pg_exec(&w->pg, CF_SQL_RESOLVE, vals, PGRES_TUPLES_OK, &r);
-    }
+    PGresult *r = read_back(w, token, text, batch_pid);
     free(text);
-    if (st != CF_OK)
+    if (!r)
         return false;
     for (size_t i = 0; i < n; i++) {
         cf_op *op = ops[i];
@@ -490,13 +522,15 @@ static void run_batch(cf_writer *w, cf_op **all, size_t nall, cf_op **retry)
         char token[80];
         snprintf(token, sizeof token, "%s.%lld", w->token_prefix, (long long)++w->batch_seq);
         if (cf_pg_is_broken(&w->pg) || !w->pg.prepared) {
-            if (cf_pg_reconnect(&w->pg, true, w->statement_timeout_ms, &w->stop) != CF_OK) {
+            if (cf_pg_reconnect(&w->pg, true, w->pg.limits.statement_timeout_ms, &w->stop) !=
+                CF_OK) {
                 fail_all(w, ops, n, CF_ERR_UNAVAILABLE, w->pg.errstr);
                 requeue(w, retry, nretry);
                 return;
             }
             atomic_fetch_add(&w->n_reconnects, 1);
         }
+        int batch_pid = w->pg.backend_pid; /* the server process this batch runs on */
         batch_result br = run_pipeline(w, ops, n, isolated, token, retry, &nretry);
         if (br == BATCH_ISOLATE && !isolated) {
             isolated = true; /* nothing was applied: the same ops again, one statement each */
@@ -505,9 +539,11 @@ static void run_batch(cf_writer *w, cf_op **all, size_t nall, cf_op **retry)
         if (br == BATCH_NOT_SENT || br == BATCH_UNKNOWN) {
             int64_t suppressed;
             if (cf_log_ratelimit(&w->lost_log, 5000, &suppressed))
-                log_warn("store writer lost its connection mid-batch (%zu writes); resolving: %s",
+                log_warn("event=store_outcome_unknown: the store writer lost its connection "
+                         "mid-batch (%zu writes); reading back what committed: %s",
                          n, w->pg.errstr);
-            if (!resolve(w, ops, n, token, retry, &nretry)) {
+            cf_pg_close(&w->pg); /* whatever is left of it is in an unknown state */
+            if (!resolve(w, ops, n, token, batch_pid, retry, &nretry)) {
                 fail_all(w, ops, n, CF_ERR_UNAVAILABLE,
                          "postgres unreachable; the outcome of this write is unknown");
                 requeue(w, retry, nretry);
@@ -556,10 +592,10 @@ cf_status cf_writer_start(const cf_writer_config *cfg, cf_writer **out, char *er
     w->batch_max = cfg->batch_max < 1                     ? 1
                    : cfg->batch_max > CF_WRITER_BATCH_CAP ? CF_WRITER_BATCH_CAP
                                                           : cfg->batch_max;
-    w->statement_timeout_ms = cfg->statement_timeout_ms;
     snprintf(w->token_prefix, sizeof w->token_prefix, "%s", cfg->token_prefix);
-    cf_status st = cf_pg_init(&w->pg, cfg->dsn, cfg->statement_timeout_ms);
+    cf_status st = cf_pg_init(&w->pg, cfg->dsn, &cfg->limits);
     w->pg.index_joins = true;
+    w->pg.app_name = CF_WRITER_APP_NAME;
     if (st == CF_OK && (st = cf_pg_connect(&w->pg, true)) != CF_OK && errbuf && errcap)
         snprintf(errbuf, errcap, "%s", w->pg.errstr);
     if (st == CF_OK && pthread_create(&w->thread, NULL, writer_main, w) != 0)

@@ -13,11 +13,15 @@
 #include <stdint.h>
 
 #include "common/status.h"
+#include "store/pg.h"
 #include "store/store.h"
 
 typedef enum cf_op_kind { CF_OP_BEGIN, CF_OP_COMMIT } cf_op_kind;
 
 #define CF_WRITER_BATCH_CAP 256 /* batch_max is clamped to this */
+
+/* The writer's application_name in pg_stat_activity (readers are "chronoforge"). */
+#define CF_WRITER_APP_NAME "chronoforge-writer"
 
 /* cf_op: one request for the writer. It lives on the caller's stack; the caller waits on cv
  * until done, the writer fills st/err (and *begin_out) before setting done. */
@@ -45,10 +49,10 @@ CF_MUST_CHECK cf_status cf_op_encode_commit(cf_op *op, const cf_write_set *ws);
 void cf_op_deinit(cf_op *op);
 
 typedef struct cf_writer_config {
-    const char *dsn;              /* borrowed for the call */
-    int64_t statement_timeout_ms; /* session statement_timeout, and the reconnect give-up */
-    int batch_max;                /* requests per shared commit, 1..CF_WRITER_BATCH_CAP */
-    const char *token_prefix;     /* unique per process and store: "<pid>.<random>" */
+    const char *dsn;          /* borrowed for the call */
+    cf_pg_limits limits;      /* the connection's time limits (store/pg.h) */
+    int batch_max;            /* requests per shared commit, 1..CF_WRITER_BATCH_CAP */
+    const char *token_prefix; /* unique per process and store: "<pid>.<random>" */
 } cf_writer_config;
 
 typedef struct cf_writer cf_writer; /* opaque: store/writer.c */
