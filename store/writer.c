@@ -324,8 +324,9 @@ static batch_result run_pipeline(cf_writer *w, cf_op **ops, size_t n, bool isola
             answer(w, ops[i], CF_ERR_NOMEM, "out of memory building the batch");
         return BATCH_DONE;
     }
-    int64_t deadline = cf_pg_deadline(&w->pg); /* for the whole pipeline */
-    if (!send_plan(w, p, token, deadline)) {
+    /* Each wait gets io_timeout of its own: it measures the server's silence, and the
+     * pipeline's statements may each take up to statement_timeout. */
+    if (!send_plan(w, p, token, cf_pg_deadline(&w->pg))) {
         plan_free(p);
         leave_pipeline(w);
         return BATCH_NOT_SENT; /* nothing can have committed without the Sync, but a Sync may
@@ -333,10 +334,11 @@ static batch_result run_pipeline(cf_writer *w, cf_op **ops, size_t n, bool isola
     }
     batch_result br = BATCH_DONE;
     for (size_t k = 0; k < p->nst && br == BATCH_DONE; k++)
-        if (!(p->st[k].res = read_one(w, deadline)))
+        if (!(p->st[k].res = read_one(w, cf_pg_deadline(&w->pg))))
             br = BATCH_UNKNOWN;
     bool timed_out = false;
-    PGresult *sync = br == BATCH_DONE ? cf_pg_next_result(&w->pg, deadline, &timed_out) : NULL;
+    PGresult *sync =
+        br == BATCH_DONE ? cf_pg_next_result(&w->pg, cf_pg_deadline(&w->pg), &timed_out) : NULL;
     if (br == BATCH_DONE && (!sync || PQresultStatus(sync) != PGRES_PIPELINE_SYNC))
         br = BATCH_UNKNOWN;
     PQclear(sync);
