@@ -8,6 +8,7 @@
 #include <limits.h>
 #include <poll.h>
 #include <pthread.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -111,15 +112,11 @@ void cf_pg_close(cf_pg *pg)
     pg->prepared = false;
 }
 
-void cf_pg_abandon(cf_pg *pg, const char *what)
+/* Asks the server to cancel what c runs. PQcancel connects with no timeout of its own: a
+ * detached thread keeps it off the caller's time. */
+static void cancel_async(PGconn *c)
 {
-    if (!pg->conn)
-        return;
-    snprintf(pg->errstr, sizeof pg->errstr,
-             "postgres did not answer %s within %lld ms: connection dropped, outcome unknown", what,
-             (long long)pg->limits.io_timeout_ms);
-    /* PQcancel connects with no timeout of its own: a thread of its own keeps it off ours. */
-    PGcancel *cancel = PQgetCancel(pg->conn);
+    PGcancel *cancel = PQgetCancel(c);
     pthread_t th;
     pthread_attr_t attr;
     bool started = false;
@@ -130,6 +127,16 @@ void cf_pg_abandon(cf_pg *pg, const char *what)
     }
     if (cancel && !started)
         PQfreeCancel(cancel);
+}
+
+void cf_pg_abandon(cf_pg *pg, const char *what)
+{
+    if (!pg->conn)
+        return;
+    snprintf(pg->errstr, sizeof pg->errstr,
+             "postgres did not answer %s within %lld ms: connection dropped, outcome unknown", what,
+             (long long)pg->limits.io_timeout_ms);
+    cancel_async(pg->conn);
     cf_pg_close(pg);
 }
 
@@ -204,6 +211,40 @@ static PGresult *await_last(cf_pg *pg, int sent)
         return NULL;
     }
     return last;
+}
+
+PGresult *cf_pg_conn_query(PGconn *c, const cf_sql_stmt *q, const char *const *vals,
+                           int64_t timeout_ms, bool *timed_out)
+{
+    *timed_out = false;
+    int sent = q->nparams > 0 ? PQsendQueryParams(c, q->sql, q->nparams, NULL, vals, NULL, NULL, 0)
+                              : PQsendQuery(c, q->sql);
+    if (!sent)
+        return NULL;
+    int64_t deadline = timeout_ms > 0 ? cf_clock_mono_ms() + timeout_ms : INT64_MAX;
+    int rc = 0;
+    bool ready = true;
+    while (ready && (rc = PQflush(c)) == 1)
+        ready = wait_socket(c, POLLIN | POLLOUT, deadline) && PQconsumeInput(c);
+    PGresult *last = NULL, *r;
+    while (ready && rc == 0) {
+        while (ready && PQisBusy(c)) {
+            ready = wait_socket(c, POLLIN, deadline);
+            if (ready && !PQconsumeInput(c))
+                break; /* failed: PQgetResult reports it without waiting */
+        }
+        if (!ready)
+            break;
+        if (!(r = PQgetResult(c)))
+            return last;
+        PQclear(last);
+        last = r;
+    }
+    PQclear(last);
+    *timed_out = !ready && cf_clock_mono_ms() >= deadline;
+    if (*timed_out)
+        cancel_async(c);
+    return NULL;
 }
 
 static cf_status apply_session(cf_pg *pg)

@@ -62,6 +62,14 @@ CF_MUST_CHECK cf_status cf_pg_flush(cf_pg *pg, int64_t deadline);
  * sets *timed_out and returns NULL. */
 PGresult *cf_pg_next_result(cf_pg *pg, int64_t deadline, bool *timed_out);
 
+/* cf_pg_conn_query runs q->sql on a plain libpq connection c (store/migrate.c), with text
+ * parameters vals (q->nparams of them; none: the simple protocol, several statements allowed),
+ * waiting at most timeout_ms (0: no deadline) in all. Returns the last result (owned), or NULL
+ * when the connection failed (PQerrorMessage says why) or the deadline passed (*timed_out; a
+ * cancel request was sent and c is in an unknown state: PQfinish it). */
+PGresult *cf_pg_conn_query(PGconn *c, const cf_sql_stmt *q, const char *const *vals,
+                           int64_t timeout_ms, bool *timed_out);
+
 /* cf_pg_close closes the connection (the next cf_pg_exec or cf_pg_reconnect opens a new one). */
 void cf_pg_close(cf_pg *pg);
 

@@ -3,7 +3,8 @@
  * (its backend process SIGSTOPped, as a wedged backend or a stopped host would behave) never
  * hangs a store call: commits in flight return within a bound derived from io_timeout_ms,
  * with an unknown-outcome status or their resolved result; nothing is lost or applied twice;
- * and a read whose backend stopped is answered on a fresh connection. */
+ * a read whose backend stopped is answered on a fresh connection; and a query on a plain
+ * connection (the schema check) gives up at its deadline. */
 #include <pthread.h>
 #include <signal.h>
 #include <stdatomic.h>
@@ -15,6 +16,7 @@
 
 #include "common/clock.h"
 #include "store/migrate.h"
+#include "store/pg.h"
 #include "store/store.h"
 #include "tests/support/test.h"
 
@@ -253,11 +255,35 @@ static void test_store_stopped_reader_backend_read_retried(void **state)
     nstopped = 0;
 }
 
+/* The plain connections of store/migrate.c (the schema check at every open) have deadlines
+ * too: cf_pg_conn_query gives up on a stopped backend and sends it a cancel. */
+static void test_store_plain_connection_query_deadline(void **state)
+{
+    (void)state;
+    PGconn *c = cf_pg_connectdb(dsn, CONNECT_TIMEOUT_MS);
+    assert_int_equal(PQstatus(c), CONNECTION_OK);
+    stopped[nstopped++] = PQbackendPID(c);
+    assert_int_equal(kill(stopped[0], SIGSTOP), 0);
+    cf_sql_stmt q = {.name = "", .sql = "SELECT 1", .nparams = 0};
+    bool timed_out = false;
+    int64_t t0 = cf_clock_mono_ms();
+    PGresult *r = cf_pg_conn_query(c, &q, NULL, IO_TIMEOUT_MS, &timed_out);
+    int64_t elapsed = cf_clock_mono_ms() - t0;
+    cont_all();
+    assert_null(r);
+    assert_true(timed_out);
+    assert_true(elapsed <= IO_TIMEOUT_MS + 10000);
+    PQfinish(c);
+    assert_true(cf_test_wait_for(stopped_are_gone, NULL, 10000));
+    nstopped = 0;
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_store_stopped_writer_backend_bounds_commits),
         cmocka_unit_test(test_store_stopped_reader_backend_read_retried),
+        cmocka_unit_test(test_store_plain_connection_query_deadline),
     };
     return cmocka_run_group_tests_name("store_deadline", tests, group_setup, group_teardown);
 }
