@@ -278,12 +278,42 @@ static void test_store_plain_connection_query_deadline(void **state)
     nstopped = 0;
 }
 
+static const char *conn_option(PGconn *c, const char *key, char *buf, size_t cap)
+{
+    PQconninfoOption *opts = PQconninfo(c);
+    snprintf(buf, cap, "%s", "");
+    for (PQconninfoOption *o = opts; o && o->keyword; o++)
+        if (strcmp(o->keyword, key) == 0 && o->val)
+            snprintf(buf, cap, "%s", o->val);
+    PQconninfoFree(opts);
+    return buf;
+}
+
+/* connect_timeout and keepalives are the store's defaults unless the DSN sets its own. */
+static void test_store_connect_defaults_yield_to_the_dsn(void **state)
+{
+    (void)state;
+    char buf[32], own[600];
+    PGconn *c = cf_pg_connectdb(dsn, 10000);
+    assert_int_equal(PQstatus(c), CONNECTION_OK);
+    assert_string_equal(conn_option(c, "connect_timeout", buf, sizeof buf), "10");
+    assert_string_equal(conn_option(c, "keepalives_idle", buf, sizeof buf), "30");
+    PQfinish(c);
+    snprintf(own, sizeof own, "%s connect_timeout=7 keepalives_idle=99", dsn);
+    c = cf_pg_connectdb(own, 10000);
+    assert_int_equal(PQstatus(c), CONNECTION_OK);
+    assert_string_equal(conn_option(c, "connect_timeout", buf, sizeof buf), "7");
+    assert_string_equal(conn_option(c, "keepalives_idle", buf, sizeof buf), "99");
+    PQfinish(c);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_store_stopped_writer_backend_bounds_commits),
         cmocka_unit_test(test_store_stopped_reader_backend_read_retried),
         cmocka_unit_test(test_store_plain_connection_query_deadline),
+        cmocka_unit_test(test_store_connect_defaults_yield_to_the_dsn),
     };
     return cmocka_run_group_tests_name("store_deadline", tests, group_setup, group_teardown);
 }
