@@ -13,6 +13,7 @@ typedef enum cf_sql_id {
     CF_SQL_STEPS_ALL_BY_ID,  /* workflow_id: every step row */
     CF_SQL_WRITE_SETS,       /* write sets jsonb [{i,id,f,ctx,o,wk,a,rc,st,er}], token */
     CF_SQL_RESOLVE,          /* token, refs jsonb [{"id":..}|{"c":..,"k":..}] */
+    CF_SQL_END_BACKEND,      /* pid, application_name: a row while that backend lives */
     CF_SQL_WF_BY_CLASS_KEY,  /* class, key */
     CF_SQL_WF_BY_KEY,        /* key (any class; at most 2 rows) */
     CF_SQL_WF_BY_ID,         /* id */

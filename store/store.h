@@ -28,6 +28,11 @@ typedef struct cf_store_config {
     int max_connections;          /* total this process opens: 1 writer + readers (0: 4; min 2) */
     int64_t statement_timeout_ms; /* per statement on every connection (0: 30000) */
     int batch_max;                /* write sets per shared commit (0: 64) */
+    int64_t io_timeout_ms;        /* longest wait for any answer from Postgres; then the
+                                     connection is dropped as lost, outcome unknown
+                                     (0: statement_timeout_ms + 5000) */
+    int64_t connect_timeout_ms;   /* libpq connect_timeout unless the DSN or PGCONNECT_TIMEOUT
+                                     sets one (0: 10000; whole seconds, at least 2) */
 } cf_store_config;
 
 /* cf_store_open connects the writer and one reader, checks that the schema was migrated by
@@ -35,7 +40,15 @@ typedef struct cf_store_config {
  * starts the writer thread. Later connections open on demand up to max_connections, and
  * broken ones reconnect with capped backoff. On failure *out is NULL and errbuf (errcap bytes,
  * never containing a password) says why: CF_ERR_INVALID (bad config or DSN), CF_ERR_UNAVAILABLE
- * (server unreachable), CF_ERR_STATE (schema missing or foreign), CF_ERR_NOMEM. Blocks. */
+ * (server unreachable), CF_ERR_STATE (schema missing or foreign), CF_ERR_NOMEM. Blocks.
+ *
+ * Deadlines: no call waits for Postgres longer than io_timeout_ms at a time. A server silent
+ * that long (a partition, a stopped host, a wedged backend) gets a cancel request and the
+ * connection is dropped: a read is retried once on a fresh connection; a run begin or commit
+ * has an unknown outcome, which the writer resolves by reading back its write token once the
+ * server process that ran it has ended (it asks that process to end), within the longer of
+ * io_timeout_ms and statement_timeout_ms; the call then answers from what is stored, or
+ * returns CF_ERR_UNAVAILABLE ("outcome unknown") when that could not be known in time. */
 CF_MUST_CHECK cf_status cf_store_open(const cf_store_config *cfg, cf_store **out, char *errbuf,
                                       size_t errcap);
 

@@ -9,7 +9,7 @@
 
 #include "common/alloc.h"
 #include "store/context.h"
-#include "store/store_internal.h"
+#include "store/writer.h"
 
 static const char *const outcome_names[] = {
     [CF_WS_CONTINUE] = "continue", [CF_WS_HALT] = "halt", [CF_WS_COMPLETE] = "complete",

@@ -98,6 +98,7 @@ static cf_status open_store(worker *w)
         .dsn = w->cfg->database_url,
         .max_connections = w->cfg->db_pool,
         .statement_timeout_ms = w->cfg->statement_timeout_ms,
+        .io_timeout_ms = w->cfg->db_io_timeout_ms,
         .batch_max = w->cfg->batch_max,
     };
     for (int attempt = 1;; attempt++) {

@@ -255,6 +255,47 @@ static void test_store_step_context_and_completion(void **state)
     cf_wf_row_deinit(&r);
 }
 
+/* A pass's last write set carries its last step and the marker that follows it: the timeline
+ * (cf_store_show, what `chronoforge status` prints) lists them in that order, for completion
+ * and for failure alike. */
+static void test_store_timeline_marker_after_last_step(void **state)
+{
+    (void)state;
+    for (int fail = 0; fail < 2; fail++) {
+        char key[32];
+        snprintf(key, sizeof key, "tl-%d", fail);
+        cf_wf_row r;
+        assert_int_equal(begin("Timeline", key, "w/1", false, &r), CF_OK);
+        cf_ws_step steps[2] = {
+            {.name = "durably_execute$first", .state = "completed", .attempts = 1},
+            {.name = "durably_execute$last", .state = fail ? "failed" : "completed", .attempts = 1},
+        };
+        cf_ws_error err = {.step_name = "durably_execute$last",
+                           .attempt = 1,
+                           .error_class = "Boom",
+                           .message = "no"};
+        cf_write_set ws = {.workflow_id = r.id,
+                           .fence = r.fence,
+                           .steps = steps,
+                           .nsteps = 2,
+                           .errors = fail ? &err : NULL,
+                           .nerrors = fail ? 1 : 0,
+                           .outcome = fail ? CF_WS_FAIL : CF_WS_COMPLETE,
+                           .attempt = -1};
+        assert_int_equal(cf_store_commit(st_, &ws), CF_OK);
+        cf_wf_detail d;
+        assert_int_equal(cf_store_show(st_, "Timeline", key, 0, &d), CF_OK);
+        assert_int_equal(d.steps.n, 3);
+        assert_string_equal(d.steps.rows[0].name, "durably_execute$first");
+        assert_string_equal(d.steps.rows[1].name, "durably_execute$last");
+        assert_true(strncmp(d.steps.rows[2].name,
+                            fail ? "$workflow_failure$" : "$workflow_completion$",
+                            fail ? 18 : 21) == 0);
+        cf_wf_detail_deinit(&d);
+        cf_wf_row_deinit(&r);
+    }
+}
+
 static void test_store_halt_sets_wake_and_releases(void **state)
 {
     (void)state;
@@ -665,6 +706,7 @@ int main(void)
         cmocka_unit_test(test_store_create_race_one_row),
         cmocka_unit_test(test_store_stale_fence_refused),
         cmocka_unit_test(test_store_step_context_and_completion),
+        cmocka_unit_test(test_store_timeline_marker_after_last_step),
         cmocka_unit_test(test_store_halt_sets_wake_and_releases),
         cmocka_unit_test(test_store_fail_stall_and_retry),
         cmocka_unit_test(test_store_error_snapshot_capped),
