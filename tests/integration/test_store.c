@@ -267,8 +267,10 @@ static void test_store_timeline_marker_after_last_step(void **state)
         cf_wf_row r;
         assert_int_equal(begin("Timeline", key, "w/1", false, &r), CF_OK);
         cf_ws_step steps[2] = {
-            {.name = "durably_execute$first", .state = "completed", .attempts = 1},
-            {.name = "durably_execute$last", .state = fail ? "failed" : "completed", .attempts = 1},
+            {.name = "durably_execute$first", .state = CF_STEP_COMPLETED, .attempts = 1},
+            {.name = "durably_execute$last",
+             .state = fail ? CF_STEP_FAILED : CF_STEP_COMPLETED,
+             .attempts = 1},
         };
         cf_ws_error err = {.step_name = "durably_execute$last",
                            .attempt = 1,

@@ -127,7 +127,7 @@ typedef struct commit_arg {
 
 static cf_status commit_step(cf_store *s, commit_arg *a)
 {
-    cf_ws_step step = {.name = a->step_name, .state = "completed", .attempts = 1};
+    cf_ws_step step = {.name = a->step_name, .state = CF_STEP_COMPLETED, .attempts = 1};
     json_t *ctx = json_pack("{ss}", "key", a->row.key);
     cf_write_set ws = {.workflow_id = a->row.id,
                        .fence = a->row.fence,

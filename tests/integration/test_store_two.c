@@ -45,7 +45,7 @@ static void *worker(void *p)
             cf_wf_row_deinit(&r);
             continue;
         }
-        cf_ws_step step = {.name = step_name, .state = "completed", .attempts = 1};
+        cf_ws_step step = {.name = step_name, .state = CF_STEP_COMPLETED, .attempts = 1};
         json_t *ctx = json_pack("{ss}", "key", key);
         cf_write_set ws = {.workflow_id = r.id,
                            .fence = r.fence,
