@@ -30,6 +30,8 @@ typedef struct worker {
     cf_store *store;
     atomic_bool stopping; /* no new fetches; passes halt before their next step */
     atomic_int running;   /* executor threads still in their loop */
+    atomic_int busy;      /* executors inside a delivery (published by the heartbeat) */
+    cf_heartbeat *hb;     /* its quiet state: fetch nothing new while quiet */
     cf_worker_stats stats;
     cf_active *active; /* what each executor holds (worker/active.h) */
     bool crash_after_release;
@@ -66,13 +68,26 @@ static void *executor_main(void *arg)
     }
     int errors = 0;
     while (!atomic_load(&w->stopping)) {
+        if (cf_heartbeat_quiet(w->hb)) {
+            cf_clock_sleep_ms(50, &w->stopping);
+            continue;
+        }
         cf_fetched f = {0};
         cf_status st = cf_fetch(ex.redis, w->cfg->prefix, w->id, w->queues, (size_t)w->cfg->nqueues,
                                 1000, &w->stopping, &f);
+        /* Taken as the worker went quiet: hand it back (to the tail of ready) unrun. */
+        if (st == CF_OK && cf_heartbeat_quiet(w->hb) && !atomic_load(&w->stopping) &&
+            cf_fetch_requeue(ex.redis, w->cfg->prefix, w->id, w->queues[f.queue_index], f.data,
+                             f.len) == CF_OK) {
+            cf_fetched_deinit(&f);
+            continue;
+        }
         if (st == CF_OK) {
             errors = 0;
             cf_active_hold(w->active, t->slot, f.queue_index, f.data, f.len);
+            atomic_fetch_add(&w->busy, 1);
             cf_executor_handle(&ex, w->queues[f.queue_index], f.data, f.len);
+            atomic_fetch_sub(&w->busy, 1);
             cf_active_clear(w->active, t->slot);
             cf_fetched_deinit(&f);
             continue;
@@ -120,8 +135,9 @@ static cf_status start_heartbeat(worker *w, cf_heartbeat **hb)
 {
     for (int attempt = 1;; attempt++) {
         cf_error err = {0};
-        cf_status st = cf_heartbeat_start(w->cfg->redis_url, NULL, w->cfg->prefix, w->id,
-                                          w->cfg->heartbeat_ms, hb, &err);
+        cf_heartbeat_info info = {w->cfg->queues_csv, w->cfg->concurrency, &w->busy};
+        cf_status st = cf_heartbeat_start_info(w->cfg->redis_url, NULL, w->cfg->prefix, w->id,
+                                               w->cfg->heartbeat_ms, &info, hb, &err);
         if (st == CF_OK)
             return CF_OK;
         if (!cf_status_is_transient(st)) {
@@ -177,6 +193,7 @@ int cf_worker_run(const cf_config *cfg, cf_worker_signals *sig)
     log_start(w);
     if (open_store(w) != CF_OK || start_heartbeat(w, &hb) != CF_OK)
         goto out;
+    w->hb = hb;
     cf_redis *r = NULL;
     cf_error err;
     if (cf_redis_new(cfg->redis_url, NULL, &r, &err) == CF_OK) {
@@ -201,8 +218,11 @@ int cf_worker_run(const cf_config *cfg, cf_worker_signals *sig)
         threads[i].started = true;
     }
     log_info("event=worker_ready worker=%s", w->id);
-    while (!atomic_load(&sig->drain) && !atomic_load(&sig->hard))
+    while (!atomic_load(&sig->drain) && !atomic_load(&sig->hard)) {
+        if (atomic_exchange(&sig->quiet, false))
+            cf_heartbeat_request_quiet(hb);
         cf_clock_sleep_ms(100, NULL);
+    }
     log_info("event=worker_draining worker=%s grace_ms=%lld: no new work; running steps finish",
              w->id, (long long)cfg->shutdown_grace_ms);
     atomic_store(&w->stopping, true);

@@ -4,7 +4,8 @@
  * drains: no new fetches, running passes halt before their next step, then locks are released
  * and the worker deregisters; a second request, or the grace period running out, exits at once
  * and leaves the rest to recovery by the fleet). The library installs no signal handlers: the
- * CLI's `worker` command turns SIGTERM/SIGINT into the flags below. */
+ * CLI's `worker` command turns SIGTERM/SIGINT/SIGTSTP into the flags below. A quiet worker
+ * (SIGTSTP, or `chronoforge workers quiet`) fetches nothing new until resumed. */
 #ifndef CF_WORKER_WORKER_H
 #define CF_WORKER_WORKER_H
 
@@ -15,6 +16,7 @@
 typedef struct cf_worker_signals {
     atomic_bool drain; /* first SIGTERM/SIGINT */
     atomic_bool hard;  /* second one */
+    atomic_bool quiet; /* SIGTSTP: take no new envelopes, finish what runs, stay up (SPEC §5) */
 } cf_worker_signals;
 
 /* cf_worker_run runs a worker until sig->drain (then drains) or sig->hard. Blocks. Returns the
