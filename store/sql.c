@@ -279,6 +279,28 @@ static const char sql_requeue[] =
     " FROM w0 JOIN " WF " w ON w.id = w0.id";
 // clang-format on
 
+/* The workflows a bulk requeue selects, one page: $1 state ('stalled' or 'failed'), $2 class
+ * (NULL: any), $3 error class (NULL: any; else the workflow's last error row has this class or
+ * one under it, "$3." followed by anything), $4 age in ms (0: any; else updated_at, when it
+ * entered that state, is older than now - $4), after id $5, at most $6 rows. Guarantees: keyset
+ * pages over the (state, id) index, so each call reads a bounded page and a caller that moves
+ * rows out of the state loses none and sees none twice; the last error is one index probe on
+ * error_logs (workflow_id, id). Read-only. */
+// clang-format off
+static const char sql_resumable[] =
+    "SELECT " REF_COLS
+    " FROM " WF " w"
+    " LEFT JOIN LATERAL ("
+    "   SELECT x.error_class FROM " ERR " x"
+    "   WHERE x.workflow_id = w.id ORDER BY x.id DESC LIMIT 1) e ON true"
+    " WHERE w.state = $1 AND w.id > $5::bigint"
+    "   AND ($2::text IS NULL OR w.job_class = $2)"
+    "   AND ($3::text IS NULL OR e.error_class = $3"
+    "        OR left(e.error_class, length($3) + 1) = $3 || '.')"
+    "   AND ($4::bigint <= 0 OR w.updated_at < now() - $4::bigint * interval '1 millisecond')"
+    " ORDER BY w.id LIMIT $6";
+// clang-format on
+
 const cf_sql_stmt cf_sql_stmts[CF_SQL_COUNT_] = {
     [CF_SQL_RUN_BEGINS] = {"cf_run_begins", SQL_RUN_BEGINS, 2},
     [CF_SQL_STEPS_OF_BEGINS] = {"cf_steps_of_begins", SQL_STEPS_OF_BEGINS, 1},
@@ -301,4 +323,5 @@ const cf_sql_stmt cf_sql_stmts[CF_SQL_COUNT_] = {
     [CF_SQL_SWEEP_OVERDUE] = {"cf_sweep_overdue", SQL_SWEEP_OVERDUE, 2},
     [CF_SQL_SWEEP_RUNNING] = {"cf_sweep_running", SQL_SWEEP_RUNNING, 2},
     [CF_SQL_REQUEUE] = {"cf_requeue", sql_requeue, 6},
+    [CF_SQL_RESUMABLE] = {"cf_resumable", sql_resumable, 6},
 };

@@ -27,6 +27,7 @@ typedef enum cf_sql_id {
     CF_SQL_SWEEP_OVERDUE,    /* grace_ms, limit */
     CF_SQL_SWEEP_RUNNING,    /* after_id, limit */
     CF_SQL_REQUEUE,          /* class, key, ms, by, reason, job_id (store/requeue.c) */
+    CF_SQL_RESUMABLE,        /* state, class, error class, older ms, after_id, limit */
     CF_SQL_COUNT_
 } cf_sql_id;
 
