@@ -31,8 +31,10 @@
 
 static cf_log_limiter redis_limiter, store_limiter;
 
-/* redis_retry_wait decides what to do after a Redis call gave st: true means "done" (success
- * or a permanent error, logged), false means "transient: backed off, call again". */
+/* redis_retry_wait decides what to do after a Redis call gave st: true means "done" (success,
+ * a permanent error, logged, or a stop requested while Redis is unreachable: then the caller
+ * gives up with the transient st and the envelope stays in flight, recovered by the fleet once
+ * this worker's lease passes), false means "transient: backed off, call again". */
 static bool redis_retry_wait(cf_executor *ex, cf_status st, const char *what)
 {
     if (st == CF_OK || st == CF_ERR_NOT_FOUND) {
@@ -46,21 +48,34 @@ static bool redis_retry_wait(cf_executor *ex, cf_status st, const char *what)
                   cf_redis_errstr(ex->redis));
         return true;
     }
+    if (ex->stopping && atomic_load(ex->stopping)) {
+        log_warn("event=redis_gave_up op=%s status=%s: %s; stopping, so the delivery stays in "
+                 "flight and is recovered by the fleet after this worker's lease",
+                 what, cf_status_str(st), cf_redis_errstr(ex->redis));
+        return true;
+    }
     if (cf_log_ratelimit(&redis_limiter, 5000, &suppressed))
         log_warn("redis unavailable during %s (%s: %s); retrying with backoff (%lld similar "
                  "messages suppressed)",
                  what, cf_status_str(st), cf_redis_errstr(ex->redis), (long long)suppressed);
     ex->consecutive_errors++;
-    cf_clock_sleep_ms(cf_backoff_delay_ms(100, 5000, ex->consecutive_errors, true), NULL);
+    cf_clock_sleep_ms(cf_backoff_delay_ms(100, 5000, ex->consecutive_errors, true), ex->stopping);
     return false;
 }
+
+/* REDIS_RETRY_ST runs call until redis_retry_wait says done; st gets the last status (a
+ * transient one only when it gave up because the worker is stopping). */
+#define REDIS_RETRY_ST(st, ex, what, call)                                                         \
+    do {                                                                                           \
+        do {                                                                                       \
+            (st) = (call);                                                                         \
+        } while (!redis_retry_wait((ex), (st), (what)));                                           \
+    } while (0)
 
 #define REDIS_RETRY(ex, what, call)                                                                \
     do {                                                                                           \
         cf_status rr_st_;                                                                          \
-        do {                                                                                       \
-            rr_st_ = (call);                                                                       \
-        } while (!redis_retry_wait((ex), rr_st_, (what)));                                         \
+        REDIS_RETRY_ST(rr_st_, ex, what, call);                                                    \
     } while (0)
 
 static void ack(cf_executor *ex, const char *queue, const char *raw, size_t len)
@@ -118,10 +133,12 @@ static void unknown_class(cf_executor *ex, const char *queue, const char *raw, s
     } else {
         /* First put-back: the delayed copy carries the created_at stamp. A crash between the
          * two calls leaves a harmless duplicate, never a loss. */
-        REDIS_RETRY(
-            ex, "unknown_class",
+        cf_status st;
+        REDIS_RETRY_ST(
+            st, ex, "unknown_class",
             cf_enqueue_at(ex->redis, ex->cfg->prefix, queue, out.data, out.len, now + delay));
-        ack(ex, queue, raw, len);
+        if (st == CF_OK) /* else stopping with Redis gone: left in flight */
+            ack(ex, queue, raw, len);
     }
     cf_buf_deinit(&out);
 }
@@ -238,8 +255,15 @@ static void finish_delivery(cf_executor *ex, const char *queue, const char *raw,
         d.member_len = member.len;
     }
     bool released = false, acked = false;
-    REDIS_RETRY(ex, "finish_delivery", cf_delivery_finish(ex->redis, &d, &released, &acked));
+    cf_status st;
+    REDIS_RETRY_ST(st, ex, "finish_delivery", cf_delivery_finish(ex->redis, &d, &released, &acked));
     cf_log_ctx lc = {.wf_class = env->wf_class, .wf_key = env->key, .jid = env->jid};
+    if (cf_status_is_transient(st)) {
+        /* Stopping with Redis gone: Postgres holds the outcome and next_wake_at; the envelope
+         * stays in flight and the lock expires or is freed by recovery. */
+        cf_buf_deinit(&member);
+        return;
+    }
     if (!released && !fin->abandoned)
         cf_logkv(CF_LOG_WARN, &lc, "event=lock_lost",
                  "the Redis lock expired or was taken over before release (the run outlived "
@@ -401,7 +425,9 @@ void cf_executor_handle(cf_executor *ex, const char *queue, const char *raw, siz
         st = cf_lock_acquire(ex->redis, ex->cfg->prefix, ex->worker_id, env.wf_class, env.key,
                              token, lock_ttl_ms(ex, def, &env), &holder);
     } while (st != CF_ERR_BUSY && !redis_retry_wait(ex, st, "lock_acquire"));
-    if (st == CF_ERR_BUSY) {
+    if (cf_status_is_transient(st)) {
+        /* stopping with Redis gone: left in flight (recovered after this worker's lease) */
+    } else if (st == CF_ERR_BUSY) {
         busy(ex, queue, raw, len, &env, &holder);
     } else if (st == CF_OK) {
         run_workflow(ex, queue, raw, len, &env, def, token);
