@@ -143,11 +143,12 @@ static void unknown_class(cf_executor *ex, const char *queue, const char *raw, s
     cf_buf_deinit(&out);
 }
 
-/* lock_ttl_ms: envelope options > registration > worker setting (docs/SPEC.md §5). */
-static int64_t lock_ttl_ms(const cf_executor *ex, const cf_workflow_def *def,
-                           const cf_envelope *env)
+/* lock_ttl_ms: the workflow's options > registration > worker setting (docs/SPEC.md §5).
+ * options: the envelope's before the row is read (they are the stored ones when this delivery
+ * creates the workflow), then the stored ones (adjust_lock_ttl). */
+static int64_t lock_ttl_ms(const cf_executor *ex, const cf_workflow_def *def, const json_t *options)
 {
-    json_t *md = json_object_get(env->options, "max_duration");
+    json_t *md = json_object_get(options, "max_duration");
     int64_t ms;
     if (json_is_number(md) && json_number_value(md) > 0)
         return (int64_t)(json_number_value(md) * 1000.0);
@@ -299,9 +300,34 @@ static void count_pass_end(cf_worker_stats *stats, cf_pass_end end)
     }
 }
 
+/* adjust_lock_ttl gives the lock the lifetime the workflow's stored options ask for, when it
+ * was taken with another one (a continuation carries no options): every run's lock lives the
+ * workflow's max_duration. Compare-and-PEXPIRE: only while the lock is still ours. */
+static void adjust_lock_ttl(cf_executor *ex, const cf_envelope *env, const cf_workflow_def *def,
+                            const cf_wf_row *row, const char *token, int64_t ttl_used_ms)
+{
+    int64_t ttl = lock_ttl_ms(ex, def, row->options);
+    if (ttl == ttl_used_ms)
+        return;
+    cf_status st;
+    REDIS_RETRY_ST(
+        st, ex, "lock_set_ttl",
+        cf_lock_set_ttl(ex->redis, ex->cfg->prefix, env->wf_class, env->key, token, ttl));
+    cf_log_ctx lc = {.wf_class = env->wf_class, .wf_key = env->key, .jid = env->jid};
+    if (st == CF_ERR_CONFLICT)
+        cf_logkv(CF_LOG_WARN, &lc, "event=lock_lost",
+                 "the Redis lock expired or was taken over before its lifetime was set to the "
+                 "workflow's max_duration (%lldms); the fence refuses this run if it was",
+                 (long long)ttl);
+    else if (st == CF_OK)
+        cf_logkv(CF_LOG_DEBUG, &lc, "event=lock_ttl", "set to the workflow's max_duration %lldms",
+                 (long long)ttl);
+}
+
 /* run_workflow: begin in Postgres, replay, finish. */
 static void run_workflow(cf_executor *ex, const char *queue, const char *raw, size_t len,
-                         cf_envelope *env, const cf_workflow_def *def, const char *token)
+                         cf_envelope *env, const cf_workflow_def *def, const char *token,
+                         int64_t ttl_used_ms)
 {
     cf_wf_row row = {0};
     cf_step_list steps = {0};
@@ -364,6 +390,7 @@ static void run_workflow(cf_executor *ex, const char *queue, const char *raw, si
         return;
     }
     ex->consecutive_errors = 0;
+    adjust_lock_ttl(ex, env, def, &row, token, ttl_used_ms);
     cf_run run;
     char wf_queue[65];
     snprintf(wf_queue, sizeof wf_queue, "%s", row.queue[0] ? row.queue : queue);
@@ -421,16 +448,17 @@ void cf_executor_handle(cf_executor *ex, const char *queue, const char *raw, siz
     if (ex->active)
         cf_active_token(ex->active, ex->slot, token); /* before the lock exists in Redis */
     cf_lock_holder holder;
+    int64_t ttl = lock_ttl_ms(ex, def, env.options);
     do {
         st = cf_lock_acquire(ex->redis, ex->cfg->prefix, ex->worker_id, env.wf_class, env.key,
-                             token, lock_ttl_ms(ex, def, &env), &holder);
+                             token, ttl, &holder);
     } while (st != CF_ERR_BUSY && !redis_retry_wait(ex, st, "lock_acquire"));
     if (cf_status_is_transient(st)) {
         /* stopping with Redis gone: left in flight (recovered after this worker's lease) */
     } else if (st == CF_ERR_BUSY) {
         busy(ex, queue, raw, len, &env, &holder);
     } else if (st == CF_OK) {
-        run_workflow(ex, queue, raw, len, &env, def, token);
+        run_workflow(ex, queue, raw, len, &env, def, token, ttl);
     } else {
         /* A permanent Redis refusal (e.g. a foreign value of another type at the lock key):
          * keep the envelope, with the reason, where an operator will see it. */
