@@ -1,19 +1,25 @@
 // SPDX-License-Identifier: MIT
-/* cli/cmd_enqueue.c: `chronoforge enqueue CLASS KEY` and `chronoforge requeue KEY` (retry_later
- * of a stalled or failed workflow): producers written in C, with the same validation as the
- * decoder. */
+/* cli/cmd_enqueue.c: `chronoforge enqueue CLASS KEY` (a producer written in C, with the same
+ * validation as the decoder) and `chronoforge requeue KEY` (retry_later of a stalled or failed
+ * workflow: a durable requeue in Postgres, store/requeue.h, then a wake). */
+#include <pwd.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "cli/args.h"
 #include "cli/cmd.h"
 #include "cli/connect.h"
+#include "common/backoff.h"
 #include "common/buf.h"
 #include "common/clock.h"
 #include "common/duration.h"
 #include "engine/registry.h"
 #include "queue/enqueue.h"
 #include "queue/envelope.h"
+#include "queue/schedule.h"
+#include "store/requeue.h"
 
 /* push encodes env and pushes it (due_ms 0: now). Returns an exit code. */
 static int push(const char *cmd, const cf_config *cfg, const char *queue, cf_envelope *env,
@@ -112,19 +118,57 @@ int cf_cli_cmd_enqueue(int argc, char **argv)
     return rc;
 }
 
+/* requester writes "user@host" for the $workflow_retry$ row's requested_by. */
+static void requester(char *buf, size_t cap)
+{
+    const char *user = getenv("USER");
+    struct passwd *pw = user && *user ? NULL : getpwuid(geteuid());
+    if (pw)
+        user = pw->pw_name;
+    char host[256] = "";
+    if (gethostname(host, sizeof host - 1) != 0 || host[0] == '\0')
+        snprintf(host, sizeof host, "unknown-host");
+    snprintf(buf, cap, "%s@%s", user && *user ? user : "unknown", host);
+}
+
+/* publish_wake makes a requeued workflow's wake due now (its canonical continuation). If it
+ * cannot, the requeue still stands: the workflow is idle and due in Postgres, and the fleet's
+ * healing pass republishes it. Returns false (after a note on stderr) then. */
+static bool publish_wake(const cf_config *cfg, const cf_requeue_result *res)
+{
+    cf_buf member = CF_BUF_INIT;
+    cf_redis *r = NULL;
+    cf_status st = cf_envelope_encode_continuation(res->wf_class, res->key, res->queue, &member);
+    if (st == CF_OK && cf_cli_open_redis("requeue", cfg, &r) == 0)
+        st = cf_continuation_publish(r, cfg->prefix, res->queue, member.data, member.len,
+                                     cf_clock_unix_ms(), NULL);
+    else if (st == CF_OK)
+        st = CF_ERR_UNAVAILABLE;
+    if (st != CF_OK)
+        fprintf(stderr,
+                "chronoforge requeue: note: the wake could not be published (%s); a worker's "
+                "healing pass will run the workflow\n",
+                r ? cf_redis_errstr(r) : cf_status_str(st));
+    cf_redis_free(r);
+    cf_buf_deinit(&member);
+    return st == CF_OK;
+}
+
 int cf_cli_cmd_requeue(int argc, char **argv)
 {
-    const char *wf_class = NULL;
+    const char *wf_class = NULL, *reason = NULL;
     const cf_cli_opt opts[] = {
         {"class", 0, "CLASS", "the workflow class, when the key is used by several", &wf_class,
          NULL},
+        {"reason", 0, "TEXT", "why, recorded in the $workflow_retry$ row", &reason, NULL},
         {0},
     };
     const cf_cli_command_spec spec = {
-        .usage = "requeue KEY [--class CLASS]",
-        .summary = "Resumes a stalled or failed workflow (retry_later): its failed step gets a "
-                   "fresh retry budget; attempt numbers keep counting. Other states are refused "
-                   "and nothing is enqueued.",
+        .usage = "requeue KEY [--class CLASS] [--reason TEXT]",
+        .summary = "Resumes a stalled or failed workflow (retry_later): in Postgres it becomes "
+                   "idle and due now, its failed step gets a fresh retry budget (attempt numbers "
+                   "keep counting) and a $workflow_retry$ row records who asked and why; then a "
+                   "wake is published. Other states are refused and nothing changes.",
         .min_positional = 1,
         .max_positional = 1,
         .opts = opts,
@@ -134,11 +178,22 @@ int cf_cli_cmd_requeue(int argc, char **argv)
     int rc = cf_cli_parse(argc, argv, &spec, &a);
     if (rc >= 0)
         return rc;
+    char who[300];
+    requester(who, sizeof who);
+    cf_requeue_req req = {
+        .requested_by = who, .reason = reason, .requested_at_ms = cf_clock_unix_ms()};
     cf_store *store = NULL;
     if (cf_cli_open_store("requeue", &a.cfg, &store))
         return 1;
-    cf_wf_row row = {0};
-    cf_status st = cf_store_find(store, wf_class, a.pos[0], &row);
+    cf_requeue_result res;
+    cf_status st;
+    /* The same request is idempotent (recognised by its row), so an unknown outcome is retried. */
+    for (int attempt = 1;; attempt++) {
+        st = cf_store_requeue(store, wf_class, a.pos[0], &req, &res);
+        if (!cf_status_is_transient(st) || attempt == 3)
+            break;
+        cf_clock_sleep_ms(cf_backoff_delay_ms(200, 2000, attempt, true), NULL);
+    }
     char why[256] = "";
     if (st != CF_OK)
         cf_store_errstr(store, why, sizeof why);
@@ -146,26 +201,13 @@ int cf_cli_cmd_requeue(int argc, char **argv)
     if (st == CF_ERR_NOT_FOUND)
         return cf_cli_fail("requeue", "no workflow with key '%s'%s%s", a.pos[0],
                            wf_class ? " and class " : "", wf_class ? wf_class : "");
+    if (st == CF_ERR_STATE)
+        return cf_cli_fail("requeue",
+                           "workflow %s/%s is %s; only stalled or failed workflows can be requeued",
+                           res.wf_class, res.key, res.previous_state);
     if (st != CF_OK)
         return cf_cli_fail("requeue", "%s", why[0] ? why : cf_status_str(st));
-    if (strcmp(row.state, "stalled") != 0 && strcmp(row.state, "failed") != 0) {
-        rc = cf_cli_fail("requeue",
-                         "workflow %s/%s is %s; only stalled or failed workflows can be requeued",
-                         row.wf_class, row.key, row.state);
-        cf_wf_row_deinit(&row);
-        return rc;
-    }
-    cf_envelope env;
-    cf_error err = {0};
-    if (cf_envelope_init_job(&env, row.wf_class, row.key, row.queue, &err) != CF_OK) {
-        cf_wf_row_deinit(&row);
-        return cf_cli_fail("requeue", "%s", err.msg);
-    }
-    env.retry_workflow = true;
-    rc = push("requeue", &a.cfg, row.queue, &env, 0);
-    if (rc == 0)
-        printf("requeued %s/%s (was %s): %s\n", row.wf_class, row.key, row.state, env.jid);
-    cf_envelope_deinit(&env);
-    cf_wf_row_deinit(&row);
-    return rc;
+    publish_wake(&a.cfg, &res);
+    printf("requeued %s/%s (was %s)\n", res.wf_class, res.key, res.previous_state);
+    return 0;
 }

@@ -28,6 +28,7 @@
 #include "queue/lock.h"
 #include "queue/redis_conn.h"
 #include "queue/schedule.h"
+#include "store/requeue.h"
 
 static cf_log_limiter redis_limiter, store_limiter;
 
@@ -338,32 +339,15 @@ static void run_workflow(cf_executor *ex, const char *queue, const char *raw, si
         .lock_value = token,
         .kwargs = env->kwargs,
         .options = env->options,
-        .retry = env->retry_workflow,
-        .steps = &steps,
+        .steps = &steps, /* a retry_workflow delivery was applied by requeue_first */
     };
     cf_log_ctx lc = {.wf_class = env->wf_class, .wf_key = env->key, .jid = env->jid};
-    cf_status st;
-    if (env->retry_workflow) {
-        /* retry_later resumes a workflow; it never creates one (SPEC §4). */
-        st = cf_store_find(ex->store, env->wf_class, env->key, &row);
-        cf_wf_row_deinit(&row);
-        if (st == CF_ERR_NOT_FOUND) {
-            atomic_fetch_add(&ex->stats->not_executable, 1);
-            cf_logkv(CF_LOG_INFO, &lc, "event=not_executable",
-                     "retry_workflow for a workflow that does not exist; nothing to resume");
-            release(ex, env, token);
-            ack(ex, queue, raw, len);
-            return;
-        }
-    }
-    st = cf_store_run_begin(ex->store, &args, &row);
+    cf_status st = cf_store_run_begin(ex->store, &args, &row);
     if (st == CF_ERR_STATE) {
         atomic_fetch_add(&ex->stats->not_executable, 1);
         cf_logkv(CF_LOG_INFO, &lc, "event=not_executable",
                  "workflow is %s; delivery acked without running%s", row.state,
-                 strcmp(row.state, "completed") == 0 ? ""
-                 : env->retry_workflow               ? " (not retryable)"
-                                                     : " (use requeue to resume it)");
+                 strcmp(row.state, "completed") == 0 ? "" : " (use requeue to resume it)");
         release(ex, env, token);
         if (strcmp(row.state, "completed") == 0)
             drop_continuation(ex, row.queue[0] ? row.queue : queue, env->wf_class, env->key);
@@ -420,6 +404,56 @@ static void run_workflow(cf_executor *ex, const char *queue, const char *raw, si
     finish_delivery(ex, queue, raw, len, env, token, wf_queue, &fin);
 }
 
+/* requeue_first applies a retry_workflow delivery (a client's retry_later) as a requeue in
+ * Postgres (store/requeue.h) before the lock is tried: the intent is durable first, so a busy
+ * lock, a lost continuation or a crash can no longer lose it, and the delivery goes on as a
+ * plain wake. The envelope's created_at is when it was asked for, so a redelivery of the same
+ * envelope is recognised. Returns false when the delivery was settled here. */
+static bool requeue_first(cf_executor *ex, const char *queue, const char *raw, size_t len,
+                          cf_envelope *env)
+{
+    cf_requeue_req req = {
+        .requested_by = "retry_later",
+        .job_id = env->jid,
+        .requested_at_ms = env->has_created_at ? (int64_t)(env->created_at * 1000.0) : 0,
+    };
+    cf_requeue_result res;
+    cf_status st = cf_store_requeue(ex->store, env->wf_class, env->key, &req, &res);
+    cf_log_ctx lc = {.wf_class = env->wf_class, .wf_key = env->key, .jid = env->jid};
+    env->retry_workflow = false;
+    if (st == CF_OK) {
+        cf_logkv(CF_LOG_INFO, &lc, "event=requeued", "previous_state=%s%s; runs as a plain wake",
+                 res.previous_state, res.already_applied ? " (already applied)" : "");
+        return true;
+    }
+    if (st == CF_ERR_STATE) {
+        cf_logkv(CF_LOG_INFO, &lc, "event=requeue_refused",
+                 "state=%s: only stalled or failed workflows are requeued; delivered as a plain "
+                 "wake",
+                 res.previous_state);
+        return true;
+    }
+    if (st == CF_ERR_NOT_FOUND) {
+        /* retry_later resumes a workflow; it never creates one (SPEC §4). */
+        atomic_fetch_add(&ex->stats->not_executable, 1);
+        cf_logkv(CF_LOG_INFO, &lc, "event=not_executable",
+                 "retry_workflow for a workflow that does not exist; nothing to resume");
+        ack(ex, queue, raw, len);
+        return false;
+    }
+    if (cf_status_is_transient(st) || st == CF_ERR_NOMEM) {
+        store_unavailable(ex, queue, raw, len, st);
+        return false;
+    }
+    char why[256];
+    cf_store_errstr(ex->store, why, sizeof why);
+    cf_error err;
+    cf_error_set(&err, "bad_value", "", "the store refused this requeue: %s (%s)", why,
+                 cf_status_str(st));
+    dead_letter(ex, queue, raw, len, &err);
+    return false;
+}
+
 void cf_executor_handle(cf_executor *ex, const char *queue, const char *raw, size_t len)
 {
     atomic_fetch_add(&ex->stats->deliveries, 1);
@@ -436,6 +470,10 @@ void cf_executor_handle(cf_executor *ex, const char *queue, const char *raw, siz
     const cf_workflow_def *def = cf_registry_find(env.wf_class);
     if (def == NULL) {
         unknown_class(ex, queue, raw, len, &env);
+        cf_envelope_deinit(&env);
+        return;
+    }
+    if (env.retry_workflow && !requeue_first(ex, queue, raw, len, &env)) {
         cf_envelope_deinit(&env);
         return;
     }
