@@ -12,6 +12,7 @@
 #include "cli/cmd.h"
 #include "cli/resume_now.h"
 #include "cli/runner.h"
+#include "common/backoff.h"
 #include "common/buf.h"
 #include "common/clock.h"
 #include "common/duration.h"
@@ -83,13 +84,28 @@ static void wake(cf_cli_ctx *ctx, const cf_requeue_result *res)
     cf_buf_deinit(&member);
 }
 
+/* store_requeue records one requeue. The same request (same requested_at) is recognised by
+ * its row, so one whose outcome is unknown (a transient error) is simply sent again. */
+static cf_status store_requeue(cf_cli_ctx *ctx, const char *wf_class, const char *key,
+                               cf_requeue_req *req, cf_requeue_result *res)
+{
+    req->requested_at_ms = cf_clock_unix_ms();
+    cf_status st;
+    for (int attempt = 1;; attempt++) {
+        st = cf_store_requeue(ctx->store, wf_class, key, req, res);
+        if (!cf_status_is_transient(st) || attempt == 3)
+            return st;
+        cf_clock_sleep_ms(cf_backoff_delay_ms(200, 2000, attempt, true), NULL);
+    }
+}
+
 static cf_status requeue_one(cf_cli_ctx *ctx, const requeue_opts *o, const char *key)
 {
     cf_requeue_req req = {.requested_by = o->by, .reason = o->reason};
     if (o->now)
         return cf_cli_resume_now(ctx, o->wf_class, key, &req);
     cf_requeue_result res;
-    cf_status st = cf_store_requeue(ctx->store, o->wf_class, key, &req, &res);
+    cf_status st = store_requeue(ctx, o->wf_class, key, &req, &res);
     if (st == CF_ERR_NOT_FOUND)
         return cf_cli_refuse(ctx, st, "no workflow with key '%s'%s%s", key,
                              o->wf_class ? " and class " : "", o->wf_class ? o->wf_class : "");
@@ -126,7 +142,7 @@ static cf_status requeue_bulk(cf_cli_ctx *ctx, const requeue_opts *o)
                 continue;
             }
             cf_requeue_result res;
-            cf_status one = cf_store_requeue(ctx->store, w->wf_class, w->key, &req, &res);
+            cf_status one = store_requeue(ctx, w->wf_class, w->key, &req, &res);
             if (one == CF_OK) {
                 wake(ctx, &res);
                 done++;

@@ -1,7 +1,9 @@
 // SPDX-License-Identifier: MIT
 /* cli/cmd_worker.c: `chronoforge worker`: signal handling (the library installs none) around
- * cf_worker_run. First SIGTERM/SIGINT: drain; second: exit at once. SIGTSTP: quiet (take no new
- * envelopes, finish what runs, stay up; `chronoforge workers resume` undoes it). */
+ * cf_worker_run. First SIGTERM/SIGINT: drain; second: stop at once (cf_worker_run abandons the
+ * executors still inside steps and returns; the exit code 1 says so, and main ends the
+ * process). SIGTSTP: quiet (take no new envelopes, finish what runs, stay up; `chronoforge
+ * workers resume` undoes it). */
 #include <signal.h>
 #include <string.h>
 
@@ -32,9 +34,10 @@ int cf_cli_cmd_worker(int argc, char **argv)
         .usage = "worker [-q QUEUES] [-c CONCURRENCY] [options]",
         .summary = "Runs a worker: fetches envelopes from the queues (highest priority first) and "
                    "runs their workflows, CONCURRENCY at a time. SIGTERM/SIGINT drain gracefully "
-                   "(running steps finish, nothing is stranded); a second signal exits at once. "
-                   "SIGTSTP quiets it: it takes no new envelopes, finishes what it runs and "
-                   "stays up until `chronoforge workers resume`.",
+                   "(running steps finish, nothing is stranded); a second signal stops at once "
+                   "(exit code 1; what still runs is recovered by the fleet). SIGTSTP quiets it: "
+                   "it takes no new envelopes, finishes what it runs and stays up until "
+                   "`chronoforge workers resume`.",
         .opts = opts,
         .scope = CF_CFG_ALL | CF_CFG_WORKER,
     };
@@ -51,5 +54,15 @@ int cf_cli_cmd_worker(int argc, char **argv)
     sa.sa_handler = on_quiet;
     sigaction(SIGTSTP, &sa, NULL);
     signal(SIGPIPE, SIG_IGN);
-    return cf_worker_run(&a.cfg, &g_signals);
+    /* Static: after CF_WORKER_ABANDONED, abandoned threads still read the settings. */
+    static cf_config cfg;
+    cfg = a.cfg;
+    switch (cf_worker_run(&cfg, &g_signals)) {
+    case CF_WORKER_DRAINED:
+        return 0;
+    case CF_WORKER_NOT_STARTED:
+    case CF_WORKER_ABANDONED:
+        break;
+    }
+    return 1;
 }

@@ -10,6 +10,7 @@
 #include "cli/render.h"
 #include "common/buf.h"
 #include "common/clock.h"
+#include "common/duration.h"
 #include "common/rand.h"
 #include "engine/finish.h"
 #include "engine/registry.h"
@@ -27,7 +28,21 @@ typedef struct now_run {
     char token[CF_WORKER_ID_MAX + 16];
     char jid[32];
     char wf_class[129], key[257], queue[65];
+    int64_t ttl_ms; /* the lock's lifetime as taken */
 } now_run;
+
+/* ttl_for: the workflow's options > registration > setting, as a worker's delivery takes it. */
+static int64_t ttl_for(const now_run *n, const json_t *options)
+{
+    json_t *md = json_object_get(options, "max_duration");
+    int64_t ms;
+    if (json_is_number(md) && json_number_value(md) > 0)
+        return (int64_t)(json_number_value(md) * 1000.0);
+    if (json_is_string(md) && cf_duration_parse_ms(json_string_value(md), &ms, NULL) == CF_OK &&
+        ms > 0)
+        return ms;
+    return n->def->max_duration_ms > 0 ? n->def->max_duration_ms : n->ctx->args.cfg.max_duration_ms;
+}
 
 /* publish does what the pass asked of Redis, after the lock is released (SPEC §2's order). */
 static cf_status publish(now_run *n, const cf_finish_result *fin)
@@ -172,10 +187,10 @@ cf_status cf_cli_resume_now(cf_cli_ctx *ctx, const char *wf_class, const char *k
                             &err);
     if (st != CF_OK)
         return cf_cli_refuse(ctx, st, "cannot register with Redis: %s", err.msg);
-    int64_t ttl = n.def->max_duration_ms > 0 ? n.def->max_duration_ms : cfg->max_duration_ms;
+    n.ttl_ms = ttl_for(&n, NULL);
     cf_lock_holder holder;
     cf_finish_result fin = {0};
-    st = cf_lock_acquire(ctx->redis, cfg->prefix, n.worker_id, n.wf_class, n.key, n.token, ttl,
+    st = cf_lock_acquire(ctx->redis, cfg->prefix, n.worker_id, n.wf_class, n.key, n.token, n.ttl_ms,
                          &holder);
     if (st == CF_ERR_BUSY)
         st = cf_cli_refuse(ctx, st, "%s/%s is held by %s; nothing was changed", n.wf_class, n.key,

@@ -34,7 +34,8 @@ struct cf_heartbeat {
     const atomic_int *busy;      /* info->busy (may be NULL) */
     char host[256];              /* gethostname */
     int64_t started_at_ms;       /* Unix ms */
-    atomic_bool quiet;           /* takes no new envelopes */
+    atomic_bool own_quiet;       /* the quiet state unless info gave a place for it */
+    atomic_bool *quiet;          /* takes no new envelopes */
     atomic_bool quiet_requested; /* a local request not yet recorded in Redis */
 };
 
@@ -114,7 +115,7 @@ static cf_status publish_info(cf_heartbeat *hb)
         /* A request made while this beat was in flight keeps the worker quiet; the next
          * beat records it. */
         quiet = quiet || atomic_load(&hb->quiet_requested);
-        if (atomic_exchange(&hb->quiet, quiet) != quiet)
+        if (atomic_exchange(hb->quiet, quiet) != quiet)
             log_quiet(hb, quiet);
         if (recording)
             atomic_store(&hb->quiet_requested, false);
@@ -181,7 +182,8 @@ cf_status cf_heartbeat_start_info(const char *url, const cf_redis_opts *opts, co
     snprintf(hb->worker_id, sizeof hb->worker_id, "%s", worker_id);
     hb->interval_ms = interval_ms > 0 ? interval_ms : CF_HEARTBEAT_INTERVAL_DEFAULT_MS;
     atomic_init(&hb->stop, false);
-    atomic_init(&hb->quiet, false);
+    atomic_init(&hb->own_quiet, false);
+    hb->quiet = info && info->quiet ? info->quiet : &hb->own_quiet;
     atomic_init(&hb->quiet_requested, false);
     if (info) {
         hb->publish = true;
@@ -222,13 +224,13 @@ int64_t cf_heartbeat_last_ok_ms(const cf_heartbeat *hb)
 
 bool cf_heartbeat_quiet(const cf_heartbeat *hb)
 {
-    return atomic_load(&hb->quiet);
+    return atomic_load(hb->quiet);
 }
 
 void cf_heartbeat_request_quiet(cf_heartbeat *hb)
 {
     atomic_store(&hb->quiet_requested, true);
-    if (!atomic_exchange(&hb->quiet, true))
+    if (!atomic_exchange(hb->quiet, true))
         log_quiet(hb, true);
 }
 

@@ -34,6 +34,8 @@ typedef struct cf_heartbeat_info {
     const char *queues;     /* comma-separated (copied) */
     int concurrency;        /* executor threads */
     const atomic_int *busy; /* executors inside a delivery now (borrowed; may be NULL) */
+    atomic_bool *quiet;     /* where the quiet state is kept (borrowed; may be NULL: inside
+                               the heartbeat). Lets threads that outlive the heartbeat read it */
 } cf_heartbeat_info;
 
 #define CF_WORKER_INFO_TTL_BEATS 30

@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: MIT
-/* worker/worker.c: start-up, the executor threads' fetch loop, and shutdown. */
+/* worker/worker.c: start-up, the executor threads' fetch loop, and shutdown (a drain, or
+ * abandoning the executors still inside passes; never ending the process). */
 #include "worker/worker.h"
 
 #include <pthread.h>
@@ -31,10 +32,13 @@ typedef struct worker {
     atomic_bool stopping; /* no new fetches; passes halt before their next step */
     atomic_int running;   /* executor threads still in their loop */
     atomic_int busy;      /* executors inside a delivery (published by the heartbeat) */
-    cf_heartbeat *hb;     /* its quiet state: fetch nothing new while quiet */
+    atomic_bool quiet;    /* kept by the heartbeat: fetch nothing new while set */
     cf_worker_stats stats;
     cf_active *active; /* what each executor holds (worker/active.h) */
     bool crash_after_release;
+    struct executor_thread *threads;
+    cf_housekeeping *hk;
+    struct worker *abandoned_next; /* see abandoned_workers */
 } worker;
 
 typedef struct executor_thread {
@@ -45,6 +49,29 @@ typedef struct executor_thread {
 } executor_thread;
 
 static cf_log_limiter fetch_limiter;
+
+/* Workers whose executors were abandoned inside passes (CF_WORKER_ABANDONED). Their threads may
+ * still run user steps and then touch the worker, its store, housekeeping and active table, so
+ * none of it is freed, on purpose: the process is about to end. This list keeps that memory
+ * reachable, so leak checkers (LSan at exit, valgrind) do not report it as leaked. */
+static pthread_mutex_t abandoned_mu = PTHREAD_MUTEX_INITIALIZER;
+static worker *abandoned_workers;
+
+/* abandon leaves w's executors running: stops the heartbeat (so the fleet recovers this
+ * worker's envelopes and locks once its lease passes, even if the process lived on) and keeps
+ * everything else allocated and reachable. */
+static void abandon(worker *w, cf_heartbeat *hb)
+{
+    log_warn("event=worker_abandon worker=%s running=%d: %s; executors inside passes are left "
+             "running, the rest is left to recovery by the fleet (after the lease)",
+             w->id, atomic_load(&w->running),
+             atomic_load(&w->sig->hard) ? "a second stop request" : "the grace period ran out");
+    cf_heartbeat_stop(hb);
+    pthread_mutex_lock(&abandoned_mu);
+    w->abandoned_next = abandoned_workers;
+    abandoned_workers = w;
+    pthread_mutex_unlock(&abandoned_mu);
+}
 
 static void *executor_main(void *arg)
 {
@@ -68,7 +95,7 @@ static void *executor_main(void *arg)
     }
     int errors = 0;
     while (!atomic_load(&w->stopping)) {
-        if (cf_heartbeat_quiet(w->hb)) {
+        if (atomic_load(&w->quiet)) {
             cf_clock_sleep_ms(50, &w->stopping);
             continue;
         }
@@ -76,7 +103,7 @@ static void *executor_main(void *arg)
         cf_status st = cf_fetch(ex.redis, w->cfg->prefix, w->id, w->queues, (size_t)w->cfg->nqueues,
                                 1000, &w->stopping, &f);
         /* Taken as the worker went quiet: hand it back (to the tail of ready) unrun. */
-        if (st == CF_OK && cf_heartbeat_quiet(w->hb) && !atomic_load(&w->stopping) &&
+        if (st == CF_OK && atomic_load(&w->quiet) && !atomic_load(&w->stopping) &&
             cf_fetch_requeue(ex.redis, w->cfg->prefix, w->id, w->queues[f.queue_index], f.data,
                              f.len) == CF_OK) {
             cf_fetched_deinit(&f);
@@ -135,7 +162,7 @@ static cf_status start_heartbeat(worker *w, cf_heartbeat **hb)
 {
     for (int attempt = 1;; attempt++) {
         cf_error err = {0};
-        cf_heartbeat_info info = {w->cfg->queues_csv, w->cfg->concurrency, &w->busy};
+        cf_heartbeat_info info = {w->cfg->queues_csv, w->cfg->concurrency, &w->busy, &w->quiet};
         cf_status st = cf_heartbeat_start_info(w->cfg->redis_url, NULL, w->cfg->prefix, w->id,
                                                w->cfg->heartbeat_ms, &info, hb, &err);
         if (st == CF_OK)
@@ -172,18 +199,18 @@ static bool drain(worker *w)
     return true;
 }
 
-int cf_worker_run(const cf_config *cfg, cf_worker_signals *sig)
+cf_worker_result cf_worker_run(const cf_config *cfg, cf_worker_signals *sig)
 {
     worker *w = cf_calloc(1, sizeof *w);
     if (w == NULL)
-        return 1;
+        return CF_WORKER_NOT_STARTED;
     w->cfg = cfg;
     w->sig = sig;
     for (int i = 0; i < cfg->nqueues; i++)
         w->queues[i] = cfg->queues[i];
     const char *crash = getenv("CHRONOFORGE_TEST_CRASH_AFTER_RELEASE");
     w->crash_after_release = crash && strcmp(crash, "1") == 0;
-    int rc = 1;
+    cf_worker_result rc = CF_WORKER_NOT_STARTED;
     cf_heartbeat *hb = NULL;
     cf_housekeeping *hk = NULL;
     executor_thread *threads = NULL;
@@ -193,7 +220,6 @@ int cf_worker_run(const cf_config *cfg, cf_worker_signals *sig)
     log_start(w);
     if (open_store(w) != CF_OK || start_heartbeat(w, &hb) != CF_OK)
         goto out;
-    w->hb = hb;
     cf_redis *r = NULL;
     cf_error err;
     if (cf_redis_new(cfg->redis_url, NULL, &r, &err) == CF_OK) {
@@ -204,9 +230,11 @@ int cf_worker_run(const cf_config *cfg, cf_worker_signals *sig)
     w->active = cf_active_new(cfg->concurrency);
     if (w->active == NULL || cf_housekeeping_start(cfg, w->id, w->store, w->active, &hk) != CF_OK)
         goto out;
+    w->hk = hk;
     threads = cf_calloc((size_t)cfg->concurrency, sizeof *threads);
     if (threads == NULL)
         goto out;
+    w->threads = threads;
     atomic_store(&w->running, cfg->concurrency);
     for (int i = 0; i < cfg->concurrency; i++) {
         threads[i].w = w;
@@ -227,20 +255,19 @@ int cf_worker_run(const cf_config *cfg, cf_worker_signals *sig)
              w->id, (long long)cfg->shutdown_grace_ms);
     atomic_store(&w->stopping, true);
     if (!drain(w)) {
-        log_warn("event=worker_exit_now worker=%s running=%d: leaving the rest to recovery by "
-                 "the fleet (after the lease)",
-                 w->id, atomic_load(&w->running));
-        _Exit(1); /* threads may be inside user steps; recovery makes this safe */
+        /* Threads may be inside user steps: they can be neither stopped nor joined. */
+        abandon(w, hb);
+        return CF_WORKER_ABANDONED;
     }
     for (int i = 0; i < cfg->concurrency; i++)
         if (threads[i].started)
             pthread_join(threads[i].thread, NULL);
-    rc = 0;
+    rc = CF_WORKER_DRAINED;
 out:
     cf_housekeeping_stop(hk);
     if (hb) {
         cf_heartbeat_stop(hb);
-        if (rc == 0) {
+        if (rc == CF_WORKER_DRAINED) {
             cf_redis *r2 = NULL;
             cf_error e2;
             if (cf_redis_new(cfg->redis_url, NULL, &r2, &e2) == CF_OK) {

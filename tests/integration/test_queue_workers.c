@@ -57,7 +57,7 @@ static void test_workers_info_quiet_resume_and_deregister(void **state)
     cf_test_prefix(p, sizeof p);
     cf_redis *r = cf_test_redis_open();
     atomic_int busy = 2;
-    cf_heartbeat_info info = {"critical,default", 4, &busy};
+    cf_heartbeat_info info = {"critical,default", 4, &busy, NULL};
     cf_heartbeat *hb = NULL;
     cf_error err = {0};
     assert_int_equal(cf_heartbeat_start_info(cf_test_env("CF_TEST_REDIS_URL"), NULL, p, WID, 20,
