@@ -131,6 +131,16 @@ static void test_requeue_now_runs_it_here(void **state)
     assert_non_null(strstr(out, "state=stalled"));
     assert_string_equal(cf_e2e_state(&E, "now-again", st, sizeof st), "stalled");
 
+    /* Held by another run: refused before anything changes. */
+    char lock[300];
+    snprintf(lock, sizeof lock, "%s:lock:Exerciser/now-again", E.prefix);
+    cf_e2e_redis_str((const char *const[]){"SET", lock, "other:1:abcdef/run", "PX", "60000", NULL},
+                     st, sizeof st);
+    assert_int_equal(cli(out, "requeue", "now-again", "--now"), 1);
+    assert_int_equal(retry_rows("now-again"), 1);
+    assert_string_equal(cf_e2e_state(&E, "now-again", st, sizeof st), "stalled");
+    cf_e2e_redis_str((const char *const[]){"DEL", lock, NULL}, st, sizeof st);
+
     /* Not resumable: refused, nothing run. */
     assert_int_equal(cli(out, "requeue", "now-ok", "--now"), 1);
     assert_int_equal(cf_e2e_ledger_count(ledger, "now-ok step_1 3"), 0);
@@ -153,6 +163,10 @@ static void test_bulk_requeue_by_state_and_filters(void **state)
                     "SELECT 'bulk-' || g, 'Bulk', 'stalled' FROM generate_series(1, 250) g "
                     "RETURNING 1) SELECT count(*) FROM i",
                     NULL));
+
+    /* --now needs the class in this binary: refused, nothing changed. */
+    assert_int_equal(cli(out, "requeue", "bulk-1", "--now"), 1);
+    assert_int_equal(retry_rows("bulk-1"), 0);
 
     assert_int_equal(cli(out, "requeue", "--state", "stalled", "--error-class", "Other"), 0);
     assert_non_null(strstr(out, "requeued 0 stalled workflows\n"));
