@@ -71,3 +71,13 @@ const cf_workflow_def *cf_registry_find(const char *name)
             return &g_defs[i];
     return NULL;
 }
+
+size_t cf_registry_count(void)
+{
+    return g_count;
+}
+
+const cf_workflow_def *cf_registry_at(size_t i)
+{
+    return i < g_count ? &g_defs[i] : NULL;
+}

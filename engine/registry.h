@@ -18,4 +18,9 @@ int cf_registry_check(const cf_workflow_def *def, char *err, size_t cap);
 /* cf_registry_find returns the definition registered under name, or NULL. */
 const cf_workflow_def *cf_registry_find(const char *name);
 
+/* cf_registry_count and cf_registry_at enumerate the classes in registration order (for
+ * `chronoforge classes`); cf_registry_at returns NULL past the end. */
+size_t cf_registry_count(void);
+const cf_workflow_def *cf_registry_at(size_t i);
+
 #endif

@@ -167,7 +167,7 @@ typedef struct cf_workflow_def {
     /* Optional: a workflow-level policy computed per run (e.g. from kwargs); fill *scratch and
      * return it, or return NULL to use workflow_policy. */
     const cf_retry_policy *(*workflow_policy_fn)(cf_run *run, cf_retry_policy *scratch);
-    const char *description; /* one line, for `chronoforge list-classes` and logs */
+    const char *description; /* one line, for `chronoforge classes` and logs */
 } cf_workflow_def;
 
 /* cf_register adds a workflow class (def is copied; its strings and policies are borrowed and
@@ -185,7 +185,8 @@ typedef struct cf_workflow_def {
 int cf_register(const cf_workflow_def *def);
 
 /* cf_main runs the chronoforge command line (worker, enqueue, requeue, status, list, stats,
- * dead, migrate) with the workflows registered so far. Returns the process exit code:
+ * workers, classes, dead, migrate, config, heal; every command takes --help and --version) with
+ * the workflows registered so far. Returns the process exit code:
  * 0 done, 1 refused or failed, 2 usage. */
 int cf_main(int argc, char **argv);
 

@@ -8,6 +8,7 @@
 #include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "common/alloc.h"
 #include "common/backoff.h"
@@ -27,6 +28,15 @@ struct cf_heartbeat {
     _Atomic int64_t last_ok_ms;
     _Atomic int64_t beats;
     cf_log_limiter limiter;
+    bool publish;                /* info given: publish P:worker:<id> */
+    char queues[1024];           /* info->queues */
+    int concurrency;             /* info->concurrency */
+    const atomic_int *busy;      /* info->busy (may be NULL) */
+    char host[256];              /* gethostname */
+    int64_t started_at_ms;       /* Unix ms */
+    atomic_bool own_quiet;       /* the quiet state unless info gave a place for it */
+    atomic_bool *quiet;          /* takes no new envelopes */
+    atomic_bool quiet_requested; /* a local request not yet recorded in Redis */
 };
 
 cf_status cf_heartbeat_beat(cf_redis *r, const char *prefix, const char *worker_id)
@@ -48,19 +58,78 @@ cf_status cf_heartbeat_deregister(cf_redis *r, const char *prefix, const char *w
     char wk[CF_KEY_MAX], hk[CF_KEY_MAX];
     if (cf_keys_check(prefix, NULL) != CF_OK || worker_id == NULL || worker_id[0] == '\0')
         return CF_ERR_INVALID;
+    char ik[CF_KEY_MAX];
     int wl = cf_key_workers(wk, sizeof wk, prefix);
     int hl = cf_key_held(hk, sizeof hk, prefix, worker_id);
-    if (hl < 0)
+    int il = cf_key_worker_info(ik, sizeof ik, prefix, worker_id);
+    if (hl < 0 || il < 0)
         return CF_ERR_INVALID;
     const char *a0[2] = {"DEL", hk};
     size_t n0[2] = {3, (size_t)hl};
     const char *a1[3] = {"ZREM", wk, worker_id};
     size_t n1[3] = {4, (size_t)wl, strlen(worker_id)};
-    cf_redis_cmd cmds[2] = {{NULL, 0, 2, a0, n0}, {NULL, 0, 3, a1, n1}};
-    cf_reply *reps[2];
-    cf_status st = cf_redis_pipeline(r, cmds, 2, reps);
-    cf_reply_free(reps[0]);
-    cf_reply_free(reps[1]);
+    const char *a2[2] = {"DEL", ik};
+    size_t n2[2] = {3, (size_t)il};
+    cf_redis_cmd cmds[3] = {{NULL, 0, 2, a0, n0}, {NULL, 0, 3, a1, n1}, {NULL, 0, 2, a2, n2}};
+    cf_reply *reps[3];
+    cf_status st = cf_redis_pipeline(r, cmds, 3, reps);
+    for (int i = 0; i < 3; i++)
+        cf_reply_free(reps[i]);
+    return st;
+}
+
+static void log_quiet(const cf_heartbeat *hb, bool quiet)
+{
+    cf_log(CF_LOG_INFO, NULL, "event=%s worker=%s busy=%d%s",
+           quiet ? "worker_quiet" : "worker_resumed", hb->worker_id,
+           hb->busy ? atomic_load(hb->busy) : 0,
+           quiet ? ": takes no new envelopes; running ones finish" : "");
+}
+
+/* publish_info writes P:worker:<id> and reads the quiet request back (one script). */
+static cf_status publish_info(cf_heartbeat *hb)
+{
+    char key[CF_KEY_MAX], ttl[24], conc[16], busy[16], pid[16], started[24];
+    int kl = cf_key_worker_info(key, sizeof key, hb->prefix, hb->worker_id);
+    if (kl < 0)
+        return CF_ERR_INVALID;
+    int64_t ttl_ms = hb->interval_ms * CF_WORKER_INFO_TTL_BEATS;
+    snprintf(ttl, sizeof ttl, "%lld", (long long)(ttl_ms < 60000 ? 60000 : ttl_ms));
+    snprintf(conc, sizeof conc, "%d", hb->concurrency);
+    snprintf(busy, sizeof busy, "%d", hb->busy ? atomic_load(hb->busy) : 0);
+    snprintf(pid, sizeof pid, "%ld", (long)getpid());
+    snprintf(started, sizeof started, "%lld", (long long)hb->started_at_ms);
+    bool recording = atomic_load(&hb->quiet_requested);
+    const char *argv[] = {key,      ttl,          recording ? "1" : "0",
+                          "queues", hb->queues,   "concurrency",
+                          conc,     "busy",       busy,
+                          "pid",    pid,          "host",
+                          hb->host, "started_at", started};
+    size_t n = sizeof argv / sizeof argv[0], lens[sizeof argv / sizeof argv[0]];
+    for (size_t i = 0; i < n; i++)
+        lens[i] = i == 0 ? (size_t)kl : strlen(argv[i]);
+    cf_reply *rep = NULL;
+    cf_status st = cf_redis_eval(hb->r, &cf_script_worker_info, 1, (int)n, argv, lens, &rep);
+    if (st == CF_OK) {
+        bool quiet = rep->type == CF_REPLY_STRING && rep->len == 1 && rep->str[0] == '1';
+        /* A request made while this beat was in flight keeps the worker quiet; the next
+         * beat records it. */
+        quiet = quiet || atomic_load(&hb->quiet_requested);
+        if (atomic_exchange(hb->quiet, quiet) != quiet)
+            log_quiet(hb, quiet);
+        if (recording)
+            atomic_store(&hb->quiet_requested, false);
+    }
+    cf_reply_free(rep);
+    return st;
+}
+
+/* beat_once re-scores the worker and, with info, publishes it. */
+static cf_status beat_once(cf_heartbeat *hb)
+{
+    cf_status st = cf_heartbeat_beat(hb->r, hb->prefix, hb->worker_id);
+    if (st == CF_OK && hb->publish)
+        st = publish_info(hb);
     return st;
 }
 
@@ -70,7 +139,7 @@ static void *beat_loop(void *arg)
     int failures = 0;
     while (!atomic_load(&hb->stop)) {
         int64_t wait = hb->interval_ms;
-        cf_status st = cf_heartbeat_beat(hb->r, hb->prefix, hb->worker_id);
+        cf_status st = beat_once(hb);
         if (st == CF_OK) {
             atomic_store(&hb->last_ok_ms, cf_clock_mono_ms());
             atomic_fetch_add(&hb->beats, 1);
@@ -95,6 +164,13 @@ cf_status cf_heartbeat_start(const char *url, const cf_redis_opts *opts, const c
                              const char *worker_id, int64_t interval_ms, cf_heartbeat **out,
                              cf_error *err)
 {
+    return cf_heartbeat_start_info(url, opts, prefix, worker_id, interval_ms, NULL, out, err);
+}
+
+cf_status cf_heartbeat_start_info(const char *url, const cf_redis_opts *opts, const char *prefix,
+                                  const char *worker_id, int64_t interval_ms,
+                                  const cf_heartbeat_info *info, cf_heartbeat **out, cf_error *err)
+{
     *out = NULL;
     if (cf_keys_check(prefix, NULL) != CF_OK || worker_id == NULL || worker_id[0] == '\0' ||
         strlen(worker_id) >= CF_WORKER_ID_MAX)
@@ -106,9 +182,21 @@ cf_status cf_heartbeat_start(const char *url, const cf_redis_opts *opts, const c
     snprintf(hb->worker_id, sizeof hb->worker_id, "%s", worker_id);
     hb->interval_ms = interval_ms > 0 ? interval_ms : CF_HEARTBEAT_INTERVAL_DEFAULT_MS;
     atomic_init(&hb->stop, false);
+    atomic_init(&hb->own_quiet, false);
+    hb->quiet = info && info->quiet ? info->quiet : &hb->own_quiet;
+    atomic_init(&hb->quiet_requested, false);
+    if (info) {
+        hb->publish = true;
+        snprintf(hb->queues, sizeof hb->queues, "%s", info->queues ? info->queues : "");
+        hb->concurrency = info->concurrency;
+        hb->busy = info->busy;
+        if (gethostname(hb->host, sizeof hb->host - 1) != 0)
+            snprintf(hb->host, sizeof hb->host, "unknown");
+        hb->started_at_ms = cf_clock_unix_ms();
+    }
     cf_status st = cf_redis_open(url, opts, &hb->r, err);
     if (st == CF_OK) {
-        st = cf_heartbeat_beat(hb->r, hb->prefix, hb->worker_id);
+        st = beat_once(hb);
         if (st != CF_OK)
             cf_error_set(err, cf_status_str(st), "heartbeat", "%s", cf_redis_errstr(hb->r));
     }
@@ -132,6 +220,18 @@ cf_status cf_heartbeat_start(const char *url, const cf_redis_opts *opts, const c
 int64_t cf_heartbeat_last_ok_ms(const cf_heartbeat *hb)
 {
     return atomic_load(&hb->last_ok_ms);
+}
+
+bool cf_heartbeat_quiet(const cf_heartbeat *hb)
+{
+    return atomic_load(hb->quiet);
+}
+
+void cf_heartbeat_request_quiet(cf_heartbeat *hb)
+{
+    atomic_store(&hb->quiet_requested, true);
+    if (!atomic_exchange(hb->quiet, true))
+        log_quiet(hb, true);
 }
 
 int64_t cf_heartbeat_beats(const cf_heartbeat *hb)

@@ -140,3 +140,32 @@ cf_status cf_lock_inspect(cf_redis *r, const char *prefix, const char *wf_class,
     cf_reply_free(reps[1]);
     return st;
 }
+
+/* KEYS[1] lock; ARGV[1] token, ARGV[2] ttl ms. PEXPIRE when the value equals token. Returns 1/0.
+ * Kept here rather than in queue/scripts.c: only cf_lock_set_ttl uses it. */
+static const cf_redis_script lock_set_ttl_script = {
+    "lock_set_ttl", "if redis.call('GET', KEYS[1]) == ARGV[1] then\n"
+                    "  return redis.call('PEXPIRE', KEYS[1], ARGV[2])\n"
+                    "end\n"
+                    "return 0\n"};
+
+cf_status cf_lock_set_ttl(cf_redis *r, const char *prefix, const char *wf_class, const char *wf_key,
+                          const char *token, int64_t ttl_ms)
+{
+    lock_keys k;
+    if (make_keys(&k, prefix, "", wf_class, wf_key) != CF_OK || token == NULL || token[0] == '\0' ||
+        ttl_ms <= 0)
+        return CF_ERR_INVALID;
+    char ttl[24];
+    snprintf(ttl, sizeof ttl, "%lld", (long long)ttl_ms);
+    const char *argv[3] = {k.lock, token, ttl};
+    size_t lens[3] = {k.lock_len, strlen(token), strlen(ttl)};
+    cf_reply *rep = NULL;
+    cf_status st = cf_redis_eval(r, &lock_set_ttl_script, 1, 3, argv, lens, &rep);
+    if (st == CF_OK && rep->type != CF_REPLY_INTEGER)
+        st = CF_ERR_PROTOCOL;
+    else if (st == CF_OK && rep->integer == 0)
+        st = CF_ERR_CONFLICT;
+    cf_reply_free(rep);
+    return st;
+}

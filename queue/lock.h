@@ -38,6 +38,15 @@ CF_MUST_CHECK cf_status cf_lock_release(struct cf_redis *r, const char *prefix,
                                         const char *worker_id, const char *wf_class,
                                         const char *wf_key, const char *token);
 
+/* cf_lock_set_ttl sets the remaining time of the lock of wf_class/wf_key to ttl_ms (> 0) only
+ * if its value is still token (Lua compare-and-PEXPIRE, one round trip): a run that learns its
+ * workflow's stored max_duration after taking the lock gives the lock that lifetime. CF_OK when
+ * set; CF_ERR_CONFLICT when the lock is held by another token or has expired (nothing
+ * changed); CF_ERR_INVALID for bad arguments. Idempotent, so safe to retry. */
+CF_MUST_CHECK cf_status cf_lock_set_ttl(struct cf_redis *r, const char *prefix,
+                                        const char *wf_class, const char *wf_key, const char *token,
+                                        int64_t ttl_ms);
+
 /* cf_lock_inspect reads the holder's value and remaining time (GET + PTTL, one round trip).
  * CF_ERR_NOT_FOUND when the lock is free (holder->value "" and pttl_ms -2). */
 CF_MUST_CHECK cf_status cf_lock_inspect(struct cf_redis *r, const char *prefix,

@@ -62,6 +62,19 @@ const cf_redis_script cf_script_heartbeat = {
                  "redis.call('ZADD', KEYS[1], ms, ARGV[1])\n"
                  "return ms\n"};
 
+const cf_redis_script cf_script_worker_info = {
+    "worker_info", "redis.call('HSET', KEYS[1], unpack(ARGV, 3))\n"
+                   "if ARGV[2] == '1' then redis.call('HSET', KEYS[1], 'quiet_request', '1') end\n"
+                   "local q = redis.call('HGET', KEYS[1], 'quiet_request')\n"
+                   "redis.call('HSET', KEYS[1], 'quiet', q == '1' and '1' or '0')\n"
+                   "redis.call('PEXPIRE', KEYS[1], tonumber(ARGV[1]))\n"
+                   "return q\n"};
+
+const cf_redis_script cf_script_worker_quiet = {
+    "worker_quiet", "if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end\n"
+                    "redis.call('HSET', KEYS[1], 'quiet_request', ARGV[1])\n"
+                    "return 1\n"};
+
 const cf_redis_script cf_script_dead_workers = {
     "dead_workers", "local t = redis.call('TIME')\n"
                     "local ms = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)\n"

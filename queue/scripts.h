@@ -29,6 +29,13 @@ extern const cf_redis_script cf_script_deadletter_push;
 extern const cf_redis_script cf_script_deadletter_retry;
 /* KEYS[1] workers; ARGV[1] worker id. ZADD with the server TIME in ms. Returns the score. */
 extern const cf_redis_script cf_script_heartbeat;
+/* KEYS[1] worker info hash; ARGV[1] ttl ms, ARGV[2] "1" to record a quiet request, ARGV[3..]
+ * field/value pairs. HSET the pairs (and quiet_request=1), set quiet = quiet_request, PEXPIRE.
+ * Returns quiet_request ("1" quiet, else nil or "0"). */
+extern const cf_redis_script cf_script_worker_info;
+/* KEYS[1] worker info hash; ARGV[1] "1" quiet or "0" resume. HSET quiet_request when the hash
+ * exists (the worker is publishing). Returns 1 set, 0 no such worker. */
+extern const cf_redis_script cf_script_worker_quiet;
 /* KEYS[1] workers; ARGV[1] lease ms, ARGV[2] max ids. Ids with score < TIME - lease. */
 extern const cf_redis_script cf_script_dead_workers;
 /* KEYS[1] workers; ARGV[1] worker id, ARGV[2] lease ms. If its score < TIME - lease, re-score it

@@ -121,3 +121,25 @@ cf_status cf_store_sweep_running(cf_store *s, int64_t after_id, size_t limit, cf
 {
     return sweep(s, CF_SQL_SWEEP_RUNNING, after_id, limit, out);
 }
+
+cf_status cf_store_select_resumable(cf_store *s, const cf_resumable_filter *f, int64_t after_id,
+                                    size_t limit, cf_wf_ref_list *out)
+{
+    memset(out, 0, sizeof *out);
+    if (!f->state || (strcmp(f->state, "stalled") != 0 && strcmp(f->state, "failed") != 0) ||
+        limit < 1 || limit > 1000 || f->older_than_ms < 0) {
+        cf_store_set_error("select_resumable: state must be stalled or failed, limit 1-1000");
+        return CF_ERR_INVALID;
+    }
+    char older[24], after[24], lim[24];
+    snprintf(older, sizeof older, "%lld", (long long)f->older_than_ms);
+    snprintf(after, sizeof after, "%lld", (long long)after_id);
+    snprintf(lim, sizeof lim, "%zu", limit);
+    const char *vals[] = {f->state, f->wf_class, f->error_class, older, after, lim};
+    PGresult *r = NULL;
+    cf_status st = cf_store_read(s, CF_SQL_RESUMABLE, vals, &r);
+    if (st == CF_OK)
+        st = cf_rows_refs(r, out);
+    PQclear(r);
+    return st;
+}

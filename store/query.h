@@ -94,4 +94,20 @@ CF_MUST_CHECK cf_status cf_store_sweep_overdue(cf_store *s, int64_t grace_ms, si
 CF_MUST_CHECK cf_status cf_store_sweep_running(cf_store *s, int64_t after_id, size_t limit,
                                                cf_wf_ref_list *out);
 
+/* cf_resumable_filter: which stalled or failed workflows a bulk requeue takes. */
+typedef struct cf_resumable_filter {
+    const char *state;       /* "stalled" or "failed" (required) */
+    const char *wf_class;    /* NULL: any */
+    const char *error_class; /* NULL: any; else its last error is this class or under it
+                                ("Net" takes "Net" and "Net.Timeout") */
+    int64_t older_than_ms;   /* 0: any; else in that state for longer than this */
+} cf_resumable_filter;
+
+/* cf_store_select_resumable lists one page of the workflows f selects, after after_id in id
+ * order, at most limit (1..1000). Pass the last id as after_id for the next page; a short page
+ * is the last. CF_ERR_INVALID for another state or limit. Blocks. */
+CF_MUST_CHECK cf_status cf_store_select_resumable(cf_store *s, const cf_resumable_filter *f,
+                                                  int64_t after_id, size_t limit,
+                                                  cf_wf_ref_list *out);
+
 #endif

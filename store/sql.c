@@ -367,6 +367,80 @@ static const char sql_sweep_running[] =
 
 // clang-format on
 
+/* A requeue (store/requeue.c), in one statement. $1 class, $2 key, $3 requested_at (Unix ms,
+ * which names the row), $4 requested_by, $5 reason (NULL or '': none), $6 job_id (NULL: none).
+ * Guarantees: the workflow row is locked (FOR UPDATE) before it is judged, so a requeue and a
+ * run's begin or commit serialise; only stalled or failed rows change, to idle and due now
+ * (healing republishes it if the wake is lost), with fresh budgets as run_begin's retry
+ * transition gives them (retry_counts {} and no "retry_counts" in failed steps' metadata), and
+ * the `$workflow_retry$<ms>` row is written in the same transaction. A request whose row
+ * (same ms, same requested_by) exists already changes nothing and says so in column 5, which
+ * makes a retry after an unknown outcome safe. No row at all: no such workflow. */
+// clang-format off
+static const char sql_requeue[] =
+    "WITH w0 AS ("
+    "  SELECT w.id, w.state FROM " WF " w"
+    "  WHERE w.job_class = $1 AND w.key = $2"
+    "  FOR UPDATE),"
+    " mark AS ("
+    "  SELECT '$workflow_retry$' || $3::bigint AS name),"
+    " done AS ("
+    "  SELECT l.metadata->>'previous_state' AS prev"
+    "  FROM " LOG " l JOIN w0 ON l.workflow_id = w0.id JOIN mark ON l.step_name = mark.name"
+    "  WHERE l.metadata->>'requested_by' = $4::text),"
+    " upd AS ("
+    "  UPDATE " WF " AS w"
+    "  SET state = 'idle', next_wake_at = now(), retry_counts = '{}'::jsonb, updated_at = now()"
+    "  FROM w0"
+    "  WHERE w.id = w0.id AND w0.state IN ('stalled', 'failed')"
+    "    AND NOT EXISTS (SELECT 1 FROM done)"
+    "  RETURNING w.id, w0.state AS prev),"
+    " rst AS ("
+    "  UPDATE " LOG " AS l"
+    "  SET metadata = l.metadata - 'retry_counts', updated_at = now()"
+    "  FROM upd"
+    "  WHERE l.workflow_id = upd.id AND l.state = 'failed' AND l.metadata ? 'retry_counts'),"
+    " ins AS ("
+    "  INSERT INTO " LOG " (workflow_id, step_name, state, attempts, metadata,"
+    "                       started_at, last_executed_at, completed_at)"
+    "  SELECT upd.id, mark.name, 'completed', 1,"
+    "         jsonb_strip_nulls(jsonb_build_object("
+    "           'previous_state', upd.prev,"
+    "           'requested_at', to_char(to_timestamp($3::bigint / 1000.0) AT TIME ZONE 'UTC',"
+    "                                   'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"'),"
+    "           'requested_by', $4::text,"
+    "           'reason', nullif($5::text, ''),"
+    "           'job_id', $6::text)),"
+    "         now(), now(), now()"
+    "  FROM upd, mark"
+    "  RETURNING 1)"
+    " SELECT w.id, w.job_class, w.key, w.queue, w0.state,"
+    "        (SELECT prev FROM done LIMIT 1), (SELECT prev FROM upd)"
+    " FROM w0 JOIN " WF " w ON w.id = w0.id";
+// clang-format on
+
+/* The workflows a bulk requeue selects, one page: $1 state ('stalled' or 'failed'), $2 class
+ * (NULL: any), $3 error class (NULL: any; else the workflow's last error row has this class or
+ * one under it, "$3." followed by anything), $4 age in ms (0: any; else updated_at, when it
+ * entered that state, is older than now - $4), after id $5, at most $6 rows. Guarantees: keyset
+ * pages over the (state, id) index, so each call reads a bounded page and a caller that moves
+ * rows out of the state loses none and sees none twice; the last error is one index probe on
+ * error_logs (workflow_id, id). Read-only. */
+// clang-format off
+static const char sql_resumable[] =
+    "SELECT " REF_COLS
+    " FROM " WF " w"
+    " LEFT JOIN LATERAL ("
+    "   SELECT x.error_class FROM " ERR " x"
+    "   WHERE x.workflow_id = w.id ORDER BY x.id DESC LIMIT 1) e ON true"
+    " WHERE w.state = $1 AND w.id > $5::bigint"
+    "   AND ($2::text IS NULL OR w.job_class = $2)"
+    "   AND ($3::text IS NULL OR e.error_class = $3"
+    "        OR left(e.error_class, length($3) + 1) = $3 || '.')"
+    "   AND ($4::bigint <= 0 OR w.updated_at < now() - $4::bigint * interval '1 millisecond')"
+    " ORDER BY w.id LIMIT $6";
+// clang-format on
+
 const cf_sql_stmt cf_sql_stmts[CF_SQL_COUNT_] = {
     [CF_SQL_RUN_BEGINS] = {"cf_run_begins", sql_run_begins, 2},
     [CF_SQL_STEPS_OF_BEGINS] = {"cf_steps_of_begins", sql_steps_of_begins, 1},
@@ -389,4 +463,6 @@ const cf_sql_stmt cf_sql_stmts[CF_SQL_COUNT_] = {
     [CF_SQL_COUNTS_CLASS] = {"cf_counts_class", sql_counts_class, 1},
     [CF_SQL_SWEEP_OVERDUE] = {"cf_sweep_overdue", sql_sweep_overdue, 2},
     [CF_SQL_SWEEP_RUNNING] = {"cf_sweep_running", sql_sweep_running, 2},
+    [CF_SQL_REQUEUE] = {"cf_requeue", sql_requeue, 6},
+    [CF_SQL_RESUMABLE] = {"cf_resumable", sql_resumable, 6},
 };

@@ -28,11 +28,14 @@
 #include "queue/lock.h"
 #include "queue/redis_conn.h"
 #include "queue/schedule.h"
+#include "store/requeue.h"
 
 static cf_log_limiter redis_limiter, store_limiter;
 
-/* redis_retry_wait decides what to do after a Redis call gave st: true means "done" (success
- * or a permanent error, logged), false means "transient: backed off, call again". */
+/* redis_retry_wait decides what to do after a Redis call gave st: true means "done" (success,
+ * a permanent error, logged, or a stop requested while Redis is unreachable: then the caller
+ * gives up with the transient st and the envelope stays in flight, recovered by the fleet once
+ * this worker's lease passes), false means "transient: backed off, call again". */
 static bool redis_retry_wait(cf_executor *ex, cf_status st, const char *what)
 {
     if (st == CF_OK || st == CF_ERR_NOT_FOUND) {
@@ -46,21 +49,34 @@ static bool redis_retry_wait(cf_executor *ex, cf_status st, const char *what)
                   cf_redis_errstr(ex->redis));
         return true;
     }
+    if (ex->stopping && atomic_load(ex->stopping)) {
+        log_warn("event=redis_gave_up op=%s status=%s: %s; stopping, so the delivery stays in "
+                 "flight and is recovered by the fleet after this worker's lease",
+                 what, cf_status_str(st), cf_redis_errstr(ex->redis));
+        return true;
+    }
     if (cf_log_ratelimit(&redis_limiter, 5000, &suppressed))
         log_warn("redis unavailable during %s (%s: %s); retrying with backoff (%lld similar "
                  "messages suppressed)",
                  what, cf_status_str(st), cf_redis_errstr(ex->redis), (long long)suppressed);
     ex->consecutive_errors++;
-    cf_clock_sleep_ms(cf_backoff_delay_ms(100, 5000, ex->consecutive_errors, true), NULL);
+    cf_clock_sleep_ms(cf_backoff_delay_ms(100, 5000, ex->consecutive_errors, true), ex->stopping);
     return false;
 }
+
+/* REDIS_RETRY_ST runs call until redis_retry_wait says done; st gets the last status (a
+ * transient one only when it gave up because the worker is stopping). */
+#define REDIS_RETRY_ST(st, ex, what, call)                                                         \
+    do {                                                                                           \
+        do {                                                                                       \
+            (st) = (call);                                                                         \
+        } while (!redis_retry_wait((ex), (st), (what)));                                           \
+    } while (0)
 
 #define REDIS_RETRY(ex, what, call)                                                                \
     do {                                                                                           \
         cf_status rr_st_;                                                                          \
-        do {                                                                                       \
-            rr_st_ = (call);                                                                       \
-        } while (!redis_retry_wait((ex), rr_st_, (what)));                                         \
+        REDIS_RETRY_ST(rr_st_, ex, what, call);                                                    \
     } while (0)
 
 static void ack(cf_executor *ex, const char *queue, const char *raw, size_t len)
@@ -118,19 +134,22 @@ static void unknown_class(cf_executor *ex, const char *queue, const char *raw, s
     } else {
         /* First put-back: the delayed copy carries the created_at stamp. A crash between the
          * two calls leaves a harmless duplicate, never a loss. */
-        REDIS_RETRY(
-            ex, "unknown_class",
+        cf_status st;
+        REDIS_RETRY_ST(
+            st, ex, "unknown_class",
             cf_enqueue_at(ex->redis, ex->cfg->prefix, queue, out.data, out.len, now + delay));
-        ack(ex, queue, raw, len);
+        if (st == CF_OK) /* else stopping with Redis gone: left in flight */
+            ack(ex, queue, raw, len);
     }
     cf_buf_deinit(&out);
 }
 
-/* lock_ttl_ms: envelope options > registration > worker setting (docs/SPEC.md §5). */
-static int64_t lock_ttl_ms(const cf_executor *ex, const cf_workflow_def *def,
-                           const cf_envelope *env)
+/* lock_ttl_ms: the workflow's options > registration > worker setting (docs/SPEC.md §5).
+ * options: the envelope's before the row is read (they are the stored ones when this delivery
+ * creates the workflow), then the stored ones (adjust_lock_ttl). */
+static int64_t lock_ttl_ms(const cf_executor *ex, const cf_workflow_def *def, const json_t *options)
 {
-    json_t *md = json_object_get(env->options, "max_duration");
+    json_t *md = json_object_get(options, "max_duration");
     int64_t ms;
     if (json_is_number(md) && json_number_value(md) > 0)
         return (int64_t)(json_number_value(md) * 1000.0);
@@ -238,8 +257,15 @@ static void finish_delivery(cf_executor *ex, const char *queue, const char *raw,
         d.member_len = member.len;
     }
     bool released = false, acked = false;
-    REDIS_RETRY(ex, "finish_delivery", cf_delivery_finish(ex->redis, &d, &released, &acked));
+    cf_status st;
+    REDIS_RETRY_ST(st, ex, "finish_delivery", cf_delivery_finish(ex->redis, &d, &released, &acked));
     cf_log_ctx lc = {.wf_class = env->wf_class, .wf_key = env->key, .jid = env->jid};
+    if (cf_status_is_transient(st)) {
+        /* Stopping with Redis gone: Postgres holds the outcome and next_wake_at; the envelope
+         * stays in flight and the lock expires or is freed by recovery. */
+        cf_buf_deinit(&member);
+        return;
+    }
     if (!released && !fin->abandoned)
         cf_logkv(CF_LOG_WARN, &lc, "event=lock_lost",
                  "the Redis lock expired or was taken over before release (the run outlived "
@@ -275,9 +301,34 @@ static void count_pass_end(cf_worker_stats *stats, cf_pass_end end)
     }
 }
 
+/* adjust_lock_ttl gives the lock the lifetime the workflow's stored options ask for, when it
+ * was taken with another one (a continuation carries no options): every run's lock lives the
+ * workflow's max_duration. Compare-and-PEXPIRE: only while the lock is still ours. */
+static void adjust_lock_ttl(cf_executor *ex, const cf_envelope *env, const cf_workflow_def *def,
+                            const cf_wf_row *row, const char *token, int64_t ttl_used_ms)
+{
+    int64_t ttl = lock_ttl_ms(ex, def, row->options);
+    if (ttl == ttl_used_ms)
+        return;
+    cf_status st;
+    REDIS_RETRY_ST(
+        st, ex, "lock_set_ttl",
+        cf_lock_set_ttl(ex->redis, ex->cfg->prefix, env->wf_class, env->key, token, ttl));
+    cf_log_ctx lc = {.wf_class = env->wf_class, .wf_key = env->key, .jid = env->jid};
+    if (st == CF_ERR_CONFLICT)
+        cf_logkv(CF_LOG_WARN, &lc, "event=lock_lost",
+                 "the Redis lock expired or was taken over before its lifetime was set to the "
+                 "workflow's max_duration (%lldms); the fence refuses this run if it was",
+                 (long long)ttl);
+    else if (st == CF_OK)
+        cf_logkv(CF_LOG_DEBUG, &lc, "event=lock_ttl", "set to the workflow's max_duration %lldms",
+                 (long long)ttl);
+}
+
 /* run_workflow: begin in Postgres, replay, finish. */
 static void run_workflow(cf_executor *ex, const char *queue, const char *raw, size_t len,
-                         cf_envelope *env, const cf_workflow_def *def, const char *token)
+                         cf_envelope *env, const cf_workflow_def *def, const char *token,
+                         int64_t ttl_used_ms)
 {
     cf_wf_row row = {0};
     cf_step_list steps = {0};
@@ -288,32 +339,15 @@ static void run_workflow(cf_executor *ex, const char *queue, const char *raw, si
         .lock_value = token,
         .kwargs = env->kwargs,
         .options = env->options,
-        .retry = env->retry_workflow,
-        .steps = &steps,
+        .steps = &steps, /* a retry_workflow delivery was applied by requeue_first */
     };
     cf_log_ctx lc = {.wf_class = env->wf_class, .wf_key = env->key, .jid = env->jid};
-    cf_status st;
-    if (env->retry_workflow) {
-        /* retry_later resumes a workflow; it never creates one (SPEC §4). */
-        st = cf_store_find(ex->store, env->wf_class, env->key, &row);
-        cf_wf_row_deinit(&row);
-        if (st == CF_ERR_NOT_FOUND) {
-            atomic_fetch_add(&ex->stats->not_executable, 1);
-            cf_logkv(CF_LOG_INFO, &lc, "event=not_executable",
-                     "retry_workflow for a workflow that does not exist; nothing to resume");
-            release(ex, env, token);
-            ack(ex, queue, raw, len);
-            return;
-        }
-    }
-    st = cf_store_run_begin(ex->store, &args, &row);
+    cf_status st = cf_store_run_begin(ex->store, &args, &row);
     if (st == CF_ERR_STATE) {
         atomic_fetch_add(&ex->stats->not_executable, 1);
         cf_logkv(CF_LOG_INFO, &lc, "event=not_executable",
                  "workflow is %s; delivery acked without running%s", cf_wf_state_name(row.state),
-                 row.state == CF_WF_COMPLETED ? ""
-                 : env->retry_workflow        ? " (not retryable)"
-                                              : " (use requeue to resume it)");
+                 row.state == CF_WF_COMPLETED ? "" : " (use requeue to resume it)");
         release(ex, env, token);
         if (row.state == CF_WF_COMPLETED)
             drop_continuation(ex, row.queue[0] ? row.queue : queue, env->wf_class, env->key);
@@ -340,6 +374,7 @@ static void run_workflow(cf_executor *ex, const char *queue, const char *raw, si
         return;
     }
     ex->consecutive_errors = 0;
+    adjust_lock_ttl(ex, env, def, &row, token, ttl_used_ms);
     cf_run run;
     char wf_queue[65];
     snprintf(wf_queue, sizeof wf_queue, "%s", row.queue[0] ? row.queue : queue);
@@ -370,6 +405,56 @@ static void run_workflow(cf_executor *ex, const char *queue, const char *raw, si
     finish_delivery(ex, queue, raw, len, env, token, wf_queue, &fin);
 }
 
+/* requeue_first applies a retry_workflow delivery (a client's retry_later) as a requeue in
+ * Postgres (store/requeue.h) before the lock is tried: the intent is durable first, so a busy
+ * lock, a lost continuation or a crash can no longer lose it, and the delivery goes on as a
+ * plain wake. The envelope's created_at is when it was asked for, so a redelivery of the same
+ * envelope is recognised. Returns false when the delivery was settled here. */
+static bool requeue_first(cf_executor *ex, const char *queue, const char *raw, size_t len,
+                          cf_envelope *env)
+{
+    cf_requeue_req req = {
+        .requested_by = "retry_later",
+        .job_id = env->jid,
+        .requested_at_ms = env->has_created_at ? (int64_t)(env->created_at * 1000.0) : 0,
+    };
+    cf_requeue_result res;
+    cf_status st = cf_store_requeue(ex->store, env->wf_class, env->key, &req, &res);
+    cf_log_ctx lc = {.wf_class = env->wf_class, .wf_key = env->key, .jid = env->jid};
+    env->retry_workflow = false;
+    if (st == CF_OK) {
+        cf_logkv(CF_LOG_INFO, &lc, "event=requeued", "previous_state=%s%s; runs as a plain wake",
+                 res.previous_state, res.already_applied ? " (already applied)" : "");
+        return true;
+    }
+    if (st == CF_ERR_STATE) {
+        cf_logkv(CF_LOG_INFO, &lc, "event=requeue_refused",
+                 "state=%s: only stalled or failed workflows are requeued; delivered as a plain "
+                 "wake",
+                 res.previous_state);
+        return true;
+    }
+    if (st == CF_ERR_NOT_FOUND) {
+        /* retry_later resumes a workflow; it never creates one (SPEC §4). */
+        atomic_fetch_add(&ex->stats->not_executable, 1);
+        cf_logkv(CF_LOG_INFO, &lc, "event=not_executable",
+                 "retry_workflow for a workflow that does not exist; nothing to resume");
+        ack(ex, queue, raw, len);
+        return false;
+    }
+    if (cf_status_is_transient(st) || st == CF_ERR_NOMEM) {
+        store_unavailable(ex, queue, raw, len, st);
+        return false;
+    }
+    char why[256];
+    cf_store_errstr(ex->store, why, sizeof why);
+    cf_error err;
+    cf_error_set(&err, "bad_value", "", "the store refused this requeue: %s (%s)", why,
+                 cf_status_str(st));
+    dead_letter(ex, queue, raw, len, &err);
+    return false;
+}
+
 void cf_executor_handle(cf_executor *ex, const char *queue, const char *raw, size_t len)
 {
     atomic_fetch_add(&ex->stats->deliveries, 1);
@@ -389,6 +474,10 @@ void cf_executor_handle(cf_executor *ex, const char *queue, const char *raw, siz
         cf_envelope_deinit(&env);
         return;
     }
+    if (env.retry_workflow && !requeue_first(ex, queue, raw, len, &env)) {
+        cf_envelope_deinit(&env);
+        return;
+    }
     char run_id[13], token[CF_WORKER_ID_MAX + 16];
     cf_rand_hex(run_id, 12);
     if (cf_lock_token_make(token, sizeof token, ex->worker_id, run_id) != CF_OK) {
@@ -398,14 +487,17 @@ void cf_executor_handle(cf_executor *ex, const char *queue, const char *raw, siz
     if (ex->active)
         cf_active_token(ex->active, ex->slot, token); /* before the lock exists in Redis */
     cf_lock_holder holder;
+    int64_t ttl = lock_ttl_ms(ex, def, env.options);
     do {
         st = cf_lock_acquire(ex->redis, ex->cfg->prefix, ex->worker_id, env.wf_class, env.key,
-                             token, lock_ttl_ms(ex, def, &env), &holder);
+                             token, ttl, &holder);
     } while (st != CF_ERR_BUSY && !redis_retry_wait(ex, st, "lock_acquire"));
-    if (st == CF_ERR_BUSY) {
+    if (cf_status_is_transient(st)) {
+        /* stopping with Redis gone: left in flight (recovered after this worker's lease) */
+    } else if (st == CF_ERR_BUSY) {
         busy(ex, queue, raw, len, &env, &holder);
     } else if (st == CF_OK) {
-        run_workflow(ex, queue, raw, len, &env, def, token);
+        run_workflow(ex, queue, raw, len, &env, def, token, ttl);
     } else {
         /* A permanent Redis refusal (e.g. a foreign value of another type at the lock key):
          * keep the envelope, with the reason, where an operator will see it. */

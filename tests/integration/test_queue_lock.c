@@ -105,6 +105,34 @@ static void *contend(void *arg)
     return NULL;
 }
 
+/* cf_lock_set_ttl: compare-and-PEXPIRE, only by the holder's token. */
+static void test_lock_set_ttl_only_by_holder(void **state)
+{
+    (void)state;
+    char p[64];
+    cf_test_prefix(p, sizeof p);
+    cf_redis *r = cf_test_redis_open();
+    cf_lock_holder h;
+    assert_int_equal(cf_lock_acquire(r, p, "wA", "Order", "t1", "wA/r1", 60000, &h), CF_OK);
+    /* The holder stretches it to two hours. */
+    assert_int_equal(cf_lock_set_ttl(r, p, "Order", "t1", "wA/r1", 7200000), CF_OK);
+    assert_int_equal(cf_lock_inspect(r, p, "Order", "t1", &h), CF_OK);
+    assert_true(h.pttl_ms > 3600000 && h.pttl_ms <= 7200000);
+    /* Another token: refused, TTL unchanged. */
+    assert_int_equal(cf_lock_set_ttl(r, p, "Order", "t1", "wB/r2", 1000), CF_ERR_CONFLICT);
+    assert_int_equal(cf_lock_inspect(r, p, "Order", "t1", &h), CF_OK);
+    assert_true(h.pttl_ms > 3600000);
+    /* Shortening works too; a missing lock is a conflict and is not created. */
+    assert_int_equal(cf_lock_set_ttl(r, p, "Order", "t1", "wA/r1", 30000), CF_OK);
+    assert_int_equal(cf_lock_inspect(r, p, "Order", "t1", &h), CF_OK);
+    assert_true(h.pttl_ms > 0 && h.pttl_ms <= 30000);
+    assert_int_equal(cf_lock_set_ttl(r, p, "Order", "none", "wA/r1", 30000), CF_ERR_CONFLICT);
+    assert_int_equal(cf_lock_inspect(r, p, "Order", "none", &h), CF_ERR_NOT_FOUND);
+    assert_int_equal(cf_lock_set_ttl(r, p, "Order", "t1", "wA/r1", 0), CF_ERR_INVALID);
+    assert_int_equal(cf_lock_release(r, p, "wA", "Order", "t1", "wA/r1"), CF_OK);
+    cf_redis_free(r);
+}
+
 static void test_lock_eight_contenders_never_overlap(void **state)
 {
     (void)state;
@@ -142,6 +170,7 @@ int main(void)
     signal(SIGPIPE, SIG_IGN);
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_lock_release_only_by_holder),
+        cmocka_unit_test(test_lock_set_ttl_only_by_holder),
         cmocka_unit_test(test_lock_eight_contenders_never_overlap),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
