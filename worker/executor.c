@@ -339,8 +339,8 @@ static void run_workflow(cf_executor *ex, const char *queue, const char *raw, si
         .lock_value = token,
         .kwargs = env->kwargs,
         .options = env->options,
-        .steps = &steps, /* a retry_workflow delivery was applied by requeue_first */
-    };
+        .steps = &steps,
+    }; /* .retry stays false: a retry_workflow delivery was applied by requeue_first */
     cf_log_ctx lc = {.wf_class = env->wf_class, .wf_key = env->key, .jid = env->jid};
     cf_status st = cf_store_run_begin(ex->store, &args, &row);
     if (st == CF_ERR_STATE) {
