@@ -408,12 +408,14 @@ static void run_workflow(cf_executor *ex, const char *queue, const char *raw, si
  * Postgres (store/requeue.h) before the lock is tried: the intent is durable first, so a busy
  * lock, a lost continuation or a crash can no longer lose it, and the delivery goes on as a
  * plain wake. The envelope's created_at is when it was asked for, so a redelivery of the same
- * envelope is recognised. Returns false when the delivery was settled here. */
+ * envelope is recognised; its requested_by (default "retry_later") and reason are recorded.
+ * Returns false when the delivery was settled here. */
 static bool requeue_first(cf_executor *ex, const char *queue, const char *raw, size_t len,
                           cf_envelope *env)
 {
     cf_requeue_req req = {
-        .requested_by = "retry_later",
+        .requested_by = env->requested_by[0] ? env->requested_by : "retry_later",
+        .reason = env->reason,
         .job_id = env->jid,
         .requested_at_ms = env->has_created_at ? (int64_t)(env->created_at * 1000.0) : 0,
     };
