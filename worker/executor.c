@@ -339,8 +339,8 @@ static void run_workflow(cf_executor *ex, const char *queue, const char *raw, si
         .lock_value = token,
         .kwargs = env->kwargs,
         .options = env->options,
-        .steps = &steps, /* a retry_workflow delivery was applied by requeue_first */
-    };
+        .steps = &steps,
+    }; /* .retry stays false: a retry_workflow delivery was applied by requeue_first */
     cf_log_ctx lc = {.wf_class = env->wf_class, .wf_key = env->key, .jid = env->jid};
     cf_status st = cf_store_run_begin(ex->store, &args, &row);
     if (st == CF_ERR_STATE) {
@@ -409,12 +409,14 @@ static void run_workflow(cf_executor *ex, const char *queue, const char *raw, si
  * Postgres (store/requeue.h) before the lock is tried: the intent is durable first, so a busy
  * lock, a lost continuation or a crash can no longer lose it, and the delivery goes on as a
  * plain wake. The envelope's created_at is when it was asked for, so a redelivery of the same
- * envelope is recognised. Returns false when the delivery was settled here. */
+ * envelope is recognised; its requested_by (default "retry_later") and reason are recorded.
+ * Returns false when the delivery was settled here. */
 static bool requeue_first(cf_executor *ex, const char *queue, const char *raw, size_t len,
                           cf_envelope *env)
 {
     cf_requeue_req req = {
-        .requested_by = "retry_later",
+        .requested_by = env->requested_by[0] ? env->requested_by : "retry_later",
+        .reason = env->reason,
         .job_id = env->jid,
         .requested_at_ms = env->has_created_at ? (int64_t)(env->created_at * 1000.0) : 0,
     };

@@ -58,8 +58,8 @@ static pthread_mutex_t abandoned_mu = PTHREAD_MUTEX_INITIALIZER;
 static worker *abandoned_workers;
 
 /* abandon leaves w's executors running: stops the heartbeat (so the fleet recovers this
- * worker's envelopes and locks once its lease passes, even if the process lived on) and keeps
- * everything else allocated and reachable. */
+ * worker's envelopes and locks once its lease passes, even if the process lived on), asks
+ * housekeeping to stop without waiting for it, and keeps everything allocated and reachable. */
 static void abandon(worker *w, cf_heartbeat *hb)
 {
     log_warn("event=worker_abandon worker=%s running=%d: %s; executors inside passes are left "
@@ -67,6 +67,7 @@ static void abandon(worker *w, cf_heartbeat *hb)
              w->id, atomic_load(&w->running),
              atomic_load(&w->sig->hard) ? "a second stop request" : "the grace period ran out");
     cf_heartbeat_stop(hb);
+    cf_housekeeping_abandon(w->hk);
     pthread_mutex_lock(&abandoned_mu);
     w->abandoned_next = abandoned_workers;
     abandoned_workers = w;

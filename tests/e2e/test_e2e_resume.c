@@ -150,9 +150,9 @@ static void test_cli_requeue_while_lock_busy_is_not_lost(void **state)
     assert_int_equal(cf_e2e_cli(&E, out, sizeof out, req), 1);
 }
 
-/* A client's retry_later (a retry_workflow envelope) while the lock is busy: the worker applies
- * the requeue before trying the lock, then the delivery is a plain wake. Before, the busy path
- * dropped the flag and the requeue was lost. */
+/* A client's retry_later (a retry_workflow envelope, naming who asks and why) while the lock is
+ * busy: the worker applies the requeue before trying the lock, then the delivery is a plain
+ * wake. Before, the busy path dropped the flag and the requeue was lost. */
 static void test_retry_workflow_envelope_while_lock_busy_is_not_lost(void **state)
 {
     (void)state;
@@ -162,6 +162,8 @@ static void test_retry_workflow_envelope_while_lock_busy_is_not_lost(void **stat
     cf_error err;
     assert_int_equal(cf_envelope_init_job(&env, "Exerciser", "rl-busy", "default", &err), CF_OK);
     env.retry_workflow = true;
+    snprintf(env.requested_by, sizeof env.requested_by, "%s", "ops-dashboard");
+    snprintf(env.reason, sizeof env.reason, "%s", "upstream back");
     cf_buf buf = CF_BUF_INIT;
     assert_int_equal(cf_envelope_encode(&env, &buf), CF_OK);
     cf_redis *r = cf_test_redis_open();
@@ -170,7 +172,10 @@ static void test_retry_workflow_envelope_while_lock_busy_is_not_lost(void **stat
     cf_buf_deinit(&buf);
     assert_true(cf_e2e_wait_state(&E, "rl-busy", "completed", DEADLINE_MS));
     char *v = retry_meta("rl-busy", "requested_by");
-    assert_string_equal(v, "retry_later");
+    assert_string_equal(v, "ops-dashboard");
+    free(v);
+    v = retry_meta("rl-busy", "reason");
+    assert_string_equal(v, "upstream back");
     free(v);
     v = retry_meta("rl-busy", "job_id");
     assert_string_equal(v, env.jid);

@@ -82,7 +82,7 @@ static void test_redis_outage_into_sigterm_leaves_the_envelope_in_flight(void **
     (void)state;
     char ledger[400], kw[600];
     snprintf(ledger, sizeof ledger, "%s/ledger-outage", E.dir);
-    snprintf(kw, sizeof kw, "{\"steps\": 2, \"sleep_ms\": 1500, \"ledger\": \"%s\"}", ledger);
+    snprintf(kw, sizeof kw, "{\"steps\": 4, \"sleep_ms\": 1500, \"ledger\": \"%s\"}", ledger);
     const char *aof_always[] = {"CONFIG", "SET", "appendfsync", "always", NULL};
     const char *aof_on[] = {"CONFIG", "SET", "appendonly", "yes", NULL};
     assert_true(cf_e2e_redis_int(aof_always) >= 0);
