@@ -113,11 +113,12 @@ static cf_status requeue_one(cf_cli_ctx *ctx, const requeue_opts *o, const char 
         return cf_cli_refuse(
             ctx, st, "workflow %s/%s is %s; only stalled or failed workflows can be requeued",
             res.wf_class[0] ? res.wf_class : (o->wf_class ? o->wf_class : "?"), key,
-            res.previous_state);
+            cf_wf_state_name(res.previous_state));
     if (st != CF_OK)
         return st;
     wake(ctx, &res);
-    printf("requeued %s/%s (was %s)\n", res.wf_class, res.key, res.previous_state);
+    printf("requeued %s/%s (was %s)\n", res.wf_class, res.key,
+           cf_wf_state_name(res.previous_state));
     return CF_OK;
 }
 

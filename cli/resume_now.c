@@ -100,11 +100,11 @@ static cf_status locked(now_run *n, const cf_requeue_req *req, cf_finish_result 
         st = cf_cli_refuse(n->ctx, st,
                            "workflow %s/%s is %s; only stalled or failed workflows can be "
                            "requeued",
-                           n->wf_class, n->key, res.previous_state);
+                           n->wf_class, n->key, cf_wf_state_name(res.previous_state));
     if (st == CF_OK) {
         snprintf(n->queue, sizeof n->queue, "%s", res.queue[0] ? res.queue : "default");
         fprintf(stderr, "chronoforge requeue: %s/%s requeued (was %s); running it here\n",
-                n->wf_class, n->key, res.previous_state);
+                n->wf_class, n->key, cf_wf_state_name(res.previous_state));
         st = run_pass(n, fin);
     }
     const char *prefix = n->ctx->args.cfg.prefix;

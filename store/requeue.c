@@ -46,15 +46,15 @@ cf_status cf_store_requeue(cf_store *s, const char *wf_class, const char *key,
         snprintf(out->queue, sizeof out->queue, "%s", PQgetvalue(r, 0, 3));
         if (!PQgetisnull(r, 0, 5)) { /* this request had landed before */
             out->already_applied = true;
-            snprintf(out->previous_state, sizeof out->previous_state, "%s", PQgetvalue(r, 0, 5));
+            out->previous_state = cf_wf_state_parse(PQgetvalue(r, 0, 5));
         } else if (!PQgetisnull(r, 0, 6)) {
-            snprintf(out->previous_state, sizeof out->previous_state, "%s", PQgetvalue(r, 0, 6));
+            out->previous_state = cf_wf_state_parse(PQgetvalue(r, 0, 6));
         } else {
-            snprintf(out->previous_state, sizeof out->previous_state, "%s", PQgetvalue(r, 0, 4));
+            out->previous_state = cf_wf_state_parse(PQgetvalue(r, 0, 4));
             char why[160];
             snprintf(why, sizeof why,
                      "workflow is %s; only stalled or failed workflows can be requeued",
-                     out->previous_state);
+                     PQgetvalue(r, 0, 4));
             cf_store_set_error(why);
             st = CF_ERR_STATE;
         }

@@ -11,6 +11,7 @@
 #include <stdint.h>
 
 #include "common/status.h"
+#include "store/states.h"
 #include "store/store.h"
 
 /* cf_requeue_req: who asks and why; every pointer borrowed for the call. */
@@ -29,11 +30,12 @@ typedef struct cf_requeue_req {
 typedef struct cf_requeue_result {
     int64_t workflow_id;
     char wf_class[129], key[257];
-    char queue[65];          /* the workflow's queue: where its wake goes */
-    char previous_state[16]; /* CF_OK: "stalled" or "failed"; CF_ERR_STATE: the state that
-                                refused (idle, running, completed) */
-    int64_t requested_at_ms; /* the <ms> of the `$workflow_retry$<ms>` row (CF_OK) */
-    bool already_applied;    /* this very request had landed before (a retried call) */
+    char queue[65];             /* the workflow's queue: where its wake goes */
+    cf_wf_state previous_state; /* CF_OK: stalled or failed; CF_ERR_STATE: the state that
+                                   refused (idle, running, completed, or one this binary does
+                                   not know) */
+    int64_t requested_at_ms;    /* the <ms> of the `$workflow_retry$<ms>` row (CF_OK) */
+    bool already_applied;       /* this very request had landed before (a retried call) */
 } cf_requeue_result;
 
 /* cf_store_requeue resumes workflow (wf_class, key) (wf_class NULL: whichever class uses the

@@ -426,14 +426,15 @@ static bool requeue_first(cf_executor *ex, const char *queue, const char *raw, s
     env->retry_workflow = false;
     if (st == CF_OK) {
         cf_logkv(CF_LOG_INFO, &lc, "event=requeued", "previous_state=%s%s; runs as a plain wake",
-                 res.previous_state, res.already_applied ? " (already applied)" : "");
+                 cf_wf_state_name(res.previous_state),
+                 res.already_applied ? " (already applied)" : "");
         return true;
     }
     if (st == CF_ERR_STATE) {
         cf_logkv(CF_LOG_INFO, &lc, "event=requeue_refused",
                  "state=%s: only stalled or failed workflows are requeued; delivered as a plain "
                  "wake",
-                 res.previous_state);
+                 cf_wf_state_name(res.previous_state));
         return true;
     }
     if (st == CF_ERR_NOT_FOUND) {

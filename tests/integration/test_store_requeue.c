@@ -113,7 +113,7 @@ static void test_requeue_stalled_becomes_idle_due_now_with_row(void **state)
     cf_requeue_result res;
     assert_int_equal(cf_store_requeue(st_, "Flow", "rq-1", &req, &res), CF_OK);
     assert_int_equal(res.workflow_id, id);
-    assert_string_equal(res.previous_state, "stalled");
+    assert_int_equal(res.previous_state, CF_WF_STALLED);
     assert_string_equal(res.queue, "default");
     assert_false(res.already_applied);
     assert_true(res.requested_at_ms > 0);
@@ -172,7 +172,7 @@ static void test_requeue_failed_records_job_id_and_no_reason(void **state)
         .requested_by = "retry_later", .reason = "", .job_id = "abc123", .requested_at_ms = 0};
     cf_requeue_result res;
     assert_int_equal(cf_store_requeue(st_, NULL, "rq-2", &req, &res), CF_OK);
-    assert_string_equal(res.previous_state, "failed");
+    assert_int_equal(res.previous_state, CF_WF_FAILED);
     assert_string_equal(res.wf_class, "Flow");
     char sql[512];
     snprintf(sql, sizeof sql,
@@ -200,7 +200,7 @@ static void test_requeue_retried_request_is_idempotent(void **state)
     /* The same request again (its first reply was lost): recognised by its row. */
     assert_int_equal(cf_store_requeue(st_, "Flow", "rq-3", &req, &res), CF_OK);
     assert_true(res.already_applied);
-    assert_string_equal(res.previous_state, "stalled");
+    assert_int_equal(res.previous_state, CF_WF_STALLED);
     assert_int_equal(res.requested_at_ms, 1700000000123);
     char sql[256];
     snprintf(sql, sizeof sql,
@@ -211,7 +211,7 @@ static void test_requeue_retried_request_is_idempotent(void **state)
     /* Another request meanwhile: the workflow is idle now, so it is refused. */
     cf_requeue_req other = {.requested_by = "carol@h"};
     assert_int_equal(cf_store_requeue(st_, "Flow", "rq-3", &other, &res), CF_ERR_STATE);
-    assert_string_equal(res.previous_state, "idle");
+    assert_int_equal(res.previous_state, CF_WF_IDLE);
 }
 
 static void test_requeue_refusals_write_nothing(void **state)
@@ -226,14 +226,14 @@ static void test_requeue_refusals_write_nothing(void **state)
     cf_wf_row r;
     assert_int_equal(begin("Flow", "rq-run", "w/1", &r), CF_OK); /* running */
     assert_int_equal(cf_store_requeue(st_, "Flow", "rq-run", &req, &res), CF_ERR_STATE);
-    assert_string_equal(res.previous_state, "running");
+    assert_int_equal(res.previous_state, CF_WF_RUNNING);
     cf_store_errstr(st_, why, sizeof why);
     assert_non_null(strstr(why, "running"));
     cf_write_set done = {
         .workflow_id = r.id, .fence = r.fence, .outcome = CF_WS_COMPLETE, .attempt = -1};
     assert_int_equal(cf_store_commit(st_, &done), CF_OK);
     assert_int_equal(cf_store_requeue(st_, "Flow", "rq-run", &req, &res), CF_ERR_STATE);
-    assert_string_equal(res.previous_state, "completed");
+    assert_int_equal(res.previous_state, CF_WF_COMPLETED);
     cf_wf_row w;
     assert_int_equal(cf_store_find_id(st_, r.id, &w), CF_OK);
     assert_int_equal(w.state, CF_WF_COMPLETED);
@@ -243,7 +243,7 @@ static void test_requeue_refusals_write_nothing(void **state)
     /* Idle (never ended) */
     assert_int_equal(cf_store_wf_ensure(st_, "Flow", "rq-idle", NULL, NULL, NULL, &w), CF_OK);
     assert_int_equal(cf_store_requeue(st_, "Flow", "rq-idle", &req, &res), CF_ERR_STATE);
-    assert_string_equal(res.previous_state, "idle");
+    assert_int_equal(res.previous_state, CF_WF_IDLE);
     cf_wf_row_deinit(&w);
 
     /* A key two classes use needs the class. */
