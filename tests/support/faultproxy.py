@@ -483,6 +483,15 @@ class Proxy:
         except ValueError as e:
             return "error: %s" % e
 
+    def guard(self, step):
+        """Runs one connection step; bytes that are not the protocol end that connection."""
+        try:
+            step()
+        except (ValueError, IndexError, struct.error) as e:
+            conn = step.__self__
+            log("unparsable %s traffic (%s): connection reset" % (self.proto, e))
+            conn.close(rst=True)
+
     def run(self, port):
         lsock = self.listen(port)
         csock = self.listen(0)
@@ -507,13 +516,13 @@ class Proxy:
                 elif kind == "ctl":
                     self.control(key.fileobj)
                 elif not self.stalled() and not obj.closed:
-                    obj.pump()
+                    self.guard(obj.pump)
             if self.stalled():
                 time.sleep(0.02)
             else:
                 # a stall just ended, or output waits: give every pair a round
                 for c in list(self.conns):
-                    c.round()
+                    self.guard(c.round)
 
 
 def main():
