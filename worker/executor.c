@@ -275,7 +275,7 @@ static void run_workflow(cf_executor *ex, const char *queue, const char *raw, si
         cf_wf_row_deinit(&row);
         if (st == CF_ERR_NOT_FOUND) {
             atomic_fetch_add(&ex->stats->not_executable, 1);
-            cf_logkv(CF_LOG_INFO, &lc, "event=not_executable",
+            cf_logkv(CF_LOG_INFO, &lc, "event=not_executable state=none",
                      "retry_workflow for a workflow that does not exist; nothing to resume");
             release(ex, env, token);
             ack(ex, queue, raw, len);
@@ -285,11 +285,12 @@ static void run_workflow(cf_executor *ex, const char *queue, const char *raw, si
     st = cf_store_run_begin(ex->store, &args, &row);
     if (st == CF_ERR_STATE) {
         atomic_fetch_add(&ex->stats->not_executable, 1);
-        cf_logkv(CF_LOG_INFO, &lc, "event=not_executable",
-                 "workflow is %s; delivery acked without running%s", row.state,
-                 strcmp(row.state, "completed") == 0 ? ""
-                 : env->retry_workflow               ? " (not retryable)"
-                                                     : " (use requeue to resume it)");
+        cf_log(CF_LOG_INFO, &lc,
+               "event=not_executable state=%s: workflow is %s; delivery acked without running%s",
+               row.state, row.state,
+               strcmp(row.state, "completed") == 0 ? ""
+               : env->retry_workflow               ? " (not retryable)"
+                                                   : " (use requeue to resume it)");
         release(ex, env, token);
         if (strcmp(row.state, "completed") == 0)
             drop_continuation(ex, row.queue[0] ? row.queue : queue, env->wf_class, env->key);

@@ -461,7 +461,8 @@ static bool line_matches(const char *line, const char *event, const char *kv)
         size_t len = strcspn(p, " ");
         if (len == 0)
             break;
-        if (!has_pair(line, p, len))
+        n = snprintf(pair, sizeof pair, "%.*s", (int)len, p);
+        if (!has_pair(line, pair, (size_t)n))
             return false;
         p += len;
     }
