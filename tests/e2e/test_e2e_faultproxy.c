@@ -4,7 +4,8 @@
  * no reply; replies before the fault still arrive and requests after it never run; --every
  * repeats the fault; a stall holds every reply until resumed or timed out; the k-th COMMIT, the
  * k-th Execute of a prepared statement and the k-th Sync of a pipeline commit on the server
- * while the client loses its connection (through libpq, SSLRequest included). */
+ * while the client loses its connection (through libpq, SSLRequest included); a worker fleet
+ * whose Redis and Postgres traffic goes through two relaying proxies completes its work. */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
@@ -20,12 +21,13 @@
 
 #include "common/clock.h"
 #include "queue/redis_conn.h"
+#include "tests/support/e2e.h"
 #include "tests/support/faultproxy.h"
 #include "tests/support/test.h"
 
 #define DEADLINE_MS 30000
 
-static cf_faultproxy P;
+static cf_faultproxy P, P2;
 static char K[64]; /* this run's key prefix */
 
 static int setup(void **state)
@@ -39,6 +41,7 @@ static int teardown(void **state)
 {
     (void)state;
     cf_faultproxy_stop(&P);
+    cf_faultproxy_stop(&P2);
     return 0;
 }
 
@@ -361,6 +364,37 @@ static void test_postgres_kth_sync_of_a_pipeline(void **state)
     assert_string_equal(got, "1,2"); /* the 2nd sync point committed, the 3rd never ran */
 }
 
+static void test_a_worker_through_both_proxies_completes_its_work(void **state)
+{
+    (void)state;
+    cf_e2e e;
+    cf_e2e_setup(&e);
+    cf_faultproxy_start(&P, "redis", NULL);
+    cf_faultproxy_start(&P2, "postgres", NULL);
+    char url[600], dsn[700], env_url[700], env_dsn[800];
+    cf_faultproxy_redis_url(&P, url, sizeof url);
+    cf_faultproxy_pg_dsn(&P2, e.dsn, dsn, sizeof dsn);
+    snprintf(env_url, sizeof env_url, "CHRONOFORGE_REDIS_URL=%s", url);
+    snprintf(env_dsn, sizeof env_dsn, "CHRONOFORGE_DATABASE_URL=%s", dsn);
+    const char *env[] = {env_url, env_dsn, NULL};
+    const char *args[] = {"-c", "4", NULL};
+    cf_e2e_worker(&e, 0, args, env);
+    int n = cf_test_scale(20);
+    for (int i = 0; i < n; i++) {
+        char key[32];
+        snprintf(key, sizeof key, "via-%d", i);
+        cf_e2e_enqueue(&e, "Exerciser", key, "{\"steps\": 2, \"wait_ms\": 100}");
+    }
+    assert_true(cf_e2e_wait_keys_in_state(&e, "via-%", "completed", n, DEADLINE_MS));
+    cf_e2e_assert_quiet(&e, DEADLINE_MS);
+    /* the worker's traffic really went through both: pipelines, blocking fetches, scripts,
+     * prepared statements and pipelined batches, relayed without a fault */
+    assert_true(cf_faultproxy_stat(&P, "commands") > 10 * n);
+    assert_true(cf_faultproxy_stat(&P2, "commands") > 2 * n);
+    assert_int_equal(cf_faultproxy_stat(&P, "faults") + cf_faultproxy_stat(&P2, "faults"), 0);
+    cf_e2e_teardown(&e);
+}
+
 int main(void)
 {
     signal(SIGPIPE, SIG_IGN);
@@ -374,6 +408,7 @@ int main(void)
         T(test_postgres_kth_commit_lands_but_its_reply_is_lost),
         T(test_postgres_kth_execute_of_a_prepared_statement),
         T(test_postgres_kth_sync_of_a_pipeline),
+        T(test_a_worker_through_both_proxies_completes_its_work),
     };
 #undef T
     return cmocka_run_group_tests_name("e2e_faultproxy", tests, NULL, NULL);
