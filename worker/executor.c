@@ -345,9 +345,10 @@ static void run_workflow(cf_executor *ex, const char *queue, const char *raw, si
     cf_status st = cf_store_run_begin(ex->store, &args, &row);
     if (st == CF_ERR_STATE) {
         atomic_fetch_add(&ex->stats->not_executable, 1);
-        cf_logkv(CF_LOG_INFO, &lc, "event=not_executable",
-                 "workflow is %s; delivery acked without running%s", cf_wf_state_name(row.state),
-                 row.state == CF_WF_COMPLETED ? "" : " (use requeue to resume it)");
+        cf_log(CF_LOG_INFO, &lc,
+               "event=not_executable state=%s: workflow is %s; delivery acked without running%s",
+               cf_wf_state_name(row.state), cf_wf_state_name(row.state),
+               row.state == CF_WF_COMPLETED ? "" : " (use requeue to resume it)");
         release(ex, env, token);
         if (row.state == CF_WF_COMPLETED)
             drop_continuation(ex, row.queue[0] ? row.queue : queue, env->wf_class, env->key);
@@ -440,7 +441,7 @@ static bool requeue_first(cf_executor *ex, const char *queue, const char *raw, s
     if (st == CF_ERR_NOT_FOUND) {
         /* retry_later resumes a workflow; it never creates one (SPEC §4). */
         atomic_fetch_add(&ex->stats->not_executable, 1);
-        cf_logkv(CF_LOG_INFO, &lc, "event=not_executable",
+        cf_logkv(CF_LOG_INFO, &lc, "event=not_executable state=none",
                  "retry_workflow for a workflow that does not exist; nothing to resume");
         ack(ex, queue, raw, len);
         return false;
