@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "common/alloc.h"
+#include "common/log.h"
 #include "engine/retry.h"
 
 static cf_workflow_def *g_defs;
@@ -48,16 +49,15 @@ int cf_register(const cf_workflow_def *def)
 {
     char err[512];
     if (cf_registry_check(def, err, sizeof err) != 0) {
-        fprintf(stderr, "chronoforge: cf_register: %s\n", err);
+        log_error("event=register_refused: %s", err);
         return -1;
     }
     if (cf_registry_find(def->name)) {
-        fprintf(stderr, "chronoforge: cf_register: workflow '%s' is already registered\n",
-                def->name);
+        log_error("event=register_refused: workflow '%s' is already registered", def->name);
         return -1;
     }
     if (cf_grow(&g_defs, &g_cap, g_count, sizeof *g_defs, 16) != 0) {
-        fprintf(stderr, "chronoforge: cf_register: out of memory\n");
+        log_error("event=register_refused: out of memory");
         return -1;
     }
     g_defs[g_count++] = *def;

@@ -171,8 +171,8 @@ typedef struct cf_workflow_def {
 } cf_workflow_def;
 
 /* cf_register adds a workflow class (def is copied; its strings and policies are borrowed and
- * must outlive the process's use of them, e.g. be static). Returns 0, or -1 with a message on
- * stderr (nothing registered) for an invalid or duplicate name, or a retry policy that makes no
+ * must outlive the process's use of them, e.g. be static). Returns 0, or -1 with a logged
+ * `event=register_refused` line (nothing registered) for an invalid or duplicate name, or a retry policy that makes no
  * sense; the message names the field, e.g. "step_policy.or_else.base_ms". Refused policies
  * (step_policy, workflow_policy and their or_else chains): negative values; cap_ms below
  * base_ms; max_attempts 0 (no cap) with base_ms 0 (no delay), which retries at once forever;
