@@ -172,10 +172,10 @@ typedef struct cf_workflow_def {
 
 /* cf_register adds a workflow class (def is copied; its strings and policies are borrowed and
  * must outlive the process's use of them, e.g. be static). Returns 0, or -1 with a logged
- * `event=register_refused` line (nothing registered) for an invalid or duplicate name, or a retry policy that makes no
- * sense; the message names the field, e.g. "step_policy.or_else.base_ms". Refused policies
- * (step_policy, workflow_policy and their or_else chains): negative values; cap_ms below
- * base_ms; max_attempts 0 (no cap) with base_ms 0 (no delay), which retries at once forever;
+ * `event=register_refused` line (nothing registered) for an invalid or duplicate name, or a retry
+ * policy that makes no sense; the message names the field, e.g. "step_policy.or_else.base_ms".
+ * Refused policies (step_policy, workflow_policy and their or_else chains): negative values; cap_ms
+ * below base_ms; max_attempts 0 (no cap) with base_ms 0 (no delay), which retries at once forever;
  * an empty retry_on list or prefix; an or_else after a catch-all (retry_on NULL) policy; an
  * or_else chain that loops or is longer than 16. Per-call policies and those returned by
  * workflow_policy_fn are checked the same way when used: a step given a nonsense policy fails
