@@ -34,10 +34,11 @@
  * (class, key) pairs are distinct; $2: the batch's write token). SELECT first: the INSERT runs
  * only for rows that do not exist, so replays burn no sequence values. A lost creation race
  * returns no row for that request, and the caller runs it again, which then finds the winner's
- * row. Rows are locked in id order. Every returned row ends with the request index i. */
+ * row. Rows are locked in id order. Every returned row ends with the request index i.
+ * A request with me (must exist) true never INSERTs: a continuation has no kwargs. */
 #define BEGIN_REQS                                                                                 \
     "r AS (SELECT * FROM jsonb_to_recordset($1::jsonb) AS r(i int, c text, k text, q text,"        \
-    " kw jsonb, op jsonb, l text, rt bool))"
+    " kw jsonb, op jsonb, l text, rt bool, me bool))"
 #define SQL_RUN_BEGINS                                                                             \
     "WITH " BEGIN_REQS ","                                                                         \
     " cur AS (SELECT w.id, w.state, w.locked_by, r.i FROM " WF " w JOIN r"                         \
@@ -45,7 +46,8 @@
     " ins AS (INSERT INTO " WF " AS w (job_class, key, queue, kwargs, options, state, fence,"      \
     " locked_by, locked_at, started_at, write_token)"                                              \
     " SELECT r.c, r.k, r.q, r.kw, r.op, 'running', 1, r.l, now(), now(), $2 FROM r"                \
-    " WHERE NOT EXISTS (SELECT 1 FROM cur WHERE cur.i = r.i) ORDER BY r.i"                         \
+    " WHERE r.me IS NOT TRUE AND NOT EXISTS (SELECT 1 FROM cur WHERE cur.i = r.i)"                 \
+    " ORDER BY r.i"                                                                                \
     " ON CONFLICT (job_class, key) DO NOTHING RETURNING w.*),"                                     \
     " upd AS (UPDATE " WF " AS w SET state = 'running', fence = w.fence + 1, locked_by = r.l,"     \
     " locked_at = now(), started_at = coalesce(w.started_at, now()), next_wake_at = NULL,"         \

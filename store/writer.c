@@ -286,6 +286,10 @@ static void answer_all(cf_store *s, cf_op **ops, size_t n, plan *p, cf_op **retr
             else if (p->st[k].id == CF_SQL_STEPS_OF_BEGINS)
                 sr = p->st[k].res;
         }
+        if (brow[i] < 0 && op->begin->must_exist) {
+            answer(s, op, CF_ERR_NOT_FOUND, "no such workflow (this begin may not create it)");
+            continue;
+        }
         if (brow[i] < 0) {
             retry[(*nretry)++] = op; /* lost a creation race: run again, it will find the row */
             continue;

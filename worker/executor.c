@@ -152,12 +152,50 @@ static void drop_continuation(cf_executor *ex, const char *queue, const char *wf
     cf_buf_deinit(&member);
 }
 
+static void store_unavailable(cf_executor *ex, const char *queue, const char *raw, size_t len,
+                              cf_status st);
+
+/* store_refused dead-letters an envelope whose data Postgres refused for good, with the reason. */
+static void store_refused(cf_executor *ex, const char *queue, const char *raw, size_t len,
+                          cf_status st)
+{
+    char why[256];
+    cf_store_errstr(ex->store, why, sizeof why);
+    cf_error err;
+    cf_error_set(&err, "bad_value", "", "the store refused this workflow: %s (%s)", why,
+                 cf_status_str(st));
+    dead_letter(ex, queue, raw, len, &err);
+}
+
+/* first_delivery: a producer's envelope (it may carry kwargs and may create its workflow), as
+ * opposed to a continuation (no kwargs) or a retry_workflow envelope (resumes, never creates). */
+static bool first_delivery(const cf_envelope *env)
+{
+    return !env->retry_workflow && !cf_envelope_is_continuation(env);
+}
+
 /* busy: the workflow is held by a live run; this delivery becomes its continuation, due when
- * the lock would expire or after busy_recheck, whichever is sooner (never a silent drop). */
+ * the lock would expire or after busy_recheck, whichever is sooner (never a silent drop).
+ * A first delivery is the only copy of its kwargs: before it is acked, its workflow is made to
+ * exist in Postgres (born idle with those kwargs, unless it exists already), so the
+ * kwargs-less continuation finds it (docs/retries.md). */
 static void busy(cf_executor *ex, const char *queue, const char *raw, size_t len,
                  const cf_envelope *env, const cf_lock_holder *holder)
 {
     atomic_fetch_add(&ex->stats->busy, 1);
+    if (first_delivery(env)) {
+        cf_wf_row row = {0};
+        cf_status st = cf_store_wf_ensure(ex->store, env->wf_class, env->key, queue, env->kwargs,
+                                          env->options, &row);
+        cf_wf_row_deinit(&row);
+        if (st != CF_OK) {
+            if (cf_status_is_transient(st) || st == CF_ERR_NOMEM)
+                store_unavailable(ex, queue, raw, len, st); /* the envelope itself waits */
+            else
+                store_refused(ex, queue, raw, len, st);
+            return;
+        }
+    }
     int64_t wait = ex->cfg->busy_recheck_ms;
     if (holder->pttl_ms >= 0 && holder->pttl_ms < wait)
         wait = holder->pttl_ms;
@@ -289,24 +327,28 @@ static void run_workflow(cf_executor *ex, const char *queue, const char *raw, si
         .kwargs = env->kwargs,
         .options = env->options,
         .retry = env->retry_workflow,
+        /* Only a producer's envelope creates its workflow: a continuation has no kwargs and
+         * retry_later resumes (SPEC §4). */
+        .must_exist = !first_delivery(env),
         .steps = &steps,
     };
     cf_log_ctx lc = {.wf_class = env->wf_class, .wf_key = env->key, .jid = env->jid};
-    cf_status st;
-    if (env->retry_workflow) {
-        /* retry_later resumes a workflow; it never creates one (SPEC §4). */
-        st = cf_store_find(ex->store, env->wf_class, env->key, &row);
-        cf_wf_row_deinit(&row);
-        if (st == CF_ERR_NOT_FOUND) {
-            atomic_fetch_add(&ex->stats->not_executable, 1);
+    cf_status st = cf_store_run_begin(ex->store, &args, &row);
+    if (st == CF_ERR_NOT_FOUND) {
+        atomic_fetch_add(&ex->stats->not_executable, 1);
+        if (env->retry_workflow)
             cf_logkv(CF_LOG_INFO, &lc, "event=not_executable",
                      "retry_workflow for a workflow that does not exist; nothing to resume");
-            release(ex, env, token);
-            ack(ex, queue, raw, len);
-            return;
-        }
+        else
+            cf_logkv(CF_LOG_INFO, &lc, "event=orphan_continuation",
+                     "continuation of a workflow that does not exist; dropped (a continuation "
+                     "never creates a workflow)");
+        release(ex, env, token);
+        ack(ex, queue, raw, len);
+        cf_wf_row_deinit(&row);
+        cf_step_list_deinit(&steps);
+        return;
     }
-    st = cf_store_run_begin(ex->store, &args, &row);
     if (st == CF_ERR_STATE) {
         atomic_fetch_add(&ex->stats->not_executable, 1);
         cf_logkv(CF_LOG_INFO, &lc, "event=not_executable",
@@ -324,17 +366,10 @@ static void run_workflow(cf_executor *ex, const char *queue, const char *raw, si
     }
     if (st != CF_OK) {
         release(ex, env, token);
-        if (cf_status_is_transient(st) || st == CF_ERR_NOMEM) {
+        if (cf_status_is_transient(st) || st == CF_ERR_NOMEM)
             store_unavailable(ex, queue, raw, len, st);
-        } else {
-            /* Postgres refused this envelope's data for good: keep it with the reason. */
-            char why[256];
-            cf_store_errstr(ex->store, why, sizeof why);
-            cf_error err;
-            cf_error_set(&err, "bad_value", "", "the store refused this workflow: %s (%s)", why,
-                         cf_status_str(st));
-            dead_letter(ex, queue, raw, len, &err);
-        }
+        else
+            store_refused(ex, queue, raw, len, st); /* Postgres refused its data for good */
         cf_wf_row_deinit(&row);
         cf_step_list_deinit(&steps);
         return;

@@ -1,0 +1,238 @@
+// SPDX-License-Identifier: MIT
+/* tests/integration/test_delivery.c: one delivery through worker/executor against the real
+ * Redis and Postgres, for the paths where an unknown outcome could lose data (docs/retries.md):
+ * a continuation never creates its workflow (store and executor), a first delivery that finds
+ * its workflow busy makes the workflow exist with its kwargs before it is acked, and a begin that
+ * may not create finds a row that exists. */
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <jansson.h>
+#include <libpq-fe.h>
+
+#include "chronoforge.h"
+#include "common/buf.h"
+#include "queue/envelope.h"
+#include "queue/keys.h"
+#include "queue/redis_conn.h"
+#include "store/migrate.h"
+#include "store/store.h"
+#include "tests/support/test.h"
+#include "worker/config.h"
+#include "worker/executor.h"
+
+#define WORKER "wtest"
+
+static char dsn[512];
+static cf_store *st_;
+static PGconn *admin;
+static cf_redis *r_;
+static cf_config cfg;
+static cf_worker_stats stats;
+static atomic_bool stopping;
+static atomic_int body_runs;
+
+static cf_flow body(cf_run *run)
+{
+    (void)run;
+    atomic_fetch_add(&body_runs, 1);
+    return CF_FLOW_OK;
+}
+
+static int group_setup(void **state)
+{
+    (void)state;
+    cf_test_fresh_database(dsn, sizeof dsn);
+    char err[256];
+    if (cf_store_migrate(dsn, err, sizeof err) != CF_OK)
+        fail_msg("migrate: %s", err);
+    cf_store_config sc = {.dsn = dsn, .max_connections = 2};
+    if (cf_store_open(&sc, &st_, err, sizeof err) != CF_OK)
+        fail_msg("open: %s", err);
+    admin = PQconnectdb(dsn);
+    assert_int_equal(PQstatus(admin), CONNECTION_OK);
+    cf_error e;
+    assert_int_equal(cf_config_load(&cfg, &e), CF_OK);
+    static const cf_workflow_def def = {.name = "Deliv", .fn = body};
+    assert_int_equal(cf_register(&def), 0);
+    return 0;
+}
+
+static int group_teardown(void **state)
+{
+    (void)state;
+    cf_store_close(st_);
+    PQfinish(admin);
+    return 0;
+}
+
+static int setup(void **state)
+{
+    (void)state;
+    cf_test_prefix(cfg.prefix, sizeof cfg.prefix);
+    r_ = cf_test_redis_open();
+    atomic_store(&body_runs, 0);
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    (void)state;
+    cf_redis_free(r_);
+    return 0;
+}
+
+static cf_executor executor(void)
+{
+    return (cf_executor){.cfg = &cfg,
+                         .worker_id = WORKER,
+                         .redis = r_,
+                         .store = st_,
+                         .stopping = &stopping,
+                         .stats = &stats};
+}
+
+static long long redis_int(int argc, const char **argv)
+{
+    size_t lens[8];
+    for (int i = 0; i < argc; i++)
+        lens[i] = strlen(argv[i]);
+    cf_reply *rep = NULL;
+    assert_int_equal(cf_redis_exec(r_, argc, argv, lens, &rep), CF_OK);
+    long long n = rep->type == CF_REPLY_INTEGER ? rep->integer : -1;
+    cf_reply_free(rep);
+    return n;
+}
+
+/* Puts raw into this worker's in-flight list of queue "default", as a fetch would. */
+static void in_flight(const cf_buf *raw)
+{
+    char key[CF_KEY_MAX];
+    cf_key_inflight(key, sizeof key, cfg.prefix, "default", WORKER);
+    const char *a[3] = {"LPUSH", key, raw->data};
+    size_t l[3] = {5, strlen(key), raw->len};
+    cf_reply *rep = NULL;
+    assert_int_equal(cf_redis_exec(r_, 3, a, l, &rep), CF_OK);
+    cf_reply_free(rep);
+}
+
+static long long in_flight_len(void)
+{
+    char key[CF_KEY_MAX];
+    cf_key_inflight(key, sizeof key, cfg.prefix, "default", WORKER);
+    return redis_int(2, (const char *[]){"LLEN", key});
+}
+
+static long long scheduled_len(void)
+{
+    char key[CF_KEY_MAX];
+    cf_key_scheduled(key, sizeof key, cfg.prefix, "default");
+    return redis_int(2, (const char *[]){"ZCARD", key});
+}
+
+/* The stored kwargs of Deliv/key as compact JSON ("" when no row). */
+static void stored_kwargs(const char *key, char *out, size_t cap)
+{
+    const char *vals[1] = {key};
+    PGresult *res = PQexecParams(admin,
+                                 "SELECT kwargs::text FROM chrono_forge_workflows"
+                                 " WHERE job_class = 'Deliv' AND key = $1",
+                                 1, NULL, vals, NULL, NULL, 0);
+    assert_int_equal(PQresultStatus(res), PGRES_TUPLES_OK);
+    snprintf(out, cap, "%s", PQntuples(res) ? PQgetvalue(res, 0, 0) : "");
+    PQclear(res);
+}
+
+static void test_store_begin_must_exist(void **state)
+{
+    (void)state;
+    cf_wf_row row;
+    cf_run_begin_args a = {
+        .wf_class = "Deliv", .key = "me-1", .lock_value = "w/r1", .must_exist = true};
+    assert_int_equal(cf_store_run_begin(st_, &a, &row), CF_ERR_NOT_FOUND);
+    cf_wf_row_deinit(&row);
+    char kw[256];
+    stored_kwargs("me-1", kw, sizeof kw);
+    assert_string_equal(kw, ""); /* nothing created */
+    /* Once it exists, the same begin locks it. */
+    json_t *k = json_pack("{si}", "n", 5);
+    assert_int_equal(cf_store_wf_ensure(st_, "Deliv", "me-1", NULL, k, NULL, &row), CF_OK);
+    cf_wf_row_deinit(&row);
+    json_decref(k);
+    assert_int_equal(cf_store_run_begin(st_, &a, &row), CF_OK);
+    assert_false(row.created);
+    assert_int_equal(row.fence, 1);
+    cf_wf_row_deinit(&row);
+    stored_kwargs("me-1", kw, sizeof kw);
+    assert_string_equal(kw, "{\"n\": 5}");
+}
+
+/* A continuation whose workflow does not exist is acked and dropped, never run with {}. */
+static void test_continuation_never_creates(void **state)
+{
+    (void)state;
+    cf_buf cont = CF_BUF_INIT;
+    assert_int_equal(cf_envelope_encode_continuation("Deliv", "orphan-1", NULL, &cont), CF_OK);
+    in_flight(&cont);
+    cf_executor ex = executor();
+    cf_executor_handle(&ex, "default", cont.data, cont.len);
+    char kw[256];
+    stored_kwargs("orphan-1", kw, sizeof kw);
+    assert_string_equal(kw, "");
+    assert_int_equal(atomic_load(&body_runs), 0);
+    assert_int_equal(in_flight_len(), 0);
+    char lock[CF_KEY_MAX];
+    cf_key_lock(lock, sizeof lock, cfg.prefix, "Deliv", "orphan-1");
+    assert_int_equal(redis_int(2, (const char *[]){"EXISTS", lock}), 0);
+    cf_buf_deinit(&cont);
+}
+
+/* A first delivery that finds the lock held elsewhere: its kwargs are stored before its
+ * envelope is acked; the continuation then runs the workflow with them. */
+static void test_busy_first_delivery_keeps_kwargs(void **state)
+{
+    (void)state;
+    char lock[CF_KEY_MAX];
+    cf_key_lock(lock, sizeof lock, cfg.prefix, "Deliv", "busy-1");
+    assert_int_equal(redis_int(6, (const char *[]){"SET", lock, "other/r9", "PX", "60000", "NX"}),
+                     -1); /* +OK */
+    cf_envelope env;
+    assert_int_equal(cf_envelope_init_job(&env, "Deliv", "busy-1", NULL, NULL), CF_OK);
+    env.kwargs = json_pack("{sis[ii]}", "n", 7, "xs", 1, 2);
+    cf_buf raw = CF_BUF_INIT;
+    assert_int_equal(cf_envelope_encode(&env, &raw), CF_OK);
+    in_flight(&raw);
+    cf_executor ex = executor();
+    cf_executor_handle(&ex, "default", raw.data, raw.len);
+    assert_int_equal(in_flight_len(), 0);
+    assert_int_equal(scheduled_len(), 1);
+    char kw[256];
+    stored_kwargs("busy-1", kw, sizeof kw);
+    assert_string_equal(kw, "{\"n\": 7, \"xs\": [1, 2]}");
+    assert_int_equal(atomic_load(&body_runs), 0);
+    /* The holder goes away; the continuation runs the workflow with the stored kwargs. */
+    assert_int_equal(redis_int(2, (const char *[]){"DEL", lock}), 1);
+    cf_buf cont = CF_BUF_INIT;
+    assert_int_equal(cf_envelope_encode_continuation("Deliv", "busy-1", "default", &cont), CF_OK);
+    in_flight(&cont);
+    cf_executor_handle(&ex, "default", cont.data, cont.len);
+    assert_int_equal(atomic_load(&body_runs), 1);
+    assert_int_equal(in_flight_len(), 0);
+    stored_kwargs("busy-1", kw, sizeof kw);
+    assert_string_equal(kw, "{\"n\": 7, \"xs\": [1, 2]}");
+    cf_buf_deinit(&cont);
+    cf_buf_deinit(&raw);
+    cf_envelope_deinit(&env);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_store_begin_must_exist, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_continuation_never_creates, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_busy_first_delivery_keeps_kwargs, setup, teardown),
+    };
+    return cmocka_run_group_tests(tests, group_setup, group_teardown);
+}
