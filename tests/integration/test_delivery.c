@@ -2,21 +2,26 @@
 /* tests/integration/test_delivery.c: one delivery through worker/executor against the real
  * Redis and Postgres, for the paths where an unknown outcome could lose data (docs/retries.md):
  * a continuation never creates its workflow (store and executor), a first delivery that finds
- * its workflow busy makes the workflow exist with its kwargs before it is acked, and a begin that
- * may not create finds a row that exists. */
+ * its workflow busy makes the workflow exist with its kwargs before it is acked, a begin that
+ * may not create finds a row that exists, and the end of a delivery runs release -> publish ->
+ * ack in that order even when the server forgot its scripts (SCRIPT FLUSH, restart). */
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include <jansson.h>
 #include <libpq-fe.h>
 
 #include "chronoforge.h"
 #include "common/buf.h"
+#include "queue/delivery.h"
 #include "queue/envelope.h"
 #include "queue/keys.h"
+#include "queue/lock.h"
 #include "queue/redis_conn.h"
+#include "queue/scripts.h"
 #include "store/migrate.h"
 #include "store/store.h"
 #include "tests/support/test.h"
@@ -227,12 +232,103 @@ static void test_busy_first_delivery_keeps_kwargs(void **state)
     cf_envelope_deinit(&env);
 }
 
+static void ok_cmd(int argc, const char **argv)
+{
+    size_t lens[8];
+    for (int i = 0; i < argc; i++)
+        lens[i] = strlen(argv[i]);
+    cf_reply *rep = NULL;
+    assert_int_equal(cf_redis_exec(r_, argc, argv, lens, &rep), CF_OK);
+    cf_reply_free(rep);
+}
+
+/* The position (0 = oldest) in the slow log of the last command whose name is cmd (case-
+ * insensitive) and whose argument at index arg equals val; -1 when none. The slow log records
+ * top-level commands in execution order (a script's own calls are not listed). */
+static int slowlog_pos(const cf_reply *log, const char *cmd, int arg, const char *val)
+{
+    int found = -1;
+    for (size_t i = 0; i < log->n; i++) {
+        const cf_reply *args = &log->elem[log->n - 1 - i].elem[3]; /* newest first */
+        if (args->n > (size_t)arg && strcasecmp(args->elem[0].str, cmd) == 0 &&
+            strcmp(args->elem[arg].str, val) == 0)
+            found = (int)i;
+    }
+    return found;
+}
+
+/* After SCRIPT FLUSH (what a restarted Redis looks like to a connection that loaded its scripts
+ * before), the end of a delivery still releases the lock before it publishes and acks. */
+static void test_end_order_survives_script_flush(void **state)
+{
+    (void)state;
+    cf_lock_holder h;
+    assert_int_equal(
+        cf_lock_acquire(r_, cfg.prefix, WORKER, "Deliv", "ord-1", WORKER "/r1", 60000, &h), CF_OK);
+    /* This handle learns the release script's SHA, as a worker does on its first delivery. */
+    char other[CF_KEY_MAX];
+    cf_key_lock(other, sizeof other, cfg.prefix, "Deliv", "ord-0");
+    const char *ka[2] = {other, "nobody"};
+    size_t kl[2] = {strlen(other), 6};
+    cf_reply *rep = NULL;
+    assert_int_equal(cf_redis_eval(r_, &cf_script_lock_release, 1, 2, ka, kl, &rep), CF_OK);
+    cf_reply_free(rep);
+    cf_buf raw = CF_BUF_INIT, cont = CF_BUF_INIT;
+    assert_int_equal(cf_envelope_encode_continuation("Deliv", "ord-1", "default", &cont), CF_OK);
+    assert_int_equal(cf_buf_append(&raw, "first-envelope", 14), CF_OK);
+    in_flight(&raw);
+    ok_cmd(2, (const char *[]){"SCRIPT", "FLUSH"});
+    ok_cmd(4, (const char *[]){"CONFIG", "SET", "slowlog-log-slower-than", "0"});
+    ok_cmd(4, (const char *[]){"CONFIG", "SET", "slowlog-max-len", "1024"});
+    ok_cmd(2, (const char *[]){"SLOWLOG", "RESET"});
+    cf_delivery_end d = {.prefix = cfg.prefix,
+                         .worker_id = WORKER,
+                         .queue = "default",
+                         .env = raw.data,
+                         .env_len = raw.len,
+                         .wf_class = "Deliv",
+                         .wf_key = "ord-1",
+                         .token = WORKER "/r1",
+                         .next = CF_DELIVERY_CONTINUE_AT,
+                         .wf_queue = "default",
+                         .member = cont.data,
+                         .member_len = cont.len,
+                         .due_unix_ms = 1};
+    bool released = false, acked = false;
+    assert_int_equal(cf_delivery_finish(r_, &d, &released, &acked), CF_OK);
+    assert_true(released);
+    assert_true(acked);
+    const char *get[3] = {"SLOWLOG", "GET", "1024"};
+    size_t gl[3] = {7, 3, 4};
+    cf_reply *log = NULL;
+    assert_int_equal(cf_redis_exec(r_, 3, get, gl, &log), CF_OK);
+    ok_cmd(4, (const char *[]){"CONFIG", "SET", "slowlog-log-slower-than", "10000"});
+    char lock[CF_KEY_MAX], inflight[CF_KEY_MAX], sched[CF_KEY_MAX];
+    cf_key_lock(lock, sizeof lock, cfg.prefix, "Deliv", "ord-1");
+    cf_key_inflight(inflight, sizeof inflight, cfg.prefix, "default", WORKER);
+    cf_key_scheduled(sched, sizeof sched, cfg.prefix, "default");
+    /* The script's last run (EVAL, or EVALSHA run again after NOSCRIPT) names the lock key. */
+    int rel = slowlog_pos(log, "EVAL", 3, lock);
+    int rel_sha = slowlog_pos(log, "EVALSHA", 3, lock);
+    if (rel_sha > rel)
+        rel = rel_sha;
+    int pub = slowlog_pos(log, "ZADD", 1, sched);
+    int ackp = slowlog_pos(log, "LREM", 1, inflight);
+    cf_reply_free(log);
+    assert_true(rel >= 0 && pub >= 0 && ackp >= 0);
+    assert_true(rel < pub);
+    assert_true(pub < ackp);
+    cf_buf_deinit(&raw);
+    cf_buf_deinit(&cont);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_store_begin_must_exist, setup, teardown),
         cmocka_unit_test_setup_teardown(test_continuation_never_creates, setup, teardown),
         cmocka_unit_test_setup_teardown(test_busy_first_delivery_keeps_kwargs, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_end_order_survives_script_flush, setup, teardown),
     };
     return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }
