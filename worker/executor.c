@@ -55,6 +55,28 @@ static bool redis_retry_wait(cf_executor *ex, cf_status st, const char *what)
     return false;
 }
 
+/* outcome_unknown: st says the command may have run on the server though no reply came (the
+ * connection broke or timed out after the request went out). A retry that then finds the work
+ * already done (lock not held, envelope not in flight) was preceded by our own attempt. */
+static bool outcome_unknown(cf_status st)
+{
+    return st == CF_ERR_IO || st == CF_ERR_TIMEOUT;
+}
+
+/* lock_not_released logs a release that found the lock no longer ours: after an attempt whose
+ * outcome was unknown, that attempt released it (info); otherwise it expired or was taken. */
+static void lock_not_released(const cf_envelope *env, bool unknown)
+{
+    cf_log_ctx lc = {.wf_class = env->wf_class, .wf_key = env->key, .jid = env->jid};
+    if (unknown)
+        cf_logkv(CF_LOG_INFO, &lc, "event=release_retried",
+                 "the lock was already released: an earlier attempt whose reply was lost did it");
+    else
+        cf_logkv(CF_LOG_WARN, &lc, "event=lock_lost",
+                 "the Redis lock expired or was taken over before release (the run outlived "
+                 "max_duration?)");
+}
+
 #define REDIS_RETRY(ex, what, call)                                                                \
     do {                                                                                           \
         cf_status rr_st_;                                                                          \
@@ -235,16 +257,14 @@ static void store_unavailable(cf_executor *ex, const char *queue, const char *ra
 static void release(cf_executor *ex, const cf_envelope *env, const char *token)
 {
     cf_status st;
+    bool unknown = false;
     do {
         st = cf_lock_release(ex->redis, ex->cfg->prefix, ex->worker_id, env->wf_class, env->key,
                              token);
+        unknown = unknown || outcome_unknown(st);
     } while (st != CF_ERR_CONFLICT && !redis_retry_wait(ex, st, "lock_release"));
-    if (st == CF_ERR_CONFLICT) {
-        cf_log_ctx lc = {.wf_class = env->wf_class, .wf_key = env->key, .jid = env->jid};
-        cf_logkv(CF_LOG_WARN, &lc, "event=lock_lost",
-                 "the Redis lock expired or was taken over before release (the run outlived "
-                 "max_duration?)");
-    }
+    if (st == CF_ERR_CONFLICT)
+        lock_not_released(env, unknown);
 }
 
 /* finish_delivery releases the lock, publishes or drops the continuation and acks, in one
@@ -276,13 +296,21 @@ static void finish_delivery(cf_executor *ex, const char *queue, const char *raw,
         d.member_len = member.len;
     }
     bool released = false, acked = false;
-    REDIS_RETRY(ex, "finish_delivery", cf_delivery_finish(ex->redis, &d, &released, &acked));
+    /* Every command of the pipeline is idempotent; after an unknown outcome the retry reports
+     * "not held" / "not in flight" for what the lost attempt already did. */
+    cf_status st;
+    bool unknown = false;
+    do {
+        st = cf_delivery_finish(ex->redis, &d, &released, &acked);
+        unknown = unknown || outcome_unknown(st);
+    } while (!redis_retry_wait(ex, st, "finish_delivery"));
     cf_log_ctx lc = {.wf_class = env->wf_class, .wf_key = env->key, .jid = env->jid};
     if (!released && !fin->abandoned)
-        cf_logkv(CF_LOG_WARN, &lc, "event=lock_lost",
-                 "the Redis lock expired or was taken over before release (the run outlived "
-                 "max_duration?)");
-    if (!acked)
+        lock_not_released(env, unknown);
+    if (!acked && unknown)
+        cf_logkv(CF_LOG_INFO, &lc, "event=ack_retried",
+                 "the envelope was already acked: an earlier attempt whose reply was lost did it");
+    else if (!acked)
         cf_logkv(CF_LOG_WARN, &lc, "event=ack_missing",
                  "the envelope was no longer in flight (recovered while this worker was presumed "
                  "dead?)");

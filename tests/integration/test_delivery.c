@@ -4,12 +4,15 @@
  * a continuation never creates its workflow (store and executor), a first delivery that finds
  * its workflow busy makes the workflow exist with its kwargs before it is acked, a begin that
  * may not create finds a row that exists, and the end of a delivery runs release -> publish ->
- * ack in that order even when the server forgot its scripts (SCRIPT FLUSH, restart). */
+ * ack in that order even when the server forgot its scripts (SCRIPT FLUSH, restart). Lost
+ * replies come from tests/support/faultproxy.py: the k-th matching command runs on the server,
+ * then the connection resets before its reply is relayed. */
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <unistd.h>
 
 #include <jansson.h>
 #include <libpq-fe.h>
@@ -24,6 +27,7 @@
 #include "queue/scripts.h"
 #include "store/migrate.h"
 #include "store/store.h"
+#include "tests/support/faultproxy.h"
 #include "tests/support/test.h"
 #include "worker/config.h"
 #include "worker/executor.h"
@@ -322,6 +326,113 @@ static void test_end_order_survives_script_flush(void **state)
     cf_buf_deinit(&cont);
 }
 
+/* ---- lost replies (tests/support/faultproxy.py) ---- */
+
+static cf_faultproxy P;
+
+/* proxied opens a handle to the test Redis through a proxy armed with arm ("SET 1 reset"). */
+static cf_redis *proxied(const char *arm)
+{
+    cf_faultproxy_start(&P, "redis", NULL);
+    char line[64], url[1024];
+    snprintf(line, sizeof line, "arm %s", arm);
+    cf_faultproxy_ctl(&P, line, url, sizeof url);
+    cf_faultproxy_redis_url(&P, url, sizeof url);
+    cf_redis *r = NULL;
+    cf_error err;
+    assert_int_equal(cf_redis_open(url, NULL, &r, &err), CF_OK);
+    return r;
+}
+
+/* Captures what the process writes to stderr (the log) while fn runs, into out. */
+static void capture_stderr(void (*fn)(void *), void *arg, char *out, size_t cap)
+{
+    char path[] = "/tmp/cf-test-log.XXXXXX";
+    int fd = mkstemp(path);
+    assert_true(fd >= 0);
+    unlink(path);
+    int saved = dup(STDERR_FILENO);
+    assert_true(saved >= 0 && dup2(fd, STDERR_FILENO) >= 0);
+    fn(arg);
+    dup2(saved, STDERR_FILENO);
+    close(saved);
+    ssize_t n = pread(fd, out, cap - 1, 0);
+    out[n > 0 ? n : 0] = '\0';
+    close(fd);
+    fputs(out, stderr); /* still visible in the test's output */
+}
+
+typedef struct handle_arg {
+    cf_executor *ex;
+    const cf_buf *raw;
+} handle_arg;
+
+static void handle_it(void *p)
+{
+    handle_arg *a = p;
+    cf_executor_handle(a->ex, "default", a->raw->data, a->raw->len);
+}
+
+static void first_delivery(const char *key, const char *kwargs_json, cf_buf *raw)
+{
+    cf_envelope env;
+    assert_int_equal(cf_envelope_init_job(&env, "Deliv", key, NULL, NULL), CF_OK);
+    env.kwargs = json_loads(kwargs_json, 0, NULL);
+    assert_non_null(env.kwargs);
+    assert_int_equal(cf_envelope_encode(&env, raw), CF_OK);
+    cf_envelope_deinit(&env);
+}
+
+/* The reply to the lock's SET is lost: the retry finds the lock holding its own token, takes it
+ * as its own, and the workflow runs once with the kwargs that were enqueued (not {}). */
+static void test_lost_lock_reply_keeps_kwargs(void **state)
+{
+    (void)state;
+    cf_buf raw = CF_BUF_INIT;
+    first_delivery("lost-set-1", "{\"amount\": 12, \"who\": \"ann\"}", &raw);
+    in_flight(&raw);
+    cf_executor ex = executor();
+    ex.redis = proxied("SET 1 reset");
+    cf_executor_handle(&ex, "default", raw.data, raw.len);
+    assert_int_equal(cf_faultproxy_stat(&P, "faults"), 1);
+    char kw[256];
+    stored_kwargs("lost-set-1", kw, sizeof kw);
+    assert_string_equal(kw, "{\"who\": \"ann\", \"amount\": 12}");
+    assert_int_equal(atomic_load(&body_runs), 1);
+    assert_int_equal(in_flight_len(), 0);
+    char lock[CF_KEY_MAX];
+    cf_key_lock(lock, sizeof lock, cfg.prefix, "Deliv", "lost-set-1");
+    assert_int_equal(redis_int(2, (const char *[]){"EXISTS", lock}), 0);
+    cf_redis_free(ex.redis);
+    cf_faultproxy_stop(&P);
+    cf_buf_deinit(&raw);
+}
+
+/* The reply to the end of a delivery is lost after the whole pipeline ran: the retry finds the
+ * lock free and the envelope gone, and says that its lost attempt did it (no warning). */
+static void test_lost_end_reply_logged_as_retry(void **state)
+{
+    (void)state;
+    cf_buf raw = CF_BUF_INIT;
+    first_delivery("lost-ack-1", "{\"n\": 1}", &raw);
+    in_flight(&raw);
+    cf_executor ex = executor();
+    ex.redis = proxied("LREM 1 reset");
+    char log[16384];
+    handle_arg a = {&ex, &raw};
+    capture_stderr(handle_it, &a, log, sizeof log);
+    assert_int_equal(cf_faultproxy_stat(&P, "faults"), 1);
+    assert_int_equal(atomic_load(&body_runs), 1);
+    assert_int_equal(in_flight_len(), 0);
+    assert_non_null(strstr(log, "event=release_retried"));
+    assert_non_null(strstr(log, "event=ack_retried"));
+    assert_null(strstr(log, "event=lock_lost"));
+    assert_null(strstr(log, "event=ack_missing"));
+    cf_redis_free(ex.redis);
+    cf_faultproxy_stop(&P);
+    cf_buf_deinit(&raw);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -329,6 +440,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_continuation_never_creates, setup, teardown),
         cmocka_unit_test_setup_teardown(test_busy_first_delivery_keeps_kwargs, setup, teardown),
         cmocka_unit_test_setup_teardown(test_end_order_survives_script_flush, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_lost_lock_reply_keeps_kwargs, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_lost_end_reply_logged_as_retry, setup, teardown),
     };
     return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }
