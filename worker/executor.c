@@ -31,6 +31,17 @@
 
 static cf_log_limiter redis_limiter, store_limiter;
 
+#ifdef CF_TEST_HOOKS
+/* Test builds only (make's chronoforge-test-hooks binary; never the library or the stock
+ * binary): CHRONOFORGE_TEST_CRASH_AFTER_RELEASE=1 makes a pass abort() between releasing its
+ * lock and publishing its continuation, for tests/e2e/test_e2e_healing.c. */
+static bool test_crash_after_release(void)
+{
+    const char *v = getenv("CHRONOFORGE_TEST_CRASH_AFTER_RELEASE");
+    return v && strcmp(v, "1") == 0;
+}
+#endif
+
 /* redis_retry_wait decides what to do after a Redis call gave st: true means "done" (success
  * or a permanent error, logged), false means "transient: backed off, call again". */
 static bool redis_retry_wait(cf_executor *ex, cf_status st, const char *what)
@@ -425,10 +436,12 @@ static void run_workflow(cf_executor *ex, const char *queue, const char *raw, si
         store_unavailable(ex, queue, raw, len, fin.abandon_status);
         return;
     }
-    if (ex->crash_after_release) {
+#ifdef CF_TEST_HOOKS
+    if (test_crash_after_release()) {
         release(ex, env, token);
-        abort(); /* test hook: the gap between release and publish */
+        abort(); /* the gap between release and publish */
     }
+#endif
     finish_delivery(ex, queue, raw, len, env, token, wf_queue, &fin);
 }
 

@@ -31,10 +31,7 @@ typedef struct cf_executor {
     const atomic_bool *stopping;
     cf_worker_stats *stats;
     int consecutive_errors; /* for backoff of infrastructure errors */
-    /* test hook: abort() between releasing the lock and publishing the continuation
-     * (CHRONOFORGE_TEST_CRASH_AFTER_RELEASE=1); exercises the self-healing path */
-    bool crash_after_release;
-    cf_active *active; /* may be NULL: where this executor records its lock token */
+    cf_active *active;      /* may be NULL: where this executor records its lock token */
     int slot;
 } cf_executor;
 

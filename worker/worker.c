@@ -32,7 +32,6 @@ typedef struct worker {
     atomic_int running;   /* executor threads still in their loop */
     cf_worker_stats stats;
     cf_active *active; /* what each executor holds (worker/active.h) */
-    bool crash_after_release;
 } worker;
 
 typedef struct executor_thread {
@@ -54,7 +53,6 @@ static void *executor_main(void *arg)
         .store = w->store,
         .stopping = &w->stopping,
         .stats = &w->stats,
-        .crash_after_release = w->crash_after_release,
         .active = w->active,
         .slot = t->slot,
     };
@@ -165,8 +163,6 @@ int cf_worker_run(const cf_config *cfg, cf_worker_signals *sig)
     w->sig = sig;
     for (int i = 0; i < cfg->nqueues; i++)
         w->queues[i] = cfg->queues[i];
-    const char *crash = getenv("CHRONOFORGE_TEST_CRASH_AFTER_RELEASE");
-    w->crash_after_release = crash && strcmp(crash, "1") == 0;
     int rc = 1;
     cf_heartbeat *hb = NULL;
     cf_housekeeping *hk = NULL;
