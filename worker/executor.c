@@ -109,7 +109,7 @@ static void dead_letter(cf_executor *ex, const char *queue, const char *raw, siz
     log_warn("event=dead_letter queue=%s code=%s field=%s reason=\"%s\"", queue, err->code,
              err->field[0] ? err->field : "-", err->msg);
     REDIS_RETRY(ex, "dead_letter",
-                cf_deadletter_push(ex->redis, ex->cfg->prefix, ex->worker_id, queue, raw, len, &why,
+                cf_deadletter_move(ex->redis, ex->cfg->prefix, ex->worker_id, queue, raw, len, &why,
                                    0, ex->cfg->dead_letter_cap));
     atomic_fetch_add(&ex->stats->dead_lettered, 1);
 }

@@ -433,6 +433,27 @@ static void test_lost_end_reply_logged_as_retry(void **state)
     cf_buf_deinit(&raw);
 }
 
+/* The reply to the dead-letter move of an undecodable envelope is lost: the retry finds the
+ * envelope no longer in flight and pushes no second entry. */
+static void test_lost_dead_letter_reply_one_entry(void **state)
+{
+    (void)state;
+    cf_buf raw = CF_BUF_INIT;
+    assert_int_equal(cf_buf_append(&raw, "not msgpack at all", 18), CF_OK);
+    in_flight(&raw);
+    cf_executor ex = executor();
+    ex.redis = proxied("EVALSHA 1 reset");
+    cf_executor_handle(&ex, "default", raw.data, raw.len);
+    assert_int_equal(cf_faultproxy_stat(&P, "faults"), 1);
+    assert_int_equal(in_flight_len(), 0);
+    char dead[CF_KEY_MAX];
+    cf_key_dead(dead, sizeof dead, cfg.prefix, "default");
+    assert_int_equal(redis_int(2, (const char *[]){"LLEN", dead}), 1);
+    cf_redis_free(ex.redis);
+    cf_faultproxy_stop(&P);
+    cf_buf_deinit(&raw);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -442,6 +463,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_end_order_survives_script_flush, setup, teardown),
         cmocka_unit_test_setup_teardown(test_lost_lock_reply_keeps_kwargs, setup, teardown),
         cmocka_unit_test_setup_teardown(test_lost_end_reply_logged_as_retry, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_lost_dead_letter_reply_one_entry, setup, teardown),
     };
     return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }
