@@ -4,7 +4,9 @@
  * server and then resets the connection before the reply arrives (docs/retries.md). Under load,
  * every workflow completes once with exactly the kwargs that were enqueued (a lost reply once
  * made the retry take the busy path, ack the only copy of the kwargs and let a kwargs-less
- * continuation create the workflow with {}), and the prefix ends quiescent. */
+ * continuation create the workflow with {}), and the prefix ends quiescent. The same with the
+ * worker's Postgres connections behind the proxy, losing the reply to every few Syncs (group
+ * commits of run begins and write sets, resolved by reading back the batch's write token). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -93,10 +95,52 @@ static void test_lost_set_replies_keep_every_kwargs(void **state)
     fprintf(stderr, "lost SET replies: %lld faults over %d workflows\n", (long long)faults, n);
 }
 
+static void test_lost_commit_replies_keep_every_kwargs(void **state)
+{
+    (void)state;
+    /* Armed once the worker is up (its store prepares a statement per Sync), then every 25th
+     * Sync: the writer's group commits and the readers' queries. Far enough apart that the
+     * statements a reconnect prepares again fit between two faults. */
+    cf_faultproxy_start(&P, "postgres", NULL);
+    char dsn[1024], env_dsn[1100];
+    cf_faultproxy_pg_dsn(&P, E.dsn, dsn, sizeof dsn);
+    snprintf(env_dsn, sizeof env_dsn, "CHRONOFORGE_DATABASE_URL=%s", dsn);
+    const char *extra_env[] = {env_dsn, NULL};
+    const char *args[] = {"-c", "4", NULL};
+    cf_e2e_worker(&E, 0, args, extra_env);
+    assert_true(cf_e2e_wait_log_events(&E, 0, "worker_ready", NULL, 1, DEADLINE_MS));
+    char reply[64];
+    cf_faultproxy_ctl(&P, "arm SYNC 5 reset 25", reply, sizeof reply);
+
+    int n = cf_test_scale(100);
+    cf_redis *r = cf_test_redis_open();
+    for (int i = 0; i < n; i++) {
+        char key[32];
+        snprintf(key, sizeof key, "lost-%d", i);
+        enqueue(r, key, i);
+    }
+    cf_redis_free(r);
+
+    assert_true(cf_e2e_wait_keys_in_state(&E, "lost-%", "completed", n, DEADLINE_MS));
+    cf_e2e_assert_quiet(&E, DEADLINE_MS);
+    int64_t faults = cf_faultproxy_stat(&P, "faults");
+    assert_true(faults >= 5);
+    assert_int_equal(cf_e2e_sql_int(&E,
+                                    "SELECT count(*) FROM chrono_forge_workflows"
+                                    " WHERE key LIKE 'lost-%' AND kwargs = jsonb_build_object("
+                                    "'steps', 2, 'wait_ms', 20, 'n', substr(key, 6)::int,"
+                                    " 'who', key)",
+                                    NULL),
+                     n);
+    fprintf(stderr, "lost Sync replies: %lld faults over %d workflows\n", (long long)faults, n);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_lost_set_replies_keep_every_kwargs, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_lost_commit_replies_keep_every_kwargs, setup,
+                                        teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
