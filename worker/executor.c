@@ -28,6 +28,7 @@
 #include "queue/lock.h"
 #include "queue/redis_conn.h"
 #include "queue/schedule.h"
+#include "worker/delivery_end.h"
 
 static cf_log_limiter redis_limiter, store_limiter;
 
@@ -278,13 +279,23 @@ static void release(cf_executor *ex, const cf_envelope *env, const char *token)
         lock_not_released(env, unknown);
 }
 
-/* finish_delivery releases the lock, publishes or drops the continuation and acks, in one
- * round trip (queue/delivery.h), after Postgres has recorded the outcome. */
+/* finish_delivery releases the lock, carries out the pass's effects (publishes, then removes)
+ * and acks, in one round trip (queue/delivery.h), after Postgres has recorded the outcome. */
 static void finish_delivery(cf_executor *ex, const char *queue, const char *raw, size_t len,
                             const cf_envelope *env, const char *token, const char *wf_queue,
                             const cf_finish_result *fin)
 {
-    cf_buf member = CF_BUF_INIT;
+    cf_log_ctx lc = {.wf_class = env->wf_class, .wf_key = env->key, .jid = env->jid};
+    cf_delivery_effects fx;
+    cf_status st = cf_delivery_effects_build(&fin->effects, wf_queue, &fx);
+    if (st != CF_OK) {
+        /* The outcome is durable in Postgres: the sweeper publishes a lost wake from it. */
+        cf_logkv(CF_LOG_ERROR, &lc, "event=effects_dropped",
+                 "cannot encode this pass's effects (%s); released and acked without them",
+                 cf_status_str(st));
+        cf_delivery_effects_deinit(&fx);
+        memset(&fx, 0, sizeof fx);
+    }
     cf_delivery_end d = {
         .prefix = ex->cfg->prefix,
         .worker_id = ex->worker_id,
@@ -294,28 +305,19 @@ static void finish_delivery(cf_executor *ex, const char *queue, const char *raw,
         .wf_class = env->wf_class,
         .wf_key = env->key,
         .token = token,
-        .next = fin->publish == CF_PUBLISH_WAKE     ? CF_DELIVERY_CONTINUE_AT
-                : fin->publish == CF_PUBLISH_REMOVE ? CF_DELIVERY_DROP_CONTINUATION
-                                                    : CF_DELIVERY_NOTHING,
-        .wf_queue = wf_queue,
-        .due_unix_ms = fin->wake_at_ms,
+        .publish = fx.publish,
+        .npublish = fx.npublish,
+        .remove = fx.remove,
+        .nremove = fx.nremove,
     };
-    if (d.next != CF_DELIVERY_NOTHING) {
-        if (cf_envelope_encode_continuation(env->wf_class, env->key, wf_queue, &member) != CF_OK)
-            d.next = CF_DELIVERY_NOTHING; /* cannot happen for a decoded envelope */
-        d.member = member.data;
-        d.member_len = member.len;
-    }
     bool released = false, acked = false;
     /* Every command of the pipeline is idempotent; after an unknown outcome the retry reports
      * "not held" / "not in flight" for what the lost attempt already did. */
-    cf_status st;
     bool unknown = false;
     do {
         st = cf_delivery_finish(ex->redis, &d, &released, &acked);
         unknown = unknown || outcome_unknown(st);
     } while (!redis_retry_wait(ex, st, "finish_delivery"));
-    cf_log_ctx lc = {.wf_class = env->wf_class, .wf_key = env->key, .jid = env->jid};
     if (!released && !fin->abandoned)
         lock_not_released(env, unknown);
     if (!acked && unknown)
@@ -325,7 +327,7 @@ static void finish_delivery(cf_executor *ex, const char *queue, const char *raw,
         cf_logkv(CF_LOG_WARN, &lc, "event=ack_missing",
                  "the envelope was no longer in flight (recovered while this worker was presumed "
                  "dead?)");
-    cf_buf_deinit(&member);
+    cf_delivery_effects_deinit(&fx);
 }
 
 static void count_pass_end(cf_worker_stats *stats, cf_pass_end end)
@@ -430,8 +432,9 @@ static void run_workflow(cf_executor *ex, const char *queue, const char *raw, si
     count_pass_end(ex->stats, fin.end);
     cf_run_deinit(&run);
 
-    if (fin.publish == CF_PUBLISH_NONE && fin.abandoned && fin.abandon_status != CF_ERR_CONFLICT) {
+    if (fin.abandoned && fin.abandon_status != CF_ERR_CONFLICT) {
         /* Postgres failed mid-run: the run's effects so far are durable; try again later. */
+        cf_finish_result_deinit(&fin);
         release(ex, env, token);
         store_unavailable(ex, queue, raw, len, fin.abandon_status);
         return;
@@ -443,6 +446,7 @@ static void run_workflow(cf_executor *ex, const char *queue, const char *raw, si
     }
 #endif
     finish_delivery(ex, queue, raw, len, env, token, wf_queue, &fin);
+    cf_finish_result_deinit(&fin);
 }
 
 void cf_executor_handle(cf_executor *ex, const char *queue, const char *raw, size_t len)

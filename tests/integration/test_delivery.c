@@ -285,6 +285,7 @@ static void test_end_order_survives_script_flush(void **state)
     ok_cmd(4, (const char *[]){"CONFIG", "SET", "slowlog-log-slower-than", "0"});
     ok_cmd(4, (const char *[]){"CONFIG", "SET", "slowlog-max-len", "1024"});
     ok_cmd(2, (const char *[]){"SLOWLOG", "RESET"});
+    cf_delivery_publish one = {"default", cont.data, cont.len, 1, true};
     cf_delivery_end d = {.prefix = cfg.prefix,
                          .worker_id = WORKER,
                          .queue = "default",
@@ -293,11 +294,8 @@ static void test_end_order_survives_script_flush(void **state)
                          .wf_class = "Deliv",
                          .wf_key = "ord-1",
                          .token = WORKER "/r1",
-                         .next = CF_DELIVERY_CONTINUE_AT,
-                         .wf_queue = "default",
-                         .member = cont.data,
-                         .member_len = cont.len,
-                         .due_unix_ms = 1};
+                         .publish = &one,
+                         .npublish = 1};
     bool released = false, acked = false;
     assert_int_equal(cf_delivery_finish(r_, &d, &released, &acked), CF_OK);
     assert_true(released);
