@@ -27,7 +27,7 @@ typedef struct plan {
     size_t n, cap;
 } plan;
 
-/* next reserves the plan's next command (capacity was sized by the caller). */
+/* next returns the plan's next command slot (capacity was sized by the caller); push adds it. */
 static slot_cmd *next(plan *p)
 {
     return &p->args[p->n];
@@ -46,7 +46,8 @@ static void set_arg(slot_cmd *a, int i, const void *s, size_t len)
     a->lens[i] = len;
 }
 
-/* first_of says whether queue q (at index i of a list of n items) appears first there. */
+/* first_publish_queue / first_remove_queue: whether item i is the first of its queue (the
+ * group of that queue's commands starts there). */
 static bool first_publish_queue(const cf_delivery_publish *v, size_t i)
 {
     for (size_t j = 0; j < i; j++)
