@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: MIT
 /* worker/executor.c: one delivery from fetch to ack. The order of the last steps matters:
  * Postgres records the outcome (and next_wake_at) first, then the Redis lock is released, then
- * the continuation is published, then the delivery is acked. A crash between any two leaves
+ * the pass's effects are published, then the delivery is acked. A crash between any two leaves
  * either the envelope in flight (recovered and run again, harmlessly) or a workflow whose
  * next_wake_at in Postgres says when it wants to run (the sweeper publishes it again). */
 #include "worker/executor.h"

@@ -1,8 +1,10 @@
 // SPDX-License-Identifier: MIT
 /* worker/executor.h: handles one delivery from fetch to ack (docs/replay.md):
  * decode (refusals to dead letters) → class lookup (unknown: put back with backoff) → Redis lock
- * (busy: becomes the workflow's continuation) → Postgres begin (fence) → replay the workflow →
- * complete / halt / stall / fail → release the lock → publish the continuation → ack.
+ * (busy: a first delivery stores its workflow, then becomes its continuation) → Postgres begin
+ * (fence; a continuation never creates) → replay the workflow → complete / halt / stall / fail
+ * → release the lock → the pass's effects (publishes, removes) → ack. Every Redis call retried
+ * after an unknown outcome is idempotent (docs/retries.md).
  * One executor per thread: it owns that thread's Redis connection; the store is shared. */
 #ifndef CF_WORKER_EXECUTOR_H
 #define CF_WORKER_EXECUTOR_H
