@@ -356,6 +356,19 @@ static batch_result run_pipeline(cf_store *s, cf_op **ops, size_t n, bool isolat
     return br;
 }
 
+/* read_back_begin reads an applied BEGIN's row (and its steps, when asked) after a resolve. */
+static cf_status read_back_begin(cf_store *s, const cf_op *op, PGresult **row, PGresult **steps)
+{
+    PQclear(*row);
+    PQclear(*steps);
+    *row = *steps = NULL;
+    const char *vals[] = {op->begin->wf_class, op->begin->key};
+    cf_status rs = cf_pg_exec(&s->wpg, CF_SQL_WF_BY_CLASS_KEY, vals, PGRES_TUPLES_OK, row);
+    if (rs == CF_OK && op->begin->steps)
+        rs = cf_pg_exec(&s->wpg, CF_SQL_STEPS_BY_KEY, vals, PGRES_TUPLES_OK, steps);
+    return rs;
+}
+
 /* After an unknown outcome: reconnect, then ask which ops' workflows carry the batch token.
  * Applied ops are answered (a BEGIN re-reads its row); the rest go to retry[]. Returns false
  * when Postgres stayed unreachable (the ops are then answered UNAVAILABLE by the caller). */
@@ -406,11 +419,15 @@ static bool resolve(cf_store *s, cf_op **ops, size_t n, const char *token, cf_op
             answer(s, op, CF_OK, NULL);
             continue;
         }
+        /* The begin is applied: a read failing now must not answer it as failed (its run would
+         * be put back and the next begin would count a crash), so reads are retried. */
         PGresult *row = NULL, *steps = NULL;
-        const char *vals[] = {op->begin->wf_class, op->begin->key};
-        cf_status rs = cf_pg_exec(&s->wpg, CF_SQL_WF_BY_CLASS_KEY, vals, PGRES_TUPLES_OK, &row);
-        if (rs == CF_OK && op->begin->steps)
-            rs = cf_pg_exec(&s->wpg, CF_SQL_STEPS_BY_KEY, vals, PGRES_TUPLES_OK, &steps);
+        cf_status rs = read_back_begin(s, op, &row, &steps);
+        while ((rs == CF_ERR_IO || rs == CF_ERR_UNAVAILABLE) &&
+               cf_pg_reconnect(&s->wpg, true, s->statement_timeout_ms, &s->stop) == CF_OK) {
+            atomic_fetch_add(&s->n_reconnects, 1);
+            rs = read_back_begin(s, op, &row, &steps);
+        }
         if (rs == CF_OK && PQntuples(row) == 1) {
             rs = cf_rows_wf(row, 0, op->begin_out);
             if (rs == CF_OK) {
