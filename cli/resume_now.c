@@ -14,12 +14,14 @@
 #include "common/rand.h"
 #include "engine/finish.h"
 #include "engine/registry.h"
+#include "queue/enqueue.h"
 #include "queue/envelope.h"
 #include "queue/heartbeat.h"
 #include "queue/keys.h"
 #include "queue/lock.h"
 #include "queue/schedule.h"
 #include "store/query.h"
+#include "worker/delivery_end.h"
 
 typedef struct now_run {
     cf_cli_ctx *ctx;
@@ -44,20 +46,24 @@ static int64_t ttl_for(const now_run *n, const json_t *options)
     return n->def->max_duration_ms > 0 ? n->def->max_duration_ms : n->ctx->args.cfg.max_duration_ms;
 }
 
-/* publish does what the pass asked of Redis, after the lock is released (SPEC §2's order). */
+/* publish carries out the pass's effects (its continuation, removals, any envelopes it asked
+ * for), after the lock is released (SPEC §2's order). */
 static cf_status publish(now_run *n, const cf_finish_result *fin)
 {
-    if (fin->publish == CF_PUBLISH_NONE)
-        return CF_OK;
-    cf_buf member = CF_BUF_INIT;
-    cf_status st = cf_envelope_encode_continuation(n->wf_class, n->key, n->queue, &member);
+    cf_delivery_effects fx;
+    cf_status st = cf_delivery_effects_build(&fin->effects, n->queue, &fx);
     const char *prefix = n->ctx->args.cfg.prefix;
-    if (st == CF_OK && fin->publish == CF_PUBLISH_WAKE)
-        st = cf_continuation_publish(n->ctx->redis, prefix, n->queue, member.data, member.len,
-                                     fin->wake_at_ms, NULL);
-    else if (st == CF_OK)
-        st = cf_continuation_remove(n->ctx->redis, prefix, n->queue, member.data, member.len, NULL);
-    cf_buf_deinit(&member);
+    for (size_t i = 0; st == CF_OK && i < fx.npublish; i++) {
+        const cf_delivery_publish *p = &fx.publish[i];
+        st = p->continuation ? cf_continuation_publish(n->ctx->redis, prefix, p->queue, p->member,
+                                                       p->member_len, p->due_unix_ms, NULL)
+                             : cf_enqueue_at(n->ctx->redis, prefix, p->queue, p->member,
+                                             p->member_len, p->due_unix_ms);
+    }
+    for (size_t i = 0; st == CF_OK && i < fx.nremove; i++)
+        st = cf_continuation_remove(n->ctx->redis, prefix, fx.remove[i].queue, fx.remove[i].member,
+                                    fx.remove[i].member_len, NULL);
+    cf_delivery_effects_deinit(&fx);
     return st;
 }
 
@@ -116,9 +122,8 @@ static cf_status locked(now_run *n, const cf_requeue_req *req, cf_finish_result 
         st = publish(n, fin);
         if (st != CF_OK)
             fprintf(stderr,
-                    "chronoforge requeue: publishing its %s failed (%s); the healing pass will "
-                    "publish it\n",
-                    fin->publish == CF_PUBLISH_WAKE ? "continuation" : "removal",
+                    "chronoforge requeue: publishing the pass's effects failed (%s); the healing "
+                    "pass will publish its wake\n",
                     cf_redis_errstr(n->ctx->redis));
         st = CF_OK; /* the outcome is durable; healing repairs Redis */
     }
@@ -202,7 +207,8 @@ cf_status cf_cli_resume_now(cf_cli_ctx *ctx, const char *wf_class, const char *k
     if (cf_heartbeat_deregister(ctx->redis, cfg->prefix, n.worker_id) != CF_OK)
         fprintf(stderr, "chronoforge requeue: could not deregister %s: %s (it expires)\n",
                 n.worker_id, cf_redis_errstr(ctx->redis));
-    if (st != CF_OK)
-        return st;
-    return report(&n, &fin);
+    if (st == CF_OK)
+        st = report(&n, &fin);
+    cf_finish_result_deinit(&fin);
+    return st;
 }

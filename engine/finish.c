@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: MIT
-/* engine/finish.c: the end of a pass: outcome → write set → publish decision. */
+/* engine/finish.c: the end of a pass: outcome → write set → the effects it leaves. */
 #include "engine/finish.h"
 
 #include <string.h>
@@ -10,7 +10,6 @@ static cf_finish_result abandoned(cf_run *run)
 {
     return (cf_finish_result){.end = run->abandon_status == CF_ERR_CONFLICT ? CF_PASS_CONFLICT
                                                                             : CF_PASS_STORE_ERROR,
-                              .publish = CF_PUBLISH_NONE,
                               .abandoned = true,
                               .abandon_status = run->abandon_status};
 }
@@ -20,24 +19,38 @@ static cf_finish_result commit_outcome(cf_run *run, cf_ws_outcome outcome, int64
 {
     if (cf_run_finish(run, outcome, wake_at_ms, attempt, retry_counts) != CF_OK)
         return abandoned(run);
-    cf_pass_end end = CF_PASS_COMPLETED;
+    cf_finish_result r = {.end = CF_PASS_COMPLETED};
+    const cf_wf_row *w = &run->row;
+    cf_status st = CF_OK;
     switch (outcome) {
     case CF_WS_HALT:
-        return (cf_finish_result){.end = CF_PASS_HALTED,
-                                  .publish = wake_at_ms > 0 ? CF_PUBLISH_WAKE : CF_PUBLISH_NONE,
-                                  .wake_at_ms = wake_at_ms};
+        r.end = CF_PASS_HALTED;
+        if (wake_at_ms > 0)
+            st = cf_effects_publish(&r.effects, w->wf_class, w->key, w->queue, NULL, wake_at_ms);
+        break;
     case CF_WS_COMPLETE:
     case CF_WS_CONTINUE:
-        end = CF_PASS_COMPLETED;
+        r.end = CF_PASS_COMPLETED;
         break;
     case CF_WS_STALL:
-        end = CF_PASS_STALLED;
+        r.end = CF_PASS_STALLED;
         break;
     case CF_WS_FAIL:
-        end = CF_PASS_FAILED;
+        r.end = CF_PASS_FAILED;
         break;
     }
-    return (cf_finish_result){.end = end, .publish = CF_PUBLISH_REMOVE};
+    if (outcome != CF_WS_HALT)
+        st = cf_effects_remove(&r.effects, w->wf_class, w->key, w->queue);
+    if (st != CF_OK) /* the outcome is durable; Postgres's next_wake_at heals a lost wake */
+        cf_logkv(CF_LOG_ERROR, &run->log, "event=oom",
+                 "cannot record the effects of this pass (%s); the sweeper will publish it",
+                 cf_status_str(st));
+    return r;
+}
+
+void cf_finish_result_deinit(cf_finish_result *r)
+{
+    cf_effects_deinit(&r->effects);
 }
 
 /* workflow_error applies the workflow-level policy to an error of the body itself. */

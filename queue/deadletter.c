@@ -54,9 +54,9 @@ static cf_status encode_entry(cf_buf *b, const char *worker_id, const char *queu
     return rc == 0 ? CF_OK : CF_ERR_NOMEM; /* cf_buf fails only on OOM */
 }
 
-cf_status cf_deadletter_push(cf_redis *r, const char *prefix, const char *worker_id,
-                             const char *queue, const void *raw, size_t len,
-                             const cf_deadletter_reason *why, int64_t at_unix_ms, int64_t cap)
+static cf_status push(cf_redis *r, const char *prefix, const char *worker_id, const char *queue,
+                      const void *raw, size_t len, const cf_deadletter_reason *why,
+                      int64_t at_unix_ms, int64_t cap, bool only_in_flight)
 {
     if (cf_keys_check(prefix, queue) != CF_OK || worker_id == NULL || why == NULL ||
         why->code == NULL || raw == NULL)
@@ -71,14 +71,30 @@ cf_status cf_deadletter_push(cf_redis *r, const char *prefix, const char *worker
     cf_status st = encode_entry(&b, worker_id, queue, raw, len, why,
                                 at_unix_ms > 0 ? at_unix_ms : cf_clock_unix_ms());
     if (st == CF_OK) {
-        const char *argv[5] = {ik, dk, raw, b.data, capstr};
-        size_t lens[5] = {(size_t)il, (size_t)dl, len, b.len, strlen(capstr)};
+        const char *argv[6] = {ik, dk, raw, b.data, capstr, only_in_flight ? "1" : "0"};
+        size_t lens[6] = {(size_t)il, (size_t)dl, len, b.len, strlen(capstr), 1};
         cf_reply *rep = NULL;
-        st = cf_redis_eval(r, &cf_script_deadletter_push, 2, 5, argv, lens, &rep);
+        st = cf_redis_eval(r, &cf_script_deadletter_push, 2, 6, argv, lens, &rep);
+        if (st == CF_OK && only_in_flight && rep->type == CF_REPLY_INTEGER && rep->integer == 0)
+            st = CF_ERR_NOT_FOUND;
         cf_reply_free(rep);
     }
     cf_buf_deinit(&b);
     return st;
+}
+
+cf_status cf_deadletter_push(cf_redis *r, const char *prefix, const char *worker_id,
+                             const char *queue, const void *raw, size_t len,
+                             const cf_deadletter_reason *why, int64_t at_unix_ms, int64_t cap)
+{
+    return push(r, prefix, worker_id, queue, raw, len, why, at_unix_ms, cap, false);
+}
+
+cf_status cf_deadletter_move(cf_redis *r, const char *prefix, const char *worker_id,
+                             const char *queue, const void *raw, size_t len,
+                             const cf_deadletter_reason *why, int64_t at_unix_ms, int64_t cap)
+{
+    return push(r, prefix, worker_id, queue, raw, len, why, at_unix_ms, cap, true);
 }
 
 void cf_deadletter_clear(cf_deadletter *d)

@@ -116,6 +116,11 @@ CF_MUST_CHECK cf_status cf_envelope_encode(const cf_envelope *env, cf_buf *out);
 CF_MUST_CHECK cf_status cf_envelope_encode_continuation(const char *wf_class, const char *key,
                                                         const char *queue, cf_buf *out);
 
+/* cf_envelope_is_continuation says whether env (decoded) is a continuation of its workflow
+ * (its jid is the canonical continuation jid of its class and key) rather than a producer's
+ * first delivery. A continuation carries no kwargs, so it must never create a workflow. */
+bool cf_envelope_is_continuation(const cf_envelope *env);
+
 /* cf_envelope_new_jid writes 24 random lowercase hex chars and a NUL into out. */
 void cf_envelope_new_jid(char out[25]);
 

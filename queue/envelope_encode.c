@@ -279,3 +279,10 @@ cf_status cf_envelope_encode_continuation(const char *wf_class, const char *key,
     continuation_jid(env.wf_class, env.key, env.jid);
     return cf_envelope_encode(&env, out);
 }
+
+bool cf_envelope_is_continuation(const cf_envelope *env)
+{
+    char jid[27];
+    continuation_jid(env->wf_class, env->key, jid);
+    return strcmp(env->jid, jid) == 0;
+}

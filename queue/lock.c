@@ -73,6 +73,11 @@ cf_status cf_lock_acquire(cf_redis *r, const char *prefix, const char *worker_id
             fill_holder(holder, NULL, reps[2]);
             if (holder)
                 snprintf(holder->value, sizeof holder->value, "%s", token);
+        } else if (reps[1]->type == CF_REPLY_STRING && reps[1]->len == strlen(token) &&
+                   memcmp(reps[1]->str, token, reps[1]->len) == 0) {
+            /* Already ours: this is a retry of a SET whose reply was lost (the first attempt
+             * ran). The TTL runs from that attempt; the SADD above is idempotent. */
+            fill_holder(holder, reps[1], reps[2]);
         } else if (reps[1]->type == CF_REPLY_STRING) {
             fill_holder(holder, reps[1], reps[2]);
             bool ours = reps[1]->len > strlen(worker_id) &&

@@ -23,9 +23,10 @@ typedef struct cf_lock_holder {
 /* cf_lock_acquire takes the lock of wf_class/wf_key for token ("<worker-id>/<run-id>", see
  * cf_lock_token_make; its worker-id part must equal worker_id) for ttl_ms (> 0), and records it
  * in P:held:<worker_id>, in one round trip (SADD, SET NX PX GET, PTTL). Returns CF_OK when
- * taken, CF_ERR_BUSY when someone else holds it (then *holder, which may be NULL, gets the
- * holder and its remaining time, and the stray P:held entry is removed unless this worker holds
- * the lock under another run), CF_ERR_INVALID for bad arguments. */
+ * taken, or when the lock already holds token (a retry after a lost reply: the first attempt
+ * took it, and its TTL counts from then), CF_ERR_BUSY when someone else holds it (then *holder,
+ * which may be NULL, gets the holder and its remaining time, and the stray P:held entry is removed
+ * unless this worker holds the lock under another run), CF_ERR_INVALID for bad arguments. */
 CF_MUST_CHECK cf_status cf_lock_acquire(struct cf_redis *r, const char *prefix,
                                         const char *worker_id, const char *wf_class,
                                         const char *wf_key, const char *token, int64_t ttl_ms,

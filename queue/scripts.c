@@ -47,8 +47,10 @@ const cf_redis_script cf_script_lock_release_prefix = {
 
 const cf_redis_script cf_script_deadletter_push = {
     "deadletter_push", "local n = redis.call('LREM', KEYS[1], 1, ARGV[1])\n"
-                       "redis.call('LPUSH', KEYS[2], ARGV[2])\n"
-                       "redis.call('LTRIM', KEYS[2], 0, tonumber(ARGV[3]) - 1)\n"
+                       "if n > 0 or ARGV[4] ~= '1' then\n"
+                       "  redis.call('LPUSH', KEYS[2], ARGV[2])\n"
+                       "  redis.call('LTRIM', KEYS[2], 0, tonumber(ARGV[3]) - 1)\n"
+                       "end\n"
                        "return n\n"};
 
 const cf_redis_script cf_script_deadletter_retry = {

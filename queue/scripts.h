@@ -22,8 +22,9 @@ extern const cf_redis_script cf_script_lock_release;
 /* KEYS[1] lock; ARGV[1] value prefix ("<dead-id>/"). DEL when the value starts with it.
  * Returns 1 deleted, 0 not. */
 extern const cf_redis_script cf_script_lock_release_prefix;
-/* KEYS[1] inflight, KEYS[2] dead; ARGV[1] raw, ARGV[2] entry, ARGV[3] cap. LREM 1 raw, LPUSH
- * entry, LTRIM 0 cap-1. Returns removed. */
+/* KEYS[1] inflight, KEYS[2] dead; ARGV[1] raw, ARGV[2] entry, ARGV[3] cap, ARGV[4] "1": only
+ * if in flight. LREM 1 raw, then (if removed, or ARGV[4] is not "1") LPUSH entry, LTRIM 0
+ * cap-1. Returns removed. */
 extern const cf_redis_script cf_script_deadletter_push;
 /* KEYS[1] dead, KEYS[2] ready; ARGV[1] entry, ARGV[2] raw. LREM 1 entry, LPUSH raw if removed. */
 extern const cf_redis_script cf_script_deadletter_retry;

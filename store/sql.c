@@ -46,10 +46,12 @@
 
 /* Find-or-create and lock every run begin of a batch, in one statement.
  * $1: a JSON array of {i, c: class, k: key, q: queue, kw: kwargs, op: options, l: lock value,
- *     rt: retry} whose (class, key) pairs are distinct; $2: the batch's write token.
+ *     rt: retry, me: must exist} whose (class, key) pairs are distinct; $2: the batch's write
+ *     token.
  * Guarantees: existing rows are locked (FOR UPDATE, in id order, so concurrent batches cannot
  * deadlock) before they are judged; SELECT first, so the INSERT runs only for rows that do not
- * exist and replays burn no sequence values; a created row is born running and locked, so no
+ * exist and replays burn no sequence values; a request that must exist (a continuation, which
+ * carries no kwargs) never creates a row; a created row is born running and locked, so no
  * reader ever sees it otherwise; an executable row (idle, running; stalled/failed when rt) gets
  * fence + 1, the lock, crash_count + 1 when the previous run never released, and on the retry
  * transition fresh budgets (retry_counts {} and no "retry_counts" in its failed steps); every
@@ -59,7 +61,7 @@
 static const char sql_run_begins[] =
     "WITH r AS ("
     "  SELECT * FROM jsonb_to_recordset($1::jsonb)"
-    "    AS r(i int, c text, k text, q text, kw jsonb, op jsonb, l text, rt bool)),"
+    "    AS r(i int, c text, k text, q text, kw jsonb, op jsonb, l text, rt bool, me bool)),"
     " cur AS ("
     "  SELECT w.id, w.state, w.locked_by, r.i"
     "  FROM " WF " w JOIN r ON w.job_class = r.c AND w.key = r.k"
@@ -70,7 +72,8 @@ static const char sql_run_begins[] =
     "                           locked_by, locked_at, started_at, write_token)"
     "  SELECT r.c, r.k, r.q, r.kw, r.op, 'running', 1, r.l, now(), now(), $2"
     "  FROM r"
-    "  WHERE NOT EXISTS (SELECT 1 FROM cur WHERE cur.i = r.i)"
+    "  WHERE r.me IS NOT TRUE"
+    "    AND NOT EXISTS (SELECT 1 FROM cur WHERE cur.i = r.i)"
     "  ORDER BY r.i"
     "  ON CONFLICT (job_class, key) DO NOTHING"
     "  RETURNING w.*),"

@@ -112,13 +112,16 @@ typedef struct cf_run_begin_args {
     const char *lock_value;     /* "<worker-id>/<run-id>", recorded in locked_by */
     json_t *kwargs, *options;   /* stored when created (borrowed; NULL: {}) */
     bool retry;                 /* a retry_workflow envelope: stalled|failed are executable */
+    bool must_exist;            /* never create the row (a continuation carries no kwargs):
+                                   CF_ERR_NOT_FOUND when it does not exist */
     cf_step_list *steps;        /* optional: when non-NULL and the run begins, receives what
                                    cf_store_load_steps would, read in the same round trip */
 } cf_run_begin_args;
 
 /* cf_store_run_begin takes the Postgres side of a run's lock, in one statement and one commit
  * shared with other runs' writes (group commit); blocks until durable.
- * Finds the (class, key) row (SELECT first) or creates it with kwargs/options/queue; creation
+ * Finds the (class, key) row (SELECT first) or, unless args->must_exist, creates it with
+ * kwargs/options/queue (must_exist and no row: CF_ERR_NOT_FOUND, nothing written); creation
  * is race-safe (two creators: one row). A row this call creates is committed already locked:
  * it is born idle inside the transaction, so no reader ever sees it otherwise.
  * If executable (idle, running; stalled/failed too when args->retry), it sets state=running,

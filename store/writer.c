@@ -300,6 +300,10 @@ static void answer_all(cf_writer *w, cf_op **ops, size_t n, plan *p, cf_op **ret
             else if (p->st[k].id == CF_SQL_STEPS_OF_BEGINS)
                 sr = p->st[k].res;
         }
+        if (brow[i] < 0 && op->begin->must_exist) {
+            answer(w, op, CF_ERR_NOT_FOUND, "no such workflow (this begin may not create it)");
+            continue;
+        }
         if (brow[i] < 0) {
             retry[(*nretry)++] = op; /* lost a creation race: run again, it will find the row */
             continue;
@@ -367,6 +371,19 @@ static batch_result run_pipeline(cf_writer *w, cf_op **ops, size_t n, bool isola
     plan_free(p);
     leave_pipeline(w);
     return br;
+}
+
+/* read_back_begin reads an applied BEGIN's row (and its steps, when asked) after a resolve. */
+static cf_status read_back_begin(cf_writer *w, const cf_op *op, PGresult **row, PGresult **steps)
+{
+    PQclear(*row);
+    PQclear(*steps);
+    *row = *steps = NULL;
+    const char *vals[] = {op->begin->wf_class, op->begin->key};
+    cf_status rs = cf_pg_exec(&w->pg, CF_SQL_WF_BY_CLASS_KEY, vals, PGRES_TUPLES_OK, row);
+    if (rs == CF_OK && op->begin->steps)
+        rs = cf_pg_exec(&w->pg, CF_SQL_STEPS_BY_KEY, vals, PGRES_TUPLES_OK, steps);
+    return rs;
 }
 
 /* Reads back which of a batch's workflows carry its token (refs: CF_SQL_RESOLVE's $2), once
@@ -462,11 +479,16 @@ static bool resolve(cf_writer *w, cf_op **ops, size_t n, const char *token, int 
             answer(w, op, CF_OK, NULL);
             continue;
         }
+        /* The begin is applied: a read failing now must not answer it as failed (its run would
+         * be put back and the next begin would count a crash), so reads are retried. */
         PGresult *row = NULL, *steps = NULL;
-        const char *vals[] = {op->begin->wf_class, op->begin->key};
-        cf_status rs = cf_pg_exec(&w->pg, CF_SQL_WF_BY_CLASS_KEY, vals, PGRES_TUPLES_OK, &row);
-        if (rs == CF_OK && op->begin->steps)
-            rs = cf_pg_exec(&w->pg, CF_SQL_STEPS_BY_KEY, vals, PGRES_TUPLES_OK, &steps);
+        cf_status rs = read_back_begin(w, op, &row, &steps);
+        int64_t give_up = cf_clock_mono_ms() + w->pg.limits.statement_timeout_ms;
+        while (cf_status_is_transient(rs) && cf_clock_mono_ms() < give_up &&
+               cf_pg_reconnect(&w->pg, true, give_up - cf_clock_mono_ms(), &w->stop) == CF_OK) {
+            atomic_fetch_add(&w->n_reconnects, 1);
+            rs = read_back_begin(w, op, &row, &steps);
+        }
         if (rs == CF_OK && PQntuples(row) == 1) {
             rs = cf_rows_wf(row, 0, op->begin_out);
             if (rs == CF_OK) {

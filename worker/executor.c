@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: MIT
 /* worker/executor.c: one delivery from fetch to ack. The order of the last steps matters:
  * Postgres records the outcome (and next_wake_at) first, then the Redis lock is released, then
- * the continuation is published, then the delivery is acked. A crash between any two leaves
+ * the pass's effects are published, then the delivery is acked. A crash between any two leaves
  * either the envelope in flight (recovered and run again, harmlessly) or a workflow whose
  * next_wake_at in Postgres says when it wants to run (the sweeper publishes it again). */
 #include "worker/executor.h"
@@ -29,8 +29,20 @@
 #include "queue/redis_conn.h"
 #include "queue/schedule.h"
 #include "store/requeue.h"
+#include "worker/delivery_end.h"
 
 static cf_log_limiter redis_limiter, store_limiter;
+
+#ifdef CF_TEST_HOOKS
+/* Test builds only (make's chronoforge-test-hooks binary; never the library or the stock
+ * binary): CHRONOFORGE_TEST_CRASH_AFTER_RELEASE=1 makes a pass abort() between releasing its
+ * lock and publishing its continuation, for tests/e2e/test_e2e_healing.c. */
+static bool test_crash_after_release(void)
+{
+    const char *v = getenv("CHRONOFORGE_TEST_CRASH_AFTER_RELEASE");
+    return v && strcmp(v, "1") == 0;
+}
+#endif
 
 /* redis_retry_wait decides what to do after a Redis call gave st: true means "done" (success,
  * a permanent error, logged, or a stop requested while Redis is unreachable: then the caller
@@ -73,6 +85,28 @@ static bool redis_retry_wait(cf_executor *ex, cf_status st, const char *what)
         } while (!redis_retry_wait((ex), (st), (what)));                                           \
     } while (0)
 
+/* outcome_unknown: st says the command may have run on the server though no reply came (the
+ * connection broke or timed out after the request went out). A retry that then finds the work
+ * already done (lock not held, envelope not in flight) was preceded by our own attempt. */
+static bool outcome_unknown(cf_status st)
+{
+    return st == CF_ERR_IO || st == CF_ERR_TIMEOUT;
+}
+
+/* lock_not_released logs a release that found the lock no longer ours: after an attempt whose
+ * outcome was unknown, that attempt released it (info); otherwise it expired or was taken. */
+static void lock_not_released(const cf_envelope *env, bool unknown)
+{
+    cf_log_ctx lc = {.wf_class = env->wf_class, .wf_key = env->key, .jid = env->jid};
+    if (unknown)
+        cf_logkv(CF_LOG_INFO, &lc, "event=release_retried",
+                 "the lock was already released: an earlier attempt whose reply was lost did it");
+    else
+        cf_logkv(CF_LOG_WARN, &lc, "event=lock_lost",
+                 "the Redis lock expired or was taken over before release (the run outlived "
+                 "max_duration?)");
+}
+
 #define REDIS_RETRY(ex, what, call)                                                                \
     do {                                                                                           \
         cf_status rr_st_;                                                                          \
@@ -92,7 +126,7 @@ static void dead_letter(cf_executor *ex, const char *queue, const char *raw, siz
     log_warn("event=dead_letter queue=%s code=%s field=%s reason=\"%s\"", queue, err->code,
              err->field[0] ? err->field : "-", err->msg);
     REDIS_RETRY(ex, "dead_letter",
-                cf_deadletter_push(ex->redis, ex->cfg->prefix, ex->worker_id, queue, raw, len, &why,
+                cf_deadletter_move(ex->redis, ex->cfg->prefix, ex->worker_id, queue, raw, len, &why,
                                    0, ex->cfg->dead_letter_cap));
     atomic_fetch_add(&ex->stats->dead_lettered, 1);
 }
@@ -171,12 +205,50 @@ static void drop_continuation(cf_executor *ex, const char *queue, const char *wf
     cf_buf_deinit(&member);
 }
 
+static void store_unavailable(cf_executor *ex, const char *queue, const char *raw, size_t len,
+                              cf_status st);
+
+/* store_refused dead-letters an envelope whose data Postgres refused for good, with the reason. */
+static void store_refused(cf_executor *ex, const char *queue, const char *raw, size_t len,
+                          cf_status st)
+{
+    char why[256];
+    cf_store_errstr(ex->store, why, sizeof why);
+    cf_error err;
+    cf_error_set(&err, "bad_value", "", "the store refused this workflow: %s (%s)", why,
+                 cf_status_str(st));
+    dead_letter(ex, queue, raw, len, &err);
+}
+
+/* first_delivery: a producer's envelope (it may carry kwargs and may create its workflow), as
+ * opposed to a continuation (no kwargs) or a retry_workflow envelope (resumes, never creates). */
+static bool first_delivery(const cf_envelope *env)
+{
+    return !env->retry_workflow && !cf_envelope_is_continuation(env);
+}
+
 /* busy: the workflow is held by a live run; this delivery becomes its continuation, due when
- * the lock would expire or after busy_recheck, whichever is sooner (never a silent drop). */
+ * the lock would expire or after busy_recheck, whichever is sooner (never a silent drop).
+ * A first delivery is the only copy of its kwargs: before it is acked, its workflow is made to
+ * exist in Postgres (born idle with those kwargs, unless it exists already), so the
+ * kwargs-less continuation finds it (docs/retries.md). */
 static void busy(cf_executor *ex, const char *queue, const char *raw, size_t len,
                  const cf_envelope *env, const cf_lock_holder *holder)
 {
     atomic_fetch_add(&ex->stats->busy, 1);
+    if (first_delivery(env)) {
+        cf_wf_row row = {0};
+        cf_status st = cf_store_wf_ensure(ex->store, env->wf_class, env->key, queue, env->kwargs,
+                                          env->options, &row);
+        cf_wf_row_deinit(&row);
+        if (st != CF_OK) {
+            if (cf_status_is_transient(st) || st == CF_ERR_NOMEM)
+                store_unavailable(ex, queue, raw, len, st); /* the envelope itself waits */
+            else
+                store_refused(ex, queue, raw, len, st);
+            return;
+        }
+    }
     int64_t wait = ex->cfg->busy_recheck_ms;
     if (holder->pttl_ms >= 0 && holder->pttl_ms < wait)
         wait = holder->pttl_ms;
@@ -216,25 +288,33 @@ static void store_unavailable(cf_executor *ex, const char *queue, const char *ra
 static void release(cf_executor *ex, const cf_envelope *env, const char *token)
 {
     cf_status st;
+    bool unknown = false;
     do {
         st = cf_lock_release(ex->redis, ex->cfg->prefix, ex->worker_id, env->wf_class, env->key,
                              token);
+        unknown = unknown || outcome_unknown(st);
     } while (st != CF_ERR_CONFLICT && !redis_retry_wait(ex, st, "lock_release"));
-    if (st == CF_ERR_CONFLICT) {
-        cf_log_ctx lc = {.wf_class = env->wf_class, .wf_key = env->key, .jid = env->jid};
-        cf_logkv(CF_LOG_WARN, &lc, "event=lock_lost",
-                 "the Redis lock expired or was taken over before release (the run outlived "
-                 "max_duration?)");
-    }
+    if (st == CF_ERR_CONFLICT)
+        lock_not_released(env, unknown);
 }
 
-/* finish_delivery releases the lock, publishes or drops the continuation and acks, in one
- * round trip (queue/delivery.h), after Postgres has recorded the outcome. */
+/* finish_delivery releases the lock, carries out the pass's effects (publishes, then removes)
+ * and acks, in one round trip (queue/delivery.h), after Postgres has recorded the outcome. */
 static void finish_delivery(cf_executor *ex, const char *queue, const char *raw, size_t len,
                             const cf_envelope *env, const char *token, const char *wf_queue,
                             const cf_finish_result *fin)
 {
-    cf_buf member = CF_BUF_INIT;
+    cf_log_ctx lc = {.wf_class = env->wf_class, .wf_key = env->key, .jid = env->jid};
+    cf_delivery_effects fx;
+    cf_status st = cf_delivery_effects_build(&fin->effects, wf_queue, &fx);
+    if (st != CF_OK) {
+        /* The outcome is durable in Postgres: the sweeper publishes a lost wake from it. */
+        cf_logkv(CF_LOG_ERROR, &lc, "event=effects_dropped",
+                 "cannot encode this pass's effects (%s); released and acked without them",
+                 cf_status_str(st));
+        cf_delivery_effects_deinit(&fx);
+        memset(&fx, 0, sizeof fx);
+    }
     cf_delivery_end d = {
         .prefix = ex->cfg->prefix,
         .worker_id = ex->worker_id,
@@ -244,37 +324,35 @@ static void finish_delivery(cf_executor *ex, const char *queue, const char *raw,
         .wf_class = env->wf_class,
         .wf_key = env->key,
         .token = token,
-        .next = fin->publish == CF_PUBLISH_WAKE     ? CF_DELIVERY_CONTINUE_AT
-                : fin->publish == CF_PUBLISH_REMOVE ? CF_DELIVERY_DROP_CONTINUATION
-                                                    : CF_DELIVERY_NOTHING,
-        .wf_queue = wf_queue,
-        .due_unix_ms = fin->wake_at_ms,
+        .publish = fx.publish,
+        .npublish = fx.npublish,
+        .remove = fx.remove,
+        .nremove = fx.nremove,
     };
-    if (d.next != CF_DELIVERY_NOTHING) {
-        if (cf_envelope_encode_continuation(env->wf_class, env->key, wf_queue, &member) != CF_OK)
-            d.next = CF_DELIVERY_NOTHING; /* cannot happen for a decoded envelope */
-        d.member = member.data;
-        d.member_len = member.len;
-    }
     bool released = false, acked = false;
-    cf_status st;
-    REDIS_RETRY_ST(st, ex, "finish_delivery", cf_delivery_finish(ex->redis, &d, &released, &acked));
-    cf_log_ctx lc = {.wf_class = env->wf_class, .wf_key = env->key, .jid = env->jid};
+    /* Every command of the pipeline is idempotent; after an unknown outcome the retry reports
+     * "not held" / "not in flight" for what the lost attempt already did. */
+    bool unknown = false;
+    do {
+        st = cf_delivery_finish(ex->redis, &d, &released, &acked);
+        unknown = unknown || outcome_unknown(st);
+    } while (!redis_retry_wait(ex, st, "finish_delivery"));
     if (cf_status_is_transient(st)) {
         /* Stopping with Redis gone: Postgres holds the outcome and next_wake_at; the envelope
          * stays in flight and the lock expires or is freed by recovery. */
-        cf_buf_deinit(&member);
+        cf_delivery_effects_deinit(&fx);
         return;
     }
     if (!released && !fin->abandoned)
-        cf_logkv(CF_LOG_WARN, &lc, "event=lock_lost",
-                 "the Redis lock expired or was taken over before release (the run outlived "
-                 "max_duration?)");
-    if (!acked)
+        lock_not_released(env, unknown);
+    if (!acked && unknown)
+        cf_logkv(CF_LOG_INFO, &lc, "event=ack_retried",
+                 "the envelope was already acked: an earlier attempt whose reply was lost did it");
+    else if (!acked)
         cf_logkv(CF_LOG_WARN, &lc, "event=ack_missing",
                  "the envelope was no longer in flight (recovered while this worker was presumed "
                  "dead?)");
-    cf_buf_deinit(&member);
+    cf_delivery_effects_deinit(&fx);
 }
 
 static void count_pass_end(cf_worker_stats *stats, cf_pass_end end)
@@ -339,10 +417,28 @@ static void run_workflow(cf_executor *ex, const char *queue, const char *raw, si
         .lock_value = token,
         .kwargs = env->kwargs,
         .options = env->options,
+        /* Only a producer's envelope creates its workflow: a continuation has no kwargs and
+         * retry_later resumes (SPEC §4). */
+        .must_exist = !first_delivery(env),
         .steps = &steps,
     }; /* .retry stays false: a retry_workflow delivery was applied by requeue_first */
     cf_log_ctx lc = {.wf_class = env->wf_class, .wf_key = env->key, .jid = env->jid};
     cf_status st = cf_store_run_begin(ex->store, &args, &row);
+    if (st == CF_ERR_NOT_FOUND) {
+        atomic_fetch_add(&ex->stats->not_executable, 1);
+        if (env->retry_workflow)
+            cf_logkv(CF_LOG_INFO, &lc, "event=not_executable state=none",
+                     "retry_workflow for a workflow that does not exist; nothing to resume");
+        else
+            cf_logkv(CF_LOG_INFO, &lc, "event=orphan_continuation",
+                     "continuation of a workflow that does not exist; dropped (a continuation "
+                     "never creates a workflow)");
+        release(ex, env, token);
+        ack(ex, queue, raw, len);
+        cf_wf_row_deinit(&row);
+        cf_step_list_deinit(&steps);
+        return;
+    }
     if (st == CF_ERR_STATE) {
         atomic_fetch_add(&ex->stats->not_executable, 1);
         cf_log(CF_LOG_INFO, &lc,
@@ -359,17 +455,10 @@ static void run_workflow(cf_executor *ex, const char *queue, const char *raw, si
     }
     if (st != CF_OK) {
         release(ex, env, token);
-        if (cf_status_is_transient(st) || st == CF_ERR_NOMEM) {
+        if (cf_status_is_transient(st) || st == CF_ERR_NOMEM)
             store_unavailable(ex, queue, raw, len, st);
-        } else {
-            /* Postgres refused this envelope's data for good: keep it with the reason. */
-            char why[256];
-            cf_store_errstr(ex->store, why, sizeof why);
-            cf_error err;
-            cf_error_set(&err, "bad_value", "", "the store refused this workflow: %s (%s)", why,
-                         cf_status_str(st));
-            dead_letter(ex, queue, raw, len, &err);
-        }
+        else
+            store_refused(ex, queue, raw, len, st); /* Postgres refused its data for good */
         cf_wf_row_deinit(&row);
         cf_step_list_deinit(&steps);
         return;
@@ -393,17 +482,21 @@ static void run_workflow(cf_executor *ex, const char *queue, const char *raw, si
     count_pass_end(ex->stats, fin.end);
     cf_run_deinit(&run);
 
-    if (fin.publish == CF_PUBLISH_NONE && fin.abandoned && fin.abandon_status != CF_ERR_CONFLICT) {
+    if (fin.abandoned && fin.abandon_status != CF_ERR_CONFLICT) {
         /* Postgres failed mid-run: the run's effects so far are durable; try again later. */
+        cf_finish_result_deinit(&fin);
         release(ex, env, token);
         store_unavailable(ex, queue, raw, len, fin.abandon_status);
         return;
     }
-    if (ex->crash_after_release) {
+#ifdef CF_TEST_HOOKS
+    if (test_crash_after_release()) {
         release(ex, env, token);
-        abort(); /* test hook: the gap between release and publish */
+        abort(); /* the gap between release and publish */
     }
+#endif
     finish_delivery(ex, queue, raw, len, env, token, wf_queue, &fin);
+    cf_finish_result_deinit(&fin);
 }
 
 /* requeue_first applies a retry_workflow delivery (a client's retry_later) as a requeue in
@@ -424,7 +517,6 @@ static bool requeue_first(cf_executor *ex, const char *queue, const char *raw, s
     cf_requeue_result res;
     cf_status st = cf_store_requeue(ex->store, env->wf_class, env->key, &req, &res);
     cf_log_ctx lc = {.wf_class = env->wf_class, .wf_key = env->key, .jid = env->jid};
-    env->retry_workflow = false;
     if (st == CF_OK) {
         cf_logkv(CF_LOG_INFO, &lc, "event=requeued", "previous_state=%s%s; runs as a plain wake",
                  cf_wf_state_name(res.previous_state),

@@ -35,7 +35,6 @@ typedef struct worker {
     atomic_bool quiet;    /* kept by the heartbeat: fetch nothing new while set */
     cf_worker_stats stats;
     cf_active *active; /* what each executor holds (worker/active.h) */
-    bool crash_after_release;
     struct executor_thread *threads;
     cf_housekeeping *hk;
     struct worker *abandoned_next; /* see abandoned_workers */
@@ -84,7 +83,6 @@ static void *executor_main(void *arg)
         .store = w->store,
         .stopping = &w->stopping,
         .stats = &w->stats,
-        .crash_after_release = w->crash_after_release,
         .active = w->active,
         .slot = t->slot,
     };
@@ -210,8 +208,6 @@ cf_worker_result cf_worker_run(const cf_config *cfg, cf_worker_signals *sig)
     w->sig = sig;
     for (int i = 0; i < cfg->nqueues; i++)
         w->queues[i] = cfg->queues[i];
-    const char *crash = getenv("CHRONOFORGE_TEST_CRASH_AFTER_RELEASE");
-    w->crash_after_release = crash && strcmp(crash, "1") == 0;
     cf_worker_result rc = CF_WORKER_NOT_STARTED;
     cf_heartbeat *hb = NULL;
     cf_housekeeping *hk = NULL;

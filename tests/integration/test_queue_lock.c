@@ -37,6 +37,15 @@ static void test_lock_release_only_by_holder(void **state)
     assert_string_equal(h.value, "wA/r1");
     assert_true(h.pttl_ms > 0 && h.pttl_ms <= 60000);
     assert_int_equal(scard(r, p, "wA"), 1);
+    /* The same token again (a retried SET whose reply was lost): it is ours, not busy. */
+    assert_int_equal(cf_lock_acquire(r, p, "wA", "Order", "k1", "wA/r1", 60000, &h), CF_OK);
+    assert_string_equal(h.value, "wA/r1");
+    assert_true(h.pttl_ms > 0 && h.pttl_ms <= 60000);
+    assert_int_equal(scard(r, p, "wA"), 1);
+    /* The same worker under another run: busy (a second run of this worker holds it). */
+    assert_int_equal(cf_lock_acquire(r, p, "wA", "Order", "k1", "wA/r2", 60000, &h), CF_ERR_BUSY);
+    assert_string_equal(h.value, "wA/r1");
+    assert_int_equal(scard(r, p, "wA"), 1);
     /* Someone else: busy, told who holds it and for how long; no stray P:held entry. */
     assert_int_equal(cf_lock_acquire(r, p, "wB", "Order", "k1", "wB/r7", 60000, &h), CF_ERR_BUSY);
     assert_string_equal(h.value, "wA/r1");
