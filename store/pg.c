@@ -276,22 +276,70 @@ static cf_status apply_session(cf_pg *pg)
     return st;
 }
 
+/* prepare_all prepares every statement of store/sql.c in ONE pipeline and round trip (one Sync):
+ * a reconnect costs one wait, not one per statement, and a network that drops a reply now and
+ * then cannot starve it. */
 static cf_status prepare_all(cf_pg *pg)
 {
-    for (int i = 0; i < CF_SQL_COUNT_; i++) {
+    PGconn *c = pg->conn;
+    if (!PQenterPipelineMode(c)) {
+        snprintf(pg->errstr, sizeof pg->errstr, "cannot enter pipeline mode: %.150s",
+                 PQerrorMessage(c));
+        return CF_ERR_IO;
+    }
+    int64_t deadline = cf_pg_deadline(pg);
+    bool sent = true;
+    for (int i = 0; sent && i < CF_SQL_COUNT_; i++) {
         const cf_sql_stmt *stmt = &cf_sql_stmts[i];
-        PGresult *r =
-            await_last(pg, PQsendPrepare(pg->conn, stmt->name, stmt->sql, stmt->nparams, NULL));
-        cf_status st = cf_pg_result_status(pg, r, PGRES_COMMAND_OK);
-        PQclear(r);
-        if (st != CF_OK) {
-            char why[200];
-            snprintf(why, sizeof why, "%.150s", pg->errstr);
-            snprintf(pg->errstr, sizeof pg->errstr,
-                     "cannot prepare %s (schema not migrated? run `chronoforge migrate`): %.150s",
-                     stmt->name, why);
-            return st == CF_ERR_IO ? st : CF_ERR_STATE;
+        sent = PQsendPrepare(c, stmt->name, stmt->sql, stmt->nparams, NULL);
+    }
+    cf_status st = sent && PQpipelineSync(c) ? cf_pg_flush(pg, deadline) : CF_ERR_IO;
+    int failed = -1; /* the first statement Postgres refused */
+    char why[200] = "";
+    for (int i = 0; st == CF_OK && i < CF_SQL_COUNT_; i++) {
+        bool timed_out = false;
+        PGresult *r = cf_pg_next_result(pg, deadline, &timed_out);
+        if (r == NULL) {
+            st = CF_ERR_IO; /* the stream broke (or the deadline passed: pg abandoned) */
+            break;
         }
+        ExecStatusType rs = PQresultStatus(r);
+        if (rs == PGRES_PIPELINE_ABORTED) {
+            /* skipped after an earlier refusal */
+        } else if (rs != PGRES_COMMAND_OK && failed < 0) {
+            failed = i;
+            snprintf(why, sizeof why, "%.150s", PQresultErrorMessage(r));
+        }
+        PQclear(r);
+        PGresult *end = cf_pg_next_result(pg, deadline, &timed_out); /* NULL between results */
+        if (end != NULL || timed_out) {
+            PQclear(end);
+            st = CF_ERR_IO;
+        }
+    }
+    if (st == CF_OK) {
+        bool timed_out = false;
+        PGresult *sync = cf_pg_next_result(pg, deadline, &timed_out);
+        if (!sync || PQresultStatus(sync) != PGRES_PIPELINE_SYNC)
+            st = CF_ERR_IO;
+        PQclear(sync);
+    }
+    if (pg->conn && !PQexitPipelineMode(pg->conn))
+        st = CF_ERR_IO;
+    if (st != CF_OK) {
+        if (pg->conn) { /* the stream broke (a deadline already dropped it, saying so) */
+            snprintf(pg->errstr, sizeof pg->errstr,
+                     "postgres connection lost while preparing statements: %.150s",
+                     PQerrorMessage(pg->conn));
+            cf_pg_close(pg);
+        }
+        return CF_ERR_IO;
+    }
+    if (failed >= 0) {
+        snprintf(pg->errstr, sizeof pg->errstr,
+                 "cannot prepare %s (schema not migrated? run `chronoforge migrate`): %.120s",
+                 cf_sql_stmts[failed].name, why);
+        return CF_ERR_STATE;
     }
     pg->prepared = true;
     return CF_OK;

@@ -351,6 +351,8 @@ cf_status cf_memstore_pass(cf_memstore *m, const cf_workflow_def *def, bool retr
         cf_finish_result r = cf_finish_run(&run);
         if (fin)
             *fin = r;
+        else
+            cf_finish_result_deinit(&r);
     }
     cf_run_deinit(&run);
     return st;

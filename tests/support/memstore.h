@@ -54,7 +54,8 @@ cf_status cf_memstore_begin(cf_memstore *m, const char *wf_class, const char *ke
                             cf_step_list *steps);
 
 /* cf_memstore_pass runs one pass as the executor does: begin, cf_run_init over m's port with
- * m's clock, cf_finish_run. *fin (may be NULL) receives how it ended. Returns the begin's
+ * m's clock, cf_finish_run. *fin (may be NULL) receives how it ended (the caller then owns its
+ * effects: cf_finish_result_deinit). Returns the begin's
  * status (CF_ERR_STATE: not executable, nothing ran). */
 cf_status cf_memstore_pass(cf_memstore *m, const cf_workflow_def *def, bool retry,
                            cf_finish_result *fin);

@@ -462,6 +462,7 @@ static void test_replay_fence_moved_mid_pass_writes_nothing_more(void **state)
     assert_null(cf_memstore_step(m, "durably_execute$slow")); /* its completion was refused */
     assert_int_equal(S.after_calls, 0);                       /* and nothing ran after it */
     assert_int_equal(m->wf.state, CF_WF_RUNNING);             /* the new owner's */
+    cf_finish_result_deinit(&fin);
 }
 
 int main(void)
