@@ -1,9 +1,10 @@
 // bench/peers/dbos/bench.js: DBOS Transact processing N durable one-step workflows (one no-op
 // step each) at concurrency C, started through a WorkflowQueue (workerConcurrency C,
 // minPollingIntervalMs 1) on its own Postgres database (the same server chronoforge uses in
-// bench/run.sh), with a system-database pool of C + 2 like graphile-worker's. All N are enqueued first with a DBOSClient (no bulk API: 64 enqueues in
-// flight), then DBOS is launched in this process and timed from the first workflow's start to
-// the last one's completion (workflow_status: started_at_epoch_ms .. updated_at of SUCCESS).
+// bench/run.sh), with a system-database pool of C + 2 like graphile-worker's. All N are
+// enqueued first with a DBOSClient (no bulk API: 64 enqueues in flight), then DBOS is launched
+// in this process and timed from the first workflow's start to the last one's completion
+// (workflow_status: first started_at_epoch_ms .. last updated_at of SUCCESS).
 // commits = the database's pg_stat_database.xact_commit delta over the processing phase / N.
 //   node bench.js POSTGRES_URL N CONCURRENCY     (URL of an empty database, DBOS's own)
 'use strict';
