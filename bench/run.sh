@@ -321,7 +321,7 @@ if grep -q fsync_delay.so "/proc/$(cat "$dir/pg.pid")/maps"; then
     throughput 1 "$c" "slow$c"
     S[$c]=$tp; S[commits,$c]=$cpw
   done
-  row "This host's fsync is fast because a host cache absorbs it (pg_test_fsync, one 8 kB write + fdatasync: **$fast_fd µs**), so section 1 is far above what a real disk gives. Here Postgres is restarted with \`LD_PRELOAD=$build/bench/fsync_delay.so CF_FSYNC_DELAY_US=$delay\` (\`CF_SERVICES_PG_PRELOAD=... deploy/services.sh start-pg DIR\`), which sleeps $delay µs after every fsync/fdatasync (the same pg_test_fsync line with the shim: $slow_fd µs). A single-row INSERT commit from psql, round trip: $fast_commit µs before, $slow_commit µs with the shim. Then the section-1 chronoforge runs again (fresh database, N=$N)."
+  row "This host's fsync is fast because a host cache absorbs it (pg_test_fsync, one 8 kB write + fdatasync: **$fast_fd µs**), so section 1 is far above what a real disk gives. Here Postgres is restarted with \`LD_PRELOAD=\$DIR/fsync_delay.so CF_FSYNC_DELAY_US=$delay\` (a copy of $build/bench/fsync_delay.so) (\`CF_SERVICES_PG_PRELOAD=... deploy/services.sh start-pg DIR\`), which sleeps $delay µs after every fsync/fdatasync (the same pg_test_fsync line with the shim: $slow_fd µs). A single-row INSERT commit from psql, round trip: $fast_commit µs before, $slow_commit µs with the shim. Then the section-1 chronoforge runs again (fresh database, N=$N)."
   row ""
   row "| concurrency | fast fsync wf/s (section 1) | slow fsync wf/s | slow / fast | commits/wf (slow) |"
   row "|---|---|---|---|---|"
