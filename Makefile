@@ -84,6 +84,11 @@ $(BUILD)/tests/%: $(BUILD)/tests/%.o $(call obj,$(SUP_SRCS)) $(LIB)
 	$(CC) $(ALL_LDFLAGS) $(filter %.o,$^) $(LIB) $(PKG_LIBS) $(CMOCKA_LIBS) $(LDLIBS) -o $@
 $(BUILD)/bench/%: $(BUILD)/bench/%.o $(LIB)
 	$(CC) $(ALL_LDFLAGS) $(filter %.o,$^) $(LIB) $(PKG_LIBS) $(LDLIBS) -o $@
+# bench-only LD_PRELOAD shim for Postgres (slow fsync); `make bench` builds it, nothing links it.
+FSYNC_SHIM := $(BUILD)/bench/fsync_delay.so
+$(FSYNC_SHIM): bench/fsync_delay.c
+	@mkdir -p $(@D)
+	$(CC) -std=c11 $(WARN) -O2 -D_GNU_SOURCE -fPIC -shared $< -o $@ -ldl
 
 unit: $(UNIT_BINS)
 	TEST_PREFIX="$(TEST_PREFIX)" tests/run.sh --unit $^
@@ -117,7 +122,8 @@ demo:                                   # the README's main job
 	deploy/demo.sh build/release/chronoforge
 bench:
 	deploy/install-deps.sh --bench
-	$(MAKE) --no-print-directory MODE=release bin $(BENCH_BINS:build/debug/%=build/release/%)
+	$(MAKE) --no-print-directory MODE=release bin $(BENCH_BINS:build/debug/%=build/release/%) \
+	  build/release/bench/fsync_delay.so
 	bench/run.sh build/release
 
 CHAOS_MODE ?= asan

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # deploy/install-deps.sh [--bench]: installs exactly the Debian 12 packages chronoforge needs to
 # build, test and run its demo (and, with --bench, its benchmarks' peers). Idempotent and quick
-# when everything is present (one dpkg query per package).
+# when everything is present (one dpkg query per package; one file compare per npm peer).
 set -euo pipefail
 
 PACKAGES=(
@@ -13,8 +13,11 @@ PACKAGES=(
 )
 
 # `--bench` adds what only `make bench` needs: the peers it compares against (Sidekiq from
-# Debian; BullMQ comes from npm, so Node.js and npm unless the machine already has them).
-if [ "${1:-}" = --bench ]; then
+# Debian; BullMQ, DBOS Transact and graphile-worker from npm, so Node.js and npm unless the
+# machine already has them). Each npm peer is pinned by bench/peers/NAME/package-lock.json.
+bench=0
+[ "${1:-}" = --bench ] && bench=1
+if [ $bench = 1 ]; then
   PACKAGES+=(ruby-sidekiq)
   command -v node >/dev/null && command -v npm >/dev/null || PACKAGES+=(nodejs npm)
 fi
@@ -25,18 +28,29 @@ for p in "${PACKAGES[@]}"; do
   [ "$status" = installed ] || missing+=("$p")
 done
 
-if [ ${#missing[@]} -eq 0 ]; then
-  exit 0
+if [ ${#missing[@]} -gt 0 ]; then
+  SUDO=
+  if [ "$(id -u)" -ne 0 ]; then
+    command -v sudo >/dev/null || { echo "install-deps: need root or sudo to install: ${missing[*]}" >&2; exit 1; }
+    SUDO=sudo
+  fi
+  echo "install-deps: installing ${missing[*]}" >&2
+  export DEBIAN_FRONTEND=noninteractive
+  # Package services must not start on install (a system Redis on 6379 would surprise the user).
+  $SUDO apt-get update -qq
+  $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
 
-SUDO=
-if [ "$(id -u)" -ne 0 ]; then
-  command -v sudo >/dev/null || { echo "install-deps: need root or sudo to install: ${missing[*]}" >&2; exit 1; }
-  SUDO=sudo
+# The npm peers: `npm ci` from each committed lockfile, skipped when node_modules was already
+# installed from that same lockfile (a copy of it is kept as node_modules/.cf-installed-lock).
+if [ $bench = 1 ]; then
+  peers=$(cd "$(dirname "$0")/../bench/peers" && pwd)
+  for lock in "$peers"/*/package-lock.json; do
+    d=$(dirname "$lock")
+    cmp -s "$lock" "$d/node_modules/.cf-installed-lock" && continue
+    echo "install-deps: npm ci in ${d#"$peers"/}" >&2
+    (cd "$d" && npm ci --no-audit --no-fund --loglevel=error) ||
+      { echo "install-deps: npm ci failed in $d" >&2; exit 1; }
+    cp "$lock" "$d/node_modules/.cf-installed-lock"
+  done
 fi
-
-echo "install-deps: installing ${missing[*]}" >&2
-export DEBIAN_FRONTEND=noninteractive
-# Package services must not start on install (a system Redis on 6379 would surprise the user).
-$SUDO apt-get update -qq
-$SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null

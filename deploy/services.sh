@@ -4,6 +4,8 @@
 #   services.sh stop DIR                     stop both by PID (Postgres: fast shutdown), wait for exit
 #   services.sh restart-redis DIR | stop-redis DIR | start-redis DIR   (fault tests)
 #   services.sh stop-pg DIR [immediate] | start-pg DIR                  (fault tests)
+# CF_SERVICES_PG_PRELOAD=LIB (default unset): start Postgres with LD_PRELOAD=LIB (make bench's
+# slow-fsync shim, bench/fsync_delay.c; its CF_FSYNC_DELAY_US passes through the environment).
 # Redis listens on a free 127.0.0.1 port and a unix socket, requires a password and has an ACL
 # user; Postgres listens on a free 127.0.0.1 port and a unix socket, runs as the unprivileged
 # 'postgres' user when started by root (initdb refuses root), with max_connections raised for fleets.
@@ -82,8 +84,9 @@ start_pg() {
   install -d -m 755 "$dir/pgsock"
   [ "$(id -u)" -eq 0 ] && chown postgres:postgres "$dir/pgsock"
   install -m 666 /dev/null "$dir/pg.log" 2>/dev/null || true
-  local fsync=${FSYNC:-off}
-  as_pg "$bin/pg_ctl" -D "$dir/pg" -l "$dir/pg.log" -w -t 60 -o \
+  local fsync=${FSYNC:-off} preload=()
+  [ -z "${CF_SERVICES_PG_PRELOAD:-}" ] || preload=(env "LD_PRELOAD=$CF_SERVICES_PG_PRELOAD")
+  as_pg "${preload[@]}" "$bin/pg_ctl" -D "$dir/pg" -l "$dir/pg.log" -w -t 60 -o \
     "-p $port -c listen_addresses=127.0.0.1 -k $dir/pgsock -c fsync=$fsync -c max_connections=400 \
      -c shared_preload_libraries=pg_stat_statements -c pg_stat_statements.track=all" start >/dev/null ||
     { echo "services: postgres did not start; see $dir/pg.log" >&2; return 1; }
