@@ -62,14 +62,14 @@ int cf_cli_cmd_dead(int argc, char **argv)
         if (cf_duration_parse_ms(older, &older_ms, &err) != CF_OK)
             return cf_cli_fail("dead", "--older-than: %s", err.msg);
     }
-    cf_redis *r = NULL;
-    if (cf_cli_open_redis("dead", &a.cfg, &r))
+    cf_queue *q = NULL;
+    if (cf_cli_open_queue("dead", &a.cfg, &q))
         return 1;
     cf_status st;
     if (strcmp(sub, "list") == 0) {
         cf_deadletter *list = NULL;
         size_t count = 0;
-        st = cf_deadletter_list(r, a.cfg.prefix, queue, 0, n ? (size_t)n : 20, &list, &count);
+        st = cf_deadletter_list(q, queue, 0, n ? (size_t)n : 20, &list, &count);
         for (size_t i = 0; st == CF_OK && i < count; i++)
             print_entry(&list[i]);
         if (st == CF_OK)
@@ -77,18 +77,17 @@ int cf_cli_cmd_dead(int argc, char **argv)
         cf_deadletter_list_free(list, count);
     } else if (strcmp(sub, "retry") == 0) {
         int64_t moved = 0, skipped = 0;
-        st = cf_deadletter_retry(r, a.cfg.prefix, queue, n, &moved, &skipped);
+        st = cf_deadletter_retry(q, queue, n, &moved, &skipped);
         if (st == CF_OK)
             printf("retried %lld (skipped %lld truncated or undecodable)\n", (long long)moved,
                    (long long)skipped);
     } else {
         int64_t removed = 0;
-        st = cf_deadletter_purge(r, a.cfg.prefix, queue, older ? cf_clock_unix_ms() - older_ms : 0,
-                                 &removed);
+        st = cf_deadletter_purge(q, queue, older ? cf_clock_unix_ms() - older_ms : 0, &removed);
         if (st == CF_OK)
             printf("purged %lld\n", (long long)removed);
     }
-    rc = st == CF_OK ? 0 : cf_cli_fail("dead", "%s", cf_redis_errstr(r));
-    cf_redis_free(r);
+    rc = st == CF_OK ? 0 : cf_cli_fail("dead", "%s", cf_queue_errstr(q));
+    cf_queue_free(q);
     return rc;
 }

@@ -26,17 +26,17 @@ static int push(const char *cmd, const cf_config *cfg, const char *queue, cf_env
         return cf_cli_fail(cmd, "invalid job: %s%s%s", err.msg, err.field[0] ? " (field " : "",
                            err.field[0] ? err.field : "");
     }
-    cf_redis *r = NULL;
-    if (cf_cli_open_redis(cmd, cfg, &r)) {
+    cf_queue *q = NULL;
+    if (cf_cli_open_queue(cmd, cfg, &q)) {
         cf_buf_deinit(&buf);
         return 1;
     }
-    cf_status st = due_ms > 0 ? cf_enqueue_at(r, cfg->prefix, queue, buf.data, buf.len, due_ms)
-                              : cf_enqueue(r, cfg->prefix, queue, buf.data, buf.len);
+    cf_status st = due_ms > 0 ? cf_enqueue_at(q, queue, buf.data, buf.len, due_ms)
+                              : cf_enqueue(q, queue, buf.data, buf.len);
     int rc = 0;
     if (st != CF_OK)
-        rc = cf_cli_fail(cmd, "enqueue failed: %s", cf_redis_errstr(r));
-    cf_redis_free(r);
+        rc = cf_cli_fail(cmd, "enqueue failed: %s", cf_queue_errstr(q));
+    cf_queue_free(q);
     cf_buf_deinit(&buf);
     return rc;
 }

@@ -63,25 +63,25 @@ int cf_cli_cmd_heal(int argc, char **argv)
     int rc = cf_cli_parse(argc, argv, &spec, &a);
     if (rc >= 0)
         return rc;
-    cf_redis *r = NULL;
-    if (cf_cli_open_redis("heal", &a.cfg, &r))
+    cf_queue *q = NULL;
+    if (cf_cli_open_queue("heal", &a.cfg, &q))
         return 1;
     cf_store *store = NULL;
     if (cf_cli_open_store("heal", &a.cfg, &store)) {
-        cf_redis_free(r);
+        cf_queue_free(q);
         return 1;
     }
     cf_sweeper *sw = NULL;
     cf_sweep_stats ss = {0};
-    cf_status st = cf_sweeper_new(&a.cfg, store, r, &sw);
+    cf_status st = cf_sweeper_new(&a.cfg, store, q, &sw);
     if (st == CF_OK)
         st = cf_sweeper_pass(sw, dry_run, 60000, print_event, &dry_run, &ss);
     rc = 0;
     if (st != CF_OK) {
         char why[256];
         cf_store_errstr(store, why, sizeof why);
-        rc = cf_cli_fail("heal", "pass stopped: %s (%s%s%s)", cf_status_str(st), cf_redis_errstr(r),
-                         cf_redis_errstr(r)[0] ? "; " : "", why);
+        rc = cf_cli_fail("heal", "pass stopped: %s (%s%s%s)", cf_status_str(st), cf_queue_errstr(q),
+                         cf_queue_errstr(q)[0] ? "; " : "", why);
     }
     printf("%s: %lld republished, %lld stale lock%s removed, %lld watched; looked at %lld "
            "overdue and %lld running workflows (%lld already pending, %lld of unknown classes)%s\n",
@@ -91,6 +91,6 @@ int cf_cli_cmd_heal(int argc, char **argv)
            ss.out_of_time ? "; ran out of time, run it again" : "");
     cf_sweeper_free(sw);
     cf_store_close(store);
-    cf_redis_free(r);
+    cf_queue_free(q);
     return rc;
 }

@@ -32,17 +32,17 @@ static json_t *string_list(cf_redis *r, int argc, const char *const *argv)
     return out;
 }
 
-static json_t *queue_stats(cf_redis *r, const char *prefix, const char *queue, json_t *workers)
+static json_t *queue_stats(cf_queue *qh, const char *queue, json_t *workers)
 {
     int64_t ready = 0, scheduled = 0, dead = 0, inflight = 0;
-    if (cf_queue_depths(r, prefix, queue, &ready, &scheduled, &dead) != CF_OK)
+    if (cf_queue_depths(qh, queue, &ready, &scheduled, &dead) != CF_OK)
         return NULL;
     size_t i;
     json_t *w;
     json_array_foreach(workers, i, w)
     {
         int64_t n = 0;
-        if (cf_fetch_inflight_count(r, prefix, json_string_value(w), queue, &n) == CF_OK)
+        if (cf_fetch_inflight_count(qh, json_string_value(w), queue, &n) == CF_OK)
             inflight += n;
     }
     return json_pack("{sI sI sI sI}", "ready", (json_int_t)ready, "scheduled",
@@ -65,27 +65,28 @@ int cf_cli_cmd_stats(int argc, char **argv)
     int rc = cf_cli_parse(argc, argv, &spec, &a);
     if (rc >= 0)
         return rc;
-    cf_redis *r = NULL;
-    if (cf_cli_open_redis("stats", &a.cfg, &r))
+    cf_queue *qh = NULL;
+    if (cf_cli_open_queue("stats", &a.cfg, &qh))
         return 1;
+    cf_redis *r = cf_queue_redis(qh);
     char qkey[CF_KEY_MAX], wkey[CF_KEY_MAX];
     cf_key_queues(qkey, sizeof qkey, a.cfg.prefix);
     cf_key_workers(wkey, sizeof wkey, a.cfg.prefix);
     json_t *queues = string_list(r, 2, (const char *const[]){"SMEMBERS", qkey});
     json_t *workers = string_list(r, 4, (const char *const[]){"ZRANGE", wkey, "0", "-1"});
     int64_t live = 0;
-    if (cf_recovery_live_workers(r, a.cfg.prefix, a.cfg.lease_ms, &live) != CF_OK)
+    if (cf_recovery_live_workers(qh, a.cfg.lease_ms, &live) != CF_OK)
         live = -1;
     json_t *qs = json_object();
     size_t i;
     json_t *q;
     json_array_foreach(queues, i, q)
     {
-        json_t *one = queue_stats(r, a.cfg.prefix, json_string_value(q), workers);
+        json_t *one = queue_stats(qh, json_string_value(q), workers);
         if (one)
             json_object_set_new(qs, json_string_value(q), one);
     }
-    cf_redis_free(r);
+    cf_queue_free(qh);
     cf_state_counts c = {0};
     cf_store *store = NULL;
     json_t *states = json_null();

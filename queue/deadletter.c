@@ -13,6 +13,7 @@
 #include "common/buf.h"
 #include "common/clock.h"
 #include "queue/keys.h"
+#include "queue/queue_internal.h"
 #include "queue/redis_conn.h"
 #include "queue/scripts.h"
 
@@ -54,18 +55,21 @@ static cf_status encode_entry(cf_buf *b, const char *worker_id, const char *queu
     return rc == 0 ? CF_OK : CF_ERR_NOMEM; /* cf_buf fails only on OOM */
 }
 
-cf_status cf_deadletter_push(cf_redis *r, const char *prefix, const char *worker_id,
-                             const char *queue, const void *raw, size_t len,
+cf_status cf_deadletter_push(cf_queue *q, const char *queue, const void *raw, size_t len,
                              const cf_deadletter_reason *why, int64_t at_unix_ms, int64_t cap)
 {
-    if (cf_keys_check(prefix, queue) != CF_OK || worker_id == NULL || why == NULL ||
-        why->code == NULL || raw == NULL)
-        return CF_ERR_INVALID;
+    cf_status bst = cf_queue_begin(q, queue, true);
+    if (bst != CF_OK)
+        return bst;
+    if (why == NULL || why->code == NULL || raw == NULL)
+        return cf_queue_fail(q, CF_ERR_INVALID, "a dead letter needs a code and the raw bytes");
+    cf_redis *r = q->redis;
+    const char *prefix = q->prefix, *worker_id = q->worker_id;
     char ik[CF_KEY_MAX], dk[CF_KEY_MAX], capstr[24];
     int il = cf_key_inflight(ik, sizeof ik, prefix, queue, worker_id);
     int dl = cf_key_dead(dk, sizeof dk, prefix, queue);
     if (il < 0 || dl < 0)
-        return CF_ERR_INVALID;
+        return cf_queue_fail(q, CF_ERR_INVALID, "a key does not fit");
     snprintf(capstr, sizeof capstr, "%lld", (long long)(cap > 0 ? cap : CF_DEAD_CAP_DEFAULT));
     cf_buf b = CF_BUF_INIT;
     cf_status st = encode_entry(&b, worker_id, queue, raw, len, why,
@@ -213,13 +217,16 @@ static cf_status fill_entry(cf_reply *e, cf_deadletter *d)
     return d->entry ? CF_OK : CF_ERR_NOMEM;
 }
 
-cf_status cf_deadletter_list(cf_redis *r, const char *prefix, const char *queue, size_t offset,
-                             size_t limit, cf_deadletter **out, size_t *n)
+cf_status cf_deadletter_list(cf_queue *q, const char *queue, size_t offset, size_t limit,
+                             cf_deadletter **out, size_t *n)
 {
     *out = NULL;
     *n = 0;
-    if (cf_keys_check(prefix, queue) != CF_OK)
-        return CF_ERR_INVALID;
+    cf_status bst = cf_queue_begin(q, queue, false);
+    if (bst != CF_OK)
+        return bst;
+    cf_redis *r = q->redis;
+    const char *prefix = q->prefix;
     if (limit == 0)
         return CF_OK;
     char dk[CF_KEY_MAX];
@@ -245,12 +252,15 @@ cf_status cf_deadletter_list(cf_redis *r, const char *prefix, const char *queue,
     return st;
 }
 
-cf_status cf_deadletter_retry(cf_redis *r, const char *prefix, const char *queue, int64_t max,
-                              int64_t *moved, int64_t *skipped)
+cf_status cf_deadletter_retry(cf_queue *q, const char *queue, int64_t max, int64_t *moved,
+                              int64_t *skipped)
 {
     int64_t mv = 0, sk = 0;
-    if (cf_keys_check(prefix, queue) != CF_OK)
-        return CF_ERR_INVALID;
+    cf_status bst = cf_queue_begin(q, queue, false);
+    if (bst != CF_OK)
+        return bst;
+    cf_redis *r = q->redis;
+    const char *prefix = q->prefix;
     char dk[CF_KEY_MAX], rk[CF_KEY_MAX];
     cf_key_dead(dk, sizeof dk, prefix, queue);
     cf_key_ready(rk, sizeof rk, prefix, queue);
@@ -296,14 +306,17 @@ cf_status cf_deadletter_retry(cf_redis *r, const char *prefix, const char *queue
     return st;
 }
 
-cf_status cf_deadletter_purge(cf_redis *r, const char *prefix, const char *queue,
-                              int64_t older_than_unix_ms, int64_t *removed)
+cf_status cf_deadletter_purge(cf_queue *q, const char *queue, int64_t older_than_unix_ms,
+                              int64_t *removed)
 {
     int64_t rm = 0;
     if (removed)
         *removed = 0;
-    if (cf_keys_check(prefix, queue) != CF_OK)
-        return CF_ERR_INVALID;
+    cf_status bst = cf_queue_begin(q, queue, false);
+    if (bst != CF_OK)
+        return bst;
+    cf_redis *r = q->redis;
+    const char *prefix = q->prefix;
     char dk[CF_KEY_MAX];
     cf_key_dead(dk, sizeof dk, prefix, queue);
     cf_reply *rep = NULL;

@@ -6,31 +6,37 @@
 #include <string.h>
 
 #include "queue/keys.h"
+#include "queue/queue_internal.h"
 #include "queue/redis_conn.h"
 #include "queue/scripts.h"
 
-cf_status cf_delivery_finish(cf_redis *r, const cf_delivery_end *d, bool *lock_released,
+cf_status cf_delivery_finish(cf_queue *q, const cf_delivery_end *d, bool *lock_released,
                              bool *acked)
 {
     if (lock_released)
         *lock_released = false;
     if (acked)
         *acked = false;
-    if (cf_keys_check(d->prefix, d->queue) != CF_OK || d->token == NULL ||
-        (d->next != CF_DELIVERY_NOTHING &&
-         (cf_keys_check(d->prefix, d->wf_queue) != CF_OK || d->member == NULL)))
-        return CF_ERR_INVALID;
+    cf_status bst = cf_queue_begin(q, d->queue, true);
+    if (bst == CF_OK && d->next != CF_DELIVERY_NOTHING)
+        bst = cf_queue_begin(q, d->wf_queue, true);
+    if (bst != CF_OK)
+        return bst;
+    if (d->token == NULL || (d->next != CF_DELIVERY_NOTHING && d->member == NULL))
+        return cf_queue_fail(q, CF_ERR_INVALID, "a delivery end needs a token (and a member)");
+    cf_redis *r = q->redis;
+    const char *prefix = q->prefix, *worker_id = q->worker_id;
     char lock[CF_KEY_MAX], held[CF_KEY_MAX], inflight[CF_KEY_MAX], sched[CF_KEY_MAX],
         queues[CF_KEY_MAX], due[24];
-    int ll = cf_key_lock(lock, sizeof lock, d->prefix, d->wf_class, d->wf_key);
-    int hl = cf_key_held(held, sizeof held, d->prefix, d->worker_id);
-    int il = cf_key_inflight(inflight, sizeof inflight, d->prefix, d->queue, d->worker_id);
+    int ll = cf_key_lock(lock, sizeof lock, prefix, d->wf_class, d->wf_key);
+    int hl = cf_key_held(held, sizeof held, prefix, worker_id);
+    int il = cf_key_inflight(inflight, sizeof inflight, prefix, d->queue, worker_id);
     int sl = d->next != CF_DELIVERY_NOTHING
-                 ? cf_key_scheduled(sched, sizeof sched, d->prefix, d->wf_queue)
+                 ? cf_key_scheduled(sched, sizeof sched, prefix, d->wf_queue)
                  : 0;
-    int ql = cf_key_queues(queues, sizeof queues, d->prefix);
+    int ql = cf_key_queues(queues, sizeof queues, prefix);
     if (ll < 0 || hl < 0 || il < 0 || sl < 0 || ql < 0)
-        return CF_ERR_INVALID;
+        return cf_queue_fail(q, CF_ERR_INVALID, "a key does not fit");
     snprintf(due, sizeof due, "%lld", (long long)d->due_unix_ms);
 
     cf_redis_cmd cmds[6];

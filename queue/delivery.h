@@ -11,8 +11,7 @@
 #include <stdint.h>
 
 #include "common/status.h"
-
-struct cf_redis;
+#include "queue/queue.h"
 
 typedef enum cf_delivery_next {
     CF_DELIVERY_NOTHING,           /* leave the scheduled set alone */
@@ -22,7 +21,6 @@ typedef enum cf_delivery_next {
 
 /* cf_delivery_end describes one delivery's end; every pointer is borrowed. */
 typedef struct cf_delivery_end {
-    const char *prefix, *worker_id;
     const char *queue; /* the queue the envelope was fetched from (its in-flight list) */
     const void *env;   /* the fetched envelope bytes, to ack */
     size_t env_len;
@@ -35,11 +33,12 @@ typedef struct cf_delivery_end {
     int64_t due_unix_ms;
 } cf_delivery_end;
 
-/* cf_delivery_finish runs d in one pipelined round trip. *lock_released (may be NULL) says
+/* cf_delivery_finish runs d in one pipelined round trip on q (which needs a worker id: the
+ * in-flight list and P:held set are its worker's). *lock_released (may be NULL) says
  * whether the lock was still held by d->token (false: it had expired or been taken over);
  * *acked (may be NULL) whether the envelope was still in flight (false: recovered by another
  * worker meanwhile). Returns CF_OK, CF_ERR_INVALID for bad names, or redis_conn's statuses. */
-CF_MUST_CHECK cf_status cf_delivery_finish(struct cf_redis *r, const cf_delivery_end *d,
+CF_MUST_CHECK cf_status cf_delivery_finish(cf_queue *q, const cf_delivery_end *d,
                                            bool *lock_released, bool *acked);
 
 #endif

@@ -8,6 +8,7 @@
 
 #include "common/alloc.h"
 #include "queue/keys.h"
+#include "queue/queue_internal.h"
 #include "queue/redis_conn.h"
 
 /* one_item holds the argument storage of one enqueued item: SADD + LPUSH/ZADD. */
@@ -21,17 +22,21 @@ typedef struct one_item {
     size_t push_lens[4];
 } one_item;
 
-static cf_status prepare(one_item *it, const char *prefix, const cf_enqueue_item *in,
-                         cf_redis_cmd *sadd, cf_redis_cmd *push)
+static cf_status prepare(cf_queue *q, one_item *it, const cf_enqueue_item *in, cf_redis_cmd *sadd,
+                         cf_redis_cmd *push)
 {
-    if (cf_keys_check(prefix, in->queue) != CF_OK || in->env == NULL)
-        return CF_ERR_INVALID;
+    cf_status bst = cf_queue_begin(q, in->queue, false);
+    if (bst != CF_OK)
+        return bst;
+    if (in->env == NULL)
+        return cf_queue_fail(q, CF_ERR_INVALID, "no envelope given");
+    const char *prefix = q->prefix;
     int qk = cf_key_queues(it->queues_key, sizeof it->queues_key, prefix);
     bool delayed = in->due_unix_ms > 0;
     int lk = delayed ? cf_key_scheduled(it->list_key, sizeof it->list_key, prefix, in->queue)
                      : cf_key_ready(it->list_key, sizeof it->list_key, prefix, in->queue);
     if (qk < 0 || lk < 0)
-        return CF_ERR_INVALID;
+        return cf_queue_fail(q, CF_ERR_INVALID, "a key does not fit");
     it->sadd_argv[0] = "SADD";
     it->sadd_lens[0] = 4;
     it->sadd_argv[1] = it->queues_key;
@@ -65,10 +70,11 @@ static void free_replies(cf_reply **reps, size_t n)
         cf_reply_free(reps[i]);
 }
 
-cf_status cf_enqueue_batch(cf_redis *r, const char *prefix, const cf_enqueue_item *items, size_t n)
+cf_status cf_enqueue_batch(cf_queue *q, const cf_enqueue_item *items, size_t n)
 {
-    if (n == 0)
-        return CF_OK;
+    cf_status bst = cf_queue_begin(q, NULL, false);
+    if (bst != CF_OK || n == 0)
+        return bst;
     cf_status st = CF_ERR_NOMEM;
     one_item *store = cf_calloc(n, sizeof *store);
     cf_redis_cmd *cmds = cf_calloc(2 * n, sizeof *cmds);
@@ -76,11 +82,11 @@ cf_status cf_enqueue_batch(cf_redis *r, const char *prefix, const cf_enqueue_ite
     if (store == NULL || cmds == NULL || reps == NULL)
         goto out;
     for (size_t i = 0; i < n; i++) {
-        st = prepare(&store[i], prefix, &items[i], &cmds[2 * i], &cmds[2 * i + 1]);
+        st = prepare(q, &store[i], &items[i], &cmds[2 * i], &cmds[2 * i + 1]);
         if (st != CF_OK)
             goto out;
     }
-    st = cf_redis_pipeline(r, cmds, 2 * n, reps);
+    st = cf_redis_pipeline(q->redis, cmds, 2 * n, reps);
     free_replies(reps, 2 * n);
 out:
     cf_free(reps);
@@ -89,27 +95,31 @@ out:
     return st;
 }
 
-cf_status cf_enqueue(cf_redis *r, const char *prefix, const char *queue, const void *env,
-                     size_t len)
+cf_status cf_enqueue(cf_queue *q, const char *queue, const void *env, size_t len)
 {
     cf_enqueue_item it = {queue, env, len, 0};
-    return cf_enqueue_batch(r, prefix, &it, 1);
+    return cf_enqueue_batch(q, &it, 1);
 }
 
-cf_status cf_enqueue_at(cf_redis *r, const char *prefix, const char *queue, const void *env,
-                        size_t len, int64_t due_unix_ms)
+cf_status cf_enqueue_at(cf_queue *q, const char *queue, const void *env, size_t len,
+                        int64_t due_unix_ms)
 {
     if (due_unix_ms <= 0)
-        return CF_ERR_INVALID;
+        return cf_queue_fail(q, CF_ERR_INVALID, "a due time must be > 0");
     cf_enqueue_item it = {queue, env, len, due_unix_ms};
-    return cf_enqueue_batch(r, prefix, &it, 1);
+    return cf_enqueue_batch(q, &it, 1);
 }
 
-cf_status cf_queues_register(cf_redis *r, const char *prefix, const char *const *queues, size_t n)
+cf_status cf_queues_register(cf_queue *q, const char *const *queues, size_t n)
 {
     char key[CF_KEY_MAX];
-    if (cf_keys_check(prefix, NULL) != CF_OK || n == 0)
-        return CF_ERR_INVALID;
+    cf_status bst = cf_queue_begin(q, NULL, false);
+    if (bst != CF_OK)
+        return bst;
+    if (n == 0)
+        return cf_queue_fail(q, CF_ERR_INVALID, "no queue to register");
+    cf_redis *r = q->redis;
+    const char *prefix = q->prefix;
     int kl = cf_key_queues(key, sizeof key, prefix);
     const char **argv = cf_calloc(n + 2, sizeof *argv);
     size_t *lens = cf_calloc(n + 2, sizeof *lens);
@@ -122,7 +132,7 @@ cf_status cf_queues_register(cf_redis *r, const char *prefix, const char *const 
     lens[1] = (size_t)kl;
     st = CF_ERR_INVALID;
     for (size_t i = 0; i < n; i++) {
-        if (!cf_queue_name_valid(queues[i]))
+        if ((st = cf_queue_begin(q, queues[i], false)) != CF_OK)
             goto out;
         argv[i + 2] = queues[i];
         lens[i + 2] = strlen(queues[i]);
@@ -136,11 +146,14 @@ out:
     return st;
 }
 
-cf_status cf_queue_depths(cf_redis *r, const char *prefix, const char *queue, int64_t *ready,
-                          int64_t *scheduled, int64_t *dead)
+cf_status cf_queue_depths(cf_queue *q, const char *queue, int64_t *ready, int64_t *scheduled,
+                          int64_t *dead)
 {
-    if (cf_keys_check(prefix, queue) != CF_OK)
-        return CF_ERR_INVALID;
+    cf_status bst = cf_queue_begin(q, queue, false);
+    if (bst != CF_OK)
+        return bst;
+    cf_redis *r = q->redis;
+    const char *prefix = q->prefix;
     char k[3][CF_KEY_MAX];
     int l0 = cf_key_ready(k[0], sizeof k[0], prefix, queue);
     int l1 = cf_key_scheduled(k[1], sizeof k[1], prefix, queue);

@@ -10,6 +10,7 @@
 #include "common/alloc.h"
 #include "common/clock.h"
 #include "queue/keys.h"
+#include "queue/queue_internal.h"
 #include "queue/redis_conn.h"
 #include "queue/scripts.h"
 
@@ -60,16 +61,20 @@ static cf_status move_one(cf_redis *r, const char *prefix, const char *worker_id
     return st;
 }
 
-cf_status cf_fetch(cf_redis *r, const char *prefix, const char *worker_id,
-                   const char *const *queues, size_t nqueues, int64_t wait_ms,
+cf_status cf_fetch(cf_queue *q, const char *const *queues, size_t nqueues, int64_t wait_ms,
                    const atomic_bool *stop, cf_fetched *out)
 {
     memset(out, 0, sizeof *out);
-    if (nqueues == 0 || cf_keys_check(prefix, NULL) != CF_OK || worker_id == NULL)
-        return CF_ERR_INVALID;
+    cf_status bst = cf_queue_begin(q, NULL, true);
+    if (bst != CF_OK)
+        return bst;
+    if (nqueues == 0)
+        return cf_queue_fail(q, CF_ERR_INVALID, "no queue to fetch from");
     for (size_t i = 0; i < nqueues; i++)
-        if (!cf_queue_name_valid(queues[i]))
-            return CF_ERR_INVALID;
+        if ((bst = cf_queue_begin(q, queues[i], true)) != CF_OK)
+            return bst;
+    cf_redis *r = q->redis;
+    const char *prefix = q->prefix, *worker_id = q->worker_id;
     int64_t deadline = cf_clock_mono_ms() + (wait_ms > 0 ? wait_ms : 0);
     int64_t slice_max = nqueues == 1 ? SLICE_ONE_MS : SLICE_MANY_MS;
     for (size_t round = 0;; round++) {
@@ -101,12 +106,15 @@ cf_status cf_fetch(cf_redis *r, const char *prefix, const char *worker_id,
 }
 
 /* inflight_script runs one of the in-flight scripts with keys (inflight, other) and args. */
-static cf_status inflight_script(cf_redis *r, const cf_redis_script *script, const char *prefix,
-                                 const char *worker_id, const char *queue, bool to_scheduled,
-                                 int nargs, const char *const *args, const size_t *arg_lens)
+static cf_status inflight_script(cf_queue *q, const cf_redis_script *script, const char *queue,
+                                 bool to_scheduled, int nargs, const char *const *args,
+                                 const size_t *arg_lens)
 {
-    if (cf_keys_check(prefix, queue) != CF_OK || worker_id == NULL)
-        return CF_ERR_INVALID;
+    cf_status bst = cf_queue_begin(q, queue, true);
+    if (bst != CF_OK)
+        return bst;
+    cf_redis *r = q->redis;
+    const char *prefix = q->prefix, *worker_id = q->worker_id;
     char k1[CF_KEY_MAX], k2[CF_KEY_MAX];
     int l1 = cf_key_inflight(k1, sizeof k1, prefix, queue, worker_id);
     int l2 = to_scheduled ? cf_key_scheduled(k2, sizeof k2, prefix, queue)
@@ -129,11 +137,13 @@ static cf_status inflight_script(cf_redis *r, const cf_redis_script *script, con
     return st;
 }
 
-cf_status cf_fetch_ack(cf_redis *r, const char *prefix, const char *worker_id, const char *queue,
-                       const void *env, size_t len)
+cf_status cf_fetch_ack(cf_queue *q, const char *queue, const void *env, size_t len)
 {
-    if (cf_keys_check(prefix, queue) != CF_OK || worker_id == NULL)
-        return CF_ERR_INVALID;
+    cf_status bst = cf_queue_begin(q, queue, true);
+    if (bst != CF_OK)
+        return bst;
+    cf_redis *r = q->redis;
+    const char *prefix = q->prefix, *worker_id = q->worker_id;
     char key[CF_KEY_MAX];
     int kl = cf_key_inflight(key, sizeof key, prefix, queue, worker_id);
     if (kl < 0)
@@ -150,41 +160,43 @@ cf_status cf_fetch_ack(cf_redis *r, const char *prefix, const char *worker_id, c
     return st;
 }
 
-cf_status cf_fetch_requeue(cf_redis *r, const char *prefix, const char *worker_id,
-                           const char *queue, const void *env, size_t len)
+cf_status cf_fetch_requeue(cf_queue *q, const char *queue, const void *env, size_t len)
 {
     const char *args[1] = {env};
     size_t lens[1] = {len};
-    return inflight_script(r, &cf_script_requeue, prefix, worker_id, queue, false, 1, args, lens);
+    return inflight_script(q, &cf_script_requeue, queue, false, 1, args, lens);
 }
 
-cf_status cf_fetch_reschedule(cf_redis *r, const char *prefix, const char *worker_id,
-                              const char *queue, const void *env, size_t len, int64_t due_unix_ms)
+cf_status cf_fetch_reschedule(cf_queue *q, const char *queue, const void *env, size_t len,
+                              int64_t due_unix_ms)
 {
     char due[24];
     snprintf(due, sizeof due, "%lld", (long long)due_unix_ms);
     const char *args[2] = {env, due};
     size_t lens[2] = {len, strlen(due)};
-    return inflight_script(r, &cf_script_reschedule, prefix, worker_id, queue, true, 2, args, lens);
+    return inflight_script(q, &cf_script_reschedule, queue, true, 2, args, lens);
 }
 
-cf_status cf_fetch_ack_and_continue(cf_redis *r, const char *prefix, const char *worker_id,
-                                    const char *queue, const void *env, size_t len,
+cf_status cf_fetch_ack_and_continue(cf_queue *q, const char *queue, const void *env, size_t len,
                                     const void *member, size_t member_len, int64_t due_unix_ms)
 {
     char due[24];
     snprintf(due, sizeof due, "%lld", (long long)due_unix_ms);
     const char *args[3] = {env, member, due};
     size_t lens[3] = {len, member_len, strlen(due)};
-    return inflight_script(r, &cf_script_ack_continue, prefix, worker_id, queue, true, 3, args,
-                           lens);
+    return inflight_script(q, &cf_script_ack_continue, queue, true, 3, args, lens);
 }
 
-cf_status cf_fetch_inflight_count(cf_redis *r, const char *prefix, const char *worker_id,
-                                  const char *queue, int64_t *out)
+cf_status cf_fetch_inflight_count(cf_queue *q, const char *worker_id, const char *queue,
+                                  int64_t *out)
 {
-    if (cf_keys_check(prefix, queue) != CF_OK || worker_id == NULL)
-        return CF_ERR_INVALID;
+    cf_status bst = cf_queue_begin(q, queue, worker_id == NULL);
+    if (bst != CF_OK)
+        return bst;
+    cf_redis *r = q->redis;
+    const char *prefix = q->prefix;
+    if (worker_id == NULL)
+        worker_id = q->worker_id;
     char key[CF_KEY_MAX];
     int kl = cf_key_inflight(key, sizeof key, prefix, queue, worker_id);
     const char *argv[2] = {"LLEN", key};

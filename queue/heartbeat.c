@@ -14,13 +14,12 @@
 #include "common/clock.h"
 #include "common/log.h"
 #include "queue/keys.h"
+#include "queue/queue_internal.h"
 #include "queue/redis_conn.h"
 #include "queue/scripts.h"
 
 struct cf_heartbeat {
-    cf_redis *r;
-    char prefix[CF_PREFIX_MAX + 1];
-    char worker_id[CF_WORKER_ID_MAX];
+    cf_queue *q; /* its own connection, under the worker's prefix and id */
     int64_t interval_ms;
     pthread_t thread;
     atomic_bool stop;
@@ -29,11 +28,14 @@ struct cf_heartbeat {
     cf_log_limiter limiter;
 };
 
-cf_status cf_heartbeat_beat(cf_redis *r, const char *prefix, const char *worker_id)
+cf_status cf_heartbeat_beat(cf_queue *q)
 {
     char key[CF_KEY_MAX];
-    if (cf_keys_check(prefix, NULL) != CF_OK || worker_id == NULL || worker_id[0] == '\0')
-        return CF_ERR_INVALID;
+    cf_status bst = cf_queue_begin(q, NULL, true);
+    if (bst != CF_OK)
+        return bst;
+    cf_redis *r = q->redis;
+    const char *prefix = q->prefix, *worker_id = q->worker_id;
     int kl = cf_key_workers(key, sizeof key, prefix);
     const char *argv[2] = {key, worker_id};
     size_t lens[2] = {(size_t)kl, strlen(worker_id)};
@@ -43,15 +45,18 @@ cf_status cf_heartbeat_beat(cf_redis *r, const char *prefix, const char *worker_
     return st;
 }
 
-cf_status cf_heartbeat_deregister(cf_redis *r, const char *prefix, const char *worker_id)
+cf_status cf_heartbeat_deregister(cf_queue *q)
 {
     char wk[CF_KEY_MAX], hk[CF_KEY_MAX];
-    if (cf_keys_check(prefix, NULL) != CF_OK || worker_id == NULL || worker_id[0] == '\0')
-        return CF_ERR_INVALID;
+    cf_status bst = cf_queue_begin(q, NULL, true);
+    if (bst != CF_OK)
+        return bst;
+    cf_redis *r = q->redis;
+    const char *prefix = q->prefix, *worker_id = q->worker_id;
     int wl = cf_key_workers(wk, sizeof wk, prefix);
     int hl = cf_key_held(hk, sizeof hk, prefix, worker_id);
     if (hl < 0)
-        return CF_ERR_INVALID;
+        return cf_queue_fail(q, CF_ERR_INVALID, "a key does not fit");
     const char *a0[2] = {"DEL", hk};
     size_t n0[2] = {3, (size_t)hl};
     const char *a1[3] = {"ZREM", wk, worker_id};
@@ -70,7 +75,7 @@ static void *beat_loop(void *arg)
     int failures = 0;
     while (!atomic_load(&hb->stop)) {
         int64_t wait = hb->interval_ms;
-        cf_status st = cf_heartbeat_beat(hb->r, hb->prefix, hb->worker_id);
+        cf_status st = cf_heartbeat_beat(hb->q);
         if (st == CF_OK) {
             atomic_store(&hb->last_ok_ms, cf_clock_mono_ms());
             atomic_fetch_add(&hb->beats, 1);
@@ -81,7 +86,7 @@ static void *beat_loop(void *arg)
             if (cf_log_ratelimit(&hb->limiter, 10000, &suppressed))
                 cf_log(CF_LOG_WARN, NULL,
                        "heartbeat failed: %s (%d in a row; %lld lines suppressed)",
-                       cf_redis_errstr(hb->r), failures, (long long)suppressed);
+                       cf_queue_errstr(hb->q), failures, (long long)suppressed);
             /* Retry sooner than the interval, but back off while Redis stays away. */
             int64_t d = cf_backoff_delay_ms(100, hb->interval_ms, failures, true);
             wait = d < wait ? d : wait;
@@ -96,21 +101,18 @@ cf_status cf_heartbeat_start(const char *url, const cf_redis_opts *opts, const c
                              cf_error *err)
 {
     *out = NULL;
-    if (cf_keys_check(prefix, NULL) != CF_OK || worker_id == NULL || worker_id[0] == '\0' ||
-        strlen(worker_id) >= CF_WORKER_ID_MAX)
-        return cf_error_set(err, "bad_value", "worker_id", "bad prefix or worker id");
+    if (worker_id == NULL)
+        return cf_error_set(err, "bad_value", "worker_id", "a heartbeat needs a worker id");
     cf_heartbeat *hb = cf_calloc(1, sizeof *hb);
     if (hb == NULL)
         return CF_ERR_NOMEM;
-    snprintf(hb->prefix, sizeof hb->prefix, "%s", prefix);
-    snprintf(hb->worker_id, sizeof hb->worker_id, "%s", worker_id);
     hb->interval_ms = interval_ms > 0 ? interval_ms : CF_HEARTBEAT_INTERVAL_DEFAULT_MS;
     atomic_init(&hb->stop, false);
-    cf_status st = cf_redis_open(url, opts, &hb->r, err);
+    cf_status st = cf_queue_open(url, prefix, worker_id, opts, &hb->q, err);
     if (st == CF_OK) {
-        st = cf_heartbeat_beat(hb->r, hb->prefix, hb->worker_id);
+        st = cf_heartbeat_beat(hb->q);
         if (st != CF_OK)
-            cf_error_set(err, cf_status_str(st), "heartbeat", "%s", cf_redis_errstr(hb->r));
+            cf_error_set(err, cf_status_str(st), "heartbeat", "%s", cf_queue_errstr(hb->q));
     }
     if (st == CF_OK) {
         atomic_store(&hb->last_ok_ms, cf_clock_mono_ms());
@@ -121,7 +123,7 @@ cf_status cf_heartbeat_start(const char *url, const cf_redis_opts *opts, const c
         }
     }
     if (st != CF_OK) {
-        cf_redis_free(hb->r);
+        cf_queue_free(hb->q);
         cf_free(hb);
         return st;
     }
@@ -145,6 +147,6 @@ void cf_heartbeat_stop(cf_heartbeat *hb)
         return;
     atomic_store(&hb->stop, true);
     pthread_join(hb->thread, NULL);
-    cf_redis_free(hb->r);
+    cf_queue_free(hb->q);
     cf_free(hb);
 }

@@ -7,6 +7,7 @@
 
 #include "common/alloc.h"
 #include "queue/keys.h"
+#include "queue/queue_internal.h"
 #include "queue/redis_conn.h"
 #include "queue/scripts.h"
 
@@ -105,13 +106,16 @@ static cf_status scan_locks(cf_redis *r, const char *prefix, const char *worker_
     return st;
 }
 
-cf_status cf_holdings_scan(cf_redis *r, const char *prefix, const char *worker_id,
-                           const char *const *queues, size_t nqueues, size_t max, cf_holdings *out)
+cf_status cf_holdings_scan(cf_queue *q, const char *const *queues, size_t nqueues, size_t max,
+                           cf_holdings *out)
 {
     memset(out, 0, sizeof *out);
-    cf_status st = CF_OK;
-    for (size_t q = 0; st == CF_OK && q < nqueues; q++)
-        st = scan_inflight(r, prefix, worker_id, queues[q], q, max, out);
+    cf_status st = cf_queue_begin(q, NULL, true);
+    cf_redis *r = q->redis;
+    const char *prefix = q->prefix, *worker_id = q->worker_id;
+    for (size_t i = 0; st == CF_OK && i < nqueues; i++)
+        if ((st = cf_queue_begin(q, queues[i], true)) == CF_OK)
+            st = scan_inflight(r, prefix, worker_id, queues[i], i, max, out);
     if (st == CF_OK)
         st = scan_locks(r, prefix, worker_id, out);
     if (st != CF_OK)
@@ -119,13 +123,18 @@ cf_status cf_holdings_scan(cf_redis *r, const char *prefix, const char *worker_i
     return st;
 }
 
-cf_status cf_holdings_free_lock(cf_redis *r, const char *prefix, const char *worker_id,
-                                const char *lock_key, const char *value)
+cf_status cf_holdings_free_lock(cf_queue *q, const char *lock_key, const char *value)
 {
     char hk[CF_KEY_MAX];
-    int hl = cf_key_held(hk, sizeof hk, prefix, worker_id);
+    cf_status bst = cf_queue_begin(q, NULL, true);
+    if (bst != CF_OK)
+        return bst;
+    if (lock_key == NULL)
+        return cf_queue_fail(q, CF_ERR_INVALID, "no lock key given");
+    cf_redis *r = q->redis;
+    int hl = cf_key_held(hk, sizeof hk, q->prefix, q->worker_id);
     if (hl < 0)
-        return CF_ERR_INVALID;
+        return cf_queue_fail(q, CF_ERR_INVALID, "a key does not fit");
     cf_redis_cmd cmds[2];
     size_t n = 0;
     const char *a0[2] = {lock_key, value};

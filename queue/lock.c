@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "queue/keys.h"
+#include "queue/queue_internal.h"
 #include "queue/redis_conn.h"
 #include "queue/scripts.h"
 
@@ -18,16 +19,16 @@ typedef struct lock_keys {
     size_t lock_len, held_len;
 } lock_keys;
 
-static cf_status make_keys(lock_keys *k, const char *prefix, const char *worker_id,
-                           const char *wf_class, const char *wf_key)
+/* make_keys builds the lock key and, for worker_id (NULL: none), its P:held key. */
+static cf_status make_keys(cf_queue *q, lock_keys *k, const char *worker_id, const char *wf_class,
+                           const char *wf_key)
 {
-    if (cf_keys_check(prefix, NULL) != CF_OK || worker_id == NULL || wf_class == NULL ||
-        wf_key == NULL || wf_class[0] == '\0' || wf_key[0] == '\0')
-        return CF_ERR_INVALID;
-    int ll = cf_key_lock(k->lock, sizeof k->lock, prefix, wf_class, wf_key);
-    int hl = worker_id ? cf_key_held(k->held, sizeof k->held, prefix, worker_id) : 0;
+    if (wf_class == NULL || wf_key == NULL || wf_class[0] == '\0' || wf_key[0] == '\0')
+        return cf_queue_fail(q, CF_ERR_INVALID, "a lock needs a class and a key");
+    int ll = cf_key_lock(k->lock, sizeof k->lock, q->prefix, wf_class, wf_key);
+    int hl = worker_id ? cf_key_held(k->held, sizeof k->held, q->prefix, worker_id) : 0;
     if (ll < 0 || hl < 0)
-        return CF_ERR_INVALID;
+        return cf_queue_fail(q, CF_ERR_INVALID, "lock key too long");
     k->lock_len = (size_t)ll;
     k->held_len = (size_t)hl;
     return CF_OK;
@@ -49,14 +50,21 @@ static void fill_holder(cf_lock_holder *h, const cf_reply *value, const cf_reply
     h->pttl_ms = pttl && pttl->type == CF_REPLY_INTEGER ? pttl->integer : -2;
 }
 
-cf_status cf_lock_acquire(cf_redis *r, const char *prefix, const char *worker_id,
-                          const char *wf_class, const char *wf_key, const char *token,
+cf_status cf_lock_acquire(cf_queue *q, const char *wf_class, const char *wf_key, const char *token,
                           int64_t ttl_ms, cf_lock_holder *holder)
 {
     lock_keys k;
-    if (make_keys(&k, prefix, worker_id, wf_class, wf_key) != CF_OK || token == NULL ||
-        !token_is_workers(token, worker_id) || ttl_ms <= 0)
-        return CF_ERR_INVALID;
+    cf_status bst = cf_queue_begin(q, NULL, true);
+    if (bst == CF_OK)
+        bst = make_keys(q, &k, q->worker_id, wf_class, wf_key);
+    if (bst != CF_OK)
+        return bst;
+    const char *worker_id = q->worker_id;
+    cf_redis *r = q->redis;
+    if (token == NULL || !token_is_workers(token, worker_id) || ttl_ms <= 0)
+        return cf_queue_fail(
+            q, CF_ERR_INVALID,
+            "a lock token must be \"<this worker's id>/<run-id>\" and its ttl > 0");
     char ttl[24];
     snprintf(ttl, sizeof ttl, "%lld", (long long)ttl_ms);
     const char *a0[3] = {"SADD", k.held, k.lock};
@@ -96,12 +104,21 @@ cf_status cf_lock_acquire(cf_redis *r, const char *prefix, const char *worker_id
     return st;
 }
 
-cf_status cf_lock_release(cf_redis *r, const char *prefix, const char *worker_id,
-                          const char *wf_class, const char *wf_key, const char *token)
+cf_status cf_lock_release(cf_queue *q, const char *wf_class, const char *wf_key, const char *token)
 {
     lock_keys k;
-    if (make_keys(&k, prefix, worker_id, wf_class, wf_key) != CF_OK || token == NULL)
-        return CF_ERR_INVALID;
+    cf_status bst = cf_queue_begin(q, NULL, false);
+    if (bst != CF_OK)
+        return bst;
+    /* the P:held set is the token's worker's: "<worker-id>/<run-id>" */
+    const char *slash = token ? strrchr(token, '/') : NULL;
+    if (slash == NULL || slash == token || (size_t)(slash - token) >= CF_WORKER_ID_MAX)
+        return cf_queue_fail(q, CF_ERR_INVALID, "a lock token must be \"<worker-id>/<run-id>\"");
+    char worker_id[CF_WORKER_ID_MAX];
+    snprintf(worker_id, sizeof worker_id, "%.*s", (int)(slash - token), token);
+    if ((bst = make_keys(q, &k, worker_id, wf_class, wf_key)) != CF_OK)
+        return bst;
+    cf_redis *r = q->redis;
     const char *a0[2] = {k.lock, token};
     size_t n0[2] = {k.lock_len, strlen(token)};
     const char *a1[3] = {"SREM", k.held, k.lock};
@@ -118,12 +135,16 @@ cf_status cf_lock_release(cf_redis *r, const char *prefix, const char *worker_id
     return st;
 }
 
-cf_status cf_lock_inspect(cf_redis *r, const char *prefix, const char *wf_class, const char *wf_key,
+cf_status cf_lock_inspect(cf_queue *q, const char *wf_class, const char *wf_key,
                           cf_lock_holder *holder)
 {
     lock_keys k;
-    if (make_keys(&k, prefix, "", wf_class, wf_key) != CF_OK)
-        return CF_ERR_INVALID;
+    cf_status bst = cf_queue_begin(q, NULL, false);
+    if (bst == CF_OK)
+        bst = make_keys(q, &k, NULL, wf_class, wf_key);
+    if (bst != CF_OK)
+        return bst;
+    cf_redis *r = q->redis;
     const char *a0[2] = {"GET", k.lock};
     size_t n0[2] = {3, k.lock_len};
     const char *a1[2] = {"PTTL", k.lock};

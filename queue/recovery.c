@@ -32,6 +32,7 @@
 #include "common/alloc.h"
 #include "common/log.h"
 #include "queue/keys.h"
+#include "queue/queue_internal.h"
 #include "queue/redis_conn.h"
 #include "queue/scripts.h"
 
@@ -70,13 +71,17 @@ void cf_recovery_ids_free(char **ids, size_t n)
     cf_free(ids);
 }
 
-cf_status cf_recovery_dead_workers(cf_redis *r, const char *prefix, int64_t lease_ms, char ***ids,
-                                   size_t *n)
+cf_status cf_recovery_dead_workers(cf_queue *q, int64_t lease_ms, char ***ids, size_t *n)
 {
     *ids = NULL;
     *n = 0;
-    if (cf_keys_check(prefix, NULL) != CF_OK || lease_ms <= 0)
-        return CF_ERR_INVALID;
+    cf_status bst = cf_queue_begin(q, NULL, false);
+    if (bst != CF_OK)
+        return bst;
+    if (lease_ms <= 0)
+        return cf_queue_fail(q, CF_ERR_INVALID, "a lease must be > 0");
+    cf_redis *r = q->redis;
+    const char *prefix = q->prefix;
     char key[CF_KEY_MAX], lease[24], max[16];
     int kl = cf_key_workers(key, sizeof key, prefix);
     snprintf(lease, sizeof lease, "%lld", (long long)lease_ms);
@@ -91,10 +96,15 @@ cf_status cf_recovery_dead_workers(cf_redis *r, const char *prefix, int64_t leas
     return st;
 }
 
-cf_status cf_recovery_live_workers(cf_redis *r, const char *prefix, int64_t lease_ms, int64_t *n)
+cf_status cf_recovery_live_workers(cf_queue *q, int64_t lease_ms, int64_t *n)
 {
-    if (cf_keys_check(prefix, NULL) != CF_OK || lease_ms <= 0)
-        return CF_ERR_INVALID;
+    cf_status bst = cf_queue_begin(q, NULL, false);
+    if (bst != CF_OK)
+        return bst;
+    if (lease_ms <= 0)
+        return cf_queue_fail(q, CF_ERR_INVALID, "a lease must be > 0");
+    cf_redis *r = q->redis;
+    const char *prefix = q->prefix;
     int64_t now;
     cf_status st = cf_redis_time_ms(r, &now);
     if (st != CF_OK)
@@ -218,8 +228,7 @@ static cf_status forget(cf_redis *r, const char *prefix, const char *workers_key
     return st;
 }
 
-cf_status cf_recovery_run(cf_redis *r, const char *prefix, const char *self_id, int64_t lease_ms,
-                          cf_recovery_stats *stats)
+cf_status cf_recovery_run(cf_queue *q, int64_t lease_ms, cf_recovery_stats *stats)
 {
     cf_recovery_stats local;
     if (stats == NULL)
@@ -227,9 +236,11 @@ cf_status cf_recovery_run(cf_redis *r, const char *prefix, const char *self_id, 
     memset(stats, 0, sizeof *stats);
     char **ids;
     size_t n;
-    cf_status st = cf_recovery_dead_workers(r, prefix, lease_ms, &ids, &n);
+    cf_status st = cf_recovery_dead_workers(q, lease_ms, &ids, &n);
     if (st != CF_OK)
         return st;
+    cf_redis *r = q->redis;
+    const char *prefix = q->prefix, *self_id = cf_queue_worker(q);
     char wk[CF_KEY_MAX];
     cf_key_workers(wk, sizeof wk, prefix);
     for (size_t i = 0; st == CF_OK && i < n; i++) {
@@ -260,15 +271,17 @@ cf_status cf_recovery_run(cf_redis *r, const char *prefix, const char *self_id, 
     return st;
 }
 
-cf_status cf_recovery_leave(cf_redis *r, const char *prefix, const char *self_id,
-                            cf_recovery_stats *stats)
+cf_status cf_recovery_leave(cf_queue *q, cf_recovery_stats *stats)
 {
     cf_recovery_stats local;
     if (stats == NULL)
         stats = &local;
     memset(stats, 0, sizeof *stats);
-    if (strlen(self_id) >= CF_WORKER_ID_MAX)
-        return CF_ERR_INVALID;
+    cf_status bst = cf_queue_begin(q, NULL, true);
+    if (bst != CF_OK)
+        return bst;
+    cf_redis *r = q->redis;
+    const char *prefix = q->prefix, *self_id = q->worker_id;
     cf_status st = free_locks(r, prefix, self_id, stats);
     if (st == CF_OK)
         st = return_inflight(r, prefix, self_id, stats);

@@ -10,6 +10,7 @@
 
 #include "queue/argv.h"
 #include "queue/keys.h"
+#include "queue/queue_internal.h"
 #include "queue/redis_conn.h"
 #include "queue/scripts.h"
 
@@ -23,13 +24,18 @@ static cf_status int_reply(cf_status st, cf_reply *rep, int *out)
     return st;
 }
 
-cf_status cf_schedule_promote(cf_redis *r, const char *prefix, const char *queue,
-                              int64_t now_unix_ms, int batch, int *moved)
+cf_status cf_schedule_promote(cf_queue *q, const char *queue, int64_t now_unix_ms, int batch,
+                              int *moved)
 {
     if (moved)
         *moved = 0;
-    if (cf_keys_check(prefix, queue) != CF_OK || batch > CF_PROMOTE_BATCH_MAX)
-        return CF_ERR_INVALID;
+    cf_status bst = cf_queue_begin(q, queue, false);
+    if (bst != CF_OK)
+        return bst;
+    if (batch > CF_PROMOTE_BATCH_MAX)
+        return cf_queue_fail(q, CF_ERR_INVALID, "promote batch above %d", CF_PROMOTE_BATCH_MAX);
+    cf_redis *r = q->redis;
+    const char *prefix = q->prefix;
     if (batch <= 0)
         batch = CF_PROMOTE_BATCH_DEFAULT;
     char k1[CF_KEY_MAX], k2[CF_KEY_MAX];
@@ -44,13 +50,18 @@ cf_status cf_schedule_promote(cf_redis *r, const char *prefix, const char *queue
     return int_reply(st, rep, moved);
 }
 
-cf_status cf_continuation_publish(cf_redis *r, const char *prefix, const char *queue,
-                                  const void *member, size_t len, int64_t due_unix_ms, int *added)
+cf_status cf_continuation_publish(cf_queue *q, const char *queue, const void *member, size_t len,
+                                  int64_t due_unix_ms, int *added)
 {
     if (added)
         *added = 0;
-    if (cf_keys_check(prefix, queue) != CF_OK || member == NULL || len == 0)
-        return CF_ERR_INVALID;
+    cf_status bst = cf_queue_begin(q, queue, false);
+    if (bst != CF_OK)
+        return bst;
+    if (member == NULL || len == 0)
+        return cf_queue_fail(q, CF_ERR_INVALID, "empty continuation");
+    cf_redis *r = q->redis;
+    const char *prefix = q->prefix;
     char qk[CF_KEY_MAX], sk[CF_KEY_MAX];
     cf_argv cmds[2];
     cf_argv_init(&cmds[0]);
@@ -69,13 +80,18 @@ cf_status cf_continuation_publish(cf_redis *r, const char *prefix, const char *q
     return int_reply(st, reps[1], added);
 }
 
-cf_status cf_continuation_remove(cf_redis *r, const char *prefix, const char *queue,
-                                 const void *member, size_t len, int *removed)
+cf_status cf_continuation_remove(cf_queue *q, const char *queue, const void *member, size_t len,
+                                 int *removed)
 {
     if (removed)
         *removed = 0;
-    if (cf_keys_check(prefix, queue) != CF_OK || member == NULL)
-        return CF_ERR_INVALID;
+    cf_status bst = cf_queue_begin(q, queue, false);
+    if (bst != CF_OK)
+        return bst;
+    if (member == NULL)
+        return cf_queue_fail(q, CF_ERR_INVALID, "no continuation given");
+    cf_redis *r = q->redis;
+    const char *prefix = q->prefix;
     char sk[CF_KEY_MAX];
     cf_argv a;
     cf_argv_init(&a);
@@ -87,11 +103,16 @@ cf_status cf_continuation_remove(cf_redis *r, const char *prefix, const char *qu
     return int_reply(st, rep, removed);
 }
 
-cf_status cf_schedule_due_ms(cf_redis *r, const char *prefix, const char *queue, const void *member,
-                             size_t len, int64_t *due_unix_ms)
+cf_status cf_schedule_due_ms(cf_queue *q, const char *queue, const void *member, size_t len,
+                             int64_t *due_unix_ms)
 {
-    if (cf_keys_check(prefix, queue) != CF_OK || member == NULL)
-        return CF_ERR_INVALID;
+    cf_status bst = cf_queue_begin(q, queue, false);
+    if (bst != CF_OK)
+        return bst;
+    if (member == NULL)
+        return cf_queue_fail(q, CF_ERR_INVALID, "no member given");
+    cf_redis *r = q->redis;
+    const char *prefix = q->prefix;
     char sk[CF_KEY_MAX];
     cf_argv a;
     cf_argv_init(&a);

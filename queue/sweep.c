@@ -9,16 +9,20 @@
 
 #include "common/alloc.h"
 #include "queue/keys.h"
+#include "queue/queue_internal.h"
 #include "queue/redis_conn.h"
 
-cf_status cf_sweep_claim(cf_redis *r, const char *prefix, const char *holder, int64_t ttl_ms,
-                         bool *won)
+cf_status cf_sweep_claim(cf_queue *q, int64_t ttl_ms, bool *won)
 {
     *won = false;
     char key[CF_KEY_MAX], ttl[24];
-    if (cf_keys_check(prefix, NULL) != CF_OK || holder == NULL || ttl_ms <= 0 ||
-        cf_key_sweeper(key, sizeof key, prefix) < 0)
-        return CF_ERR_INVALID;
+    cf_status bst = cf_queue_begin(q, NULL, true);
+    if (bst != CF_OK)
+        return bst;
+    if (ttl_ms <= 0 || cf_key_sweeper(key, sizeof key, q->prefix) < 0)
+        return cf_queue_fail(q, CF_ERR_INVALID, "a sweep lease must be > 0");
+    cf_redis *r = q->redis;
+    const char *holder = q->worker_id;
     snprintf(ttl, sizeof ttl, "%lld", (long long)ttl_ms);
     const char *argv[6] = {"SET", key, holder, "NX", "PX", ttl};
     size_t lens[6] = {3, strlen(key), strlen(holder), 2, 2, strlen(ttl)};
@@ -30,14 +34,17 @@ cf_status cf_sweep_claim(cf_redis *r, const char *prefix, const char *holder, in
     return st;
 }
 
-cf_status cf_sweep_worker_liveness(cf_redis *r, const char *prefix, const char *worker_id,
-                                   int64_t lease_ms, cf_worker_liveness *out)
+cf_status cf_sweep_worker_liveness(cf_queue *q, const char *worker_id, int64_t lease_ms,
+                                   cf_worker_liveness *out)
 {
     *out = CF_WORKER_ABSENT;
     char key[CF_KEY_MAX];
-    if (cf_keys_check(prefix, NULL) != CF_OK || worker_id == NULL ||
-        cf_key_workers(key, sizeof key, prefix) < 0)
-        return CF_ERR_INVALID;
+    cf_status bst = cf_queue_begin(q, NULL, false);
+    if (bst != CF_OK)
+        return bst;
+    if (worker_id == NULL || cf_key_workers(key, sizeof key, q->prefix) < 0)
+        return cf_queue_fail(q, CF_ERR_INVALID, "no worker id given");
+    cf_redis *r = q->redis;
     const char *a0[3] = {"ZSCORE", key, worker_id};
     size_t n0[3] = {6, strlen(key), strlen(worker_id)};
     const char *a1[1] = {"TIME"};
@@ -145,13 +152,15 @@ void cf_sweep_suspects_expire(cf_sweep_suspects *s, int64_t oldest_ms)
             i++;
 }
 
-cf_status cf_sweep_suspects_load(cf_redis *r, const char *prefix, cf_sweep_suspects *s)
+cf_status cf_sweep_suspects_load(cf_queue *q, cf_sweep_suspects *s)
 {
     cf_sweep_suspects_deinit(s);
     char key[CF_KEY_MAX];
-    if (cf_keys_check(prefix, NULL) != CF_OK ||
-        cf_key_sweeper_suspects(key, sizeof key, prefix) < 0)
-        return CF_ERR_INVALID;
+    cf_status bst = cf_queue_begin(q, NULL, false);
+    if (bst != CF_OK)
+        return bst;
+    cf_key_sweeper_suspects(key, sizeof key, q->prefix);
+    cf_redis *r = q->redis;
     const char *argv[2] = {"HGETALL", key};
     size_t lens[2] = {7, strlen(key)};
     cf_reply *rep = NULL;
@@ -175,13 +184,16 @@ cf_status cf_sweep_suspects_load(cf_redis *r, const char *prefix, cf_sweep_suspe
     return st;
 }
 
-cf_status cf_sweep_suspects_save(cf_redis *r, const char *prefix, const cf_sweep_suspects *s,
-                                 int64_t ttl_ms)
+cf_status cf_sweep_suspects_save(cf_queue *q, const cf_sweep_suspects *s, int64_t ttl_ms)
 {
     char key[CF_KEY_MAX], ttl[24];
-    if (cf_keys_check(prefix, NULL) != CF_OK || ttl_ms <= 0 ||
-        cf_key_sweeper_suspects(key, sizeof key, prefix) < 0)
-        return CF_ERR_INVALID;
+    cf_status bst = cf_queue_begin(q, NULL, false);
+    if (bst != CF_OK)
+        return bst;
+    if (ttl_ms <= 0)
+        return cf_queue_fail(q, CF_ERR_INVALID, "a suspects ttl must be > 0");
+    cf_key_sweeper_suspects(key, sizeof key, q->prefix);
+    cf_redis *r = q->redis;
     snprintf(ttl, sizeof ttl, "%lld", (long long)ttl_ms);
     size_t argc = 2 + 2 * s->n;
     const char **argv = cf_calloc(argc, sizeof *argv);

@@ -43,13 +43,13 @@ static bool redis_retry_wait(cf_executor *ex, cf_status st, const char *what)
     int64_t suppressed = 0;
     if (!cf_status_is_transient(st)) {
         log_error("event=redis_error op=%s status=%s: %s", what, cf_status_str(st),
-                  cf_redis_errstr(ex->redis));
+                  cf_queue_errstr(ex->queue));
         return true;
     }
     if (cf_log_ratelimit(&redis_limiter, 5000, &suppressed))
         log_warn("redis unavailable during %s (%s: %s); retrying with backoff (%lld similar "
                  "messages suppressed)",
-                 what, cf_status_str(st), cf_redis_errstr(ex->redis), (long long)suppressed);
+                 what, cf_status_str(st), cf_queue_errstr(ex->queue), (long long)suppressed);
     ex->consecutive_errors++;
     cf_clock_sleep_ms(cf_backoff_delay_ms(100, 5000, ex->consecutive_errors, true), NULL);
     return false;
@@ -65,8 +65,7 @@ static bool redis_retry_wait(cf_executor *ex, cf_status st, const char *what)
 
 static void ack(cf_executor *ex, const char *queue, const char *raw, size_t len)
 {
-    REDIS_RETRY(ex, "ack",
-                cf_fetch_ack(ex->redis, ex->cfg->prefix, ex->worker_id, queue, raw, len));
+    REDIS_RETRY(ex, "ack", cf_fetch_ack(ex->queue, queue, raw, len));
 }
 
 static void dead_letter(cf_executor *ex, const char *queue, const char *raw, size_t len,
@@ -76,8 +75,7 @@ static void dead_letter(cf_executor *ex, const char *queue, const char *raw, siz
     log_warn("event=dead_letter queue=%s code=%s field=%s reason=\"%s\"", queue, err->code,
              err->field[0] ? err->field : "-", err->msg);
     REDIS_RETRY(ex, "dead_letter",
-                cf_deadletter_push(ex->redis, ex->cfg->prefix, ex->worker_id, queue, raw, len, &why,
-                                   0, ex->cfg->dead_letter_cap));
+                cf_deadletter_push(ex->queue, queue, raw, len, &why, 0, ex->cfg->dead_letter_cap));
     atomic_fetch_add(&ex->stats->dead_lettered, 1);
 }
 
@@ -113,14 +111,12 @@ static void unknown_class(cf_executor *ex, const char *queue, const char *raw, s
              env->wf_class, queue, (long long)(delay / 1000));
     if (out.len == len && memcmp(out.data, raw, len) == 0) {
         REDIS_RETRY(ex, "unknown_class",
-                    cf_fetch_reschedule(ex->redis, ex->cfg->prefix, ex->worker_id, queue, raw, len,
-                                        now + delay));
+                    cf_fetch_reschedule(ex->queue, queue, raw, len, now + delay));
     } else {
         /* First put-back: the delayed copy carries the created_at stamp. A crash between the
          * two calls leaves a harmless duplicate, never a loss. */
-        REDIS_RETRY(
-            ex, "unknown_class",
-            cf_enqueue_at(ex->redis, ex->cfg->prefix, queue, out.data, out.len, now + delay));
+        REDIS_RETRY(ex, "unknown_class",
+                    cf_enqueue_at(ex->queue, queue, out.data, out.len, now + delay));
         ack(ex, queue, raw, len);
     }
     cf_buf_deinit(&out);
@@ -147,8 +143,7 @@ static void drop_continuation(cf_executor *ex, const char *queue, const char *wf
     cf_buf member = CF_BUF_INIT;
     if (cf_envelope_encode_continuation(wf_class, key, queue, &member) == CF_OK)
         REDIS_RETRY(ex, "continuation_remove",
-                    cf_continuation_remove(ex->redis, ex->cfg->prefix, queue, member.data,
-                                           member.len, NULL));
+                    cf_continuation_remove(ex->queue, queue, member.data, member.len, NULL));
     cf_buf_deinit(&member);
 }
 
@@ -170,8 +165,8 @@ static void busy(cf_executor *ex, const char *queue, const char *raw, size_t len
     cf_logkv(CF_LOG_DEBUG, &lc, "event=busy", "held by %s; continuation due in %lldms",
              holder->value, (long long)wait);
     REDIS_RETRY(ex, "busy_continuation",
-                cf_fetch_ack_and_continue(ex->redis, ex->cfg->prefix, ex->worker_id, queue, raw,
-                                          len, member.data, member.len, cf_clock_unix_ms() + wait));
+                cf_fetch_ack_and_continue(ex->queue, queue, raw, len, member.data, member.len,
+                                          cf_clock_unix_ms() + wait));
     cf_buf_deinit(&member);
 }
 
@@ -190,16 +185,14 @@ static void store_unavailable(cf_executor *ex, const char *queue, const char *ra
     ex->consecutive_errors++;
     int64_t delay = cf_backoff_delay_ms(500, 10000, ex->consecutive_errors, true);
     REDIS_RETRY(ex, "reschedule",
-                cf_fetch_reschedule(ex->redis, ex->cfg->prefix, ex->worker_id, queue, raw, len,
-                                    cf_clock_unix_ms() + delay));
+                cf_fetch_reschedule(ex->queue, queue, raw, len, cf_clock_unix_ms() + delay));
 }
 
 static void release(cf_executor *ex, const cf_envelope *env, const char *token)
 {
     cf_status st;
     do {
-        st = cf_lock_release(ex->redis, ex->cfg->prefix, ex->worker_id, env->wf_class, env->key,
-                             token);
+        st = cf_lock_release(ex->queue, env->wf_class, env->key, token);
     } while (st != CF_ERR_CONFLICT && !redis_retry_wait(ex, st, "lock_release"));
     if (st == CF_ERR_CONFLICT) {
         cf_log_ctx lc = {.wf_class = env->wf_class, .wf_key = env->key, .jid = env->jid};
@@ -217,8 +210,6 @@ static void finish_delivery(cf_executor *ex, const char *queue, const char *raw,
 {
     cf_buf member = CF_BUF_INIT;
     cf_delivery_end d = {
-        .prefix = ex->cfg->prefix,
-        .worker_id = ex->worker_id,
         .queue = queue,
         .env = raw,
         .env_len = len,
@@ -238,7 +229,7 @@ static void finish_delivery(cf_executor *ex, const char *queue, const char *raw,
         d.member_len = member.len;
     }
     bool released = false, acked = false;
-    REDIS_RETRY(ex, "finish_delivery", cf_delivery_finish(ex->redis, &d, &released, &acked));
+    REDIS_RETRY(ex, "finish_delivery", cf_delivery_finish(ex->queue, &d, &released, &acked));
     cf_log_ctx lc = {.wf_class = env->wf_class, .wf_key = env->key, .jid = env->jid};
     if (!released && !fin->abandoned)
         cf_logkv(CF_LOG_WARN, &lc, "event=lock_lost",
@@ -398,8 +389,8 @@ void cf_executor_handle(cf_executor *ex, const char *queue, const char *raw, siz
         cf_active_token(ex->active, ex->slot, token); /* before the lock exists in Redis */
     cf_lock_holder holder;
     do {
-        st = cf_lock_acquire(ex->redis, ex->cfg->prefix, ex->worker_id, env.wf_class, env.key,
-                             token, lock_ttl_ms(ex, def, &env), &holder);
+        st = cf_lock_acquire(ex->queue, env.wf_class, env.key, token, lock_ttl_ms(ex, def, &env),
+                             &holder);
     } while (st != CF_ERR_BUSY && !redis_retry_wait(ex, st, "lock_acquire"));
     if (st == CF_ERR_BUSY) {
         busy(ex, queue, raw, len, &env, &holder);
@@ -409,7 +400,7 @@ void cf_executor_handle(cf_executor *ex, const char *queue, const char *raw, siz
         /* A permanent Redis refusal (e.g. a foreign value of another type at the lock key):
          * keep the envelope, with the reason, where an operator will see it. */
         cf_error_set(&err, "lock_error", "key", "cannot take the lock of %s/%s: %s (%s)",
-                     env.wf_class, env.key, cf_redis_errstr(ex->redis), cf_status_str(st));
+                     env.wf_class, env.key, cf_queue_errstr(ex->queue), cf_status_str(st));
         dead_letter(ex, queue, raw, len, &err);
     }
     cf_envelope_deinit(&env);

@@ -59,7 +59,7 @@ static void *executor_main(void *arg)
         .slot = t->slot,
     };
     cf_error err;
-    if (cf_redis_new(w->cfg->redis_url, NULL, &ex.redis, &err) != CF_OK) {
+    if (cf_queue_new(w->cfg->redis_url, w->cfg->prefix, w->id, NULL, &ex.queue, &err) != CF_OK) {
         log_error("event=startup_failed: %s", err.msg);
         atomic_fetch_sub(&w->running, 1);
         return NULL;
@@ -67,8 +67,8 @@ static void *executor_main(void *arg)
     int errors = 0;
     while (!atomic_load(&w->stopping)) {
         cf_fetched f = {0};
-        cf_status st = cf_fetch(ex.redis, w->cfg->prefix, w->id, w->queues, (size_t)w->cfg->nqueues,
-                                1000, &w->stopping, &f);
+        cf_status st =
+            cf_fetch(ex.queue, w->queues, (size_t)w->cfg->nqueues, 1000, &w->stopping, &f);
         if (st == CF_OK) {
             errors = 0;
             cf_active_hold(w->active, t->slot, f.queue_index, f.data, f.len);
@@ -83,10 +83,10 @@ static void *executor_main(void *arg)
         if (cf_log_ratelimit(&fetch_limiter, 5000, &suppressed))
             log_warn("event=fetch_error status=%s: %s; retrying with backoff (%lld similar "
                      "suppressed)",
-                     cf_status_str(st), cf_redis_errstr(ex.redis), (long long)suppressed);
+                     cf_status_str(st), cf_queue_errstr(ex.queue), (long long)suppressed);
         cf_clock_sleep_ms(cf_backoff_delay_ms(100, 5000, ++errors, true), &w->stopping);
     }
-    cf_redis_free(ex.redis);
+    cf_queue_free(ex.queue);
     atomic_fetch_sub(&w->running, 1);
     return NULL;
 }
@@ -177,12 +177,12 @@ int cf_worker_run(const cf_config *cfg, cf_worker_signals *sig)
     log_start(w);
     if (open_store(w) != CF_OK || start_heartbeat(w, &hb) != CF_OK)
         goto out;
-    cf_redis *r = NULL;
+    cf_queue *q = NULL;
     cf_error err;
-    if (cf_redis_new(cfg->redis_url, NULL, &r, &err) == CF_OK) {
-        if (cf_queues_register(r, cfg->prefix, w->queues, (size_t)cfg->nqueues) != CF_OK)
-            log_warn("event=queues_register_failed: %s", cf_redis_errstr(r));
-        cf_redis_free(r);
+    if (cf_queue_new(cfg->redis_url, cfg->prefix, w->id, NULL, &q, &err) == CF_OK) {
+        if (cf_queues_register(q, w->queues, (size_t)cfg->nqueues) != CF_OK)
+            log_warn("event=queues_register_failed: %s", cf_queue_errstr(q));
+        cf_queue_free(q);
     }
     w->active = cf_active_new(cfg->concurrency);
     if (w->active == NULL || cf_housekeeping_start(cfg, w->id, w->store, w->active, &hk) != CF_OK)
@@ -221,21 +221,21 @@ out:
     if (hb) {
         cf_heartbeat_stop(hb);
         if (rc == 0) {
-            cf_redis *r2 = NULL;
+            cf_queue *q2 = NULL;
             cf_error e2;
-            if (cf_redis_new(cfg->redis_url, NULL, &r2, &e2) == CF_OK) {
+            if (cf_queue_new(cfg->redis_url, cfg->prefix, w->id, NULL, &q2, &e2) == CF_OK) {
                 /* Every run has ended: whatever is still in flight or held is stale (Redis
                  * lost the ack or release) and would be orphaned by deregistering. */
                 cf_recovery_stats left;
-                if (cf_recovery_leave(r2, cfg->prefix, w->id, &left) != CF_OK)
-                    log_warn("event=leave_failed: %s", cf_redis_errstr(r2));
+                if (cf_recovery_leave(q2, &left) != CF_OK)
+                    log_warn("event=leave_failed: %s", cf_queue_errstr(q2));
                 else if (left.envelopes > 0 || left.locks > 0)
                     log_warn("event=leave_leftovers worker=%s envelopes=%lld locks=%lld: stale "
                              "in-flight entries or locks (Redis lost acks or releases) returned",
                              w->id, (long long)left.envelopes, (long long)left.locks);
-                if (cf_heartbeat_deregister(r2, cfg->prefix, w->id) != CF_OK)
-                    log_warn("event=deregister_failed: %s", cf_redis_errstr(r2));
-                cf_redis_free(r2);
+                if (cf_heartbeat_deregister(q2) != CF_OK)
+                    log_warn("event=deregister_failed: %s", cf_queue_errstr(q2));
+                cf_queue_free(q2);
             }
         }
     }
