@@ -13,6 +13,7 @@
 #include "common/backoff.h"
 #include "common/clock.h"
 #include "common/log.h"
+#include "queue/argv.h"
 #include "queue/keys.h"
 #include "queue/queue_internal.h"
 #include "queue/redis_conn.h"
@@ -34,13 +35,12 @@ cf_status cf_heartbeat_beat(cf_queue *q)
     cf_status bst = cf_queue_begin(q, NULL, true);
     if (bst != CF_OK)
         return bst;
-    cf_redis *r = q->redis;
-    const char *prefix = q->prefix, *worker_id = q->worker_id;
-    int kl = cf_key_workers(key, sizeof key, prefix);
-    const char *argv[2] = {key, worker_id};
-    size_t lens[2] = {(size_t)kl, strlen(worker_id)};
+    cf_argv a;
+    cf_argv_init_script(&a, &cf_script_heartbeat, 1);
+    cf_argv_key(&a, key, cf_key_workers(key, sizeof key, q->prefix));
+    cf_argv_str(&a, q->worker_id);
     cf_reply *rep = NULL;
-    cf_status st = cf_redis_eval(r, &cf_script_heartbeat, 1, 2, argv, lens, &rep);
+    cf_status st = cf_queue_exec(q, &a, &rep);
     cf_reply_free(rep);
     return st;
 }
@@ -51,19 +51,15 @@ cf_status cf_heartbeat_deregister(cf_queue *q)
     cf_status bst = cf_queue_begin(q, NULL, true);
     if (bst != CF_OK)
         return bst;
-    cf_redis *r = q->redis;
-    const char *prefix = q->prefix, *worker_id = q->worker_id;
-    int wl = cf_key_workers(wk, sizeof wk, prefix);
-    int hl = cf_key_held(hk, sizeof hk, prefix, worker_id);
-    if (hl < 0)
-        return cf_queue_fail(q, CF_ERR_INVALID, "a key does not fit");
-    const char *a0[2] = {"DEL", hk};
-    size_t n0[2] = {3, (size_t)hl};
-    const char *a1[3] = {"ZREM", wk, worker_id};
-    size_t n1[3] = {4, (size_t)wl, strlen(worker_id)};
-    cf_redis_cmd cmds[2] = {{NULL, 0, 2, a0, n0}, {NULL, 0, 3, a1, n1}};
+    cf_argv cmds[2];
+    cf_argv_init(&cmds[0]);
+    cf_argv_key(cf_argv_str(&cmds[0], "DEL"), hk,
+                cf_key_held(hk, sizeof hk, q->prefix, q->worker_id));
+    cf_argv_init(&cmds[1]);
+    cf_argv_key(cf_argv_str(&cmds[1], "ZREM"), wk, cf_key_workers(wk, sizeof wk, q->prefix));
+    cf_argv_str(&cmds[1], q->worker_id);
     cf_reply *reps[2];
-    cf_status st = cf_redis_pipeline(r, cmds, 2, reps);
+    cf_status st = cf_queue_pipeline(q, cmds, 2, reps);
     cf_reply_free(reps[0]);
     cf_reply_free(reps[1]);
     return st;

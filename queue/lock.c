@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "queue/argv.h"
 #include "queue/keys.h"
 #include "queue/queue_internal.h"
 #include "queue/redis_conn.h"
@@ -16,8 +17,17 @@
 typedef struct lock_keys {
     char lock[CF_KEY_MAX];
     char held[CF_KEY_MAX];
-    size_t lock_len, held_len;
+    int lock_len, held_len;
 } lock_keys;
+
+/* held_cmd builds "<verb> <held set> <lock key>" (SADD or SREM). */
+static void held_cmd(cf_argv *a, const char *verb, const lock_keys *k)
+{
+    cf_argv_init(a);
+    cf_argv_str(a, verb);
+    cf_argv_key(a, k->held, k->held_len);
+    cf_argv_key(a, k->lock, k->lock_len);
+}
 
 /* make_keys builds the lock key and, for worker_id (NULL: none), its P:held key. */
 static cf_status make_keys(cf_queue *q, lock_keys *k, const char *worker_id, const char *wf_class,
@@ -29,8 +39,8 @@ static cf_status make_keys(cf_queue *q, lock_keys *k, const char *worker_id, con
     int hl = worker_id ? cf_key_held(k->held, sizeof k->held, q->prefix, worker_id) : 0;
     if (ll < 0 || hl < 0)
         return cf_queue_fail(q, CF_ERR_INVALID, "lock key too long");
-    k->lock_len = (size_t)ll;
-    k->held_len = (size_t)hl;
+    k->lock_len = ll;
+    k->held_len = hl;
     return CF_OK;
 }
 
@@ -60,22 +70,20 @@ cf_status cf_lock_acquire(cf_queue *q, const char *wf_class, const char *wf_key,
     if (bst != CF_OK)
         return bst;
     const char *worker_id = q->worker_id;
-    cf_redis *r = q->redis;
     if (token == NULL || !token_is_workers(token, worker_id) || ttl_ms <= 0)
         return cf_queue_fail(
             q, CF_ERR_INVALID,
             "a lock token must be \"<this worker's id>/<run-id>\" and its ttl > 0");
-    char ttl[24];
-    snprintf(ttl, sizeof ttl, "%lld", (long long)ttl_ms);
-    const char *a0[3] = {"SADD", k.held, k.lock};
-    size_t n0[3] = {4, k.held_len, k.lock_len};
-    const char *a1[7] = {"SET", k.lock, token, "NX", "PX", ttl, "GET"};
-    size_t n1[7] = {3, k.lock_len, strlen(token), 2, 2, strlen(ttl), 3};
-    const char *a2[2] = {"PTTL", k.lock};
-    size_t n2[2] = {4, k.lock_len};
-    cf_redis_cmd cmds[3] = {{NULL, 0, 3, a0, n0}, {NULL, 0, 7, a1, n1}, {NULL, 0, 2, a2, n2}};
+    cf_argv cmds[3];
+    held_cmd(&cmds[0], "SADD", &k);
+    cf_argv_init(&cmds[1]);
+    cf_argv_key(cf_argv_str(&cmds[1], "SET"), k.lock, k.lock_len);
+    cf_argv_str(cf_argv_str(cf_argv_str(&cmds[1], token), "NX"), "PX");
+    cf_argv_str(cf_argv_int(&cmds[1], ttl_ms), "GET");
+    cf_argv_init(&cmds[2]);
+    cf_argv_key(cf_argv_str(&cmds[2], "PTTL"), k.lock, k.lock_len);
     cf_reply *reps[3];
-    cf_status st = cf_redis_pipeline(r, cmds, 3, reps);
+    cf_status st = cf_queue_pipeline(q, cmds, 3, reps);
     if (st == CF_OK) {
         if (reps[1]->type == CF_REPLY_NIL) {
             fill_holder(holder, NULL, reps[2]);
@@ -90,9 +98,10 @@ cf_status cf_lock_acquire(cf_queue *q, const char *wf_class, const char *wf_key,
             if (!ours) {
                 /* Not ours: drop the SADD we just made (best effort; a stray entry is
                  * harmless to recovery, it only costs memory). */
-                const char *a3[3] = {"SREM", k.held, k.lock};
+                cf_argv srem;
+                held_cmd(&srem, "SREM", &k);
                 cf_reply *rep = NULL;
-                if (cf_redis_exec(r, 3, a3, n0, &rep) == CF_OK)
+                if (cf_queue_exec(q, &srem, &rep) == CF_OK)
                     cf_reply_free(rep);
             }
         } else {
@@ -118,14 +127,12 @@ cf_status cf_lock_release(cf_queue *q, const char *wf_class, const char *wf_key,
     snprintf(worker_id, sizeof worker_id, "%.*s", (int)(slash - token), token);
     if ((bst = make_keys(q, &k, worker_id, wf_class, wf_key)) != CF_OK)
         return bst;
-    cf_redis *r = q->redis;
-    const char *a0[2] = {k.lock, token};
-    size_t n0[2] = {k.lock_len, strlen(token)};
-    const char *a1[3] = {"SREM", k.held, k.lock};
-    size_t n1[3] = {4, k.held_len, k.lock_len};
-    cf_redis_cmd cmds[2] = {{&cf_script_lock_release, 1, 2, a0, n0}, {NULL, 0, 3, a1, n1}};
+    cf_argv cmds[2];
+    cf_argv_init_script(&cmds[0], &cf_script_lock_release, 1);
+    cf_argv_str(cf_argv_key(&cmds[0], k.lock, k.lock_len), token);
+    held_cmd(&cmds[1], "SREM", &k);
     cf_reply *reps[2];
-    cf_status st = cf_redis_pipeline(r, cmds, 2, reps);
+    cf_status st = cf_queue_pipeline(q, cmds, 2, reps);
     if (st == CF_OK && reps[0]->type != CF_REPLY_INTEGER)
         st = CF_ERR_PROTOCOL;
     else if (st == CF_OK && reps[0]->integer == 0)
@@ -144,14 +151,13 @@ cf_status cf_lock_inspect(cf_queue *q, const char *wf_class, const char *wf_key,
         bst = make_keys(q, &k, NULL, wf_class, wf_key);
     if (bst != CF_OK)
         return bst;
-    cf_redis *r = q->redis;
-    const char *a0[2] = {"GET", k.lock};
-    size_t n0[2] = {3, k.lock_len};
-    const char *a1[2] = {"PTTL", k.lock};
-    size_t n1[2] = {4, k.lock_len};
-    cf_redis_cmd cmds[2] = {{NULL, 0, 2, a0, n0}, {NULL, 0, 2, a1, n1}};
+    cf_argv cmds[2];
+    cf_argv_init(&cmds[0]);
+    cf_argv_key(cf_argv_str(&cmds[0], "GET"), k.lock, k.lock_len);
+    cf_argv_init(&cmds[1]);
+    cf_argv_key(cf_argv_str(&cmds[1], "PTTL"), k.lock, k.lock_len);
     cf_reply *reps[2];
-    cf_status st = cf_redis_pipeline(r, cmds, 2, reps);
+    cf_status st = cf_queue_pipeline(q, cmds, 2, reps);
     if (st == CF_OK) {
         fill_holder(holder, reps[0], reps[1]);
         if (reps[0]->type == CF_REPLY_NIL)

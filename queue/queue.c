@@ -89,6 +89,34 @@ cf_status cf_queue_fail(cf_queue *q, cf_status st, const char *fmt, ...)
     return st;
 }
 
+static cf_status bad_args(cf_queue *q)
+{
+    return cf_queue_fail(q, CF_ERR_INVALID, "a key or argument does not fit (name too long?)");
+}
+
+cf_status cf_queue_exec(cf_queue *q, const cf_argv *a, cf_reply **out)
+{
+    *out = NULL;
+    return cf_argv_ok(a) ? cf_argv_exec(q->redis, a, out) : bad_args(q);
+}
+
+cf_status cf_queue_exec_blocking(cf_queue *q, int64_t block_ms, const cf_argv *a, cf_reply **out)
+{
+    *out = NULL;
+    return cf_argv_ok(a) ? cf_argv_exec_blocking(q->redis, block_ms, a, out) : bad_args(q);
+}
+
+cf_status cf_queue_pipeline(cf_queue *q, const cf_argv *cmds, size_t n, cf_reply **replies)
+{
+    for (size_t i = 0; i < n; i++)
+        if (!cf_argv_ok(&cmds[i])) {
+            for (size_t j = 0; j < n; j++)
+                replies[j] = NULL;
+            return bad_args(q);
+        }
+    return cf_argv_pipeline(q->redis, cmds, n, replies);
+}
+
 cf_status cf_queue_begin(cf_queue *q, const char *queue, bool need_worker)
 {
     q->errstr[0] = '\0';

@@ -6,6 +6,7 @@
 
 #include <stdbool.h>
 
+#include "queue/argv.h"
 #include "queue/keys.h"
 #include "queue/queue.h"
 
@@ -24,6 +25,15 @@ CF_MUST_CHECK cf_status cf_queue_begin(cf_queue *q, const char *queue, bool need
 /* cf_queue_fail sets q's message and returns st. */
 cf_status cf_queue_fail(cf_queue *q, cf_status st, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
+
+/* cf_queue_exec, cf_queue_exec_blocking and cf_queue_pipeline run builders on q's connection
+ * (queue/argv.h's rules); a builder that is bad (a key or argument did not fit) fails with
+ * CF_ERR_INVALID and a message on q, without I/O. */
+CF_MUST_CHECK cf_status cf_queue_exec(cf_queue *q, const cf_argv *a, cf_reply **out);
+CF_MUST_CHECK cf_status cf_queue_exec_blocking(cf_queue *q, int64_t block_ms, const cf_argv *a,
+                                               cf_reply **out);
+CF_MUST_CHECK cf_status cf_queue_pipeline(cf_queue *q, const cf_argv *cmds, size_t n,
+                                          cf_reply **replies);
 
 /* cf_queue_worker returns q's worker id or NULL when it has none. */
 const char *cf_queue_worker(const cf_queue *q);

@@ -34,7 +34,6 @@ cf_status cf_schedule_promote(cf_queue *q, const char *queue, int64_t now_unix_m
         return bst;
     if (batch > CF_PROMOTE_BATCH_MAX)
         return cf_queue_fail(q, CF_ERR_INVALID, "promote batch above %d", CF_PROMOTE_BATCH_MAX);
-    cf_redis *r = q->redis;
     const char *prefix = q->prefix;
     if (batch <= 0)
         batch = CF_PROMOTE_BATCH_DEFAULT;
@@ -46,7 +45,7 @@ cf_status cf_schedule_promote(cf_queue *q, const char *queue, int64_t now_unix_m
     cf_argv_int(&a, now_unix_ms > 0 ? now_unix_ms : 0);
     cf_argv_int(&a, batch);
     cf_reply *rep = NULL;
-    cf_status st = cf_argv_exec(r, &a, &rep);
+    cf_status st = cf_queue_exec(q, &a, &rep);
     return int_reply(st, rep, moved);
 }
 
@@ -60,7 +59,6 @@ cf_status cf_continuation_publish(cf_queue *q, const char *queue, const void *me
         return bst;
     if (member == NULL || len == 0)
         return cf_queue_fail(q, CF_ERR_INVALID, "empty continuation");
-    cf_redis *r = q->redis;
     const char *prefix = q->prefix;
     char qk[CF_KEY_MAX], sk[CF_KEY_MAX];
     cf_argv cmds[2];
@@ -75,7 +73,7 @@ cf_status cf_continuation_publish(cf_queue *q, const char *queue, const void *me
     cf_argv_int(&cmds[1], due_unix_ms);
     cf_argv_buf(&cmds[1], member, len);
     cf_reply *reps[2];
-    cf_status st = cf_argv_pipeline(r, cmds, 2, reps);
+    cf_status st = cf_queue_pipeline(q, cmds, 2, reps);
     cf_reply_free(reps[0]);
     return int_reply(st, reps[1], added);
 }
@@ -90,7 +88,6 @@ cf_status cf_continuation_remove(cf_queue *q, const char *queue, const void *mem
         return bst;
     if (member == NULL)
         return cf_queue_fail(q, CF_ERR_INVALID, "no continuation given");
-    cf_redis *r = q->redis;
     const char *prefix = q->prefix;
     char sk[CF_KEY_MAX];
     cf_argv a;
@@ -99,7 +96,7 @@ cf_status cf_continuation_remove(cf_queue *q, const char *queue, const void *mem
     cf_argv_key(&a, sk, cf_key_scheduled(sk, sizeof sk, prefix, queue));
     cf_argv_buf(&a, member, len);
     cf_reply *rep = NULL;
-    cf_status st = cf_argv_exec(r, &a, &rep);
+    cf_status st = cf_queue_exec(q, &a, &rep);
     return int_reply(st, rep, removed);
 }
 
@@ -111,7 +108,6 @@ cf_status cf_schedule_due_ms(cf_queue *q, const char *queue, const void *member,
         return bst;
     if (member == NULL)
         return cf_queue_fail(q, CF_ERR_INVALID, "no member given");
-    cf_redis *r = q->redis;
     const char *prefix = q->prefix;
     char sk[CF_KEY_MAX];
     cf_argv a;
@@ -120,7 +116,7 @@ cf_status cf_schedule_due_ms(cf_queue *q, const char *queue, const void *member,
     cf_argv_key(&a, sk, cf_key_scheduled(sk, sizeof sk, prefix, queue));
     cf_argv_buf(&a, member, len);
     cf_reply *rep = NULL;
-    cf_status st = cf_argv_exec(r, &a, &rep);
+    cf_status st = cf_queue_exec(q, &a, &rep);
     if (st == CF_OK) {
         if (rep->type == CF_REPLY_NIL)
             st = CF_ERR_NOT_FOUND;

@@ -9,6 +9,7 @@
 
 #include "common/alloc.h"
 #include "common/clock.h"
+#include "queue/delivery.h"
 #include "queue/enqueue.h"
 #include "queue/fetch.h"
 #include "queue/keys.h"
@@ -164,6 +165,24 @@ static void test_queue_handle_rules(void **state)
     assert_int_equal(cf_queue_depths(q, "h", &ready, NULL, NULL), CF_OK);
     assert_int_equal(ready, 1);
     assert_string_equal(cf_queue_errstr(q), "");
+    cf_queue_free(q);
+    /* a key that cannot be built is refused before any I/O, with a message on the handle */
+    q = cf_test_queue_open(p, W);
+    char huge[2 * CF_KEY_MAX];
+    memset(huge, 'k', sizeof huge - 1);
+    huge[sizeof huge - 1] = '\0';
+    cf_delivery_end d = {.queue = "h",
+                         .env = "x",
+                         .env_len = 1,
+                         .wf_class = "C",
+                         .wf_key = huge,
+                         .token = W "/run",
+                         .next = CF_DELIVERY_NOTHING};
+    bool released = true, acked = true;
+    assert_int_equal(cf_delivery_finish(q, &d, &released, &acked), CF_ERR_INVALID);
+    assert_false(released);
+    assert_false(acked);
+    assert_non_null(strstr(cf_queue_errstr(q), "does not fit"));
     cf_queue_free(q);
 }
 
