@@ -141,7 +141,7 @@ int cf_cli_cmd_requeue(int argc, char **argv)
     cf_status st = cf_store_find(store, wf_class, a.pos[0], &row);
     char why[256] = "";
     if (st != CF_OK)
-        cf_store_errstr(store, why, sizeof why);
+        snprintf(why, sizeof why, "%s", cf_store_errstr(store));
     cf_store_close(store);
     if (st == CF_ERR_NOT_FOUND)
         return cf_cli_fail("requeue", "no workflow with key '%s'%s%s", a.pos[0],

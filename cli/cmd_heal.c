@@ -79,7 +79,7 @@ int cf_cli_cmd_heal(int argc, char **argv)
     rc = 0;
     if (st != CF_OK) {
         char why[256];
-        cf_store_errstr(store, why, sizeof why);
+        snprintf(why, sizeof why, "%s", cf_store_errstr(store));
         rc = cf_cli_fail("heal", "pass stopped: %s (%s%s%s)", cf_status_str(st), cf_queue_errstr(q),
                          cf_queue_errstr(q)[0] ? "; " : "", why);
     }

@@ -21,10 +21,10 @@ int cf_cli_cmd_migrate(int argc, char **argv)
     int rc = cf_cli_parse(argc, argv, &spec, &a);
     if (rc >= 0)
         return rc;
-    char why[512];
+    cf_error why = {0};
     int applied = 0;
-    if (cf_store_migrate_counted(a.cfg.database_url, &applied, why, sizeof why) != CF_OK)
-        return cf_cli_fail("migrate", "%s", why);
+    if (cf_store_migrate_counted(a.cfg.database_url, &applied, &why) != CF_OK)
+        return cf_cli_fail("migrate", "%s", why.msg);
     if (applied)
         printf("migrated: applied %d migration%s (schema version %d)\n", applied,
                applied == 1 ? "" : "s", CF_SCHEMA_VERSION);

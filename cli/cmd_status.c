@@ -41,7 +41,7 @@ int cf_cli_cmd_status(int argc, char **argv)
     cf_status st = cf_store_show(store, wf_class, a.pos[0], 0, &d);
     char why[256] = "";
     if (st != CF_OK)
-        cf_store_errstr(store, why, sizeof why);
+        snprintf(why, sizeof why, "%s", cf_store_errstr(store));
     cf_store_close(store);
     if (st == CF_ERR_NOT_FOUND)
         return cf_cli_fail("status", "no workflow with key '%s'", a.pos[0]);
@@ -98,7 +98,7 @@ int cf_cli_cmd_list(int argc, char **argv)
     cf_status st = cf_store_list(store, &f, &l);
     char why[256] = "";
     if (st != CF_OK)
-        cf_store_errstr(store, why, sizeof why);
+        snprintf(why, sizeof why, "%s", cf_store_errstr(store));
     cf_store_close(store);
     if (st != CF_OK)
         return cf_cli_fail("list", "%s", why[0] ? why : cf_status_str(st));

@@ -20,8 +20,8 @@ int cf_cli_open_store(const char *cmd, const cf_config *cfg, cf_store **out)
         .statement_timeout_ms = cfg->statement_timeout_ms,
         .batch_max = 1,
     };
-    char why[512];
-    if (cf_store_open(&sc, out, why, sizeof why) != CF_OK)
-        return cf_cli_fail(cmd, "cannot use Postgres: %s", why);
+    cf_error why = {0};
+    if (cf_store_open(&sc, out, &why) != CF_OK)
+        return cf_cli_fail(cmd, "cannot use Postgres: %s", why.msg);
     return 0;
 }

@@ -67,7 +67,7 @@ cf_status cf_store_enqueue_and_wait(cf_store *s, cf_op *op)
     if (s->closing) {
         pthread_mutex_unlock(&s->mu);
         pthread_cond_destroy(&op->cv);
-        cf_store_set_error("store is closing");
+        cf_store_set_error(s, "store is closing");
         return CF_ERR_UNAVAILABLE;
     }
     if (s->tail)
@@ -80,7 +80,7 @@ cf_status cf_store_enqueue_and_wait(cf_store *s, cf_op *op)
         pthread_cond_wait(&op->cv, &s->mu);
     pthread_mutex_unlock(&s->mu);
     pthread_cond_destroy(&op->cv);
-    cf_store_set_error(op->st == CF_OK ? "" : op->err);
+    cf_store_set_error(s, op->st == CF_OK ? "" : op->err);
     return op->st;
 }
 

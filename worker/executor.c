@@ -176,7 +176,7 @@ static void store_unavailable(cf_executor *ex, const char *queue, const char *ra
 {
     atomic_fetch_add(&ex->stats->store_errors, 1);
     char why[256];
-    cf_store_errstr(ex->store, why, sizeof why);
+    snprintf(why, sizeof why, "%s", cf_store_errstr(ex->store));
     int64_t suppressed = 0;
     if (cf_log_ratelimit(&store_limiter, 5000, &suppressed))
         log_warn("event=store_unavailable status=%s: %s; deliveries are put back with backoff "
@@ -320,7 +320,7 @@ static void run_workflow(cf_executor *ex, const char *queue, const char *raw, si
         } else {
             /* Postgres refused this envelope's data for good: keep it with the reason. */
             char why[256];
-            cf_store_errstr(ex->store, why, sizeof why);
+            snprintf(why, sizeof why, "%s", cf_store_errstr(ex->store));
             cf_error err;
             cf_error_set(&err, "bad_value", "", "the store refused this workflow: %s (%s)", why,
                          cf_status_str(st));

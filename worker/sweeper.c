@@ -354,7 +354,7 @@ static void report_error(cf_sweeper *sw, const char *what, cf_status st)
     char why[256];
     snprintf(why, sizeof why, "%s", cf_queue_errstr(sw->queue));
     if (why[0] == '\0')
-        cf_store_errstr(sw->store, why, sizeof why);
+        snprintf(why, sizeof why, "%s", cf_store_errstr(sw->store));
     log_warn("event=sweep_error op=%s status=%s: %s (%lld similar suppressed)", what,
              cf_status_str(st), why, (long long)suppressed);
 }

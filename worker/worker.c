@@ -101,16 +101,16 @@ static cf_status open_store(worker *w)
         .batch_max = w->cfg->batch_max,
     };
     for (int attempt = 1;; attempt++) {
-        char why[512];
-        cf_status st = cf_store_open(&sc, &w->store, why, sizeof why);
+        cf_error why = {0};
+        cf_status st = cf_store_open(&sc, &w->store, &why);
         if (st == CF_OK)
             return CF_OK;
         if (!cf_status_is_transient(st)) {
-            log_error("event=startup_failed: Postgres: %s", why);
+            log_error("event=startup_failed: Postgres: %s", why.msg);
             return st;
         }
         if (attempt == 1 || attempt % 10 == 0)
-            log_warn("event=store_unavailable: %s; retrying", why);
+            log_warn("event=store_unavailable: %s; retrying", why.msg);
         if (!cf_clock_sleep_ms(cf_backoff_delay_ms(200, 5000, attempt, true), &w->sig->drain))
             return CF_ERR_UNAVAILABLE;
     }
