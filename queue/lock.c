@@ -119,12 +119,16 @@ cf_status cf_lock_release(cf_queue *q, const char *wf_class, const char *wf_key,
     cf_status bst = cf_queue_begin(q, NULL, false);
     if (bst != CF_OK)
         return bst;
-    /* the P:held set is the token's worker's: "<worker-id>/<run-id>" */
-    const char *slash = token ? strrchr(token, '/') : NULL;
-    if (slash == NULL || slash == token || (size_t)(slash - token) >= CF_WORKER_ID_MAX)
+    /* the P:held set is the token's worker's: "<worker-id>/<run-id>" (a value without a run
+     * part, which only a foreign writer makes, names its P:held set whole) */
+    if (token == NULL || token[0] == '\0')
+        return cf_queue_fail(q, CF_ERR_INVALID, "no lock token given");
+    const char *slash = strrchr(token, '/');
+    size_t wl = slash ? (size_t)(slash - token) : strlen(token);
+    if (wl == 0 || wl >= CF_WORKER_ID_MAX)
         return cf_queue_fail(q, CF_ERR_INVALID, "a lock token must be \"<worker-id>/<run-id>\"");
     char worker_id[CF_WORKER_ID_MAX];
-    snprintf(worker_id, sizeof worker_id, "%.*s", (int)(slash - token), token);
+    snprintf(worker_id, sizeof worker_id, "%.*s", (int)wl, token);
     if ((bst = make_keys(q, &k, worker_id, wf_class, wf_key)) != CF_OK)
         return bst;
     cf_argv cmds[2];

@@ -29,8 +29,9 @@ CF_MUST_CHECK cf_status cf_lock_acquire(cf_queue *q, const char *wf_class, const
                                         const char *token, int64_t ttl_ms, cf_lock_holder *holder);
 
 /* cf_lock_release deletes the lock only if its value is token (Lua compare-and-delete) and
- * removes it from the P:held set of the token's worker (any worker's: the sweeper frees stale
- * locks of others; q needs no worker id), in one round trip. CF_OK when deleted; CF_ERR_CONFLICT
+ * removes it from the P:held set of the token's worker (the part before its last '/'; any
+ * worker's: the sweeper frees stale locks of others, so q needs no worker id), in one round
+ * trip. CF_OK when deleted; CF_ERR_CONFLICT
  * when the lock is held by another token or has expired (nothing deleted). */
 CF_MUST_CHECK cf_status cf_lock_release(cf_queue *q, const char *wf_class, const char *wf_key,
                                         const char *token);

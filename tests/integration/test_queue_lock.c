@@ -70,6 +70,17 @@ static void test_lock_release_only_by_holder(void **state)
     assert_int_equal(cf_lock_release(anon, "Order", "k2", "wA/r4"), CF_OK);
     assert_string_equal(cf_queue_errstr(anon), "");
     assert_int_equal(scard(qa, "wA"), 0);
+    /* a value without a run part (a foreign writer's) is still released by its holder's value */
+    char lk[CF_KEY_MAX];
+    cf_key_lock(lk, sizeof lk, p, "Order", "k3");
+    const char *set[3] = {"SET", lk, "foreign"};
+    size_t setl[3] = {3, strlen(lk), 7};
+    cf_reply *rep = NULL;
+    assert_int_equal(cf_redis_exec(cf_queue_redis(anon), 3, set, setl, &rep), CF_OK);
+    cf_reply_free(rep);
+    assert_int_equal(cf_lock_release(anon, "Order", "k3", "foreign"), CF_OK);
+    assert_int_equal(cf_lock_inspect(anon, "Order", "k3", &h), CF_ERR_NOT_FOUND);
+    assert_int_equal(cf_lock_release(anon, "Order", "k3", ""), CF_ERR_INVALID);
     cf_queue_free(anon);
     cf_queue_free(qb);
     cf_queue_free(qa);
