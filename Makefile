@@ -49,6 +49,10 @@ E2E_BINS   := $(patsubst %.c,$(BUILD)/%,$(sort $(wildcard tests/e2e/test_*.c)))
 BENCH_BINS := $(patsubst %.c,$(BUILD)/%,$(sort $(wildcard bench/bench_*.c)))
 LIB        := $(BUILD)/libchronoforge.a
 BIN        := $(BUILD)/chronoforge
+# The stock binary with test hooks compiled in (-DCF_TEST_HOOKS: worker/executor.c), for e2e
+# tests only; never installed. Its executor object is linked ahead of the library's.
+HOOKS_BIN  := $(BUILD)/chronoforge-test-hooks
+HOOKS_OBJ  := $(BUILD)/test-hooks/worker/executor.o
 obj         = $(patsubst %.c,$(BUILD)/%.o,$(1))
 VALGRIND   := valgrind --quiet --error-exitcode=99 --leak-check=full \
               --errors-for-leak-kinds=definite,indirect --track-origins=yes
@@ -58,7 +62,7 @@ VALGRIND   := valgrind --quiet --error-exitcode=99 --leak-check=full \
 all: $(BIN) tests
 lib: $(LIB)
 bin: $(BIN)
-tests: $(UNIT_BINS) $(INTEG_BINS) $(E2E_BINS)
+tests: $(UNIT_BINS) $(INTEG_BINS) $(E2E_BINS) $(HOOKS_BIN)
 
 $(BUILD)/%.o: %.c
 	@mkdir -p $(@D)
@@ -71,6 +75,11 @@ $(LIB): $(call obj,$(LIB_SRCS)) $(BUILD)/lib.list
 	rm -f $@ && $(AR) rcs $@ $(filter %.o,$^)
 $(BIN): $(call obj,$(BIN_SRCS)) $(LIB)
 	$(CC) $(ALL_LDFLAGS) $(filter %.o,$^) $(LIB) $(PKG_LIBS) $(LDLIBS) -o $@
+$(HOOKS_OBJ): worker/executor.c
+	@mkdir -p $(@D)
+	$(CC) $(ALL_CPPFLAGS) -DCF_TEST_HOOKS $(ALL_CFLAGS) -c $< -o $@
+$(HOOKS_BIN): $(HOOKS_OBJ) $(call obj,$(BIN_SRCS)) $(LIB)
+	$(CC) $(ALL_LDFLAGS) $(filter %.o,$^) $(LIB) $(PKG_LIBS) $(LDLIBS) -o $@
 $(BUILD)/tests/%: $(BUILD)/tests/%.o $(call obj,$(SUP_SRCS)) $(LIB)
 	$(CC) $(ALL_LDFLAGS) $(filter %.o,$^) $(LIB) $(PKG_LIBS) $(CMOCKA_LIBS) $(LDLIBS) -o $@
 $(BUILD)/bench/%: $(BUILD)/bench/%.o $(LIB)
@@ -80,9 +89,9 @@ unit: $(UNIT_BINS)
 	TEST_PREFIX="$(TEST_PREFIX)" tests/run.sh --unit $^
 integration: $(INTEG_BINS) $(BIN)
 	TEST_PREFIX="$(TEST_PREFIX)" CF_BIN=$(abspath $(BIN)) tests/run.sh --services $(INTEG_BINS)
-e2e: $(E2E_BINS) $(BIN)
+e2e: $(E2E_BINS) $(BIN) $(HOOKS_BIN)
 	CF_BIN=$(abspath $(BIN)) tests/run.sh --services $(E2E_BINS)
-check: $(UNIT_BINS) $(INTEG_BINS) $(E2E_BINS) $(BIN) $(BUILD)/tests/contract/decode_vectors
+check: $(UNIT_BINS) $(INTEG_BINS) $(E2E_BINS) $(BIN) $(HOOKS_BIN) $(BUILD)/tests/contract/decode_vectors
 	TEST_PREFIX="$(TEST_PREFIX)" CF_BIN=$(abspath $(BIN)) \
 	  CF_DECODE_VECTORS=$(abspath $(BUILD)/tests/contract/decode_vectors) \
 	  tests/run.sh --services --contract --install \

@@ -37,7 +37,7 @@ static void *submitter(void *arg)
         }
         int64_t now = cf_clock_unix_ms();
         cf_ws_step step = {.name = "durably_execute$work",
-                           .state = "completed",
+                           .state = CF_STEP_COMPLETED,
                            .attempts = 1,
                            .started_at_ms = now,
                            .completed_at_ms = now};

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "chronoforge.h"
 #include "common/log.h"
 
 int cf_cli_fail(const char *cmd, const char *fmt, ...)
@@ -34,6 +35,7 @@ static void print_help(const char *cmd, const cf_cli_command_spec *spec)
                      o->arg_name ? o->arg_name : "");
         printf("  %-26s %s\n", flag, o->help);
     }
+    printf("  %-26s %s\n", "    --version", "print the version");
     printf("  %-26s %s\n\nsettings (flag > environment > default):\n", "    --help", "this text");
     cf_config_print_help(stdout, spec->scope);
 }
@@ -59,6 +61,10 @@ int cf_cli_parse(int argc, char **argv, const cf_cli_command_spec *spec, cf_cli_
         const char *a = argv[i];
         if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
             print_help(cmd, spec);
+            return 0;
+        }
+        if (strcmp(a, "--version") == 0) {
+            printf("chronoforge %s\n", cf_version());
             return 0;
         }
         if (a[0] != '-' || a[1] == '\0') {

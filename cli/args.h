@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT
 /* cli/args.h: command-line parsing shared by every command: the settings of worker/config.h
- * (flag > environment > default), the command's own options, positional arguments, --help. */
+ * (flag > environment > default), the command's own options, positional arguments, --help,
+ * --version. */
 #ifndef CF_CLI_ARGS_H
 #define CF_CLI_ARGS_H
 
@@ -34,8 +35,8 @@ typedef struct cf_cli_args {
 } cf_cli_args;
 
 /* cf_cli_parse parses argv (argv[0] is the command name). Returns -1 when the command should
- * run, else the exit code to return at once (0 after --help, 2 on a usage error, 1 when a
- * setting is invalid), having printed help or a one-line error. */
+ * run, else the exit code to return at once (0 after --help or --version, 2 on a usage error, 1
+ * when a setting is invalid), having printed help or a one-line error. */
 int cf_cli_parse(int argc, char **argv, const cf_cli_command_spec *spec, cf_cli_args *out);
 
 /* cf_cli_fail prints "chronoforge <cmd>: <message>" on stderr and returns 1. */

@@ -1,13 +1,11 @@
 // SPDX-License-Identifier: MIT
-/* cli/cmd_enqueue.c: `chronoforge enqueue CLASS KEY` and `chronoforge requeue KEY` (retry_later
- * of a stalled or failed workflow): producers written in C, with the same validation as the
- * decoder. */
+/* cli/cmd_enqueue.c: `chronoforge enqueue CLASS KEY`: a producer written in C, with the same
+ * validation as the decoder. */
 #include <stdio.h>
 #include <string.h>
 
-#include "cli/args.h"
 #include "cli/cmd.h"
-#include "cli/connect.h"
+#include "cli/runner.h"
 #include "common/buf.h"
 #include "common/clock.h"
 #include "common/duration.h"
@@ -15,157 +13,112 @@
 #include "queue/enqueue.h"
 #include "queue/envelope.h"
 
-/* push encodes env and pushes it (due_ms 0: now). Returns an exit code. */
-static int push(const char *cmd, const cf_config *cfg, const char *queue, cf_envelope *env,
-                int64_t due_ms)
+typedef struct enqueue_opts {
+    const char *kwargs, *in, *at, *options;
+    const char *queue;
+    int64_t due_ms; /* 0: now */
+    cf_buf encoded; /* the validated envelope */
+    char jid[65];
+} enqueue_opts;
+
+/* parse_object parses text as a JSON object into *out (owned). */
+static cf_status parse_object(cf_cli_ctx *ctx, const char *flag, const char *text, json_t **out)
 {
-    cf_buf buf = CF_BUF_INIT;
+    json_error_t jerr;
+    *out = json_loads(text, JSON_REJECT_DUPLICATES, &jerr);
+    if (json_is_object(*out))
+        return CF_OK;
+    cf_status st = cf_cli_refuse(ctx, CF_ERR_INVALID, "%s must be a JSON object: %s", flag,
+                                 *out ? "not an object" : jerr.text);
+    json_decref(*out);
+    *out = NULL;
+    return st;
+}
+
+/* check builds and validates the envelope before Redis is opened. */
+static cf_status check(cf_cli_ctx *ctx, void *arg)
+{
+    enqueue_opts *o = arg;
     cf_error err = {0};
-    if (cf_envelope_validate(env, &err) != CF_OK || cf_envelope_encode(env, &buf) != CF_OK) {
-        cf_buf_deinit(&buf);
-        return cf_cli_fail(cmd, "invalid job: %s%s%s", err.msg, err.field[0] ? " (field " : "",
-                           err.field[0] ? err.field : "");
+    if (o->in && o->at)
+        return cf_cli_refuse(ctx, CF_ERR_INVALID, "give --in or --at, not both");
+    if (o->in) {
+        int64_t ms;
+        if (cf_duration_parse_ms(o->in, &ms, &err) != CF_OK)
+            return cf_cli_refuse(ctx, CF_ERR_INVALID, "--in: %s", err.msg);
+        o->due_ms = cf_clock_unix_ms() + ms;
+    } else if (o->at && cf_time_parse_unix_ms(o->at, &o->due_ms, &err) != CF_OK) {
+        return cf_cli_refuse(ctx, CF_ERR_INVALID, "--at: %s", err.msg);
     }
-    cf_queue *q = NULL;
-    if (cf_cli_open_queue(cmd, cfg, &q)) {
-        cf_buf_deinit(&buf);
-        return 1;
-    }
-    cf_status st = due_ms > 0 ? cf_enqueue_at(q, queue, buf.data, buf.len, due_ms)
-                              : cf_enqueue(q, queue, buf.data, buf.len);
-    int rc = 0;
+    const char *wf_class = ctx->args.pos[0], *key = ctx->args.pos[1];
+    const cf_workflow_def *def = cf_registry_find(wf_class);
+    o->queue = ctx->args.queues_given ? ctx->args.cfg.queues[0]
+               : def && def->queue    ? def->queue
+                                      : "default";
+    cf_envelope env;
+    if (cf_envelope_init_job(&env, wf_class, key, o->queue, &err) != CF_OK)
+        return cf_cli_refuse(ctx, CF_ERR_INVALID, "%s", err.msg);
+    cf_status st = CF_OK;
+    if (o->kwargs)
+        st = parse_object(ctx, "--kwargs", o->kwargs, &env.kwargs);
+    if (st == CF_OK && o->options)
+        st = parse_object(ctx, "--options", o->options, &env.options);
+    if (st == CF_OK && (cf_envelope_validate(&env, &err) != CF_OK ||
+                        cf_envelope_encode(&env, &o->encoded) != CF_OK))
+        st = cf_cli_refuse(ctx, CF_ERR_INVALID, "invalid job: %s%s%s", err.msg,
+                           err.field[0] ? " (field " : "", err.field[0] ? err.field : "");
+    snprintf(o->jid, sizeof o->jid, "%s", env.jid);
+    cf_envelope_deinit(&env);
+    if (st == CF_OK && def == NULL)
+        fprintf(stderr,
+                "chronoforge enqueue: note: class '%s' is not registered in this binary; "
+                "a worker that knows it must run it\n",
+                wf_class);
+    return st;
+}
+
+static cf_status body(cf_cli_ctx *ctx, void *arg)
+{
+    enqueue_opts *o = arg;
+    cf_status st =
+        o->due_ms > 0
+            ? cf_enqueue_at(ctx->queue, o->queue, o->encoded.data, o->encoded.len, o->due_ms)
+            : cf_enqueue(ctx->queue, o->queue, o->encoded.data, o->encoded.len);
     if (st != CF_OK)
-        rc = cf_cli_fail(cmd, "enqueue failed: %s", cf_queue_errstr(q));
-    cf_queue_free(q);
-    cf_buf_deinit(&buf);
-    return rc;
+        return cf_cli_refuse(ctx, st, "enqueue failed: %s", cf_queue_errstr(ctx->queue));
+    printf("%s\n", o->jid);
+    return CF_OK;
 }
 
 int cf_cli_cmd_enqueue(int argc, char **argv)
 {
-    const char *kwargs_text = NULL, *in = NULL, *at = NULL, *options_text = NULL;
+    enqueue_opts o = {.encoded = CF_BUF_INIT};
     const cf_cli_opt opts[] = {
-        {"kwargs", 0, "JSON", "the workflow's arguments, a JSON object", &kwargs_text, NULL},
-        {"options", 0, "JSON", "per-workflow options, e.g. {\"max_duration\": \"30m\"}",
-         &options_text, NULL},
-        {"in", 0, "DURATION", "run it this much later (e.g. 30s, 10m)", &in, NULL},
-        {"at", 0, "TIME", "run it at this time (ISO-8601 or Unix seconds)", &at, NULL},
-        {0},
-    };
-    const cf_cli_command_spec spec = {
-        .usage = "enqueue CLASS KEY [--kwargs JSON] [-q QUEUE] [--in DURATION | --at TIME]",
-        .summary = "Enqueues a workflow run. KEY is the workflow's identity for its whole life; "
-                   "kwargs are stored when the workflow is first created. Prints the jid.",
-        .min_positional = 2,
-        .max_positional = 2,
-        .opts = opts,
-        .scope = CF_CFG_ALL,
-    };
-    cf_cli_args a;
-    int rc = cf_cli_parse(argc, argv, &spec, &a);
-    if (rc >= 0)
-        return rc;
-    if (in && at)
-        return cf_cli_fail("enqueue", "give --in or --at, not both");
-    int64_t due = 0;
-    cf_error err = {0};
-    if (in) {
-        int64_t ms;
-        if (cf_duration_parse_ms(in, &ms, &err) != CF_OK)
-            return cf_cli_fail("enqueue", "--in: %s", err.msg);
-        due = cf_clock_unix_ms() + ms;
-    } else if (at && cf_time_parse_unix_ms(at, &due, &err) != CF_OK) {
-        return cf_cli_fail("enqueue", "--at: %s", err.msg);
-    }
-    const cf_workflow_def *def = cf_registry_find(a.pos[0]);
-    const char *queue = a.queues_given      ? a.cfg.queues[0]
-                        : def && def->queue ? def->queue
-                                            : "default";
-    cf_envelope env;
-    if (cf_envelope_init_job(&env, a.pos[0], a.pos[1], queue, &err) != CF_OK)
-        return cf_cli_fail("enqueue", "%s", err.msg);
-    json_error_t jerr;
-    if (kwargs_text) {
-        env.kwargs = json_loads(kwargs_text, JSON_REJECT_DUPLICATES, &jerr);
-        if (!json_is_object(env.kwargs)) {
-            cf_envelope_deinit(&env);
-            return cf_cli_fail("enqueue", "--kwargs must be a JSON object: %s",
-                               env.kwargs ? "not an object" : jerr.text);
-        }
-    }
-    if (options_text) {
-        env.options = json_loads(options_text, JSON_REJECT_DUPLICATES, &jerr);
-        if (!json_is_object(env.options)) {
-            cf_envelope_deinit(&env);
-            return cf_cli_fail("enqueue", "--options must be a JSON object");
-        }
-    }
-    if (def == NULL)
-        fprintf(stderr,
-                "chronoforge enqueue: note: class '%s' is not registered in this binary; "
-                "a worker that knows it must run it\n",
-                a.pos[0]);
-    rc = push("enqueue", &a.cfg, queue, &env, due);
-    if (rc == 0)
-        printf("%s\n", env.jid);
-    cf_envelope_deinit(&env);
-    return rc;
-}
-
-int cf_cli_cmd_requeue(int argc, char **argv)
-{
-    const char *wf_class = NULL;
-    const cf_cli_opt opts[] = {
-        {"class", 0, "CLASS", "the workflow class, when the key is used by several", &wf_class,
+        {"kwargs", 0, "JSON", "the workflow's arguments, a JSON object", &o.kwargs, NULL},
+        {"options", 0, "JSON", "per-workflow options, e.g. {\"max_duration\": \"30m\"}", &o.options,
          NULL},
+        {"in", 0, "DURATION", "run it this much later (e.g. 30s, 10m)", &o.in, NULL},
+        {"at", 0, "TIME", "run it at this time (ISO-8601 or Unix seconds)", &o.at, NULL},
         {0},
     };
-    const cf_cli_command_spec spec = {
-        .usage = "requeue KEY [--class CLASS]",
-        .summary = "Resumes a stalled or failed workflow (retry_later): its failed step gets a "
-                   "fresh retry budget; attempt numbers keep counting. Other states are refused "
-                   "and nothing is enqueued.",
-        .min_positional = 1,
-        .max_positional = 1,
-        .opts = opts,
-        .scope = CF_CFG_ALL,
+    const cf_cli_runner r = {
+        .spec =
+            {
+                .usage = "enqueue CLASS KEY [--kwargs JSON] [--options JSON] [-q QUEUE] "
+                         "[--in DURATION | --at TIME]",
+                .summary = "Enqueues a workflow run. KEY is the workflow's identity for its whole "
+                           "life; kwargs are stored when the workflow is first created. Prints "
+                           "the jid.",
+                .min_positional = 2,
+                .max_positional = 2,
+                .opts = opts,
+                .scope = CF_CFG_ALL,
+            },
+        .needs = CF_CLI_NEEDS_REDIS,
+        .check = check,
+        .body = body,
     };
-    cf_cli_args a;
-    int rc = cf_cli_parse(argc, argv, &spec, &a);
-    if (rc >= 0)
-        return rc;
-    cf_store *store = NULL;
-    if (cf_cli_open_store("requeue", &a.cfg, &store))
-        return 1;
-    cf_wf_row row = {0};
-    cf_status st = cf_store_find(store, wf_class, a.pos[0], &row);
-    char why[256] = "";
-    if (st != CF_OK)
-        snprintf(why, sizeof why, "%s", cf_store_errstr(store));
-    cf_store_close(store);
-    if (st == CF_ERR_NOT_FOUND)
-        return cf_cli_fail("requeue", "no workflow with key '%s'%s%s", a.pos[0],
-                           wf_class ? " and class " : "", wf_class ? wf_class : "");
-    if (st != CF_OK)
-        return cf_cli_fail("requeue", "%s", why[0] ? why : cf_status_str(st));
-    if (strcmp(row.state, "stalled") != 0 && strcmp(row.state, "failed") != 0) {
-        rc = cf_cli_fail("requeue",
-                         "workflow %s/%s is %s; only stalled or failed workflows can be requeued",
-                         row.wf_class, row.key, row.state);
-        cf_wf_row_deinit(&row);
-        return rc;
-    }
-    cf_envelope env;
-    cf_error err = {0};
-    if (cf_envelope_init_job(&env, row.wf_class, row.key, row.queue, &err) != CF_OK) {
-        cf_wf_row_deinit(&row);
-        return cf_cli_fail("requeue", "%s", err.msg);
-    }
-    env.retry_workflow = true;
-    rc = push("requeue", &a.cfg, row.queue, &env, 0);
-    if (rc == 0)
-        printf("requeued %s/%s (was %s): %s\n", row.wf_class, row.key, row.state, env.jid);
-    cf_envelope_deinit(&env);
-    cf_wf_row_deinit(&row);
+    int rc = cf_cli_run(argc, argv, &r, &o);
+    cf_buf_deinit(&o.encoded);
     return rc;
 }

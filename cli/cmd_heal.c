@@ -3,9 +3,8 @@
  * printing each workflow it published again, each stale lock it removed, and why. */
 #include <stdio.h>
 
-#include "cli/args.h"
 #include "cli/cmd.h"
-#include "cli/connect.h"
+#include "cli/runner.h"
 #include "worker/sweeper.h"
 
 static void print_event(void *arg, const cf_heal_event *ev)
@@ -43,6 +42,31 @@ static void print_event(void *arg, const cf_heal_event *ev)
     printf("\n");
 }
 
+static cf_status body(cf_cli_ctx *ctx, void *arg)
+{
+    bool *dry_run = arg;
+    cf_sweeper *sw = NULL;
+    cf_sweep_stats ss = {0};
+    cf_status st = cf_sweeper_new(&ctx->args.cfg, ctx->store, ctx->queue, &sw);
+    if (st == CF_OK)
+        st = cf_sweeper_pass(sw, *dry_run, 60000, print_event, dry_run, &ss);
+    if (st != CF_OK) {
+        char why[256];
+        snprintf(why, sizeof why, "%s", cf_store_errstr(ctx->store));
+        const char *rerr = cf_queue_errstr(ctx->queue);
+        st = cf_cli_refuse(ctx, st, "pass stopped: %s (%s%s%s)", cf_status_str(st), rerr,
+                           rerr[0] ? "; " : "", why);
+    }
+    printf("%s: %lld republished, %lld stale lock%s removed, %lld watched; looked at %lld "
+           "overdue and %lld running workflows (%lld already pending, %lld of unknown classes)%s\n",
+           *dry_run ? "dry run" : "healed", (long long)ss.republished, (long long)ss.locks_removed,
+           ss.locks_removed == 1 ? "" : "s", (long long)ss.watching, (long long)ss.overdue_seen,
+           (long long)ss.running_seen, (long long)ss.pending, (long long)ss.unknown_class,
+           ss.out_of_time ? "; ran out of time, run it again" : "");
+    cf_sweeper_free(sw);
+    return st;
+}
+
 int cf_cli_cmd_heal(int argc, char **argv)
 {
     bool dry_run = false;
@@ -50,47 +74,19 @@ int cf_cli_cmd_heal(int argc, char **argv)
         {"dry-run", 0, NULL, "report what a pass would do; change nothing", NULL, &dry_run},
         {NULL},
     };
-    const cf_cli_command_spec spec = {
-        .usage = "heal [--dry-run]",
-        .summary = "Runs one healing pass now (workers run one every --sweep-interval): "
-                   "publishes again the idle workflows whose wake time passed more than "
-                   "--sweep-grace ago and the running ones whose run is gone, and removes "
-                   "Redis locks that disagree with the store (see docs/healing.md).",
-        .opts = opts,
-        .scope = CF_CFG_ALL,
+    const cf_cli_runner r = {
+        .spec =
+            {
+                .usage = "heal [--dry-run]",
+                .summary = "Runs one healing pass now (workers run one every --sweep-interval): "
+                           "publishes again the idle workflows whose wake time passed more than "
+                           "--sweep-grace ago and the running ones whose run is gone, and removes "
+                           "Redis locks that disagree with the store (see docs/healing.md).",
+                .opts = opts,
+                .scope = CF_CFG_ALL,
+            },
+        .needs = CF_CLI_NEEDS_REDIS | CF_CLI_NEEDS_STORE,
+        .body = body,
     };
-    cf_cli_args a;
-    int rc = cf_cli_parse(argc, argv, &spec, &a);
-    if (rc >= 0)
-        return rc;
-    cf_queue *q = NULL;
-    if (cf_cli_open_queue("heal", &a.cfg, &q))
-        return 1;
-    cf_store *store = NULL;
-    if (cf_cli_open_store("heal", &a.cfg, &store)) {
-        cf_queue_free(q);
-        return 1;
-    }
-    cf_sweeper *sw = NULL;
-    cf_sweep_stats ss = {0};
-    cf_status st = cf_sweeper_new(&a.cfg, store, q, &sw);
-    if (st == CF_OK)
-        st = cf_sweeper_pass(sw, dry_run, 60000, print_event, &dry_run, &ss);
-    rc = 0;
-    if (st != CF_OK) {
-        char why[256];
-        snprintf(why, sizeof why, "%s", cf_store_errstr(store));
-        rc = cf_cli_fail("heal", "pass stopped: %s (%s%s%s)", cf_status_str(st), cf_queue_errstr(q),
-                         cf_queue_errstr(q)[0] ? "; " : "", why);
-    }
-    printf("%s: %lld republished, %lld stale lock%s removed, %lld watched; looked at %lld "
-           "overdue and %lld running workflows (%lld already pending, %lld of unknown classes)%s\n",
-           dry_run ? "dry run" : "healed", (long long)ss.republished, (long long)ss.locks_removed,
-           ss.locks_removed == 1 ? "" : "s", (long long)ss.watching, (long long)ss.overdue_seen,
-           (long long)ss.running_seen, (long long)ss.pending, (long long)ss.unknown_class,
-           ss.out_of_time ? "; ran out of time, run it again" : "");
-    cf_sweeper_free(sw);
-    cf_store_close(store);
-    cf_queue_free(q);
-    return rc;
+    return cf_cli_run(argc, argv, &r, &dry_run);
 }

@@ -1,19 +1,19 @@
 // SPDX-License-Identifier: MIT
 /* cli/cmd_stats.c: `chronoforge stats`: queue depths (ready, scheduled, in flight, dead), live
- * workers, workflows by state. */
+ * and quiet workers, workflows by state. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include <jansson.h>
 
-#include "cli/args.h"
 #include "cli/cmd.h"
-#include "cli/connect.h"
+#include "cli/runner.h"
 #include "queue/enqueue.h"
 #include "queue/fetch.h"
 #include "queue/keys.h"
 #include "queue/recovery.h"
+#include "queue/workers.h"
 #include "store/query.h"
 
 /* string_list runs a command whose reply is an array of strings; returns a JSON array. */
@@ -50,33 +50,82 @@ static json_t *queue_stats(cf_queue *qh, const char *queue, json_t *workers)
                      (json_int_t)dead);
 }
 
-int cf_cli_cmd_stats(int argc, char **argv)
+/* workflow_counts reads workflows by state from its own store connection: stats still shows
+ * Redis's side when Postgres is away (then fails with its reason). */
+static json_t *workflow_counts(cf_cli_ctx *ctx, cf_state_counts *c)
 {
-    bool as_json = false;
-    const cf_cli_opt opts[] = {{"json", 0, NULL, "print JSON", NULL, &as_json}, {0}};
-    const cf_cli_command_spec spec = {
-        .usage = "stats [--json]",
-        .summary = "Shows queue depths (ready, scheduled, in flight, dead), live workers and "
-                   "workflows by state.",
-        .opts = opts,
-        .scope = CF_CFG_ALL,
-    };
-    cf_cli_args a;
-    int rc = cf_cli_parse(argc, argv, &spec, &a);
-    if (rc >= 0)
-        return rc;
-    cf_queue *qh = NULL;
-    if (cf_cli_open_queue("stats", &a.cfg, &qh))
-        return 1;
+    const cf_config *cfg = &ctx->args.cfg;
+    cf_store_config sc = {.dsn = cfg->database_url,
+                          .max_connections = 2,
+                          .statement_timeout_ms = cfg->statement_timeout_ms,
+                          .batch_max = 1};
+    cf_store *store = NULL;
+    cf_error why = {0};
+    if (cf_store_open(&sc, &store, &why) != CF_OK) {
+        cf_cli_refuse(ctx, CF_ERR_UNAVAILABLE, "cannot use Postgres: %s", why.msg);
+        return json_null();
+    }
+    json_t *states = json_null();
+    if (cf_store_count_by_state(store, NULL, c) == CF_OK) {
+        states = json_object();
+        /* every state of the table; unknown only when a newer release stored some */
+        for (int st = 0; st < CF_WF_STATE_COUNT; st++)
+            if (st != CF_WF_UNKNOWN || c->by_state[st] > 0)
+                json_object_set_new(states, cf_wf_state_name((cf_wf_state)st),
+                                    json_integer(c->by_state[st]));
+    } else {
+        snprintf(ctx->why, sizeof ctx->why, "%s", cf_store_errstr(store));
+    }
+    cf_store_close(store);
+    return states;
+}
+
+static void print_text(json_t *qs, json_t *states, int64_t live, int64_t quiet)
+{
+    printf("%-20s %10s %10s %10s %10s\n", "QUEUE", "READY", "SCHEDULED", "IN-FLIGHT", "DEAD");
+    const char *name;
+    json_t *v;
+    json_object_foreach(qs, name, v)
+    {
+        printf("%-20s %10lld %10lld %10lld %10lld\n", name,
+               (long long)json_integer_value(json_object_get(v, "ready")),
+               (long long)json_integer_value(json_object_get(v, "scheduled")),
+               (long long)json_integer_value(json_object_get(v, "in_flight")),
+               (long long)json_integer_value(json_object_get(v, "dead")));
+    }
+    printf("workers: %lld live, %lld quiet\n", (long long)live, (long long)quiet);
+    if (json_is_object(states)) {
+        printf("workflows:");
+        json_object_foreach(states, name, v)
+        {
+            printf(" %s=%lld", name, (long long)json_integer_value(v));
+        }
+        printf("\n");
+    }
+}
+
+static cf_status body(cf_cli_ctx *ctx, void *arg)
+{
+    const bool *as_json = arg;
+    cf_queue *qh = ctx->queue;
     cf_redis *r = cf_queue_redis(qh);
+    const char *prefix = ctx->args.cfg.prefix;
     char qkey[CF_KEY_MAX], wkey[CF_KEY_MAX];
-    cf_key_queues(qkey, sizeof qkey, a.cfg.prefix);
-    cf_key_workers(wkey, sizeof wkey, a.cfg.prefix);
+    cf_key_queues(qkey, sizeof qkey, prefix);
+    cf_key_workers(wkey, sizeof wkey, prefix);
     json_t *queues = string_list(r, 2, (const char *const[]){"SMEMBERS", qkey});
     json_t *workers = string_list(r, 4, (const char *const[]){"ZRANGE", wkey, "0", "-1"});
-    int64_t live = 0;
-    if (cf_recovery_live_workers(qh, a.cfg.lease_ms, &live) != CF_OK)
+    int64_t live = 0, quiet = 0;
+    if (cf_recovery_live_workers(qh, ctx->args.cfg.lease_ms, &live) != CF_OK)
         live = -1;
+    cf_worker_entry *list = NULL;
+    size_t n = 0;
+    if (cf_workers_list(qh, ctx->args.cfg.lease_ms, &list, &n) == CF_OK)
+        for (size_t i = 0; i < n; i++)
+            quiet += list[i].live && list[i].quiet;
+    else
+        quiet = -1;
+    cf_workers_list_free(list, n);
     json_t *qs = json_object();
     size_t i;
     json_t *q;
@@ -86,44 +135,39 @@ int cf_cli_cmd_stats(int argc, char **argv)
         if (one)
             json_object_set_new(qs, json_string_value(q), one);
     }
-    cf_queue_free(qh);
     cf_state_counts c = {0};
-    cf_store *store = NULL;
-    json_t *states = json_null();
-    if (cf_cli_open_store("stats", &a.cfg, &store) == 0) {
-        if (cf_store_count_by_state(store, NULL, &c) == CF_OK)
-            states = json_pack("{sI sI sI sI sI}", "idle", (json_int_t)c.idle, "running",
-                               (json_int_t)c.running, "completed", (json_int_t)c.completed,
-                               "failed", (json_int_t)c.failed, "stalled", (json_int_t)c.stalled);
-        cf_store_close(store);
-    }
-    json_t *root = json_pack("{so sI sI so}", "queues", qs, "workers_registered",
+    json_t *states = workflow_counts(ctx, &c);
+    bool have_counts = json_is_object(states);
+    json_t *root = json_pack("{so sI sI sI so}", "queues", qs, "workers_registered",
                              (json_int_t)json_array_size(workers), "workers_live", (json_int_t)live,
-                             "workflows", states);
-    if (as_json) {
+                             "workers_quiet", (json_int_t)quiet, "workflows", states);
+    if (*as_json) {
         json_dumpf(root, stdout, JSON_INDENT(2));
         fputc('\n', stdout);
     } else {
-        printf("%-20s %10s %10s %10s %10s\n", "QUEUE", "READY", "SCHEDULED", "IN-FLIGHT", "DEAD");
-        const char *name;
-        json_t *v;
-        json_object_foreach(qs, name, v)
-        {
-            printf("%-20s %10lld %10lld %10lld %10lld\n", name,
-                   (long long)json_integer_value(json_object_get(v, "ready")),
-                   (long long)json_integer_value(json_object_get(v, "scheduled")),
-                   (long long)json_integer_value(json_object_get(v, "in_flight")),
-                   (long long)json_integer_value(json_object_get(v, "dead")));
-        }
-        printf("workers: %lld live\n", (long long)live);
-        if (json_is_object(states))
-            printf("workflows: idle=%lld running=%lld completed=%lld failed=%lld stalled=%lld\n",
-                   (long long)c.idle, (long long)c.running, (long long)c.completed,
-                   (long long)c.failed, (long long)c.stalled);
+        print_text(qs, states, live, quiet);
     }
-    int ok = json_is_object(states);
-    json_decref(root); /* owns states */
+    json_decref(root); /* owns qs and states */
     json_decref(queues);
     json_decref(workers);
-    return ok ? 0 : 1;
+    return have_counts ? CF_OK : CF_ERR_UNAVAILABLE;
+}
+
+int cf_cli_cmd_stats(int argc, char **argv)
+{
+    bool as_json = false;
+    const cf_cli_opt opts[] = {{"json", 0, NULL, "print JSON", NULL, &as_json}, {0}};
+    const cf_cli_runner r = {
+        .spec =
+            {
+                .usage = "stats [--json]",
+                .summary = "Shows queue depths (ready, scheduled, in flight, dead), live and "
+                           "quiet workers, and workflows by state.",
+                .opts = opts,
+                .scope = CF_CFG_ALL,
+            },
+        .needs = CF_CLI_NEEDS_REDIS,
+        .body = body,
+    };
+    return cf_cli_run(argc, argv, &r, &as_json);
 }

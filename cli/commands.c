@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: MIT
-/* cli/commands.c: the command table. Adding a command: write cli/cmd_<name>.c, declare its
- * entry point in cli/cmd.h, add a row. */
+/* cli/commands.c: the command table. Adding a command: write cli/cmd_<name>.c (its options and a
+ * body run by cf_cli_run, cli/runner.h), declare its entry point in cli/cmd.h, add a row. */
 #include "cli/commands.h"
 
 #include <stddef.h>
@@ -9,11 +9,16 @@
 
 const cf_cli_command cf_cli_commands[] = {
     {"worker", "run a worker (-q QUEUES, -c CONCURRENCY)", cf_cli_cmd_worker},
-    {"enqueue", "enqueue a workflow: CLASS KEY [--kwargs JSON] [--in | --at]", cf_cli_cmd_enqueue},
+    {"enqueue", "enqueue a workflow: CLASS KEY [--kwargs JSON] [--options JSON] [--in | --at]",
+     cf_cli_cmd_enqueue},
     {"requeue", "resume a stalled or failed workflow (retry_later)", cf_cli_cmd_requeue},
     {"status", "one workflow: state, steps, errors, context", cf_cli_cmd_status},
     {"list", "workflows by state and class", cf_cli_cmd_list},
-    {"stats", "queue depths, live workers, workflows by state", cf_cli_cmd_stats},
+    {"stats", "queue depths, live and quiet workers, workflows by state", cf_cli_cmd_stats},
+    {"workers", "live workers (heartbeat, queues, busy, quiet); quiet|resume ID|--all",
+     cf_cli_cmd_workers},
+    {"classes", "the registered workflow classes: description, queue, policies",
+     cf_cli_cmd_classes},
     {"dead", "dead letters: list, retry, purge", cf_cli_cmd_dead},
     {"migrate", "create or upgrade the Postgres schema", cf_cli_cmd_migrate},
     {"config", "print the effective settings", cf_cli_cmd_config},

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: MIT
 /* cli/commands.h: the table of CLI commands. Each command lives in cli/cmd_<name>.c, parses its
- * own argv (argv[0] is the command name) and returns an exit code (0 done, 1 refused or
- * failed, 2 usage). */
+ * own argv (argv[0] is the command name) through cf_cli_run (cli/runner.h) and returns an exit
+ * code (0 done, 1 refused or failed, 2 usage). */
 #ifndef CF_CLI_COMMANDS_H
 #define CF_CLI_COMMANDS_H
 

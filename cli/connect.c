@@ -18,6 +18,7 @@ int cf_cli_open_store(const char *cmd, const cf_config *cfg, cf_store **out)
         .dsn = cfg->database_url,
         .max_connections = 2,
         .statement_timeout_ms = cfg->statement_timeout_ms,
+        .io_timeout_ms = cfg->db_io_timeout_ms,
         .batch_max = 1,
     };
     cf_error why = {0};

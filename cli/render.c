@@ -34,11 +34,11 @@ static json_t *row_json(const cf_wf_row *w)
 {
     return json_pack("{sI sI ss ss ss ss si si so so so sO* sO* ss*}", "id", (json_int_t)w->id,
                      "fence", (json_int_t)w->fence, "class", w->wf_class, "key", w->key, "state",
-                     w->state, "queue", w->queue, "attempt", w->attempt, "crash_count",
-                     w->crash_count, "created_at", time_json(w->created_at_ms), "completed_at",
-                     time_json(w->completed_at_ms), "next_wake_at", time_json(w->next_wake_at_ms),
-                     "kwargs", w->kwargs, "context", w->context, "locked_by",
-                     w->locked_by[0] ? w->locked_by : NULL);
+                     cf_wf_state_name(w->state), "queue", w->queue, "attempt", w->attempt,
+                     "crash_count", w->crash_count, "created_at", time_json(w->created_at_ms),
+                     "completed_at", time_json(w->completed_at_ms), "next_wake_at",
+                     time_json(w->next_wake_at_ms), "kwargs", w->kwargs, "context", w->context,
+                     "locked_by", w->locked_by[0] ? w->locked_by : NULL);
 }
 
 void cf_render_detail_json(FILE *out, const cf_wf_detail *d)
@@ -47,13 +47,14 @@ void cf_render_detail_json(FILE *out, const cf_wf_detail *d)
     json_t *steps = json_array(), *errors = json_array();
     for (size_t i = 0; i < d->steps.n; i++) {
         const cf_step_row *s = &d->steps.rows[i];
-        json_array_append_new(
-            steps,
-            json_pack("{ss ss si so so so sO* so so}", "name", s->name, "state", s->state,
-                      "attempts", s->attempts, "started_at", time_json(s->started_at_ms),
-                      "last_executed_at", time_json(s->last_executed_at_ms), "completed_at",
-                      time_json(s->completed_at_ms), "metadata", s->metadata, "error_class",
-                      str_json(s->error_class), "error_message", str_json(s->error_message)));
+        json_array_append_new(steps,
+                              json_pack("{ss ss si so so so sO* so so}", "name", s->name, "state",
+                                        cf_step_state_name(s->state), "attempts", s->attempts,
+                                        "started_at", time_json(s->started_at_ms),
+                                        "last_executed_at", time_json(s->last_executed_at_ms),
+                                        "completed_at", time_json(s->completed_at_ms), "metadata",
+                                        s->metadata, "error_class", str_json(s->error_class),
+                                        "error_message", str_json(s->error_message)));
     }
     for (size_t i = 0; i < d->nerrors; i++) {
         const cf_error_row *e = &d->errors[i];
@@ -83,8 +84,8 @@ void cf_render_detail_text(FILE *out, const cf_wf_detail *d)
 {
     const cf_wf_row *w = &d->wf;
     char t1[32], t2[32];
-    fprintf(out, "%s/%s  state=%s  queue=%s  id=%lld\n", w->wf_class, w->key, w->state, w->queue,
-            (long long)w->id);
+    fprintf(out, "%s/%s  state=%s  queue=%s  id=%lld\n", w->wf_class, w->key,
+            cf_wf_state_name(w->state), w->queue, (long long)w->id);
     cf_render_time(w->created_at_ms, t1, sizeof t1);
     cf_render_time(w->completed_at_ms, t2, sizeof t2);
     fprintf(out, "  created %s  completed %s", t1, t2);
@@ -100,7 +101,8 @@ void cf_render_detail_text(FILE *out, const cf_wf_detail *d)
     for (size_t i = 0; i < d->steps.n; i++) {
         const cf_step_row *s = &d->steps.rows[i];
         cf_render_time(s->started_at_ms, t1, sizeof t1);
-        fprintf(out, "  %-40s %-9s attempts=%d started %s", s->name, s->state, s->attempts, t1);
+        fprintf(out, "  %-40s %-9s attempts=%d started %s", s->name, cf_step_state_name(s->state),
+                s->attempts, t1);
         print_ms_since(out, s->started_at_ms, s->completed_at_ms);
         if (s->error_class)
             fprintf(out, "  error %s: %s", s->error_class,
@@ -142,7 +144,7 @@ void cf_render_list_text(FILE *out, const cf_wf_list *l)
         char t[32];
         cf_render_time(w->created_at_ms, t, sizeof t);
         fprintf(out, "%-8lld %-24s %-32s %-10s %s\n", (long long)w->id, w->wf_class, w->key,
-                w->state, t);
+                cf_wf_state_name(w->state), t);
     }
     if (l->next_after_id)
         fprintf(out, "(more: --after %lld)\n", (long long)l->next_after_id);

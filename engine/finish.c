@@ -1,17 +1,15 @@
 // SPDX-License-Identifier: MIT
-/* engine/finish.c: the end of a pass: outcome → write set → publish decision. */
+/* engine/finish.c: the end of a pass: outcome → write set → the effects it leaves. */
 #include "engine/finish.h"
 
 #include <string.h>
 
-#include "common/clock.h"
 #include "engine/retry.h"
 
 static cf_finish_result abandoned(cf_run *run)
 {
     return (cf_finish_result){.end = run->abandon_status == CF_ERR_CONFLICT ? CF_PASS_CONFLICT
                                                                             : CF_PASS_STORE_ERROR,
-                              .publish = CF_PUBLISH_NONE,
                               .abandoned = true,
                               .abandon_status = run->abandon_status};
 }
@@ -21,24 +19,38 @@ static cf_finish_result commit_outcome(cf_run *run, cf_ws_outcome outcome, int64
 {
     if (cf_run_finish(run, outcome, wake_at_ms, attempt, retry_counts) != CF_OK)
         return abandoned(run);
-    cf_pass_end end = CF_PASS_COMPLETED;
+    cf_finish_result r = {.end = CF_PASS_COMPLETED};
+    const cf_wf_row *w = &run->row;
+    cf_status st = CF_OK;
     switch (outcome) {
     case CF_WS_HALT:
-        return (cf_finish_result){.end = CF_PASS_HALTED,
-                                  .publish = wake_at_ms > 0 ? CF_PUBLISH_WAKE : CF_PUBLISH_NONE,
-                                  .wake_at_ms = wake_at_ms};
+        r.end = CF_PASS_HALTED;
+        if (wake_at_ms > 0)
+            st = cf_effects_publish(&r.effects, w->wf_class, w->key, w->queue, NULL, wake_at_ms);
+        break;
     case CF_WS_COMPLETE:
     case CF_WS_CONTINUE:
-        end = CF_PASS_COMPLETED;
+        r.end = CF_PASS_COMPLETED;
         break;
     case CF_WS_STALL:
-        end = CF_PASS_STALLED;
+        r.end = CF_PASS_STALLED;
         break;
     case CF_WS_FAIL:
-        end = CF_PASS_FAILED;
+        r.end = CF_PASS_FAILED;
         break;
     }
-    return (cf_finish_result){.end = end, .publish = CF_PUBLISH_REMOVE};
+    if (outcome != CF_WS_HALT)
+        st = cf_effects_remove(&r.effects, w->wf_class, w->key, w->queue);
+    if (st != CF_OK) /* the outcome is durable; Postgres's next_wake_at heals a lost wake */
+        cf_logkv(CF_LOG_ERROR, &run->log, "event=oom",
+                 "cannot record the effects of this pass (%s); the sweeper will publish it",
+                 cf_status_str(st));
+    return r;
+}
+
+void cf_finish_result_deinit(cf_finish_result *r)
+{
+    cf_effects_deinit(&r->effects);
 }
 
 /* workflow_error applies the workflow-level policy to an error of the body itself. */
@@ -48,11 +60,16 @@ static cf_finish_result workflow_error(cf_run *run, const char *cls, const char 
     const cf_retry_policy *policy = NULL;
     if (run->def->workflow_policy_fn)
         policy = run->def->workflow_policy_fn(run, &scratch);
+    char why[400];
+    if (policy && !cf_retry_policy_check(policy, "workflow_policy_fn()", why, sizeof why)) {
+        cf_logkv(CF_LOG_ERROR, &run->log, "event=invalid_policy",
+                 "%s; the registered workflow policy applies instead", why);
+        policy = NULL;
+    }
     if (policy == NULL)
         policy = run->def->workflow_policy ? run->def->workflow_policy : &cf_retry_workflow_default;
     int attempt = run->row.attempt + 1;
-    json_t *counts = json_is_object(run->row.retry_counts) ? json_deep_copy(run->row.retry_counts)
-                                                           : json_object();
+    json_t *counts = cf_run_workflow_budget(run);
     cf_retry_decision d = cf_retry_decide(policy, cls, counts);
     run->log.attempt = attempt;
     cf_finish_result r;
@@ -65,7 +82,7 @@ static cf_finish_result workflow_error(cf_run *run, const char *cls, const char 
         cf_logkv(CF_LOG_WARN, &run->log, "event=workflow_retry",
                  "workflow error (%s: %s); retry %d/%d in %lldms", cls, msg, d.budget_used + 1,
                  d.budget_max, (long long)d.delay_ms);
-        r = commit_outcome(run, CF_WS_HALT, cf_clock_unix_ms() + d.delay_ms, attempt, counts);
+        r = commit_outcome(run, CF_WS_HALT, cf_run_now(run) + d.delay_ms, attempt, counts);
     } else {
         cf_logkv(CF_LOG_ERROR, &run->log, "event=workflow_failed",
                  "workflow error (%s: %s) and the workflow retry policy is exhausted; failed", cls,

@@ -7,11 +7,14 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "common/clock.h"
 #include "engine/retry.h"
 #include "engine/run.h"
 
 #define STEP_NAME_MAX 200
+
+/* How long a pass that met a step state this release does not know waits before it looks again
+ * (by then a newer worker may have taken the workflow on). */
+#define UNKNOWN_STATE_RECHECK_MS 60000
 
 /* precheck refuses calls a pass cannot honour: after a halt, from inside a step, or with a
  * name that is empty, too long or contains '$'. Returns CF_FLOW_OK to go on. */
@@ -33,13 +36,28 @@ static cf_flow precheck(cf_run *run, const char *prim, const char *name, char *s
     return CF_FLOW_OK;
 }
 
-static bool is_completed(const cf_step_state *s)
+/* lookup finds the step's row. A state this release does not know (a newer release wrote it,
+ * during a rolling deploy) is never executed past: the pass halts there, writing nothing of the
+ * step, and looks again later. Returns CF_FLOW_OK to go on. */
+static cf_flow lookup(cf_run *run, const char *step, cf_run_step **out)
 {
-    return s && strcmp(s->state, "completed") == 0;
+    *out = cf_run_step_find(run, step);
+    if (*out == NULL || (*out)->state != CF_STEP_UNKNOWN)
+        return CF_FLOW_OK;
+    cf_logkv(CF_LOG_WARN, &run->log, "event=unknown_step_state",
+             "%s has a state this release does not know (written by a newer release?); halting "
+             "the pass there for %dms",
+             step, UNKNOWN_STATE_RECHECK_MS);
+    return cf_run_halt(run, CF_HALT_WAKE, cf_run_now(run) + UNKNOWN_STATE_RECHECK_MS);
+}
+
+static bool is_completed(const cf_run_step *s)
+{
+    return s && cf_step_state_done(s->state);
 }
 
 /* metadata_copy returns an owned deep copy of the step's metadata, or a new object. */
-static json_t *metadata_copy(const cf_step_state *s)
+static json_t *metadata_copy(const cf_run_step *s)
 {
     return s && json_is_object(s->metadata) ? json_deep_copy(s->metadata) : json_object();
 }
@@ -74,7 +92,8 @@ static cf_flow step_error(cf_run *run, const char *step, int attempts, json_t *m
     cf_retry_decision d = cf_retry_decide(policy, cls, counts);
     cf_status st = cf_run_note_error(run, step, attempts, cls, msg);
     if (st == CF_OK)
-        st = cf_run_note_step(run, step, d.retry ? "pending" : "failed", attempts, meta, cls, msg);
+        st = cf_run_note_step(run, step, d.retry ? CF_STEP_PENDING : CF_STEP_FAILED, attempts, meta,
+                              cls, msg);
     json_decref(meta);
     if (st != CF_OK)
         return cf_run_abandon(run, st);
@@ -83,11 +102,35 @@ static cf_flow step_error(cf_run *run, const char *step, int attempts, json_t *m
         cf_logkv(CF_LOG_WARN, &run->log, "event=step_retry",
                  "%s failed (%s: %s); retry %d/%d in %lldms", step, cls, msg, d.budget_used + 1,
                  d.budget_max, (long long)d.delay_ms);
-        return cf_run_halt(run, CF_HALT_WAKE, cf_clock_unix_ms() + d.delay_ms);
+        return cf_run_halt(run, CF_HALT_WAKE, cf_run_now(run) + d.delay_ms);
     }
     cf_logkv(CF_LOG_ERROR, &run->log, "event=step_exhausted",
              "%s failed (%s: %s) and its retry policy is exhausted%s; stalling the workflow", step,
              cls, msg, d.budget_key[0] ? "" : " (no policy matches the class)");
+    return cf_run_halt(run, CF_HALT_STALL, 0);
+}
+
+/* policy_refused checks a per-call policy (cf_retry_policy_check). One that makes no sense is
+ * never used: the step is recorded failed with Workflow.InvalidPolicy, without running, and the
+ * workflow stalls until the code is fixed and the workflow requeued. Returns CF_FLOW_OK to go
+ * on. */
+static cf_flow policy_refused(cf_run *run, const char *step, const cf_run_step *s,
+                              const cf_retry_policy *policy)
+{
+    char why[400];
+    if (cf_retry_policy_check(policy, "policy", why, sizeof why))
+        return CF_FLOW_OK;
+    int attempts = s ? s->attempts : 0; /* nothing executed */
+    cf_status st =
+        cf_run_note_error(run, step, attempts > 0 ? attempts : 1, "Workflow.InvalidPolicy", why);
+    if (st == CF_OK)
+        st = cf_run_note_step(run, step, CF_STEP_FAILED, attempts, NULL, "Workflow.InvalidPolicy",
+                              why);
+    if (st != CF_OK)
+        return cf_run_abandon(run, st);
+    cf_logkv(CF_LOG_ERROR, &run->log, "event=invalid_policy",
+             "%s was given a retry policy that makes no sense (%s); stalling the workflow", step,
+             why);
     return cf_run_halt(run, CF_HALT_STALL, 0);
 }
 
@@ -96,7 +139,7 @@ static cf_flow step_error(cf_run *run, const char *step, int attempts, json_t *m
 static cf_flow begin_execution(cf_run *run)
 {
     if (run->stopping && atomic_load(run->stopping))
-        return cf_run_halt(run, CF_HALT_WAKE, cf_clock_unix_ms());
+        return cf_run_halt(run, CF_HALT_WAKE, cf_run_now(run));
     if (cf_run_flush(run) != CF_OK)
         return CF_FLOW_HALT;
     return CF_FLOW_OK;
@@ -107,9 +150,11 @@ cf_flow cf_durably_execute(cf_run *run, const char *name, cf_step_fn fn, void *a
 {
     char step[256];
     CF_TRY(precheck(run, "durably_execute", name, step, sizeof step));
-    cf_step_state *s = cf_run_step_find(run, step);
+    cf_run_step *s;
+    CF_TRY(lookup(run, step, &s));
     if (is_completed(s))
         return CF_FLOW_OK;
+    CF_TRY(policy_refused(run, step, s, policy));
     CF_TRY(begin_execution(run));
     int attempts = (s ? s->attempts : 0) + 1;
     run->in_step = true;
@@ -120,7 +165,7 @@ cf_flow cf_durably_execute(cf_run *run, const char *name, cf_step_fn fn, void *a
     if (run->halt == CF_HALT_ABANDON)
         return CF_FLOW_HALT;
     if (f == CF_FLOW_OK) {
-        cf_status st = cf_run_note_step(run, step, "completed", attempts, NULL, NULL, NULL);
+        cf_status st = cf_run_note_step(run, step, CF_STEP_COMPLETED, attempts, NULL, NULL, NULL);
         return st == CF_OK ? CF_FLOW_OK : cf_run_abandon(run, st);
     }
     s = cf_run_step_find(run, step);
@@ -133,18 +178,19 @@ cf_flow cf_wait(cf_run *run, const char *name, int64_t duration_ms)
 {
     char step[256];
     CF_TRY(precheck(run, "wait", name, step, sizeof step));
-    cf_step_state *s = cf_run_step_find(run, step);
+    cf_run_step *s;
+    CF_TRY(lookup(run, step, &s));
     if (is_completed(s))
         return CF_FLOW_OK;
-    int64_t now = cf_clock_unix_ms();
+    int64_t now = cf_run_now(run);
     cf_status st;
     if (s == NULL) {
         int64_t target = now + (duration_ms > 0 ? duration_ms : 0);
         json_t *meta = json_pack("{sI}", "wait_until_ms", (json_int_t)target);
         if (meta == NULL)
             return cf_run_abandon(run, CF_ERR_NOMEM);
-        st = cf_run_note_step(run, step, target <= now ? "completed" : "pending", 1, meta, NULL,
-                              NULL);
+        st = cf_run_note_step(run, step, target <= now ? CF_STEP_COMPLETED : CF_STEP_PENDING, 1,
+                              meta, NULL, NULL);
         json_decref(meta);
         if (st != CF_OK)
             return cf_run_abandon(run, st);
@@ -155,7 +201,7 @@ cf_flow cf_wait(cf_run *run, const char *name, int64_t duration_ms)
     int64_t target = meta_int(s->metadata, "wait_until_ms", now);
     if (now < target)
         return cf_run_halt(run, CF_HALT_WAKE, target);
-    st = cf_run_note_step(run, step, "completed", s->attempts + 1, NULL, NULL, NULL);
+    st = cf_run_note_step(run, step, CF_STEP_COMPLETED, s->attempts + 1, NULL, NULL, NULL);
     return st == CF_OK ? CF_FLOW_OK : cf_run_abandon(run, st);
 }
 
@@ -176,12 +222,14 @@ cf_flow cf_wait_until(cf_run *run, const char *name, cf_cond_fn cond, void *arg,
 {
     char step[256];
     CF_TRY(precheck(run, "wait_until", name, step, sizeof step));
-    cf_step_state *s = cf_run_step_find(run, step);
+    cf_run_step *s;
+    CF_TRY(lookup(run, step, &s));
     if (is_completed(s))
         return CF_FLOW_OK;
+    CF_TRY(policy_refused(run, step, s, policy));
     if (run->stopping && atomic_load(run->stopping))
-        return cf_run_halt(run, CF_HALT_WAKE, cf_clock_unix_ms());
-    int64_t now = cf_clock_unix_ms();
+        return cf_run_halt(run, CF_HALT_WAKE, cf_run_now(run));
+    int64_t now = cf_run_now(run);
     json_t *meta = metadata_copy(s);
     if (meta == NULL)
         return cf_run_abandon(run, CF_ERR_NOMEM);
@@ -203,7 +251,7 @@ cf_flow cf_wait_until(cf_run *run, const char *name, cf_cond_fn cond, void *arg,
     cf_status st;
     if (met) {
         json_object_set_new(meta, "result", json_true());
-        st = cf_run_note_step(run, step, "completed", attempts, meta, NULL, NULL);
+        st = cf_run_note_step(run, step, CF_STEP_COMPLETED, attempts, meta, NULL, NULL);
         json_decref(meta);
         return st == CF_OK ? CF_FLOW_OK : cf_run_abandon(run, st);
     }
@@ -214,14 +262,14 @@ cf_flow cf_wait_until(cf_run *run, const char *name, cf_cond_fn cond, void *arg,
                  (long long)timeout_ms);
         st = cf_run_note_error(run, step, attempts, "Timeout", msg);
         if (st == CF_OK)
-            st = cf_run_note_step(run, step, "failed", attempts, meta, "Timeout", msg);
+            st = cf_run_note_step(run, step, CF_STEP_FAILED, attempts, meta, "Timeout", msg);
         json_decref(meta);
         if (st != CF_OK)
             return cf_run_abandon(run, st);
         cf_logkv(CF_LOG_ERROR, &run->log, "event=wait_timeout", "%s; stalling the workflow", msg);
         return cf_run_halt(run, CF_HALT_STALL, 0);
     }
-    st = cf_run_note_step(run, step, "pending", attempts, meta, NULL, NULL);
+    st = cf_run_note_step(run, step, CF_STEP_PENDING, attempts, meta, NULL, NULL);
     json_decref(meta);
     if (st != CF_OK)
         return cf_run_abandon(run, st);
@@ -233,7 +281,8 @@ cf_flow cf_continue_if(cf_run *run, const char *name, cf_cond_fn cond, void *arg
 {
     char step[256];
     CF_TRY(precheck(run, "continue_if", name, step, sizeof step));
-    cf_step_state *s = cf_run_step_find(run, step);
+    cf_run_step *s;
+    CF_TRY(lookup(run, step, &s));
     if (is_completed(s))
         return CF_FLOW_OK;
     int attempts = (s ? s->attempts : 0) + 1;
@@ -248,8 +297,8 @@ cf_flow cf_continue_if(cf_run *run, const char *name, cf_cond_fn cond, void *arg
         return step_error(run, step, attempts, meta, &cf_retry_none);
     if (met)
         json_object_set_new(meta, "result", json_true());
-    cf_status st =
-        cf_run_note_step(run, step, met ? "completed" : "pending", attempts, meta, NULL, NULL);
+    cf_status st = cf_run_note_step(run, step, met ? CF_STEP_COMPLETED : CF_STEP_PENDING, attempts,
+                                    meta, NULL, NULL);
     json_decref(meta);
     if (st != CF_OK)
         return cf_run_abandon(run, st);

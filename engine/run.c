@@ -36,13 +36,13 @@ static cf_status index_rebuild(cf_run *run, size_t cap)
     return CF_OK;
 }
 
-cf_step_state *cf_run_step_find(cf_run *run, const char *name)
+cf_run_step *cf_run_step_find(cf_run *run, const char *name)
 {
     if (run->index_cap == 0)
         return NULL;
     size_t slot = hash_name(name) & (run->index_cap - 1);
     while (run->index[slot]) {
-        cf_step_state *s = &run->steps[run->index[slot] - 1];
+        cf_run_step *s = &run->steps[run->index[slot] - 1];
         if (strcmp(s->name, name) == 0)
             return s;
         slot = (slot + 1) & (run->index_cap - 1);
@@ -50,11 +50,11 @@ cf_step_state *cf_run_step_find(cf_run *run, const char *name)
     return NULL;
 }
 
-static cf_step_state *step_add(cf_run *run, const char *name)
+static cf_run_step *step_add(cf_run *run, const char *name)
 {
     if (cf_grow(&run->steps, &run->steps_cap, run->nsteps, sizeof *run->steps, 16) != 0)
         return NULL;
-    cf_step_state *s = &run->steps[run->nsteps];
+    cf_run_step *s = &run->steps[run->nsteps];
     memset(s, 0, sizeof *s);
     s->name = cf_arena_strdup(&run->arena, name);
     s->metadata = json_object();
@@ -83,13 +83,27 @@ static cf_step_state *step_add(cf_run *run, const char *name)
 
 /* ---- life cycle ---- */
 
-cf_status cf_run_init(cf_run *run, const cf_workflow_def *def, cf_store *store, cf_wf_row *row,
-                      const cf_step_list *steps, const atomic_bool *stopping, const char *jid)
+static int64_t real_clock(void *arg)
+{
+    (void)arg;
+    return cf_clock_unix_ms();
+}
+
+int64_t cf_run_now(const cf_run *run)
+{
+    return run->clock.now_ms(run->clock.arg);
+}
+
+cf_status cf_run_init(cf_run *run, const cf_workflow_def *def, const cf_store_port *store,
+                      cf_wf_row *row, const cf_step_list *steps, const atomic_bool *stopping,
+                      const char *jid)
 {
     memset(run, 0, sizeof *run);
     cf_arena_init(&run->arena, 8192);
     run->def = def;
-    run->store = store;
+    if (store)
+        run->store = *store;
+    run->clock = (cf_run_clock){.now_ms = real_clock};
     run->row = *row;
     memset(row, 0, sizeof *row); /* its JSON now belongs to the run */
     run->stopping = stopping;
@@ -102,10 +116,10 @@ cf_status cf_run_init(cf_run *run, const cf_workflow_def *def, cf_store *store, 
     run->log.jid = jid ? cf_arena_strdup(&run->arena, jid) : NULL;
     for (size_t i = 0; steps && i < steps->n; i++) {
         const cf_step_row *r = &steps->rows[i];
-        cf_step_state *s = step_add(run, r->name);
+        cf_run_step *s = step_add(run, r->name);
         if (s == NULL)
             return CF_ERR_NOMEM;
-        snprintf(s->state, sizeof s->state, "%s", r->state);
+        s->state = r->state;
         s->attempts = r->attempts;
         s->started_at_ms = r->started_at_ms;
         if (json_is_object(r->metadata)) {
@@ -146,14 +160,14 @@ void cf_run_deinit(cf_run *run)
 
 /* ---- pending writes ---- */
 
-cf_status cf_run_note_step(cf_run *run, const char *name, const char *state, int attempts,
+cf_status cf_run_note_step(cf_run *run, const char *name, cf_step_state state, int attempts,
                            json_t *metadata, const char *error_class, const char *error_message)
 {
-    cf_step_state *s = cf_run_step_find(run, name);
+    cf_run_step *s = cf_run_step_find(run, name);
     if (s == NULL && (s = step_add(run, name)) == NULL)
         return CF_ERR_NOMEM;
-    int64_t now = cf_clock_unix_ms();
-    snprintf(s->state, sizeof s->state, "%s", state);
+    int64_t now = cf_run_now(run);
+    s->state = state;
     s->attempts = attempts;
     if (s->started_at_ms == 0)
         s->started_at_ms = now;
@@ -177,14 +191,14 @@ cf_status cf_run_note_step(cf_run *run, const char *name, const char *state, int
         json_decref(p->metadata);
     }
     p->name = s->name;
-    p->state = strcmp(state, "completed") == 0 ? "completed"
-               : strcmp(state, "failed") == 0  ? "failed"
-                                               : "pending";
+    p->state = state;
     p->attempts = attempts;
     p->metadata = json_incref(s->metadata);
     p->started_at_ms = s->started_at_ms;
     p->last_executed_at_ms = now;
-    p->completed_at_ms = strcmp(state, "completed") == 0 ? now : 0;
+    p->completed_at_ms = state == CF_STEP_COMPLETED ? now : 0;
+    if (state == CF_STEP_COMPLETED)
+        run->progressed = true;
     p->error_class = error_class ? cf_arena_strdup(&run->arena, error_class) : NULL;
     p->error_message = error_message ? cf_arena_strdup(&run->arena, error_message) : NULL;
     return CF_OK;
@@ -211,9 +225,26 @@ cf_status cf_run_note_error(cf_run *run, const char *step_name, int attempt,
     return CF_OK;
 }
 
+json_t *cf_run_workflow_budget(const cf_run *run)
+{
+    if (run->progressed || !json_is_object(run->row.retry_counts))
+        return json_object();
+    return json_deep_copy(run->row.retry_counts);
+}
+
 static cf_status commit(cf_run *run, cf_ws_outcome outcome, int64_t next_wake_at_ms, int attempt,
                         json_t *retry_counts)
 {
+    /* A commit that carries a step completion starts the workflow-level budget over (it counts
+     * consecutive failed passes), in the same statement as the completion. */
+    json_t *reset = NULL;
+    if (retry_counts == NULL && run->progressed && json_object_size(run->row.retry_counts) > 0) {
+        if ((reset = json_object()) == NULL) {
+            (void)cf_run_abandon(run, CF_ERR_NOMEM);
+            return CF_ERR_NOMEM;
+        }
+        retry_counts = reset;
+    }
     cf_write_set ws = {
         .workflow_id = run->row.id,
         .fence = run->row.fence,
@@ -227,13 +258,20 @@ static cf_status commit(cf_run *run, cf_ws_outcome outcome, int64_t next_wake_at
         .attempt = attempt,
         .retry_counts = retry_counts,
     };
-    cf_status st = cf_store_commit(run->store, &ws);
+    char why[256] = "no store";
+    cf_status st = run->store.commit ? run->store.commit(run->store.impl, &ws) : CF_ERR_STATE;
+    if (st == CF_OK && reset) {
+        json_decref(run->row.retry_counts);
+        run->row.retry_counts = reset; /* stored now: later commits of the pass need not send it */
+        reset = NULL;
+    }
+    json_decref(reset);
     if (st == CF_OK) {
         clear_written(run);
         return CF_OK;
     }
-    char why[256];
-    snprintf(why, sizeof why, "%s", cf_store_errstr(run->store));
+    if (run->store.errstr)
+        snprintf(why, sizeof why, "%s", run->store.errstr(run->store.impl));
     if (st == CF_ERR_CONFLICT)
         cf_logkv(CF_LOG_WARN, &run->log, "event=fence_conflict",
                  "another run took over this workflow (fence %lld); abandoning this pass, "

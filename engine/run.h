@@ -20,6 +20,7 @@
 #include "chronoforge.h"
 #include "common/arena.h"
 #include "common/log.h"
+#include "engine/store_port.h"
 #include "store/context.h"
 #include "store/store.h"
 
@@ -32,26 +33,33 @@ typedef enum cf_halt_kind {
     CF_HALT_ABANDON,  /* the fence moved or the store failed: write nothing more */
 } cf_halt_kind;
 
-/* The run's view of one step: loaded from Postgres, then updated as the pass goes. */
-typedef struct cf_step_state {
+/* The run's view of one step: loaded from the store, then updated as the pass goes. */
+typedef struct cf_run_step {
     char *name; /* arena */
-    char state[12];
+    cf_step_state state;
     int attempts;
     json_t *metadata; /* owned ref, never NULL (an object) */
     int64_t started_at_ms;
-} cf_step_state;
+} cf_run_step;
+
+/* The clock a pass reads (Unix ms): the real one unless a test sets another after cf_run_init. */
+typedef struct cf_run_clock {
+    int64_t (*now_ms)(void *arg);
+    void *arg;
+} cf_run_clock;
 
 struct cf_run {
     /* identity and inputs */
     const cf_workflow_def *def;
-    cf_store *store;
+    cf_store_port store;
+    cf_run_clock clock;
     cf_wf_row row; /* from cf_store_run_begin: id, fence, kwargs, queue, attempt, ... */
     cf_context ctx;
     const atomic_bool *stopping; /* worker shutdown: halt before starting another step */
     cf_log_ctx log;
 
     /* steps known, in a small open-addressing table */
-    cf_step_state *steps;
+    cf_run_step *steps;
     size_t nsteps, steps_cap;
     uint32_t *index; /* 1-based positions into steps; 0 = empty slot */
     size_t index_cap;
@@ -61,6 +69,9 @@ struct cf_run {
     size_t npending, pending_cap;
     cf_ws_error *errors;
     size_t nerrors, errors_cap;
+
+    /* a step completion was recorded this pass: the workflow-level retry budget starts over */
+    bool progressed;
 
     /* the current step (inside its function) */
     bool in_step;
@@ -80,19 +91,25 @@ struct cf_run {
 };
 
 /* cf_run_init prepares run for a pass over row (ownership of row's JSON moves to run) and the
- * loaded steps (borrowed; copied). Returns CF_ERR_NOMEM. */
-CF_MUST_CHECK cf_status cf_run_init(cf_run *run, const cf_workflow_def *def, cf_store *store,
-                                    cf_wf_row *row, const cf_step_list *steps,
-                                    const atomic_bool *stopping, const char *jid);
+ * loaded steps (borrowed; copied), committing through store (copied; NULL: none, every commit
+ * fails with CF_ERR_STATE). The clock is the real one. Returns CF_ERR_NOMEM. */
+CF_MUST_CHECK cf_status cf_run_init(cf_run *run, const cf_workflow_def *def,
+                                    const cf_store_port *store, cf_wf_row *row,
+                                    const cf_step_list *steps, const atomic_bool *stopping,
+                                    const char *jid);
 void cf_run_deinit(cf_run *run);
 
+/* cf_run_now returns the pass's clock in Unix ms. */
+int64_t cf_run_now(const cf_run *run);
+
 /* cf_run_step_find returns the run's view of step name, or NULL. */
-cf_step_state *cf_run_step_find(cf_run *run, const char *name);
+cf_run_step *cf_run_step_find(cf_run *run, const char *name);
 
 /* cf_run_note_step records a step write: updates the run's view and queues the row for the
  * next commit (replacing an earlier pending write of the same step). metadata is borrowed
- * (NULL keeps the step's current metadata). error_* may be NULL. */
-CF_MUST_CHECK cf_status cf_run_note_step(cf_run *run, const char *name, const char *state,
+ * (NULL keeps the step's current metadata). error_* may be NULL. A completion (CF_STEP_COMPLETED)
+ * marks the pass as having made progress (run->progressed). */
+CF_MUST_CHECK cf_status cf_run_note_step(cf_run *run, const char *name, cf_step_state state,
                                          int attempts, json_t *metadata, const char *error_class,
                                          const char *error_message);
 
@@ -102,8 +119,15 @@ CF_MUST_CHECK cf_status cf_run_note_error(cf_run *run, const char *step_name, in
                                           const char *error_class, const char *message);
 
 /* cf_run_flush commits the pending writes (CONTINUE outcome) if there are any or the context
- * changed. On CF_ERR_CONFLICT or another failure the run is marked abandoned. */
+ * changed. On CF_ERR_CONFLICT or another failure the run is marked abandoned.
+ * Every commit of a pass that recorded a step completion also resets the stored workflow-level
+ * retry counts to {} (unless the caller passes its own), together with the completion. */
 CF_MUST_CHECK cf_status cf_run_flush(cf_run *run);
+
+/* cf_run_workflow_budget returns the workflow-level retry counts a body error of this pass is
+ * counted against (owned; NULL on OOM): the stored ones, or {} when the pass recorded a step
+ * completion (the budget counts consecutive failed passes, SPEC §4). */
+json_t *cf_run_workflow_budget(const cf_run *run);
 
 /* cf_run_finish commits the pending writes with the final outcome (next_wake_at for HALT). */
 CF_MUST_CHECK cf_status cf_run_finish(cf_run *run, cf_ws_outcome outcome, int64_t next_wake_at_ms,

@@ -167,16 +167,26 @@ typedef struct cf_workflow_def {
     /* Optional: a workflow-level policy computed per run (e.g. from kwargs); fill *scratch and
      * return it, or return NULL to use workflow_policy. */
     const cf_retry_policy *(*workflow_policy_fn)(cf_run *run, cf_retry_policy *scratch);
-    const char *description; /* one line, for `chronoforge list-classes` and logs */
+    const char *description; /* one line, for `chronoforge classes` and logs */
 } cf_workflow_def;
 
 /* cf_register adds a workflow class (def is copied; its strings and policies are borrowed and
- * must outlive the process's use of them, e.g. be static). Returns 0, or -1 with a message on
- * stderr for an invalid or duplicate name. Call before cf_main. */
+ * must outlive the process's use of them, e.g. be static). Returns 0, or -1 with a logged
+ * `event=register_refused` line (nothing registered) for an invalid or duplicate name, or a retry
+ * policy that makes no sense; the message names the field, e.g. "step_policy.or_else.base_ms".
+ * Refused policies (step_policy, workflow_policy and their or_else chains): negative values; cap_ms
+ * below base_ms; max_attempts 0 (no cap) with base_ms 0 (no delay), which retries at once forever;
+ * an empty retry_on list or prefix; an or_else after a catch-all (retry_on NULL) policy; an
+ * or_else chain that loops or is longer than 16. Per-call policies and those returned by
+ * workflow_policy_fn are checked the same way when used: a step given a nonsense policy fails
+ * with class "Workflow.InvalidPolicy" without running and stalls the workflow; a nonsense
+ * workflow_policy_fn result is logged and workflow_policy (or the built-in) applies instead.
+ * Call before cf_main. */
 int cf_register(const cf_workflow_def *def);
 
 /* cf_main runs the chronoforge command line (worker, enqueue, requeue, status, list, stats,
- * dead, migrate) with the workflows registered so far. Returns the process exit code:
+ * workers, classes, dead, migrate, config, heal; every command takes --help and --version) with
+ * the workflows registered so far. Returns the process exit code:
  * 0 done, 1 refused or failed, 2 usage. */
 int cf_main(int argc, char **argv);
 

@@ -56,8 +56,9 @@ static cf_status encode_entry(cf_buf *b, const char *worker_id, const char *queu
     return rc == 0 ? CF_OK : CF_ERR_NOMEM; /* cf_buf fails only on OOM */
 }
 
-cf_status cf_deadletter_push(cf_queue *q, const char *queue, const void *raw, size_t len,
-                             const cf_deadletter_reason *why, int64_t at_unix_ms, int64_t cap)
+static cf_status push(cf_queue *q, const char *queue, const void *raw, size_t len,
+                      const cf_deadletter_reason *why, int64_t at_unix_ms, int64_t cap,
+                      bool only_in_flight)
 {
     cf_status bst = cf_queue_begin(q, queue, true);
     if (bst != CF_OK)
@@ -75,12 +76,27 @@ cf_status cf_deadletter_push(cf_queue *q, const char *queue, const void *raw, si
         cf_argv_key(&a, dk, cf_key_dead(dk, sizeof dk, q->prefix, queue));
         cf_argv_buf(cf_argv_buf(&a, raw, len), b.data, b.len);
         cf_argv_int(&a, cap > 0 ? cap : CF_DEAD_CAP_DEFAULT);
+        cf_argv_str(&a, only_in_flight ? "1" : "0");
         cf_reply *rep = NULL;
         st = cf_queue_exec(q, &a, &rep);
+        if (st == CF_OK && only_in_flight && rep->type == CF_REPLY_INTEGER && rep->integer == 0)
+            st = cf_queue_fail(q, CF_ERR_NOT_FOUND, "the envelope was not in flight");
         cf_reply_free(rep);
     }
     cf_buf_deinit(&b);
     return st;
+}
+
+cf_status cf_deadletter_push(cf_queue *q, const char *queue, const void *raw, size_t len,
+                             const cf_deadletter_reason *why, int64_t at_unix_ms, int64_t cap)
+{
+    return push(q, queue, raw, len, why, at_unix_ms, cap, false);
+}
+
+cf_status cf_deadletter_move(cf_queue *q, const char *queue, const void *raw, size_t len,
+                             const cf_deadletter_reason *why, int64_t at_unix_ms, int64_t cap)
+{
+    return push(q, queue, raw, len, why, at_unix_ms, cap, true);
 }
 
 void cf_deadletter_clear(cf_deadletter *d)

@@ -33,6 +33,14 @@ CF_MUST_CHECK cf_status cf_deadletter_push(cf_queue *q, const char *queue, const
                                            size_t len, const cf_deadletter_reason *why,
                                            int64_t at_unix_ms, int64_t cap);
 
+/* cf_deadletter_move is cf_deadletter_push for an envelope this worker has in flight: the entry
+ * is pushed only if raw was removed from the in-flight list, in the same script, so a retry
+ * after a lost reply never pushes a second entry. CF_ERR_NOT_FOUND (nothing pushed) when raw
+ * was not in flight (already moved by an earlier attempt, or recovered by another worker). */
+CF_MUST_CHECK cf_status cf_deadletter_move(cf_queue *q, const char *queue, const void *raw,
+                                           size_t len, const cf_deadletter_reason *why,
+                                           int64_t at_unix_ms, int64_t cap);
+
 /* cf_deadletter is one decoded entry; every pointer is owned by the array returned from
  * cf_deadletter_list and freed by cf_deadletter_list_free. Strings are NUL-terminated. */
 typedef struct cf_deadletter {

@@ -280,8 +280,30 @@ static cf_status field_retry(decoder *d, json_t *seen, bool *retry)
     return CF_OK;
 }
 
+/* requested_by and reason: optional free text of min..max bytes (dst holds max + 1). */
+static cf_status field_text(decoder *d, json_t *seen, const char *name, size_t min, size_t max,
+                            char *dst)
+{
+    cf_mp_item it;
+    dst[0] = '\0';
+    if (!find(d, seen, name, &it))
+        return CF_OK;
+    if (it.type != CF_MP_STR)
+        return refuse(d, "wrong_type", "must be a string");
+    if (it.n < min || it.n > max)
+        return cf_error_set(d->err, "bad_value", name, "%s must be %zu-%zu bytes, not %zu", name,
+                            min, max, (size_t)it.n);
+    cf_status st = cf_envelope_check_text(it.ptr, it.n, name, d->err);
+    if (st != CF_OK)
+        return st;
+    memcpy(dst, it.ptr, it.n);
+    dst[it.n] = '\0';
+    return CF_OK;
+}
+
 static const char *const known_keys[] = {
-    "v", "jid", "class", "key", "queue", "created_at", "kwargs", "options", "retry_workflow"};
+    "v",      "jid",     "class",          "key",          "queue", "created_at",
+    "kwargs", "options", "retry_workflow", "requested_by", "reason"};
 
 static bool is_known(const char *key)
 {
@@ -350,6 +372,11 @@ static cf_status decode_fields(decoder *d, json_t *seen, cf_envelope *out)
         st = field_map(d, seen, "options", &out->options);
     if (st == CF_OK)
         st = field_retry(d, seen, &out->retry_workflow);
+    if (st == CF_OK)
+        st =
+            field_text(d, seen, "requested_by", 1, CF_ENVELOPE_REQUESTED_BY_MAX, out->requested_by);
+    if (st == CF_OK)
+        st = field_text(d, seen, "reason", 0, CF_ENVELOPE_REASON_MAX, out->reason);
     if (st == CF_OK)
         st = check_unknown(d, seen);
     return st;

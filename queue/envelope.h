@@ -47,7 +47,9 @@ typedef struct cf_envelope_limits {
  *     integers (int64), finite reals, UTF-8 strings without NUL, arrays and objects, nested
  *     within max_depth; kwargs has no reserved key (attempt, retry_counts, retry_workflow);
  *     options.max_duration, if present, is a number of seconds >= 0 or a duration string;
- *   - retry_workflow is false unless the envelope said true.
+ *   - retry_workflow is false unless the envelope said true;
+ *   - requested_by (1-256 bytes) and reason (0-1024 bytes), valid UTF-8 without NUL, "" when
+ *     absent: who asks for a retry_workflow and why (meaningless without it).
  * For encode, kwargs and options may be NULL (= {}); empty ones are not written. */
 typedef struct cf_envelope {
     int64_t version;    /* 1 */
@@ -60,6 +62,8 @@ typedef struct cf_envelope {
     json_t *kwargs;    /* owned; always an object after a successful decode ({} when absent) */
     json_t *options;   /* owned; always an object ({} when absent); max_duration validated */
     bool retry_workflow;
+    char requested_by[257]; /* "" when absent; a retry_workflow's requester, 1-256 bytes */
+    char reason[1025];      /* "" when absent; a retry_workflow's reason, at most 1024 bytes */
 } cf_envelope;
 
 /* cf_envelope_decode parses raw[0..len) strictly into *out (overwritten; no need to init it).
@@ -95,12 +99,12 @@ CF_MUST_CHECK cf_status cf_envelope_init_job(cf_envelope *env, const char *wf_cl
 CF_MUST_CHECK cf_status cf_envelope_validate(const cf_envelope *env, cf_error *err);
 
 /* cf_envelope_encode appends the msgpack form of env to out: a map with the keys in the fixed
- * order v, jid, class, key, queue, created_at, kwargs, options, retry_workflow, writing only
- * those that are set (queue non-empty, has_created_at, non-empty kwargs/options,
- * retry_workflow true). kwargs/options keys keep their object order. Deterministic: equal
- * envelopes give equal bytes. Borrows env. Returns CF_ERR_INVALID when cf_envelope_validate
- * refuses env or the result would exceed the default max_bytes, CF_ERR_NOMEM on OOM; on any
- * error out is left as it was. */
+ * order v, jid, class, key, queue, created_at, kwargs, options, retry_workflow, requested_by,
+ * reason, writing only those that are set (queue non-empty, has_created_at, non-empty
+ * kwargs/options, retry_workflow true, requested_by/reason non-empty). kwargs/options keys keep
+ * their object order. Deterministic: equal envelopes give equal bytes. Borrows env. Returns
+ * CF_ERR_INVALID when cf_envelope_validate refuses env or the result would exceed the default
+ * max_bytes, CF_ERR_NOMEM on OOM; on any error out is left as it was. */
 CF_MUST_CHECK cf_status cf_envelope_encode(const cf_envelope *env, cf_buf *out);
 
 /* cf_envelope_encode_continuation appends the canonical continuation envelope of the workflow
@@ -111,6 +115,11 @@ CF_MUST_CHECK cf_status cf_envelope_encode(const cf_envelope *env, cf_buf *out);
  * run. Returns CF_ERR_INVALID for an invalid class, key or queue; CF_ERR_NOMEM on OOM. */
 CF_MUST_CHECK cf_status cf_envelope_encode_continuation(const char *wf_class, const char *key,
                                                         const char *queue, cf_buf *out);
+
+/* cf_envelope_is_continuation says whether env (decoded) is a continuation of its workflow
+ * (its jid is the canonical continuation jid of its class and key) rather than a producer's
+ * first delivery. A continuation carries no kwargs, so it must never create a workflow. */
+bool cf_envelope_is_continuation(const cf_envelope *env);
 
 /* cf_envelope_new_jid writes 24 random lowercase hex chars and a NUL into out. */
 void cf_envelope_new_jid(char out[25]);

@@ -129,6 +129,18 @@ cf_status cf_envelope_validate(const cf_envelope *env, cf_error *err)
         st = check_map_field(env->options, "options", err);
     if (st == CF_OK && env->options != NULL)
         st = cf_envelope_check_max_duration(env->options, err);
+    size_t by = strnlen(env->requested_by, sizeof env->requested_by);
+    size_t why = strnlen(env->reason, sizeof env->reason);
+    if (st == CF_OK && by > CF_ENVELOPE_REQUESTED_BY_MAX)
+        st = cf_error_set(err, "bad_value", "requested_by", "requested_by must be 1-%d bytes",
+                          CF_ENVELOPE_REQUESTED_BY_MAX);
+    if (st == CF_OK && by > 0)
+        st = cf_envelope_check_text(env->requested_by, by, "requested_by", err);
+    if (st == CF_OK && why > CF_ENVELOPE_REASON_MAX)
+        st = cf_error_set(err, "bad_value", "reason", "reason must be at most %d bytes",
+                          CF_ENVELOPE_REASON_MAX);
+    if (st == CF_OK && why > 0)
+        st = cf_envelope_check_text(env->reason, why, "reason", err);
     return st;
 }
 
@@ -187,7 +199,8 @@ static bool has_entries(const json_t *obj)
 static int pack_envelope(msgpack_packer *pk, const cf_envelope *env)
 {
     size_t n = 4 + (env->queue[0] != '\0') + env->has_created_at + has_entries(env->kwargs) +
-               has_entries(env->options) + env->retry_workflow;
+               has_entries(env->options) + env->retry_workflow + (env->requested_by[0] != '\0') +
+               (env->reason[0] != '\0');
     int rc = msgpack_pack_map(pk, n) || pack_cstr(pk, "v") ||
              msgpack_pack_int64(pk, env->version) || pack_cstr(pk, "jid") ||
              pack_cstr(pk, env->jid) || pack_cstr(pk, "class") || pack_cstr(pk, env->wf_class) ||
@@ -202,6 +215,10 @@ static int pack_envelope(msgpack_packer *pk, const cf_envelope *env)
         rc = pack_cstr(pk, "options") || pack_json(pk, env->options);
     if (rc == 0 && env->retry_workflow)
         rc = pack_cstr(pk, "retry_workflow") || msgpack_pack_true(pk);
+    if (rc == 0 && env->requested_by[0] != '\0')
+        rc = pack_cstr(pk, "requested_by") || pack_cstr(pk, env->requested_by);
+    if (rc == 0 && env->reason[0] != '\0')
+        rc = pack_cstr(pk, "reason") || pack_cstr(pk, env->reason);
     return rc;
 }
 
@@ -261,4 +278,11 @@ cf_status cf_envelope_encode_continuation(const char *wf_class, const char *key,
     env.has_created_at = false;
     continuation_jid(env.wf_class, env.key, env.jid);
     return cf_envelope_encode(&env, out);
+}
+
+bool cf_envelope_is_continuation(const cf_envelope *env)
+{
+    char jid[27];
+    continuation_jid(env->wf_class, env->key, jid);
+    return strcmp(env->jid, jid) == 0;
 }

@@ -12,10 +12,12 @@
 
 #include "common/status.h"
 
-#define CF_ENVELOPE_JID_MAX   64
-#define CF_ENVELOPE_CLASS_MAX 128
-#define CF_ENVELOPE_KEY_MAX   256
-#define CF_ENVELOPE_QUEUE_MAX 64
+#define CF_ENVELOPE_JID_MAX          64
+#define CF_ENVELOPE_CLASS_MAX        128
+#define CF_ENVELOPE_KEY_MAX          256
+#define CF_ENVELOPE_QUEUE_MAX        64
+#define CF_ENVELOPE_REQUESTED_BY_MAX 256  /* requested_by: 1 to this many bytes */
+#define CF_ENVELOPE_REASON_MAX       1024 /* reason: 0 to this many bytes */
 
 /* cf_envelope_utf8_is_valid says whether s[0..len) is well-formed UTF-8 (RFC 3629: no overlong
  * forms, no surrogates, nothing above U+10FFFF), the same rule jansson applies. */

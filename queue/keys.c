@@ -116,6 +116,11 @@ int cf_key_held(char *buf, size_t cap, const char *prefix, const char *worker_id
     return build(buf, cap, "%s:held:%s", prefix, worker_id);
 }
 
+int cf_key_worker_info(char *buf, size_t cap, const char *prefix, const char *worker_id)
+{
+    return build(buf, cap, "%s:worker:%s", prefix, worker_id);
+}
+
 int cf_key_sweeper(char *buf, size_t cap, const char *prefix)
 {
     return build(buf, cap, "%s:sweeper", prefix);

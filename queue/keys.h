@@ -45,6 +45,8 @@ int cf_key_dead(char *buf, size_t cap, const char *prefix, const char *queue);
 int cf_key_queues(char *buf, size_t cap, const char *prefix);
 int cf_key_workers(char *buf, size_t cap, const char *prefix);
 int cf_key_held(char *buf, size_t cap, const char *prefix, const char *worker_id);
+/* P:worker:<id>: what a worker publishes about itself each beat, and its quiet request. */
+int cf_key_worker_info(char *buf, size_t cap, const char *prefix, const char *worker_id);
 /* cf_key_sweeper: P:sweeper, the fleet's healing-pass lease; cf_key_sweeper_suspects:
  * P:sweeper:suspects, the hash of locks the sweeper is watching (see queue/sweep.h). */
 int cf_key_sweeper(char *buf, size_t cap, const char *prefix);

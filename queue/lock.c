@@ -89,6 +89,11 @@ cf_status cf_lock_acquire(cf_queue *q, const char *wf_class, const char *wf_key,
             fill_holder(holder, NULL, reps[2]);
             if (holder)
                 snprintf(holder->value, sizeof holder->value, "%s", token);
+        } else if (reps[1]->type == CF_REPLY_STRING && reps[1]->len == strlen(token) &&
+                   memcmp(reps[1]->str, token, reps[1]->len) == 0) {
+            /* Already ours: this is a retry of a SET whose reply was lost (the first attempt
+             * ran). The TTL runs from that attempt; the SADD above is idempotent. */
+            fill_holder(holder, reps[1], reps[2]);
         } else if (reps[1]->type == CF_REPLY_STRING) {
             fill_holder(holder, reps[1], reps[2]);
             bool ours = reps[1]->len > strlen(worker_id) &&
@@ -169,5 +174,37 @@ cf_status cf_lock_inspect(cf_queue *q, const char *wf_class, const char *wf_key,
     }
     cf_reply_free(reps[0]);
     cf_reply_free(reps[1]);
+    return st;
+}
+
+/* KEYS[1] lock; ARGV[1] token, ARGV[2] ttl ms. PEXPIRE when the value equals token. Returns 1/0.
+ * Kept here rather than in queue/scripts.c: only cf_lock_set_ttl uses it. */
+static const cf_redis_script lock_set_ttl_script = {
+    "lock_set_ttl", "if redis.call('GET', KEYS[1]) == ARGV[1] then\n"
+                    "  return redis.call('PEXPIRE', KEYS[1], ARGV[2])\n"
+                    "end\n"
+                    "return 0\n"};
+
+cf_status cf_lock_set_ttl(cf_queue *q, const char *wf_class, const char *wf_key, const char *token,
+                          int64_t ttl_ms)
+{
+    lock_keys k;
+    cf_status bst = cf_queue_begin(q, NULL, false);
+    if (bst == CF_OK)
+        bst = make_keys(q, &k, NULL, wf_class, wf_key);
+    if (bst != CF_OK)
+        return bst;
+    if (token == NULL || token[0] == '\0' || ttl_ms <= 0)
+        return cf_queue_fail(q, CF_ERR_INVALID, "a lock's ttl needs its token and a ttl > 0");
+    cf_argv a;
+    cf_argv_init_script(&a, &lock_set_ttl_script, 1);
+    cf_argv_int(cf_argv_str(cf_argv_key(&a, k.lock, k.lock_len), token), ttl_ms);
+    cf_reply *rep = NULL;
+    cf_status st = cf_queue_exec(q, &a, &rep);
+    if (st == CF_OK && rep->type != CF_REPLY_INTEGER)
+        st = CF_ERR_PROTOCOL;
+    else if (st == CF_OK && rep->integer == 0)
+        st = CF_ERR_CONFLICT;
+    cf_reply_free(rep);
     return st;
 }

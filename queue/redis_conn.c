@@ -461,10 +461,11 @@ static cf_status load_script(cf_redis *r, const cf_redis_script *s, char *sha)
     return CF_OK;
 }
 
-/* evalsha_argv fills av/al with EVALSHA sha nkeys argv...; *heap receives any allocation. */
-static bool evalsha_argv(const char *sha, const char *nkeys, const cf_redis_cmd *cmd,
-                         const char **stack_av, size_t *stack_al, const char ***av, size_t **al,
-                         void **heap)
+/* eval_argv fills av/al with EVALSHA sha nkeys argv... (or EVAL text nkeys argv... when sha is
+ * NULL); *heap receives any allocation. */
+static bool eval_argv(const char *sha, const char *nkeys, const cf_redis_cmd *cmd,
+                      const char **stack_av, size_t *stack_al, const char ***av, size_t **al,
+                      void **heap)
 {
     size_t total = (size_t)cmd->argc + 3;
     *heap = NULL;
@@ -477,10 +478,10 @@ static bool evalsha_argv(const char *sha, const char *nkeys, const cf_redis_cmd 
         *av = *heap;
         *al = (size_t *)((char *)*heap + total * sizeof(char *));
     }
-    (*av)[0] = "EVALSHA";
-    (*al)[0] = 7;
-    (*av)[1] = sha;
-    (*al)[1] = 40;
+    (*av)[0] = sha ? "EVALSHA" : "EVAL";
+    (*al)[0] = sha ? 7 : 4;
+    (*av)[1] = sha ? sha : cmd->script->text;
+    (*al)[1] = sha ? 40 : strlen(cmd->script->text);
     (*av)[2] = nkeys;
     (*al)[2] = strlen(nkeys);
     for (int i = 0; i < cmd->argc; i++) {
@@ -510,7 +511,7 @@ static cf_status eval_cmd(cf_redis *r, const cf_redis_cmd *cmd, cf_reply **out)
         const char **av;
         size_t *al;
         void *heap;
-        if (!evalsha_argv(sha, nkeys, cmd, stack_av, stack_al, &av, &al, &heap))
+        if (!eval_argv(sha, nkeys, cmd, stack_av, stack_al, &av, &al, &heap))
             return CF_ERR_NOMEM;
         st = cf_redis_exec(r, cmd->argc + 3, av, al, out);
         cf_free(heap);
@@ -530,14 +531,25 @@ cf_status cf_redis_eval(cf_redis *r, const cf_redis_script *script, int nkeys, i
 
 /* ---- pipelines ---- */
 
-static cf_status append_cmd(cf_redis *r, const cf_redis_cmd *cmd)
+/* in_order_script: a script command followed by others in its pipeline is sent as EVAL with its
+ * text, never EVALSHA: a NOSCRIPT there (a server restarted or SCRIPT FLUSHed since we loaded
+ * it) could only be repaired by running the script again after the commands behind it, which
+ * breaks the pipeline's order (release -> publish -> ack). The last command may use EVALSHA:
+ * nothing runs after its repair. */
+static bool in_order_script(const cf_redis_cmd *cmds, size_t n, size_t i)
+{
+    return cmds[i].script != NULL && i + 1 < n;
+}
+
+static cf_status append_cmd(cf_redis *r, const cf_redis_cmd *cmd, bool inline_text)
 {
     if (cmd->script == NULL)
         return redisAppendCommandArgv(r->c, cmd->argc, (const char **)cmd->argv, cmd->lens) ==
                        REDIS_OK
                    ? CF_OK
                    : CF_ERR_NOMEM;
-    char *sha = sha_slot(r, cmd->script); /* loaded by cf_redis_pipeline beforehand */
+    /* EVALSHA: loaded by cf_redis_pipeline beforehand */
+    const char *sha = inline_text ? NULL : sha_slot(r, cmd->script);
     char nkeys[16];
     snprintf(nkeys, sizeof nkeys, "%d", cmd->nkeys);
     const char *stack_av[ARGV_STACK];
@@ -545,7 +557,7 @@ static cf_status append_cmd(cf_redis *r, const cf_redis_cmd *cmd)
     const char **av;
     size_t *al;
     void *heap;
-    if (!evalsha_argv(sha, nkeys, cmd, stack_av, stack_al, &av, &al, &heap))
+    if (!eval_argv(sha, nkeys, cmd, stack_av, stack_al, &av, &al, &heap))
         return CF_ERR_NOMEM;
     int rc = redisAppendCommandArgv(r->c, cmd->argc + 3, av, al);
     cf_free(heap);
@@ -562,14 +574,14 @@ cf_status cf_redis_pipeline(cf_redis *r, const cf_redis_cmd *cmds, size_t n, cf_
     /* Load scripts first: SCRIPT LOAD is a round trip of its own and must not interleave with
      * buffered commands. */
     for (size_t i = 0; st == CF_OK && i < n; i++) {
-        if (cmds[i].script) {
+        if (cmds[i].script && !in_order_script(cmds, n, i)) {
             char *sha = sha_slot(r, cmds[i].script);
             if (sha[0] == '\0')
                 st = load_script(r, cmds[i].script, sha);
         }
     }
     for (size_t i = 0; st == CF_OK && i < n; i++)
-        st = append_cmd(r, &cmds[i]);
+        st = append_cmd(r, &cmds[i], in_order_script(cmds, n, i));
     if (st != CF_OK) {
         /* Commands already buffered must not leak into the next call's replies. */
         cf_redis_disconnect(r);
@@ -598,7 +610,8 @@ cf_status cf_redis_pipeline(cf_redis *r, const cf_redis_cmd *cmds, size_t n, cf_
         }
         replies[i] = mine;
     }
-    /* NOSCRIPT (the server restarted between our SCRIPT LOAD and now): run those again. */
+    /* NOSCRIPT (the server restarted between our SCRIPT LOAD and now): run it again. Only the
+     * last command can meet it (in_order_script), so the order holds. */
     for (size_t i = 0; i < n; i++) {
         cf_reply *rep = replies[i];
         if (rep && rep->type == CF_REPLY_ERROR && cmds[i].script &&

@@ -143,9 +143,10 @@ CF_MUST_CHECK cf_status cf_redis_eval(cf_redis *r, const cf_redis_script *script
  * replies[0..n) receives owned replies, error replies included (type CF_REPLY_ERROR); the
  * caller frees every element (cf_reply_free is NULL-safe) whatever the result. Returns CF_OK
  * when no reply is an error, else the classified status of the first error reply; on a
- * transport error (IO, TIMEOUT, NOMEM) every element is NULL. A script command that meets
- * NOSCRIPT is loaded and run again after the rest of the batch (so it may run after later
- * commands of the same pipeline). */
+ * transport error (IO, TIMEOUT, NOMEM) every element is NULL. The commands run in their order,
+ * whatever happened to the server's script cache: a script command followed by others is sent
+ * as EVAL with its text; only a script that is the last command goes by EVALSHA (reloaded and
+ * run again on NOSCRIPT, after which nothing else of the pipeline runs). */
 CF_MUST_CHECK cf_status cf_redis_pipeline(cf_redis *r, const cf_redis_cmd *cmds, size_t n,
                                           cf_reply **replies);
 

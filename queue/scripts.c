@@ -47,8 +47,10 @@ const cf_redis_script cf_script_lock_release_prefix = {
 
 const cf_redis_script cf_script_deadletter_push = {
     "deadletter_push", "local n = redis.call('LREM', KEYS[1], 1, ARGV[1])\n"
-                       "redis.call('LPUSH', KEYS[2], ARGV[2])\n"
-                       "redis.call('LTRIM', KEYS[2], 0, tonumber(ARGV[3]) - 1)\n"
+                       "if n > 0 or ARGV[4] ~= '1' then\n"
+                       "  redis.call('LPUSH', KEYS[2], ARGV[2])\n"
+                       "  redis.call('LTRIM', KEYS[2], 0, tonumber(ARGV[3]) - 1)\n"
+                       "end\n"
                        "return n\n"};
 
 const cf_redis_script cf_script_deadletter_retry = {
@@ -61,6 +63,19 @@ const cf_redis_script cf_script_heartbeat = {
                  "local ms = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)\n"
                  "redis.call('ZADD', KEYS[1], ms, ARGV[1])\n"
                  "return ms\n"};
+
+const cf_redis_script cf_script_worker_info = {
+    "worker_info", "redis.call('HSET', KEYS[1], unpack(ARGV, 3))\n"
+                   "if ARGV[2] == '1' then redis.call('HSET', KEYS[1], 'quiet_request', '1') end\n"
+                   "local q = redis.call('HGET', KEYS[1], 'quiet_request')\n"
+                   "redis.call('HSET', KEYS[1], 'quiet', q == '1' and '1' or '0')\n"
+                   "redis.call('PEXPIRE', KEYS[1], tonumber(ARGV[1]))\n"
+                   "return q\n"};
+
+const cf_redis_script cf_script_worker_quiet = {
+    "worker_quiet", "if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end\n"
+                    "redis.call('HSET', KEYS[1], 'quiet_request', ARGV[1])\n"
+                    "return 1\n"};
 
 const cf_redis_script cf_script_dead_workers = {
     "dead_workers", "local t = redis.call('TIME')\n"

@@ -22,13 +22,21 @@ extern const cf_redis_script cf_script_lock_release;
 /* KEYS[1] lock; ARGV[1] value prefix ("<dead-id>/"). DEL when the value starts with it.
  * Returns 1 deleted, 0 not. */
 extern const cf_redis_script cf_script_lock_release_prefix;
-/* KEYS[1] inflight, KEYS[2] dead; ARGV[1] raw, ARGV[2] entry, ARGV[3] cap. LREM 1 raw, LPUSH
- * entry, LTRIM 0 cap-1. Returns removed. */
+/* KEYS[1] inflight, KEYS[2] dead; ARGV[1] raw, ARGV[2] entry, ARGV[3] cap, ARGV[4] "1": only
+ * if in flight. LREM 1 raw, then (if removed, or ARGV[4] is not "1") LPUSH entry, LTRIM 0
+ * cap-1. Returns removed. */
 extern const cf_redis_script cf_script_deadletter_push;
 /* KEYS[1] dead, KEYS[2] ready; ARGV[1] entry, ARGV[2] raw. LREM 1 entry, LPUSH raw if removed. */
 extern const cf_redis_script cf_script_deadletter_retry;
 /* KEYS[1] workers; ARGV[1] worker id. ZADD with the server TIME in ms. Returns the score. */
 extern const cf_redis_script cf_script_heartbeat;
+/* KEYS[1] worker info hash; ARGV[1] ttl ms, ARGV[2] "1" to record a quiet request, ARGV[3..]
+ * field/value pairs. HSET the pairs (and quiet_request=1), set quiet = quiet_request, PEXPIRE.
+ * Returns quiet_request ("1" quiet, else nil or "0"). */
+extern const cf_redis_script cf_script_worker_info;
+/* KEYS[1] worker info hash; ARGV[1] "1" quiet or "0" resume. HSET quiet_request when the hash
+ * exists (the worker is publishing). Returns 1 set, 0 no such worker. */
+extern const cf_redis_script cf_script_worker_quiet;
 /* KEYS[1] workers; ARGV[1] lease ms, ARGV[2] max ids. Ids with score < TIME - lease. */
 extern const cf_redis_script cf_script_dead_workers;
 /* KEYS[1] workers; ARGV[1] worker id, ARGV[2] lease ms. If its score < TIME - lease, re-score it

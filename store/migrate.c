@@ -14,8 +14,14 @@
 #include <libpq-fe.h>
 
 #include "common/redact.h"
+#include "store/pg.h"
 
 /* pg_advisory_xact_lock key: "cfmigrat" as a big-endian int64, unlikely to collide. */
+/* The schema check at every store open waits at most this long for each answer (the migration
+ * itself has no client-side deadline: its lock and DDL may legitimately wait, and an operator
+ * runs it). */
+#define CHECK_TIMEOUT_MS 30000
+
 #define SQL_LOCK "SELECT pg_advisory_xact_lock(7162536043113964916)"
 
 #define SQL_HAS_TABLE "SELECT to_regclass('chronoforge_schema_migrations') IS NOT NULL"
@@ -102,7 +108,24 @@ static void set_msg(char *errbuf, size_t errcap, const char *prefix, const char 
         errbuf[--n] = '\0';
 }
 
-static PGconn *connect_quiet(const char *dsn, char *errbuf, size_t errcap, cf_status *st)
+/* Runs a constant statement with a client-side deadline (timeout_ms, 0: none); NULL with
+ * errbuf set when the connection failed or the deadline passed. */
+static PGresult *migrate_query(PGconn *c, const char *sql_text, int nparams,
+                               const char *const *vals, int64_t timeout_ms, char *errbuf,
+                               size_t errcap)
+{
+    cf_sql_stmt q = {.name = "", .sql = sql_text, .nparams = nparams};
+    bool timed_out;
+    PGresult *r = cf_pg_conn_query(c, &q, vals, timeout_ms, &timed_out);
+    if (!r && timed_out && errbuf && errcap)
+        snprintf(errbuf, errcap, "postgres did not answer within %lld ms", (long long)timeout_ms);
+    else if (!r)
+        set_msg(errbuf, errcap, "postgres connection lost: ", PQerrorMessage(c));
+    return r;
+}
+
+static PGconn *connect_quiet(const char *dsn, int64_t timeout_ms, char *errbuf, size_t errcap,
+                             cf_status *st)
 {
     char *perr = NULL;
     PQconninfoOption *opts = PQconninfoParse(dsn ? dsn : "", &perr);
@@ -113,7 +136,7 @@ static PGconn *connect_quiet(const char *dsn, char *errbuf, size_t errcap, cf_st
         return NULL;
     }
     PQconninfoFree(opts);
-    PGconn *c = PQconnectdb(dsn ? dsn : "");
+    PGconn *c = cf_pg_connectdb(dsn, 10000); /* connect_timeout and keepalives (store/pg.h) */
     if (!c || PQstatus(c) != CONNECTION_OK) {
         char red[256];
         cf_redact_dsn(dsn ? dsn : "", red, sizeof red);
@@ -126,16 +149,19 @@ static PGconn *connect_quiet(const char *dsn, char *errbuf, size_t errcap, cf_st
         *st = CF_ERR_UNAVAILABLE;
         return NULL;
     }
-    PGresult *r = PQexec(c, "SET client_min_messages = warning");
-    PQclear(r);
+    PQclear(migrate_query(c, "SET client_min_messages = warning", 0, NULL, timeout_ms, NULL, 0));
     *st = CF_OK;
     return c;
 }
 
 /* Reads the applied version; -1 with errbuf set when a foreign table is in the way. */
-static int read_version(PGconn *c, char *errbuf, size_t errcap, cf_status *st)
+static int read_version(PGconn *c, int64_t timeout_ms, char *errbuf, size_t errcap, cf_status *st)
 {
-    PGresult *r = PQexec(c, SQL_FOREIGN);
+    PGresult *r = migrate_query(c, SQL_FOREIGN, 0, NULL, timeout_ms, errbuf, errcap);
+    if (!r) {
+        *st = CF_ERR_IO;
+        return -1;
+    }
     if (PQresultStatus(r) != PGRES_TUPLES_OK) {
         set_msg(errbuf, errcap, "postgres: ", PQerrorMessage(c));
         PQclear(r);
@@ -157,14 +183,22 @@ static int read_version(PGconn *c, char *errbuf, size_t errcap, cf_status *st)
         return -1;
     }
     PQclear(r);
-    r = PQexec(c, SQL_HAS_TABLE);
+    r = migrate_query(c, SQL_HAS_TABLE, 0, NULL, timeout_ms, errbuf, errcap);
+    if (!r) {
+        *st = CF_ERR_IO;
+        return -1;
+    }
     bool has = PQresultStatus(r) == PGRES_TUPLES_OK && PQgetvalue(r, 0, 0)[0] == 't';
     PQclear(r);
     if (!has) {
         *st = CF_OK;
         return 0;
     }
-    r = PQexec(c, SQL_VERSION);
+    r = migrate_query(c, SQL_VERSION, 0, NULL, timeout_ms, errbuf, errcap);
+    if (!r) {
+        *st = CF_ERR_IO;
+        return -1;
+    }
     if (PQresultStatus(r) != PGRES_TUPLES_OK) {
         set_msg(errbuf, errcap, "postgres: ", PQerrorMessage(c));
         PQclear(r);
@@ -184,7 +218,9 @@ typedef struct sql_text {
 
 static bool exec_ok(PGconn *c, sql_text q, char *errbuf, size_t errcap)
 {
-    PGresult *r = PQexec(c, q.sql);
+    PGresult *r = migrate_query(c, q.sql, 0, NULL, 0, errbuf, errcap);
+    if (!r)
+        return false;
     ExecStatusType t = PQresultStatus(r);
     bool ok = t == PGRES_COMMAND_OK || t == PGRES_TUPLES_OK;
     if (!ok)
@@ -202,7 +238,7 @@ static cf_status apply_one(PGconn *c, const migration *m, bool *did, char *errbu
         return CF_ERR_IO;
     if (!exec_ok(c, (sql_text){SQL_LOCK}, errbuf, errcap))
         goto rollback;
-    int v = read_version(c, errbuf, errcap, &st);
+    int v = read_version(c, 0, errbuf, errcap, &st);
     if (v < 0)
         goto rollback;
     if (v >= m->version) {
@@ -215,9 +251,9 @@ static cf_status apply_one(PGconn *c, const migration *m, bool *did, char *errbu
     char ver[16];
     snprintf(ver, sizeof ver, "%d", m->version);
     const char *vals[] = {ver, m->name};
-    PGresult *r = PQexecParams(c, SQL_RECORD, 2, NULL, vals, NULL, NULL, 0);
-    bool ok = PQresultStatus(r) == PGRES_COMMAND_OK;
-    if (!ok)
+    PGresult *r = migrate_query(c, SQL_RECORD, 2, vals, 0, errbuf, errcap);
+    bool ok = r && PQresultStatus(r) == PGRES_COMMAND_OK;
+    if (r && !ok)
         set_msg(errbuf, errcap, "postgres: ", PQerrorMessage(c));
     PQclear(r);
     if (!ok)
@@ -227,7 +263,7 @@ static cf_status apply_one(PGconn *c, const migration *m, bool *did, char *errbu
     *did = true;
     return CF_OK;
 rollback:
-    PQclear(PQexec(c, "ROLLBACK"));
+    PQclear(migrate_query(c, "ROLLBACK", 0, NULL, 0, NULL, 0));
     return st;
 }
 
@@ -248,10 +284,10 @@ static cf_status migrate_counted(const char *dsn, int *applied, char *errbuf, si
     if (errbuf && errcap)
         errbuf[0] = '\0';
     cf_status st;
-    PGconn *c = connect_quiet(dsn, errbuf, errcap, &st);
+    PGconn *c = connect_quiet(dsn, 0, errbuf, errcap, &st);
     if (!c)
         return st;
-    int v = read_version(c, errbuf, errcap, &st);
+    int v = read_version(c, 0, errbuf, errcap, &st);
     if (v > CF_SCHEMA_VERSION) {
         if (errbuf && errcap)
             snprintf(errbuf, errcap, "database schema version %d is newer than this binary's %d", v,
@@ -288,8 +324,8 @@ int cf_store_schema_version(const char *dsn, cf_error *err)
 {
     char why[512] = "";
     cf_status st = CF_OK;
-    PGconn *c = connect_quiet(dsn, why, sizeof why, &st);
-    int v = c ? read_version(c, why, sizeof why, &st) : -1;
+    PGconn *c = connect_quiet(dsn, CHECK_TIMEOUT_MS, why, sizeof why, &st);
+    int v = c ? read_version(c, CHECK_TIMEOUT_MS, why, sizeof why, &st) : -1;
     PQfinish(c);
     if (v < 0)
         fail_to(err, st, why);

@@ -1,9 +1,16 @@
 // SPDX-License-Identifier: MIT
 /* store/pg.c: one libpq connection of the store: connect with session settings, prepare the
- * statement table, classify failures, reconnect with capped backoff. */
+ * statement table, classify failures, reconnect with capped backoff, and bound every wait for
+ * the server with a deadline (store/pg.h). */
 #include "store/pg.h"
 
+#include <errno.h>
+#include <limits.h>
+#include <poll.h>
+#include <pthread.h>
+#include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "common/alloc.h"
@@ -17,11 +24,11 @@ static void quiet_notice(void *arg, const PGresult *res)
     (void)res;
 }
 
-cf_status cf_pg_init(cf_pg *pg, const char *dsn, int64_t stmt_timeout_ms)
+cf_status cf_pg_init(cf_pg *pg, const char *dsn, const cf_pg_limits *limits)
 {
     memset(pg, 0, sizeof *pg);
     pg->dsn = cf_strdup(dsn ? dsn : "");
-    pg->stmt_timeout_ms = stmt_timeout_ms;
+    pg->limits = *limits;
     return pg->dsn ? CF_OK : CF_ERR_NOMEM;
 }
 
@@ -59,6 +66,8 @@ cf_status cf_pg_result_status(cf_pg *pg, const PGresult *res, ExecStatusType exp
 {
     if (res && PQresultStatus(res) == expect)
         return CF_OK;
+    if (!res && !pg->conn)
+        return CF_ERR_IO; /* dropped at a deadline (cf_pg_abandon): errstr says so */
     if (!res || cf_pg_is_broken(pg)) {
         set_err(pg, "postgres connection lost: ", pg->conn ? PQerrorMessage(pg->conn) : "");
         return CF_ERR_IO;
@@ -82,17 +91,175 @@ cf_status cf_pg_result_status(cf_pg *pg, const PGresult *res, ExecStatusType exp
     return CF_ERR_PROTOCOL;
 }
 
+int64_t cf_pg_deadline(const cf_pg *pg)
+{
+    return cf_clock_mono_ms() + pg->limits.io_timeout_ms;
+}
+
+static void *cancel_main(void *arg)
+{
+    char buf[256];
+    (void)PQcancel(arg, buf, sizeof buf); /* best effort: the connection is gone either way */
+    PQfreeCancel(arg);
+    return NULL;
+}
+
+void cf_pg_close(cf_pg *pg)
+{
+    if (pg->conn)
+        PQfinish(pg->conn);
+    pg->conn = NULL;
+    pg->prepared = false;
+}
+
+/* Asks the server to cancel what c runs. PQcancel connects with no timeout of its own: a
+ * detached thread keeps it off the caller's time. */
+static void cancel_async(PGconn *c)
+{
+    PGcancel *cancel = PQgetCancel(c);
+    pthread_t th;
+    pthread_attr_t attr;
+    bool started = false;
+    if (cancel && pthread_attr_init(&attr) == 0) {
+        (void)pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+        started = pthread_create(&th, &attr, cancel_main, cancel) == 0;
+        pthread_attr_destroy(&attr);
+    }
+    if (cancel && !started)
+        PQfreeCancel(cancel);
+}
+
+void cf_pg_abandon(cf_pg *pg, const char *what)
+{
+    if (!pg->conn)
+        return;
+    snprintf(pg->errstr, sizeof pg->errstr,
+             "postgres did not answer %s within %lld ms: connection dropped, outcome unknown", what,
+             (long long)pg->limits.io_timeout_ms);
+    cancel_async(pg->conn);
+    cf_pg_close(pg);
+}
+
+/* Waits until the socket is ready for events or deadline passes (false). */
+static bool wait_socket(PGconn *c, short events, int64_t deadline)
+{
+    if (PQsocket(c) < 0)
+        return true; /* no socket: libpq reports the failure */
+    for (;;) {
+        int64_t left = deadline - cf_clock_mono_ms();
+        if (left <= 0)
+            return false;
+        struct pollfd pf = {.fd = PQsocket(c), .events = events};
+        int rc = poll(&pf, 1, left > INT_MAX ? INT_MAX : (int)left);
+        if (rc > 0 || (rc < 0 && errno != EINTR))
+            return true; /* ready, or a socket error libpq will report */
+    }
+}
+
+cf_status cf_pg_flush(cf_pg *pg, int64_t deadline)
+{
+    if (!pg->conn)
+        return CF_ERR_IO;
+    int rc;
+    while ((rc = PQflush(pg->conn)) == 1) {
+        if (!wait_socket(pg->conn, POLLIN | POLLOUT, deadline)) {
+            cf_pg_abandon(pg, "(sending)");
+            return CF_ERR_IO;
+        }
+        if (!PQconsumeInput(pg->conn)) /* the server may answer while we send: read it */
+            break;
+    }
+    if (rc == 0)
+        return CF_OK;
+    set_err(pg, "postgres connection lost: ", PQerrorMessage(pg->conn));
+    return CF_ERR_IO;
+}
+
+PGresult *cf_pg_next_result(cf_pg *pg, int64_t deadline, bool *timed_out)
+{
+    *timed_out = false;
+    if (!pg->conn)
+        return NULL;
+    while (PQisBusy(pg->conn)) {
+        if (!wait_socket(pg->conn, POLLIN, deadline)) {
+            cf_pg_abandon(pg, "(waiting for a result)");
+            *timed_out = true;
+            return NULL;
+        }
+        if (!PQconsumeInput(pg->conn))
+            break; /* the connection failed: PQgetResult reports it without waiting */
+    }
+    return PQgetResult(pg->conn);
+}
+
+/* After a query was sent (sent: its PQsend* call's answer): flushes it and collects its
+ * results until deadline, returning the last (owned), or NULL when the connection failed or
+ * the deadline passed (pg->errstr says which). */
+static PGresult *await_last(cf_pg *pg, int sent)
+{
+    int64_t deadline = cf_pg_deadline(pg);
+    if (!sent || cf_pg_flush(pg, deadline) != CF_OK)
+        return NULL;
+    PGresult *last = NULL, *r;
+    bool timed_out = false;
+    while ((r = cf_pg_next_result(pg, deadline, &timed_out))) {
+        PQclear(last);
+        last = r;
+    }
+    if (timed_out) {
+        PQclear(last);
+        return NULL;
+    }
+    return last;
+}
+
+PGresult *cf_pg_conn_query(PGconn *c, const cf_sql_stmt *q, const char *const *vals,
+                           int64_t timeout_ms, bool *timed_out)
+{
+    *timed_out = false;
+    int sent = q->nparams > 0 ? PQsendQueryParams(c, q->sql, q->nparams, NULL, vals, NULL, NULL, 0)
+                              : PQsendQuery(c, q->sql);
+    if (!sent)
+        return NULL;
+    int64_t deadline = timeout_ms > 0 ? cf_clock_mono_ms() + timeout_ms : INT64_MAX;
+    int rc = 0;
+    bool ready = true;
+    while (ready && (rc = PQflush(c)) == 1)
+        ready = wait_socket(c, POLLIN | POLLOUT, deadline) && PQconsumeInput(c);
+    PGresult *last = NULL, *r;
+    while (ready && rc == 0) {
+        while (ready && PQisBusy(c)) {
+            ready = wait_socket(c, POLLIN, deadline);
+            if (ready && !PQconsumeInput(c))
+                break; /* failed: PQgetResult reports it without waiting */
+        }
+        if (!ready)
+            break;
+        if (!(r = PQgetResult(c)))
+            return last;
+        PQclear(last);
+        last = r;
+    }
+    PQclear(last);
+    *timed_out = !ready && cf_clock_mono_ms() >= deadline;
+    if (*timed_out)
+        cancel_async(c);
+    return NULL;
+}
+
 static cf_status apply_session(cf_pg *pg)
 {
     char timeout[32];
-    snprintf(timeout, sizeof timeout, "%lld", (long long)pg->stmt_timeout_ms);
-    const char *vals[] = {timeout};
-    PGresult *r = PQexecParams(pg->conn,
-                               "SELECT set_config('statement_timeout', $1, false),"
-                               " set_config('client_min_messages', 'warning', false),"
-                               " set_config('application_name', 'chronoforge', false),"
-                               " set_config('plan_cache_mode', 'force_generic_plan', false)",
-                               1, NULL, vals, NULL, NULL, 0);
+    snprintf(timeout, sizeof timeout, "%lld", (long long)pg->limits.statement_timeout_ms);
+    const char *vals[] = {timeout, pg->app_name ? pg->app_name : "chronoforge"};
+    PGresult *r =
+        await_last(pg, PQsendQueryParams(pg->conn,
+                                         "SELECT set_config('statement_timeout', $1, false),"
+                                         " set_config('client_min_messages', 'warning', false),"
+                                         " set_config('application_name', $2, false),"
+                                         " set_config('plan_cache_mode', 'force_generic_plan',"
+                                         " false)",
+                                         2, NULL, vals, NULL, NULL, 0));
     cf_status st = cf_pg_result_status(pg, r, PGRES_TUPLES_OK);
     PQclear(r);
     if (st != CF_OK || !pg->index_joins)
@@ -101,32 +268,110 @@ static cf_status apply_session(cf_pg *pg)
      * big tables. Their plans are generic and made once, often while the tables are still
      * small, when a hash join over a sequential scan looks cheapest and then stays cached as
      * the tables grow. Nested loops over the unique indexes are right at every size. */
-    r = PQexec(pg->conn, "SELECT set_config('enable_hashjoin', 'off', false),"
-                         " set_config('enable_mergejoin', 'off', false),"
-                         " set_config('enable_seqscan', 'off', false)");
+    r = await_last(pg, PQsendQuery(pg->conn, "SELECT set_config('enable_hashjoin', 'off', false),"
+                                             " set_config('enable_mergejoin', 'off', false),"
+                                             " set_config('enable_seqscan', 'off', false)"));
     st = cf_pg_result_status(pg, r, PGRES_TUPLES_OK);
     PQclear(r);
     return st;
 }
 
+/* prepare_all prepares every statement of store/sql.c in ONE pipeline and round trip (one Sync):
+ * a reconnect costs one wait, not one per statement, and a network that drops a reply now and
+ * then cannot starve it. */
 static cf_status prepare_all(cf_pg *pg)
 {
-    for (int i = 0; i < CF_SQL_COUNT_; i++) {
+    PGconn *c = pg->conn;
+    if (!PQenterPipelineMode(c)) {
+        snprintf(pg->errstr, sizeof pg->errstr, "cannot enter pipeline mode: %.150s",
+                 PQerrorMessage(c));
+        return CF_ERR_IO;
+    }
+    int64_t deadline = cf_pg_deadline(pg);
+    bool sent = true;
+    for (int i = 0; sent && i < CF_SQL_COUNT_; i++) {
         const cf_sql_stmt *stmt = &cf_sql_stmts[i];
-        PGresult *r = PQprepare(pg->conn, stmt->name, stmt->sql, stmt->nparams, NULL);
-        cf_status st = cf_pg_result_status(pg, r, PGRES_COMMAND_OK);
-        PQclear(r);
-        if (st != CF_OK) {
-            char why[200];
-            snprintf(why, sizeof why, "%.150s", pg->errstr);
-            snprintf(pg->errstr, sizeof pg->errstr,
-                     "cannot prepare %s (schema not migrated? run `chronoforge migrate`): %.150s",
-                     stmt->name, why);
-            return st == CF_ERR_IO ? st : CF_ERR_STATE;
+        sent = PQsendPrepare(c, stmt->name, stmt->sql, stmt->nparams, NULL);
+    }
+    cf_status st = sent && PQpipelineSync(c) ? cf_pg_flush(pg, deadline) : CF_ERR_IO;
+    int failed = -1; /* the first statement Postgres refused */
+    char why[200] = "";
+    for (int i = 0; st == CF_OK && i < CF_SQL_COUNT_; i++) {
+        bool timed_out = false;
+        PGresult *r = cf_pg_next_result(pg, deadline, &timed_out);
+        if (r == NULL) {
+            st = CF_ERR_IO; /* the stream broke (or the deadline passed: pg abandoned) */
+            break;
         }
+        ExecStatusType rs = PQresultStatus(r);
+        if (rs == PGRES_PIPELINE_ABORTED) {
+            /* skipped after an earlier refusal */
+        } else if (rs != PGRES_COMMAND_OK && failed < 0) {
+            failed = i;
+            snprintf(why, sizeof why, "%.150s", PQresultErrorMessage(r));
+        }
+        PQclear(r);
+        PGresult *end = cf_pg_next_result(pg, deadline, &timed_out); /* NULL between results */
+        if (end != NULL || timed_out) {
+            PQclear(end);
+            st = CF_ERR_IO;
+        }
+    }
+    if (st == CF_OK) {
+        bool timed_out = false;
+        PGresult *sync = cf_pg_next_result(pg, deadline, &timed_out);
+        if (!sync || PQresultStatus(sync) != PGRES_PIPELINE_SYNC)
+            st = CF_ERR_IO;
+        PQclear(sync);
+    }
+    if (pg->conn && !PQexitPipelineMode(pg->conn))
+        st = CF_ERR_IO;
+    if (st != CF_OK) {
+        if (pg->conn) { /* the stream broke (a deadline already dropped it, saying so) */
+            snprintf(pg->errstr, sizeof pg->errstr,
+                     "postgres connection lost while preparing statements: %.150s",
+                     PQerrorMessage(pg->conn));
+            cf_pg_close(pg);
+        }
+        return CF_ERR_IO;
+    }
+    if (failed >= 0) {
+        snprintf(pg->errstr, sizeof pg->errstr,
+                 "cannot prepare %s (schema not migrated? run `chronoforge migrate`): %.120s",
+                 cf_sql_stmts[failed].name, why);
+        return CF_ERR_STATE;
     }
     pg->prepared = true;
     return CF_OK;
+}
+
+PGconn *cf_pg_connectdb(const char *dsn, int64_t connect_timeout_ms)
+{
+    /* Keywords are applied in order: dbname, expanded from the user's DSN, comes last, so
+     * whatever the DSN sets wins over these defaults. */
+    char ct[24];
+    int64_t secs = (connect_timeout_ms + 999) / 1000;
+    snprintf(ct, sizeof ct, "%lld", (long long)(secs < 2 ? 2 : secs));
+    const char *env_ct = getenv("PGCONNECT_TIMEOUT");
+    bool own_ct = !(env_ct && *env_ct);
+    const char *keys[8], *vals[8];
+    size_t n = 0;
+    if (own_ct) {
+        keys[n] = "connect_timeout";
+        vals[n++] = ct;
+    }
+    keys[n] = "keepalives";
+    vals[n++] = "1";
+    keys[n] = "keepalives_idle";
+    vals[n++] = "30";
+    keys[n] = "keepalives_interval";
+    vals[n++] = "10";
+    keys[n] = "keepalives_count";
+    vals[n++] = "3";
+    keys[n] = "dbname";
+    vals[n++] = dsn ? dsn : "";
+    keys[n] = vals[n] = NULL;
+    return PQconnectdbParams(keys, vals, 1);
 }
 
 cf_status cf_pg_connect(cf_pg *pg, bool prepare)
@@ -144,7 +389,7 @@ cf_status cf_pg_connect(cf_pg *pg, bool prepare)
         return err ? CF_ERR_INVALID : CF_ERR_NOMEM;
     }
     PQconninfoFree(opts);
-    pg->conn = PQconnectdb(pg->dsn);
+    pg->conn = cf_pg_connectdb(pg->dsn, pg->limits.connect_timeout_ms);
     if (!pg->conn) {
         set_err(pg, "", "out of memory");
         return CF_ERR_NOMEM;
@@ -154,6 +399,11 @@ cf_status cf_pg_connect(cf_pg *pg, bool prepare)
         return CF_ERR_UNAVAILABLE;
     }
     PQsetNoticeReceiver(pg->conn, quiet_notice, NULL);
+    pg->backend_pid = PQbackendPID(pg->conn);
+    if (PQsetnonblocking(pg->conn, 1) != 0) {
+        set_err(pg, "postgres: cannot make the connection nonblocking: ", PQerrorMessage(pg->conn));
+        return CF_ERR_UNAVAILABLE;
+    }
     cf_status st = apply_session(pg);
     if (st == CF_OK && prepare)
         st = prepare_all(pg);
@@ -187,7 +437,8 @@ cf_status cf_pg_exec(cf_pg *pg, cf_sql_id id, const char *const *vals, ExecStatu
             return st;
     }
     const cf_sql_stmt *stmt = &cf_sql_stmts[id];
-    PGresult *r = PQexecPrepared(pg->conn, stmt->name, stmt->nparams, vals, NULL, NULL, 0);
+    PGresult *r = await_last(
+        pg, PQsendQueryPrepared(pg->conn, stmt->name, stmt->nparams, vals, NULL, NULL, 0));
     cf_status st = cf_pg_result_status(pg, r, expect);
     if (st != CF_OK) {
         PQclear(r);

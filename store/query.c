@@ -10,15 +10,6 @@
 #include "store/rows.h"
 #include "store/store_internal.h"
 
-static bool valid_state(const char *s)
-{
-    static const char *const states[] = {"idle", "running", "completed", "failed", "stalled"};
-    for (size_t i = 0; i < sizeof states / sizeof states[0]; i++)
-        if (strcmp(s, states[i]) == 0)
-            return true;
-    return false;
-}
-
 cf_status cf_store_show(cf_store *s, const char *wf_class, const char *key, size_t max_errors,
                         cf_wf_detail *out)
 {
@@ -50,7 +41,7 @@ cf_status cf_store_list(cf_store *s, const cf_wf_list_filter *f, cf_wf_list *out
 {
     memset(out, 0, sizeof *out);
     size_t limit = f->limit ? f->limit : 50;
-    if (limit > 1000 || (f->state && !valid_state(f->state))) {
+    if (limit > 1000 || (f->state && cf_wf_state_parse(f->state) == CF_WF_UNKNOWN)) {
         cf_store_set_error(s, "list: unknown state or limit over 1000");
         return CF_ERR_INVALID;
     }
@@ -95,18 +86,8 @@ cf_status cf_store_count_by_state(cf_store *s, const char *wf_class, cf_state_co
     PGresult *r = NULL;
     cf_status st = cf_store_read(s, wf_class ? CF_SQL_COUNTS_CLASS : CF_SQL_COUNTS_ALL, vals, &r);
     for (int i = 0; st == CF_OK && i < PQntuples(r); i++) {
-        const char *state = PQgetvalue(r, i, 0);
-        int64_t n = cf_rows_i64(r, i, 1);
-        if (!strcmp(state, "idle"))
-            out->idle = n;
-        else if (!strcmp(state, "running"))
-            out->running = n;
-        else if (!strcmp(state, "completed"))
-            out->completed = n;
-        else if (!strcmp(state, "failed"))
-            out->failed = n;
-        else if (!strcmp(state, "stalled"))
-            out->stalled = n;
+        cf_wf_state ws = cf_wf_state_parse(PQgetvalue(r, i, 0));
+        out->by_state[ws] += cf_rows_i64(r, i, 1); /* unknown states add up under UNKNOWN */
     }
     PQclear(r);
     return st;
@@ -139,4 +120,26 @@ cf_status cf_store_sweep_overdue(cf_store *s, int64_t grace_ms, size_t limit, cf
 cf_status cf_store_sweep_running(cf_store *s, int64_t after_id, size_t limit, cf_wf_ref_list *out)
 {
     return sweep(s, CF_SQL_SWEEP_RUNNING, after_id, limit, out);
+}
+
+cf_status cf_store_select_resumable(cf_store *s, const cf_resumable_filter *f, int64_t after_id,
+                                    size_t limit, cf_wf_ref_list *out)
+{
+    memset(out, 0, sizeof *out);
+    if (!f->state || (strcmp(f->state, "stalled") != 0 && strcmp(f->state, "failed") != 0) ||
+        limit < 1 || limit > 1000 || f->older_than_ms < 0) {
+        cf_store_set_error(s, "select_resumable: state must be stalled or failed, limit 1-1000");
+        return CF_ERR_INVALID;
+    }
+    char older[24], after[24], lim[24];
+    snprintf(older, sizeof older, "%lld", (long long)f->older_than_ms);
+    snprintf(after, sizeof after, "%lld", (long long)after_id);
+    snprintf(lim, sizeof lim, "%zu", limit);
+    const char *vals[] = {f->state, f->wf_class, f->error_class, older, after, lim};
+    PGresult *r = NULL;
+    cf_status st = cf_store_read(s, CF_SQL_RESUMABLE, vals, &r);
+    if (st == CF_OK)
+        st = cf_rows_refs(r, out);
+    PQclear(r);
+    return st;
 }

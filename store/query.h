@@ -63,7 +63,7 @@ CF_MUST_CHECK cf_status cf_store_list(cf_store *s, const cf_wf_list_filter *f, c
 
 /* cf_state_counts: workflows per state (all classes, or one class). */
 typedef struct cf_state_counts {
-    int64_t idle, running, completed, failed, stalled;
+    int64_t by_state[CF_WF_STATE_COUNT]; /* [CF_WF_UNKNOWN]: states this binary does not know */
 } cf_state_counts;
 
 /* cf_store_count_by_state counts workflows by state (wf_class NULL: all). Blocks. */
@@ -93,5 +93,21 @@ CF_MUST_CHECK cf_status cf_store_sweep_overdue(cf_store *s, int64_t grace_ms, si
  * after_id in id order, at most limit (1..10000); served by the partial index on running. */
 CF_MUST_CHECK cf_status cf_store_sweep_running(cf_store *s, int64_t after_id, size_t limit,
                                                cf_wf_ref_list *out);
+
+/* cf_resumable_filter: which stalled or failed workflows a bulk requeue takes. */
+typedef struct cf_resumable_filter {
+    const char *state;       /* "stalled" or "failed" (required) */
+    const char *wf_class;    /* NULL: any */
+    const char *error_class; /* NULL: any; else its last error is this class or under it
+                                ("Net" takes "Net" and "Net.Timeout") */
+    int64_t older_than_ms;   /* 0: any; else in that state for longer than this */
+} cf_resumable_filter;
+
+/* cf_store_select_resumable lists one page of the workflows f selects, after after_id in id
+ * order, at most limit (1..1000). Pass the last id as after_id for the next page; a short page
+ * is the last. CF_ERR_INVALID for another state or limit. Blocks. */
+CF_MUST_CHECK cf_status cf_store_select_resumable(cf_store *s, const cf_resumable_filter *f,
+                                                  int64_t after_id, size_t limit,
+                                                  cf_wf_ref_list *out);
 
 #endif

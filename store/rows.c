@@ -48,7 +48,7 @@ cf_status cf_rows_wf(const PGresult *res, int i, cf_wf_row *out)
     out->fence = cf_rows_i64(res, i, 1);
     copy_str(out->wf_class, sizeof out->wf_class, res, i, 2);
     copy_str(out->key, sizeof out->key, res, i, 3);
-    copy_str(out->state, sizeof out->state, res, i, 4);
+    out->state = cf_wf_state_parse(PQgetvalue(res, i, 4));
     copy_str(out->queue, sizeof out->queue, res, i, 5);
     out->attempt = (int)cf_rows_i64(res, i, 6);
     out->crash_count = (int)cf_rows_i64(res, i, 7);
@@ -108,7 +108,7 @@ cf_status cf_rows_steps_range(const PGresult *res, int first, int n, int c0, cf_
         bool oom = false;
         r->id = cf_rows_i64(res, i, c0 + 0);
         r->name = str_or_null(res, i, c0 + 1, &oom);
-        copy_str(r->state, sizeof r->state, res, i, c0 + 2);
+        r->state = cf_step_state_parse(PQgetvalue(res, i, c0 + 2));
         r->attempts = (int)cf_rows_i64(res, i, c0 + 3);
         r->metadata = json_col(res, i, c0 + 4);
         r->started_at_ms = cf_rows_i64(res, i, c0 + 5);

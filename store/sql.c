@@ -1,8 +1,13 @@
 // SPDX-License-Identifier: MIT
 /* store/sql.c: the text of every statement the store prepares (see store/sql.h for the
- * parameters and column positions). Write statements are single statements built from CTEs so
- * that a stale fence writes nothing and needs no savepoint. */
+ * parameters and column positions), laid out as SQL, one clause per line, each with what it
+ * guarantees. Write statements are single statements built from CTEs so that a stale fence
+ * writes nothing and needs no savepoint. Every value is a parameter ($n); the only text spliced
+ * in is the fixed table names and column lists below. */
 #include "store/sql.h"
+
+/* clang-format would pack the SQL into a right-hand column of string fragments. */
+// clang-format off
 
 #define WF  "chrono_forge_workflows"
 #define LOG "chrono_forge_execution_logs"
@@ -11,241 +16,456 @@
 /* Unix milliseconds of a timestamptz expression; NULL stays NULL. */
 #define MS(x) "(extract(epoch FROM " x ") * 1000)::bigint"
 
-/* The workflow columns of a row named a, in the order store/sql.h documents. */
-#define WF_COLS(a)                                                                                 \
-    a ".id, " a ".fence, " a ".job_class, " a ".key, " a ".state, " a ".queue, " a ".attempt, " a  \
-      ".crash_count, " a ".kwargs::text, " a ".options::text, " a ".context::text, " a             \
-      ".retry_counts::text, coalesce(" a                                                           \
-      ".locked_by, ''), " MS(a ".created_at") ", " MS(a ".started_at") ", " MS(                    \
-          a                                                                                        \
-          ".completed_at") ", " MS(a ".updated_at") ", " MS(a                                      \
-                                                            ".locked_at") ", " MS(a                \
-                                                                                  ".next_wake_at")
+/* Epoch ms (JSON numbers, 0 or absent = none) to timestamptz. */
+#define TS(x) "CASE WHEN coalesce(" x ", 0) > 0 THEN to_timestamp(" x " / 1000.0) END"
 
-#define STEP_COLS                                                                                  \
-    "l.id, l.step_name, l.state, l.attempts, l.metadata::text, " MS("l.started_at") ", " MS(       \
-        "l.last_executed_at") ", " MS("l.completed_at") ", l.error_class, l.error_message"
+/* The workflow columns of a row named a, in the order store/sql.h documents. */
+#define WF_COLS(a)                                                                          \
+    a ".id, " a ".fence, " a ".job_class, " a ".key, " a ".state, " a ".queue, "            \
+    a ".attempt, " a ".crash_count, "                                                       \
+    a ".kwargs::text, " a ".options::text, " a ".context::text, " a ".retry_counts::text, " \
+    "coalesce(" a ".locked_by, ''), "                                                       \
+    MS(a ".created_at") ", " MS(a ".started_at") ", " MS(a ".completed_at") ", "            \
+    MS(a ".updated_at") ", " MS(a ".locked_at") ", " MS(a ".next_wake_at")
+
+/* The step columns of execution-log row l. */
+#define STEP_COLS                                                                    \
+    "l.id, l.step_name, l.state, l.attempts, l.metadata::text, "                     \
+    MS("l.started_at") ", " MS("l.last_executed_at") ", " MS("l.completed_at") ", " \
+    "l.error_class, l.error_message"
+
+/* The sweeper's columns of workflow row w. */
+#define REF_COLS \
+    "w.id, w.fence, w.job_class, w.key, w.queue, w.locked_by, " \
+    MS("w.next_wake_at") ", " MS("w.locked_at")
 
 /* Repetition rows are `durably_repeat$<name>$<ms>`: two separators. */
 #define NOT_REPETITION "l.step_name NOT LIKE 'durably\\_repeat$%$%'"
 
-/* Find-or-create and lock, for every run begin of a batch in one statement ($1: a JSON array
- * of {i, c: class, k: key, q: queue, kw: kwargs, op: options, l: lock value, rt: retry}, whose
- * (class, key) pairs are distinct; $2: the batch's write token). SELECT first: the INSERT runs
- * only for rows that do not exist, so replays burn no sequence values. A lost creation race
- * returns no row for that request, and the caller runs it again, which then finds the winner's
- * row. Rows are locked in id order. Every returned row ends with the request index i. */
-#define BEGIN_REQS                                                                                 \
-    "r AS (SELECT * FROM jsonb_to_recordset($1::jsonb) AS r(i int, c text, k text, q text,"        \
-    " kw jsonb, op jsonb, l text, rt bool))"
-#define SQL_RUN_BEGINS                                                                             \
-    "WITH " BEGIN_REQS ","                                                                         \
-    " cur AS (SELECT w.id, w.state, w.locked_by, r.i FROM " WF " w JOIN r"                         \
-    " ON w.job_class = r.c AND w.key = r.k ORDER BY w.id FOR UPDATE OF w),"                        \
-    " ins AS (INSERT INTO " WF " AS w (job_class, key, queue, kwargs, options, state, fence,"      \
-    " locked_by, locked_at, started_at, write_token)"                                              \
-    " SELECT r.c, r.k, r.q, r.kw, r.op, 'running', 1, r.l, now(), now(), $2 FROM r"                \
-    " WHERE NOT EXISTS (SELECT 1 FROM cur WHERE cur.i = r.i) ORDER BY r.i"                         \
-    " ON CONFLICT (job_class, key) DO NOTHING RETURNING w.*),"                                     \
-    " upd AS (UPDATE " WF " AS w SET state = 'running', fence = w.fence + 1, locked_by = r.l,"     \
-    " locked_at = now(), started_at = coalesce(w.started_at, now()), next_wake_at = NULL,"         \
-    " crash_count = w.crash_count + (w.locked_by IS NOT NULL)::int,"                               \
-    " retry_counts = CASE WHEN cur.state IN ('stalled', 'failed') THEN '{}'::jsonb"                \
-    " ELSE w.retry_counts END, write_token = $2, updated_at = now()"                               \
-    " FROM cur JOIN r ON r.i = cur.i WHERE w.id = cur.id AND (cur.state IN ('idle', 'running')"    \
-    " OR (r.rt AND cur.state IN ('stalled', 'failed')))"                                           \
-    " RETURNING w.*, cur.state IN ('stalled', 'failed') AS was_retry, cur.i),"                     \
-    " rst AS (UPDATE " LOG " AS l SET metadata = l.metadata - 'retry_counts', updated_at = now()"  \
-    " FROM upd WHERE upd.was_retry AND l.workflow_id = upd.id AND l.state = 'failed'"              \
-    " AND l.metadata ? 'retry_counts')"                                                            \
-    " SELECT " WF_COLS("ins") ", 'begun', true, false, r.i FROM ins JOIN r"                        \
-                              " ON ins.job_class = r.c AND ins.key = r.k"                          \
-                              " UNION ALL SELECT " WF_COLS(                                        \
-                                  "upd") ", 'begun', false, upd.was_retry, upd.i FROM upd"         \
-                                         " UNION ALL SELECT " WF_COLS(                             \
-                                             "w") ", 'refused', false, false, cur.i FROM " WF      \
-                                                  " w JOIN cur"                                    \
-                                                  " ON w.id = cur.id WHERE NOT EXISTS (SELECT 1 "  \
-                                                  "FROM upd WHERE upd.i = cur.i)"
+/* ---- The writer's batch statements (store/writer.c) ---- */
 
-/* The steps of the runs CF_SQL_RUN_BEGINS began (the same $1), after it in the same
- * transaction: request index i, then the step columns; ordered by i, then creation. */
-#define SQL_STEPS_OF_BEGINS                                                                        \
-    "SELECT r.i, " STEP_COLS " FROM jsonb_to_recordset($1::jsonb) AS r(i int, c text, k text)"     \
-    " JOIN " WF " w ON w.job_class = r.c AND w.key = r.k JOIN " LOG " l ON l.workflow_id = w.id"   \
-    " WHERE " NOT_REPETITION " ORDER BY r.i, l.id"
+/* Find-or-create and lock every run begin of a batch, in one statement.
+ * $1: a JSON array of {i, c: class, k: key, q: queue, kw: kwargs, op: options, l: lock value,
+ *     rt: retry, me: must exist} whose (class, key) pairs are distinct; $2: the batch's write
+ *     token.
+ * Guarantees: existing rows are locked (FOR UPDATE, in id order, so concurrent batches cannot
+ * deadlock) before they are judged; SELECT first, so the INSERT runs only for rows that do not
+ * exist and replays burn no sequence values; a request that must exist (a continuation, which
+ * carries no kwargs) never creates a row; a created row is born running and locked, so no
+ * reader ever sees it otherwise; an executable row (idle, running; stalled/failed when rt) gets
+ * fence + 1, the lock, crash_count + 1 when the previous run never released, and on the retry
+ * transition fresh budgets (retry_counts {} and no "retry_counts" in its failed steps); every
+ * changed row carries $2, the batch's write token. A lost creation race returns no row for that
+ * request (the caller runs it again and finds the winner's row). Each returned row is the
+ * workflow, then 'begun'|'refused', created, retried and the request index i. */
+static const char sql_run_begins[] =
+    "WITH r AS ("
+    "  SELECT * FROM jsonb_to_recordset($1::jsonb)"
+    "    AS r(i int, c text, k text, q text, kw jsonb, op jsonb, l text, rt bool, me bool)),"
+    " cur AS ("
+    "  SELECT w.id, w.state, w.locked_by, r.i"
+    "  FROM " WF " w JOIN r ON w.job_class = r.c AND w.key = r.k"
+    "  ORDER BY w.id"
+    "  FOR UPDATE OF w),"
+    " ins AS ("
+    "  INSERT INTO " WF " AS w (job_class, key, queue, kwargs, options, state, fence,"
+    "                           locked_by, locked_at, started_at, write_token)"
+    "  SELECT r.c, r.k, r.q, r.kw, r.op, 'running', 1, r.l, now(), now(), $2"
+    "  FROM r"
+    "  WHERE r.me IS NOT TRUE"
+    "    AND NOT EXISTS (SELECT 1 FROM cur WHERE cur.i = r.i)"
+    "  ORDER BY r.i"
+    "  ON CONFLICT (job_class, key) DO NOTHING"
+    "  RETURNING w.*),"
+    " upd AS ("
+    "  UPDATE " WF " AS w"
+    "  SET state = 'running',"
+    "      fence = w.fence + 1,"
+    "      locked_by = r.l,"
+    "      locked_at = now(),"
+    "      started_at = coalesce(w.started_at, now()),"
+    "      next_wake_at = NULL,"
+    "      crash_count = w.crash_count + (w.locked_by IS NOT NULL)::int,"
+    "      retry_counts = CASE WHEN cur.state IN ('stalled', 'failed') THEN '{}'::jsonb"
+    "                          ELSE w.retry_counts END,"
+    "      write_token = $2,"
+    "      updated_at = now()"
+    "  FROM cur JOIN r ON r.i = cur.i"
+    "  WHERE w.id = cur.id"
+    "    AND (cur.state IN ('idle', 'running')"
+    "         OR (r.rt AND cur.state IN ('stalled', 'failed')))"
+    "  RETURNING w.*, cur.state IN ('stalled', 'failed') AS was_retry, cur.i),"
+    " rst AS ("
+    "  UPDATE " LOG " AS l"
+    "  SET metadata = l.metadata - 'retry_counts', updated_at = now()"
+    "  FROM upd"
+    "  WHERE upd.was_retry AND l.workflow_id = upd.id AND l.state = 'failed'"
+    "    AND l.metadata ? 'retry_counts')"
+    " SELECT " WF_COLS("ins") ", 'begun', true, false, r.i"
+    " FROM ins JOIN r ON ins.job_class = r.c AND ins.key = r.k"
+    " UNION ALL"
+    " SELECT " WF_COLS("upd") ", 'begun', false, upd.was_retry, upd.i"
+    " FROM upd"
+    " UNION ALL"
+    " SELECT " WF_COLS("w") ", 'refused', false, false, cur.i"
+    " FROM " WF " w JOIN cur ON w.id = cur.id"
+    " WHERE NOT EXISTS (SELECT 1 FROM upd WHERE upd.i = cur.i)";
 
-#define SQL_STEPS_BY_KEY                                                                           \
-    "SELECT " STEP_COLS " FROM " LOG " l JOIN " WF " w ON w.id = l.workflow_id"                    \
-    " WHERE w.job_class = $1 AND w.key = $2 AND " NOT_REPETITION " ORDER BY l.id"
-
-#define SQL_STEPS_BY_ID                                                                            \
-    "SELECT " STEP_COLS " FROM " LOG " l WHERE l.workflow_id = $1 AND " NOT_REPETITION             \
-    " ORDER BY l.id"
-
-#define SQL_STEPS_ALL_BY_ID                                                                        \
-    "SELECT " STEP_COLS " FROM " LOG " l WHERE l.workflow_id = $1 ORDER BY l.id"
-
-/* Epoch ms (JSON numbers, 0 = none) to timestamptz. */
-#define TS(x) "CASE WHEN coalesce(" x ", 0) > 0 THEN to_timestamp(" x " / 1000.0) END"
+/* The steps of the runs sql_run_begins began ($1: the same array), after it in the same
+ * transaction, so a run's steps are read under the lock it just took.
+ * Returns the request index i, then the step columns; ordered by i, then creation. */
+static const char sql_steps_of_begins[] =
+    "SELECT r.i, " STEP_COLS
+    " FROM jsonb_to_recordset($1::jsonb) AS r(i int, c text, k text)"
+    " JOIN " WF " w ON w.job_class = r.c AND w.key = r.k"
+    " JOIN " LOG " l ON l.workflow_id = w.id"
+    " WHERE " NOT_REPETITION
+    " ORDER BY r.i, l.id";
 
 /* The error-log snapshot of the stored context when the caller gave none: entries in key order
  * while the running size stays within 64 KiB, the rest replaced by the omitted marker. */
-#define STORED_SNAPSHOT                                                                            \
-    "(SELECT coalesce(jsonb_object_agg(k, CASE WHEN run <= 65000 THEN v"                           \
-    " ELSE '\"<<omitted>>\"'::jsonb END), '{}'::jsonb) FROM (SELECT k, v,"                         \
-    " sum(octet_length(v::text) + octet_length(k) + 20) OVER (ORDER BY k) AS run"                  \
-    " FROM jsonb_each(w.context) AS e(k, v)) t)"
+#define STORED_SNAPSHOT                                                             \
+    "(SELECT coalesce(jsonb_object_agg(k, CASE WHEN run <= 65000 THEN v"           \
+    "                                     ELSE '\"<<omitted>>\"'::jsonb END),"      \
+    "                 '{}'::jsonb)"                                                 \
+    "  FROM (SELECT k, v,"                                                          \
+    "               sum(octet_length(v::text) + octet_length(k) + 20)"             \
+    "                 OVER (ORDER BY k) AS run"                                     \
+    "        FROM jsonb_each(w.context) AS e(k, v)) t)"
 
-/* The write sets of a batch, in one statement ($1: a JSON array of {i, id, f: fence, ctx:
- * context, o: outcome, wk: wake ms, a: attempt, rc: retry_counts, st: steps, er: errors}, whose
- * workflow ids are distinct; $2: the write token). w: the fenced workflow updates (no row for
- * a write set whose fence moved or whose run no longer holds it); s, e, m join w, so a stale
- * write set writes nothing at all. Returns the request index of every applied write set. */
-#define SQL_WRITE_SETS                                                                             \
-    "WITH r AS (SELECT * FROM jsonb_to_recordset($1::jsonb) AS r(i int, id bigint, f bigint,"      \
-    " ctx jsonb, o text, wk bigint, a int, rc jsonb, st jsonb, er jsonb)),"                        \
-    " w AS (UPDATE " WF " AS w SET context = coalesce(r.ctx, w.context),"                          \
-    " state = CASE r.o WHEN 'continue' THEN 'running' WHEN 'halt' THEN 'idle'"                     \
-    " WHEN 'complete' THEN 'completed' WHEN 'stall' THEN 'stalled' ELSE 'failed' END,"             \
-    " locked_by = CASE WHEN r.o = 'continue' THEN w.locked_by END,"                                \
-    " locked_at = CASE WHEN r.o = 'continue' THEN w.locked_at END,"                                \
-    " crash_count = CASE WHEN r.o = 'continue' THEN w.crash_count ELSE 0 END,"                     \
-    " next_wake_at = CASE WHEN r.o = 'halt' AND r.wk > 0 THEN to_timestamp(r.wk / 1000.0) END,"    \
-    " completed_at = CASE WHEN r.o = 'complete' THEN now() ELSE w.completed_at END,"               \
-    " attempt = CASE WHEN r.a >= 0 THEN r.a ELSE w.attempt END,"                                   \
-    " retry_counts = coalesce(r.rc, w.retry_counts), write_token = $2, updated_at = now()"         \
-    " FROM r WHERE w.id = r.id AND w.fence = r.f AND w.state = 'running'"                          \
-    " RETURNING w.id, w.context, r.i, r.o, r.st, r.er),"                                           \
-    " s AS (INSERT INTO " LOG " AS l (workflow_id, step_name, state, attempts, metadata,"          \
-    " started_at, last_executed_at, completed_at, error_class, error_message)"                     \
-    " SELECT w.id, x.name, x.state, x.attempts, x.metadata, " TS("x.started_ms") ", " TS(          \
-        "x.last_ms") ", " TS("x.completed_ms") ", x.error_class, x.error_message"                  \
-                                               " FROM w, jsonb_to_recordset(w.st) AS x(name "      \
-                                               "text, state text, attempts int,"                   \
-                                               " metadata jsonb, started_ms bigint, last_ms "      \
-                                               "bigint, completed_ms bigint,"                      \
-                                               " error_class text, error_message text)"            \
-                                               " ON CONFLICT (workflow_id, step_name) DO UPDATE "  \
-                                               "SET state = excluded.state,"                       \
-                                               " attempts = excluded.attempts, metadata = "        \
-                                               "excluded.metadata,"                                \
-                                               " started_at = coalesce(excluded.started_at, "      \
-                                               "l.started_at),"                                    \
-                                               " last_executed_at = excluded.last_executed_at, "   \
-                                               "completed_at = excluded.completed_at,"             \
-                                               " error_class = excluded.error_class, "             \
-                                               "error_message = excluded.error_message,"           \
-                                               " updated_at = now() RETURNING 1),"                 \
-                                               " e AS (INSERT INTO " ERR                           \
-                                               " (workflow_id, step_name, attempt, error_class, "  \
-                                               "error_message,"                                    \
-                                               " backtrace, context)"                              \
-                                               " SELECT w.id, x.step_name, x.attempt, "            \
-                                               "x.error_class, x.message, x.backtrace,"            \
-                                               " coalesce(x.context, " STORED_SNAPSHOT ")"         \
-                                               " FROM w, jsonb_to_recordset(w.er) AS x(step_name " \
-                                               "text, attempt int,"                                \
-                                               " error_class text, message text, backtrace text, " \
-                                               "context jsonb)"                                    \
-                                               " WHERE w.er IS NOT NULL RETURNING id, "            \
-                                               "workflow_id),"                                     \
-                                               " m AS (INSERT INTO " LOG                           \
-                                               " AS l (workflow_id, step_name, state, attempts, "  \
-                                               "metadata,"                                         \
-                                               " started_at, last_executed_at, completed_at)"      \
-                                               " SELECT w.id, CASE WHEN w.o = 'complete' THEN "    \
-                                               "'$workflow_completion$'"                           \
-                                               " ELSE '$workflow_failure$' || (SELECT max(e.id) "  \
-                                               "FROM e WHERE e.workflow_id = w.id) END,"           \
-                                               " 'completed', 1, CASE WHEN w.o = 'fail' THEN "     \
-                                               "jsonb_build_object('error_log_id',"                \
-                                               " (SELECT max(e.id) FROM e WHERE e.workflow_id = "  \
-                                               "w.id)) END, now(), now(), now()"                   \
-                                               " FROM w WHERE w.o IN ('complete', 'fail')"         \
-                                               " ON CONFLICT (workflow_id, step_name) DO UPDATE "  \
-                                               "SET state = 'completed',"                          \
-                                               " attempts = l.attempts + 1, last_executed_at = "   \
-                                               "now(), completed_at = now(),"                      \
-                                               " updated_at = now() RETURNING 1)"                  \
-                                               " SELECT w.i FROM w"
+/* Every write set of a batch, in one statement.
+ * $1: a JSON array of {i, id, f: fence, ctx: context, o: outcome, wk: wake ms, a: attempt,
+ *     rc: retry_counts, st: steps, er: errors} whose workflow ids are distinct; $2: the token.
+ * Guarantees: w updates a workflow only while it is running under the write set's fence (no
+ * row for a stale run), and s, e and m join w, so a stale write set writes nothing at all; a
+ * step, the context written with it and the outcome commit together; an outcome other than
+ * continue releases the lock (locked_by, locked_at NULL, crash_count 0); complete and fail
+ * write their marker row ($workflow_completion$, or $workflow_failure$<id> naming the last
+ * error-log row of the write set), and the marker is inserted after the write set's steps
+ * (m reads s first), so ids, and the timeline, follow execution order; the applied workflows
+ * carry $2. Returns the request index of every applied write set. */
+static const char sql_write_sets[] =
+    "WITH r AS ("
+    "  SELECT * FROM jsonb_to_recordset($1::jsonb)"
+    "    AS r(i int, id bigint, f bigint, ctx jsonb, o text, wk bigint, a int, rc jsonb,"
+    "         st jsonb, er jsonb)),"
+    " w AS ("
+    "  UPDATE " WF " AS w"
+    "  SET context = coalesce(r.ctx, w.context),"
+    "      state = CASE r.o WHEN 'continue' THEN 'running' WHEN 'halt' THEN 'idle'"
+    "                       WHEN 'complete' THEN 'completed' WHEN 'stall' THEN 'stalled'"
+    "                       ELSE 'failed' END,"
+    "      locked_by = CASE WHEN r.o = 'continue' THEN w.locked_by END,"
+    "      locked_at = CASE WHEN r.o = 'continue' THEN w.locked_at END,"
+    "      crash_count = CASE WHEN r.o = 'continue' THEN w.crash_count ELSE 0 END,"
+    "      next_wake_at = CASE WHEN r.o = 'halt' AND r.wk > 0"
+    "                          THEN to_timestamp(r.wk / 1000.0) END,"
+    "      completed_at = CASE WHEN r.o = 'complete' THEN now() ELSE w.completed_at END,"
+    "      attempt = CASE WHEN r.a >= 0 THEN r.a ELSE w.attempt END,"
+    "      retry_counts = coalesce(r.rc, w.retry_counts),"
+    "      write_token = $2,"
+    "      updated_at = now()"
+    "  FROM r"
+    "  WHERE w.id = r.id AND w.fence = r.f AND w.state = 'running'"
+    "  RETURNING w.id, w.context, r.i, r.o, r.st, r.er),"
+    " s AS ("
+    "  INSERT INTO " LOG " AS l (workflow_id, step_name, state, attempts, metadata,"
+    "                           started_at, last_executed_at, completed_at,"
+    "                           error_class, error_message)"
+    "  SELECT w.id, x.name, x.state, x.attempts, x.metadata,"
+    "         " TS("x.started_ms") ", " TS("x.last_ms") ", " TS("x.completed_ms") ","
+    "         x.error_class, x.error_message"
+    "  FROM w, jsonb_to_recordset(w.st)"
+    "    AS x(name text, state text, attempts int, metadata jsonb, started_ms bigint,"
+    "         last_ms bigint, completed_ms bigint, error_class text, error_message text)"
+    "  ON CONFLICT (workflow_id, step_name) DO UPDATE"
+    "  SET state = excluded.state,"
+    "      attempts = excluded.attempts,"
+    "      metadata = excluded.metadata,"
+    "      started_at = coalesce(excluded.started_at, l.started_at),"
+    "      last_executed_at = excluded.last_executed_at,"
+    "      completed_at = excluded.completed_at,"
+    "      error_class = excluded.error_class,"
+    "      error_message = excluded.error_message,"
+    "      updated_at = now()"
+    "  RETURNING 1),"
+    " e AS ("
+    "  INSERT INTO " ERR " (workflow_id, step_name, attempt, error_class, error_message,"
+    "                      backtrace, context)"
+    "  SELECT w.id, x.step_name, x.attempt, x.error_class, x.message, x.backtrace,"
+    "         coalesce(x.context, " STORED_SNAPSHOT ")"
+    "  FROM w, jsonb_to_recordset(w.er)"
+    "    AS x(step_name text, attempt int, error_class text, message text, backtrace text,"
+    "         context jsonb)"
+    "  WHERE w.er IS NOT NULL"
+    "  RETURNING id, workflow_id),"
+    " m AS ("
+    "  INSERT INTO " LOG " AS l (workflow_id, step_name, state, attempts, metadata,"
+    "                           started_at, last_executed_at, completed_at)"
+    "  SELECT w.id,"
+    "         CASE WHEN w.o = 'complete' THEN '$workflow_completion$'"
+    "              ELSE '$workflow_failure$'"
+    "                   || (SELECT max(e.id) FROM e WHERE e.workflow_id = w.id) END,"
+    "         'completed', 1,"
+    "         CASE WHEN w.o = 'fail' THEN jsonb_build_object('error_log_id',"
+    "              (SELECT max(e.id) FROM e WHERE e.workflow_id = w.id)) END,"
+    "         now(), now(), now()"
+    "  FROM w"
+    "  WHERE w.o IN ('complete', 'fail')"
+    /* Data-modifying CTEs run in no promised order (Postgres runs unread ones last to
+     * first); reading s here makes the steps' inserts, and their ids, come first. */
+    "    AND (SELECT count(*) FROM s) >= 0"
+    "  ON CONFLICT (workflow_id, step_name) DO UPDATE"
+    "  SET state = 'completed',"
+    "      attempts = l.attempts + 1,"
+    "      last_executed_at = now(),"
+    "      completed_at = now(),"
+    "      updated_at = now()"
+    "  RETURNING 1)"
+    " SELECT w.i FROM w";
 
-/* Which of a batch's workflows carry its token (an unknown COMMIT outcome). */
-#define SQL_RESOLVE                                                                                \
-    "SELECT w.id, w.job_class, w.key FROM " WF " w WHERE w.write_token = $1 AND w.id IN"           \
-    " (SELECT (r->>'id')::bigint FROM jsonb_array_elements($2::jsonb) r WHERE r ? 'id')"           \
-    " UNION ALL SELECT w.id, w.job_class, w.key FROM " WF " w"                                     \
-    " JOIN jsonb_to_recordset($2::jsonb) AS r(c text, k text)"                                     \
-    " ON w.job_class = r.c AND w.key = r.k WHERE w.write_token = $1"
+/* Which of a batch's workflows carry its token, after a batch whose commit outcome is unknown
+ * ($1: the token; $2: a JSON array of {"id": ..} for write sets, {"c": .., "k": ..} for run
+ * begins). Every write of a batch sets the token on its workflow row in the same commit, so a
+ * row carrying it proves that request applied, and a row without it that it did not (a token
+ * is unique per store and batch). Returns id, class, key. */
+static const char sql_resolve[] =
+    "SELECT w.id, w.job_class, w.key"
+    " FROM " WF " w"
+    " WHERE w.write_token = $1"
+    "   AND w.id IN (SELECT (r->>'id')::bigint"
+    "                FROM jsonb_array_elements($2::jsonb) r WHERE r ? 'id')"
+    " UNION ALL"
+    " SELECT w.id, w.job_class, w.key"
+    " FROM " WF " w JOIN jsonb_to_recordset($2::jsonb) AS r(c text, k text)"
+    "   ON w.job_class = r.c AND w.key = r.k"
+    " WHERE w.write_token = $1";
 
-#define SQL_WF_BY_CLASS_KEY                                                                        \
-    "SELECT " WF_COLS("w") " FROM " WF " w WHERE w.job_class = $1 AND w.key = $2"
-#define SQL_WF_BY_KEY "SELECT " WF_COLS("w") " FROM " WF " w WHERE w.key = $1 ORDER BY w.id LIMIT 2"
-#define SQL_WF_BY_ID  "SELECT " WF_COLS("w") " FROM " WF " w WHERE w.id = $1"
+/* Ends the server process that ran a batch whose outcome is unknown ($1: its pid; $2: the
+ * writer's application_name, so that only one of our own sessions is ever signalled), and
+ * returns a row while it still exists. Until it is gone, its transaction may still commit or
+ * take row locks; once it is gone, sql_resolve's answer is final. A stopped or wedged backend
+ * keeps the signal pending, and the writer keeps asking (bounded, store/writer.c). */
+static const char sql_end_backend[] =
+    "SELECT pg_terminate_backend(a.pid)"
+    " FROM pg_stat_activity a"
+    " WHERE a.pid = $1 AND a.usename = current_user AND a.application_name = $2";
 
-#define SQL_WF_INSERT_IDLE                                                                         \
-    "INSERT INTO " WF " AS w (job_class, key, queue, kwargs, options)"                             \
-    " VALUES ($1, $2, $3, $4::jsonb, $5::jsonb)"                                                   \
-    " ON CONFLICT (job_class, key) DO NOTHING RETURNING " WF_COLS("w")
+/* ---- Reads of one workflow ---- */
 
-#define SQL_ERRORS_BY_ID                                                                           \
-    "SELECT * FROM (SELECT e.id, e.step_name, e.attempt, e.error_class, e.error_message,"          \
-    " e.backtrace, e.context::text, " MS(                                                          \
-        "e.created_at") " FROM " ERR " e"                                                          \
-                        " WHERE e.workflow_id = $1 ORDER BY e.id DESC LIMIT $2) t ORDER BY id"
+/* A run's steps by (class, key), without repetition rows, in creation order. */
+static const char sql_steps_by_key[] =
+    "SELECT " STEP_COLS
+    " FROM " LOG " l JOIN " WF " w ON w.id = l.workflow_id"
+    " WHERE w.job_class = $1 AND w.key = $2 AND " NOT_REPETITION
+    " ORDER BY l.id";
 
-/* Listing, one statement per filter combination so that each has an index with a generic
- * plan: the primary key, (state, id), or the partial (job_class, id) index, whose predicate
+/* A run's steps by workflow id, without repetition rows, in creation order. */
+static const char sql_steps_by_id[] =
+    "SELECT " STEP_COLS
+    " FROM " LOG " l"
+    " WHERE l.workflow_id = $1 AND " NOT_REPETITION
+    " ORDER BY l.id";
+
+/* The timeline (`chronoforge status`): every row, repetitions and markers included, in
+ * creation order, which is execution order (sql_write_sets inserts a marker after its steps). */
+static const char sql_steps_all_by_id[] =
+    "SELECT " STEP_COLS
+    " FROM " LOG " l"
+    " WHERE l.workflow_id = $1"
+    " ORDER BY l.id";
+
+/* One workflow by (class, key): the unique (key, job_class) index. */
+static const char sql_wf_by_class_key[] =
+    "SELECT " WF_COLS("w")
+    " FROM " WF " w"
+    " WHERE w.job_class = $1 AND w.key = $2";
+
+/* The workflows using a key, any class; two rows are enough to say "several". */
+static const char sql_wf_by_key[] =
+    "SELECT " WF_COLS("w")
+    " FROM " WF " w"
+    " WHERE w.key = $1"
+    " ORDER BY w.id"
+    " LIMIT 2";
+
+static const char sql_wf_by_id[] =
+    "SELECT " WF_COLS("w")
+    " FROM " WF " w"
+    " WHERE w.id = $1";
+
+/* Creates a workflow born idle and unlocked, unless (class, key) exists: then no row, and the
+ * caller reads the existing one. Two concurrent creators make one row. */
+static const char sql_wf_insert_idle[] =
+    "INSERT INTO " WF " AS w (job_class, key, queue, kwargs, options)"
+    " VALUES ($1, $2, $3, $4::jsonb, $5::jsonb)"
+    " ON CONFLICT (job_class, key) DO NOTHING"
+    " RETURNING " WF_COLS("w");
+
+/* The newest $2 error-log rows of a workflow, returned oldest first. */
+static const char sql_errors_by_id[] =
+    "SELECT * FROM ("
+    "  SELECT e.id, e.step_name, e.attempt, e.error_class, e.error_message, e.backtrace,"
+    "         e.context::text, " MS("e.created_at")
+    "  FROM " ERR " e"
+    "  WHERE e.workflow_id = $1"
+    "  ORDER BY e.id DESC"
+    "  LIMIT $2) t"
+    " ORDER BY id";
+
+/* ---- Listing and counting ----
+ * One statement per filter combination so that each has an index with a generic plan: the
+ * primary key, (state, id), or the partial (job_class, id) index, whose predicate
  * `state IS NOT NULL` (true of every row) keeps it out of the (class, key) lookups of the run
  * path, where an empty table's tie would otherwise make the planner pick it over the unique
- * (key, job_class) index. */
-#define SQL_LIST_ALL "SELECT " WF_COLS("w") " FROM " WF " w WHERE w.id > $1 ORDER BY w.id LIMIT $2"
-#define SQL_LIST_STATE                                                                             \
-    "SELECT " WF_COLS("w") " FROM " WF " w WHERE w.state = $1 AND w.id > $2 ORDER BY w.id LIMIT "  \
-                           "$3"
-#define SQL_LIST_CLASS                                                                             \
-    "SELECT " WF_COLS("w") " FROM " WF " w WHERE w.job_class = $1 AND w.state IS NOT NULL"         \
-                           " AND w.id > $2 ORDER BY w.id LIMIT $3"
-#define SQL_LIST_STATE_CLASS                                                                       \
-    "SELECT " WF_COLS("w") " FROM " WF " w WHERE w.state = $1 AND w.job_class = $2"                \
-                           " AND w.id > $3 ORDER BY w.id LIMIT $4"
+ * (key, job_class) index. Keyset paging: rows after id $n, in id order. */
+static const char sql_list_all[] =
+    "SELECT " WF_COLS("w")
+    " FROM " WF " w"
+    " WHERE w.id > $1"
+    " ORDER BY w.id LIMIT $2";
 
-#define SQL_COUNTS_ALL "SELECT state, count(*) FROM " WF " GROUP BY state"
-#define SQL_COUNTS_CLASS                                                                           \
-    "SELECT state, count(*) FROM " WF " WHERE job_class = $1 AND state IS NOT NULL GROUP BY state"
+static const char sql_list_state[] =
+    "SELECT " WF_COLS("w")
+    " FROM " WF " w"
+    " WHERE w.state = $1 AND w.id > $2"
+    " ORDER BY w.id LIMIT $3";
 
-#define REF_COLS                                                                                   \
-    "w.id, w.fence, w.job_class, w.key, w.queue, w.locked_by, " MS("w.next_wake_at") ", " MS(      \
-        "w.locked_at")
+static const char sql_list_class[] =
+    "SELECT " WF_COLS("w")
+    " FROM " WF " w"
+    " WHERE w.job_class = $1 AND w.state IS NOT NULL AND w.id > $2"
+    " ORDER BY w.id LIMIT $3";
 
-#define SQL_SWEEP_OVERDUE                                                                          \
-    "SELECT " REF_COLS " FROM " WF " w WHERE w.state = 'idle' AND w.next_wake_at IS NOT NULL"      \
-    " AND w.next_wake_at < now() - $1::bigint * interval '1 millisecond'"                          \
-    " ORDER BY w.next_wake_at LIMIT $2"
+static const char sql_list_state_class[] =
+    "SELECT " WF_COLS("w")
+    " FROM " WF " w"
+    " WHERE w.state = $1 AND w.job_class = $2 AND w.id > $3"
+    " ORDER BY w.id LIMIT $4";
 
-#define SQL_SWEEP_RUNNING                                                                          \
-    "SELECT " REF_COLS " FROM " WF " w WHERE w.state = 'running' AND w.id > $1"                    \
-    " ORDER BY w.id LIMIT $2"
+static const char sql_counts_all[] =
+    "SELECT state, count(*) FROM " WF " GROUP BY state";
+
+static const char sql_counts_class[] =
+    "SELECT state, count(*) FROM " WF
+    " WHERE job_class = $1 AND state IS NOT NULL"
+    " GROUP BY state";
+
+/* ---- The sweeper (docs/healing.md) ---- */
+
+/* Idle workflows whose wake is more than $1 ms overdue, most overdue first. */
+static const char sql_sweep_overdue[] =
+    "SELECT " REF_COLS
+    " FROM " WF " w"
+    " WHERE w.state = 'idle' AND w.next_wake_at IS NOT NULL"
+    "   AND w.next_wake_at < now() - $1::bigint * interval '1 millisecond'"
+    " ORDER BY w.next_wake_at LIMIT $2";
+
+/* Running workflows after id $1, in id order (keyset paging). */
+static const char sql_sweep_running[] =
+    "SELECT " REF_COLS
+    " FROM " WF " w"
+    " WHERE w.state = 'running' AND w.id > $1"
+    " ORDER BY w.id LIMIT $2";
+
+// clang-format on
+
+/* A requeue (store/requeue.c), in one statement. $1 class, $2 key, $3 requested_at (Unix ms,
+ * which names the row), $4 requested_by, $5 reason (NULL or '': none), $6 job_id (NULL: none).
+ * Guarantees: the workflow row is locked (FOR UPDATE) before it is judged, so a requeue and a
+ * run's begin or commit serialise; only stalled or failed rows change, to idle and due now
+ * (healing republishes it if the wake is lost), with fresh budgets as run_begin's retry
+ * transition gives them (retry_counts {} and no "retry_counts" in failed steps' metadata), and
+ * the `$workflow_retry$<ms>` row is written in the same transaction. A request whose row
+ * (same ms, same requested_by) exists already changes nothing and says so in column 5, which
+ * makes a retry after an unknown outcome safe. No row at all: no such workflow. */
+// clang-format off
+static const char sql_requeue[] =
+    "WITH w0 AS ("
+    "  SELECT w.id, w.state FROM " WF " w"
+    "  WHERE w.job_class = $1 AND w.key = $2"
+    "  FOR UPDATE),"
+    " mark AS ("
+    "  SELECT '$workflow_retry$' || $3::bigint AS name),"
+    " done AS ("
+    "  SELECT l.metadata->>'previous_state' AS prev"
+    "  FROM " LOG " l JOIN w0 ON l.workflow_id = w0.id JOIN mark ON l.step_name = mark.name"
+    "  WHERE l.metadata->>'requested_by' = $4::text),"
+    " upd AS ("
+    "  UPDATE " WF " AS w"
+    "  SET state = 'idle', next_wake_at = now(), retry_counts = '{}'::jsonb, updated_at = now()"
+    "  FROM w0"
+    "  WHERE w.id = w0.id AND w0.state IN ('stalled', 'failed')"
+    "    AND NOT EXISTS (SELECT 1 FROM done)"
+    "  RETURNING w.id, w0.state AS prev),"
+    " rst AS ("
+    "  UPDATE " LOG " AS l"
+    "  SET metadata = l.metadata - 'retry_counts', updated_at = now()"
+    "  FROM upd"
+    "  WHERE l.workflow_id = upd.id AND l.state = 'failed' AND l.metadata ? 'retry_counts'),"
+    " ins AS ("
+    "  INSERT INTO " LOG " (workflow_id, step_name, state, attempts, metadata,"
+    "                       started_at, last_executed_at, completed_at)"
+    "  SELECT upd.id, mark.name, 'completed', 1,"
+    "         jsonb_strip_nulls(jsonb_build_object("
+    "           'previous_state', upd.prev,"
+    "           'requested_at', to_char(to_timestamp($3::bigint / 1000.0) AT TIME ZONE 'UTC',"
+    "                                   'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"'),"
+    "           'requested_by', $4::text,"
+    "           'reason', nullif($5::text, ''),"
+    "           'job_id', $6::text)),"
+    "         now(), now(), now()"
+    "  FROM upd, mark"
+    "  RETURNING 1)"
+    " SELECT w.id, w.job_class, w.key, w.queue, w0.state,"
+    "        (SELECT prev FROM done LIMIT 1), (SELECT prev FROM upd)"
+    " FROM w0 JOIN " WF " w ON w.id = w0.id";
+// clang-format on
+
+/* The workflows a bulk requeue selects, one page: $1 state ('stalled' or 'failed'), $2 class
+ * (NULL: any), $3 error class (NULL: any; else the workflow's last error row has this class or
+ * one under it, "$3." followed by anything), $4 age in ms (0: any; else updated_at, when it
+ * entered that state, is older than now - $4), after id $5, at most $6 rows. Guarantees: keyset
+ * pages over the (state, id) index, so each call reads a bounded page and a caller that moves
+ * rows out of the state loses none and sees none twice; the last error is one index probe on
+ * error_logs (workflow_id, id). Read-only. */
+// clang-format off
+static const char sql_resumable[] =
+    "SELECT " REF_COLS
+    " FROM " WF " w"
+    " LEFT JOIN LATERAL ("
+    "   SELECT x.error_class FROM " ERR " x"
+    "   WHERE x.workflow_id = w.id ORDER BY x.id DESC LIMIT 1) e ON true"
+    " WHERE w.state = $1 AND w.id > $5::bigint"
+    "   AND ($2::text IS NULL OR w.job_class = $2)"
+    "   AND ($3::text IS NULL OR e.error_class = $3"
+    "        OR left(e.error_class, length($3) + 1) = $3 || '.')"
+    "   AND ($4::bigint <= 0 OR w.updated_at < now() - $4::bigint * interval '1 millisecond')"
+    " ORDER BY w.id LIMIT $6";
+// clang-format on
 
 const cf_sql_stmt cf_sql_stmts[CF_SQL_COUNT_] = {
-    [CF_SQL_RUN_BEGINS] = {"cf_run_begins", SQL_RUN_BEGINS, 2},
-    [CF_SQL_STEPS_OF_BEGINS] = {"cf_steps_of_begins", SQL_STEPS_OF_BEGINS, 1},
-    [CF_SQL_STEPS_BY_KEY] = {"cf_steps_by_key", SQL_STEPS_BY_KEY, 2},
-    [CF_SQL_STEPS_BY_ID] = {"cf_steps_by_id", SQL_STEPS_BY_ID, 1},
-    [CF_SQL_STEPS_ALL_BY_ID] = {"cf_steps_all_by_id", SQL_STEPS_ALL_BY_ID, 1},
-    [CF_SQL_WRITE_SETS] = {"cf_write_sets", SQL_WRITE_SETS, 2},
-    [CF_SQL_RESOLVE] = {"cf_resolve", SQL_RESOLVE, 2},
-    [CF_SQL_WF_BY_CLASS_KEY] = {"cf_wf_by_class_key", SQL_WF_BY_CLASS_KEY, 2},
-    [CF_SQL_WF_BY_KEY] = {"cf_wf_by_key", SQL_WF_BY_KEY, 1},
-    [CF_SQL_WF_BY_ID] = {"cf_wf_by_id", SQL_WF_BY_ID, 1},
-    [CF_SQL_WF_INSERT_IDLE] = {"cf_wf_insert_idle", SQL_WF_INSERT_IDLE, 5},
-    [CF_SQL_ERRORS_BY_ID] = {"cf_errors_by_id", SQL_ERRORS_BY_ID, 2},
-    [CF_SQL_LIST_ALL] = {"cf_list_all", SQL_LIST_ALL, 2},
-    [CF_SQL_LIST_STATE] = {"cf_list_state", SQL_LIST_STATE, 3},
-    [CF_SQL_LIST_CLASS] = {"cf_list_class", SQL_LIST_CLASS, 3},
-    [CF_SQL_LIST_STATE_CLASS] = {"cf_list_state_class", SQL_LIST_STATE_CLASS, 4},
-    [CF_SQL_COUNTS_ALL] = {"cf_counts_all", SQL_COUNTS_ALL, 0},
-    [CF_SQL_COUNTS_CLASS] = {"cf_counts_class", SQL_COUNTS_CLASS, 1},
-    [CF_SQL_SWEEP_OVERDUE] = {"cf_sweep_overdue", SQL_SWEEP_OVERDUE, 2},
-    [CF_SQL_SWEEP_RUNNING] = {"cf_sweep_running", SQL_SWEEP_RUNNING, 2},
+    [CF_SQL_RUN_BEGINS] = {"cf_run_begins", sql_run_begins, 2},
+    [CF_SQL_STEPS_OF_BEGINS] = {"cf_steps_of_begins", sql_steps_of_begins, 1},
+    [CF_SQL_STEPS_BY_KEY] = {"cf_steps_by_key", sql_steps_by_key, 2},
+    [CF_SQL_STEPS_BY_ID] = {"cf_steps_by_id", sql_steps_by_id, 1},
+    [CF_SQL_STEPS_ALL_BY_ID] = {"cf_steps_all_by_id", sql_steps_all_by_id, 1},
+    [CF_SQL_WRITE_SETS] = {"cf_write_sets", sql_write_sets, 2},
+    [CF_SQL_RESOLVE] = {"cf_resolve", sql_resolve, 2},
+    [CF_SQL_END_BACKEND] = {"cf_end_backend", sql_end_backend, 2},
+    [CF_SQL_WF_BY_CLASS_KEY] = {"cf_wf_by_class_key", sql_wf_by_class_key, 2},
+    [CF_SQL_WF_BY_KEY] = {"cf_wf_by_key", sql_wf_by_key, 1},
+    [CF_SQL_WF_BY_ID] = {"cf_wf_by_id", sql_wf_by_id, 1},
+    [CF_SQL_WF_INSERT_IDLE] = {"cf_wf_insert_idle", sql_wf_insert_idle, 5},
+    [CF_SQL_ERRORS_BY_ID] = {"cf_errors_by_id", sql_errors_by_id, 2},
+    [CF_SQL_LIST_ALL] = {"cf_list_all", sql_list_all, 2},
+    [CF_SQL_LIST_STATE] = {"cf_list_state", sql_list_state, 3},
+    [CF_SQL_LIST_CLASS] = {"cf_list_class", sql_list_class, 3},
+    [CF_SQL_LIST_STATE_CLASS] = {"cf_list_state_class", sql_list_state_class, 4},
+    [CF_SQL_COUNTS_ALL] = {"cf_counts_all", sql_counts_all, 0},
+    [CF_SQL_COUNTS_CLASS] = {"cf_counts_class", sql_counts_class, 1},
+    [CF_SQL_SWEEP_OVERDUE] = {"cf_sweep_overdue", sql_sweep_overdue, 2},
+    [CF_SQL_SWEEP_RUNNING] = {"cf_sweep_running", sql_sweep_running, 2},
+    [CF_SQL_REQUEUE] = {"cf_requeue", sql_requeue, 6},
+    [CF_SQL_RESUMABLE] = {"cf_resumable", sql_resumable, 6},
 };

@@ -13,6 +13,7 @@ typedef enum cf_sql_id {
     CF_SQL_STEPS_ALL_BY_ID,  /* workflow_id: every step row */
     CF_SQL_WRITE_SETS,       /* write sets jsonb [{i,id,f,ctx,o,wk,a,rc,st,er}], token */
     CF_SQL_RESOLVE,          /* token, refs jsonb [{"id":..}|{"c":..,"k":..}] */
+    CF_SQL_END_BACKEND,      /* pid, application_name: a row while that backend lives */
     CF_SQL_WF_BY_CLASS_KEY,  /* class, key */
     CF_SQL_WF_BY_KEY,        /* key (any class; at most 2 rows) */
     CF_SQL_WF_BY_ID,         /* id */
@@ -26,6 +27,8 @@ typedef enum cf_sql_id {
     CF_SQL_COUNTS_CLASS,     /* class */
     CF_SQL_SWEEP_OVERDUE,    /* grace_ms, limit */
     CF_SQL_SWEEP_RUNNING,    /* after_id, limit */
+    CF_SQL_REQUEUE,          /* class, key, ms, by, reason, job_id (store/requeue.c) */
+    CF_SQL_RESUMABLE,        /* state, class, error class, older ms, after_id, limit */
     CF_SQL_COUNT_
 } cf_sql_id;
 
@@ -49,6 +52,9 @@ extern const cf_sql_stmt cf_sql_stmts[CF_SQL_COUNT_];
  * 5 started_at_ms, 6 last_executed_at_ms, 7 completed_at_ms, 8 error_class, 9 error_message. */
 /* Error columns (cf_rows_errors): 0 id, 1 step_name, 2 attempt, 3 error_class,
  * 4 error_message, 5 backtrace, 6 context, 7 created_at_ms. */
+/* Requeue columns (store/requeue.c): 0 id, 1 job_class, 2 key, 3 queue, 4 state before,
+ * 5 previous_state of this request's row when it had landed already, 6 previous_state when this
+ * call did the transition. */
 /* Sweep columns (cf_rows_refs): 0 id, 1 fence, 2 job_class, 3 key, 4 queue, 5 locked_by,
  * 6 next_wake_at_ms, 7 locked_at_ms. */
 

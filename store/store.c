@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: MIT
 /* store/store.c: opening and closing a store, its bounded pool of reader connections, and the
- * calls that go through it (run begin and commit are handed to store/writer.c; lookups run on
- * a reader). */
+ * calls that go through it (run begin and commit are handed to the store's cf_writer,
+ * store/writer.h; lookups run on a reader). */
 #include "store/store.h"
 
 #include <stdio.h>
@@ -28,6 +28,8 @@ struct cf_store_err {
 
 void cf_store_set_error(cf_store *s, const char *msg)
 {
+    if (s == NULL)
+        return;
     cf_store_err *e = pthread_getspecific(s->err_key);
     if (e == NULL) {
         if (msg == NULL || msg[0] == '\0')
@@ -63,13 +65,12 @@ static void set_error(cf_error *err, cf_status st, const char *msg)
 
 static void free_store(cf_store *s)
 {
+    cf_writer_stop(s->writer);
     for (int i = 0; s->readers && i < s->nreaders; i++)
         cf_pg_deinit(&s->readers[i]);
     cf_free(s->readers);
     cf_free(s->reader_state);
-    cf_pg_deinit(&s->wpg);
     pthread_mutex_destroy(&s->mu);
-    pthread_cond_destroy(&s->cv_work);
     pthread_cond_destroy(&s->cv_pool);
     if (s->err_key_made)
         pthread_key_delete(s->err_key);
@@ -86,7 +87,8 @@ cf_status cf_store_open(const cf_store_config *cfg, cf_store **out, cf_error *er
 {
     *out = NULL;
     if (!cfg || (cfg->max_connections != 0 && cfg->max_connections < 2) ||
-        cfg->statement_timeout_ms < 0 || cfg->batch_max < 0)
+        cfg->statement_timeout_ms < 0 || cfg->batch_max < 0 || cfg->io_timeout_ms < 0 ||
+        cfg->connect_timeout_ms < 0)
         return cf_error_set(err, "bad_value", "store",
                             "store: max_connections must be >= 2, timeouts >= 0");
     cf_error why = {0};
@@ -113,37 +115,36 @@ cf_status cf_store_open(const cf_store_config *cfg, cf_store **out, cf_error *er
     }
     s->err_key_made = true;
     pthread_mutex_init(&s->mu, NULL);
-    pthread_cond_init(&s->cv_work, NULL);
     pthread_cond_init(&s->cv_pool, NULL);
     s->max_connections = cfg->max_connections ? cfg->max_connections : 4;
-    s->statement_timeout_ms = cfg->statement_timeout_ms ? cfg->statement_timeout_ms : 30000;
+    int64_t stmt = cfg->statement_timeout_ms ? cfg->statement_timeout_ms : 30000;
+    s->limits = (cf_pg_limits){
+        .statement_timeout_ms = stmt,
+        .io_timeout_ms = cfg->io_timeout_ms ? cfg->io_timeout_ms : stmt + 5000,
+        .connect_timeout_ms = cfg->connect_timeout_ms ? cfg->connect_timeout_ms : 10000,
+    };
     s->batch_max = cfg->batch_max ? cfg->batch_max : 64;
-    if (s->batch_max > CF_STORE_BATCH_CAP)
-        s->batch_max = CF_STORE_BATCH_CAP;
+    if (s->batch_max > CF_WRITER_BATCH_CAP)
+        s->batch_max = CF_WRITER_BATCH_CAP;
     s->nreaders = s->max_connections - 1;
-    char hex[9];
-    cf_rand_hex(hex, 8);
-    snprintf(s->token_prefix, sizeof s->token_prefix, "%ld.%s", (long)getpid(), hex);
     s->dsn = cf_strdup(cfg->dsn ? cfg->dsn : "");
     s->readers = cf_calloc((size_t)s->nreaders, sizeof *s->readers);
     s->reader_state = cf_calloc((size_t)s->nreaders, sizeof *s->reader_state);
     cf_status st = (s->dsn && s->readers && s->reader_state) ? CF_OK : CF_ERR_NOMEM;
     for (int i = 0; st == CF_OK && i < s->nreaders; i++)
-        st = cf_pg_init(&s->readers[i], s->dsn, s->statement_timeout_ms);
-    if (st == CF_OK)
-        st = cf_pg_init(&s->wpg, s->dsn, s->statement_timeout_ms);
-    s->wpg.index_joins = true;
-    if (st == CF_OK && (st = cf_pg_connect(&s->wpg, true)) != CF_OK)
-        set_error(err, st, s->wpg.errstr);
+        st = cf_pg_init(&s->readers[i], s->dsn, &s->limits);
+    if (st == CF_OK) {
+        char hex[9], prefix[48];
+        cf_rand_hex(hex, 8);
+        snprintf(prefix, sizeof prefix, "%ld.%s", (long)getpid(), hex);
+        cf_writer_config wc = {
+            .dsn = s->dsn, .limits = s->limits, .batch_max = s->batch_max, .token_prefix = prefix};
+        st = cf_writer_start(&wc, &s->writer, err);
+    }
     if (st == CF_OK && (st = cf_pg_connect(&s->readers[0], true)) != CF_OK)
         set_error(err, st, s->readers[0].errstr);
-    if (st == CF_OK) {
+    if (st == CF_OK)
         s->reader_state[0] = CF_READER_IDLE;
-        if (pthread_create(&s->writer, NULL, cf_store_writer_main, s) != 0)
-            st = CF_ERR_NOMEM;
-        else
-            s->writer_started = true;
-    }
     if (st != CF_OK) {
         free_store(s);
         return st;
@@ -159,21 +160,17 @@ void cf_store_close(cf_store *s)
 {
     if (!s)
         return;
-    pthread_mutex_lock(&s->mu);
-    s->closing = true;
-    pthread_cond_broadcast(&s->cv_work);
-    pthread_mutex_unlock(&s->mu);
-    if (s->writer_started)
-        pthread_join(s->writer, NULL);
-    free_store(s);
+    free_store(s); /* the writer first: it drains its queue */
 }
 
 void cf_store_get_stats(cf_store *s, cf_store_stats *out)
 {
-    out->batches = atomic_load(&s->n_batches);
-    out->write_sets = atomic_load(&s->n_write_sets);
-    out->reconnects = atomic_load(&s->n_reconnects);
-    out->unknown_outcomes = atomic_load(&s->n_unknown);
+    cf_writer_stats w;
+    cf_writer_get_stats(s->writer, &w);
+    out->batches = w.batches;
+    out->write_sets = w.write_sets;
+    out->reconnects = w.reconnects + atomic_load(&s->n_reconnects);
+    out->unknown_outcomes = w.unknown_outcomes;
 }
 
 /* ---- Reader pool ---- */
@@ -229,7 +226,7 @@ cf_status cf_store_read(cf_store *s, cf_sql_id id, const char *const *vals, PGre
         return st;
     st = cf_pg_exec(pg, id, vals, PGRES_TUPLES_OK, out);
     if (st == CF_ERR_IO) { /* reads are idempotent: one more try on a fresh connection */
-        if (cf_pg_reconnect(pg, true, s->statement_timeout_ms, &s->stop) == CF_OK) {
+        if (cf_pg_reconnect(pg, true, s->limits.statement_timeout_ms, &s->stop) == CF_OK) {
             atomic_fetch_add(&s->n_reconnects, 1);
             st = cf_pg_exec(pg, id, vals, PGRES_TUPLES_OK, out);
         }
@@ -247,9 +244,8 @@ cf_status cf_store_run_begin(cf_store *s, const cf_run_begin_args *args, cf_wf_r
     cf_op op;
     cf_status st = cf_op_encode_begin(&op, args, out);
     if (st == CF_OK)
-        st = cf_store_enqueue_and_wait(s, &op);
-    else
-        cf_store_set_error(s, op.err);
+        st = cf_writer_submit(s->writer, &op);
+    cf_store_set_error(s, st == CF_OK ? "" : op.err);
     cf_op_deinit(&op);
     return st;
 }
@@ -259,9 +255,8 @@ cf_status cf_store_commit(cf_store *s, const cf_write_set *ws)
     cf_op op;
     cf_status st = cf_op_encode_commit(&op, ws);
     if (st == CF_OK)
-        st = cf_store_enqueue_and_wait(s, &op);
-    else
-        cf_store_set_error(s, op.err);
+        st = cf_writer_submit(s->writer, &op);
+    cf_store_set_error(s, st == CF_OK ? "" : op.err);
     cf_op_deinit(&op);
     return st;
 }

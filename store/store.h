@@ -19,6 +19,7 @@
 #include <jansson.h>
 
 #include "common/status.h"
+#include "store/states.h"
 
 typedef struct cf_store cf_store; /* opaque: store/store.c */
 
@@ -27,6 +28,11 @@ typedef struct cf_store_config {
     int max_connections;          /* total this process opens: 1 writer + readers (0: 4; min 2) */
     int64_t statement_timeout_ms; /* per statement on every connection (0: 30000) */
     int batch_max;                /* write sets per shared commit (0: 64) */
+    int64_t io_timeout_ms;        /* longest wait for any answer from Postgres; then the
+                                     connection is dropped as lost, outcome unknown
+                                     (0: statement_timeout_ms + 5000) */
+    int64_t connect_timeout_ms;   /* libpq connect_timeout unless the DSN or PGCONNECT_TIMEOUT
+                                     sets one (0: 10000; whole seconds, at least 2) */
 } cf_store_config;
 
 /* cf_store_open connects the writer and one reader, checks that the schema was migrated by
@@ -34,7 +40,15 @@ typedef struct cf_store_config {
  * starts the writer thread. Later connections open on demand up to max_connections, and
  * broken ones reconnect with capped backoff. On failure *out is NULL and err (may be NULL;
  * never containing a password) says why: CF_ERR_INVALID (bad config or DSN), CF_ERR_UNAVAILABLE
- * (server unreachable), CF_ERR_STATE (schema missing or foreign), CF_ERR_NOMEM. Blocks. */
+ * (server unreachable), CF_ERR_STATE (schema missing or foreign), CF_ERR_NOMEM. Blocks.
+ *
+ * Deadlines: no call waits for Postgres longer than io_timeout_ms at a time. A server silent
+ * that long (a partition, a stopped host, a wedged backend) gets a cancel request and the
+ * connection is dropped: a read is retried once on a fresh connection; a run begin or commit
+ * has an unknown outcome, which the writer resolves by reading back its write token once the
+ * server process that ran it has ended (it asks that process to end), within the longer of
+ * io_timeout_ms and statement_timeout_ms; the call then answers from what is stored, or
+ * returns CF_ERR_UNAVAILABLE ("outcome unknown") when that could not be known in time. */
 CF_MUST_CHECK cf_status cf_store_open(const cf_store_config *cfg, cf_store **out, cf_error *err);
 
 /* cf_store_close drains the writer (every queued write set is committed or answered), stops
@@ -49,7 +63,7 @@ typedef struct cf_wf_row {
     int64_t id, fence;
     char wf_class[129]; /* job_class */
     char key[257];
-    char state[16]; /* idle running completed failed stalled */
+    cf_wf_state state; /* CF_WF_UNKNOWN: a state this binary does not know (store/states.h) */
     char queue[65];
     int attempt;     /* workflow-level attempts so far (retry_counts' companion) */
     int crash_count; /* consecutive runs that died holding the lock (see cf_store_run_begin) */
@@ -71,7 +85,7 @@ void cf_wf_row_deinit(cf_wf_row *row);
 typedef struct cf_step_row {
     int64_t id;
     char *name;
-    char state[12]; /* pending completed failed */
+    cf_step_state state; /* CF_STEP_UNKNOWN: a state this binary does not know */
     int attempts;
     json_t *metadata;
     int64_t started_at_ms, last_executed_at_ms, completed_at_ms; /* Unix ms, 0 = NULL */
@@ -97,13 +111,16 @@ typedef struct cf_run_begin_args {
     const char *lock_value;     /* "<worker-id>/<run-id>", recorded in locked_by */
     json_t *kwargs, *options;   /* stored when created (borrowed; NULL: {}) */
     bool retry;                 /* a retry_workflow envelope: stalled|failed are executable */
+    bool must_exist;            /* never create the row (a continuation carries no kwargs):
+                                   CF_ERR_NOT_FOUND when it does not exist */
     cf_step_list *steps;        /* optional: when non-NULL and the run begins, receives what
                                    cf_store_load_steps would, read in the same round trip */
 } cf_run_begin_args;
 
 /* cf_store_run_begin takes the Postgres side of a run's lock, in one statement and one commit
  * shared with other runs' writes (group commit); blocks until durable.
- * Finds the (class, key) row (SELECT first) or creates it with kwargs/options/queue; creation
+ * Finds the (class, key) row (SELECT first) or, unless args->must_exist, creates it with
+ * kwargs/options/queue (must_exist and no row: CF_ERR_NOT_FOUND, nothing written); creation
  * is race-safe (two creators: one row). A row this call creates is committed already locked:
  * it is born idle inside the transaction, so no reader ever sees it otherwise.
  * If executable (idle, running; stalled/failed too when args->retry), it sets state=running,
@@ -140,7 +157,7 @@ typedef enum cf_ws_outcome {
 typedef struct cf_ws_step {
     const char
         *name; /* SPEC §3 step name; never a `$workflow_...` marker (the store writes those) */
-    const char *state; /* "pending" "completed" "failed" */
+    cf_step_state state; /* pending, completed or failed (never UNKNOWN) */
     int attempts;
     json_t *metadata;                                            /* NULL: SQL NULL */
     int64_t started_at_ms, last_executed_at_ms, completed_at_ms; /* Unix ms; 0 = NULL */

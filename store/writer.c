@@ -1,5 +1,7 @@
 // SPDX-License-Identifier: MIT
-/* store/writer.c: the group-commit writer. One thread owns one connection; it takes up to
+/* store/writer.c: the group-commit writer (store/writer.h). Each cf_writer has its own thread,
+ * connection, queue, lock and batch plan, so several stores in one process never share a
+ * batch. The thread owns the connection; it takes up to
  * batch_max queued requests (run begins and write sets of different runs) and applies them
  * with at most three prepared statements in one libpq pipeline: every write set of the batch
  * in ONE statement (CF_SQL_WRITE_SETS), every run begin in one (CF_SQL_RUN_BEGINS) and their
@@ -13,96 +15,23 @@
  * waits for the next). A batch whose commit outcome is unknown (connection cut after the Sync
  * went out) is resolved by reading back which workflows carry the batch's write token, never
  * assumed. */
-#include <poll.h>
+#include "store/writer.h"
+
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/alloc.h"
+#include "common/backoff.h"
 #include "common/buf.h"
 #include "common/clock.h"
 #include "common/log.h"
+#include "store/pg.h"
 #include "store/rows.h"
-#include "store/store_internal.h"
 
 #define MAX_TRANSIENT_TRIES 3
-#define BATCH_CAP           CF_STORE_BATCH_CAP
-
-/* Answers op: fills st/err and wakes its caller. Called with s->mu held. */
-static void answer_locked(cf_op *op, cf_status st, const char *err)
-{
-    op->st = st;
-    if (err && err != op->err)
-        snprintf(op->err, sizeof op->err, "%s", err);
-    op->done = true;
-    pthread_cond_signal(&op->cv);
-}
-
-static void answer(cf_store *s, cf_op *op, cf_status st, const char *err)
-{
-    pthread_mutex_lock(&s->mu);
-    answer_locked(op, st, err);
-    pthread_mutex_unlock(&s->mu);
-}
-
-/* Puts ops back at the head of the queue, in their order, for the next batch. */
-static void requeue(cf_store *s, cf_op **ops, size_t n)
-{
-    if (n == 0)
-        return;
-    pthread_mutex_lock(&s->mu);
-    for (size_t i = n; i-- > 0;) {
-        ops[i]->next = s->head;
-        s->head = ops[i];
-        if (!s->tail)
-            s->tail = ops[i];
-    }
-    pthread_mutex_unlock(&s->mu);
-}
-
-cf_status cf_store_enqueue_and_wait(cf_store *s, cf_op *op)
-{
-    pthread_cond_init(&op->cv, NULL);
-    op->next = NULL;
-    pthread_mutex_lock(&s->mu);
-    if (s->closing) {
-        pthread_mutex_unlock(&s->mu);
-        pthread_cond_destroy(&op->cv);
-        cf_store_set_error(s, "store is closing");
-        return CF_ERR_UNAVAILABLE;
-    }
-    if (s->tail)
-        s->tail->next = op;
-    else
-        s->head = op;
-    s->tail = op;
-    pthread_cond_signal(&s->cv_work);
-    while (!op->done)
-        pthread_cond_wait(&op->cv, &s->mu);
-    pthread_mutex_unlock(&s->mu);
-    pthread_cond_destroy(&op->cv);
-    cf_store_set_error(s, op->st == CF_OK ? "" : op->err);
-    return op->st;
-}
-
-/* Fills a BEGIN op's answer from row `row` of its statement's result and, when steps were
- * loaded, rows [sfirst, sfirst + sn) of the steps result (step columns from column 1). */
-static void finish_begin(cf_op *op, PGresult *res, int row, PGresult *steps, int sfirst, int sn)
-{
-    cf_status st = cf_rows_wf(res, row, op->begin_out);
-    bool begun = st == CF_OK && strcmp(PQgetvalue(res, row, CF_SQL_WF_NCOLS), "begun") == 0;
-    if (st == CF_OK) {
-        op->begin_out->created = PQgetvalue(res, row, CF_SQL_WF_NCOLS + 1)[0] == 't';
-        op->begin_out->retried = PQgetvalue(res, row, CF_SQL_WF_NCOLS + 2)[0] == 't';
-    }
-    if (st == CF_OK && begun && steps && op->begin->steps)
-        st = cf_rows_steps_range(steps, sfirst, sn, 1, op->begin->steps);
-    if (st == CF_OK && !begun) {
-        snprintf(op->err, sizeof op->err, "workflow %s/%s is %s: not executable",
-                 op->begin->wf_class, op->begin->key, op->begin_out->state);
-        st = CF_ERR_STATE;
-    }
-    op->st = st;
-}
+#define BATCH_CAP           CF_WRITER_BATCH_CAP
 
 /* One statement of a pipeline: its kind, the ops it carries (indexes into the batch) and its
  * JSON array parameter. */
@@ -120,6 +49,102 @@ typedef struct plan {
     size_t members[MAX_STMTS];
     size_t nmembers;
 } plan;
+
+struct cf_writer {
+    pthread_mutex_t mu;     /* guards the queue, closing and every op's done/st/err */
+    pthread_cond_t cv_work; /* the thread waits here for ops */
+    cf_op *head, *tail;     /* queued ops, FIFO */
+    bool closing;
+    atomic_bool stop; /* cuts reconnect backoff short */
+    pthread_t thread;
+    bool started;
+
+    /* Only the writer thread touches these once it runs. */
+    cf_pg pg;
+    int batch_max;
+    char token_prefix[48]; /* "<pid>.<random>": unique per writer */
+    int64_t batch_seq;
+    plan plan; /* the statements of the batch in flight */
+    cf_log_limiter lost_log;
+
+    _Atomic int64_t n_batches, n_write_sets, n_reconnects, n_unknown;
+};
+
+/* Answers op: fills st/err and wakes its caller. Called with w->mu held. */
+static void answer_locked(cf_op *op, cf_status st, const char *err)
+{
+    op->st = st;
+    if (err && err != op->err)
+        snprintf(op->err, sizeof op->err, "%s", err);
+    op->done = true;
+    pthread_cond_signal(&op->cv);
+}
+
+static void answer(cf_writer *w, cf_op *op, cf_status st, const char *err)
+{
+    pthread_mutex_lock(&w->mu);
+    answer_locked(op, st, err);
+    pthread_mutex_unlock(&w->mu);
+}
+
+/* Puts ops back at the head of the queue, in their order, for the next batch. */
+static void requeue(cf_writer *w, cf_op **ops, size_t n)
+{
+    if (n == 0)
+        return;
+    pthread_mutex_lock(&w->mu);
+    for (size_t i = n; i-- > 0;) {
+        ops[i]->next = w->head;
+        w->head = ops[i];
+        if (!w->tail)
+            w->tail = ops[i];
+    }
+    pthread_mutex_unlock(&w->mu);
+}
+
+cf_status cf_writer_submit(cf_writer *w, cf_op *op)
+{
+    pthread_cond_init(&op->cv, NULL);
+    op->next = NULL;
+    pthread_mutex_lock(&w->mu);
+    if (w->closing) {
+        pthread_mutex_unlock(&w->mu);
+        pthread_cond_destroy(&op->cv);
+        snprintf(op->err, sizeof op->err, "store is closing");
+        return op->st = CF_ERR_UNAVAILABLE;
+    }
+    if (w->tail)
+        w->tail->next = op;
+    else
+        w->head = op;
+    w->tail = op;
+    pthread_cond_signal(&w->cv_work);
+    while (!op->done)
+        pthread_cond_wait(&op->cv, &w->mu);
+    pthread_mutex_unlock(&w->mu);
+    pthread_cond_destroy(&op->cv);
+    return op->st;
+}
+
+/* Fills a BEGIN op's answer from row `row` of its statement's result and, when steps were
+ * loaded, rows [sfirst, sfirst + sn) of the steps result (step columns from column 1). */
+static void finish_begin(cf_op *op, PGresult *res, int row, PGresult *steps, int sfirst, int sn)
+{
+    cf_status st = cf_rows_wf(res, row, op->begin_out);
+    bool begun = st == CF_OK && strcmp(PQgetvalue(res, row, CF_SQL_WF_NCOLS), "begun") == 0;
+    if (st == CF_OK) {
+        op->begin_out->created = PQgetvalue(res, row, CF_SQL_WF_NCOLS + 1)[0] == 't';
+        op->begin_out->retried = PQgetvalue(res, row, CF_SQL_WF_NCOLS + 2)[0] == 't';
+    }
+    if (st == CF_OK && begun && steps && op->begin->steps)
+        st = cf_rows_steps_range(steps, sfirst, sn, 1, op->begin->steps);
+    if (st == CF_OK && !begun) {
+        snprintf(op->err, sizeof op->err, "workflow %s/%s is %s: not executable",
+                 op->begin->wf_class, op->begin->key, cf_wf_state_name(op->begin_out->state));
+        st = CF_ERR_STATE;
+    }
+    op->st = st;
+}
 
 /* Appends a statement of kind id carrying ops idx[0..n) to p; false on OOM. */
 static bool plan_add(plan *p, cf_op **ops, cf_sql_id id, const size_t *idx, size_t n)
@@ -179,11 +204,12 @@ static void plan_free(plan *p)
     p->nst = p->nmembers = 0;
 }
 
-/* Sends every statement of the plan and the Sync; false when the connection failed. */
-static bool send_plan(cf_store *s, plan *p, const char *token)
+/* Sends every statement of the plan and the Sync; false when the connection failed or the
+ * deadline passed (the Sync may have gone out: the caller resolves the outcome). */
+static bool send_plan(cf_writer *w, plan *p, const char *token, int64_t deadline)
 {
-    PGconn *c = s->wpg.conn;
-    if (!PQenterPipelineMode(c) || PQsetnonblocking(c, 1) != 0)
+    PGconn *c = w->pg.conn;
+    if (!PQenterPipelineMode(c))
         return false;
     for (size_t i = 0; i < p->nst; i++) {
         const cf_sql_stmt *st = &cf_sql_stmts[p->st[i].id];
@@ -191,27 +217,19 @@ static bool send_plan(cf_store *s, plan *p, const char *token)
         if (!PQsendQueryPrepared(c, st->name, st->nparams, vals, NULL, NULL, 0))
             return false;
     }
-    if (!PQpipelineSync(c))
-        return false;
-    int rc;
-    while ((rc = PQflush(c)) == 1) {
-        struct pollfd pf = {.fd = PQsocket(c), .events = POLLIN | POLLOUT};
-        if (poll(&pf, 1, 1000) < 0)
-            return false;
-        if ((pf.revents & POLLIN) && !PQconsumeInput(c))
-            return false;
-    }
-    return rc == 0;
+    return PQpipelineSync(c) && cf_pg_flush(&w->pg, deadline) == CF_OK;
 }
 
-/* Reads one statement's result and the NULL that ends it; NULL when the connection failed. */
-static PGresult *read_one(PGconn *c)
+/* Reads one statement's result and the NULL that ends it; NULL when the connection failed or
+ * the deadline passed (then the connection was dropped). */
+static PGresult *read_one(cf_writer *w, int64_t deadline)
 {
-    PGresult *r = PQgetResult(c);
+    bool timed_out;
+    PGresult *r = cf_pg_next_result(&w->pg, deadline, &timed_out);
     if (!r)
         return NULL;
-    PGresult *end = PQgetResult(c);
-    if (end) { /* a statement has one result; anything else means the stream is broken */
+    PGresult *end = cf_pg_next_result(&w->pg, deadline, &timed_out);
+    if (end || timed_out) { /* a statement has one result; anything else: the stream broke */
         PQclear(end);
         PQclear(r);
         return NULL;
@@ -219,24 +237,20 @@ static PGresult *read_one(PGconn *c)
     return r;
 }
 
-static void leave_pipeline(cf_store *s)
+static void leave_pipeline(cf_writer *w)
 {
-    PGconn *c = s->wpg.conn;
-    if (!c)
-        return;
-    if (PQpipelineStatus(c) != PQ_PIPELINE_OFF && !PQexitPipelineMode(c)) {
+    PGconn *c = w->pg.conn;
+    if (c && PQpipelineStatus(c) != PQ_PIPELINE_OFF && !PQexitPipelineMode(c)) {
         /* results left over: the connection is in an unknown state; drop it */
         PQfinish(c);
-        s->wpg.conn = NULL;
-        return;
+        w->pg.conn = NULL;
     }
-    (void)PQsetnonblocking(c, 0);
 }
 
 typedef enum batch_result { BATCH_DONE, BATCH_NOT_SENT, BATCH_UNKNOWN, BATCH_ISOLATE } batch_result;
 
 /* Answers every op of a committed batch from the statements' results. */
-static void answer_all(cf_store *s, cf_op **ops, size_t n, plan *p, cf_op **retry, size_t *nretry)
+static void answer_all(cf_writer *w, cf_op **ops, size_t n, plan *p, cf_op **retry, size_t *nretry)
 {
     int brow[BATCH_CAP], sfirst[BATCH_CAP], sn[BATCH_CAP];
     bool applied[BATCH_CAP];
@@ -274,7 +288,7 @@ static void answer_all(cf_store *s, cf_op **ops, size_t n, plan *p, cf_op **retr
                 snprintf(op->err, sizeof op->err,
                          "workflow %lld: fence moved or run no longer holds it",
                          (long long)op->workflow_id);
-            answer(s, op, applied[i] ? CF_OK : CF_ERR_CONFLICT, op->err);
+            answer(w, op, applied[i] ? CF_OK : CF_ERR_CONFLICT, op->err);
             continue;
         }
         PGresult *br = bres, *sr = sres;
@@ -286,79 +300,150 @@ static void answer_all(cf_store *s, cf_op **ops, size_t n, plan *p, cf_op **retr
             else if (p->st[k].id == CF_SQL_STEPS_OF_BEGINS)
                 sr = p->st[k].res;
         }
+        if (brow[i] < 0 && op->begin->must_exist) {
+            answer(w, op, CF_ERR_NOT_FOUND, "no such workflow (this begin may not create it)");
+            continue;
+        }
         if (brow[i] < 0) {
             retry[(*nretry)++] = op; /* lost a creation race: run again, it will find the row */
             continue;
         }
         finish_begin(op, br, brow[i], sr, sfirst[i], sn[i]);
-        answer(s, op, op->st, op->err);
+        answer(w, op, op->st, op->err);
     }
-    atomic_fetch_add(&s->n_batches, 1);
-    atomic_fetch_add(&s->n_write_sets, (int64_t)n);
+    atomic_fetch_add(&w->n_batches, 1);
+    atomic_fetch_add(&w->n_write_sets, (int64_t)n);
 }
 
 /* Runs one pipeline. On BATCH_DONE every op is either answered (done) or put in retry[]; on
  * BATCH_ISOLATE (a batched statement was refused: nothing was applied) the caller runs the
  * ops again isolated. */
-static batch_result run_pipeline(cf_store *s, cf_op **ops, size_t n, bool isolated,
+static batch_result run_pipeline(cf_writer *w, cf_op **ops, size_t n, bool isolated,
                                  const char *token, cf_op **retry, size_t *nretry)
 {
-    static plan p; /* only the writer thread runs this */
-    if (!plan_build(&p, ops, n, isolated)) {
-        plan_free(&p);
+    plan *p = &w->plan; /* this writer's own: only its thread runs this */
+    if (!plan_build(p, ops, n, isolated)) {
+        plan_free(p);
         for (size_t i = 0; i < n; i++)
-            answer(s, ops[i], CF_ERR_NOMEM, "out of memory building the batch");
+            answer(w, ops[i], CF_ERR_NOMEM, "out of memory building the batch");
         return BATCH_DONE;
     }
-    if (!send_plan(s, &p, token)) {
-        plan_free(&p);
-        leave_pipeline(s);
+    /* Each wait gets io_timeout of its own: it measures the server's silence, and the
+     * pipeline's statements may each take up to statement_timeout. */
+    if (!send_plan(w, p, token, cf_pg_deadline(&w->pg))) {
+        plan_free(p);
+        leave_pipeline(w);
         return BATCH_NOT_SENT; /* nothing can have committed without the Sync, but a Sync may
                                   have gone out: treat a failure after it as unknown below */
     }
     batch_result br = BATCH_DONE;
-    PGconn *c = s->wpg.conn;
-    for (size_t k = 0; k < p.nst && br == BATCH_DONE; k++)
-        if (!(p.st[k].res = read_one(c)))
+    for (size_t k = 0; k < p->nst && br == BATCH_DONE; k++)
+        if (!(p->st[k].res = read_one(w, cf_pg_deadline(&w->pg))))
             br = BATCH_UNKNOWN;
-    PGresult *sync = br == BATCH_DONE ? PQgetResult(c) : NULL;
+    bool timed_out = false;
+    PGresult *sync =
+        br == BATCH_DONE ? cf_pg_next_result(&w->pg, cf_pg_deadline(&w->pg), &timed_out) : NULL;
     if (br == BATCH_DONE && (!sync || PQresultStatus(sync) != PGRES_PIPELINE_SYNC))
         br = BATCH_UNKNOWN;
     PQclear(sync);
     if (br == BATCH_DONE) {
         /* The first refused statement rolled the implicit transaction back. */
-        size_t bad = p.nst;
-        for (size_t k = 0; k < p.nst && bad == p.nst; k++)
-            if (PQresultStatus(p.st[k].res) != PGRES_TUPLES_OK)
+        size_t bad = p->nst;
+        for (size_t k = 0; k < p->nst && bad == p->nst; k++)
+            if (PQresultStatus(p->st[k].res) != PGRES_TUPLES_OK)
                 bad = k;
-        if (bad < p.nst && p.st[bad].n > 1) {
+        if (bad < p->nst && p->st[bad].n > 1) {
             br = BATCH_ISOLATE;
-        } else if (bad < p.nst) {
-            size_t badop = p.members[p.st[bad].first];
-            cf_status st = cf_pg_result_status(&s->wpg, p.st[bad].res, PGRES_TUPLES_OK);
+        } else if (bad < p->nst) {
+            size_t badop = p->members[p->st[bad].first];
+            cf_status st = cf_pg_result_status(&w->pg, p->st[bad].res, PGRES_TUPLES_OK);
             bool transient = cf_status_is_transient(st) || st == CF_ERR_UNAVAILABLE;
             for (size_t i = 0; i < n; i++) {
                 if (i == badop && (!transient || ++ops[i]->transient_tries >= MAX_TRANSIENT_TRIES))
-                    answer(s, ops[i], st, s->wpg.errstr);
+                    answer(w, ops[i], st, w->pg.errstr);
                 else
                     retry[(*nretry)++] = ops[i];
             }
         } else {
-            answer_all(s, ops, n, &p, retry, nretry);
+            answer_all(w, ops, n, p, retry, nretry);
         }
     }
-    plan_free(&p);
-    leave_pipeline(s);
+    plan_free(p);
+    leave_pipeline(w);
     return br;
 }
 
-/* After an unknown outcome: reconnect, then ask which ops' workflows carry the batch token.
- * Applied ops are answered (a BEGIN re-reads its row); the rest go to retry[]. Returns false
- * when Postgres stayed unreachable (the ops are then answered UNAVAILABLE by the caller). */
-static bool resolve(cf_store *s, cf_op **ops, size_t n, const char *token, cf_op **retry,
-                    size_t *nretry)
+/* read_back_begin reads an applied BEGIN's row (and its steps, when asked) after a resolve. */
+static cf_status read_back_begin(cf_writer *w, const cf_op *op, PGresult **row, PGresult **steps)
 {
-    atomic_fetch_add(&s->n_unknown, 1);
+    PQclear(*row);
+    PQclear(*steps);
+    *row = *steps = NULL;
+    const char *vals[] = {op->begin->wf_class, op->begin->key};
+    cf_status rs = cf_pg_exec(&w->pg, CF_SQL_WF_BY_CLASS_KEY, vals, PGRES_TUPLES_OK, row);
+    if (rs == CF_OK && op->begin->steps)
+        rs = cf_pg_exec(&w->pg, CF_SQL_STEPS_BY_KEY, vals, PGRES_TUPLES_OK, steps);
+    return rs;
+}
+
+/* Reads back which of a batch's workflows carry its token (refs: CF_SQL_RESOLVE's $2), once
+ * the server process that ran the batch (batch_pid) is gone: until then its transaction may
+ * still commit, so a read would not be final. That process is asked to end (a stopped or
+ * wedged one keeps the request pending). Reconnects as needed, with backoff, for at most the
+ * longer of io_timeout and statement_timeout; NULL when that passes first. */
+static PGresult *read_back(cf_writer *w, const char *token, const char *refs, int batch_pid)
+{
+    const cf_pg_limits *lim = &w->pg.limits;
+    int64_t bound = lim->io_timeout_ms > lim->statement_timeout_ms ? lim->io_timeout_ms
+                                                                   : lim->statement_timeout_ms;
+    int64_t give_up = cf_clock_mono_ms() + bound;
+    char pid[24];
+    snprintf(pid, sizeof pid, "%d", batch_pid);
+    for (int attempt = 1;; attempt++) {
+        int64_t left = give_up - cf_clock_mono_ms();
+        if (left <= 0 || atomic_load(&w->stop))
+            return NULL;
+        cf_status st = CF_OK;
+        if (cf_pg_is_broken(&w->pg) || !w->pg.prepared) {
+            st = cf_pg_reconnect(&w->pg, true, left, &w->stop);
+            if (st == CF_OK)
+                atomic_fetch_add(&w->n_reconnects, 1);
+        }
+        PGresult *r = NULL;
+        if (st == CF_OK && batch_pid > 0) {
+            const char *vals[] = {pid, CF_WRITER_APP_NAME};
+            st = cf_pg_exec(&w->pg, CF_SQL_END_BACKEND, vals, PGRES_TUPLES_OK, &r);
+            if (st == CF_OK && PQntuples(r) > 0) {
+                snprintf(w->pg.errstr, sizeof w->pg.errstr,
+                         "the postgres process that ran the batch (pid %d) has not ended",
+                         batch_pid);
+                st = CF_ERR_UNAVAILABLE;
+            }
+            PQclear(r);
+            r = NULL;
+        }
+        if (st == CF_OK) {
+            const char *vals[] = {token, refs};
+            st = cf_pg_exec(&w->pg, CF_SQL_RESOLVE, vals, PGRES_TUPLES_OK, &r);
+            if (st == CF_OK)
+                return r;
+        }
+        if (!cf_status_is_transient(st) && st != CF_ERR_UNAVAILABLE)
+            return NULL;
+        int64_t delay = cf_backoff_delay_ms(50, 1000, attempt, true);
+        left = give_up - cf_clock_mono_ms();
+        if (!cf_clock_sleep_ms(delay < left ? delay : left, &w->stop))
+            return NULL;
+    }
+}
+
+/* After an unknown outcome: reads back (read_back) which ops' workflows carry the batch token.
+ * Applied ops are answered (a BEGIN re-reads its row); the rest go to retry[]. Returns false
+ * when the outcome stayed unknown (the ops are then answered UNAVAILABLE by the caller). */
+static bool resolve(cf_writer *w, cf_op **ops, size_t n, const char *token, int batch_pid,
+                    cf_op **retry, size_t *nretry)
+{
+    atomic_fetch_add(&w->n_unknown, 1);
     json_t *refs = json_array();
     for (size_t i = 0; refs && i < n; i++) {
         json_t *o =
@@ -374,17 +459,9 @@ static bool resolve(cf_store *s, cf_op **ops, size_t n, const char *token, cf_op
     json_decref(refs);
     if (!text)
         return false;
-    PGresult *r = NULL;
-    cf_status st = CF_ERR_IO;
-    while (st == CF_ERR_IO || st == CF_ERR_UNAVAILABLE) {
-        if (cf_pg_reconnect(&s->wpg, true, s->statement_timeout_ms, &s->stop) != CF_OK)
-            break;
-        atomic_fetch_add(&s->n_reconnects, 1);
-        const char *vals[] = {token, text};
-        st = cf_pg_exec(&s->wpg, CF_SQL_RESOLVE, vals, PGRES_TUPLES_OK, &r);
-    }
+    PGresult *r = read_back(w, token, text, batch_pid);
     free(text);
-    if (st != CF_OK)
+    if (!r)
         return false;
     for (size_t i = 0; i < n; i++) {
         cf_op *op = ops[i];
@@ -399,14 +476,19 @@ static bool resolve(cf_store *s, cf_op **ops, size_t n, const char *token, cf_op
             continue;
         }
         if (op->kind == CF_OP_COMMIT) {
-            answer(s, op, CF_OK, NULL);
+            answer(w, op, CF_OK, NULL);
             continue;
         }
+        /* The begin is applied: a read failing now must not answer it as failed (its run would
+         * be put back and the next begin would count a crash), so reads are retried. */
         PGresult *row = NULL, *steps = NULL;
-        const char *vals[] = {op->begin->wf_class, op->begin->key};
-        cf_status rs = cf_pg_exec(&s->wpg, CF_SQL_WF_BY_CLASS_KEY, vals, PGRES_TUPLES_OK, &row);
-        if (rs == CF_OK && op->begin->steps)
-            rs = cf_pg_exec(&s->wpg, CF_SQL_STEPS_BY_KEY, vals, PGRES_TUPLES_OK, &steps);
+        cf_status rs = read_back_begin(w, op, &row, &steps);
+        int64_t give_up = cf_clock_mono_ms() + w->pg.limits.statement_timeout_ms;
+        while (cf_status_is_transient(rs) && cf_clock_mono_ms() < give_up &&
+               cf_pg_reconnect(&w->pg, true, give_up - cf_clock_mono_ms(), &w->stop) == CF_OK) {
+            atomic_fetch_add(&w->n_reconnects, 1);
+            rs = read_back_begin(w, op, &row, &steps);
+        }
         if (rs == CF_OK && PQntuples(row) == 1) {
             rs = cf_rows_wf(row, 0, op->begin_out);
             if (rs == CF_OK) {
@@ -418,7 +500,7 @@ static bool resolve(cf_store *s, cf_op **ops, size_t n, const char *token, cf_op
         } else if (rs == CF_OK) {
             rs = CF_ERR_NOT_FOUND;
         }
-        answer(s, op, rs, rs == CF_OK ? NULL : s->wpg.errstr);
+        answer(w, op, rs, rs == CF_OK ? NULL : w->pg.errstr);
         PQclear(row);
         PQclear(steps);
     }
@@ -426,10 +508,10 @@ static bool resolve(cf_store *s, cf_op **ops, size_t n, const char *token, cf_op
     return true;
 }
 
-static void fail_all(cf_store *s, cf_op **ops, size_t n, cf_status st, const char *why)
+static void fail_all(cf_writer *w, cf_op **ops, size_t n, cf_status st, const char *why)
 {
     for (size_t i = 0; i < n; i++)
-        answer(s, ops[i], st, why);
+        answer(w, ops[i], st, why);
 }
 
 /* True when op concerns the same workflow as one of ops[0..n): a begin of the same class and
@@ -449,7 +531,7 @@ static bool same_workflow(const cf_op *op, cf_op **ops, size_t n)
     return false;
 }
 
-static void run_batch(cf_store *s, cf_op **all, size_t nall, cf_op **retry)
+static void run_batch(cf_writer *w, cf_op **all, size_t nall, cf_op **retry)
 {
     cf_op *ops[BATCH_CAP];
     size_t n = 0, nretry = 0;
@@ -462,60 +544,118 @@ static void run_batch(cf_store *s, cf_op **all, size_t nall, cf_op **retry)
     bool isolated = false;
     for (;;) {
         char token[80];
-        snprintf(token, sizeof token, "%s.%lld", s->token_prefix, (long long)++s->batch_seq);
-        if (cf_pg_is_broken(&s->wpg) || !s->wpg.prepared) {
-            if (cf_pg_reconnect(&s->wpg, true, s->statement_timeout_ms, &s->stop) != CF_OK) {
-                fail_all(s, ops, n, CF_ERR_UNAVAILABLE, s->wpg.errstr);
-                requeue(s, retry, nretry);
+        snprintf(token, sizeof token, "%s.%lld", w->token_prefix, (long long)++w->batch_seq);
+        if (cf_pg_is_broken(&w->pg) || !w->pg.prepared) {
+            if (cf_pg_reconnect(&w->pg, true, w->pg.limits.statement_timeout_ms, &w->stop) !=
+                CF_OK) {
+                fail_all(w, ops, n, CF_ERR_UNAVAILABLE, w->pg.errstr);
+                requeue(w, retry, nretry);
                 return;
             }
-            atomic_fetch_add(&s->n_reconnects, 1);
+            atomic_fetch_add(&w->n_reconnects, 1);
         }
-        batch_result br = run_pipeline(s, ops, n, isolated, token, retry, &nretry);
+        int batch_pid = w->pg.backend_pid; /* the server process this batch runs on */
+        batch_result br = run_pipeline(w, ops, n, isolated, token, retry, &nretry);
         if (br == BATCH_ISOLATE && !isolated) {
             isolated = true; /* nothing was applied: the same ops again, one statement each */
             continue;
         }
         if (br == BATCH_NOT_SENT || br == BATCH_UNKNOWN) {
-            static cf_log_limiter lim;
             int64_t suppressed;
-            if (cf_log_ratelimit(&lim, 5000, &suppressed))
-                log_warn("store writer lost its connection mid-batch (%zu writes); resolving: %s",
-                         n, s->wpg.errstr);
-            if (!resolve(s, ops, n, token, retry, &nretry)) {
-                fail_all(s, ops, n, CF_ERR_UNAVAILABLE,
+            if (cf_log_ratelimit(&w->lost_log, 5000, &suppressed))
+                log_warn("event=store_outcome_unknown: the store writer lost its connection "
+                         "mid-batch (%zu writes); reading back what committed: %s",
+                         n, w->pg.errstr);
+            cf_pg_close(&w->pg); /* whatever is left of it is in an unknown state */
+            if (!resolve(w, ops, n, token, batch_pid, retry, &nretry)) {
+                fail_all(w, ops, n, CF_ERR_UNAVAILABLE,
                          "postgres unreachable; the outcome of this write is unknown");
-                requeue(s, retry, nretry);
+                requeue(w, retry, nretry);
                 return;
             }
         }
         break;
     }
-    requeue(s, retry, nretry);
+    requeue(w, retry, nretry);
 }
 
-void *cf_store_writer_main(void *arg)
+static void *writer_main(void *arg)
 {
-    cf_store *s = arg;
-    size_t cap = (size_t)s->batch_max;
+    cf_writer *w = arg;
+    size_t cap = (size_t)w->batch_max;
     cf_op *ops[BATCH_CAP], *retry[BATCH_CAP];
     for (;;) {
-        pthread_mutex_lock(&s->mu);
-        while (!s->head && !s->closing)
-            pthread_cond_wait(&s->cv_work, &s->mu);
-        if (!s->head && s->closing) {
-            pthread_mutex_unlock(&s->mu);
+        pthread_mutex_lock(&w->mu);
+        while (!w->head && !w->closing)
+            pthread_cond_wait(&w->cv_work, &w->mu);
+        if (!w->head && w->closing) {
+            pthread_mutex_unlock(&w->mu);
             break;
         }
         size_t n = 0;
-        while (s->head && n < cap) {
-            ops[n++] = s->head;
-            s->head = s->head->next;
+        while (w->head && n < cap) {
+            ops[n++] = w->head;
+            w->head = w->head->next;
         }
-        if (!s->head)
-            s->tail = NULL;
-        pthread_mutex_unlock(&s->mu);
-        run_batch(s, ops, n, retry);
+        if (!w->head)
+            w->tail = NULL;
+        pthread_mutex_unlock(&w->mu);
+        run_batch(w, ops, n, retry);
     }
     return NULL;
+}
+
+cf_status cf_writer_start(const cf_writer_config *cfg, cf_writer **out, cf_error *err)
+{
+    *out = NULL;
+    cf_writer *w = cf_calloc(1, sizeof *w);
+    if (!w)
+        return CF_ERR_NOMEM;
+    pthread_mutex_init(&w->mu, NULL);
+    pthread_cond_init(&w->cv_work, NULL);
+    w->batch_max = cfg->batch_max < 1                     ? 1
+                   : cfg->batch_max > CF_WRITER_BATCH_CAP ? CF_WRITER_BATCH_CAP
+                                                          : cfg->batch_max;
+    snprintf(w->token_prefix, sizeof w->token_prefix, "%s", cfg->token_prefix);
+    cf_status st = cf_pg_init(&w->pg, cfg->dsn, &cfg->limits);
+    w->pg.index_joins = true;
+    w->pg.app_name = CF_WRITER_APP_NAME;
+    if (st == CF_OK && (st = cf_pg_connect(&w->pg, true)) != CF_OK)
+        cf_error_set(err, cf_status_str(st), "store", "%s", w->pg.errstr);
+    if (st == CF_OK && pthread_create(&w->thread, NULL, writer_main, w) != 0)
+        st = CF_ERR_NOMEM;
+    if (st != CF_OK) {
+        cf_pg_deinit(&w->pg);
+        pthread_mutex_destroy(&w->mu);
+        pthread_cond_destroy(&w->cv_work);
+        cf_free(w);
+        return st;
+    }
+    w->started = true;
+    *out = w;
+    return CF_OK;
+}
+
+void cf_writer_stop(cf_writer *w)
+{
+    if (!w)
+        return;
+    pthread_mutex_lock(&w->mu);
+    w->closing = true;
+    pthread_cond_broadcast(&w->cv_work);
+    pthread_mutex_unlock(&w->mu);
+    if (w->started)
+        pthread_join(w->thread, NULL);
+    cf_pg_deinit(&w->pg);
+    pthread_mutex_destroy(&w->mu);
+    pthread_cond_destroy(&w->cv_work);
+    cf_free(w);
+}
+
+void cf_writer_get_stats(cf_writer *w, cf_writer_stats *out)
+{
+    out->batches = atomic_load(&w->n_batches);
+    out->write_sets = atomic_load(&w->n_write_sets);
+    out->reconnects = atomic_load(&w->n_reconnects);
+    out->unknown_outcomes = atomic_load(&w->n_unknown);
 }

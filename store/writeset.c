@@ -9,7 +9,7 @@
 
 #include "common/alloc.h"
 #include "store/context.h"
-#include "store/store_internal.h"
+#include "store/writer.h"
 
 static const char *const outcome_names[] = {
     [CF_WS_CONTINUE] = "continue", [CF_WS_HALT] = "halt", [CF_WS_COMPLETE] = "complete",
@@ -67,6 +67,7 @@ cf_status cf_op_encode_begin(cf_op *op, const cf_run_begin_args *a, cf_wf_row *o
     rc = rc || json_object_set_new(o, "op", obj_or_empty(a->options));
     rc = rc || json_object_set_new(o, "l", json_string(a->lock_value));
     rc = rc || json_object_set_new(o, "rt", json_boolean(a->retry));
+    rc = rc || json_object_set_new(o, "me", json_boolean(a->must_exist));
     return finish_obj(op, o, rc);
 }
 
@@ -74,11 +75,6 @@ static bool is_marker(const char *name)
 {
     return strncmp(name, "$workflow_completion$", 21) == 0 ||
            strncmp(name, "$workflow_failure$", 18) == 0;
-}
-
-static bool valid_step_state(const char *s)
-{
-    return s && (!strcmp(s, "pending") || !strcmp(s, "completed") || !strcmp(s, "failed"));
 }
 
 /* Epoch ms as a JSON integer, or leaves the key out when 0. */
@@ -106,7 +102,7 @@ static cf_status encode_steps(cf_op *op, const cf_write_set *ws, json_t *obj)
             st = invalid(op, "step name empty or a $workflow_ marker", s->name);
             break;
         }
-        if (!valid_step_state(s->state)) {
+        if (s->state == CF_STEP_UNKNOWN || s->state >= CF_STEP_STATE_COUNT) {
             st = invalid(op, "step state must be pending, completed or failed", s->name);
             break;
         }
@@ -118,7 +114,7 @@ static cf_status encode_steps(cf_op *op, const cf_write_set *ws, json_t *obj)
         json_t *o = json_object();
         int rc = !o || json_array_append_new(arr, o);
         rc = rc || json_object_set_new(o, "name", json_string(s->name));
-        rc = rc || json_object_set_new(o, "state", json_string(s->state));
+        rc = rc || json_object_set_new(o, "state", json_string(cf_step_state_name(s->state)));
         rc = rc || json_object_set_new(o, "attempts", json_integer(s->attempts));
         rc = rc || (s->metadata && json_object_set(o, "metadata", s->metadata));
         rc = rc || set_ms(o, "started_ms", s->started_at_ms);

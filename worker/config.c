@@ -49,6 +49,10 @@ const cf_config_key cf_config_keys[] = {
      "write sets of concurrent runs sharing one Postgres commit", SCAL(batch_max)},
     {"statement-timeout", 0, "CHRONOFORGE_STATEMENT_TIMEOUT", CF_CFG_DURATION, "30s", CF_CFG_ALL,
      "Postgres statement_timeout", SCAL(statement_timeout_ms)},
+    {"db-io-timeout", 0, "CHRONOFORGE_DB_IO_TIMEOUT", CF_CFG_DURATION, "0", CF_CFG_ALL,
+     "longest wait for any Postgres answer before the connection counts as lost, outcome "
+     "unknown (0: statement-timeout + 5s)",
+     SCAL(db_io_timeout_ms)},
     {"promote-interval", 0, "CHRONOFORGE_PROMOTE_INTERVAL", CF_CFG_DURATION, "50ms", CF_CFG_WORKER,
      "how often due scheduled envelopes are moved to ready", SCAL(promote_interval_ms)},
     {"sweep-grace", 0, "CHRONOFORGE_SWEEP_GRACE", CF_CFG_DURATION, "30s", CF_CFG_ALL,

@@ -32,6 +32,7 @@ typedef struct cf_config {
     int dead_letter_cap;
     int batch_max;
     int64_t statement_timeout_ms;
+    int64_t db_io_timeout_ms; /* 0: the store's default (statement timeout + 5 s) */
     int64_t promote_interval_ms;
     int64_t sweep_grace_ms;
     int64_t sweep_interval_ms;

@@ -1,8 +1,10 @@
 // SPDX-License-Identifier: MIT
 /* worker/executor.h: handles one delivery from fetch to ack (docs/replay.md):
  * decode (refusals to dead letters) → class lookup (unknown: put back with backoff) → Redis lock
- * (busy: becomes the workflow's continuation) → Postgres begin (fence) → replay the workflow →
- * complete / halt / stall / fail → release the lock → publish the continuation → ack.
+ * (busy: a first delivery stores its workflow, then becomes its continuation) → Postgres begin
+ * (fence; a continuation never creates) → replay the workflow → complete / halt / stall / fail
+ * → release the lock → the pass's effects (publishes, removes) → ack. Every Redis call retried
+ * after an unknown outcome is idempotent (docs/retries.md).
  * One executor per thread: it owns that thread's Redis connection; the store is shared. */
 #ifndef CF_WORKER_EXECUTOR_H
 #define CF_WORKER_EXECUTOR_H
@@ -30,10 +32,7 @@ typedef struct cf_executor {
     const atomic_bool *stopping;
     cf_worker_stats *stats;
     int consecutive_errors; /* for backoff of infrastructure errors */
-    /* test hook: abort() between releasing the lock and publishing the continuation
-     * (CHRONOFORGE_TEST_CRASH_AFTER_RELEASE=1); exercises the self-healing path */
-    bool crash_after_release;
-    cf_active *active; /* may be NULL: where this executor records its lock token */
+    cf_active *active;      /* may be NULL: where this executor records its lock token */
     int slot;
 } cf_executor;
 

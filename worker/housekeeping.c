@@ -143,6 +143,12 @@ cf_status cf_housekeeping_start(const cf_config *cfg, const char *worker_id, cf_
     return CF_OK;
 }
 
+void cf_housekeeping_abandon(cf_housekeeping *hk)
+{
+    if (hk != NULL)
+        atomic_store(&hk->stop, true);
+}
+
 void cf_housekeeping_stop(cf_housekeeping *hk)
 {
     if (hk == NULL)

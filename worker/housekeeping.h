@@ -25,4 +25,9 @@ CF_MUST_CHECK cf_status cf_housekeeping_start(const cf_config *cfg, const char *
 /* cf_housekeeping_stop stops and joins the thread and frees hk (NULL-safe). */
 void cf_housekeeping_stop(cf_housekeeping *hk);
 
+/* cf_housekeeping_abandon asks the thread to stop after its current pass without waiting for it
+ * (a pass may wait on Postgres) and frees nothing: for a worker abandoning its executors, whose
+ * memory stays allocated until the process ends (worker/worker.c). NULL-safe. */
+void cf_housekeeping_abandon(cf_housekeeping *hk);
+
 #endif

@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: MIT
-/* worker/worker.c: start-up, the executor threads' fetch loop, and shutdown. */
+/* worker/worker.c: start-up, the executor threads' fetch loop, and shutdown (a drain, or
+ * abandoning the executors still inside passes; never ending the process). */
 #include "worker/worker.h"
 
 #include <pthread.h>
@@ -30,9 +31,13 @@ typedef struct worker {
     cf_store *store;
     atomic_bool stopping; /* no new fetches; passes halt before their next step */
     atomic_int running;   /* executor threads still in their loop */
+    atomic_int busy;      /* executors inside a delivery (published by the heartbeat) */
+    atomic_bool quiet;    /* kept by the heartbeat: fetch nothing new while set */
     cf_worker_stats stats;
     cf_active *active; /* what each executor holds (worker/active.h) */
-    bool crash_after_release;
+    struct executor_thread *threads;
+    cf_housekeeping *hk;
+    struct worker *abandoned_next; /* see abandoned_workers */
 } worker;
 
 typedef struct executor_thread {
@@ -44,6 +49,30 @@ typedef struct executor_thread {
 
 static cf_log_limiter fetch_limiter;
 
+/* Workers whose executors were abandoned inside passes (CF_WORKER_ABANDONED). Their threads may
+ * still run user steps and then touch the worker, its store, housekeeping and active table, so
+ * none of it is freed, on purpose: the process is about to end. This list keeps that memory
+ * reachable, so leak checkers (LSan at exit, valgrind) do not report it as leaked. */
+static pthread_mutex_t abandoned_mu = PTHREAD_MUTEX_INITIALIZER;
+static worker *abandoned_workers;
+
+/* abandon leaves w's executors running: stops the heartbeat (so the fleet recovers this
+ * worker's envelopes and locks once its lease passes, even if the process lived on), asks
+ * housekeeping to stop without waiting for it, and keeps everything allocated and reachable. */
+static void abandon(worker *w, cf_heartbeat *hb)
+{
+    log_warn("event=worker_abandon worker=%s running=%d: %s; executors inside passes are left "
+             "running, the rest is left to recovery by the fleet (after the lease)",
+             w->id, atomic_load(&w->running),
+             atomic_load(&w->sig->hard) ? "a second stop request" : "the grace period ran out");
+    cf_heartbeat_stop(hb);
+    cf_housekeeping_abandon(w->hk);
+    pthread_mutex_lock(&abandoned_mu);
+    w->abandoned_next = abandoned_workers;
+    abandoned_workers = w;
+    pthread_mutex_unlock(&abandoned_mu);
+}
+
 static void *executor_main(void *arg)
 {
     executor_thread *t = arg;
@@ -54,7 +83,6 @@ static void *executor_main(void *arg)
         .store = w->store,
         .stopping = &w->stopping,
         .stats = &w->stats,
-        .crash_after_release = w->crash_after_release,
         .active = w->active,
         .slot = t->slot,
     };
@@ -66,13 +94,25 @@ static void *executor_main(void *arg)
     }
     int errors = 0;
     while (!atomic_load(&w->stopping)) {
+        if (atomic_load(&w->quiet)) {
+            cf_clock_sleep_ms(50, &w->stopping);
+            continue;
+        }
         cf_fetched f = {0};
         cf_status st =
             cf_fetch(ex.queue, w->queues, (size_t)w->cfg->nqueues, 1000, &w->stopping, &f);
+        /* Taken as the worker went quiet: hand it back (to the tail of ready) unrun. */
+        if (st == CF_OK && atomic_load(&w->quiet) && !atomic_load(&w->stopping) &&
+            cf_fetch_requeue(ex.queue, w->queues[f.queue_index], f.data, f.len) == CF_OK) {
+            cf_fetched_deinit(&f);
+            continue;
+        }
         if (st == CF_OK) {
             errors = 0;
             cf_active_hold(w->active, t->slot, f.queue_index, f.data, f.len);
+            atomic_fetch_add(&w->busy, 1);
             cf_executor_handle(&ex, w->queues[f.queue_index], f.data, f.len);
+            atomic_fetch_sub(&w->busy, 1);
             cf_active_clear(w->active, t->slot);
             cf_fetched_deinit(&f);
             continue;
@@ -98,6 +138,7 @@ static cf_status open_store(worker *w)
         .dsn = w->cfg->database_url,
         .max_connections = w->cfg->db_pool,
         .statement_timeout_ms = w->cfg->statement_timeout_ms,
+        .io_timeout_ms = w->cfg->db_io_timeout_ms,
         .batch_max = w->cfg->batch_max,
     };
     for (int attempt = 1;; attempt++) {
@@ -120,8 +161,9 @@ static cf_status start_heartbeat(worker *w, cf_heartbeat **hb)
 {
     for (int attempt = 1;; attempt++) {
         cf_error err = {0};
-        cf_status st = cf_heartbeat_start(w->cfg->redis_url, NULL, w->cfg->prefix, w->id,
-                                          w->cfg->heartbeat_ms, hb, &err);
+        cf_heartbeat_info info = {w->cfg->queues_csv, w->cfg->concurrency, &w->busy, &w->quiet};
+        cf_status st = cf_heartbeat_start_info(w->cfg->redis_url, NULL, w->cfg->prefix, w->id,
+                                               w->cfg->heartbeat_ms, &info, hb, &err);
         if (st == CF_OK)
             return CF_OK;
         if (!cf_status_is_transient(st)) {
@@ -156,18 +198,16 @@ static bool drain(worker *w)
     return true;
 }
 
-int cf_worker_run(const cf_config *cfg, cf_worker_signals *sig)
+cf_worker_result cf_worker_run(const cf_config *cfg, cf_worker_signals *sig)
 {
     worker *w = cf_calloc(1, sizeof *w);
     if (w == NULL)
-        return 1;
+        return CF_WORKER_NOT_STARTED;
     w->cfg = cfg;
     w->sig = sig;
     for (int i = 0; i < cfg->nqueues; i++)
         w->queues[i] = cfg->queues[i];
-    const char *crash = getenv("CHRONOFORGE_TEST_CRASH_AFTER_RELEASE");
-    w->crash_after_release = crash && strcmp(crash, "1") == 0;
-    int rc = 1;
+    cf_worker_result rc = CF_WORKER_NOT_STARTED;
     cf_heartbeat *hb = NULL;
     cf_housekeeping *hk = NULL;
     executor_thread *threads = NULL;
@@ -187,9 +227,11 @@ int cf_worker_run(const cf_config *cfg, cf_worker_signals *sig)
     w->active = cf_active_new(cfg->concurrency);
     if (w->active == NULL || cf_housekeeping_start(cfg, w->id, w->store, w->active, &hk) != CF_OK)
         goto out;
+    w->hk = hk;
     threads = cf_calloc((size_t)cfg->concurrency, sizeof *threads);
     if (threads == NULL)
         goto out;
+    w->threads = threads;
     atomic_store(&w->running, cfg->concurrency);
     for (int i = 0; i < cfg->concurrency; i++) {
         threads[i].w = w;
@@ -201,26 +243,28 @@ int cf_worker_run(const cf_config *cfg, cf_worker_signals *sig)
         threads[i].started = true;
     }
     log_info("event=worker_ready worker=%s", w->id);
-    while (!atomic_load(&sig->drain) && !atomic_load(&sig->hard))
+    while (!atomic_load(&sig->drain) && !atomic_load(&sig->hard)) {
+        if (atomic_exchange(&sig->quiet, false))
+            cf_heartbeat_request_quiet(hb);
         cf_clock_sleep_ms(100, NULL);
+    }
     log_info("event=worker_draining worker=%s grace_ms=%lld: no new work; running steps finish",
              w->id, (long long)cfg->shutdown_grace_ms);
     atomic_store(&w->stopping, true);
     if (!drain(w)) {
-        log_warn("event=worker_exit_now worker=%s running=%d: leaving the rest to recovery by "
-                 "the fleet (after the lease)",
-                 w->id, atomic_load(&w->running));
-        _Exit(1); /* threads may be inside user steps; recovery makes this safe */
+        /* Threads may be inside user steps: they can be neither stopped nor joined. */
+        abandon(w, hb);
+        return CF_WORKER_ABANDONED;
     }
     for (int i = 0; i < cfg->concurrency; i++)
         if (threads[i].started)
             pthread_join(threads[i].thread, NULL);
-    rc = 0;
+    rc = CF_WORKER_DRAINED;
 out:
     cf_housekeeping_stop(hk);
     if (hb) {
         cf_heartbeat_stop(hb);
-        if (rc == 0) {
+        if (rc == CF_WORKER_DRAINED) {
             cf_queue *q2 = NULL;
             cf_error e2;
             if (cf_queue_new(cfg->redis_url, cfg->prefix, w->id, NULL, &q2, &e2) == CF_OK) {

@@ -72,8 +72,8 @@ def run_worker_until_done(binary, store, url, prefix, expected, logdir):
     """Runs a worker until every (class, key) in expected is completed; returns problems."""
     log_path = os.path.join(logdir, f"worker-{prefix.replace(':', '_')}.log")
     # One executor, so envelopes run in push order: the snippets' retry_later comes after the
-    # enqueue of the same workflow. (With more, a retry_workflow envelope taken first creates the
-    # workflow with empty kwargs; reported to the worker's owner.)
+    # enqueue of the same workflow. (A retry_workflow envelope taken first never creates the
+    # workflow: it is acked as not_executable state=none, and the snippet's check would miss it.)
     env = dict(os.environ, CHRONOFORGE_REDIS_URL=url, CHRONOFORGE_DATABASE_URL=store.dsn,
                CHRONOFORGE_PREFIX=prefix, CHRONOFORGE_CONCURRENCY="1")
     with open(log_path, "w") as log:

@@ -10,7 +10,6 @@
 #include <string.h>
 #include <sys/wait.h>
 #include <time.h>
-#include <unistd.h>
 
 #include <jansson.h>
 
@@ -93,8 +92,7 @@ static void test_sigterm_drains_and_strands_nothing(void **state)
         snprintf(kw, sizeof kw, "{\"steps\": 3, \"sleep_ms\": 300, \"ledger\": \"%s\"}", ledger);
         cf_e2e_enqueue(&E, "Exerciser", key, kw);
     }
-    for (int i = 0; i < 3000 && cf_e2e_ledger_count(ledger, "term-") < 4; i++)
-        usleep(10000);
+    assert_true(cf_e2e_wait_ledger(ledger, "term-", 4, DEADLINE_MS));
     cf_e2e_signal(&E, 0, SIGTERM);
     assert_int_equal(cf_e2e_wait_exit(&E, 0, 20000), 0);
     /* nothing in flight, no lock, no registration, no workflow left running */
@@ -107,6 +105,7 @@ static void test_sigterm_drains_and_strands_nothing(void **state)
                      0);
     cf_e2e_worker(&E, 1, C4, NULL);
     assert_true(cf_e2e_wait_states(&E, "completed", 8, DEADLINE_MS));
+    cf_e2e_assert_quiet(&E, DEADLINE_MS);
     /* every step ran exactly once: the drain let running steps finish */
     for (int i = 0; i < 8; i++)
         for (int s = 1; s <= 3; s++) {
@@ -125,8 +124,7 @@ static void test_second_signal_exits_at_once(void **state)
     const char *grace[] = {"CHRONOFORGE_SHUTDOWN_GRACE=60s", NULL};
     cf_e2e_worker(&E, 0, C4, grace);
     cf_e2e_enqueue(&E, "Exerciser", "twice-1", kw);
-    for (int i = 0; i < 3000 && cf_e2e_ledger_count(ledger, "twice-1 step_1 ") == 0; i++)
-        usleep(10000);
+    assert_true(cf_e2e_wait_ledger(ledger, "twice-1 step_1 ", 1, DEADLINE_MS));
     cf_e2e_signal(&E, 0, SIGTERM);
     assert_int_equal(cf_e2e_wait_exit(&E, 0, 1000), -1); /* draining: the step is running */
     cf_e2e_signal(&E, 0, SIGTERM);
@@ -144,13 +142,13 @@ static void test_sigkill_mid_step_is_resumed_by_another_worker(void **state)
     snprintf(kw, sizeof kw, "{\"steps\": 3, \"sleep_ms\": 1500, \"ledger\": \"%s\"}", ledger);
     cf_e2e_worker(&E, 0, C4, NULL);
     cf_e2e_enqueue(&E, "Exerciser", "kill-1", kw);
-    for (int i = 0; i < 3000 && cf_e2e_ledger_count(ledger, "kill-1 step_2 ") == 0; i++)
-        usleep(10000);
+    assert_true(cf_e2e_wait_ledger(ledger, "kill-1 step_2 ", 1, DEADLINE_MS));
     assert_int_equal(cf_e2e_ledger_count(ledger, "kill-1 step_2 "), 1);
     cf_e2e_signal(&E, 0, SIGKILL); /* max_duration (10 min) is far above the lease (3 s) */
     assert_int_equal(cf_e2e_wait_exit(&E, 0, 5000), 128 + SIGKILL);
     cf_e2e_worker(&E, 1, C4, NULL);
     assert_true(cf_e2e_wait_state(&E, "kill-1", "completed", DEADLINE_MS));
+    cf_e2e_assert_quiet(&E, DEADLINE_MS);
     assert_int_equal(cf_e2e_ledger_count(ledger, "kill-1 step_1 "), 1);
     assert_true(cf_e2e_ledger_count(ledger, "kill-1 step_2 ") <= 2); /* at most one re-run */
     assert_int_equal(cf_e2e_ledger_count(ledger, "kill-1 step_3 "), 1);
@@ -167,13 +165,11 @@ static void test_sigstopped_run_past_max_duration_is_fenced_off(void **state)
     const char *long_lease[] = {"CHRONOFORGE_LEASE=120s", NULL}; /* no recovery: only the fence */
     cf_e2e_worker(&E, 0, args, long_lease);
     cf_e2e_enqueue(&E, "Exerciser", "stop-1", kw);
-    for (int i = 0; i < 3000 && cf_e2e_ledger_count(ledger, "stop-1 step_1 ") == 0; i++)
-        usleep(10000);
+    assert_true(cf_e2e_wait_ledger(ledger, "stop-1 step_1 ", 1, DEADLINE_MS));
     cf_e2e_signal(&E, 0, SIGSTOP);
     const char *exists[] = {"EXISTS", lock, NULL};
-    for (int i = 0; i < 1000 && cf_e2e_redis_int(exists) == 1; i++)
-        usleep(10000);
-    assert_int_equal(cf_e2e_redis_int(exists), 0); /* the lock lived max_duration */
+    /* the lock lived max_duration (1 s): gone well within 10 s */
+    assert_true(cf_e2e_wait_redis_int(exists, 0, 0, 10000));
     cf_e2e_worker(&E, 1, args, long_lease);
     cf_e2e_enqueue(&E, "Exerciser", "stop-1", "{}");
     assert_true(cf_e2e_wait_state(&E, "stop-1", "completed", DEADLINE_MS));
@@ -183,9 +179,7 @@ static void test_sigstopped_run_past_max_duration_is_fenced_off(void **state)
     assert_int_equal(cf_e2e_wait_exit(&E, 1, 20000), 0);
     cf_e2e_signal(&E, 0, SIGCONT);
     /* the stopped run wakes, finishes its step, and its write is refused */
-    for (int i = 0; i < 3000 && !cf_e2e_log_contains(&E, 0, "event=fence_conflict"); i++)
-        usleep(10000);
-    assert_true(cf_e2e_log_contains(&E, 0, "event=fence_conflict"));
+    assert_true(cf_e2e_wait_log_events(&E, 0, "fence_conflict", "key=stop-1", 1, DEADLINE_MS));
     assert_int_equal(
         cf_e2e_sql_int(&E, "SELECT fence FROM chrono_forge_workflows WHERE key = $1", "stop-1"),
         fence);
@@ -202,6 +196,19 @@ static void test_sigstopped_run_past_max_duration_is_fenced_off(void **state)
     assert_true(cf_e2e_wait_state(&E, "after-stop", "completed", DEADLINE_MS));
 }
 
+/* supervise restarts dead workers (as a supervisor would) and says whether crash-1 stalled. */
+static bool supervise(void *arg)
+{
+    int *restarts = arg;
+    for (int slot = 0; slot < 2; slot++)
+        if (cf_e2e_wait_exit(&E, slot, 0) >= 0) {
+            cf_e2e_worker(&E, slot, C4, NULL);
+            (*restarts)++;
+        }
+    char buf[32];
+    return strcmp(cf_e2e_state(&E, "crash-1", buf, sizeof buf), "stalled") == 0;
+}
+
 static void test_crash_loop_stalls_the_workflow_not_the_fleet(void **state)
 {
     (void)state;
@@ -209,17 +216,7 @@ static void test_crash_loop_stalls_the_workflow_not_the_fleet(void **state)
     cf_e2e_worker(&E, 1, C4, NULL);
     cf_e2e_enqueue(&E, "Exerciser", "crash-1", "{\"steps\": 1, \"abort_step\": 1}");
     int restarts = 0;
-    char buf[32];
-    for (int i = 0; i < 9000 && strcmp(cf_e2e_state(&E, "crash-1", buf, sizeof buf), "stalled");
-         i++) {
-        for (int slot = 0; slot < 2; slot++)
-            if (cf_e2e_wait_exit(&E, slot, 0) >= 0) { /* a supervisor restarts dead workers */
-                cf_e2e_worker(&E, slot, C4, NULL);
-                restarts++;
-            }
-        usleep(10000);
-    }
-    assert_string_equal(buf, "stalled");
+    assert_true(cf_test_wait_for(supervise, &restarts, 90000));
     assert_true(restarts >= 3);
     assert_int_equal(cf_e2e_sql_int(&E,
                                     "SELECT count(*) FROM chrono_forge_error_logs e JOIN "
@@ -274,8 +271,8 @@ static void test_unknown_class_is_retried_then_dead_lettered(void **state)
     char dead[200];
     snprintf(dead, sizeof dead, "%s:{default}:dead", E.prefix);
     const char *llen[] = {"LLEN", dead, NULL};
-    for (int i = 0; i < 3000 && cf_e2e_redis_int(llen) < 1; i++)
-        usleep(10000);
+    assert_true(cf_e2e_wait_redis_int(llen, 1, INT64_MAX, DEADLINE_MS));
+    cf_e2e_assert_quiet(&E, DEADLINE_MS);
     assert_int_equal(cf_e2e_redis_int(llen), 1);
     char out[4096];
     const char *list[] = {getenv("CF_BIN"), "dead", "list", NULL};
@@ -283,7 +280,7 @@ static void test_unknown_class_is_retried_then_dead_lettered(void **state)
     assert_non_null(strstr(out, "unknown_class"));
     assert_non_null(strstr(out, "NotDeployedYet"));
     /* it was put back (not dead-lettered) on its first delivery */
-    assert_true(cf_e2e_log_contains(&E, 0, "event=unknown_class"));
+    assert_true(cf_e2e_log_events(&E, 0, "unknown_class", "class=NotDeployedYet") >= 1);
     /* nothing of it ever reached Postgres */
     assert_int_equal(cf_e2e_sql_int(&E,
                                     "SELECT count(*) FROM chrono_forge_workflows WHERE key = $1",
@@ -299,12 +296,9 @@ static void test_live_worker_frees_what_redis_wrongly_says_it_holds(void **state
     char workers[200], wid[256];
     snprintf(workers, sizeof workers, "%s:workers", E.prefix);
     const char *zr[] = {"ZRANGE", workers, "0", "-1", NULL};
-    for (int i = 0; i < 1000; i++) {
-        cf_e2e_redis_str(zr, wid, sizeof wid);
-        if (wid[0])
-            break;
-        usleep(10000);
-    }
+    const char *zcard[] = {"ZCARD", workers, NULL};
+    assert_true(cf_e2e_wait_redis_int(zcard, 1, 1, DEADLINE_MS)); /* it registered */
+    cf_e2e_redis_str(zr, wid, sizeof wid);
     assert_true(wid[0] != '\0');
     /* What a Redis restart from an older AOF leaves behind: an envelope the worker had acked,
      * back in its in-flight list, and a lock it had released, back in its held set. */
@@ -335,7 +329,8 @@ static void test_live_worker_frees_what_redis_wrongly_says_it_holds(void **state
     /* without reconciliation: ghost-1 never runs, ghost-2 waits for its lock's 10 minutes */
     assert_true(cf_e2e_wait_state(&E, "ghost-1", "completed", DEADLINE_MS));
     assert_true(cf_e2e_wait_state(&E, "ghost-2", "completed", DEADLINE_MS));
-    assert_true(cf_e2e_log_contains(&E, 0, "event=reconciled"));
+    assert_true(cf_e2e_log_events(&E, 0, "reconciled", NULL) >= 1);
+    cf_e2e_assert_quiet(&E, DEADLINE_MS);
 }
 
 int main(void)

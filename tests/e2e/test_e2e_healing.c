@@ -97,27 +97,6 @@ static bool all_rows_known(void *arg)
     return rows_total() >= *(int *)arg;
 }
 
-/* count_in_logs counts lines containing needle over every worker's log. */
-static int count_in_logs(const char *needle)
-{
-    int n = 0;
-    for (int i = 0; i < E.nworkers; i++) {
-        FILE *f = fopen(E.logs[i], "r");
-        if (f == NULL)
-            continue;
-        char line[8192];
-        while (fgets(line, sizeof line, f))
-            n += strstr(line, needle) != NULL;
-        fclose(f);
-    }
-    return n;
-}
-
-static bool any_log_contains(const char *needle)
-{
-    return count_in_logs(needle) > 0;
-}
-
 /* services runs deploy/services.sh CMD on the test services (env_prefix: "" or "K=V "). */
 static void services(const char *env_prefix, const char *cmd)
 {
@@ -214,7 +193,7 @@ static void test_running_without_lock_is_reaped(void **state)
                     "locked_by = 'gone-host:1:abcdef/0123456789ab' WHERE key = $1 RETURNING id",
                     "reap-1"));
     assert_true(cf_e2e_wait_state(&E, "reap-1", "completed", DEADLINE_MS));
-    assert_true(any_log_contains("reason=no_lock"));
+    assert_true(cf_e2e_log_events(&E, -1, "sweep_republished", "reason=no_lock key=reap-1") >= 1);
 }
 
 static void test_stale_lock_from_a_rollback_is_removed(void **state)
@@ -242,7 +221,31 @@ static void test_stale_lock_from_a_rollback_is_removed(void **state)
     assert_true(cf_e2e_wait_state(&E, "stale-1", "completed", DEADLINE_MS));
     /* Removed by the healing pass, or, when the worker named in the lock tried to take it
      * first (and so recorded it in its P:held set), by that worker's own reconciliation. */
-    assert_true(any_log_contains("reason=stale_lock") || any_log_contains("event=reconciled"));
+    assert_true(cf_e2e_log_events(&E, -1, "sweep_republished", "reason=stale_lock key=stale-1") >=
+                    1 ||
+                cf_e2e_log_events(&E, -1, "reconciled", NULL) >= 1);
+}
+
+/* file_contains says whether the file at path holds the bytes of needle. */
+static bool file_contains(const char *path, const char *needle)
+{
+    FILE *f = fopen(path, "rb");
+    assert_non_null(f);
+    size_t cap = 1 << 20, len = 0, n;
+    char *buf = malloc(cap);
+    assert_non_null(buf);
+    while ((n = fread(buf + len, 1, cap - len, f)) > 0) {
+        len += n;
+        if (len == cap) {
+            cap *= 2;
+            buf = realloc(buf, cap);
+            assert_non_null(buf);
+        }
+    }
+    fclose(f);
+    bool found = memmem(buf, len, needle, strlen(needle)) != NULL;
+    free(buf);
+    return found;
 }
 
 static void test_crash_between_release_and_publish(void **state)
@@ -253,14 +256,23 @@ static void test_crash_between_release_and_publish(void **state)
     const char *args[] = {
         "-c", "2", "--lease", "120s", "--sweep-grace", "1s", "--sweep-interval", "300ms", NULL};
     const char *crash[] = {"CHRONOFORGE_TEST_CRASH_AFTER_RELEASE=1", NULL};
+    /* The hook exists only in the test build of the binary (CF_BIN + "-test-hooks"). */
+    char stock[1024], hooks[1100];
+    snprintf(stock, sizeof stock, "%s", cf_test_env("CF_BIN"));
+    snprintf(hooks, sizeof hooks, "%s-test-hooks", stock);
+    if (access(hooks, X_OK) != 0)
+        fail_msg("%s not found: build it with `make MODE=... tests`", hooks);
+    assert_false(file_contains(stock, "CHRONOFORGE_TEST_CRASH_AFTER_RELEASE")); /* not in prod */
+    setenv("CF_BIN", hooks, 1);
     cf_e2e_worker(&E, 0, args, crash);
+    setenv("CF_BIN", stock, 1);
     cf_e2e_enqueue(&E, "Exerciser", "crash-1", "{\"steps\": 2, \"wait_ms\": 200}");
     assert_int_equal(cf_e2e_wait_exit(&E, 0, DEADLINE_MS), 128 + SIGABRT);
     char st[32];
     assert_string_equal(cf_e2e_state(&E, "crash-1", st, sizeof st), "idle");
     cf_e2e_worker(&E, 1, args, NULL);
     assert_true(cf_e2e_wait_state(&E, "crash-1", "completed", 120000 - 10000));
-    assert_true(cf_e2e_log_contains(&E, 1, "reason=overdue"));
+    assert_true(cf_e2e_log_events(&E, 1, "sweep_republished", "reason=overdue key=crash-1") >= 1);
 }
 
 /* lose_redis_mid_flight: n workflows waiting (durable waits) or mid-step when lose() runs;
@@ -279,6 +291,7 @@ static void lose_redis_mid_flight(const char *tag, void (*lose)(void))
     assert_true(done < n); /* it really happened mid-flight */
     lose();
     assert_true(cf_e2e_wait_states(&E, "completed", n, DEADLINE_MS));
+    cf_e2e_assert_quiet(&E, DEADLINE_MS);
     assert_int_equal(rows_total(), n);
 }
 
@@ -292,7 +305,7 @@ static void test_flushall_with_200_waiting_or_running(void **state)
 {
     (void)state;
     lose_redis_mid_flight("flush", flushall);
-    assert_true(any_log_contains("event=sweep_republished"));
+    assert_true(cf_e2e_log_events(&E, -1, "sweep_republished", NULL) >= 1);
 }
 
 static void kill_and_restart_redis(void)
@@ -340,20 +353,17 @@ static void test_two_sweepers_publish_each_workflow_once(void **state)
     char sched[200];
     snprintf(sched, sizeof sched, "%s:{parked}:scheduled", E.prefix);
     const char *zcard[] = {"ZCARD", sched, NULL};
-    for (int i = 0; i < 3000 && cf_e2e_redis_int(zcard) < n; i++)
-        usleep(10000);
+    assert_true(cf_e2e_wait_redis_int(zcard, n, INT64_MAX, DEADLINE_MS));
     assert_int_equal(cf_e2e_redis_int(zcard), n);
     /* many more passes by both workers */
-    for (int i = 0; i < 3000 && count_in_logs("event=sweep_pass") < 20; i++)
-        usleep(10000);
-    assert_true(count_in_logs("event=sweep_pass") >= 20);
-    assert_int_equal(count_in_logs("event=sweep_republished"), n);
+    assert_true(cf_e2e_wait_log_events(&E, -1, "sweep_pass", NULL, 20, DEADLINE_MS));
+    assert_int_equal(cf_e2e_log_events(&E, -1, "sweep_republished", NULL), n);
 }
 
 static bool sweep_totals_logged(void *arg)
 {
     (void)arg;
-    return count_in_logs("event=sweep_totals") >= E.nworkers;
+    return cf_e2e_log_events(&E, -1, "sweep_totals", NULL) >= E.nworkers;
 }
 
 static void test_healthy_run_of_1000_publishes_nothing(void **state)
@@ -369,12 +379,16 @@ static void test_healthy_run_of_1000_publishes_nothing(void **state)
     cf_e2e_signal(&E, 1, SIGTERM);
     assert_int_equal(cf_e2e_wait_exit(&E, 0, DEADLINE_MS), 0);
     assert_int_equal(cf_e2e_wait_exit(&E, 1, DEADLINE_MS), 0);
+    char why[1024];
+    if (!cf_e2e_quiet(&E, why, sizeof why)) /* a drained fleet strands nothing */
+        fail_msg("left after the drain: %s", why);
     assert_true(cf_test_wait_for(sweep_totals_logged, NULL, 1000));
     /* the fleet lease lets one pass run per interval: at least one worker made passes */
-    assert_true(count_in_logs("event=sweep_totals passes=0 ") < E.nworkers);
-    assert_int_equal(count_in_logs("republished=0 locks_removed=0"), E.nworkers);
-    assert_int_equal(count_in_logs("event=sweep_republished"), 0);
-    assert_int_equal(count_in_logs("event=sweep_watching"), 0);
+    assert_true(cf_e2e_log_events(&E, -1, "sweep_totals", "passes=0") < E.nworkers);
+    assert_int_equal(cf_e2e_log_events(&E, -1, "sweep_totals", "republished=0 locks_removed=0"),
+                     E.nworkers);
+    assert_int_equal(cf_e2e_log_events(&E, -1, "sweep_republished", NULL), 0);
+    assert_int_equal(cf_e2e_log_events(&E, -1, "sweep_watching", NULL), 0);
 }
 
 /* assert_indexed checks EXPLAIN (FORMAT JSON) of a prepared sweeper statement, with the

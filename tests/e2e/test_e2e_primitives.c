@@ -1,11 +1,12 @@
 // SPDX-License-Identifier: MIT
 /* tests/e2e/test_e2e_primitives.c: real worker processes against real Redis and Postgres:
  * each primitive's replay behaviour, retries with backoff, stalls and requeue, workflow-level
- * failure, requeue refusals, dead letters for malformed envelopes. */
+ * failure, requeue refusals, dead letters for malformed envelopes. Effects that could still be
+ * on their way (a late duplicate, a refused requeue) are counted once the prefix is quiescent
+ * (cf_e2e_assert_quiet). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include "tests/support/e2e.h"
 #include "tests/support/test.h"
@@ -68,14 +69,14 @@ static void test_exerciser_runs_every_step_once_and_saves_context(void **state)
                      3);
     assert_int_equal(errors_of("basic-1"), 0);
     /* a late duplicate delivery of a completed workflow is acked, nothing runs again */
+    cf_e2e_assert_quiet(&E, DEADLINE_MS);
+    assert_int_equal(cf_e2e_log_events(&E, -1, "not_executable", "key=basic-1"), 0);
     cf_e2e_enqueue(&E, "Exerciser", "basic-1", kw);
-    assert_true(cf_e2e_wait_states(&E, "completed", 1, DEADLINE_MS));
-    const char *ready[] = {"LLEN", NULL, NULL};
-    char key[200];
-    snprintf(key, sizeof key, "%s:{default}:ready", E.prefix);
-    ready[1] = key;
-    for (int i = 0; i < 200 && cf_e2e_redis_int(ready) > 0; i++)
-        usleep(10000);
+    assert_true(cf_e2e_wait_log_events(&E, -1, "not_executable", "key=basic-1 state=completed", 1,
+                                       DEADLINE_MS));
+    cf_e2e_assert_quiet(&E, DEADLINE_MS);
+    assert_int_equal(cf_e2e_log_events(&E, -1, "not_executable", "key=basic-1"), 1);
+    assert_int_equal(cf_e2e_log_events(&E, -1, "completed", "key=basic-1"), 1);
     assert_int_equal(cf_e2e_ledger_count(ledger, "basic-1 "), 3);
 }
 
@@ -191,9 +192,12 @@ static void test_requeue_refuses_completed_and_running(void **state)
     assert_true(cf_e2e_wait_state(&E, "done-1", "completed", DEADLINE_MS));
     const char *req[] = {getenv("CF_BIN"), "requeue", "done-1", NULL};
     const char *llen[] = {"LLEN", ready_key, NULL};
-    int64_t before = cf_e2e_redis_int(llen);
+    cf_e2e_assert_quiet(&E, DEADLINE_MS);
     assert_int_equal(cf_e2e_cli(&E, out, sizeof out, req), 1);
-    assert_int_equal(cf_e2e_redis_int(llen), before);
+    assert_int_equal(cf_e2e_redis_int(llen), 0);
+    /* had it published anyway, a worker would now take it and log it as not executable */
+    cf_e2e_assert_quiet(&E, DEADLINE_MS);
+    assert_int_equal(cf_e2e_log_events(&E, -1, "not_executable", "key=done-1"), 0);
 
     cf_e2e_enqueue(&E, "Exerciser", "slow-1", "{\"steps\": 1, \"sleep_ms\": 1500}");
     assert_true(cf_e2e_wait_state(&E, "slow-1", "running", DEADLINE_MS));
@@ -202,6 +206,9 @@ static void test_requeue_refuses_completed_and_running(void **state)
     const char *missing[] = {getenv("CF_BIN"), "requeue", "no-such-key", NULL};
     assert_int_equal(cf_e2e_cli(&E, out, sizeof out, missing), 1);
     assert_true(cf_e2e_wait_state(&E, "slow-1", "completed", DEADLINE_MS));
+    cf_e2e_assert_quiet(&E, DEADLINE_MS);
+    assert_int_equal(cf_e2e_log_events(&E, -1, "not_executable", "key=slow-1"), 0);
+    assert_int_equal(cf_e2e_log_events(&E, -1, "completed", "key=slow-1"), 1);
 }
 
 static void test_wait_until_and_one_step_per_item(void **state)
@@ -270,9 +277,10 @@ static void test_malformed_envelopes_go_to_dead_letters(void **state)
     assert_true(cf_e2e_wait_state(&E, "good-2", "completed", DEADLINE_MS));
     assert_true(cf_e2e_wait_state(&E, "good-0", "completed", DEADLINE_MS));
     const char *llen[] = {"LLEN", dead, NULL};
-    for (int i = 0; i < 500 && cf_e2e_redis_int(llen) < 3; i++)
-        usleep(10000);
+    assert_true(cf_e2e_wait_redis_int(llen, 3, INT64_MAX, DEADLINE_MS));
+    cf_e2e_assert_quiet(&E, DEADLINE_MS);
     assert_int_equal(cf_e2e_redis_int(llen), 3);
+    assert_int_equal(cf_e2e_log_events(&E, -1, "dead_letter", NULL), 3);
     char out[4096];
     const char *list[] = {getenv("CF_BIN"), "dead", "list", NULL};
     assert_int_equal(cf_e2e_cli(&E, out, sizeof out, list), 0);

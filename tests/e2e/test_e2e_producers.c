@@ -5,7 +5,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include "tests/support/e2e.h"
 #include "tests/support/test.h"
@@ -95,16 +94,15 @@ static void test_retry_later_of_completed_or_unknown_changes_nothing(void **stat
     assert_true(cf_e2e_wait_state(&E, "done-1", "completed", DEADLINE_MS));
     int64_t fence =
         cf_e2e_sql_int(&E, "SELECT fence FROM chrono_forge_workflows WHERE key = $1", "done-1");
+    cf_e2e_assert_quiet(&E, DEADLINE_MS);
+    assert_int_equal(cf_e2e_log_events(&E, 0, "not_executable", "key=done-1"), 0);
     produce("ruby", "c.retry_later(\"Exerciser\", \"done-1\")");
     produce("python", "c.retry_later(\"Exerciser\", \"never-enqueued\")");
     /* both deliveries were handled and acked without running anything */
-    for (int i = 0; i < 3000 && !cf_e2e_log_contains(&E, 0, "nothing to resume"); i++)
-        usleep(10000);
-    assert_true(cf_e2e_log_contains(&E, 0, "nothing to resume"));
-    for (int i = 0;
-         i < 3000 && !cf_e2e_log_contains(&E, 0, "workflow is completed; delivery acked"); i++)
-        usleep(10000);
-    assert_true(cf_e2e_log_contains(&E, 0, "workflow is completed; delivery acked"));
+    cf_e2e_assert_quiet(&E, DEADLINE_MS);
+    assert_int_equal(cf_e2e_log_events(&E, 0, "not_executable", "key=never-enqueued state=none"),
+                     1);
+    assert_int_equal(cf_e2e_log_events(&E, 0, "not_executable", "key=done-1 state=completed"), 1);
     char buf[32];
     assert_string_equal(cf_e2e_state(&E, "done-1", buf, sizeof buf), "completed");
     assert_int_equal(attempts_of("done-1"), 1);

@@ -171,13 +171,8 @@ static void test_queue_handle_rules(void **state)
     char huge[2 * CF_KEY_MAX];
     memset(huge, 'k', sizeof huge - 1);
     huge[sizeof huge - 1] = '\0';
-    cf_delivery_end d = {.queue = "h",
-                         .env = "x",
-                         .env_len = 1,
-                         .wf_class = "C",
-                         .wf_key = huge,
-                         .token = W "/run",
-                         .next = CF_DELIVERY_NOTHING};
+    cf_delivery_end d = {
+        .queue = "h", .env = "x", .env_len = 1, .wf_class = "C", .wf_key = huge, .token = W "/run"};
     bool released = true, acked = true;
     assert_int_equal(cf_delivery_finish(q, &d, &released, &acked), CF_ERR_INVALID);
     assert_false(released);

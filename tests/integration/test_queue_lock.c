@@ -41,6 +41,15 @@ static void test_lock_release_only_by_holder(void **state)
     assert_string_equal(h.value, "wA/r1");
     assert_true(h.pttl_ms > 0 && h.pttl_ms <= 60000);
     assert_int_equal(scard(qa, "wA"), 1);
+    /* The same token again (a retried SET whose reply was lost): it is ours, not busy. */
+    assert_int_equal(cf_lock_acquire(qa, "Order", "k1", "wA/r1", 60000, &h), CF_OK);
+    assert_string_equal(h.value, "wA/r1");
+    assert_true(h.pttl_ms > 0 && h.pttl_ms <= 60000);
+    assert_int_equal(scard(qa, "wA"), 1);
+    /* The same worker under another run: busy (a second run of this worker holds it). */
+    assert_int_equal(cf_lock_acquire(qa, "Order", "k1", "wA/r2", 60000, &h), CF_ERR_BUSY);
+    assert_string_equal(h.value, "wA/r1");
+    assert_int_equal(scard(qa, "wA"), 1);
     /* Someone else: busy, told who holds it and for how long; no stray P:held entry. */
     assert_int_equal(cf_lock_acquire(qb, "Order", "k1", "wB/r7", 60000, &h), CF_ERR_BUSY);
     assert_string_equal(h.value, "wA/r1");
@@ -131,6 +140,35 @@ static void *contend(void *arg)
     return NULL;
 }
 
+/* cf_lock_set_ttl: compare-and-PEXPIRE, only by the holder's token. */
+static void test_lock_set_ttl_only_by_holder(void **state)
+{
+    (void)state;
+    char p[64];
+    cf_test_prefix(p, sizeof p);
+    cf_queue *q = cf_test_queue_open(p, "wA");
+    cf_lock_holder h;
+    assert_int_equal(cf_lock_acquire(q, "Order", "t1", "wA/r1", 60000, &h), CF_OK);
+    /* The holder stretches it to two hours. */
+    assert_int_equal(cf_lock_set_ttl(q, "Order", "t1", "wA/r1", 7200000), CF_OK);
+    assert_int_equal(cf_lock_inspect(q, "Order", "t1", &h), CF_OK);
+    assert_true(h.pttl_ms > 3600000 && h.pttl_ms <= 7200000);
+    /* Another token: refused, TTL unchanged. */
+    assert_int_equal(cf_lock_set_ttl(q, "Order", "t1", "wB/r2", 1000), CF_ERR_CONFLICT);
+    assert_int_equal(cf_lock_inspect(q, "Order", "t1", &h), CF_OK);
+    assert_true(h.pttl_ms > 3600000);
+    /* Shortening works too; a missing lock is a conflict and is not created. */
+    assert_int_equal(cf_lock_set_ttl(q, "Order", "t1", "wA/r1", 30000), CF_OK);
+    assert_int_equal(cf_lock_inspect(q, "Order", "t1", &h), CF_OK);
+    assert_true(h.pttl_ms > 0 && h.pttl_ms <= 30000);
+    assert_int_equal(cf_lock_set_ttl(q, "Order", "none", "wA/r1", 30000), CF_ERR_CONFLICT);
+    assert_int_equal(cf_lock_inspect(q, "Order", "none", &h), CF_ERR_NOT_FOUND);
+    assert_int_equal(cf_lock_set_ttl(q, "Order", "t1", "wA/r1", 0), CF_ERR_INVALID);
+    assert_non_null(strstr(cf_queue_errstr(q), "ttl"));
+    assert_int_equal(cf_lock_release(q, "Order", "t1", "wA/r1"), CF_OK);
+    cf_queue_free(q);
+}
+
 static void test_lock_eight_contenders_never_overlap(void **state)
 {
     (void)state;
@@ -168,6 +206,7 @@ int main(void)
     signal(SIGPIPE, SIG_IGN);
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_lock_release_only_by_holder),
+        cmocka_unit_test(test_lock_set_ttl_only_by_holder),
         cmocka_unit_test(test_lock_eight_contenders_never_overlap),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -79,7 +79,7 @@ static void test_store_begin_creates_and_fences(void **state)
         .wf_class = "Order", .key = "k1", .queue = "billing", .lock_value = "w1/r1", .kwargs = kw};
     assert_int_equal(cf_store_run_begin(st_, &a, &r), CF_OK);
     assert_true(r.created);
-    assert_string_equal(r.state, "running");
+    assert_int_equal(r.state, CF_WF_RUNNING);
     assert_string_equal(r.queue, "billing");
     assert_int_equal(r.fence, 1);
     assert_int_equal(r.crash_count, 0);
@@ -151,7 +151,7 @@ static void test_store_create_race_one_row(void **state)
     cf_wf_row r;
     assert_int_equal(cf_store_wf_ensure(st_, "Race", "born-idle", NULL, NULL, NULL, &r), CF_OK);
     assert_true(r.created);
-    assert_string_equal(r.state, "idle");
+    assert_int_equal(r.state, CF_WF_IDLE);
     assert_int_equal(r.fence, 0);
     cf_wf_row_deinit(&r);
     assert_int_equal(cf_store_wf_ensure(st_, "Race", "born-idle", NULL, NULL, NULL, &r), CF_OK);
@@ -166,7 +166,7 @@ static void test_store_stale_fence_refused(void **state)
     assert_int_equal(begin("Fence", "f1", "w1/a", false, &old), CF_OK);
     assert_int_equal(begin("Fence", "f1", "w2/b", false, &cur), CF_OK);
     json_t *ctx = json_pack("{ss}", "who", "stale");
-    cf_ws_step step = {.name = "durably_execute$x", .state = "completed", .attempts = 1};
+    cf_ws_step step = {.name = "durably_execute$x", .state = CF_STEP_COMPLETED, .attempts = 1};
     cf_write_set ws = {.workflow_id = old.id,
                        .fence = old.fence,
                        .steps = &step,
@@ -189,7 +189,7 @@ static void test_store_stale_fence_refused(void **state)
     assert_int_equal(scalar(sql), 0);
     cf_wf_row now;
     assert_int_equal(cf_store_find(st_, "Fence", "f1", &now), CF_OK);
-    assert_string_equal(now.state, "running");
+    assert_int_equal(now.state, CF_WF_RUNNING);
     assert_string_equal(now.locked_by, "w2/b");
     assert_null(json_object_get(now.context, "who"));
     cf_wf_row_deinit(&now);
@@ -209,7 +209,7 @@ static void test_store_step_context_and_completion(void **state)
     json_t *ctx = json_pack("{sisn}", "n", 1, "z");
     json_t *meta = json_pack("{ss}", "result", "ok");
     cf_ws_step step = {.name = "durably_execute$charge",
-                       .state = "completed",
+                       .state = CF_STEP_COMPLETED,
                        .attempts = 1,
                        .metadata = meta,
                        .started_at_ms = 1700000000000,
@@ -225,21 +225,21 @@ static void test_store_step_context_and_completion(void **state)
     cf_step_list l;
     assert_int_equal(cf_store_load_steps(st_, r.id, &l), CF_OK);
     assert_int_equal(l.n, 1);
-    assert_string_equal(l.rows[0].state, "completed");
+    assert_int_equal(l.rows[0].state, CF_STEP_COMPLETED);
     assert_int_equal(l.rows[0].started_at_ms, 1700000000000);
     assert_string_equal(json_string_value(json_object_get(l.rows[0].metadata, "result")), "ok");
     cf_step_list_deinit(&l);
     cf_wf_row now;
     assert_int_equal(cf_store_find_id(st_, r.id, &now), CF_OK);
     assert_int_equal(json_integer_value(json_object_get(now.context, "n")), 1);
-    assert_string_equal(now.state, "running");
+    assert_int_equal(now.state, CF_WF_RUNNING);
     cf_wf_row_deinit(&now);
     /* Completion: state, completed_at and the marker row in the same commit. */
     cf_write_set done = {
         .workflow_id = r.id, .fence = r.fence, .outcome = CF_WS_COMPLETE, .attempt = -1};
     assert_int_equal(cf_store_commit(st_, &done), CF_OK);
     assert_int_equal(cf_store_find_id(st_, r.id, &now), CF_OK);
-    assert_string_equal(now.state, "completed");
+    assert_int_equal(now.state, CF_WF_COMPLETED);
     assert_true(now.completed_at_ms > 0);
     assert_string_equal(now.locked_by, "");
     cf_wf_row_deinit(&now);
@@ -248,11 +248,54 @@ static void test_store_step_context_and_completion(void **state)
     cf_step_list_deinit(&l);
     /* Completed is not executable. */
     assert_int_equal(begin("Flow", "c1", "w/2", false, &now), CF_ERR_STATE);
-    assert_string_equal(now.state, "completed");
+    assert_int_equal(now.state, CF_WF_COMPLETED);
     cf_wf_row_deinit(&now);
     json_decref(ctx);
     json_decref(meta);
     cf_wf_row_deinit(&r);
+}
+
+/* A pass's last write set carries its last step and the marker that follows it: the timeline
+ * (cf_store_show, what `chronoforge status` prints) lists them in that order, for completion
+ * and for failure alike. */
+static void test_store_timeline_marker_after_last_step(void **state)
+{
+    (void)state;
+    for (int fail = 0; fail < 2; fail++) {
+        char key[32];
+        snprintf(key, sizeof key, "tl-%d", fail);
+        cf_wf_row r;
+        assert_int_equal(begin("Timeline", key, "w/1", false, &r), CF_OK);
+        cf_ws_step steps[2] = {
+            {.name = "durably_execute$first", .state = CF_STEP_COMPLETED, .attempts = 1},
+            {.name = "durably_execute$last",
+             .state = fail ? CF_STEP_FAILED : CF_STEP_COMPLETED,
+             .attempts = 1},
+        };
+        cf_ws_error err = {.step_name = "durably_execute$last",
+                           .attempt = 1,
+                           .error_class = "Boom",
+                           .message = "no"};
+        cf_write_set ws = {.workflow_id = r.id,
+                           .fence = r.fence,
+                           .steps = steps,
+                           .nsteps = 2,
+                           .errors = fail ? &err : NULL,
+                           .nerrors = fail ? 1 : 0,
+                           .outcome = fail ? CF_WS_FAIL : CF_WS_COMPLETE,
+                           .attempt = -1};
+        assert_int_equal(cf_store_commit(st_, &ws), CF_OK);
+        cf_wf_detail d;
+        assert_int_equal(cf_store_show(st_, "Timeline", key, 0, &d), CF_OK);
+        assert_int_equal(d.steps.n, 3);
+        assert_string_equal(d.steps.rows[0].name, "durably_execute$first");
+        assert_string_equal(d.steps.rows[1].name, "durably_execute$last");
+        assert_true(strncmp(d.steps.rows[2].name,
+                            fail ? "$workflow_failure$" : "$workflow_completion$",
+                            fail ? 18 : 21) == 0);
+        cf_wf_detail_deinit(&d);
+        cf_wf_row_deinit(&r);
+    }
 }
 
 static void test_store_halt_sets_wake_and_releases(void **state)
@@ -260,7 +303,7 @@ static void test_store_halt_sets_wake_and_releases(void **state)
     (void)state;
     cf_wf_row r;
     assert_int_equal(begin("Flow", "h1", "w/1", false, &r), CF_OK);
-    cf_ws_step step = {.name = "wait$nap", .state = "pending", .attempts = 1};
+    cf_ws_step step = {.name = "wait$nap", .state = CF_STEP_PENDING, .attempts = 1};
     cf_write_set ws = {.workflow_id = r.id,
                        .fence = r.fence,
                        .steps = &step,
@@ -273,7 +316,7 @@ static void test_store_halt_sets_wake_and_releases(void **state)
     json_decref(ws.retry_counts);
     cf_wf_row now;
     assert_int_equal(cf_store_find_id(st_, r.id, &now), CF_OK);
-    assert_string_equal(now.state, "idle");
+    assert_int_equal(now.state, CF_WF_IDLE);
     assert_int_equal(now.next_wake_at_ms, 4102444800000);
     assert_int_equal(now.attempt, 2);
     assert_int_equal(json_integer_value(json_object_get(now.retry_counts, "Net")), 1);
@@ -295,7 +338,7 @@ static void test_store_fail_stall_and_retry(void **state)
     assert_int_equal(begin("Flow", "s1", "w/1", false, &r), CF_OK);
     json_t *meta = json_pack("{s{si}}", "retry_counts", "default", 3);
     cf_ws_step step = {.name = "durably_execute$pay",
-                       .state = "failed",
+                       .state = CF_STEP_FAILED,
                        .attempts = 3,
                        .metadata = meta,
                        .error_class = "Net.Timeout",
@@ -316,12 +359,12 @@ static void test_store_fail_stall_and_retry(void **state)
     assert_int_equal(cf_store_commit(st_, &ws), CF_OK);
     cf_wf_row now;
     assert_int_equal(begin("Flow", "s1", "w/2", false, &now), CF_ERR_STATE);
-    assert_string_equal(now.state, "stalled");
+    assert_int_equal(now.state, CF_WF_STALLED);
     cf_wf_row_deinit(&now);
     /* retry: stalled -> running under the lock, fresh budgets. */
     assert_int_equal(begin("Flow", "s1", "w/3", true, &now), CF_OK);
     assert_true(now.retried);
-    assert_string_equal(now.state, "running");
+    assert_int_equal(now.state, CF_WF_RUNNING);
     cf_step_list l;
     assert_int_equal(cf_store_load_steps(st_, r.id, &l), CF_OK);
     const cf_step_row *pay = cf_step_list_find(&l, "durably_execute$pay");
@@ -347,7 +390,7 @@ static void test_store_fail_stall_and_retry(void **state)
     assert_int_equal(scalar(sql), 1);
     cf_wf_detail d;
     assert_int_equal(cf_store_show(st_, "Flow", "s1", 0, &d), CF_OK);
-    assert_string_equal(d.wf.state, "failed");
+    assert_int_equal(d.wf.state, CF_WF_FAILED);
     assert_int_equal(d.nerrors, 2);
     assert_int_equal(d.errors[0].attempt, 3);
     assert_string_equal(d.errors[0].backtrace, "a\nb");
@@ -416,10 +459,10 @@ static void test_store_thousand_steps_one_query(void **state)
     char names[CF_WS_MAX_STEPS][48];
     for (int i = 0; i < CF_WS_MAX_STEPS; i++) {
         snprintf(names[i], sizeof names[i], "durably_execute$s%d", i);
-        steps[i] = (cf_ws_step){.name = names[i], .state = "completed", .attempts = 1};
+        steps[i] = (cf_ws_step){.name = names[i], .state = CF_STEP_COMPLETED, .attempts = 1};
     }
-    cf_ws_step rep[2] = {{.name = "durably_repeat$tick", .state = "pending", .attempts = 1},
-                         {.name = "durably_repeat$tick$1700000000000", .state = "completed"}};
+    cf_ws_step rep[2] = {{.name = "durably_repeat$tick", .state = CF_STEP_PENDING, .attempts = 1},
+                         {.name = "durably_repeat$tick$1700000000000", .state = CF_STEP_COMPLETED}};
     cf_write_set ws = {.workflow_id = r.id,
                        .fence = r.fence,
                        .steps = steps,
@@ -479,8 +522,10 @@ static void test_store_write_set_atomic_under_injected_failure(void **state)
      * encoding takes references (jansson's json_incref reads the count without an atomic, so
      * one value shared by concurrent commits is a data race; make tsan found it here). */
     json_t *ctx[N];
-    cf_ws_step ok_step = {.name = "durably_execute$fine", .state = "completed", .attempts = 1};
-    cf_ws_step bad_step = {.name = "durably_execute$boom", .state = "completed", .attempts = 1};
+    cf_ws_step ok_step = {
+        .name = "durably_execute$fine", .state = CF_STEP_COMPLETED, .attempts = 1};
+    cf_ws_step bad_step = {
+        .name = "durably_execute$boom", .state = CF_STEP_COMPLETED, .attempts = 1};
     for (int i = 0; i < N; i++) {
         char key[32];
         snprintf(key, sizeof key, "atom-%d", i);
@@ -547,7 +592,7 @@ static void *contender(void *p)
         a->begins[k]++;
         a->ids[k] = r.id;
         snprintf(name, sizeof name, "durably_execute$t%d_%d", a->t, i);
-        cf_ws_step step = {.name = name, .state = "completed", .attempts = 1};
+        cf_ws_step step = {.name = name, .state = CF_STEP_COMPLETED, .attempts = 1};
         json_t *ctx = json_pack("{si}", "i", i);
         cf_write_set ws = {.workflow_id = r.id,
                            .fence = r.fence,
@@ -633,8 +678,8 @@ static void test_store_operator_queries(void **state)
     assert_int_equal(seen, 5);
     cf_state_counts c;
     assert_int_equal(cf_store_count_by_state(st_, "Query", &c), CF_OK);
-    assert_int_equal(c.idle, 5);
-    assert_int_equal(c.running, 0);
+    assert_int_equal(c.by_state[CF_WF_IDLE], 5);
+    assert_int_equal(c.by_state[CF_WF_RUNNING], 0);
     f.state = "bogus";
     assert_int_equal(cf_store_list(st_, &f, &page), CF_ERR_INVALID);
     assert_int_equal(cf_store_find(st_, NULL, "q-1", &r), CF_OK);
@@ -709,6 +754,7 @@ int main(void)
         cmocka_unit_test(test_store_create_race_one_row),
         cmocka_unit_test(test_store_stale_fence_refused),
         cmocka_unit_test(test_store_step_context_and_completion),
+        cmocka_unit_test(test_store_timeline_marker_after_last_step),
         cmocka_unit_test(test_store_halt_sets_wake_and_releases),
         cmocka_unit_test(test_store_fail_stall_and_retry),
         cmocka_unit_test(test_store_error_snapshot_capped),

@@ -24,6 +24,16 @@ extern char **environ;
 /* A password in the workers' DSN: Postgres (trust auth) ignores it; logs must never show it. */
 #define PG_TEST_PASSWORD "cf-pg-secret-91d3"
 
+/* overridden says whether extra ("K=V" strings) sets name. */
+static bool overridden(const char *const *extra, const char *name)
+{
+    size_t n = strlen(name);
+    for (int i = 0; extra && extra[i]; i++)
+        if (strncmp(extra[i], name, n) == 0 && extra[i][n] == '=')
+            return true;
+    return false;
+}
+
 static void build_env(cf_e2e *e, const char *const *extra, char **envp, char *store, size_t cap)
 {
     size_t n = 0, used = 0;
@@ -47,6 +57,8 @@ static void build_env(cf_e2e *e, const char *const *extra, char **envp, char *st
         {NULL, NULL},
     };
     for (int i = 0; vars[i][0]; i++) {
+        if (overridden(extra, vars[i][0]))
+            continue;
         int k = snprintf(tmp, sizeof tmp, "%s=%s", vars[i][0], vars[i][1]);
         if (k < 0 || used + (size_t)k + 1 > cap)
             break;
@@ -183,17 +195,23 @@ static PGconn *db(cf_e2e *e)
     return c;
 }
 
-char *cf_e2e_sql(cf_e2e *e, const char *sql, const char *param1)
+/* sql_params runs sql with n text parameters; the first column of the first row, owned. */
+static char *sql_params(cf_e2e *e, const char *sql, int n, const char *const *params)
 {
     PGconn *c = db(e);
-    const char *params[1] = {param1};
-    PGresult *r = PQexecParams(c, sql, param1 ? 1 : 0, NULL, params, NULL, NULL, 0);
+    PGresult *r = PQexecParams(c, sql, n, NULL, params, NULL, NULL, 0);
     if (PQresultStatus(r) != PGRES_TUPLES_OK)
         fail_msg("query failed: %s: %s", sql, PQerrorMessage(c));
     char *v = strdup(PQntuples(r) > 0 && !PQgetisnull(r, 0, 0) ? PQgetvalue(r, 0, 0) : "");
     PQclear(r);
     PQfinish(c);
     return v;
+}
+
+char *cf_e2e_sql(cf_e2e *e, const char *sql, const char *param1)
+{
+    const char *params[1] = {param1};
+    return sql_params(e, sql, param1 ? 1 : 0, params);
 }
 
 int64_t cf_e2e_sql_int(cf_e2e *e, const char *sql, const char *param1)
@@ -244,6 +262,31 @@ bool cf_e2e_wait_states(cf_e2e *e, const char *state, int64_t n, int64_t timeout
     return cf_test_wait_for(count_reached, &w, timeout_ms);
 }
 
+typedef struct keys_wait {
+    cf_e2e *e;
+    const char *params[2]; /* key pattern, state */
+    int64_t n;
+} keys_wait;
+
+static bool keys_in_state(void *arg)
+{
+    keys_wait *w = arg;
+    char *v = sql_params(w->e,
+                         "SELECT count(*) FROM chrono_forge_workflows WHERE key LIKE $1 AND "
+                         "state = $2",
+                         2, w->params);
+    int64_t n = strtoll(v, NULL, 10);
+    free(v);
+    return n == w->n;
+}
+
+bool cf_e2e_wait_keys_in_state(cf_e2e *e, const char *key_like, const char *state, int64_t n,
+                               int64_t timeout_ms)
+{
+    keys_wait w = {e, {key_like, state}, n};
+    return cf_test_wait_for(keys_in_state, &w, timeout_ms);
+}
+
 int cf_e2e_ledger_count(const char *path, const char *line_prefix)
 {
     FILE *f = fopen(path, "r");
@@ -257,6 +300,23 @@ int cf_e2e_ledger_count(const char *path, const char *line_prefix)
             n++;
     fclose(f);
     return n;
+}
+
+typedef struct ledger_wait {
+    const char *path, *prefix;
+    int n;
+} ledger_wait;
+
+static bool ledger_reached(void *arg)
+{
+    ledger_wait *w = arg;
+    return cf_e2e_ledger_count(w->path, w->prefix) >= w->n;
+}
+
+bool cf_e2e_wait_ledger(const char *path, const char *line_prefix, int n, int64_t timeout_ms)
+{
+    ledger_wait w = {path, line_prefix, n};
+    return cf_test_wait_for(ledger_reached, &w, timeout_ms);
 }
 
 /* redis_exec runs argv (NULL-terminated) on a fresh connection; the caller frees the reply. */
@@ -295,6 +355,152 @@ void cf_e2e_redis_str(const char *const *argv, char *out, size_t cap)
             snprintf(out, cap, "%.*s", (int)v->len, v->str);
     }
     cf_reply_free(rep);
+}
+
+typedef struct redis_wait {
+    const char *const *argv;
+    int64_t min, max;
+} redis_wait;
+
+static bool redis_in_range(void *arg)
+{
+    redis_wait *w = arg;
+    int64_t v = cf_e2e_redis_int(w->argv);
+    return v >= w->min && v <= w->max;
+}
+
+bool cf_e2e_wait_redis_int(const char *const *argv, int64_t min, int64_t max, int64_t timeout_ms)
+{
+    redis_wait w = {argv, min, max};
+    return cf_test_wait_for(redis_in_range, &w, timeout_ms);
+}
+
+/* count_keys counts the keys matching pattern (after the prefix) and appends "N in KEY" for
+ * the first of them to why. */
+static int64_t count_keys(cf_e2e *e, const char *suffix, const char *kind, char *why, size_t cap)
+{
+    char pattern[300];
+    snprintf(pattern, sizeof pattern, "%s:%s", e->prefix, suffix);
+    const char *argv[] = {"KEYS", pattern, NULL};
+    cf_reply *rep = redis_exec(argv);
+    int64_t n = rep && rep->type == CF_REPLY_ARRAY ? (int64_t)rep->n : -1;
+    if (n != 0) {
+        size_t used = strlen(why);
+        if (n < 0) {
+            snprintf(why + used, cap - used, "%sKEYS %s failed", used ? "; " : "", pattern);
+        } else {
+            char key[300];
+            snprintf(key, sizeof key, "%.*s", (int)rep->elem[0].len, rep->elem[0].str);
+            const char *size_cmd = strcmp(kind, "lock") == 0   ? "STRLEN"
+                                   : strcmp(kind, "set") == 0  ? "SCARD"
+                                   : strcmp(kind, "zset") == 0 ? "ZCARD"
+                                                               : "LLEN";
+            const char *sz[] = {size_cmd, key, NULL};
+            snprintf(why + used, cap - used, "%s%lld key(s) like %s (%s: %s %lld)",
+                     used ? "; " : "", (long long)n, suffix, key,
+                     strcmp(kind, "lock") == 0 ? "a lock" : "size",
+                     (long long)cf_e2e_redis_int(sz));
+        }
+    }
+    cf_reply_free(rep);
+    return n;
+}
+
+bool cf_e2e_quiet(cf_e2e *e, char *why, size_t cap)
+{
+    why[0] = '\0';
+    /* Redis deletes empty lists, sets and sorted sets: a key that exists holds something */
+    bool quiet = count_keys(e, "{*}:ready", "list", why, cap) == 0;
+    quiet = count_keys(e, "{*}:scheduled", "zset", why, cap) == 0 && quiet;
+    quiet = count_keys(e, "{*}:inflight:*", "list", why, cap) == 0 && quiet;
+    quiet = count_keys(e, "lock:*", "lock", why, cap) == 0 && quiet;
+    quiet = count_keys(e, "held:*", "set", why, cap) == 0 && quiet;
+    return quiet;
+}
+
+static bool is_quiet(void *arg)
+{
+    char why[1024];
+    return cf_e2e_quiet(arg, why, sizeof why);
+}
+
+void cf_e2e_assert_quiet(cf_e2e *e, int64_t timeout_ms)
+{
+    if (cf_test_wait_for(is_quiet, e, timeout_ms))
+        return;
+    char why[1024];
+    if (!cf_e2e_quiet(e, why, sizeof why))
+        fail_msg("not quiescent after %lld ms: %s", (long long)timeout_ms, why);
+}
+
+/* has_pair says whether the logfmt pairs of line (the part before " msg=") hold pair. */
+static bool has_pair(const char *line, const char *pair, size_t len)
+{
+    const char *end = strstr(line, " msg=");
+    if (end == NULL)
+        end = line + strlen(line);
+    for (const char *p = line; p + len <= end; p++) {
+        p = strstr(p, pair);
+        if (p == NULL || p + len > end)
+            return false;
+        if ((p == line || p[-1] == ' ') && (p[len] == ' ' || p[len] == '\n' || p[len] == '\0'))
+            return true;
+    }
+    return false;
+}
+
+static bool line_matches(const char *line, const char *event, const char *kv)
+{
+    char pair[256];
+    int n = snprintf(pair, sizeof pair, "event=%s", event);
+    if (!has_pair(line, pair, (size_t)n))
+        return false;
+    for (const char *p = kv; p && *p;) {
+        while (*p == ' ')
+            p++;
+        size_t len = strcspn(p, " ");
+        if (len == 0)
+            break;
+        n = snprintf(pair, sizeof pair, "%.*s", (int)len, p);
+        if (!has_pair(line, pair, (size_t)n))
+            return false;
+        p += len;
+    }
+    return true;
+}
+
+int cf_e2e_log_events(cf_e2e *e, int slot, const char *event, const char *kv)
+{
+    int n = 0;
+    for (int i = slot < 0 ? 0 : slot; i < (slot < 0 ? e->nworkers : slot + 1); i++) {
+        FILE *f = e->logs[i][0] ? fopen(e->logs[i], "r") : NULL;
+        if (f == NULL)
+            continue;
+        char line[8192];
+        while (fgets(line, sizeof line, f))
+            n += line_matches(line, event, kv);
+        fclose(f);
+    }
+    return n;
+}
+
+typedef struct event_wait {
+    cf_e2e *e;
+    int slot, n;
+    const char *event, *kv;
+} event_wait;
+
+static bool events_reached(void *arg)
+{
+    event_wait *w = arg;
+    return cf_e2e_log_events(w->e, w->slot, w->event, w->kv) >= w->n;
+}
+
+bool cf_e2e_wait_log_events(cf_e2e *e, int slot, const char *event, const char *kv, int n,
+                            int64_t timeout_ms)
+{
+    event_wait w = {e, slot, n, event, kv};
+    return cf_test_wait_for(events_reached, &w, timeout_ms);
 }
 
 bool cf_e2e_log_contains(cf_e2e *e, int slot, const char *needle)

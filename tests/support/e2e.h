@@ -27,7 +27,8 @@ void cf_e2e_teardown(cf_e2e *e);
 
 /* cf_e2e_worker starts worker process number slot with extra "--flag value" arguments (NULL
  * terminated list). Environment: the test services, the prefix, CHRONOFORGE_TEST_WORKFLOWS=1,
- * and extra_env ("K=V" strings, NULL-terminated, may be NULL). */
+ * and extra_env ("K=V" strings, NULL-terminated, may be NULL; a name set there replaces the
+ * default, e.g. "CHRONOFORGE_REDIS_URL=..." to go through a fault proxy). */
 pid_t cf_e2e_worker(cf_e2e *e, int slot, const char *const *args, const char *const *extra_env);
 
 /* cf_e2e_signal sends sig to worker slot; cf_e2e_wait_exit waits up to timeout_ms for it to
@@ -56,8 +57,16 @@ bool cf_e2e_wait_state(cf_e2e *e, const char *key, const char *state, int64_t ti
 /* cf_e2e_wait_count polls until `SELECT count(*) ... WHERE state = $1` reaches n. */
 bool cf_e2e_wait_states(cf_e2e *e, const char *state, int64_t n, int64_t timeout_ms);
 
+/* cf_e2e_wait_keys_in_state polls until exactly n workflows whose key is LIKE key_like (e.g.
+ * "many-%") are in state: a count that ignores workflows other tests left behind. */
+bool cf_e2e_wait_keys_in_state(cf_e2e *e, const char *key_like, const char *state, int64_t n,
+                               int64_t timeout_ms);
+
 /* cf_e2e_ledger_count counts lines of the ledger file that start with prefix ("key step "). */
 int cf_e2e_ledger_count(const char *path, const char *line_prefix);
+
+/* cf_e2e_wait_ledger polls until the ledger has at least n lines starting with line_prefix. */
+bool cf_e2e_wait_ledger(const char *path, const char *line_prefix, int n, int64_t timeout_ms);
 
 /* cf_e2e_redis runs a Redis command (argv NULL-terminated) on the test Redis and returns an
  * integer reply (or the length of an array reply). */
@@ -66,6 +75,30 @@ int64_t cf_e2e_redis_int(const char *const *argv);
 /* cf_e2e_redis_str runs a command (argv NULL-terminated) on the test Redis and copies a string
  * or status reply, or the first element of an array reply, into out ("" otherwise). */
 void cf_e2e_redis_str(const char *const *argv, char *out, size_t cap);
+
+/* cf_e2e_wait_redis_int polls until cf_e2e_redis_int(argv) is within [min, max]. */
+bool cf_e2e_wait_redis_int(const char *const *argv, int64_t min, int64_t max, int64_t timeout_ms);
+
+/* cf_e2e_quiet checks that this test's prefix is quiescent: no envelope in any queue's ready
+ * list, scheduled set (continuations, retries, busy redeliveries) or any worker's in-flight
+ * list, no workflow lock and no P:held entry. When it is not, it writes what is left into why
+ * (e.g. "3 in P:{default}:scheduled") and returns false. Only meaningful once every workflow
+ * of the test is terminal or parked without a wake (continue_if). */
+bool cf_e2e_quiet(cf_e2e *e, char *why, size_t cap);
+
+/* cf_e2e_assert_quiet waits up to timeout_ms for cf_e2e_quiet and fails the test with what is
+ * left. Use it before counting effects: every delivery, duplicate and continuation has then
+ * been handled, so a count cannot be read before the work it counts has run. */
+void cf_e2e_assert_quiet(cf_e2e *e, int64_t timeout_ms);
+
+/* cf_e2e_log_events counts lines of worker slot's log (slot < 0: every worker's log) carrying
+ * the logfmt pair event=<event> and each pair of kv ("k=v k2=v2", may be NULL), each matched
+ * as a whole pair before msg= (so never in the message prose). */
+int cf_e2e_log_events(cf_e2e *e, int slot, const char *event, const char *kv);
+
+/* cf_e2e_wait_log_events polls until cf_e2e_log_events(...) >= n. */
+bool cf_e2e_wait_log_events(cf_e2e *e, int slot, const char *event, const char *kv, int n,
+                            int64_t timeout_ms);
 
 /* cf_e2e_log_contains says whether worker slot's log contains needle. */
 bool cf_e2e_log_contains(cf_e2e *e, int slot, const char *needle);

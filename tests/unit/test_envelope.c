@@ -532,6 +532,64 @@ static void test_refuses_bad_options(void **state)
 }
 
 /* Writes kwargs holding `levels` nested arrays under key "a" (kwargs itself is depth 1). */
+/* requested_by and reason (with retry_workflow): optional text, refused when malformed. */
+static void test_requested_by_and_reason(void **state)
+{
+    (void)state;
+    start();
+    base(3, NULL);
+    str("retry_workflow");
+    assert_int_equal(msgpack_pack_true(&g_pk), 0);
+    str("requested_by");
+    str("ops-dashboard");
+    str("reason");
+    str("");
+    cf_envelope env;
+    cf_error err;
+    assert_int_equal(cf_envelope_decode(g_buf.data, g_buf.len, NULL, &env, &err), CF_OK);
+    assert_string_equal(env.requested_by, "ops-dashboard");
+    assert_string_equal(env.reason, "");
+    cf_envelope_deinit(&env);
+
+    start();
+    base(1, NULL);
+    str("requested_by");
+    i64(7);
+    expect_refused("wrong_type", "requested_by");
+    start();
+    base(1, NULL);
+    str("requested_by");
+    str("");
+    expect_refused("bad_value", "requested_by");
+    char big[1026];
+    memset(big, 'x', sizeof big);
+    start();
+    base(1, NULL);
+    str("requested_by");
+    strn(big, 257);
+    expect_refused("bad_value", "requested_by");
+    start();
+    base(1, NULL);
+    str("reason");
+    strn(big, 1025);
+    expect_refused("bad_value", "reason");
+    start();
+    base(1, NULL);
+    str("reason");
+    strn(big, 1024);
+    expect_ok();
+    start();
+    base(1, NULL);
+    str("reason");
+    strn("a\xff", 2);
+    expect_refused("bad_utf8", "reason");
+    start();
+    base(1, NULL);
+    str("reason");
+    strn("a\0b", 3);
+    expect_refused("bad_value", "reason");
+}
+
 static void nested_kwargs(int levels)
 {
     with_kwargs();
@@ -660,6 +718,7 @@ int main(void)
         cmocka_unit_test(test_refuses_bad_strings_in_values),
         cmocka_unit_test(test_refuses_reserved_names),
         cmocka_unit_test(test_refuses_bad_options),
+        cmocka_unit_test(test_requested_by_and_reason),
         cmocka_unit_test(test_depth_limit_is_exact),
         cmocka_unit_test(test_declared_sizes_allocate_nothing),
         cmocka_unit_test(test_out_of_memory_is_reported_without_leaks),

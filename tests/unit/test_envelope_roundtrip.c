@@ -4,6 +4,7 @@
  * encode refusing what decode would refuse. Decoder refusals live in test_envelope.c. */
 #include <float.h>
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -44,6 +45,8 @@ static void roundtrip(const cf_envelope *env, cf_envelope *back)
     if (env->has_created_at)
         assert_memory_equal(&back->created_at, &env->created_at, sizeof(double));
     assert_int_equal(back->retry_workflow, env->retry_workflow);
+    assert_string_equal(back->requested_by, env->requested_by);
+    assert_string_equal(back->reason, env->reason);
     json_t *empty = json_object();
     assert_true(json_equal(back->kwargs, env->kwargs ? env->kwargs : empty));
     assert_true(json_equal(back->options, env->options ? env->options : empty));
@@ -86,6 +89,13 @@ static void test_roundtrip_minimal_and_unicode_key(void **state)
     assert_string_equal(back.queue, "");
     assert_int_equal(json_object_size(back.kwargs), 0);
     assert_int_equal(json_object_size(back.options), 0);
+    cf_envelope_deinit(&back);
+    /* a retry_workflow with who asks and why */
+    assert_int_equal(cf_envelope_init_job(&env, "W", "k", NULL, NULL), CF_OK);
+    env.retry_workflow = true;
+    snprintf(env.requested_by, sizeof env.requested_by, "%s", "ops-dashboard");
+    snprintf(env.reason, sizeof env.reason, "%s", "provider fixed ✓");
+    roundtrip(&env, &back);
     cf_envelope_deinit(&back);
 }
 
@@ -253,6 +263,9 @@ static void test_encode_refuses_invalid(void **state)
     new_job(&env);
     env.created_at = -1;
     expect_encode_refused(&env, "bad_value", "created_at");
+    new_job(&env);
+    snprintf(env.reason, sizeof env.reason, "%s", "bad\xff");
+    expect_encode_refused(&env, "bad_utf8", "reason");
     new_job(&env);
     env.kwargs = json_pack("{s:i}", "attempt", 1);
     expect_encode_refused(&env, "reserved_name", "kwargs.attempt");

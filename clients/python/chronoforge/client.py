@@ -114,11 +114,14 @@ class Client:
             self._push(prepared)
         return [p.jid for p in prepared]
 
-    def retry_later(self, workflow_class: Union[str, type], key: str, *, queue: str = "default") -> str:
+    def retry_later(self, workflow_class: Union[str, type], key: str, *, queue: str = "default",
+                    requested_by: Optional[str] = None, reason: Optional[str] = None) -> str:
         """Asks the worker to resume a stalled or failed workflow (SPEC §4): pushes an envelope
         with ``retry_workflow: true``. The worker decides; a workflow that is not retryable is
-        left as is. Returns the jid."""
+        left as is. ``requested_by`` (who asks; the worker records "retry_later" without it) and
+        ``reason`` go into the workflow's ``$workflow_retry$`` row. Returns the jid."""
         jid, data = envelope.build(workflow_class, key, queue=queue, retry_workflow=True,
+                                   requested_by=requested_by, reason=reason,
                                    max_bytes=self.max_envelope_bytes)
         self._push([_Prepared(jid, queue, data, None)])
         return jid

@@ -99,6 +99,19 @@ def check_key(key: str) -> str:
     return key
 
 
+def check_requester(value: Optional[str], field: str, lo: int, hi: int) -> Optional[str]:
+    """requested_by (1-256 bytes) and reason (0-1024 bytes) of a retry envelope; None: absent."""
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        raise _refuse("wrong_type", field, f"{field} must be a str, got {_describe(value)}")
+    _text(value, field)
+    n = len(value.encode("utf-8"))
+    if n < lo or n > hi:
+        raise _refuse("bad_value", field, f"{field} must be {lo}-{hi} bytes, not {n}")
+    return value
+
+
 def queue_name(queue: str) -> str:
     if not isinstance(queue, str):
         raise _refuse("wrong_type", "queue", f"the queue must be a str, got {_describe(queue)}")
@@ -246,7 +259,8 @@ def at_ms(at: When) -> int:
 
 def build(workflow_class: Union[str, type], key: str, kwargs: Optional[Mapping[str, Any]] = None, *,
           queue: str = "default", options: Optional[Mapping[str, Any]] = None,
-          retry_workflow: bool = False, max_bytes: int = MAX_BYTES,
+          retry_workflow: bool = False, requested_by: Optional[str] = None,
+          reason: Optional[str] = None, max_bytes: int = MAX_BYTES,
           jid: Optional[str] = None, now: Optional[float] = None) -> Tuple[str, bytes]:
     """Returns ``(jid, envelope_bytes)`` for one job, or raises InvalidJob."""
     jid = jid if jid is not None else secrets.token_hex(12)
@@ -264,6 +278,13 @@ def build(workflow_class: Union[str, type], key: str, kwargs: Optional[Mapping[s
         env["options"] = opts
     if retry_workflow:
         env["retry_workflow"] = True
+    if requested_by is not None or reason is not None:
+        if not retry_workflow:
+            raise _refuse("bad_value", "requested_by", "requested_by and reason go with retry_workflow")
+        if check_requester(requested_by, "requested_by", 1, 256) is not None:
+            env["requested_by"] = requested_by
+        if check_requester(reason, "reason", 0, 1024):
+            env["reason"] = reason
     data: bytes = msgpack.packb(env, use_bin_type=True)
     if len(data) > max_bytes:
         raise _refuse("too_large", "", f"the envelope is {len(data)} bytes, over the {max_bytes}-byte "

@@ -117,6 +117,25 @@ class EnvelopeTest(unittest.TestCase):
         self.assertRefused("bad_value", "kwargs", envelope.build, "OrderWorkflow", "k", {"a": 1},
                            retry_workflow=True)
 
+    def test_retry_envelope_names_who_and_why(self):
+        env = msgpack.unpackb(envelope.build("OrderWorkflow", "k", retry_workflow=True,
+                                             requested_by="ops-dashboard", reason="fixed")[1])
+        self.assertEqual("ops-dashboard", env["requested_by"])
+        self.assertEqual("fixed", env["reason"])
+        self.assertEqual(["v", "jid", "class", "key", "queue", "created_at", "retry_workflow",
+                          "requested_by", "reason"], list(env))
+        env = msgpack.unpackb(envelope.build("OrderWorkflow", "k", retry_workflow=True, reason="")[1])
+        self.assertNotIn("reason", env)
+        self.assertNotIn("requested_by", env)
+        self.assertRefused("bad_value", "requested_by", envelope.build, "OrderWorkflow", "k",
+                           retry_workflow=True, requested_by="")
+        self.assertRefused("bad_value", "reason", envelope.build, "OrderWorkflow", "k",
+                           retry_workflow=True, reason="x" * 1025)
+        self.assertRefused("wrong_type", "requested_by", envelope.build, "OrderWorkflow", "k",
+                           retry_workflow=True, requested_by=7)
+        self.assertRefused("bad_value", "requested_by", envelope.build, "OrderWorkflow", "k",
+                           requested_by="ops")
+
     def test_max_duration_forms(self):
         for d in (0, 30, 0.5, "2", "1500ms", "30s", "10m", "2h", "1d", "1.5min"):
             env = msgpack.unpackb(self.build(options={"max_duration": d})[1])

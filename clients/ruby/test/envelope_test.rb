@@ -127,6 +127,21 @@ class EnvelopeTest < Minitest::Test
     refute env.key?("kwargs")
   end
 
+  def test_retry_envelope_names_who_and_why
+    _, bytes = E.build("OrderWorkflow", "k", retry_workflow: true, requested_by: "ops-dashboard",
+                                             reason: "fixed")
+    env = MessagePack.unpack(bytes)
+    assert_equal "ops-dashboard", env["requested_by"]
+    assert_equal "fixed", env["reason"]
+    assert_equal %w[v jid class key queue created_at retry_workflow requested_by reason], env.keys
+    _, bytes = E.build("OrderWorkflow", "k", retry_workflow: true, reason: "")
+    refute MessagePack.unpack(bytes).key?("reason")
+    refusal("bad_value", "requested_by") { E.build("OrderWorkflow", "k", retry_workflow: true, requested_by: "") }
+    refusal("bad_value", "reason") { E.build("OrderWorkflow", "k", retry_workflow: true, reason: "x" * 1025) }
+    refusal("wrong_type", "requested_by") { E.build("OrderWorkflow", "k", retry_workflow: true, requested_by: 7) }
+    refusal("bad_value", "requested_by") { E.build("OrderWorkflow", "k", requested_by: "ops") }
+  end
+
   def test_max_duration_forms
     [0, 30, 0.5, "2", "1500ms", "30s", "10m", "2h", "1d", "1.5min"].each do |d|
       _, bytes = build({}, options: { max_duration: d })

@@ -75,8 +75,11 @@ module Chronoforge
 
     # Asks the worker to resume a stalled or failed workflow (SPEC §4): pushes an envelope with
     # retry_workflow: true. The worker decides; a workflow that is not retryable is left as is.
-    def retry_later(workflow_class, key, queue: "default")
+    # requested_by (who asks; the worker records "retry_later" without it) and reason go into the
+    # workflow's $workflow_retry$ row.
+    def retry_later(workflow_class, key, queue: "default", requested_by: nil, reason: nil)
       jid, bytes = Envelope.build(workflow_class, key, queue: queue, retry_workflow: true,
+                                                       requested_by: requested_by, reason: reason,
                                                        max_bytes: @max_envelope_bytes)
       push([{ jid: jid, queue: queue.to_s, bytes: bytes, due_ms: nil }])
       jid

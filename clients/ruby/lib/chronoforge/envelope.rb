@@ -49,7 +49,8 @@ module Chronoforge
 
     # Returns [jid, bytes] for one job. kwargs and options are Hashes with String or Symbol keys.
     def build(workflow_class, key, kwargs: {}, queue: "default", options: {}, retry_workflow: false,
-              max_bytes: MAX_BYTES, jid: SecureRandom.hex(12), now: Time.now)
+              requested_by: nil, reason: nil, max_bytes: MAX_BYTES, jid: SecureRandom.hex(12),
+              now: Time.now)
       # Checked, and written, in the order the worker checks them (SPEC §1), so a job with
       # several problems is refused for the same one here and there.
       env = {
@@ -64,6 +65,13 @@ module Chronoforge
       opts = check_options(options)
       env["options"] = opts unless opts.empty?
       env["retry_workflow"] = true if retry_workflow
+      unless requested_by.nil? && reason.nil?
+        unless retry_workflow
+          refuse("bad_value", "requested_by", "requested_by and reason go with retry_workflow")
+        end
+        env["requested_by"] = check_requester(requested_by, "requested_by", 1, 256) unless requested_by.nil?
+        env["reason"] = check_requester(reason, "reason", 0, 1024) unless reason.nil? || reason.empty?
+      end
       bytes = MessagePack.pack(env)
       if bytes.bytesize > max_bytes
         refuse("too_large", "", "the envelope is #{bytes.bytesize} bytes, over the #{max_bytes}-byte " \
@@ -101,6 +109,16 @@ module Chronoforge
         refuse("bad_value", "key", "the key is #{key.bytesize} bytes, over #{KEY_MAX_BYTES}")
       end
       key
+    end
+
+    # requested_by (1-256 bytes) and reason (0-1024 bytes) of a retry envelope.
+    def check_requester(value, field, min, max)
+      refuse("wrong_type", field, "#{field} must be a String, got #{describe(value)}") unless value.is_a?(String)
+      value = text(value, field)
+      unless value.bytesize.between?(min, max)
+        refuse("bad_value", field, "#{field} must be #{min}-#{max} bytes, not #{value.bytesize}")
+      end
+      value
     end
 
     def queue_name(queue)

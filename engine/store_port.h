@@ -1,0 +1,33 @@
+// SPDX-License-Identifier: MIT
+/* engine/store_port.h: the seam between the replay engine and a store. The engine (run, primitives,
+ * finish) needs only this of a store: commit a write set under its fence, and say why the last
+ * call on this thread failed. Everything else (beginning a run, loading its steps) happens before
+ * the engine is handed the row and the steps.
+ *
+ * Two implementations: cf_store_port_pg adapts the Postgres store (store/store.h), the one the
+ * worker uses; tests/support/memstore.c applies write sets to one in-memory workflow, so replay is
+ * unit-tested pass after pass without Postgres. A port is a value: copy it freely; impl is
+ * borrowed and must outlive every run that uses the port. */
+#ifndef CF_ENGINE_STORE_PORT_H
+#define CF_ENGINE_STORE_PORT_H
+
+#include <stddef.h>
+
+#include "common/status.h"
+#include "store/store.h"
+
+typedef struct cf_store_port {
+    void *impl;
+    /* commit applies ws atomically under ws->fence, as cf_store_commit documents: CF_OK, or
+     * CF_ERR_CONFLICT (fence moved or not running; nothing applied), CF_ERR_INVALID, transient
+     * errors. Blocks until durable. */
+    cf_status (*commit)(void *impl, const cf_write_set *ws);
+    /* errstr says why this thread's last failing commit failed ("" when none; valid until the
+     * thread's next call on impl), as cf_store_errstr does. */
+    const char *(*errstr)(void *impl);
+} cf_store_port;
+
+/* cf_store_port_pg returns the port of a Postgres store (s borrowed). */
+cf_store_port cf_store_port_pg(cf_store *s);
+
+#endif

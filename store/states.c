@@ -1,0 +1,73 @@
+// SPDX-License-Identifier: MIT
+/* store/states.c: the state tables of store/states.h, and lookups by name and by value. */
+#include "store/states.h"
+
+#include <stddef.h>
+#include <string.h>
+
+typedef struct wf_entry {
+    const char *name;
+    bool executable, retry_executable;
+} wf_entry;
+
+typedef struct step_entry {
+    const char *name;
+    bool done;
+} step_entry;
+
+#define WF_ENTRY_(e, n, exec, retry_exec) [CF_WF_##e] = {n, exec, retry_exec},
+#define STEP_ENTRY_(e, n, done)           [CF_STEP_##e] = {n, done},
+
+static const wf_entry wf_states[CF_WF_STATE_COUNT] = {[CF_WF_UNKNOWN] = {"unknown", false, false},
+                                                      CF_WF_STATE_TABLE(WF_ENTRY_)};
+
+static const step_entry step_states[CF_STEP_STATE_COUNT] = {[CF_STEP_UNKNOWN] = {"unknown", false},
+                                                            CF_STEP_STATE_TABLE(STEP_ENTRY_)};
+
+cf_wf_state cf_wf_state_parse(const char *s)
+{
+    for (int i = 1; s && i < CF_WF_STATE_COUNT; i++)
+        if (strcmp(s, wf_states[i].name) == 0)
+            return (cf_wf_state)i;
+    return CF_WF_UNKNOWN;
+}
+
+static bool wf_valid(cf_wf_state st)
+{
+    return (unsigned)st < CF_WF_STATE_COUNT;
+}
+
+const char *cf_wf_state_name(cf_wf_state st)
+{
+    return wf_states[wf_valid(st) ? st : CF_WF_UNKNOWN].name;
+}
+
+bool cf_wf_state_executable(cf_wf_state st, bool retry)
+{
+    if (!wf_valid(st))
+        return false;
+    return retry ? wf_states[st].retry_executable : wf_states[st].executable;
+}
+
+bool cf_wf_state_retryable(cf_wf_state st)
+{
+    return wf_valid(st) && wf_states[st].retry_executable && !wf_states[st].executable;
+}
+
+cf_step_state cf_step_state_parse(const char *s)
+{
+    for (int i = 1; s && i < CF_STEP_STATE_COUNT; i++)
+        if (strcmp(s, step_states[i].name) == 0)
+            return (cf_step_state)i;
+    return CF_STEP_UNKNOWN;
+}
+
+const char *cf_step_state_name(cf_step_state st)
+{
+    return step_states[(unsigned)st < CF_STEP_STATE_COUNT ? st : CF_STEP_UNKNOWN].name;
+}
+
+bool cf_step_state_done(cf_step_state st)
+{
+    return (unsigned)st < CF_STEP_STATE_COUNT && step_states[st].done;
+}

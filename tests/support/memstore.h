@@ -1,0 +1,69 @@
+// SPDX-License-Identifier: MIT
+/* tests/support/memstore.h: an in-memory store behind the engine's store port
+ * (engine/store_port.h), for unit tests of replay without Postgres. It holds one workflow row,
+ * its execution-log rows and its error rows, and applies what the Postgres statements apply:
+ * a run begin (executable states from store/states.h, fence + 1, crash count, the requeue
+ * transition that resets retry budgets) and write sets under their fence (upserted steps, error
+ * rows, the `$workflow_completion$` / `$workflow_failure$<id>` markers, the outcome's state).
+ * Its clock is the tests' to move: passes read it through the run clock.
+ *
+ * It lives in tests/support, not in the library: an embedder or `requeue --now` resumes a real
+ * workflow, whose rows are in Postgres, so nothing outside the tests needs a store in memory. */
+#ifndef CF_TESTS_SUPPORT_MEMSTORE_H
+#define CF_TESTS_SUPPORT_MEMSTORE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "engine/finish.h"
+#include "engine/store_port.h"
+
+typedef struct cf_memstore_error {
+    int64_t id;
+    char *step_name; /* NULL: workflow-level */
+    int attempt;
+    char *error_class, *message;
+} cf_memstore_error;
+
+typedef struct cf_memstore {
+    bool exists;
+    cf_wf_row wf;       /* the workflow row as stored */
+    cf_step_list steps; /* execution-log rows in creation order, markers included */
+    cf_memstore_error *errors;
+    size_t nerrors, errors_cap;
+    int64_t now_ms;      /* the clock (Unix ms): tests move it */
+    int commits;         /* write sets applied */
+    cf_status fail_next; /* when not CF_OK: the next commit fails with it, applying nothing */
+    int64_t next_id;
+    char err[256];
+} cf_memstore;
+
+/* cf_memstore_init: an empty store whose clock reads now_ms. */
+void cf_memstore_init(cf_memstore *m, int64_t now_ms);
+void cf_memstore_deinit(cf_memstore *m);
+
+/* cf_memstore_port returns the store port of m (borrowed). */
+cf_store_port cf_memstore_port(cf_memstore *m);
+
+/* cf_memstore_begin is cf_store_run_begin on m: creates the workflow (kwargs_json: its kwargs,
+ * NULL: {}) or locks it when executable; *out and *steps are owned by the caller. CF_ERR_STATE
+ * (out filled) when not executable. */
+cf_status cf_memstore_begin(cf_memstore *m, const char *wf_class, const char *key,
+                            const char *kwargs_json, bool retry, cf_wf_row *out,
+                            cf_step_list *steps);
+
+/* cf_memstore_pass runs one pass as the executor does: begin, cf_run_init over m's port with
+ * m's clock, cf_finish_run. *fin (may be NULL) receives how it ended (the caller then owns its
+ * effects: cf_finish_result_deinit). Returns the begin's
+ * status (CF_ERR_STATE: not executable, nothing ran). */
+cf_status cf_memstore_pass(cf_memstore *m, const cf_workflow_def *def, bool retry,
+                           cf_finish_result *fin);
+
+/* cf_memstore_step returns the stored row of step name, or NULL. */
+const cf_step_row *cf_memstore_step(const cf_memstore *m, const char *name);
+
+/* cf_memstore_errors_of counts the error rows of step name (NULL: workflow-level). */
+size_t cf_memstore_errors_of(const cf_memstore *m, const char *step_name);
+
+#endif
