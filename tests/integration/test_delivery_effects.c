@@ -196,7 +196,29 @@ static void test_effects_published_in_order_and_idempotent(void **state)
     assert_int_equal(cf_delivery_finish(q_, &d, &released, &acked), CF_OK);
     assert_false(released);
     assert_false(acked);
+    assert_string_equal(cf_queue_errstr(q_), "");
     assert_int_equal(zcard("q1"), 2);
+
+    /* refused before any I/O, with the reason on the handle: too many effects, a bad queue
+     * name among the publishes, a handle without a worker id */
+    cf_delivery_publish many[CF_DELIVERY_MAX_EFFECTS + 1];
+    for (size_t i = 0; i < CF_DELIVERY_MAX_EFFECTS + 1; i++)
+        many[i] = (cf_delivery_publish){"q1", own.data, own.len, 1, true};
+    cf_delivery_end big = d;
+    big.publish = many;
+    big.npublish = CF_DELIVERY_MAX_EFFECTS + 1;
+    assert_int_equal(cf_delivery_finish(q_, &big, &released, &acked), CF_ERR_INVALID);
+    assert_non_null(strstr(cf_queue_errstr(q_), "effects"));
+    cf_delivery_publish bad = {"no spaces", own.data, own.len, 1, true};
+    big.publish = &bad;
+    big.npublish = 1;
+    assert_int_equal(cf_delivery_finish(q_, &big, &released, &acked), CF_ERR_INVALID);
+    assert_non_null(strstr(cf_queue_errstr(q_), "bad queue name"));
+    cf_queue *anon = cf_test_queue_open(P, NULL);
+    assert_int_equal(cf_delivery_finish(anon, &d, &released, &acked), CF_ERR_INVALID);
+    assert_non_null(strstr(cf_queue_errstr(anon), "worker id"));
+    cf_queue_free(anon);
+    assert_int_equal(score("q1", &own), 5000); /* nothing of those was sent */
     assert_int_equal(zcard("q2"), 1);
     assert_int_equal(score("q1", &own), 5000);
 

@@ -52,6 +52,35 @@ static void test_deadletter_push_leaves_inflight_and_decodes(void **state)
     cf_queue_free(q);
 }
 
+/* cf_deadletter_move pushes only what it took out of flight: a second move of the same
+ * envelope (a retry after a lost reply) pushes nothing and says why on the handle; a handle
+ * without a worker id is refused. */
+static void test_deadletter_move_only_from_flight(void **state)
+{
+    (void)state;
+    char p[64];
+    cf_test_prefix(p, sizeof p);
+    cf_queue *q = cf_test_queue_open(p, W);
+    assert_int_equal(cf_enqueue(q, "q", "env-1", 5), CF_OK);
+    const char *qs[1] = {"q"};
+    cf_fetched f;
+    assert_int_equal(cf_fetch(q, qs, 1, 0, NULL, &f), CF_OK);
+    cf_deadletter_reason why = {"bad_value", "refused", NULL};
+    assert_int_equal(cf_deadletter_move(q, "q", f.data, f.len, &why, 0, 0), CF_OK);
+    assert_string_equal(cf_queue_errstr(q), "");
+    assert_int_equal(cf_deadletter_move(q, "q", f.data, f.len, &why, 0, 0), CF_ERR_NOT_FOUND);
+    assert_non_null(strstr(cf_queue_errstr(q), "not in flight"));
+    int64_t dead = -1;
+    assert_int_equal(cf_queue_depths(q, "q", NULL, NULL, &dead), CF_OK);
+    assert_int_equal(dead, 1);
+    cf_queue *anon = cf_test_queue_open(p, NULL);
+    assert_int_equal(cf_deadletter_move(anon, "q", f.data, f.len, &why, 0, 0), CF_ERR_INVALID);
+    assert_non_null(strstr(cf_queue_errstr(anon), "worker id"));
+    cf_queue_free(anon);
+    cf_fetched_deinit(&f);
+    cf_queue_free(q);
+}
+
 static void test_deadletter_cap_and_truncation(void **state)
 {
     (void)state;
@@ -148,6 +177,7 @@ int main(void)
     signal(SIGPIPE, SIG_IGN);
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_deadletter_push_leaves_inflight_and_decodes),
+        cmocka_unit_test(test_deadletter_move_only_from_flight),
         cmocka_unit_test(test_deadletter_cap_and_truncation),
         cmocka_unit_test(test_deadletter_retry_and_purge),
         cmocka_unit_test(test_deadletter_decode_refuses_garbage),
