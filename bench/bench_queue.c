@@ -14,6 +14,7 @@
 #include "common/rand.h"
 #include "queue/enqueue.h"
 #include "queue/fetch.h"
+#include "queue/queue.h"
 #include "queue/redis_conn.h"
 
 #define PAYLOAD_LEN 80
@@ -35,34 +36,34 @@ static void *consume(void *arg)
 {
     consumer *c = arg;
     run *rn = c->run;
-    cf_redis *r = NULL;
-    if (cf_redis_open(rn->url, NULL, &r, NULL) != CF_OK) {
+    char worker[64];
+    snprintf(worker, sizeof worker, "bench:%d:%06x", c->id, (unsigned)(cf_rand_u64() & 0xffffff));
+    cf_queue *q = NULL;
+    if (cf_queue_open(rn->url, rn->prefix, worker, NULL, &q, NULL) != CF_OK) {
         atomic_store(&rn->failed, 1);
         return NULL;
     }
-    char worker[64];
-    snprintf(worker, sizeof worker, "bench:%d:%06x", c->id, (unsigned)(cf_rand_u64() & 0xffffff));
     const char *qs[1] = {"bench"};
     while (atomic_load(&rn->done) < rn->jobs && !atomic_load(&rn->failed)) {
         cf_fetched f;
-        cf_status st = cf_fetch(r, rn->prefix, worker, qs, 1, 200, NULL, &f);
+        cf_status st = cf_fetch(q, qs, 1, 200, NULL, &f);
         if (st == CF_ERR_NOT_FOUND)
             continue;
         if (st == CF_OK)
-            st = cf_fetch_ack(r, rn->prefix, worker, "bench", f.data, f.len);
+            st = cf_fetch_ack(q, "bench", f.data, f.len);
         cf_fetched_deinit(&f);
         if (st != CF_OK) {
-            fprintf(stderr, "bench: %s\n", cf_redis_errstr(r));
+            fprintf(stderr, "bench: %s\n", cf_queue_errstr(q));
             atomic_store(&rn->failed, 1);
             break;
         }
         atomic_fetch_add(&rn->done, 1);
     }
-    cf_redis_free(r);
+    cf_queue_free(q);
     return NULL;
 }
 
-static int produce(cf_redis *r, const char *prefix, long jobs, double *rate)
+static int produce(cf_queue *q, long jobs, double *rate)
 {
     static char payloads[1000][PAYLOAD_LEN];
     cf_enqueue_item items[1000];
@@ -75,8 +76,8 @@ static int produce(cf_redis *r, const char *prefix, long jobs, double *rate)
             snprintf(payloads[i], 24, "job-%ld", base + (long)i);
             items[i] = (cf_enqueue_item){"bench", payloads[i], PAYLOAD_LEN, 0};
         }
-        if (cf_enqueue_batch(r, prefix, items, k) != CF_OK) {
-            fprintf(stderr, "bench: enqueue: %s\n", cf_redis_errstr(r));
+        if (cf_enqueue_batch(q, items, k) != CF_OK) {
+            fprintf(stderr, "bench: enqueue: %s\n", cf_queue_errstr(q));
             return -1;
         }
     }
@@ -91,15 +92,15 @@ static int bench_consumers(const char *url, long jobs, int consumers)
     char hex[9];
     cf_rand_hex(hex, 8);
     snprintf(prefix, sizeof prefix, "cf:bench:%s", hex);
-    cf_redis *r = NULL;
+    cf_queue *q = NULL;
     cf_error err = {0};
-    if (cf_redis_open(url, NULL, &r, &err) != CF_OK) {
+    if (cf_queue_open(url, prefix, NULL, NULL, &q, &err) != CF_OK) {
         fprintf(stderr, "bench: %s\n", err.msg);
         return -1;
     }
     double prod_rate = 0;
-    if (produce(r, prefix, jobs, &prod_rate) != 0) {
-        cf_redis_free(r);
+    if (produce(q, jobs, &prod_rate) != 0) {
+        cf_queue_free(q);
         return -1;
     }
     run rn = {.url = url, .prefix = prefix, .jobs = jobs};
@@ -124,9 +125,9 @@ static int bench_consumers(const char *url, long jobs, int consumers)
     const char *a[3] = {"DEL", key, NULL};
     size_t l[2] = {3, strlen(key)};
     cf_reply *rep = NULL;
-    if (cf_redis_exec(r, 2, a, l, &rep) == CF_OK)
+    if (cf_redis_exec(cf_queue_redis(q), 2, a, l, &rep) == CF_OK)
         cf_reply_free(rep);
-    cf_redis_free(r);
+    cf_queue_free(q);
     return atomic_load(&rn.failed) || done != jobs ? -1 : 0;
 }
 

@@ -86,14 +86,14 @@ int main(int argc, char **argv)
     int batch = argc > 4 ? atoi(argv[4]) : 64;
     if (n < 1 || n > 1024 || secs <= 0)
         return 2;
-    char err[256];
-    if (cf_store_migrate(dsn, err, sizeof err) != CF_OK) {
-        fprintf(stderr, "migrate: %s\n", err);
+    cf_error err = {0};
+    if (cf_store_migrate(dsn, &err) != CF_OK) {
+        fprintf(stderr, "migrate: %s\n", err.msg);
         return 1;
     }
     cf_store_config cfg = {.dsn = dsn, .max_connections = 2, .batch_max = batch};
-    if (cf_store_open(&cfg, &store, err, sizeof err) != CF_OK) {
-        fprintf(stderr, "open: %s\n", err);
+    if (cf_store_open(&cfg, &store, &err) != CF_OK) {
+        fprintf(stderr, "open: %s\n", err.msg);
         return 1;
     }
     snprintf(run_tag, sizeof run_tag, "b%lld", (long long)cf_clock_unix_ms());

@@ -24,13 +24,14 @@
 #include "common/clock.h"
 #include "queue/enqueue.h"
 #include "queue/envelope.h"
+#include "queue/queue.h"
 #include "queue/redis_conn.h"
 
 #define BATCH 1000
 
 typedef struct producer {
-    cf_redis *r;
-    const char *prefix, *queue, *wf_class, *tag;
+    cf_queue *q;
+    const char *queue, *wf_class, *tag;
     json_t *kwargs;
     cf_buf bufs[BATCH];
     cf_enqueue_item items[BATCH];
@@ -41,9 +42,9 @@ static int flush(producer *p)
 {
     if (p->n == 0)
         return 0;
-    cf_status st = cf_enqueue_batch(p->r, p->prefix, p->items, p->n);
+    cf_status st = cf_enqueue_batch(p->q, p->items, p->n);
     if (st != CF_OK) {
-        fprintf(stderr, "bench_wf: enqueue: %s\n", cf_redis_errstr(p->r));
+        fprintf(stderr, "bench_wf: enqueue: %s\n", cf_queue_errstr(p->q));
         return -1;
     }
     for (size_t i = 0; i < p->n; i++)
@@ -81,11 +82,10 @@ static int producer_init(producer *p, char **argv, const char *kwargs_json)
 {
     memset(p, 0, sizeof *p);
     cf_error err = {0};
-    if (cf_redis_open(argv[0], NULL, &p->r, &err) != CF_OK) {
+    if (cf_queue_open(argv[0], argv[1], NULL, NULL, &p->q, &err) != CF_OK) {
         fprintf(stderr, "bench_wf: redis: %s\n", err.msg);
         return -1;
     }
-    p->prefix = argv[1];
     p->queue = argv[2];
     p->wf_class = argv[3];
     p->tag = argv[4];
@@ -105,7 +105,7 @@ static void producer_deinit(producer *p)
     for (size_t i = 0; i < BATCH; i++)
         cf_buf_deinit(&p->bufs[i]);
     json_decref(p->kwargs);
-    cf_redis_free(p->r);
+    cf_queue_free(p->q);
 }
 
 static int cmd_produce(int argc, char **argv)

@@ -42,13 +42,12 @@ static cf_status check(cf_cli_ctx *ctx, void *arg)
 static cf_status body(cf_cli_ctx *ctx, void *arg)
 {
     const dead_opts *o = arg;
-    const char *sub = ctx->args.pos[0], *prefix = ctx->args.cfg.prefix;
+    const char *sub = ctx->args.pos[0];
     cf_status st;
     if (strcmp(sub, "list") == 0) {
         cf_deadletter *list = NULL;
         size_t count = 0;
-        st = cf_deadletter_list(ctx->redis, prefix, o->queue, 0, o->n ? (size_t)o->n : 20, &list,
-                                &count);
+        st = cf_deadletter_list(ctx->queue, o->queue, 0, o->n ? (size_t)o->n : 20, &list, &count);
         for (size_t i = 0; st == CF_OK && i < count; i++)
             print_entry(&list[i]);
         if (st == CF_OK)
@@ -56,13 +55,13 @@ static cf_status body(cf_cli_ctx *ctx, void *arg)
         cf_deadletter_list_free(list, count);
     } else if (strcmp(sub, "retry") == 0) {
         int64_t moved = 0, skipped = 0;
-        st = cf_deadletter_retry(ctx->redis, prefix, o->queue, o->n, &moved, &skipped);
+        st = cf_deadletter_retry(ctx->queue, o->queue, o->n, &moved, &skipped);
         if (st == CF_OK)
             printf("retried %lld (skipped %lld truncated or undecodable)\n", (long long)moved,
                    (long long)skipped);
     } else {
         int64_t removed = 0;
-        st = cf_deadletter_purge(ctx->redis, prefix, o->queue,
+        st = cf_deadletter_purge(ctx->queue, o->queue,
                                  o->older ? cf_clock_unix_ms() - o->older_ms : 0, &removed);
         if (st == CF_OK)
             printf("purged %lld\n", (long long)removed);

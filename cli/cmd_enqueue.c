@@ -80,13 +80,12 @@ static cf_status check(cf_cli_ctx *ctx, void *arg)
 static cf_status body(cf_cli_ctx *ctx, void *arg)
 {
     enqueue_opts *o = arg;
-    const char *prefix = ctx->args.cfg.prefix;
-    cf_status st = o->due_ms > 0
-                       ? cf_enqueue_at(ctx->redis, prefix, o->queue, o->encoded.data,
-                                       o->encoded.len, o->due_ms)
-                       : cf_enqueue(ctx->redis, prefix, o->queue, o->encoded.data, o->encoded.len);
+    cf_status st =
+        o->due_ms > 0
+            ? cf_enqueue_at(ctx->queue, o->queue, o->encoded.data, o->encoded.len, o->due_ms)
+            : cf_enqueue(ctx->queue, o->queue, o->encoded.data, o->encoded.len);
     if (st != CF_OK)
-        return cf_cli_refuse(ctx, st, "enqueue failed: %s", cf_redis_errstr(ctx->redis));
+        return cf_cli_refuse(ctx, st, "enqueue failed: %s", cf_queue_errstr(ctx->queue));
     printf("%s\n", o->jid);
     return CF_OK;
 }

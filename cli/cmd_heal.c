@@ -47,13 +47,13 @@ static cf_status body(cf_cli_ctx *ctx, void *arg)
     bool *dry_run = arg;
     cf_sweeper *sw = NULL;
     cf_sweep_stats ss = {0};
-    cf_status st = cf_sweeper_new(&ctx->args.cfg, ctx->store, ctx->redis, &sw);
+    cf_status st = cf_sweeper_new(&ctx->args.cfg, ctx->store, ctx->queue, &sw);
     if (st == CF_OK)
         st = cf_sweeper_pass(sw, *dry_run, 60000, print_event, dry_run, &ss);
     if (st != CF_OK) {
         char why[256];
-        cf_store_errstr(ctx->store, why, sizeof why);
-        const char *rerr = cf_redis_errstr(ctx->redis);
+        snprintf(why, sizeof why, "%s", cf_store_errstr(ctx->store));
+        const char *rerr = cf_queue_errstr(ctx->queue);
         st = cf_cli_refuse(ctx, st, "pass stopped: %s (%s%s%s)", cf_status_str(st), rerr,
                            rerr[0] ? "; " : "", why);
     }

@@ -9,10 +9,10 @@
 static cf_status migrate_body(cf_cli_ctx *ctx, void *arg)
 {
     (void)arg;
-    char why[512];
+    cf_error why = {0};
     int applied = 0;
-    if (cf_store_migrate_counted(ctx->args.cfg.database_url, &applied, why, sizeof why) != CF_OK)
-        return cf_cli_refuse(ctx, CF_ERR_UNAVAILABLE, "%s", why);
+    if (cf_store_migrate_counted(ctx->args.cfg.database_url, &applied, &why) != CF_OK)
+        return cf_cli_refuse(ctx, CF_ERR_UNAVAILABLE, "%s", why.msg);
     if (applied)
         printf("migrated: applied %d migration%s (schema version %d)\n", applied,
                applied == 1 ? "" : "s", CF_SCHEMA_VERSION);

@@ -72,14 +72,14 @@ static void wake(cf_cli_ctx *ctx, const cf_requeue_result *res)
     cf_buf member = CF_BUF_INIT;
     cf_status st = cf_envelope_encode_continuation(res->wf_class, res->key, res->queue, &member);
     if (st == CF_OK)
-        st = cf_continuation_publish(ctx->redis, ctx->args.cfg.prefix, res->queue, member.data,
-                                     member.len, cf_clock_unix_ms(), NULL);
+        st = cf_continuation_publish(ctx->queue, res->queue, member.data, member.len,
+                                     cf_clock_unix_ms(), NULL);
     if (st != CF_OK)
         fprintf(stderr,
                 "chronoforge requeue: %s/%s is requeued but its wake was not published (%s); "
                 "the healing pass will publish it\n",
                 res->wf_class, res->key,
-                ctx->redis && cf_redis_errstr(ctx->redis)[0] ? cf_redis_errstr(ctx->redis)
+                ctx->queue && cf_queue_errstr(ctx->queue)[0] ? cf_queue_errstr(ctx->queue)
                                                              : cf_status_str(st));
     cf_buf_deinit(&member);
 }

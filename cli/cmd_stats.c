@@ -32,17 +32,17 @@ static json_t *string_list(cf_redis *r, int argc, const char *const *argv)
     return out;
 }
 
-static json_t *queue_stats(cf_redis *r, const char *prefix, const char *queue, json_t *workers)
+static json_t *queue_stats(cf_queue *qh, const char *queue, json_t *workers)
 {
     int64_t ready = 0, scheduled = 0, dead = 0, inflight = 0;
-    if (cf_queue_depths(r, prefix, queue, &ready, &scheduled, &dead) != CF_OK)
+    if (cf_queue_depths(qh, queue, &ready, &scheduled, &dead) != CF_OK)
         return NULL;
     size_t i;
     json_t *w;
     json_array_foreach(workers, i, w)
     {
         int64_t n = 0;
-        if (cf_fetch_inflight_count(r, prefix, json_string_value(w), queue, &n) == CF_OK)
+        if (cf_fetch_inflight_count(qh, json_string_value(w), queue, &n) == CF_OK)
             inflight += n;
     }
     return json_pack("{sI sI sI sI}", "ready", (json_int_t)ready, "scheduled",
@@ -60,9 +60,9 @@ static json_t *workflow_counts(cf_cli_ctx *ctx, cf_state_counts *c)
                           .statement_timeout_ms = cfg->statement_timeout_ms,
                           .batch_max = 1};
     cf_store *store = NULL;
-    char why[400];
-    if (cf_store_open(&sc, &store, why, sizeof why) != CF_OK) {
-        cf_cli_refuse(ctx, CF_ERR_UNAVAILABLE, "cannot use Postgres: %s", why);
+    cf_error why = {0};
+    if (cf_store_open(&sc, &store, &why) != CF_OK) {
+        cf_cli_refuse(ctx, CF_ERR_UNAVAILABLE, "cannot use Postgres: %s", why.msg);
         return json_null();
     }
     json_t *states = json_null();
@@ -74,7 +74,7 @@ static json_t *workflow_counts(cf_cli_ctx *ctx, cf_state_counts *c)
                 json_object_set_new(states, cf_wf_state_name((cf_wf_state)st),
                                     json_integer(c->by_state[st]));
     } else {
-        cf_store_errstr(store, ctx->why, sizeof ctx->why);
+        snprintf(ctx->why, sizeof ctx->why, "%s", cf_store_errstr(store));
     }
     cf_store_close(store);
     return states;
@@ -107,7 +107,8 @@ static void print_text(json_t *qs, json_t *states, int64_t live, int64_t quiet)
 static cf_status body(cf_cli_ctx *ctx, void *arg)
 {
     const bool *as_json = arg;
-    cf_redis *r = ctx->redis;
+    cf_queue *qh = ctx->queue;
+    cf_redis *r = cf_queue_redis(qh);
     const char *prefix = ctx->args.cfg.prefix;
     char qkey[CF_KEY_MAX], wkey[CF_KEY_MAX];
     cf_key_queues(qkey, sizeof qkey, prefix);
@@ -115,11 +116,11 @@ static cf_status body(cf_cli_ctx *ctx, void *arg)
     json_t *queues = string_list(r, 2, (const char *const[]){"SMEMBERS", qkey});
     json_t *workers = string_list(r, 4, (const char *const[]){"ZRANGE", wkey, "0", "-1"});
     int64_t live = 0, quiet = 0;
-    if (cf_recovery_live_workers(r, prefix, ctx->args.cfg.lease_ms, &live) != CF_OK)
+    if (cf_recovery_live_workers(qh, ctx->args.cfg.lease_ms, &live) != CF_OK)
         live = -1;
     cf_worker_entry *list = NULL;
     size_t n = 0;
-    if (cf_workers_list(r, prefix, ctx->args.cfg.lease_ms, &list, &n) == CF_OK)
+    if (cf_workers_list(qh, ctx->args.cfg.lease_ms, &list, &n) == CF_OK)
         for (size_t i = 0; i < n; i++)
             quiet += list[i].live && list[i].quiet;
     else
@@ -130,7 +131,7 @@ static cf_status body(cf_cli_ctx *ctx, void *arg)
     json_t *q;
     json_array_foreach(queues, i, q)
     {
-        json_t *one = queue_stats(r, prefix, json_string_value(q), workers);
+        json_t *one = queue_stats(qh, json_string_value(q), workers);
         if (one)
             json_object_set_new(qs, json_string_value(q), one);
     }

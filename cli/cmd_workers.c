@@ -87,14 +87,14 @@ static cf_status set_quiet(cf_cli_ctx *ctx, const char *id, bool quiet)
     const cf_config *cfg = &ctx->args.cfg;
     cf_worker_entry *list = NULL;
     size_t n = 0;
-    cf_status st = cf_workers_list(ctx->redis, cfg->prefix, cfg->lease_ms, &list, &n);
+    cf_status st = cf_workers_list(ctx->queue, cfg->lease_ms, &list, &n);
     size_t done = 0, found = 0;
     for (size_t i = 0; st == CF_OK && i < n; i++) {
         const cf_worker_entry *e = &list[i];
         if (!e->live || (id && strcmp(e->id, id) != 0))
             continue;
         found++;
-        cf_status one = cf_workers_set_quiet(ctx->redis, cfg->prefix, e->id, quiet);
+        cf_status one = cf_workers_set_quiet(ctx->queue, e->id, quiet);
         if (one == CF_OK) {
             printf("%s requested for %s\n", quiet ? "quiet" : "resume", e->id);
             done++;
@@ -128,8 +128,7 @@ static cf_status body(cf_cli_ctx *ctx, void *arg)
                          strcmp(ctx->args.pos[0], "quiet") == 0);
     cf_worker_entry *list = NULL;
     size_t n = 0;
-    cf_status st =
-        cf_workers_list(ctx->redis, ctx->args.cfg.prefix, ctx->args.cfg.lease_ms, &list, &n);
+    cf_status st = cf_workers_list(ctx->queue, ctx->args.cfg.lease_ms, &list, &n);
     if (st != CF_OK)
         return st;
     if (o->as_json)

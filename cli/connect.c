@@ -4,10 +4,10 @@
 
 #include "cli/args.h"
 
-int cf_cli_open_redis(const char *cmd, const cf_config *cfg, cf_redis **out)
+int cf_cli_open_queue(const char *cmd, const cf_config *cfg, cf_queue **out)
 {
     cf_error err = {0};
-    if (cf_redis_open(cfg->redis_url, NULL, out, &err) != CF_OK)
+    if (cf_queue_open(cfg->redis_url, cfg->prefix, NULL, NULL, out, &err) != CF_OK)
         return cf_cli_fail(cmd, "cannot reach Redis: %s", err.msg);
     return 0;
 }
@@ -21,8 +21,8 @@ int cf_cli_open_store(const char *cmd, const cf_config *cfg, cf_store **out)
         .io_timeout_ms = cfg->db_io_timeout_ms,
         .batch_max = 1,
     };
-    char why[512];
-    if (cf_store_open(&sc, out, why, sizeof why) != CF_OK)
-        return cf_cli_fail(cmd, "cannot use Postgres: %s", why);
+    cf_error why = {0};
+    if (cf_store_open(&sc, out, &why) != CF_OK)
+        return cf_cli_fail(cmd, "cannot use Postgres: %s", why.msg);
     return 0;
 }

@@ -25,6 +25,7 @@
 
 typedef struct now_run {
     cf_cli_ctx *ctx;
+    cf_queue *q; /* this process's worker handle (worker_id), for the lock and the effects */
     const cf_workflow_def *def;
     char worker_id[CF_WORKER_ID_MAX];
     char token[CF_WORKER_ID_MAX + 16];
@@ -52,16 +53,15 @@ static cf_status publish(now_run *n, const cf_finish_result *fin)
 {
     cf_delivery_effects fx;
     cf_status st = cf_delivery_effects_build(&fin->effects, n->queue, &fx);
-    const char *prefix = n->ctx->args.cfg.prefix;
     for (size_t i = 0; st == CF_OK && i < fx.npublish; i++) {
         const cf_delivery_publish *p = &fx.publish[i];
-        st = p->continuation ? cf_continuation_publish(n->ctx->redis, prefix, p->queue, p->member,
-                                                       p->member_len, p->due_unix_ms, NULL)
-                             : cf_enqueue_at(n->ctx->redis, prefix, p->queue, p->member,
-                                             p->member_len, p->due_unix_ms);
+        st = p->continuation
+                 ? cf_continuation_publish(n->q, p->queue, p->member, p->member_len, p->due_unix_ms,
+                                           NULL)
+                 : cf_enqueue_at(n->q, p->queue, p->member, p->member_len, p->due_unix_ms);
     }
     for (size_t i = 0; st == CF_OK && i < fx.nremove; i++)
-        st = cf_continuation_remove(n->ctx->redis, prefix, fx.remove[i].queue, fx.remove[i].member,
+        st = cf_continuation_remove(n->q, fx.remove[i].queue, fx.remove[i].member,
                                     fx.remove[i].member_len, NULL);
     cf_delivery_effects_deinit(&fx);
     return st;
@@ -113,9 +113,7 @@ static cf_status locked(now_run *n, const cf_requeue_req *req, cf_finish_result 
                 n->wf_class, n->key, cf_wf_state_name(res.previous_state));
         st = run_pass(n, fin);
     }
-    const char *prefix = n->ctx->args.cfg.prefix;
-    cf_status rel =
-        cf_lock_release(n->ctx->redis, prefix, n->worker_id, n->wf_class, n->key, n->token);
+    cf_status rel = cf_lock_release(n->q, n->wf_class, n->key, n->token);
     if (rel != CF_OK && rel != CF_ERR_CONFLICT && st == CF_OK)
         return rel;
     if (st == CF_OK) {
@@ -124,7 +122,7 @@ static cf_status locked(now_run *n, const cf_requeue_req *req, cf_finish_result 
             fprintf(stderr,
                     "chronoforge requeue: publishing the pass's effects failed (%s); the healing "
                     "pass will publish its wake\n",
-                    cf_redis_errstr(n->ctx->redis));
+                    cf_queue_errstr(n->q));
         st = CF_OK; /* the outcome is durable; healing repairs Redis */
     }
     return st;
@@ -193,20 +191,25 @@ cf_status cf_cli_resume_now(cf_cli_ctx *ctx, const char *wf_class, const char *k
                             &err);
     if (st != CF_OK)
         return cf_cli_refuse(ctx, st, "cannot register with Redis: %s", err.msg);
+    st = cf_queue_open(cfg->redis_url, cfg->prefix, n.worker_id, NULL, &n.q, &err);
+    if (st != CF_OK) {
+        cf_heartbeat_stop(hb);
+        return cf_cli_refuse(ctx, st, "cannot reach Redis: %s", err.msg);
+    }
     n.ttl_ms = ttl_for(&n, NULL);
     cf_lock_holder holder;
     cf_finish_result fin = {0};
-    st = cf_lock_acquire(ctx->redis, cfg->prefix, n.worker_id, n.wf_class, n.key, n.token, n.ttl_ms,
-                         &holder);
+    st = cf_lock_acquire(n.q, n.wf_class, n.key, n.token, n.ttl_ms, &holder);
     if (st == CF_ERR_BUSY)
         st = cf_cli_refuse(ctx, st, "%s/%s is held by %s; nothing was changed", n.wf_class, n.key,
                            holder.value);
     else if (st == CF_OK)
         st = locked(&n, req, &fin);
     cf_heartbeat_stop(hb);
-    if (cf_heartbeat_deregister(ctx->redis, cfg->prefix, n.worker_id) != CF_OK)
+    if (cf_heartbeat_deregister(n.q) != CF_OK)
         fprintf(stderr, "chronoforge requeue: could not deregister %s: %s (it expires)\n",
-                n.worker_id, cf_redis_errstr(ctx->redis));
+                n.worker_id, cf_queue_errstr(n.q));
+    cf_queue_free(n.q);
     if (st == CF_OK)
         st = report(&n, &fin);
     cf_finish_result_deinit(&fin);

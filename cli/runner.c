@@ -46,9 +46,9 @@ static void explain(cf_cli_ctx *ctx, cf_status st)
     if (ctx->why[0])
         return;
     if (ctx->store)
-        cf_store_errstr(ctx->store, ctx->why, sizeof ctx->why);
-    if (!ctx->why[0] && ctx->redis && cf_redis_errstr(ctx->redis)[0])
-        snprintf(ctx->why, sizeof ctx->why, "%s", cf_redis_errstr(ctx->redis));
+        snprintf(ctx->why, sizeof ctx->why, "%s", cf_store_errstr(ctx->store));
+    if (!ctx->why[0] && ctx->queue && cf_queue_errstr(ctx->queue)[0])
+        snprintf(ctx->why, sizeof ctx->why, "%s", cf_queue_errstr(ctx->queue));
     if (!ctx->why[0])
         snprintf(ctx->why, sizeof ctx->why, "%s", cf_status_str(st));
 }
@@ -67,13 +67,13 @@ int cf_cli_run(int argc, char **argv, const cf_cli_runner *r, void *opts)
     }
     cf_status st = r->check ? r->check(ctx, opts) : CF_OK;
     if (st == CF_OK && (r->needs & CF_CLI_NEEDS_REDIS) &&
-        cf_cli_open_redis(ctx->cmd, &ctx->args.cfg, &ctx->redis)) {
+        cf_cli_open_queue(ctx->cmd, &ctx->args.cfg, &ctx->queue)) {
         cf_free(ctx);
         return 1;
     }
     if (st == CF_OK && (r->needs & CF_CLI_NEEDS_STORE) &&
         cf_cli_open_store(ctx->cmd, &ctx->args.cfg, &ctx->store)) {
-        cf_redis_free(ctx->redis);
+        cf_queue_free(ctx->queue);
         cf_free(ctx);
         return 1;
     }
@@ -89,7 +89,7 @@ int cf_cli_run(int argc, char **argv, const cf_cli_runner *r, void *opts)
         rc = ctx->usage ? 2 : 1;
     }
     cf_store_close(ctx->store);
-    cf_redis_free(ctx->redis);
+    cf_queue_free(ctx->queue);
     cf_free(ctx);
     return rc;
 }

@@ -8,7 +8,7 @@
 
 #include "cli/args.h"
 #include "common/status.h"
-#include "queue/redis_conn.h"
+#include "queue/queue.h"
 #include "store/store.h"
 
 /* What a command needs opened before its body runs. */
@@ -21,14 +21,15 @@ typedef struct cf_cli_ctx {
     const char *cmd; /* "status" */
     const cf_cli_command_spec *spec;
     cf_cli_args args; /* settings and positional arguments */
-    cf_redis *redis;  /* open when the command needs Redis, else NULL */
+    cf_queue *queue;  /* open (no worker id) when the command needs Redis, else NULL */
     cf_store *store;  /* open when the command needs the store, else NULL */
     char why[512];    /* the one-line reason of a failure ("" : the runner finds one) */
     bool usage;       /* the failure is a usage error (exit 2) */
 } cf_cli_ctx;
 
 /* A step of a command: returns CF_OK, or a failure explained by cf_cli_refuse/cf_cli_usage,
- * or a bare status (the runner then explains it with the store's or Redis's last error). */
+ * or a bare status (the runner then explains it with the store's or the queue handle's last
+ * error). */
 typedef cf_status (*cf_cli_step)(cf_cli_ctx *ctx, void *opts);
 
 typedef struct cf_cli_runner {

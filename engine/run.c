@@ -271,7 +271,7 @@ static cf_status commit(cf_run *run, cf_ws_outcome outcome, int64_t next_wake_at
         return CF_OK;
     }
     if (run->store.errstr)
-        run->store.errstr(run->store.impl, why, sizeof why);
+        snprintf(why, sizeof why, "%s", run->store.errstr(run->store.impl));
     if (st == CF_ERR_CONFLICT)
         cf_logkv(CF_LOG_WARN, &run->log, "event=fence_conflict",
                  "another run took over this workflow (fence %lld); abandoning this pass, "

@@ -7,9 +7,9 @@ static cf_status pg_commit(void *impl, const cf_write_set *ws)
     return cf_store_commit(impl, ws);
 }
 
-static void pg_errstr(void *impl, char *buf, size_t cap)
+static const char *pg_errstr(void *impl)
 {
-    cf_store_errstr(impl, buf, cap);
+    return cf_store_errstr(impl);
 }
 
 cf_store_port cf_store_port_pg(cf_store *s)

@@ -22,8 +22,9 @@ typedef struct cf_store_port {
      * CF_ERR_CONFLICT (fence moved or not running; nothing applied), CF_ERR_INVALID, transient
      * errors. Blocks until durable. */
     cf_status (*commit)(void *impl, const cf_write_set *ws);
-    /* errstr copies why this thread's last failing commit failed into buf ("" when none). */
-    void (*errstr)(void *impl, char *buf, size_t cap);
+    /* errstr says why this thread's last failing commit failed ("" when none; valid until the
+     * thread's next call on impl), as cf_store_errstr does. */
+    const char *(*errstr)(void *impl);
 } cf_store_port;
 
 /* cf_store_port_pg returns the port of a Postgres store (s borrowed). */

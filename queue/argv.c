@@ -61,7 +61,7 @@ cf_argv *cf_argv_int(cf_argv *a, long long v)
     return cf_argv_buf(a, slot, (size_t)n);
 }
 
-static bool usable(const cf_argv *a)
+bool cf_argv_ok(const cf_argv *a)
 {
     return !a->bad && a->argc > 0 && a->nkeys <= a->argc;
 }
@@ -69,11 +69,19 @@ static bool usable(const cf_argv *a)
 cf_status cf_argv_exec(cf_redis *r, const cf_argv *a, cf_reply **out)
 {
     *out = NULL;
-    if (!usable(a))
+    if (!cf_argv_ok(a))
         return CF_ERR_INVALID;
     if (a->script)
         return cf_redis_eval(r, a->script, a->nkeys, a->argc, a->argv, a->lens, out);
     return cf_redis_exec(r, a->argc, a->argv, a->lens, out);
+}
+
+cf_status cf_argv_exec_blocking(cf_redis *r, int64_t block_ms, const cf_argv *a, cf_reply **out)
+{
+    *out = NULL;
+    if (!cf_argv_ok(a) || a->script)
+        return CF_ERR_INVALID;
+    return cf_redis_exec_blocking(r, block_ms, a->argc, a->argv, a->lens, out);
 }
 
 cf_status cf_argv_pipeline(cf_redis *r, const cf_argv *cmds, size_t n, cf_reply **replies)
@@ -83,7 +91,7 @@ cf_status cf_argv_pipeline(cf_redis *r, const cf_argv *cmds, size_t n, cf_reply 
     if (n == 0)
         return CF_ERR_INVALID;
     for (size_t i = 0; i < n; i++)
-        if (!usable(&cmds[i]))
+        if (!cf_argv_ok(&cmds[i]))
             return CF_ERR_INVALID;
     cf_redis_cmd stack[16];
     cf_redis_cmd *rc = n <= 16 ? stack : cf_calloc(n, sizeof *rc);

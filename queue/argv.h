@@ -10,6 +10,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "common/status.h"
 #include "queue/redis_conn.h"
@@ -39,9 +40,17 @@ cf_argv *cf_argv_buf(cf_argv *a, const void *p, size_t n);      /* binary-safe *
 cf_argv *cf_argv_key(cf_argv *a, const char *key, int key_len); /* from a cf_key_* builder */
 cf_argv *cf_argv_int(cf_argv *a, long long v);
 
+/* cf_argv_ok says whether a can run: not bad, not empty, and no more keys than arguments. */
+bool cf_argv_ok(const cf_argv *a);
+
 /* cf_argv_exec runs a (a plain command, or a script by EVALSHA with NOSCRIPT handling) with
  * cf_redis_exec's / cf_redis_eval's rules; CF_ERR_INVALID without I/O when a is bad. */
 CF_MUST_CHECK cf_status cf_argv_exec(cf_redis *r, const cf_argv *a, cf_reply **out);
+
+/* cf_argv_exec_blocking runs a plain command that blocks on the server up to block_ms (BLMOVE)
+ * with cf_redis_exec_blocking's rules; CF_ERR_INVALID without I/O when a is bad or a script. */
+CF_MUST_CHECK cf_status cf_argv_exec_blocking(cf_redis *r, int64_t block_ms, const cf_argv *a,
+                                              cf_reply **out);
 
 /* cf_argv_pipeline runs cmds[0..n) in one round trip with cf_redis_pipeline's rules.
  * CF_ERR_INVALID, with every reply NULL and nothing sent, when any is bad. */

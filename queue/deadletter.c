@@ -12,7 +12,9 @@
 #include "common/alloc.h"
 #include "common/buf.h"
 #include "common/clock.h"
+#include "queue/argv.h"
 #include "queue/keys.h"
+#include "queue/queue_internal.h"
 #include "queue/redis_conn.h"
 #include "queue/scripts.h"
 
@@ -54,47 +56,47 @@ static cf_status encode_entry(cf_buf *b, const char *worker_id, const char *queu
     return rc == 0 ? CF_OK : CF_ERR_NOMEM; /* cf_buf fails only on OOM */
 }
 
-static cf_status push(cf_redis *r, const char *prefix, const char *worker_id, const char *queue,
-                      const void *raw, size_t len, const cf_deadletter_reason *why,
-                      int64_t at_unix_ms, int64_t cap, bool only_in_flight)
+static cf_status push(cf_queue *q, const char *queue, const void *raw, size_t len,
+                      const cf_deadletter_reason *why, int64_t at_unix_ms, int64_t cap,
+                      bool only_in_flight)
 {
-    if (cf_keys_check(prefix, queue) != CF_OK || worker_id == NULL || why == NULL ||
-        why->code == NULL || raw == NULL)
-        return CF_ERR_INVALID;
-    char ik[CF_KEY_MAX], dk[CF_KEY_MAX], capstr[24];
-    int il = cf_key_inflight(ik, sizeof ik, prefix, queue, worker_id);
-    int dl = cf_key_dead(dk, sizeof dk, prefix, queue);
-    if (il < 0 || dl < 0)
-        return CF_ERR_INVALID;
-    snprintf(capstr, sizeof capstr, "%lld", (long long)(cap > 0 ? cap : CF_DEAD_CAP_DEFAULT));
+    cf_status bst = cf_queue_begin(q, queue, true);
+    if (bst != CF_OK)
+        return bst;
+    if (why == NULL || why->code == NULL || raw == NULL)
+        return cf_queue_fail(q, CF_ERR_INVALID, "a dead letter needs a code and the raw bytes");
+    char ik[CF_KEY_MAX], dk[CF_KEY_MAX];
     cf_buf b = CF_BUF_INIT;
-    cf_status st = encode_entry(&b, worker_id, queue, raw, len, why,
+    cf_status st = encode_entry(&b, q->worker_id, queue, raw, len, why,
                                 at_unix_ms > 0 ? at_unix_ms : cf_clock_unix_ms());
     if (st == CF_OK) {
-        const char *argv[6] = {ik, dk, raw, b.data, capstr, only_in_flight ? "1" : "0"};
-        size_t lens[6] = {(size_t)il, (size_t)dl, len, b.len, strlen(capstr), 1};
+        cf_argv a;
+        cf_argv_init_script(&a, &cf_script_deadletter_push, 2);
+        cf_argv_key(&a, ik, cf_key_inflight(ik, sizeof ik, q->prefix, queue, q->worker_id));
+        cf_argv_key(&a, dk, cf_key_dead(dk, sizeof dk, q->prefix, queue));
+        cf_argv_buf(cf_argv_buf(&a, raw, len), b.data, b.len);
+        cf_argv_int(&a, cap > 0 ? cap : CF_DEAD_CAP_DEFAULT);
+        cf_argv_str(&a, only_in_flight ? "1" : "0");
         cf_reply *rep = NULL;
-        st = cf_redis_eval(r, &cf_script_deadletter_push, 2, 6, argv, lens, &rep);
+        st = cf_queue_exec(q, &a, &rep);
         if (st == CF_OK && only_in_flight && rep->type == CF_REPLY_INTEGER && rep->integer == 0)
-            st = CF_ERR_NOT_FOUND;
+            st = cf_queue_fail(q, CF_ERR_NOT_FOUND, "the envelope was not in flight");
         cf_reply_free(rep);
     }
     cf_buf_deinit(&b);
     return st;
 }
 
-cf_status cf_deadletter_push(cf_redis *r, const char *prefix, const char *worker_id,
-                             const char *queue, const void *raw, size_t len,
+cf_status cf_deadletter_push(cf_queue *q, const char *queue, const void *raw, size_t len,
                              const cf_deadletter_reason *why, int64_t at_unix_ms, int64_t cap)
 {
-    return push(r, prefix, worker_id, queue, raw, len, why, at_unix_ms, cap, false);
+    return push(q, queue, raw, len, why, at_unix_ms, cap, false);
 }
 
-cf_status cf_deadletter_move(cf_redis *r, const char *prefix, const char *worker_id,
-                             const char *queue, const void *raw, size_t len,
+cf_status cf_deadletter_move(cf_queue *q, const char *queue, const void *raw, size_t len,
                              const cf_deadletter_reason *why, int64_t at_unix_ms, int64_t cap)
 {
-    return push(r, prefix, worker_id, queue, raw, len, why, at_unix_ms, cap, true);
+    return push(q, queue, raw, len, why, at_unix_ms, cap, true);
 }
 
 void cf_deadletter_clear(cf_deadletter *d)
@@ -197,15 +199,14 @@ void cf_deadletter_list_free(cf_deadletter *list, size_t n)
 }
 
 /* lrange reads P:{queue}:dead[start..stop] (Redis indexes, negative from the end). */
-static cf_status lrange(cf_redis *r, const char *dk, long long start, long long stop,
+static cf_status lrange(cf_queue *q, const char *dk, long long start, long long stop,
                         cf_reply **out)
 {
-    char a[24], b[24];
-    snprintf(a, sizeof a, "%lld", start);
-    snprintf(b, sizeof b, "%lld", stop);
-    const char *argv[4] = {"LRANGE", dk, a, b};
-    size_t lens[4] = {6, strlen(dk), strlen(a), strlen(b)};
-    cf_status st = cf_redis_exec(r, 4, argv, lens, out);
+    cf_argv a;
+    cf_argv_init(&a);
+    cf_argv_str(cf_argv_str(&a, "LRANGE"), dk);
+    cf_argv_int(cf_argv_int(&a, start), stop);
+    cf_status st = cf_queue_exec(q, &a, out);
     if (st == CF_OK && (*out)->type != CF_REPLY_ARRAY) {
         cf_reply_free(*out);
         *out = NULL;
@@ -229,19 +230,21 @@ static cf_status fill_entry(cf_reply *e, cf_deadletter *d)
     return d->entry ? CF_OK : CF_ERR_NOMEM;
 }
 
-cf_status cf_deadletter_list(cf_redis *r, const char *prefix, const char *queue, size_t offset,
-                             size_t limit, cf_deadletter **out, size_t *n)
+cf_status cf_deadletter_list(cf_queue *q, const char *queue, size_t offset, size_t limit,
+                             cf_deadletter **out, size_t *n)
 {
     *out = NULL;
     *n = 0;
-    if (cf_keys_check(prefix, queue) != CF_OK)
-        return CF_ERR_INVALID;
+    cf_status bst = cf_queue_begin(q, queue, false);
+    if (bst != CF_OK)
+        return bst;
+    const char *prefix = q->prefix;
     if (limit == 0)
         return CF_OK;
     char dk[CF_KEY_MAX];
     cf_key_dead(dk, sizeof dk, prefix, queue);
     cf_reply *rep = NULL;
-    cf_status st = lrange(r, dk, (long long)offset, (long long)(offset + limit - 1), &rep);
+    cf_status st = lrange(q, dk, (long long)offset, (long long)(offset + limit - 1), &rep);
     if (st != CF_OK || rep->n == 0) {
         cf_reply_free(rep);
         return st;
@@ -261,12 +264,14 @@ cf_status cf_deadletter_list(cf_redis *r, const char *prefix, const char *queue,
     return st;
 }
 
-cf_status cf_deadletter_retry(cf_redis *r, const char *prefix, const char *queue, int64_t max,
-                              int64_t *moved, int64_t *skipped)
+cf_status cf_deadletter_retry(cf_queue *q, const char *queue, int64_t max, int64_t *moved,
+                              int64_t *skipped)
 {
     int64_t mv = 0, sk = 0;
-    if (cf_keys_check(prefix, queue) != CF_OK)
-        return CF_ERR_INVALID;
+    cf_status bst = cf_queue_begin(q, queue, false);
+    if (bst != CF_OK)
+        return bst;
+    const char *prefix = q->prefix;
     char dk[CF_KEY_MAX], rk[CF_KEY_MAX];
     cf_key_dead(dk, sizeof dk, prefix, queue);
     cf_key_ready(rk, sizeof rk, prefix, queue);
@@ -275,7 +280,7 @@ cf_status cf_deadletter_retry(cf_redis *r, const char *prefix, const char *queue
      * starts sk entries from the end. */
     while (st == CF_OK && (max <= 0 || mv < max)) {
         cf_reply *rep = NULL;
-        st = lrange(r, dk, -(long long)sk - PAGE, -(long long)sk - 1, &rep);
+        st = lrange(q, dk, -(long long)sk - PAGE, -(long long)sk - 1, &rep);
         if (st != CF_OK || rep->n == 0) {
             cf_reply_free(rep);
             break;
@@ -290,10 +295,12 @@ cf_status cf_deadletter_retry(cf_redis *r, const char *prefix, const char *queue
             if (d.raw_truncated) {
                 sk++;
             } else {
-                const char *argv[4] = {dk, rk, e->str, d.raw};
-                size_t lens[4] = {strlen(dk), strlen(rk), e->len, d.raw_len};
+                cf_argv a;
+                cf_argv_init_script(&a, &cf_script_deadletter_retry, 2);
+                cf_argv_str(cf_argv_str(&a, dk), rk);
+                cf_argv_buf(cf_argv_buf(&a, e->str, e->len), d.raw, d.raw_len);
                 cf_reply *one = NULL;
-                st = cf_redis_eval(r, &cf_script_deadletter_retry, 2, 4, argv, lens, &one);
+                st = cf_queue_exec(q, &a, &one);
                 if (st == CF_OK && one->type == CF_REPLY_INTEGER && one->integer > 0)
                     mv++;
                 cf_reply_free(one);
@@ -312,32 +319,35 @@ cf_status cf_deadletter_retry(cf_redis *r, const char *prefix, const char *queue
     return st;
 }
 
-cf_status cf_deadletter_purge(cf_redis *r, const char *prefix, const char *queue,
-                              int64_t older_than_unix_ms, int64_t *removed)
+cf_status cf_deadletter_purge(cf_queue *q, const char *queue, int64_t older_than_unix_ms,
+                              int64_t *removed)
 {
     int64_t rm = 0;
     if (removed)
         *removed = 0;
-    if (cf_keys_check(prefix, queue) != CF_OK)
-        return CF_ERR_INVALID;
+    cf_status bst = cf_queue_begin(q, queue, false);
+    if (bst != CF_OK)
+        return bst;
+    const char *prefix = q->prefix;
     char dk[CF_KEY_MAX];
     cf_key_dead(dk, sizeof dk, prefix, queue);
     cf_reply *rep = NULL;
     cf_status st;
     if (older_than_unix_ms <= 0) {
-        const char *a[2] = {"LLEN", dk};
-        size_t l[2] = {4, strlen(dk)};
-        st = cf_redis_exec(r, 2, a, l, &rep);
+        cf_argv a;
+        cf_argv_init(&a);
+        cf_argv_str(cf_argv_str(&a, "LLEN"), dk);
+        st = cf_queue_exec(q, &a, &rep);
         int64_t n = st == CF_OK ? rep->integer : 0;
         cf_reply_free(rep);
-        const char *d[2] = {"DEL", dk};
-        size_t dl[2] = {3, strlen(dk)};
-        if (st == CF_OK && (st = cf_redis_exec(r, 2, d, dl, &rep)) == CF_OK)
+        cf_argv_init(&a);
+        cf_argv_str(cf_argv_str(&a, "DEL"), dk);
+        if (st == CF_OK && (st = cf_queue_exec(q, &a, &rep)) == CF_OK)
             rm = n;
         cf_reply_free(rep);
     } else {
         /* Walk the whole list once (it is capped), removing old entries one LREM each. */
-        st = lrange(r, dk, 0, -1, &rep);
+        st = lrange(q, dk, 0, -1, &rep);
         for (size_t i = 0; st == CF_OK && i < rep->n; i++) {
             cf_reply *e = &rep->elem[i];
             cf_deadletter d;
@@ -347,10 +357,12 @@ cf_status cf_deadletter_purge(cf_redis *r, const char *prefix, const char *queue
             cf_deadletter_clear(&d);
             if (!old)
                 continue;
-            const char *a[4] = {"LREM", dk, "1", e->str};
-            size_t l[4] = {4, strlen(dk), 1, e->len};
+            cf_argv a;
+            cf_argv_init(&a);
+            cf_argv_str(cf_argv_str(cf_argv_str(&a, "LREM"), dk), "1");
+            cf_argv_buf(&a, e->str, e->len);
             cf_reply *one = NULL;
-            st = cf_redis_exec(r, 4, a, l, &one);
+            st = cf_queue_exec(q, &a, &one);
             if (st == CF_OK && one->type == CF_REPLY_INTEGER)
                 rm += one->integer;
             cf_reply_free(one);

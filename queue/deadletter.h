@@ -12,8 +12,7 @@
 #include <stdint.h>
 
 #include "common/status.h"
-
-struct cf_redis;
+#include "queue/queue.h"
 
 #define CF_DEAD_CAP_DEFAULT 10000
 #define CF_DEAD_RAW_MAX     (64 * 1024)
@@ -27,24 +26,20 @@ typedef struct cf_deadletter_reason {
 } cf_deadletter_reason;
 
 /* cf_deadletter_push encodes an entry for raw (borrowed) and, atomically in one script, removes
- * raw from P:{queue}:inflight:<worker_id> (LREM 1; absent is fine, e.g. the CLI), LPUSHes the
+ * raw from P:{queue}:inflight:<q's worker id> (LREM 1; absent is fine), LPUSHes the
  * entry onto P:{queue}:dead and LTRIMs it to cap entries (cap <= 0: CF_DEAD_CAP_DEFAULT). The
  * entry's `at` is at_unix_ms (<= 0: the local clock). */
-CF_MUST_CHECK cf_status cf_deadletter_push(struct cf_redis *r, const char *prefix,
-                                           const char *worker_id, const char *queue,
-                                           const void *raw, size_t len,
-                                           const cf_deadletter_reason *why, int64_t at_unix_ms,
-                                           int64_t cap);
+CF_MUST_CHECK cf_status cf_deadletter_push(cf_queue *q, const char *queue, const void *raw,
+                                           size_t len, const cf_deadletter_reason *why,
+                                           int64_t at_unix_ms, int64_t cap);
 
 /* cf_deadletter_move is cf_deadletter_push for an envelope this worker has in flight: the entry
  * is pushed only if raw was removed from the in-flight list, in the same script, so a retry
  * after a lost reply never pushes a second entry. CF_ERR_NOT_FOUND (nothing pushed) when raw
  * was not in flight (already moved by an earlier attempt, or recovered by another worker). */
-CF_MUST_CHECK cf_status cf_deadletter_move(struct cf_redis *r, const char *prefix,
-                                           const char *worker_id, const char *queue,
-                                           const void *raw, size_t len,
-                                           const cf_deadletter_reason *why, int64_t at_unix_ms,
-                                           int64_t cap);
+CF_MUST_CHECK cf_status cf_deadletter_move(cf_queue *q, const char *queue, const void *raw,
+                                           size_t len, const cf_deadletter_reason *why,
+                                           int64_t at_unix_ms, int64_t cap);
 
 /* cf_deadletter is one decoded entry; every pointer is owned by the array returned from
  * cf_deadletter_list and freed by cf_deadletter_list_free. Strings are NUL-terminated. */
@@ -65,9 +60,8 @@ typedef struct cf_deadletter {
 /* cf_deadletter_list reads up to limit entries of P:{queue}:dead, newest first, skipping the
  * newest `offset`. *out is an owned array of *n entries (free with cf_deadletter_list_free).
  * An entry that does not decode is returned with code "undecodable" and its bytes as raw. */
-CF_MUST_CHECK cf_status cf_deadletter_list(struct cf_redis *r, const char *prefix,
-                                           const char *queue, size_t offset, size_t limit,
-                                           cf_deadletter **out, size_t *n);
+CF_MUST_CHECK cf_status cf_deadletter_list(cf_queue *q, const char *queue, size_t offset,
+                                           size_t limit, cf_deadletter **out, size_t *n);
 void cf_deadletter_list_free(cf_deadletter *list, size_t n);
 
 /* cf_deadletter_decode decodes one stored entry (borrowed bytes) into *out, whose fields are
@@ -81,14 +75,12 @@ void cf_deadletter_clear(cf_deadletter *d);
 /* cf_deadletter_retry moves up to max (<= 0: all) entries of P:{queue}:dead, oldest first,
  * back onto P:{queue}:ready as their raw bytes, each atomically (LREM the entry + LPUSH raw).
  * Entries whose raw was truncated or that do not decode stay. *moved and *skipped may be NULL. */
-CF_MUST_CHECK cf_status cf_deadletter_retry(struct cf_redis *r, const char *prefix,
-                                            const char *queue, int64_t max, int64_t *moved,
-                                            int64_t *skipped);
+CF_MUST_CHECK cf_status cf_deadletter_retry(cf_queue *q, const char *queue, int64_t max,
+                                            int64_t *moved, int64_t *skipped);
 
 /* cf_deadletter_purge deletes entries of P:{queue}:dead: all when older_than_unix_ms <= 0,
  * else those whose `at` is earlier (undecodable ones are kept). *removed may be NULL. */
-CF_MUST_CHECK cf_status cf_deadletter_purge(struct cf_redis *r, const char *prefix,
-                                            const char *queue, int64_t older_than_unix_ms,
-                                            int64_t *removed);
+CF_MUST_CHECK cf_status cf_deadletter_purge(cf_queue *q, const char *queue,
+                                            int64_t older_than_unix_ms, int64_t *removed);
 
 #endif

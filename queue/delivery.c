@@ -7,43 +7,28 @@
 #include <string.h>
 
 #include "common/alloc.h"
+#include "queue/argv.h"
 #include "queue/keys.h"
+#include "queue/queue_internal.h"
 #include "queue/redis_conn.h"
 #include "queue/scripts.h"
 
-#define ARGS_MAX 5
-
-/* One command under construction: its argv (keys formatted into key[]) and lengths. */
-typedef struct slot_cmd {
-    char key[CF_KEY_MAX];
-    char due[24];
-    const char *argv[ARGS_MAX];
-    size_t lens[ARGS_MAX];
-} slot_cmd;
-
+/* The commands under construction, each with a key buffer of its own (a builder borrows it). */
 typedef struct plan {
-    cf_redis_cmd *cmds;
-    slot_cmd *args;
+    cf_argv *cmds;
+    char (*keys)[CF_KEY_MAX];
     size_t n, cap;
 } plan;
 
-/* next returns the plan's next command slot (capacity was sized by the caller); push adds it. */
-static slot_cmd *next(plan *p)
+/* next starts the plan's next plain command (capacity was sized by the caller) and returns it;
+ * *key receives that command's key buffer. */
+static cf_argv *next(plan *p, char **key)
 {
-    return &p->args[p->n];
-}
-
-static void push(plan *p, const cf_redis_script *script, int nkeys, int argc)
-{
-    slot_cmd *a = &p->args[p->n];
-    p->cmds[p->n] = (cf_redis_cmd){script, nkeys, argc, a->argv, a->lens};
+    cf_argv *a = &p->cmds[p->n];
+    *key = p->keys[p->n];
     p->n++;
-}
-
-static void set_arg(slot_cmd *a, int i, const void *s, size_t len)
-{
-    a->argv[i] = s;
-    a->lens[i] = len;
+    cf_argv_init(a);
+    return a;
 }
 
 /* first_publish_queue / first_remove_queue: whether item i is the first of its queue (the
@@ -64,54 +49,36 @@ static bool first_remove_queue(const cf_delivery_remove *v, size_t i)
     return true;
 }
 
-static cf_status build(plan *p, const cf_delivery_end *d)
+/* build fills p in slot-group order (delivery.h); a key that does not fit marks its builder
+ * bad, which cf_queue_pipeline refuses before any I/O. */
+static void build(cf_queue *q, plan *p, const cf_delivery_end *d)
 {
-    slot_cmd *a;
-    char lock[CF_KEY_MAX], queues[CF_KEY_MAX];
-    int ll = cf_key_lock(lock, sizeof lock, d->prefix, d->wf_class, d->wf_key);
-    int ql = cf_key_queues(queues, sizeof queues, d->prefix);
-    if (ll < 0 || ql < 0)
-        return CF_ERR_INVALID;
+    const char *prefix = q->prefix;
+    char *k, *lock;
     /* the lock, then the held set */
-    a = next(p);
-    memcpy(a->key, lock, (size_t)ll + 1);
-    set_arg(a, 0, a->key, (size_t)ll);
-    set_arg(a, 1, d->token, strlen(d->token));
-    push(p, &cf_script_lock_release, 1, 2);
-    a = next(p);
-    int hl = cf_key_held(a->key, sizeof a->key, d->prefix, d->worker_id);
-    if (hl < 0)
-        return CF_ERR_INVALID;
-    set_arg(a, 0, "SREM", 4);
-    set_arg(a, 1, a->key, (size_t)hl);
-    set_arg(a, 2, p->args[0].key, (size_t)ll);
-    push(p, NULL, 0, 3);
+    cf_argv *a = next(p, &lock);
+    cf_argv_init_script(a, &cf_script_lock_release, 1);
+    int ll = cf_key_lock(lock, CF_KEY_MAX, prefix, d->wf_class, d->wf_key);
+    cf_argv_str(cf_argv_key(a, lock, ll), d->token);
+    a = next(p, &k);
+    cf_argv_key(cf_argv_str(a, "SREM"), k, cf_key_held(k, CF_KEY_MAX, prefix, q->worker_id));
+    cf_argv_key(a, lock, ll);
     /* publishes, grouped by destination queue ({Q}) */
     for (size_t i = 0; i < d->npublish; i++) {
         if (!first_publish_queue(d->publish, i))
             continue;
-        const char *q = d->publish[i].queue;
-        a = next(p);
-        memcpy(a->key, queues, (size_t)ql + 1);
-        set_arg(a, 0, "SADD", 4);
-        set_arg(a, 1, a->key, (size_t)ql);
-        set_arg(a, 2, q, strlen(q));
-        push(p, NULL, 0, 3);
+        const char *dq = d->publish[i].queue;
+        a = next(p, &k);
+        cf_argv_key(cf_argv_str(a, "SADD"), k, cf_key_queues(k, CF_KEY_MAX, prefix));
+        cf_argv_str(a, dq);
         for (size_t j = i; j < d->npublish; j++) {
             const cf_delivery_publish *x = &d->publish[j];
-            if (strcmp(x->queue, q) != 0)
+            if (strcmp(x->queue, dq) != 0)
                 continue;
-            a = next(p);
-            int sl = cf_key_scheduled(a->key, sizeof a->key, d->prefix, q);
-            if (sl < 0)
-                return CF_ERR_INVALID;
-            snprintf(a->due, sizeof a->due, "%lld", (long long)x->due_unix_ms);
-            set_arg(a, 0, "ZADD", 4);
-            set_arg(a, 1, a->key, (size_t)sl);
-            set_arg(a, 2, x->continuation ? "LT" : "NX", 2);
-            set_arg(a, 3, a->due, strlen(a->due));
-            set_arg(a, 4, x->member, x->member_len);
-            push(p, NULL, 0, 5);
+            a = next(p, &k);
+            cf_argv_key(cf_argv_str(a, "ZADD"), k, cf_key_scheduled(k, CF_KEY_MAX, prefix, dq));
+            cf_argv_int(cf_argv_str(a, x->continuation ? "LT" : "NX"), x->due_unix_ms);
+            cf_argv_buf(a, x->member, x->member_len);
         }
     }
     /* removes, grouped by queue */
@@ -122,59 +89,62 @@ static cf_status build(plan *p, const cf_delivery_end *d)
             const cf_delivery_remove *x = &d->remove[j];
             if (strcmp(x->queue, d->remove[i].queue) != 0)
                 continue;
-            a = next(p);
-            int sl = cf_key_scheduled(a->key, sizeof a->key, d->prefix, x->queue);
-            if (sl < 0)
-                return CF_ERR_INVALID;
-            set_arg(a, 0, "ZREM", 4);
-            set_arg(a, 1, a->key, (size_t)sl);
-            set_arg(a, 2, x->member, x->member_len);
-            push(p, NULL, 0, 3);
+            a = next(p, &k);
+            cf_argv_key(cf_argv_str(a, "ZREM"), k,
+                        cf_key_scheduled(k, CF_KEY_MAX, prefix, x->queue));
+            cf_argv_buf(a, x->member, x->member_len);
         }
     }
     /* the ack, last */
-    a = next(p);
-    int il = cf_key_inflight(a->key, sizeof a->key, d->prefix, d->queue, d->worker_id);
-    if (il < 0)
-        return CF_ERR_INVALID;
-    set_arg(a, 0, "LREM", 4);
-    set_arg(a, 1, a->key, (size_t)il);
-    set_arg(a, 2, "1", 1);
-    set_arg(a, 3, d->env, d->env_len);
-    push(p, NULL, 0, 4);
+    a = next(p, &k);
+    cf_argv_key(cf_argv_str(a, "LREM"), k,
+                cf_key_inflight(k, CF_KEY_MAX, prefix, d->queue, q->worker_id));
+    cf_argv_buf(cf_argv_str(a, "1"), d->env, d->env_len);
+}
+
+/* check validates d's names and counts, with a message on q. */
+static cf_status check(cf_queue *q, const cf_delivery_end *d)
+{
+    cf_status st = cf_queue_begin(q, d->queue, true);
+    for (size_t i = 0; st == CF_OK && i < d->npublish; i++)
+        st = cf_queue_begin(q, d->publish[i].queue, true);
+    for (size_t i = 0; st == CF_OK && i < d->nremove; i++)
+        st = cf_queue_begin(q, d->remove[i].queue, true);
+    if (st != CF_OK)
+        return st;
+    if (d->token == NULL || d->npublish + d->nremove > CF_DELIVERY_MAX_EFFECTS)
+        return cf_queue_fail(q, CF_ERR_INVALID,
+                             "a delivery end needs a token and at most %d effects",
+                             CF_DELIVERY_MAX_EFFECTS);
+    for (size_t i = 0; i < d->npublish; i++)
+        if (d->publish[i].member == NULL)
+            return cf_queue_fail(q, CF_ERR_INVALID, "a publish needs its envelope");
+    for (size_t i = 0; i < d->nremove; i++)
+        if (d->remove[i].member == NULL)
+            return cf_queue_fail(q, CF_ERR_INVALID, "a remove needs its envelope");
     return CF_OK;
 }
 
-static bool valid(const cf_delivery_end *d)
-{
-    if (cf_keys_check(d->prefix, d->queue) != CF_OK || d->token == NULL || d->worker_id == NULL ||
-        d->npublish + d->nremove > CF_DELIVERY_MAX_EFFECTS)
-        return false;
-    for (size_t i = 0; i < d->npublish; i++)
-        if (cf_keys_check(d->prefix, d->publish[i].queue) != CF_OK || d->publish[i].member == NULL)
-            return false;
-    for (size_t i = 0; i < d->nremove; i++)
-        if (cf_keys_check(d->prefix, d->remove[i].queue) != CF_OK || d->remove[i].member == NULL)
-            return false;
-    return true;
-}
-
-cf_status cf_delivery_finish(cf_redis *r, const cf_delivery_end *d, bool *lock_released,
+cf_status cf_delivery_finish(cf_queue *q, const cf_delivery_end *d, bool *lock_released,
                              bool *acked)
 {
     if (lock_released)
         *lock_released = false;
     if (acked)
         *acked = false;
-    if (!valid(d))
-        return CF_ERR_INVALID;
+    cf_status st = check(q, d);
+    if (st != CF_OK)
+        return st;
     /* release, held, per publish SADD + ZADD, per remove ZREM, ack */
     size_t cap = 3 + 2 * d->npublish + d->nremove;
-    plan p = {cf_calloc(cap, sizeof *p.cmds), cf_calloc(cap, sizeof *p.args), 0, cap};
+    plan p = {cf_calloc(cap, sizeof *p.cmds), cf_calloc(cap, sizeof *p.keys), 0, cap};
     cf_reply **reps = cf_calloc(cap, sizeof *reps);
-    cf_status st = p.cmds && p.args && reps ? build(&p, d) : CF_ERR_NOMEM;
-    if (st == CF_OK)
-        st = cf_redis_pipeline(r, p.cmds, p.n, reps);
+    if (p.cmds == NULL || p.keys == NULL || reps == NULL) {
+        st = cf_queue_fail(q, CF_ERR_NOMEM, "out of memory");
+    } else {
+        build(q, &p, d);
+        st = cf_queue_pipeline(q, p.cmds, p.n, reps);
+    }
     if (st == CF_OK) {
         const cf_reply *rel = reps[0], *ack = reps[p.n - 1];
         if (rel->type != CF_REPLY_INTEGER || ack->type != CF_REPLY_INTEGER)
@@ -188,6 +158,6 @@ cf_status cf_delivery_finish(cf_redis *r, const cf_delivery_end *d, bool *lock_r
         cf_reply_free(reps[i]);
     cf_free(reps);
     cf_free(p.cmds);
-    cf_free(p.args);
+    cf_free(p.keys);
     return st;
 }

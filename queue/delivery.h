@@ -21,8 +21,7 @@
 #include <stdint.h>
 
 #include "common/status.h"
-
-struct cf_redis;
+#include "queue/queue.h"
 
 /* One envelope into P:{queue}:scheduled. A workflow's canonical continuation goes with ZADD LT
  * (at most one pending; the earliest due time wins); any other envelope (a child's first one,
@@ -47,7 +46,6 @@ typedef struct cf_delivery_remove {
 
 /* cf_delivery_end describes one delivery's end; every pointer is borrowed. */
 typedef struct cf_delivery_end {
-    const char *prefix, *worker_id;
     const char *queue; /* the queue the envelope was fetched from (its in-flight list) */
     const void *env;   /* the fetched envelope bytes, to ack */
     size_t env_len;
@@ -59,12 +57,13 @@ typedef struct cf_delivery_end {
     size_t nremove;
 } cf_delivery_end;
 
-/* cf_delivery_finish runs d in one pipelined round trip. *lock_released (may be NULL) says
- * whether the lock was still held by d->token (false: it had expired or been taken over, or an
- * earlier attempt whose reply was lost released it); *acked (may be NULL) whether the envelope
- * was still in flight. Returns CF_OK, CF_ERR_INVALID for bad names or more than
+/* cf_delivery_finish runs d in one pipelined round trip on q (which needs a worker id: the
+ * in-flight list and P:held set are its worker's). *lock_released (may be NULL) says whether
+ * the lock was still held by d->token (false: it had expired or been taken over, or an earlier
+ * attempt whose reply was lost released it); *acked (may be NULL) whether the envelope was
+ * still in flight. Returns CF_OK, CF_ERR_INVALID for bad names or more than
  * CF_DELIVERY_MAX_EFFECTS effects, CF_ERR_NOMEM, or redis_conn's statuses. */
-CF_MUST_CHECK cf_status cf_delivery_finish(struct cf_redis *r, const cf_delivery_end *d,
+CF_MUST_CHECK cf_status cf_delivery_finish(cf_queue *q, const cf_delivery_end *d,
                                            bool *lock_released, bool *acked);
 
 #endif

@@ -1,9 +1,9 @@
 // SPDX-License-Identifier: MIT
 /* queue/fetch.h: reliable fetch. Moves one envelope from P:{Q}:ready into this worker's
- * P:{Q}:inflight:<worker-id> (LMOVE over the queues in priority order, then a short BLMOVE when
- * all are empty), and later acks it (LREM), puts it back to ready, or moves it to the scheduled
- * set, the last two atomically in Lua. Recovering the lists of dead workers is recovery.h's
- * job. */
+ * P:{Q}:inflight:<worker-id> (the handle's worker id) (LMOVE over the queues in priority order,
+ * then a short BLMOVE when all are empty), and later acks it (LREM), puts it back to ready, or
+ * moves it to the scheduled set, the last two atomically in Lua. Recovering the lists of dead
+ * workers is recovery.h's job. */
 #ifndef CF_QUEUE_FETCH_H
 #define CF_QUEUE_FETCH_H
 
@@ -12,8 +12,7 @@
 #include <stdint.h>
 
 #include "common/status.h"
-
-struct cf_redis;
+#include "queue/queue.h"
 
 /* cf_fetched is one taken envelope. data is owned (free with cf_fetched_deinit or cf_free);
  * queue_index is the index into the queues array passed to cf_fetch. */
@@ -33,41 +32,36 @@ void cf_fetched_deinit(cf_fetched *f);
  * within a second. Returns CF_OK with *out filled, CF_ERR_NOT_FOUND when nothing came within
  * wait_ms or *stop became true, CF_ERR_INVALID for bad names, or redis_conn's statuses. The
  * connection's read timeout is raised for the blocking slices (cf_redis_exec_blocking). */
-CF_MUST_CHECK cf_status cf_fetch(struct cf_redis *r, const char *prefix, const char *worker_id,
-                                 const char *const *queues, size_t nqueues, int64_t wait_ms,
-                                 const atomic_bool *stop, cf_fetched *out);
+CF_MUST_CHECK cf_status cf_fetch(cf_queue *q, const char *const *queues, size_t nqueues,
+                                 int64_t wait_ms, const atomic_bool *stop, cf_fetched *out);
 
 /* cf_fetch_ack removes one copy of env from the worker's in-flight list of queue (LREM 1).
  * CF_ERR_NOT_FOUND when it was not there (e.g. recovered by another worker after this one was
  * presumed dead). */
-CF_MUST_CHECK cf_status cf_fetch_ack(struct cf_redis *r, const char *prefix, const char *worker_id,
-                                     const char *queue, const void *env, size_t len);
+CF_MUST_CHECK cf_status cf_fetch_ack(cf_queue *q, const char *queue, const void *env, size_t len);
 
 /* cf_fetch_requeue atomically removes env from the in-flight list and LPUSHes it back onto
  * P:{queue}:ready (Lua). CF_ERR_NOT_FOUND (and nothing pushed) when it was not in flight. */
-CF_MUST_CHECK cf_status cf_fetch_requeue(struct cf_redis *r, const char *prefix,
-                                         const char *worker_id, const char *queue, const void *env,
+CF_MUST_CHECK cf_status cf_fetch_requeue(cf_queue *q, const char *queue, const void *env,
                                          size_t len);
 
 /* cf_fetch_reschedule atomically removes env from the in-flight list and adds it to
  * P:{queue}:scheduled with score due_unix_ms (plain ZADD; for unknown classes' delayed
  * put-back). CF_ERR_NOT_FOUND (and nothing added) when it was not in flight. */
-CF_MUST_CHECK cf_status cf_fetch_reschedule(struct cf_redis *r, const char *prefix,
-                                            const char *worker_id, const char *queue,
-                                            const void *env, size_t len, int64_t due_unix_ms);
+CF_MUST_CHECK cf_status cf_fetch_reschedule(cf_queue *q, const char *queue, const void *env,
+                                            size_t len, int64_t due_unix_ms);
 
 /* cf_fetch_ack_and_continue atomically removes env from the in-flight list and publishes
  * member (a workflow's canonical continuation, borrowed) into P:{queue}:scheduled with ZADD LT
  * semantics (schedule.h): for busy redelivery. The member is published even when env was not
  * in flight (a lost wake-up is worse than a spare one); returns CF_ERR_NOT_FOUND then. */
-CF_MUST_CHECK cf_status cf_fetch_ack_and_continue(struct cf_redis *r, const char *prefix,
-                                                  const char *worker_id, const char *queue,
-                                                  const void *env, size_t len, const void *member,
-                                                  size_t member_len, int64_t due_unix_ms);
+CF_MUST_CHECK cf_status cf_fetch_ack_and_continue(cf_queue *q, const char *queue, const void *env,
+                                                  size_t len, const void *member, size_t member_len,
+                                                  int64_t due_unix_ms);
 
-/* cf_fetch_inflight_count returns LLEN of the worker's in-flight list of queue. */
-CF_MUST_CHECK cf_status cf_fetch_inflight_count(struct cf_redis *r, const char *prefix,
-                                                const char *worker_id, const char *queue,
-                                                int64_t *out);
+/* cf_fetch_inflight_count returns LLEN of worker_id's in-flight list of queue (any worker's, for
+ * stats; NULL: q's own). */
+CF_MUST_CHECK cf_status cf_fetch_inflight_count(cf_queue *q, const char *worker_id,
+                                                const char *queue, int64_t *out);
 
 #endif

@@ -14,14 +14,14 @@
 #include "common/backoff.h"
 #include "common/clock.h"
 #include "common/log.h"
+#include "queue/argv.h"
 #include "queue/keys.h"
+#include "queue/queue_internal.h"
 #include "queue/redis_conn.h"
 #include "queue/scripts.h"
 
 struct cf_heartbeat {
-    cf_redis *r;
-    char prefix[CF_PREFIX_MAX + 1];
-    char worker_id[CF_WORKER_ID_MAX];
+    cf_queue *q; /* its own connection, under the worker's prefix and id */
     int64_t interval_ms;
     pthread_t thread;
     atomic_bool stop;
@@ -39,40 +39,41 @@ struct cf_heartbeat {
     atomic_bool quiet_requested; /* a local request not yet recorded in Redis */
 };
 
-cf_status cf_heartbeat_beat(cf_redis *r, const char *prefix, const char *worker_id)
+cf_status cf_heartbeat_beat(cf_queue *q)
 {
     char key[CF_KEY_MAX];
-    if (cf_keys_check(prefix, NULL) != CF_OK || worker_id == NULL || worker_id[0] == '\0')
-        return CF_ERR_INVALID;
-    int kl = cf_key_workers(key, sizeof key, prefix);
-    const char *argv[2] = {key, worker_id};
-    size_t lens[2] = {(size_t)kl, strlen(worker_id)};
+    cf_status bst = cf_queue_begin(q, NULL, true);
+    if (bst != CF_OK)
+        return bst;
+    cf_argv a;
+    cf_argv_init_script(&a, &cf_script_heartbeat, 1);
+    cf_argv_key(&a, key, cf_key_workers(key, sizeof key, q->prefix));
+    cf_argv_str(&a, q->worker_id);
     cf_reply *rep = NULL;
-    cf_status st = cf_redis_eval(r, &cf_script_heartbeat, 1, 2, argv, lens, &rep);
+    cf_status st = cf_queue_exec(q, &a, &rep);
     cf_reply_free(rep);
     return st;
 }
 
-cf_status cf_heartbeat_deregister(cf_redis *r, const char *prefix, const char *worker_id)
+cf_status cf_heartbeat_deregister(cf_queue *q)
 {
     char wk[CF_KEY_MAX], hk[CF_KEY_MAX];
-    if (cf_keys_check(prefix, NULL) != CF_OK || worker_id == NULL || worker_id[0] == '\0')
-        return CF_ERR_INVALID;
     char ik[CF_KEY_MAX];
-    int wl = cf_key_workers(wk, sizeof wk, prefix);
-    int hl = cf_key_held(hk, sizeof hk, prefix, worker_id);
-    int il = cf_key_worker_info(ik, sizeof ik, prefix, worker_id);
-    if (hl < 0 || il < 0)
-        return CF_ERR_INVALID;
-    const char *a0[2] = {"DEL", hk};
-    size_t n0[2] = {3, (size_t)hl};
-    const char *a1[3] = {"ZREM", wk, worker_id};
-    size_t n1[3] = {4, (size_t)wl, strlen(worker_id)};
-    const char *a2[2] = {"DEL", ik};
-    size_t n2[2] = {3, (size_t)il};
-    cf_redis_cmd cmds[3] = {{NULL, 0, 2, a0, n0}, {NULL, 0, 3, a1, n1}, {NULL, 0, 2, a2, n2}};
+    cf_status bst = cf_queue_begin(q, NULL, true);
+    if (bst != CF_OK)
+        return bst;
+    cf_argv cmds[3];
+    cf_argv_init(&cmds[0]);
+    cf_argv_key(cf_argv_str(&cmds[0], "DEL"), hk,
+                cf_key_held(hk, sizeof hk, q->prefix, q->worker_id));
+    cf_argv_init(&cmds[1]);
+    cf_argv_key(cf_argv_str(&cmds[1], "ZREM"), wk, cf_key_workers(wk, sizeof wk, q->prefix));
+    cf_argv_str(&cmds[1], q->worker_id);
+    cf_argv_init(&cmds[2]);
+    cf_argv_key(cf_argv_str(&cmds[2], "DEL"), ik,
+                cf_key_worker_info(ik, sizeof ik, q->prefix, q->worker_id));
     cf_reply *reps[3];
-    cf_status st = cf_redis_pipeline(r, cmds, 3, reps);
+    cf_status st = cf_queue_pipeline(q, cmds, 3, reps);
     for (int i = 0; i < 3; i++)
         cf_reply_free(reps[i]);
     return st;
@@ -81,7 +82,7 @@ cf_status cf_heartbeat_deregister(cf_redis *r, const char *prefix, const char *w
 static void log_quiet(const cf_heartbeat *hb, bool quiet)
 {
     cf_log(CF_LOG_INFO, NULL, "event=%s worker=%s busy=%d%s",
-           quiet ? "worker_quiet" : "worker_resumed", hb->worker_id,
+           quiet ? "worker_quiet" : "worker_resumed", cf_queue_worker_id(hb->q),
            hb->busy ? atomic_load(hb->busy) : 0,
            quiet ? ": takes no new envelopes; running ones finish" : "");
 }
@@ -89,27 +90,26 @@ static void log_quiet(const cf_heartbeat *hb, bool quiet)
 /* publish_info writes P:worker:<id> and reads the quiet request back (one script). */
 static cf_status publish_info(cf_heartbeat *hb)
 {
-    char key[CF_KEY_MAX], ttl[24], conc[16], busy[16], pid[16], started[24];
-    int kl = cf_key_worker_info(key, sizeof key, hb->prefix, hb->worker_id);
-    if (kl < 0)
-        return CF_ERR_INVALID;
+    cf_queue *q = hb->q;
+    char key[CF_KEY_MAX];
+    cf_status bst = cf_queue_begin(q, NULL, true);
+    if (bst != CF_OK)
+        return bst;
     int64_t ttl_ms = hb->interval_ms * CF_WORKER_INFO_TTL_BEATS;
-    snprintf(ttl, sizeof ttl, "%lld", (long long)(ttl_ms < 60000 ? 60000 : ttl_ms));
-    snprintf(conc, sizeof conc, "%d", hb->concurrency);
-    snprintf(busy, sizeof busy, "%d", hb->busy ? atomic_load(hb->busy) : 0);
-    snprintf(pid, sizeof pid, "%ld", (long)getpid());
-    snprintf(started, sizeof started, "%lld", (long long)hb->started_at_ms);
     bool recording = atomic_load(&hb->quiet_requested);
-    const char *argv[] = {key,      ttl,          recording ? "1" : "0",
-                          "queues", hb->queues,   "concurrency",
-                          conc,     "busy",       busy,
-                          "pid",    pid,          "host",
-                          hb->host, "started_at", started};
-    size_t n = sizeof argv / sizeof argv[0], lens[sizeof argv / sizeof argv[0]];
-    for (size_t i = 0; i < n; i++)
-        lens[i] = i == 0 ? (size_t)kl : strlen(argv[i]);
+    cf_argv a;
+    cf_argv_init_script(&a, &cf_script_worker_info, 1);
+    cf_argv_key(&a, key, cf_key_worker_info(key, sizeof key, q->prefix, q->worker_id));
+    cf_argv_int(&a, ttl_ms < 60000 ? 60000 : ttl_ms);
+    cf_argv_str(&a, recording ? "1" : "0");
+    cf_argv_str(cf_argv_str(&a, "queues"), hb->queues);
+    cf_argv_int(cf_argv_str(&a, "concurrency"), hb->concurrency);
+    cf_argv_int(cf_argv_str(&a, "busy"), hb->busy ? atomic_load(hb->busy) : 0);
+    cf_argv_int(cf_argv_str(&a, "pid"), (long long)getpid());
+    cf_argv_str(cf_argv_str(&a, "host"), hb->host);
+    cf_argv_int(cf_argv_str(&a, "started_at"), hb->started_at_ms);
     cf_reply *rep = NULL;
-    cf_status st = cf_redis_eval(hb->r, &cf_script_worker_info, 1, (int)n, argv, lens, &rep);
+    cf_status st = cf_queue_exec(q, &a, &rep);
     if (st == CF_OK) {
         bool quiet = rep->type == CF_REPLY_STRING && rep->len == 1 && rep->str[0] == '1';
         /* A request made while this beat was in flight keeps the worker quiet; the next
@@ -127,7 +127,7 @@ static cf_status publish_info(cf_heartbeat *hb)
 /* beat_once re-scores the worker and, with info, publishes it. */
 static cf_status beat_once(cf_heartbeat *hb)
 {
-    cf_status st = cf_heartbeat_beat(hb->r, hb->prefix, hb->worker_id);
+    cf_status st = cf_heartbeat_beat(hb->q);
     if (st == CF_OK && hb->publish)
         st = publish_info(hb);
     return st;
@@ -150,7 +150,7 @@ static void *beat_loop(void *arg)
             if (cf_log_ratelimit(&hb->limiter, 10000, &suppressed))
                 cf_log(CF_LOG_WARN, NULL,
                        "heartbeat failed: %s (%d in a row; %lld lines suppressed)",
-                       cf_redis_errstr(hb->r), failures, (long long)suppressed);
+                       cf_queue_errstr(hb->q), failures, (long long)suppressed);
             /* Retry sooner than the interval, but back off while Redis stays away. */
             int64_t d = cf_backoff_delay_ms(100, hb->interval_ms, failures, true);
             wait = d < wait ? d : wait;
@@ -172,14 +172,11 @@ cf_status cf_heartbeat_start_info(const char *url, const cf_redis_opts *opts, co
                                   const cf_heartbeat_info *info, cf_heartbeat **out, cf_error *err)
 {
     *out = NULL;
-    if (cf_keys_check(prefix, NULL) != CF_OK || worker_id == NULL || worker_id[0] == '\0' ||
-        strlen(worker_id) >= CF_WORKER_ID_MAX)
-        return cf_error_set(err, "bad_value", "worker_id", "bad prefix or worker id");
+    if (worker_id == NULL)
+        return cf_error_set(err, "bad_value", "worker_id", "a heartbeat needs a worker id");
     cf_heartbeat *hb = cf_calloc(1, sizeof *hb);
     if (hb == NULL)
         return CF_ERR_NOMEM;
-    snprintf(hb->prefix, sizeof hb->prefix, "%s", prefix);
-    snprintf(hb->worker_id, sizeof hb->worker_id, "%s", worker_id);
     hb->interval_ms = interval_ms > 0 ? interval_ms : CF_HEARTBEAT_INTERVAL_DEFAULT_MS;
     atomic_init(&hb->stop, false);
     atomic_init(&hb->own_quiet, false);
@@ -194,11 +191,11 @@ cf_status cf_heartbeat_start_info(const char *url, const cf_redis_opts *opts, co
             snprintf(hb->host, sizeof hb->host, "unknown");
         hb->started_at_ms = cf_clock_unix_ms();
     }
-    cf_status st = cf_redis_open(url, opts, &hb->r, err);
+    cf_status st = cf_queue_open(url, prefix, worker_id, opts, &hb->q, err);
     if (st == CF_OK) {
         st = beat_once(hb);
         if (st != CF_OK)
-            cf_error_set(err, cf_status_str(st), "heartbeat", "%s", cf_redis_errstr(hb->r));
+            cf_error_set(err, cf_status_str(st), "heartbeat", "%s", cf_queue_errstr(hb->q));
     }
     if (st == CF_OK) {
         atomic_store(&hb->last_ok_ms, cf_clock_mono_ms());
@@ -209,7 +206,7 @@ cf_status cf_heartbeat_start_info(const char *url, const cf_redis_opts *opts, co
         }
     }
     if (st != CF_OK) {
-        cf_redis_free(hb->r);
+        cf_queue_free(hb->q);
         cf_free(hb);
         return st;
     }
@@ -245,6 +242,6 @@ void cf_heartbeat_stop(cf_heartbeat *hb)
         return;
     atomic_store(&hb->stop, true);
     pthread_join(hb->thread, NULL);
-    cf_redis_free(hb->r);
+    cf_queue_free(hb->q);
     cf_free(hb);
 }

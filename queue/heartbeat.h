@@ -13,19 +13,16 @@
 #include <stdint.h>
 
 #include "common/status.h"
-
-struct cf_redis;
-struct cf_redis_opts;
+#include "queue/queue.h"
 
 #define CF_LEASE_DEFAULT_MS              10000
 #define CF_HEARTBEAT_INTERVAL_DEFAULT_MS 2000
 
 typedef struct cf_heartbeat cf_heartbeat; /* opaque; defined in queue/heartbeat.c */
 
-/* cf_heartbeat_beat sets the worker's score in P:workers to the server's TIME in ms (one
+/* cf_heartbeat_beat sets q's worker's score in P:workers to the server's TIME in ms (one
  * script, single key). */
-CF_MUST_CHECK cf_status cf_heartbeat_beat(struct cf_redis *r, const char *prefix,
-                                          const char *worker_id);
+CF_MUST_CHECK cf_status cf_heartbeat_beat(cf_queue *q);
 
 /* What a worker publishes about itself each beat in P:worker:<id> (fields queues, concurrency,
  * busy, pid, host, started_at, quiet, quiet_request; the hash expires CF_WORKER_INFO_TTL_BEATS
@@ -40,18 +37,17 @@ typedef struct cf_heartbeat_info {
 
 #define CF_WORKER_INFO_TTL_BEATS 30
 
-/* cf_heartbeat_deregister removes the worker from P:workers and deletes P:held:<worker_id> and
- * P:worker:<worker_id> (graceful shutdown, after its in-flight lists are empty and its locks
+/* cf_heartbeat_deregister removes q's worker from P:workers and deletes its P:held and
+ * P:worker:<id> keys (graceful shutdown, after its in-flight lists are empty and its locks
  * released). */
-CF_MUST_CHECK cf_status cf_heartbeat_deregister(struct cf_redis *r, const char *prefix,
-                                                const char *worker_id);
+CF_MUST_CHECK cf_status cf_heartbeat_deregister(cf_queue *q);
 
 /* cf_heartbeat_start opens its own connection to url (borrowed; opts may be NULL), beats once
  * synchronously (so the worker is registered when this returns CF_OK), then starts a thread
  * that beats every interval_ms (<= 0: the default), reconnecting with backoff on errors and
  * logging them rate-limited. prefix and worker_id are copied. *out is owned: stop and free it
  * with cf_heartbeat_stop. err (may be NULL) explains a failure. */
-CF_MUST_CHECK cf_status cf_heartbeat_start(const char *url, const struct cf_redis_opts *opts,
+CF_MUST_CHECK cf_status cf_heartbeat_start(const char *url, const cf_redis_opts *opts,
                                            const char *prefix, const char *worker_id,
                                            int64_t interval_ms, cf_heartbeat **out, cf_error *err);
 

@@ -6,7 +6,9 @@
 #include <string.h>
 
 #include "common/alloc.h"
+#include "queue/argv.h"
 #include "queue/keys.h"
+#include "queue/queue_internal.h"
 #include "queue/redis_conn.h"
 #include "queue/scripts.h"
 
@@ -23,18 +25,17 @@ void cf_holdings_deinit(cf_holdings *h)
     memset(h, 0, sizeof *h);
 }
 
-static cf_status scan_inflight(cf_redis *r, const char *prefix, const char *worker_id,
-                               const char *queue, size_t qi, size_t max, cf_holdings *out)
+static cf_status scan_inflight(cf_queue *q, const char *queue, size_t qi, size_t max,
+                               cf_holdings *out)
 {
-    char key[CF_KEY_MAX], stop[24];
-    int kl = cf_key_inflight(key, sizeof key, prefix, queue, worker_id);
-    if (kl < 0)
-        return CF_ERR_INVALID;
-    snprintf(stop, sizeof stop, "%zu", max > 0 ? max - 1 : 0);
-    const char *argv[4] = {"LRANGE", key, "0", stop};
-    size_t lens[4] = {6, (size_t)kl, 1, strlen(stop)};
+    char key[CF_KEY_MAX];
+    cf_argv a;
+    cf_argv_init(&a);
+    cf_argv_str(&a, "LRANGE");
+    cf_argv_key(&a, key, cf_key_inflight(key, sizeof key, q->prefix, queue, q->worker_id));
+    cf_argv_int(cf_argv_str(&a, "0"), max > 0 ? (long long)max - 1 : 0);
     cf_reply *rep = NULL;
-    cf_status st = cf_redis_exec(r, 4, argv, lens, &rep);
+    cf_status st = cf_queue_exec(q, &a, &rep);
     if (st != CF_OK)
         return st;
     if (rep->type != CF_REPLY_ARRAY) {
@@ -62,17 +63,15 @@ static cf_status scan_inflight(cf_redis *r, const char *prefix, const char *work
     return CF_OK;
 }
 
-static cf_status scan_locks(cf_redis *r, const char *prefix, const char *worker_id,
-                            cf_holdings *out)
+static cf_status scan_locks(cf_queue *q, cf_holdings *out)
 {
     char hk[CF_KEY_MAX];
-    int hl = cf_key_held(hk, sizeof hk, prefix, worker_id);
-    if (hl < 0)
-        return CF_ERR_INVALID;
-    const char *argv[2] = {"SMEMBERS", hk};
-    size_t lens[2] = {8, (size_t)hl};
+    cf_argv a;
+    cf_argv_init(&a);
+    cf_argv_str(&a, "SMEMBERS");
+    cf_argv_key(&a, hk, cf_key_held(hk, sizeof hk, q->prefix, q->worker_id));
     cf_reply *set = NULL;
-    cf_status st = cf_redis_exec(r, 2, argv, lens, &set);
+    cf_status st = cf_queue_exec(q, &a, &set);
     if (st != CF_OK)
         return st;
     if (set->type != CF_REPLY_ARRAY) {
@@ -84,10 +83,10 @@ static cf_status scan_locks(cf_redis *r, const char *prefix, const char *worker_
         return CF_ERR_NOMEM;
     }
     for (size_t i = 0; st == CF_OK && i < set->n; i++) {
-        const char *gv[2] = {"GET", set->elem[i].str};
-        size_t gl[2] = {3, set->elem[i].len};
+        cf_argv_init(&a);
+        cf_argv_buf(cf_argv_str(&a, "GET"), set->elem[i].str, set->elem[i].len);
         cf_reply *v = NULL;
-        st = cf_redis_exec(r, 2, gv, gl, &v);
+        st = cf_queue_exec(q, &a, &v);
         if (st != CF_OK)
             break;
         cf_held_lock *l = &out->locks[out->nlocks];
@@ -105,38 +104,41 @@ static cf_status scan_locks(cf_redis *r, const char *prefix, const char *worker_
     return st;
 }
 
-cf_status cf_holdings_scan(cf_redis *r, const char *prefix, const char *worker_id,
-                           const char *const *queues, size_t nqueues, size_t max, cf_holdings *out)
+cf_status cf_holdings_scan(cf_queue *q, const char *const *queues, size_t nqueues, size_t max,
+                           cf_holdings *out)
 {
     memset(out, 0, sizeof *out);
-    cf_status st = CF_OK;
-    for (size_t q = 0; st == CF_OK && q < nqueues; q++)
-        st = scan_inflight(r, prefix, worker_id, queues[q], q, max, out);
+    cf_status st = cf_queue_begin(q, NULL, true);
+    for (size_t i = 0; st == CF_OK && i < nqueues; i++)
+        if ((st = cf_queue_begin(q, queues[i], true)) == CF_OK)
+            st = scan_inflight(q, queues[i], i, max, out);
     if (st == CF_OK)
-        st = scan_locks(r, prefix, worker_id, out);
+        st = scan_locks(q, out);
     if (st != CF_OK)
         cf_holdings_deinit(out);
     return st;
 }
 
-cf_status cf_holdings_free_lock(cf_redis *r, const char *prefix, const char *worker_id,
-                                const char *lock_key, const char *value)
+cf_status cf_holdings_free_lock(cf_queue *q, const char *lock_key, const char *value)
 {
     char hk[CF_KEY_MAX];
-    int hl = cf_key_held(hk, sizeof hk, prefix, worker_id);
-    if (hl < 0)
-        return CF_ERR_INVALID;
-    cf_redis_cmd cmds[2];
+    cf_status bst = cf_queue_begin(q, NULL, true);
+    if (bst != CF_OK)
+        return bst;
+    if (lock_key == NULL)
+        return cf_queue_fail(q, CF_ERR_INVALID, "no lock key given");
+    cf_argv cmds[2];
     size_t n = 0;
-    const char *a0[2] = {lock_key, value};
-    size_t n0[2] = {strlen(lock_key), value ? strlen(value) : 0};
-    if (value)
-        cmds[n++] = (cf_redis_cmd){&cf_script_lock_release, 1, 2, a0, n0};
-    const char *a1[3] = {"SREM", hk, lock_key};
-    size_t n1[3] = {4, (size_t)hl, strlen(lock_key)};
-    cmds[n++] = (cf_redis_cmd){NULL, 0, 3, a1, n1};
+    if (value) {
+        cf_argv_init_script(&cmds[n], &cf_script_lock_release, 1);
+        cf_argv_str(cf_argv_str(&cmds[n++], lock_key), value);
+    }
+    cf_argv_init(&cmds[n]);
+    cf_argv_key(cf_argv_str(&cmds[n], "SREM"), hk,
+                cf_key_held(hk, sizeof hk, q->prefix, q->worker_id));
+    cf_argv_str(&cmds[n++], lock_key);
     cf_reply *reps[2] = {NULL, NULL};
-    cf_status st = cf_redis_pipeline(r, cmds, n, reps);
+    cf_status st = cf_queue_pipeline(q, cmds, n, reps);
     cf_reply_free(reps[0]);
     cf_reply_free(reps[1]);
     return st;

@@ -10,8 +10,7 @@
 #include <stddef.h>
 
 #include "common/status.h"
-
-struct cf_redis;
+#include "queue/queue.h"
 
 typedef struct cf_held_envelope {
     size_t queue_index; /* into the queues passed to cf_holdings_scan */
@@ -31,18 +30,15 @@ typedef struct cf_holdings {
     size_t nlocks;
 } cf_holdings;
 
-/* cf_holdings_scan reads the worker's in-flight lists of queues[0..nqueues) (at most `max`
+/* cf_holdings_scan reads q's worker's in-flight lists of queues[0..nqueues) (at most `max`
  * envelopes each) and its P:held set with each lock's value. *out is owned
  * (cf_holdings_deinit). */
-CF_MUST_CHECK cf_status cf_holdings_scan(struct cf_redis *r, const char *prefix,
-                                         const char *worker_id, const char *const *queues,
-                                         size_t nqueues, size_t max, cf_holdings *out);
+CF_MUST_CHECK cf_status cf_holdings_scan(cf_queue *q, const char *const *queues, size_t nqueues,
+                                         size_t max, cf_holdings *out);
 void cf_holdings_deinit(cf_holdings *h);
 
 /* cf_holdings_free_lock deletes lock_key only while its value is still exactly value (NULL:
- * only drop the P:held entry) and removes it from P:held:<worker_id>, in one round trip. */
-CF_MUST_CHECK cf_status cf_holdings_free_lock(struct cf_redis *r, const char *prefix,
-                                              const char *worker_id, const char *lock_key,
-                                              const char *value);
+ * only drop the P:held entry) and removes it from q's worker's P:held set, in one round trip. */
+CF_MUST_CHECK cf_status cf_holdings_free_lock(cf_queue *q, const char *lock_key, const char *value);
 
 #endif

@@ -8,28 +8,39 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "queue/argv.h"
 #include "queue/keys.h"
+#include "queue/queue_internal.h"
 #include "queue/redis_conn.h"
 #include "queue/scripts.h"
 
 typedef struct lock_keys {
     char lock[CF_KEY_MAX];
     char held[CF_KEY_MAX];
-    size_t lock_len, held_len;
+    int lock_len, held_len;
 } lock_keys;
 
-static cf_status make_keys(lock_keys *k, const char *prefix, const char *worker_id,
-                           const char *wf_class, const char *wf_key)
+/* held_cmd builds "<verb> <held set> <lock key>" (SADD or SREM). */
+static void held_cmd(cf_argv *a, const char *verb, const lock_keys *k)
 {
-    if (cf_keys_check(prefix, NULL) != CF_OK || worker_id == NULL || wf_class == NULL ||
-        wf_key == NULL || wf_class[0] == '\0' || wf_key[0] == '\0')
-        return CF_ERR_INVALID;
-    int ll = cf_key_lock(k->lock, sizeof k->lock, prefix, wf_class, wf_key);
-    int hl = worker_id ? cf_key_held(k->held, sizeof k->held, prefix, worker_id) : 0;
+    cf_argv_init(a);
+    cf_argv_str(a, verb);
+    cf_argv_key(a, k->held, k->held_len);
+    cf_argv_key(a, k->lock, k->lock_len);
+}
+
+/* make_keys builds the lock key and, for worker_id (NULL: none), its P:held key. */
+static cf_status make_keys(cf_queue *q, lock_keys *k, const char *worker_id, const char *wf_class,
+                           const char *wf_key)
+{
+    if (wf_class == NULL || wf_key == NULL || wf_class[0] == '\0' || wf_key[0] == '\0')
+        return cf_queue_fail(q, CF_ERR_INVALID, "a lock needs a class and a key");
+    int ll = cf_key_lock(k->lock, sizeof k->lock, q->prefix, wf_class, wf_key);
+    int hl = worker_id ? cf_key_held(k->held, sizeof k->held, q->prefix, worker_id) : 0;
     if (ll < 0 || hl < 0)
-        return CF_ERR_INVALID;
-    k->lock_len = (size_t)ll;
-    k->held_len = (size_t)hl;
+        return cf_queue_fail(q, CF_ERR_INVALID, "lock key too long");
+    k->lock_len = ll;
+    k->held_len = hl;
     return CF_OK;
 }
 
@@ -49,25 +60,30 @@ static void fill_holder(cf_lock_holder *h, const cf_reply *value, const cf_reply
     h->pttl_ms = pttl && pttl->type == CF_REPLY_INTEGER ? pttl->integer : -2;
 }
 
-cf_status cf_lock_acquire(cf_redis *r, const char *prefix, const char *worker_id,
-                          const char *wf_class, const char *wf_key, const char *token,
+cf_status cf_lock_acquire(cf_queue *q, const char *wf_class, const char *wf_key, const char *token,
                           int64_t ttl_ms, cf_lock_holder *holder)
 {
     lock_keys k;
-    if (make_keys(&k, prefix, worker_id, wf_class, wf_key) != CF_OK || token == NULL ||
-        !token_is_workers(token, worker_id) || ttl_ms <= 0)
-        return CF_ERR_INVALID;
-    char ttl[24];
-    snprintf(ttl, sizeof ttl, "%lld", (long long)ttl_ms);
-    const char *a0[3] = {"SADD", k.held, k.lock};
-    size_t n0[3] = {4, k.held_len, k.lock_len};
-    const char *a1[7] = {"SET", k.lock, token, "NX", "PX", ttl, "GET"};
-    size_t n1[7] = {3, k.lock_len, strlen(token), 2, 2, strlen(ttl), 3};
-    const char *a2[2] = {"PTTL", k.lock};
-    size_t n2[2] = {4, k.lock_len};
-    cf_redis_cmd cmds[3] = {{NULL, 0, 3, a0, n0}, {NULL, 0, 7, a1, n1}, {NULL, 0, 2, a2, n2}};
+    cf_status bst = cf_queue_begin(q, NULL, true);
+    if (bst == CF_OK)
+        bst = make_keys(q, &k, q->worker_id, wf_class, wf_key);
+    if (bst != CF_OK)
+        return bst;
+    const char *worker_id = q->worker_id;
+    if (token == NULL || !token_is_workers(token, worker_id) || ttl_ms <= 0)
+        return cf_queue_fail(
+            q, CF_ERR_INVALID,
+            "a lock token must be \"<this worker's id>/<run-id>\" and its ttl > 0");
+    cf_argv cmds[3];
+    held_cmd(&cmds[0], "SADD", &k);
+    cf_argv_init(&cmds[1]);
+    cf_argv_key(cf_argv_str(&cmds[1], "SET"), k.lock, k.lock_len);
+    cf_argv_str(cf_argv_str(cf_argv_str(&cmds[1], token), "NX"), "PX");
+    cf_argv_str(cf_argv_int(&cmds[1], ttl_ms), "GET");
+    cf_argv_init(&cmds[2]);
+    cf_argv_key(cf_argv_str(&cmds[2], "PTTL"), k.lock, k.lock_len);
     cf_reply *reps[3];
-    cf_status st = cf_redis_pipeline(r, cmds, 3, reps);
+    cf_status st = cf_queue_pipeline(q, cmds, 3, reps);
     if (st == CF_OK) {
         if (reps[1]->type == CF_REPLY_NIL) {
             fill_holder(holder, NULL, reps[2]);
@@ -87,9 +103,10 @@ cf_status cf_lock_acquire(cf_redis *r, const char *prefix, const char *worker_id
             if (!ours) {
                 /* Not ours: drop the SADD we just made (best effort; a stray entry is
                  * harmless to recovery, it only costs memory). */
-                const char *a3[3] = {"SREM", k.held, k.lock};
+                cf_argv srem;
+                held_cmd(&srem, "SREM", &k);
                 cf_reply *rep = NULL;
-                if (cf_redis_exec(r, 3, a3, n0, &rep) == CF_OK)
+                if (cf_queue_exec(q, &srem, &rep) == CF_OK)
                     cf_reply_free(rep);
             }
         } else {
@@ -101,19 +118,30 @@ cf_status cf_lock_acquire(cf_redis *r, const char *prefix, const char *worker_id
     return st;
 }
 
-cf_status cf_lock_release(cf_redis *r, const char *prefix, const char *worker_id,
-                          const char *wf_class, const char *wf_key, const char *token)
+cf_status cf_lock_release(cf_queue *q, const char *wf_class, const char *wf_key, const char *token)
 {
     lock_keys k;
-    if (make_keys(&k, prefix, worker_id, wf_class, wf_key) != CF_OK || token == NULL)
-        return CF_ERR_INVALID;
-    const char *a0[2] = {k.lock, token};
-    size_t n0[2] = {k.lock_len, strlen(token)};
-    const char *a1[3] = {"SREM", k.held, k.lock};
-    size_t n1[3] = {4, k.held_len, k.lock_len};
-    cf_redis_cmd cmds[2] = {{&cf_script_lock_release, 1, 2, a0, n0}, {NULL, 0, 3, a1, n1}};
+    cf_status bst = cf_queue_begin(q, NULL, false);
+    if (bst != CF_OK)
+        return bst;
+    /* the P:held set is the token's worker's: "<worker-id>/<run-id>" (a value without a run
+     * part, which only a foreign writer makes, names its P:held set whole) */
+    if (token == NULL || token[0] == '\0')
+        return cf_queue_fail(q, CF_ERR_INVALID, "no lock token given");
+    const char *slash = strrchr(token, '/');
+    size_t wl = slash ? (size_t)(slash - token) : strlen(token);
+    if (wl == 0 || wl >= CF_WORKER_ID_MAX)
+        return cf_queue_fail(q, CF_ERR_INVALID, "a lock token must be \"<worker-id>/<run-id>\"");
+    char worker_id[CF_WORKER_ID_MAX];
+    snprintf(worker_id, sizeof worker_id, "%.*s", (int)wl, token);
+    if ((bst = make_keys(q, &k, worker_id, wf_class, wf_key)) != CF_OK)
+        return bst;
+    cf_argv cmds[2];
+    cf_argv_init_script(&cmds[0], &cf_script_lock_release, 1);
+    cf_argv_str(cf_argv_key(&cmds[0], k.lock, k.lock_len), token);
+    held_cmd(&cmds[1], "SREM", &k);
     cf_reply *reps[2];
-    cf_status st = cf_redis_pipeline(r, cmds, 2, reps);
+    cf_status st = cf_queue_pipeline(q, cmds, 2, reps);
     if (st == CF_OK && reps[0]->type != CF_REPLY_INTEGER)
         st = CF_ERR_PROTOCOL;
     else if (st == CF_OK && reps[0]->integer == 0)
@@ -123,19 +151,22 @@ cf_status cf_lock_release(cf_redis *r, const char *prefix, const char *worker_id
     return st;
 }
 
-cf_status cf_lock_inspect(cf_redis *r, const char *prefix, const char *wf_class, const char *wf_key,
+cf_status cf_lock_inspect(cf_queue *q, const char *wf_class, const char *wf_key,
                           cf_lock_holder *holder)
 {
     lock_keys k;
-    if (make_keys(&k, prefix, "", wf_class, wf_key) != CF_OK)
-        return CF_ERR_INVALID;
-    const char *a0[2] = {"GET", k.lock};
-    size_t n0[2] = {3, k.lock_len};
-    const char *a1[2] = {"PTTL", k.lock};
-    size_t n1[2] = {4, k.lock_len};
-    cf_redis_cmd cmds[2] = {{NULL, 0, 2, a0, n0}, {NULL, 0, 2, a1, n1}};
+    cf_status bst = cf_queue_begin(q, NULL, false);
+    if (bst == CF_OK)
+        bst = make_keys(q, &k, NULL, wf_class, wf_key);
+    if (bst != CF_OK)
+        return bst;
+    cf_argv cmds[2];
+    cf_argv_init(&cmds[0]);
+    cf_argv_key(cf_argv_str(&cmds[0], "GET"), k.lock, k.lock_len);
+    cf_argv_init(&cmds[1]);
+    cf_argv_key(cf_argv_str(&cmds[1], "PTTL"), k.lock, k.lock_len);
     cf_reply *reps[2];
-    cf_status st = cf_redis_pipeline(r, cmds, 2, reps);
+    cf_status st = cf_queue_pipeline(q, cmds, 2, reps);
     if (st == CF_OK) {
         fill_holder(holder, reps[0], reps[1]);
         if (reps[0]->type == CF_REPLY_NIL)
@@ -154,19 +185,22 @@ static const cf_redis_script lock_set_ttl_script = {
                     "end\n"
                     "return 0\n"};
 
-cf_status cf_lock_set_ttl(cf_redis *r, const char *prefix, const char *wf_class, const char *wf_key,
-                          const char *token, int64_t ttl_ms)
+cf_status cf_lock_set_ttl(cf_queue *q, const char *wf_class, const char *wf_key, const char *token,
+                          int64_t ttl_ms)
 {
     lock_keys k;
-    if (make_keys(&k, prefix, "", wf_class, wf_key) != CF_OK || token == NULL || token[0] == '\0' ||
-        ttl_ms <= 0)
-        return CF_ERR_INVALID;
-    char ttl[24];
-    snprintf(ttl, sizeof ttl, "%lld", (long long)ttl_ms);
-    const char *argv[3] = {k.lock, token, ttl};
-    size_t lens[3] = {k.lock_len, strlen(token), strlen(ttl)};
+    cf_status bst = cf_queue_begin(q, NULL, false);
+    if (bst == CF_OK)
+        bst = make_keys(q, &k, NULL, wf_class, wf_key);
+    if (bst != CF_OK)
+        return bst;
+    if (token == NULL || token[0] == '\0' || ttl_ms <= 0)
+        return cf_queue_fail(q, CF_ERR_INVALID, "a lock's ttl needs its token and a ttl > 0");
+    cf_argv a;
+    cf_argv_init_script(&a, &lock_set_ttl_script, 1);
+    cf_argv_int(cf_argv_str(cf_argv_key(&a, k.lock, k.lock_len), token), ttl_ms);
     cf_reply *rep = NULL;
-    cf_status st = cf_redis_eval(r, &lock_set_ttl_script, 1, 3, argv, lens, &rep);
+    cf_status st = cf_queue_exec(q, &a, &rep);
     if (st == CF_OK && rep->type != CF_REPLY_INTEGER)
         st = CF_ERR_PROTOCOL;
     else if (st == CF_OK && rep->integer == 0)

@@ -11,8 +11,7 @@
 #include <stdint.h>
 
 #include "common/status.h"
-
-struct cf_redis;
+#include "queue/queue.h"
 
 /* cf_lock_holder describes a lock as read from Redis. */
 typedef struct cf_lock_holder {
@@ -21,37 +20,35 @@ typedef struct cf_lock_holder {
 } cf_lock_holder;
 
 /* cf_lock_acquire takes the lock of wf_class/wf_key for token ("<worker-id>/<run-id>", see
- * cf_lock_token_make; its worker-id part must equal worker_id) for ttl_ms (> 0), and records it
- * in P:held:<worker_id>, in one round trip (SADD, SET NX PX GET, PTTL). Returns CF_OK when
+ * cf_lock_token_make; its worker-id part must equal q's worker id) for ttl_ms (> 0), and records
+ * it in P:held:<worker-id>, in one round trip (SADD, SET NX PX GET, PTTL). Returns CF_OK when
  * taken, or when the lock already holds token (a retry after a lost reply: the first attempt
  * took it, and its TTL counts from then), CF_ERR_BUSY when someone else holds it (then *holder,
- * which may be NULL, gets the holder and its remaining time, and the stray P:held entry is removed
- * unless this worker holds the lock under another run), CF_ERR_INVALID for bad arguments. */
-CF_MUST_CHECK cf_status cf_lock_acquire(struct cf_redis *r, const char *prefix,
-                                        const char *worker_id, const char *wf_class,
-                                        const char *wf_key, const char *token, int64_t ttl_ms,
-                                        cf_lock_holder *holder);
+ * which may be NULL, gets the holder and its remaining time, and the stray P:held entry is
+ * removed unless this worker holds the lock under another run), CF_ERR_INVALID for bad
+ * arguments. */
+CF_MUST_CHECK cf_status cf_lock_acquire(cf_queue *q, const char *wf_class, const char *wf_key,
+                                        const char *token, int64_t ttl_ms, cf_lock_holder *holder);
 
 /* cf_lock_release deletes the lock only if its value is token (Lua compare-and-delete) and
- * removes it from P:held:<worker_id>, in one round trip. CF_OK when deleted; CF_ERR_CONFLICT
+ * removes it from the P:held set of the token's worker (the part before its last '/'; any
+ * worker's: the sweeper frees stale locks of others, so q needs no worker id), in one round
+ * trip. CF_OK when deleted; CF_ERR_CONFLICT
  * when the lock is held by another token or has expired (nothing deleted). */
-CF_MUST_CHECK cf_status cf_lock_release(struct cf_redis *r, const char *prefix,
-                                        const char *worker_id, const char *wf_class,
-                                        const char *wf_key, const char *token);
+CF_MUST_CHECK cf_status cf_lock_release(cf_queue *q, const char *wf_class, const char *wf_key,
+                                        const char *token);
 
 /* cf_lock_set_ttl sets the remaining time of the lock of wf_class/wf_key to ttl_ms (> 0) only
  * if its value is still token (Lua compare-and-PEXPIRE, one round trip): a run that learns its
  * workflow's stored max_duration after taking the lock gives the lock that lifetime. CF_OK when
  * set; CF_ERR_CONFLICT when the lock is held by another token or has expired (nothing
  * changed); CF_ERR_INVALID for bad arguments. Idempotent, so safe to retry. */
-CF_MUST_CHECK cf_status cf_lock_set_ttl(struct cf_redis *r, const char *prefix,
-                                        const char *wf_class, const char *wf_key, const char *token,
-                                        int64_t ttl_ms);
+CF_MUST_CHECK cf_status cf_lock_set_ttl(cf_queue *q, const char *wf_class, const char *wf_key,
+                                        const char *token, int64_t ttl_ms);
 
 /* cf_lock_inspect reads the holder's value and remaining time (GET + PTTL, one round trip).
  * CF_ERR_NOT_FOUND when the lock is free (holder->value "" and pttl_ms -2). */
-CF_MUST_CHECK cf_status cf_lock_inspect(struct cf_redis *r, const char *prefix,
-                                        const char *wf_class, const char *wf_key,
+CF_MUST_CHECK cf_status cf_lock_inspect(cf_queue *q, const char *wf_class, const char *wf_key,
                                         cf_lock_holder *holder);
 
 #endif

@@ -31,12 +31,14 @@
 
 #include "common/alloc.h"
 #include "common/log.h"
+#include "queue/argv.h"
 #include "queue/keys.h"
+#include "queue/queue_internal.h"
 #include "queue/redis_conn.h"
 #include "queue/scripts.h"
 
 #define FIND_MAX     100
-#define RETURN_BATCH "100"
+#define RETURN_BATCH 100
 
 static cf_status string_array(cf_reply *rep, char ***ids, size_t *n)
 {
@@ -70,42 +72,46 @@ void cf_recovery_ids_free(char **ids, size_t n)
     cf_free(ids);
 }
 
-cf_status cf_recovery_dead_workers(cf_redis *r, const char *prefix, int64_t lease_ms, char ***ids,
-                                   size_t *n)
+cf_status cf_recovery_dead_workers(cf_queue *q, int64_t lease_ms, char ***ids, size_t *n)
 {
     *ids = NULL;
     *n = 0;
-    if (cf_keys_check(prefix, NULL) != CF_OK || lease_ms <= 0)
-        return CF_ERR_INVALID;
-    char key[CF_KEY_MAX], lease[24], max[16];
-    int kl = cf_key_workers(key, sizeof key, prefix);
-    snprintf(lease, sizeof lease, "%lld", (long long)lease_ms);
-    snprintf(max, sizeof max, "%d", FIND_MAX);
-    const char *argv[3] = {key, lease, max};
-    size_t lens[3] = {(size_t)kl, strlen(lease), strlen(max)};
+    cf_status bst = cf_queue_begin(q, NULL, false);
+    if (bst != CF_OK)
+        return bst;
+    if (lease_ms <= 0)
+        return cf_queue_fail(q, CF_ERR_INVALID, "a lease must be > 0");
+    char key[CF_KEY_MAX];
+    cf_argv a;
+    cf_argv_init_script(&a, &cf_script_dead_workers, 1);
+    cf_argv_key(&a, key, cf_key_workers(key, sizeof key, q->prefix));
+    cf_argv_int(cf_argv_int(&a, lease_ms), FIND_MAX);
     cf_reply *rep = NULL;
-    cf_status st = cf_redis_eval(r, &cf_script_dead_workers, 1, 3, argv, lens, &rep);
+    cf_status st = cf_queue_exec(q, &a, &rep);
     if (st == CF_OK)
         st = string_array(rep, ids, n);
     cf_reply_free(rep);
     return st;
 }
 
-cf_status cf_recovery_live_workers(cf_redis *r, const char *prefix, int64_t lease_ms, int64_t *n)
+cf_status cf_recovery_live_workers(cf_queue *q, int64_t lease_ms, int64_t *n)
 {
-    if (cf_keys_check(prefix, NULL) != CF_OK || lease_ms <= 0)
-        return CF_ERR_INVALID;
+    cf_status bst = cf_queue_begin(q, NULL, false);
+    if (bst != CF_OK)
+        return bst;
+    if (lease_ms <= 0)
+        return cf_queue_fail(q, CF_ERR_INVALID, "a lease must be > 0");
     int64_t now;
-    cf_status st = cf_redis_time_ms(r, &now);
+    cf_status st = cf_redis_time_ms(q->redis, &now);
     if (st != CF_OK)
         return st;
-    char key[CF_KEY_MAX], min[24];
-    int kl = cf_key_workers(key, sizeof key, prefix);
-    snprintf(min, sizeof min, "%lld", (long long)(now - lease_ms));
-    const char *argv[4] = {"ZCOUNT", key, min, "+inf"};
-    size_t lens[4] = {6, (size_t)kl, strlen(min), 4};
+    char key[CF_KEY_MAX];
+    cf_argv a;
+    cf_argv_init(&a);
+    cf_argv_key(cf_argv_str(&a, "ZCOUNT"), key, cf_key_workers(key, sizeof key, q->prefix));
+    cf_argv_str(cf_argv_int(&a, now - lease_ms), "+inf");
     cf_reply *rep = NULL;
-    st = cf_redis_exec(r, 4, argv, lens, &rep);
+    st = cf_queue_exec(q, &a, &rep);
     if (st == CF_OK && rep->type != CF_REPLY_INTEGER)
         st = CF_ERR_PROTOCOL;
     if (st == CF_OK)
@@ -116,15 +122,15 @@ cf_status cf_recovery_live_workers(cf_redis *r, const char *prefix, int64_t leas
 
 /* claim returns CF_OK with claim_score set when this caller won the worker, CF_ERR_CONFLICT when
  * it is not (or no longer) dead. */
-static cf_status claim(cf_redis *r, const char *workers_key, const char *id, int64_t lease_ms,
+static cf_status claim(cf_queue *q, const char *workers_key, const char *id, int64_t lease_ms,
                        char *claim_score, size_t cap)
 {
-    char lease[24];
-    snprintf(lease, sizeof lease, "%lld", (long long)lease_ms);
-    const char *argv[3] = {workers_key, id, lease};
-    size_t lens[3] = {strlen(workers_key), strlen(id), strlen(lease)};
+    cf_argv a;
+    cf_argv_init_script(&a, &cf_script_claim_worker, 1);
+    cf_argv_str(cf_argv_str(&a, workers_key), id);
+    cf_argv_int(&a, lease_ms);
     cf_reply *rep = NULL;
-    cf_status st = cf_redis_eval(r, &cf_script_claim_worker, 1, 3, argv, lens, &rep);
+    cf_status st = cf_queue_exec(q, &a, &rep);
     if (st == CF_OK) {
         if (rep->type == CF_REPLY_STRING)
             snprintf(claim_score, cap, "%s", rep->str);
@@ -135,23 +141,22 @@ static cf_status claim(cf_redis *r, const char *workers_key, const char *id, int
     return st;
 }
 
-static cf_status free_locks(cf_redis *r, const char *prefix, const char *id,
-                            cf_recovery_stats *stats)
+static cf_status free_locks(cf_queue *q, const char *id, cf_recovery_stats *stats)
 {
     char hk[CF_KEY_MAX], vprefix[CF_WORKER_ID_MAX + 2];
-    int hl = cf_key_held(hk, sizeof hk, prefix, id);
     snprintf(vprefix, sizeof vprefix, "%s/", id);
-    const char *argv[2] = {"SMEMBERS", hk};
-    size_t lens[2] = {8, (size_t)hl};
+    cf_argv a;
+    cf_argv_init(&a);
+    cf_argv_key(cf_argv_str(&a, "SMEMBERS"), hk, cf_key_held(hk, sizeof hk, q->prefix, id));
     cf_reply *set = NULL;
-    cf_status st = cf_redis_exec(r, 2, argv, lens, &set);
+    cf_status st = cf_queue_exec(q, &a, &set);
     if (st != CF_OK)
         return st;
     for (size_t i = 0; st == CF_OK && set->type == CF_REPLY_ARRAY && i < set->n; i++) {
-        const char *av[2] = {set->elem[i].str, vprefix};
-        size_t al[2] = {set->elem[i].len, strlen(vprefix)};
+        cf_argv_init_script(&a, &cf_script_lock_release_prefix, 1);
+        cf_argv_str(cf_argv_buf(&a, set->elem[i].str, set->elem[i].len), vprefix);
         cf_reply *rep = NULL;
-        st = cf_redis_eval(r, &cf_script_lock_release_prefix, 1, 2, av, al, &rep);
+        st = cf_queue_exec(q, &a, &rep);
         if (st == CF_OK && rep->type == CF_REPLY_INTEGER && rep->integer > 0)
             stats->locks++;
         else if (st == CF_OK)
@@ -162,35 +167,34 @@ static cf_status free_locks(cf_redis *r, const char *prefix, const char *id,
     return st;
 }
 
-static cf_status return_inflight(cf_redis *r, const char *prefix, const char *id,
-                                 cf_recovery_stats *stats)
+static cf_status return_inflight(cf_queue *q, const char *id, cf_recovery_stats *stats)
 {
     char qk[CF_KEY_MAX];
-    int ql = cf_key_queues(qk, sizeof qk, prefix);
-    const char *argv[2] = {"SMEMBERS", qk};
-    size_t lens[2] = {8, (size_t)ql};
+    cf_argv a;
+    cf_argv_init(&a);
+    cf_argv_key(cf_argv_str(&a, "SMEMBERS"), qk, cf_key_queues(qk, sizeof qk, q->prefix));
     cf_reply *set = NULL;
-    cf_status st = cf_redis_exec(r, 2, argv, lens, &set);
+    cf_status st = cf_queue_exec(q, &a, &set);
     if (st != CF_OK)
         return st;
     for (size_t i = 0; st == CF_OK && set->type == CF_REPLY_ARRAY && i < set->n; i++) {
-        const char *q = set->elem[i].str;
-        if (!cf_queue_name_valid(q))
+        const char *queue = set->elem[i].str;
+        if (!cf_queue_name_valid(queue))
             continue;
         char ik[CF_KEY_MAX], rk[CF_KEY_MAX];
-        int il = cf_key_inflight(ik, sizeof ik, prefix, q, id);
-        int rl = cf_key_ready(rk, sizeof rk, prefix, q);
+        int il = cf_key_inflight(ik, sizeof ik, q->prefix, queue, id);
+        int rl = cf_key_ready(rk, sizeof rk, q->prefix, queue);
         if (il < 0 || rl < 0)
             continue;
         for (;;) {
-            const char *av[3] = {ik, rk, RETURN_BATCH};
-            size_t al[3] = {(size_t)il, (size_t)rl, strlen(RETURN_BATCH)};
+            cf_argv_init_script(&a, &cf_script_inflight_return, 2);
+            cf_argv_int(cf_argv_key(cf_argv_key(&a, ik, il), rk, rl), RETURN_BATCH);
             cf_reply *rep = NULL;
-            st = cf_redis_eval(r, &cf_script_inflight_return, 2, 3, av, al, &rep);
+            st = cf_queue_exec(q, &a, &rep);
             long long moved = st == CF_OK && rep->type == CF_REPLY_INTEGER ? rep->integer : 0;
             cf_reply_free(rep);
             stats->envelopes += moved;
-            if (st != CF_OK || moved < 100)
+            if (st != CF_OK || moved < RETURN_BATCH)
                 break;
         }
     }
@@ -198,28 +202,27 @@ static cf_status return_inflight(cf_redis *r, const char *prefix, const char *id
     return st;
 }
 
-static cf_status forget(cf_redis *r, const char *prefix, const char *workers_key, const char *id,
+static cf_status forget(cf_queue *q, const char *workers_key, const char *id,
                         const char *claim_score)
 {
     char hk[CF_KEY_MAX];
-    int hl = cf_key_held(hk, sizeof hk, prefix, id);
-    const char *a0[2] = {"DEL", hk};
-    size_t n0[2] = {3, (size_t)hl};
+    cf_argv a;
+    cf_argv_init(&a);
+    cf_argv_key(cf_argv_str(&a, "DEL"), hk, cf_key_held(hk, sizeof hk, q->prefix, id));
     cf_reply *rep = NULL;
-    cf_status st = cf_redis_exec(r, 2, a0, n0, &rep);
+    cf_status st = cf_queue_exec(q, &a, &rep);
     cf_reply_free(rep);
     if (st != CF_OK)
         return st;
-    const char *a1[3] = {workers_key, id, claim_score};
-    size_t n1[3] = {strlen(workers_key), strlen(id), strlen(claim_score)};
+    cf_argv_init_script(&a, &cf_script_forget_worker, 1);
+    cf_argv_str(cf_argv_str(cf_argv_str(&a, workers_key), id), claim_score);
     rep = NULL;
-    st = cf_redis_eval(r, &cf_script_forget_worker, 1, 3, a1, n1, &rep);
+    st = cf_queue_exec(q, &a, &rep);
     cf_reply_free(rep);
     return st;
 }
 
-cf_status cf_recovery_run(cf_redis *r, const char *prefix, const char *self_id, int64_t lease_ms,
-                          cf_recovery_stats *stats)
+cf_status cf_recovery_run(cf_queue *q, int64_t lease_ms, cf_recovery_stats *stats)
 {
     cf_recovery_stats local;
     if (stats == NULL)
@@ -227,28 +230,29 @@ cf_status cf_recovery_run(cf_redis *r, const char *prefix, const char *self_id, 
     memset(stats, 0, sizeof *stats);
     char **ids;
     size_t n;
-    cf_status st = cf_recovery_dead_workers(r, prefix, lease_ms, &ids, &n);
+    cf_status st = cf_recovery_dead_workers(q, lease_ms, &ids, &n);
     if (st != CF_OK)
         return st;
+    const char *self_id = cf_queue_worker(q);
     char wk[CF_KEY_MAX];
-    cf_key_workers(wk, sizeof wk, prefix);
+    cf_key_workers(wk, sizeof wk, q->prefix);
     for (size_t i = 0; st == CF_OK && i < n; i++) {
         const char *id = ids[i];
         if ((self_id && strcmp(id, self_id) == 0) || strlen(id) >= CF_WORKER_ID_MAX)
             continue;
         char score[64];
-        st = claim(r, wk, id, lease_ms, score, sizeof score);
+        st = claim(q, wk, id, lease_ms, score, sizeof score);
         if (st == CF_ERR_CONFLICT) {
             st = CF_OK; /* someone else got it, or it came back */
             continue;
         }
         int64_t locks0 = stats->locks, env0 = stats->envelopes;
         if (st == CF_OK)
-            st = free_locks(r, prefix, id, stats);
+            st = free_locks(q, id, stats);
         if (st == CF_OK)
-            st = return_inflight(r, prefix, id, stats);
+            st = return_inflight(q, id, stats);
         if (st == CF_OK)
-            st = forget(r, prefix, wk, id, score);
+            st = forget(q, wk, id, score);
         if (st == CF_OK) {
             stats->workers++;
             cf_log(CF_LOG_WARN, NULL,
@@ -260,17 +264,17 @@ cf_status cf_recovery_run(cf_redis *r, const char *prefix, const char *self_id, 
     return st;
 }
 
-cf_status cf_recovery_leave(cf_redis *r, const char *prefix, const char *self_id,
-                            cf_recovery_stats *stats)
+cf_status cf_recovery_leave(cf_queue *q, cf_recovery_stats *stats)
 {
     cf_recovery_stats local;
     if (stats == NULL)
         stats = &local;
     memset(stats, 0, sizeof *stats);
-    if (strlen(self_id) >= CF_WORKER_ID_MAX)
-        return CF_ERR_INVALID;
-    cf_status st = free_locks(r, prefix, self_id, stats);
+    cf_status bst = cf_queue_begin(q, NULL, true);
+    if (bst != CF_OK)
+        return bst;
+    cf_status st = free_locks(q, q->worker_id, stats);
     if (st == CF_OK)
-        st = return_inflight(r, prefix, self_id, stats);
+        st = return_inflight(q, q->worker_id, stats);
     return st;
 }

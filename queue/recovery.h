@@ -11,8 +11,7 @@
 #include <stdint.h>
 
 #include "common/status.h"
-
-struct cf_redis;
+#include "queue/queue.h"
 
 /* cf_recovery_stats adds up what a pass did. */
 typedef struct cf_recovery_stats {
@@ -26,31 +25,27 @@ typedef struct cf_recovery_stats {
  * clock, claims each one atomically (only one caller wins a given worker), and recovers it:
  * deletes its locks whose value still starts with "<dead-id>/", moves every envelope of
  * P:{Q}:inflight:<dead-id> (for every Q in P:queues) back to the front of P:{Q}:ready, deletes
- * P:held:<dead-id> and removes it from P:workers. self_id (borrowed; may be NULL) is never
+ * P:held:<dead-id> and removes it from P:workers. q's own worker id (if any) is never
  * recovered. A claim lasts lease_ms: if this caller dies half-way, another one recovers the
  * rest after that. *stats (may be NULL) is zeroed and filled. Stops at the first Redis error
  * (what was done stays done; the rest is recovered by a later pass). */
-CF_MUST_CHECK cf_status cf_recovery_run(struct cf_redis *r, const char *prefix, const char *self_id,
-                                        int64_t lease_ms, cf_recovery_stats *stats);
+CF_MUST_CHECK cf_status cf_recovery_run(cf_queue *q, int64_t lease_ms, cf_recovery_stats *stats);
 
-/* cf_recovery_leave is the worker's own recovery when it leaves gracefully, called after its
- * executors have stopped and before cf_heartbeat_deregister: it frees the locks in
- * P:held:<self_id> still valued "<self_id>/..." and moves what is left in its in-flight lists
- * back to the front of ready. Normally there is nothing; after Redis lost acks and releases
- * (a restart from an AOF older than the last writes) there is, and a deregistered worker's
- * lists would otherwise never be recovered. *stats (may be NULL) is zeroed and filled
- * (workers stays 0). */
-CF_MUST_CHECK cf_status cf_recovery_leave(struct cf_redis *r, const char *prefix,
-                                          const char *self_id, cf_recovery_stats *stats);
+/* cf_recovery_leave is the worker's own recovery (q's worker id) when it leaves gracefully, called
+ * after its executors have stopped and before cf_heartbeat_deregister: it frees the locks in its
+ * P:held set still valued "<its id>/..." and moves what is left in its in-flight lists back to the
+ * front of ready. Normally there is nothing; after Redis lost acks and releases (a restart from an
+ * AOF older than the last writes) there is, and a deregistered worker's lists would otherwise never
+ * be recovered. *stats (may be NULL) is zeroed and filled (workers stays 0). */
+CF_MUST_CHECK cf_status cf_recovery_leave(cf_queue *q, cf_recovery_stats *stats);
 
 /* cf_recovery_dead_workers lists ids in P:workers older than lease_ms (no claim; for the CLI
  * and tests). *ids is an owned array of *n owned strings: free with cf_recovery_ids_free. */
-CF_MUST_CHECK cf_status cf_recovery_dead_workers(struct cf_redis *r, const char *prefix,
-                                                 int64_t lease_ms, char ***ids, size_t *n);
+CF_MUST_CHECK cf_status cf_recovery_dead_workers(cf_queue *q, int64_t lease_ms, char ***ids,
+                                                 size_t *n);
 void cf_recovery_ids_free(char **ids, size_t n);
 
 /* cf_recovery_live_workers counts workers in P:workers with a heartbeat within lease_ms. */
-CF_MUST_CHECK cf_status cf_recovery_live_workers(struct cf_redis *r, const char *prefix,
-                                                 int64_t lease_ms, int64_t *n);
+CF_MUST_CHECK cf_status cf_recovery_live_workers(cf_queue *q, int64_t lease_ms, int64_t *n);
 
 #endif

@@ -18,6 +18,7 @@
 #include "common/backoff.h"
 #include "common/clock.h"
 #include "common/log.h"
+#include "queue/argv.h"
 
 #define SHA_CACHE  32
 #define ARGV_STACK 16
@@ -275,20 +276,14 @@ static cf_status set_timeout(cf_redis *r, int64_t ms)
 /* handshake sends AUTH and SELECT on a fresh connection. */
 static cf_status handshake(cf_redis *r)
 {
-    const char *argv[3];
-    size_t lens[3];
-    int argc = 0;
-    char db[16];
+    cf_argv a;
     if (r->url.has_password) {
-        argv[argc] = "AUTH";
-        lens[argc++] = 4;
-        if (r->url.user[0]) {
-            argv[argc] = r->url.user;
-            lens[argc++] = strlen(r->url.user);
-        }
-        argv[argc] = r->url.password;
-        lens[argc++] = strlen(r->url.password);
-        redisReply *rep = redisCommandArgv(r->c, argc, argv, lens);
+        cf_argv_init(&a);
+        cf_argv_str(&a, "AUTH");
+        if (r->url.user[0])
+            cf_argv_str(&a, r->url.user);
+        cf_argv_str(&a, r->url.password);
+        redisReply *rep = redisCommandArgv(r->c, a.argc, a.argv, a.lens);
         if (rep == NULL)
             return transport_error(r);
         cf_status st = rep->type == REDIS_REPLY_ERROR ? classify_error(r, rep->str) : CF_OK;
@@ -297,12 +292,9 @@ static cf_status handshake(cf_redis *r)
             return st;
     }
     if (r->url.db != 0) {
-        snprintf(db, sizeof db, "%d", r->url.db);
-        argv[0] = "SELECT";
-        lens[0] = 6;
-        argv[1] = db;
-        lens[1] = strlen(db);
-        redisReply *rep = redisCommandArgv(r->c, 2, argv, lens);
+        cf_argv_init(&a);
+        cf_argv_int(cf_argv_str(&a, "SELECT"), r->url.db);
+        redisReply *rep = redisCommandArgv(r->c, a.argc, a.argv, a.lens);
         if (rep == NULL)
             return transport_error(r);
         cf_status st = rep->type == REDIS_REPLY_ERROR ? classify_error(r, rep->str) : CF_OK;
@@ -452,10 +444,11 @@ static char *sha_slot(cf_redis *r, const cf_redis_script *s)
 
 static cf_status load_script(cf_redis *r, const cf_redis_script *s, char *sha)
 {
-    const char *argv[3] = {"SCRIPT", "LOAD", s->text};
-    size_t lens[3] = {6, 4, strlen(s->text)};
+    cf_argv a;
+    cf_argv_init(&a);
+    cf_argv_str(cf_argv_str(cf_argv_str(&a, "SCRIPT"), "LOAD"), s->text);
     cf_reply *rep;
-    cf_status st = cf_redis_exec(r, 3, argv, lens, &rep);
+    cf_status st = cf_argv_exec(r, &a, &rep);
     if (st != CF_OK)
         return st;
     if (rep->type != CF_REPLY_STRING || rep->len != 40) {
@@ -650,10 +643,11 @@ cf_status cf_redis_pipeline(cf_redis *r, const cf_redis_cmd *cmds, size_t n, cf_
 
 cf_status cf_redis_time_ms(cf_redis *r, int64_t *out_ms)
 {
-    const char *argv[1] = {"TIME"};
-    size_t lens[1] = {4};
+    cf_argv a;
+    cf_argv_init(&a);
+    cf_argv_str(&a, "TIME");
     cf_reply *rep;
-    cf_status st = cf_redis_exec(r, 1, argv, lens, &rep);
+    cf_status st = cf_argv_exec(r, &a, &rep);
     if (st != CF_OK)
         return st;
     if (rep->type != CF_REPLY_ARRAY || rep->n != 2 || rep->elem[0].type != CF_REPLY_STRING) {

@@ -10,6 +10,7 @@
 
 #include "queue/argv.h"
 #include "queue/keys.h"
+#include "queue/queue_internal.h"
 #include "queue/redis_conn.h"
 #include "queue/scripts.h"
 
@@ -23,13 +24,17 @@ static cf_status int_reply(cf_status st, cf_reply *rep, int *out)
     return st;
 }
 
-cf_status cf_schedule_promote(cf_redis *r, const char *prefix, const char *queue,
-                              int64_t now_unix_ms, int batch, int *moved)
+cf_status cf_schedule_promote(cf_queue *q, const char *queue, int64_t now_unix_ms, int batch,
+                              int *moved)
 {
     if (moved)
         *moved = 0;
-    if (cf_keys_check(prefix, queue) != CF_OK || batch > CF_PROMOTE_BATCH_MAX)
-        return CF_ERR_INVALID;
+    cf_status bst = cf_queue_begin(q, queue, false);
+    if (bst != CF_OK)
+        return bst;
+    if (batch > CF_PROMOTE_BATCH_MAX)
+        return cf_queue_fail(q, CF_ERR_INVALID, "promote batch above %d", CF_PROMOTE_BATCH_MAX);
+    const char *prefix = q->prefix;
     if (batch <= 0)
         batch = CF_PROMOTE_BATCH_DEFAULT;
     char k1[CF_KEY_MAX], k2[CF_KEY_MAX];
@@ -40,17 +45,21 @@ cf_status cf_schedule_promote(cf_redis *r, const char *prefix, const char *queue
     cf_argv_int(&a, now_unix_ms > 0 ? now_unix_ms : 0);
     cf_argv_int(&a, batch);
     cf_reply *rep = NULL;
-    cf_status st = cf_argv_exec(r, &a, &rep);
+    cf_status st = cf_queue_exec(q, &a, &rep);
     return int_reply(st, rep, moved);
 }
 
-cf_status cf_continuation_publish(cf_redis *r, const char *prefix, const char *queue,
-                                  const void *member, size_t len, int64_t due_unix_ms, int *added)
+cf_status cf_continuation_publish(cf_queue *q, const char *queue, const void *member, size_t len,
+                                  int64_t due_unix_ms, int *added)
 {
     if (added)
         *added = 0;
-    if (cf_keys_check(prefix, queue) != CF_OK || member == NULL || len == 0)
-        return CF_ERR_INVALID;
+    cf_status bst = cf_queue_begin(q, queue, false);
+    if (bst != CF_OK)
+        return bst;
+    if (member == NULL || len == 0)
+        return cf_queue_fail(q, CF_ERR_INVALID, "empty continuation");
+    const char *prefix = q->prefix;
     char qk[CF_KEY_MAX], sk[CF_KEY_MAX];
     cf_argv cmds[2];
     cf_argv_init(&cmds[0]);
@@ -64,18 +73,22 @@ cf_status cf_continuation_publish(cf_redis *r, const char *prefix, const char *q
     cf_argv_int(&cmds[1], due_unix_ms);
     cf_argv_buf(&cmds[1], member, len);
     cf_reply *reps[2];
-    cf_status st = cf_argv_pipeline(r, cmds, 2, reps);
+    cf_status st = cf_queue_pipeline(q, cmds, 2, reps);
     cf_reply_free(reps[0]);
     return int_reply(st, reps[1], added);
 }
 
-cf_status cf_continuation_remove(cf_redis *r, const char *prefix, const char *queue,
-                                 const void *member, size_t len, int *removed)
+cf_status cf_continuation_remove(cf_queue *q, const char *queue, const void *member, size_t len,
+                                 int *removed)
 {
     if (removed)
         *removed = 0;
-    if (cf_keys_check(prefix, queue) != CF_OK || member == NULL)
-        return CF_ERR_INVALID;
+    cf_status bst = cf_queue_begin(q, queue, false);
+    if (bst != CF_OK)
+        return bst;
+    if (member == NULL)
+        return cf_queue_fail(q, CF_ERR_INVALID, "no continuation given");
+    const char *prefix = q->prefix;
     char sk[CF_KEY_MAX];
     cf_argv a;
     cf_argv_init(&a);
@@ -83,15 +96,19 @@ cf_status cf_continuation_remove(cf_redis *r, const char *prefix, const char *qu
     cf_argv_key(&a, sk, cf_key_scheduled(sk, sizeof sk, prefix, queue));
     cf_argv_buf(&a, member, len);
     cf_reply *rep = NULL;
-    cf_status st = cf_argv_exec(r, &a, &rep);
+    cf_status st = cf_queue_exec(q, &a, &rep);
     return int_reply(st, rep, removed);
 }
 
-cf_status cf_schedule_due_ms(cf_redis *r, const char *prefix, const char *queue, const void *member,
-                             size_t len, int64_t *due_unix_ms)
+cf_status cf_schedule_due_ms(cf_queue *q, const char *queue, const void *member, size_t len,
+                             int64_t *due_unix_ms)
 {
-    if (cf_keys_check(prefix, queue) != CF_OK || member == NULL)
-        return CF_ERR_INVALID;
+    cf_status bst = cf_queue_begin(q, queue, false);
+    if (bst != CF_OK)
+        return bst;
+    if (member == NULL)
+        return cf_queue_fail(q, CF_ERR_INVALID, "no member given");
+    const char *prefix = q->prefix;
     char sk[CF_KEY_MAX];
     cf_argv a;
     cf_argv_init(&a);
@@ -99,7 +116,7 @@ cf_status cf_schedule_due_ms(cf_redis *r, const char *prefix, const char *queue,
     cf_argv_key(&a, sk, cf_key_scheduled(sk, sizeof sk, prefix, queue));
     cf_argv_buf(&a, member, len);
     cf_reply *rep = NULL;
-    cf_status st = cf_argv_exec(r, &a, &rep);
+    cf_status st = cf_queue_exec(q, &a, &rep);
     if (st == CF_OK) {
         if (rep->type == CF_REPLY_NIL)
             st = CF_ERR_NOT_FOUND;

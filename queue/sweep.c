@@ -8,43 +8,49 @@
 #include <string.h>
 
 #include "common/alloc.h"
+#include "queue/argv.h"
 #include "queue/keys.h"
+#include "queue/queue_internal.h"
 #include "queue/redis_conn.h"
 
-cf_status cf_sweep_claim(cf_redis *r, const char *prefix, const char *holder, int64_t ttl_ms,
-                         bool *won)
+cf_status cf_sweep_claim(cf_queue *q, int64_t ttl_ms, bool *won)
 {
     *won = false;
-    char key[CF_KEY_MAX], ttl[24];
-    if (cf_keys_check(prefix, NULL) != CF_OK || holder == NULL || ttl_ms <= 0 ||
-        cf_key_sweeper(key, sizeof key, prefix) < 0)
-        return CF_ERR_INVALID;
-    snprintf(ttl, sizeof ttl, "%lld", (long long)ttl_ms);
-    const char *argv[6] = {"SET", key, holder, "NX", "PX", ttl};
-    size_t lens[6] = {3, strlen(key), strlen(holder), 2, 2, strlen(ttl)};
+    char key[CF_KEY_MAX];
+    cf_status bst = cf_queue_begin(q, NULL, true);
+    if (bst != CF_OK)
+        return bst;
+    if (ttl_ms <= 0 || cf_key_sweeper(key, sizeof key, q->prefix) < 0)
+        return cf_queue_fail(q, CF_ERR_INVALID, "a sweep lease must be > 0");
+    cf_argv a;
+    cf_argv_init(&a);
+    cf_argv_str(cf_argv_str(cf_argv_str(&a, "SET"), key), q->worker_id);
+    cf_argv_int(cf_argv_str(cf_argv_str(&a, "NX"), "PX"), ttl_ms);
     cf_reply *rep = NULL;
-    cf_status st = cf_redis_exec(r, 6, argv, lens, &rep);
+    cf_status st = cf_queue_exec(q, &a, &rep);
     if (st == CF_OK)
         *won = rep->type == CF_REPLY_STATUS;
     cf_reply_free(rep);
     return st;
 }
 
-cf_status cf_sweep_worker_liveness(cf_redis *r, const char *prefix, const char *worker_id,
-                                   int64_t lease_ms, cf_worker_liveness *out)
+cf_status cf_sweep_worker_liveness(cf_queue *q, const char *worker_id, int64_t lease_ms,
+                                   cf_worker_liveness *out)
 {
     *out = CF_WORKER_ABSENT;
     char key[CF_KEY_MAX];
-    if (cf_keys_check(prefix, NULL) != CF_OK || worker_id == NULL ||
-        cf_key_workers(key, sizeof key, prefix) < 0)
-        return CF_ERR_INVALID;
-    const char *a0[3] = {"ZSCORE", key, worker_id};
-    size_t n0[3] = {6, strlen(key), strlen(worker_id)};
-    const char *a1[1] = {"TIME"};
-    size_t n1[1] = {4};
-    cf_redis_cmd cmds[2] = {{NULL, 0, 3, a0, n0}, {NULL, 0, 1, a1, n1}};
+    cf_status bst = cf_queue_begin(q, NULL, false);
+    if (bst != CF_OK)
+        return bst;
+    if (worker_id == NULL || cf_key_workers(key, sizeof key, q->prefix) < 0)
+        return cf_queue_fail(q, CF_ERR_INVALID, "no worker id given");
+    cf_argv cmds[2];
+    cf_argv_init(&cmds[0]);
+    cf_argv_str(cf_argv_str(cf_argv_str(&cmds[0], "ZSCORE"), key), worker_id);
+    cf_argv_init(&cmds[1]);
+    cf_argv_str(&cmds[1], "TIME");
     cf_reply *reps[2];
-    cf_status st = cf_redis_pipeline(r, cmds, 2, reps);
+    cf_status st = cf_queue_pipeline(q, cmds, 2, reps);
     if (st == CF_OK) {
         const cf_reply *t = reps[1];
         if (t->type != CF_REPLY_ARRAY || t->n != 2 || t->elem[0].type != CF_REPLY_STRING ||
@@ -145,17 +151,19 @@ void cf_sweep_suspects_expire(cf_sweep_suspects *s, int64_t oldest_ms)
             i++;
 }
 
-cf_status cf_sweep_suspects_load(cf_redis *r, const char *prefix, cf_sweep_suspects *s)
+cf_status cf_sweep_suspects_load(cf_queue *q, cf_sweep_suspects *s)
 {
     cf_sweep_suspects_deinit(s);
     char key[CF_KEY_MAX];
-    if (cf_keys_check(prefix, NULL) != CF_OK ||
-        cf_key_sweeper_suspects(key, sizeof key, prefix) < 0)
-        return CF_ERR_INVALID;
-    const char *argv[2] = {"HGETALL", key};
-    size_t lens[2] = {7, strlen(key)};
+    cf_status bst = cf_queue_begin(q, NULL, false);
+    if (bst != CF_OK)
+        return bst;
+    cf_key_sweeper_suspects(key, sizeof key, q->prefix);
+    cf_argv a;
+    cf_argv_init(&a);
+    cf_argv_str(cf_argv_str(&a, "HGETALL"), key);
     cf_reply *rep = NULL;
-    cf_status st = cf_redis_exec(r, 2, argv, lens, &rep);
+    cf_status st = cf_queue_exec(q, &a, &rep);
     if (st == CF_OK && rep->type != CF_REPLY_ARRAY)
         st = CF_ERR_PROTOCOL;
     for (size_t i = 0; st == CF_OK && i + 1 < rep->n; i += 2) {
@@ -175,62 +183,56 @@ cf_status cf_sweep_suspects_load(cf_redis *r, const char *prefix, cf_sweep_suspe
     return st;
 }
 
-cf_status cf_sweep_suspects_save(cf_redis *r, const char *prefix, const cf_sweep_suspects *s,
-                                 int64_t ttl_ms)
+cf_status cf_sweep_suspects_save(cf_queue *q, const cf_sweep_suspects *s, int64_t ttl_ms)
 {
-    char key[CF_KEY_MAX], ttl[24];
-    if (cf_keys_check(prefix, NULL) != CF_OK || ttl_ms <= 0 ||
-        cf_key_sweeper_suspects(key, sizeof key, prefix) < 0)
-        return CF_ERR_INVALID;
-    snprintf(ttl, sizeof ttl, "%lld", (long long)ttl_ms);
-    size_t argc = 2 + 2 * s->n;
-    const char **argv = cf_calloc(argc, sizeof *argv);
-    size_t *lens = cf_calloc(argc, sizeof *lens);
+    char key[CF_KEY_MAX];
+    cf_status bst = cf_queue_begin(q, NULL, false);
+    if (bst != CF_OK)
+        return bst;
+    if (ttl_ms <= 0)
+        return cf_queue_fail(q, CF_ERR_INVALID, "a suspects ttl must be > 0");
+    cf_key_sweeper_suspects(key, sizeof key, q->prefix);
+    /* MULTI, DEL, one HSET per entry, PEXPIRE, EXEC: pipelined and applied atomically */
+    size_t n = s->n + 4;
+    cf_argv *cmds = cf_calloc(n, sizeof *cmds);
+    cf_reply **reps = cf_calloc(n, sizeof *reps);
     char **vals = cf_calloc(s->n + 1, sizeof *vals);
     cf_status st = CF_ERR_NOMEM;
-    if (argv == NULL || lens == NULL || vals == NULL)
+    if (cmds == NULL || reps == NULL || vals == NULL)
         goto out;
-    argv[0] = "HSET";
-    argv[1] = key;
+    cf_argv_init(&cmds[0]);
+    cf_argv_str(&cmds[0], "MULTI");
+    cf_argv_init(&cmds[1]);
+    cf_argv_str(cf_argv_str(&cmds[1], "DEL"), key);
     for (size_t i = 0; i < s->n; i++) {
         size_t cap = strlen(s->items[i].value) + 24;
         vals[i] = cf_malloc(cap);
         if (vals[i] == NULL)
             goto out;
         snprintf(vals[i], cap, "%lld %s", (long long)s->items[i].first_seen_ms, s->items[i].value);
-        argv[2 + 2 * i] = s->items[i].lock_id;
-        argv[3 + 2 * i] = vals[i];
+        cf_argv_init(&cmds[2 + i]);
+        cf_argv_str(cf_argv_str(&cmds[2 + i], "HSET"), key);
+        cf_argv_str(cf_argv_str(&cmds[2 + i], s->items[i].lock_id), vals[i]);
     }
-    for (size_t i = 0; i < argc; i++)
-        lens[i] = strlen(argv[i]);
-    const char *multi[1] = {"MULTI"}, *exec[1] = {"EXEC"};
-    size_t multi_len[1] = {5}, exec_len[1] = {4};
-    const char *del[2] = {"DEL", key};
-    size_t del_len[2] = {3, strlen(key)};
-    const char *pexpire[3] = {"PEXPIRE", key, ttl};
-    size_t pexpire_len[3] = {7, strlen(key), strlen(ttl)};
-    cf_redis_cmd cmds[5] = {
-        {NULL, 0, 1, multi, multi_len},   {NULL, 0, 2, del, del_len},
-        {NULL, 0, (int)argc, argv, lens}, {NULL, 0, 3, pexpire, pexpire_len},
-        {NULL, 0, 1, exec, exec_len},
-    };
-    cf_reply *reps[5] = {0};
+    cf_argv_init(&cmds[n - 2]);
+    cf_argv_int(cf_argv_str(cf_argv_str(&cmds[n - 2], "PEXPIRE"), key), ttl_ms);
+    cf_argv_init(&cmds[n - 1]);
+    cf_argv_str(&cmds[n - 1], "EXEC");
     if (s->n == 0) {
-        cf_reply *rep = NULL;
-        st = cf_redis_exec(r, 2, del, del_len, &rep);
-        cf_reply_free(rep);
+        st = cf_queue_exec(q, &cmds[1], &reps[0]); /* nothing to keep: just DEL */
+        cf_reply_free(reps[0]);
         goto out;
     }
-    st = cf_redis_pipeline(r, cmds, 5, reps);
-    if (st == CF_OK && (reps[4] == NULL || reps[4]->type != CF_REPLY_ARRAY))
+    st = cf_queue_pipeline(q, cmds, n, reps);
+    if (st == CF_OK && (reps[n - 1] == NULL || reps[n - 1]->type != CF_REPLY_ARRAY))
         st = CF_ERR_PROTOCOL; /* EXEC aborted */
-    for (int i = 0; i < 5; i++)
+    for (size_t i = 0; i < n; i++)
         cf_reply_free(reps[i]);
 out:
     for (size_t i = 0; vals && i < s->n; i++)
         cf_free(vals[i]);
     cf_free(vals);
-    cf_free(argv);
-    cf_free(lens);
+    cf_free(reps);
+    cf_free(cmds);
     return st;
 }

@@ -12,14 +12,12 @@
 #include <stdint.h>
 
 #include "common/status.h"
+#include "queue/queue.h"
 
-struct cf_redis;
-
-/* cf_sweep_claim takes the pass lease P:sweeper for holder (borrowed; a worker id) for ttl_ms
+/* cf_sweep_claim takes the pass lease P:sweeper for q's worker id for ttl_ms
  * (> 0) with SET NX PX; it is not released: it expires, so the fleet runs at most one pass per
  * ttl_ms. *won says whether this caller got it. */
-CF_MUST_CHECK cf_status cf_sweep_claim(struct cf_redis *r, const char *prefix, const char *holder,
-                                       int64_t ttl_ms, bool *won);
+CF_MUST_CHECK cf_status cf_sweep_claim(cf_queue *q, int64_t ttl_ms, bool *won);
 
 typedef enum cf_worker_liveness {
     CF_WORKER_LIVE,   /* in P:workers, last heartbeat within the lease */
@@ -29,9 +27,8 @@ typedef enum cf_worker_liveness {
 
 /* cf_sweep_worker_liveness reads worker_id's heartbeat score and the server's TIME in one round
  * trip and classifies it against lease_ms. */
-CF_MUST_CHECK cf_status cf_sweep_worker_liveness(struct cf_redis *r, const char *prefix,
-                                                 const char *worker_id, int64_t lease_ms,
-                                                 cf_worker_liveness *out);
+CF_MUST_CHECK cf_status cf_sweep_worker_liveness(cf_queue *q, const char *worker_id,
+                                                 int64_t lease_ms, cf_worker_liveness *out);
 
 /* cf_sweep_suspect: one lock under watch. lock_id is "<class>/<key>", value the lock value
  * seen, first_seen_ms (Unix ms, the sweeper's clock) when that value was first seen; touched is
@@ -53,13 +50,12 @@ void cf_sweep_suspects_deinit(cf_sweep_suspects *s);
 
 /* cf_sweep_suspects_load replaces *s with the contents of P:sweeper:suspects (HGETALL).
  * Malformed entries are skipped. */
-CF_MUST_CHECK cf_status cf_sweep_suspects_load(struct cf_redis *r, const char *prefix,
-                                               cf_sweep_suspects *s);
+CF_MUST_CHECK cf_status cf_sweep_suspects_load(cf_queue *q, cf_sweep_suspects *s);
 
 /* cf_sweep_suspects_save replaces P:sweeper:suspects with *s (borrowed) and makes it expire
  * after ttl_ms, atomically (MULTI: DEL, HSET, PEXPIRE); an empty list just deletes the key. */
-CF_MUST_CHECK cf_status cf_sweep_suspects_save(struct cf_redis *r, const char *prefix,
-                                               const cf_sweep_suspects *s, int64_t ttl_ms);
+CF_MUST_CHECK cf_status cf_sweep_suspects_save(cf_queue *q, const cf_sweep_suspects *s,
+                                               int64_t ttl_ms);
 
 /* cf_sweep_suspects_note records that lock_id holds value now (Unix ms): an entry with the same
  * value keeps its first sighting, any other entry is replaced. Returns the entry's

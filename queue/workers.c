@@ -7,7 +7,9 @@
 #include <string.h>
 
 #include "common/alloc.h"
+#include "queue/argv.h"
 #include "queue/keys.h"
+#include "queue/queue_internal.h"
 #include "queue/redis_conn.h"
 #include "queue/scripts.h"
 
@@ -18,16 +20,15 @@ static bool field_is(const cf_reply *f, const char *name)
 }
 
 /* read_info fills e from HGETALL P:worker:<id>. */
-static cf_status read_info(cf_redis *r, const char *prefix, cf_worker_entry *e)
+static cf_status read_info(cf_queue *q, cf_worker_entry *e)
 {
     char key[CF_KEY_MAX];
-    int kl = cf_key_worker_info(key, sizeof key, prefix, e->id);
-    if (kl < 0)
-        return CF_ERR_INVALID;
-    const char *argv[2] = {"HGETALL", key};
-    size_t lens[2] = {7, (size_t)kl};
+    cf_argv a;
+    cf_argv_init(&a);
+    cf_argv_key(cf_argv_str(&a, "HGETALL"), key,
+                cf_key_worker_info(key, sizeof key, q->prefix, e->id));
     cf_reply *rep = NULL;
-    cf_status st = cf_redis_exec(r, 2, argv, lens, &rep);
+    cf_status st = cf_queue_exec(q, &a, &rep);
     if (st != CF_OK)
         return st;
     for (size_t i = 0; rep->type == CF_REPLY_ARRAY && i + 1 < rep->n; i += 2) {
@@ -55,34 +56,35 @@ static cf_status read_info(cf_redis *r, const char *prefix, cf_worker_entry *e)
     }
     cf_reply_free(rep);
     if (e->queues == NULL || e->host == NULL)
-        return CF_ERR_NOMEM;
+        return cf_queue_fail(q, CF_ERR_NOMEM, "out of memory");
     return CF_OK;
 }
 
-cf_status cf_workers_list(cf_redis *r, const char *prefix, int64_t lease_ms, cf_worker_entry **out,
-                          size_t *n)
+cf_status cf_workers_list(cf_queue *q, int64_t lease_ms, cf_worker_entry **out, size_t *n)
 {
     *out = NULL;
     *n = 0;
     char wk[CF_KEY_MAX];
-    if (cf_keys_check(prefix, NULL) != CF_OK)
-        return CF_ERR_INVALID;
-    int wl = cf_key_workers(wk, sizeof wk, prefix);
-    int64_t now = 0;
-    cf_status st = cf_redis_time_ms(r, &now);
+    cf_status st = cf_queue_begin(q, NULL, false);
     if (st != CF_OK)
         return st;
-    const char *argv[5] = {"ZRANGE", wk, "0", "-1", "WITHSCORES"};
-    size_t lens[5] = {6, (size_t)wl, 1, 2, 10};
+    int64_t now = 0;
+    st = cf_redis_time_ms(q->redis, &now);
+    if (st != CF_OK)
+        return st;
+    cf_argv a;
+    cf_argv_init(&a);
+    cf_argv_key(cf_argv_str(&a, "ZRANGE"), wk, cf_key_workers(wk, sizeof wk, q->prefix));
+    cf_argv_str(cf_argv_str(cf_argv_str(&a, "0"), "-1"), "WITHSCORES");
     cf_reply *rep = NULL;
-    st = cf_redis_exec(r, 5, argv, lens, &rep);
+    st = cf_queue_exec(q, &a, &rep);
     if (st != CF_OK)
         return st;
     size_t count = rep->type == CF_REPLY_ARRAY ? rep->n / 2 : 0;
     cf_worker_entry *list = count ? cf_calloc(count, sizeof *list) : NULL;
     if (count && list == NULL) {
         cf_reply_free(rep);
-        return CF_ERR_NOMEM;
+        return cf_queue_fail(q, CF_ERR_NOMEM, "out of memory");
     }
     size_t got = 0;
     for (size_t i = 0; i < count && st == CF_OK; i++) {
@@ -94,12 +96,12 @@ cf_status cf_workers_list(cf_redis *r, const char *prefix, int64_t lease_ms, cf_
         e->queues = cf_strdup("");
         e->host = cf_strdup("");
         if (e->id == NULL) {
-            st = CF_ERR_NOMEM;
+            st = cf_queue_fail(q, CF_ERR_NOMEM, "out of memory");
             break;
         }
         e->age_ms = now - (int64_t)strtod(score->str, NULL);
         e->live = e->age_ms < lease_ms;
-        st = read_info(r, prefix, e);
+        st = read_info(q, e);
     }
     cf_reply_free(rep);
     if (st != CF_OK) {
@@ -121,20 +123,22 @@ void cf_workers_list_free(cf_worker_entry *list, size_t n)
     cf_free(list);
 }
 
-cf_status cf_workers_set_quiet(cf_redis *r, const char *prefix, const char *worker_id, bool quiet)
+cf_status cf_workers_set_quiet(cf_queue *q, const char *worker_id, bool quiet)
 {
     char key[CF_KEY_MAX];
-    if (cf_keys_check(prefix, NULL) != CF_OK || worker_id == NULL || worker_id[0] == '\0')
-        return CF_ERR_INVALID;
-    int kl = cf_key_worker_info(key, sizeof key, prefix, worker_id);
-    if (kl < 0)
-        return CF_ERR_INVALID;
-    const char *argv[2] = {key, quiet ? "1" : "0"};
-    size_t lens[2] = {(size_t)kl, 1};
+    cf_status st = cf_queue_begin(q, NULL, false);
+    if (st != CF_OK)
+        return st;
+    if (worker_id == NULL || worker_id[0] == '\0')
+        return cf_queue_fail(q, CF_ERR_INVALID, "which worker? (no worker id given)");
+    cf_argv a;
+    cf_argv_init_script(&a, &cf_script_worker_quiet, 1);
+    cf_argv_key(&a, key, cf_key_worker_info(key, sizeof key, q->prefix, worker_id));
+    cf_argv_str(&a, quiet ? "1" : "0");
     cf_reply *rep = NULL;
-    cf_status st = cf_redis_eval(r, &cf_script_worker_quiet, 1, 2, argv, lens, &rep);
+    st = cf_queue_exec(q, &a, &rep);
     if (st == CF_OK && !(rep->type == CF_REPLY_INTEGER && rep->integer == 1))
-        st = CF_ERR_NOT_FOUND;
+        st = cf_queue_fail(q, CF_ERR_NOT_FOUND, "worker %.64s publishes no info", worker_id);
     cf_reply_free(rep);
     return st;
 }

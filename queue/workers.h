@@ -10,8 +10,7 @@
 #include <stdint.h>
 
 #include "common/status.h"
-
-struct cf_redis;
+#include "queue/queue.h"
 
 typedef struct cf_worker_entry {
     char *id;          /* owned */
@@ -30,14 +29,13 @@ typedef struct cf_worker_entry {
 /* cf_workers_list returns every worker registered in P:workers, oldest id first, with the age of
  * its last beat and its published info; *out owned (cf_workers_list_free). lease_ms decides
  * live. */
-CF_MUST_CHECK cf_status cf_workers_list(struct cf_redis *r, const char *prefix, int64_t lease_ms,
-                                        cf_worker_entry **out, size_t *n);
+CF_MUST_CHECK cf_status cf_workers_list(cf_queue *q, int64_t lease_ms, cf_worker_entry **out,
+                                        size_t *n);
 void cf_workers_list_free(cf_worker_entry *list, size_t n); /* NULL-safe */
 
 /* cf_workers_set_quiet records a quiet (true) or resume (false) request for worker_id; its
  * heartbeat applies it at its next beat. CF_ERR_NOT_FOUND when the worker publishes no info
  * (not running, or too old to understand the request): nothing is written then. */
-CF_MUST_CHECK cf_status cf_workers_set_quiet(struct cf_redis *r, const char *prefix,
-                                             const char *worker_id, bool quiet);
+CF_MUST_CHECK cf_status cf_workers_set_quiet(cf_queue *q, const char *worker_id, bool quiet);
 
 #endif

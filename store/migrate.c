@@ -267,7 +267,17 @@ rollback:
     return st;
 }
 
-cf_status cf_store_migrate_counted(const char *dsn, int *applied, char *errbuf, size_t errcap)
+/* fail_to fills err (may be NULL) from a one-line reason left in msg. */
+static void fail_to(cf_error *err, cf_status st, const char *msg)
+{
+    if (err == NULL)
+        return;
+    snprintf(err->code, sizeof err->code, "%s", cf_status_str(st));
+    snprintf(err->field, sizeof err->field, "%s", "database_url");
+    snprintf(err->msg, sizeof err->msg, "%s", msg);
+}
+
+static cf_status migrate_counted(const char *dsn, int *applied, char *errbuf, size_t errcap)
 {
     if (applied)
         *applied = 0;
@@ -296,18 +306,28 @@ cf_status cf_store_migrate_counted(const char *dsn, int *applied, char *errbuf, 
     return st;
 }
 
-cf_status cf_store_migrate(const char *dsn, char *errbuf, size_t errcap)
+cf_status cf_store_migrate_counted(const char *dsn, int *applied, cf_error *err)
 {
-    return cf_store_migrate_counted(dsn, NULL, errbuf, errcap);
+    char why[512] = "";
+    cf_status st = migrate_counted(dsn, applied, why, sizeof why);
+    if (st != CF_OK)
+        fail_to(err, st, why);
+    return st;
 }
 
-int cf_store_schema_version(const char *dsn, char *errbuf, size_t errcap)
+cf_status cf_store_migrate(const char *dsn, cf_error *err)
 {
-    cf_status st;
-    PGconn *c = connect_quiet(dsn, CHECK_TIMEOUT_MS, errbuf, errcap, &st);
-    if (!c)
-        return -1;
-    int v = read_version(c, CHECK_TIMEOUT_MS, errbuf, errcap, &st);
+    return cf_store_migrate_counted(dsn, NULL, err);
+}
+
+int cf_store_schema_version(const char *dsn, cf_error *err)
+{
+    char why[512] = "";
+    cf_status st = CF_OK;
+    PGconn *c = connect_quiet(dsn, CHECK_TIMEOUT_MS, why, sizeof why, &st);
+    int v = c ? read_version(c, CHECK_TIMEOUT_MS, why, sizeof why, &st) : -1;
     PQfinish(c);
+    if (v < 0)
+        fail_to(err, st, why);
     return v;
 }

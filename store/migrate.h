@@ -15,20 +15,20 @@
 
 /* cf_store_migrate connects to dsn (conninfo or URI, borrowed), and applies every missing
  * migration, each in its own transaction under the advisory lock; a no-op when up to date.
- * Errors, with a one-line reason in errbuf (errcap bytes; never a password):
+ * Errors, with a one-line reason in err->msg (err may be NULL; never a password):
  * CF_ERR_STATE when a chrono_forge_* table exists that this tool did not create (for example a
  * Ruby ChronoForge database, whose state column is an integer) or the database's schema is
  * newer than this binary; CF_ERR_UNAVAILABLE when the server cannot be reached; CF_ERR_IO on a
  * failed statement. Blocks. */
-CF_MUST_CHECK cf_status cf_store_migrate(const char *dsn, char *errbuf, size_t errcap);
+CF_MUST_CHECK cf_status cf_store_migrate(const char *dsn, cf_error *err);
 
 /* cf_store_migrate_counted is cf_store_migrate that also reports how many migrations this call
  * applied in *applied (0 when the schema was already current). */
-CF_MUST_CHECK cf_status cf_store_migrate_counted(const char *dsn, int *applied, char *errbuf,
-                                                 size_t errcap);
+CF_MUST_CHECK cf_status cf_store_migrate_counted(const char *dsn, int *applied, cf_error *err);
 
 /* cf_store_schema_version reads the applied schema version through dsn: 0 when none, -1 with
- * errbuf set when the database cannot be read or holds foreign tables. Blocks. */
-int cf_store_schema_version(const char *dsn, char *errbuf, size_t errcap);
+ * err (may be NULL) filled when the database cannot be read or holds foreign tables (err->code
+ * is the status's name: "unavailable", "state", ...). Blocks. */
+int cf_store_schema_version(const char *dsn, cf_error *err);
 
 #endif

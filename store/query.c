@@ -42,7 +42,7 @@ cf_status cf_store_list(cf_store *s, const cf_wf_list_filter *f, cf_wf_list *out
     memset(out, 0, sizeof *out);
     size_t limit = f->limit ? f->limit : 50;
     if (limit > 1000 || (f->state && cf_wf_state_parse(f->state) == CF_WF_UNKNOWN)) {
-        cf_store_set_error("list: unknown state or limit over 1000");
+        cf_store_set_error(s, "list: unknown state or limit over 1000");
         return CF_ERR_INVALID;
     }
     char after[24], lim[24];
@@ -97,7 +97,7 @@ static cf_status sweep(cf_store *s, cf_sql_id id, int64_t arg, size_t limit, cf_
 {
     memset(out, 0, sizeof *out);
     if (limit < 1 || limit > 10000) {
-        cf_store_set_error("sweep limit must be 1..10000");
+        cf_store_set_error(s, "sweep limit must be 1..10000");
         return CF_ERR_INVALID;
     }
     char a[24], lim[24];
@@ -128,7 +128,7 @@ cf_status cf_store_select_resumable(cf_store *s, const cf_resumable_filter *f, i
     memset(out, 0, sizeof *out);
     if (!f->state || (strcmp(f->state, "stalled") != 0 && strcmp(f->state, "failed") != 0) ||
         limit < 1 || limit > 1000 || f->older_than_ms < 0) {
-        cf_store_set_error("select_resumable: state must be stalled or failed, limit 1-1000");
+        cf_store_set_error(s, "select_resumable: state must be stalled or failed, limit 1-1000");
         return CF_ERR_INVALID;
     }
     char older[24], after[24], lim[24];

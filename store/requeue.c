@@ -19,8 +19,8 @@ cf_status cf_store_requeue(cf_store *s, const char *wf_class, const char *key,
     if (!s || !key || !*key || !req || !req->requested_by || !*req->requested_by ||
         strlen(req->requested_by) > 256 || (req->reason && strlen(req->reason) > 1024) ||
         (req->job_id && strlen(req->job_id) > 64) || req->requested_at_ms < 0) {
-        cf_store_set_error("requeue: a key and requested_by (1-256 bytes) are required; reason "
-                           "at most 1024 bytes, job_id at most 64");
+        cf_store_set_error(s, "requeue: a key and requested_by (1-256 bytes) are required; reason "
+                              "at most 1024 bytes, job_id at most 64");
         return CF_ERR_INVALID;
     }
     cf_wf_row found = {0};
@@ -37,7 +37,7 @@ cf_status cf_store_requeue(cf_store *s, const char *wf_class, const char *key,
     PGresult *r = NULL;
     cf_status st = cf_store_read(s, CF_SQL_REQUEUE, vals, &r);
     if (st == CF_OK && PQntuples(r) == 0) {
-        cf_store_set_error("no such workflow");
+        cf_store_set_error(s, "no such workflow");
         st = CF_ERR_NOT_FOUND;
     } else if (st == CF_OK) {
         out->workflow_id = cf_rows_i64(r, 0, 0);
@@ -55,7 +55,7 @@ cf_status cf_store_requeue(cf_store *s, const char *wf_class, const char *key,
             snprintf(why, sizeof why,
                      "workflow is %s; only stalled or failed workflows can be requeued",
                      PQgetvalue(r, 0, 4));
-            cf_store_set_error(why);
+            cf_store_set_error(s, why);
             st = CF_ERR_STATE;
         }
     }

@@ -17,24 +17,50 @@
 #include "store/rows.h"
 #include "store/store_internal.h"
 
-static _Thread_local char tls_err[256];
+/* A store's error messages: one slot per (store, calling thread), found through the store's
+ * own thread-specific key, so two stores in one process, or two threads on one store, never
+ * see each other's message. Slots are made on a thread's first failing call and freed with the
+ * store (a thread that ends before the store keeps its 256 bytes until then). */
+struct cf_store_err {
+    char msg[256];
+    struct cf_store_err *next; /* the store's list of slots, under err_mu */
+};
 
-void cf_store_set_error(const char *msg)
+void cf_store_set_error(cf_store *s, const char *msg)
 {
-    snprintf(tls_err, sizeof tls_err, "%s", msg ? msg : "");
+    if (s == NULL)
+        return;
+    cf_store_err *e = pthread_getspecific(s->err_key);
+    if (e == NULL) {
+        if (msg == NULL || msg[0] == '\0')
+            return; /* nothing to say yet */
+        if ((e = cf_calloc(1, sizeof *e)) == NULL)
+            return;
+        if (pthread_setspecific(s->err_key, e) != 0) {
+            cf_free(e);
+            return;
+        }
+        pthread_mutex_lock(&s->err_mu);
+        e->next = s->errs;
+        s->errs = e;
+        pthread_mutex_unlock(&s->err_mu);
+    }
+    snprintf(e->msg, sizeof e->msg, "%s", msg ? msg : "");
 }
 
-void cf_store_errstr(cf_store *s, char *buf, size_t cap)
+const char *cf_store_errstr(const cf_store *s)
 {
-    (void)s;
-    if (buf && cap)
-        snprintf(buf, cap, "%s", tls_err);
+    const cf_store_err *e = pthread_getspecific(s->err_key);
+    return e ? e->msg : "";
 }
 
-static void set_errbuf(char *errbuf, size_t errcap, const char *msg)
+static void set_error(cf_error *err, cf_status st, const char *msg)
 {
-    if (errbuf && errcap)
-        snprintf(errbuf, errcap, "%s", msg);
+    if (err == NULL)
+        return;
+    snprintf(err->code, sizeof err->code, "%s", cf_status_str(st));
+    snprintf(err->field, sizeof err->field, "%s", "");
+    snprintf(err->msg, sizeof err->msg, "%s", msg);
 }
 
 static void free_store(cf_store *s)
@@ -46,34 +72,48 @@ static void free_store(cf_store *s)
     cf_free(s->reader_state);
     pthread_mutex_destroy(&s->mu);
     pthread_cond_destroy(&s->cv_pool);
+    if (s->err_key_made)
+        pthread_key_delete(s->err_key);
+    for (cf_store_err *e = s->errs, *next; e; e = next) {
+        next = e->next;
+        cf_free(e);
+    }
+    pthread_mutex_destroy(&s->err_mu);
     cf_free(s->dsn);
     cf_free(s);
 }
 
-cf_status cf_store_open(const cf_store_config *cfg, cf_store **out, char *errbuf, size_t errcap)
+cf_status cf_store_open(const cf_store_config *cfg, cf_store **out, cf_error *err)
 {
     *out = NULL;
-    set_errbuf(errbuf, errcap, "");
     if (!cfg || (cfg->max_connections != 0 && cfg->max_connections < 2) ||
         cfg->statement_timeout_ms < 0 || cfg->batch_max < 0 || cfg->io_timeout_ms < 0 ||
-        cfg->connect_timeout_ms < 0) {
-        set_errbuf(errbuf, errcap, "store: max_connections must be >= 2, timeouts >= 0");
-        return CF_ERR_INVALID;
-    }
-    char why[256];
-    int v = cf_store_schema_version(cfg->dsn, why, sizeof why);
+        cfg->connect_timeout_ms < 0)
+        return cf_error_set(err, "bad_value", "store",
+                            "store: max_connections must be >= 2, timeouts >= 0");
+    cf_error why = {0};
+    int v = cf_store_schema_version(cfg->dsn, &why);
     if (v != CF_SCHEMA_VERSION) {
+        cf_status st =
+            v < 0 && strcmp(why.code, "unavailable") == 0 ? CF_ERR_UNAVAILABLE : CF_ERR_STATE;
         if (v >= 0)
-            snprintf(why, sizeof why,
+            snprintf(why.msg, sizeof why.msg,
                      "database schema version is %d, this binary needs %d: run `chronoforge "
                      "migrate`",
                      v, CF_SCHEMA_VERSION);
-        set_errbuf(errbuf, errcap, why);
-        return v < 0 && strstr(why, "cannot connect") ? CF_ERR_UNAVAILABLE : CF_ERR_STATE;
+        set_error(err, st, why.msg);
+        return st;
     }
     cf_store *s = cf_calloc(1, sizeof *s);
     if (!s)
         return CF_ERR_NOMEM;
+    pthread_mutex_init(&s->err_mu, NULL);
+    if (pthread_key_create(&s->err_key, NULL) != 0) {
+        pthread_mutex_destroy(&s->err_mu);
+        cf_free(s);
+        return CF_ERR_NOMEM;
+    }
+    s->err_key_made = true;
     pthread_mutex_init(&s->mu, NULL);
     pthread_cond_init(&s->cv_pool, NULL);
     s->max_connections = cfg->max_connections ? cfg->max_connections : 4;
@@ -99,10 +139,10 @@ cf_status cf_store_open(const cf_store_config *cfg, cf_store **out, char *errbuf
         snprintf(prefix, sizeof prefix, "%ld.%s", (long)getpid(), hex);
         cf_writer_config wc = {
             .dsn = s->dsn, .limits = s->limits, .batch_max = s->batch_max, .token_prefix = prefix};
-        st = cf_writer_start(&wc, &s->writer, errbuf, errcap);
+        st = cf_writer_start(&wc, &s->writer, err);
     }
     if (st == CF_OK && (st = cf_pg_connect(&s->readers[0], true)) != CF_OK)
-        set_errbuf(errbuf, errcap, s->readers[0].errstr);
+        set_error(err, st, s->readers[0].errstr);
     if (st == CF_OK)
         s->reader_state[0] = CF_READER_IDLE;
     if (st != CF_OK) {
@@ -157,7 +197,7 @@ static cf_pg *reader_acquire(cf_store *s, cf_status *st)
             *st = cf_pg_connect(pg, true);
             if (*st == CF_OK)
                 return pg;
-            cf_store_set_error(pg->errstr);
+            cf_store_set_error(s, pg->errstr);
             pthread_mutex_lock(&s->mu);
             s->reader_state[closed] = CF_READER_CLOSED;
             pthread_cond_signal(&s->cv_pool);
@@ -191,7 +231,7 @@ cf_status cf_store_read(cf_store *s, cf_sql_id id, const char *const *vals, PGre
             st = cf_pg_exec(pg, id, vals, PGRES_TUPLES_OK, out);
         }
     }
-    cf_store_set_error(st == CF_OK ? "" : pg->errstr);
+    cf_store_set_error(s, st == CF_OK ? "" : pg->errstr);
     reader_release(s, pg);
     return st;
 }
@@ -205,7 +245,7 @@ cf_status cf_store_run_begin(cf_store *s, const cf_run_begin_args *args, cf_wf_r
     cf_status st = cf_op_encode_begin(&op, args, out);
     if (st == CF_OK)
         st = cf_writer_submit(s->writer, &op);
-    cf_store_set_error(st == CF_OK ? "" : op.err);
+    cf_store_set_error(s, st == CF_OK ? "" : op.err);
     cf_op_deinit(&op);
     return st;
 }
@@ -216,7 +256,7 @@ cf_status cf_store_commit(cf_store *s, const cf_write_set *ws)
     cf_status st = cf_op_encode_commit(&op, ws);
     if (st == CF_OK)
         st = cf_writer_submit(s->writer, &op);
-    cf_store_set_error(st == CF_OK ? "" : op.err);
+    cf_store_set_error(s, st == CF_OK ? "" : op.err);
     cf_op_deinit(&op);
     return st;
 }
@@ -238,13 +278,13 @@ cf_status cf_store_load_steps(cf_store *s, int64_t workflow_id, cf_step_list *ou
 }
 
 /* One workflow row from a lookup; CF_ERR_NOT_FOUND when none, CF_ERR_INVALID when several. */
-static cf_status one_row(cf_status st, PGresult *r, cf_wf_row *out)
+static cf_status one_row(cf_store *s, cf_status st, PGresult *r, cf_wf_row *out)
 {
     if (st == CF_OK && PQntuples(r) == 0) {
-        cf_store_set_error("no such workflow");
+        cf_store_set_error(s, "no such workflow");
         st = CF_ERR_NOT_FOUND;
     } else if (st == CF_OK && PQntuples(r) > 1) {
-        cf_store_set_error("the key is used by several classes; name the class");
+        cf_store_set_error(s, "the key is used by several classes; name the class");
         st = CF_ERR_INVALID;
     } else if (st == CF_OK) {
         st = cf_rows_wf(r, 0, out);
@@ -262,7 +302,7 @@ cf_status cf_store_find(cf_store *s, const char *wf_class, const char *key, cf_w
     const char *vals[] = {wf_class ? wf_class : key, key};
     cf_status st = wf_class ? cf_store_read(s, CF_SQL_WF_BY_CLASS_KEY, vals, &r)
                             : cf_store_read(s, CF_SQL_WF_BY_KEY, vals + 1, &r);
-    return one_row(st, r, out);
+    return one_row(s, st, r, out);
 }
 
 cf_status cf_store_find_id(cf_store *s, int64_t id, cf_wf_row *out)
@@ -273,7 +313,7 @@ cf_status cf_store_find_id(cf_store *s, int64_t id, cf_wf_row *out)
     const char *vals[] = {num};
     PGresult *r;
     cf_status st = cf_store_read(s, CF_SQL_WF_BY_ID, vals, &r);
-    return one_row(st, r, out);
+    return one_row(s, st, r, out);
 }
 
 cf_status cf_store_wf_ensure(cf_store *s, const char *wf_class, const char *key, const char *queue,

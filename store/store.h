@@ -38,7 +38,7 @@ typedef struct cf_store_config {
 /* cf_store_open connects the writer and one reader, checks that the schema was migrated by
  * `chronoforge migrate` (CF_ERR_STATE with a message otherwise), prepares the statements and
  * starts the writer thread. Later connections open on demand up to max_connections, and
- * broken ones reconnect with capped backoff. On failure *out is NULL and errbuf (errcap bytes,
+ * broken ones reconnect with capped backoff. On failure *out is NULL and err (may be NULL;
  * never containing a password) says why: CF_ERR_INVALID (bad config or DSN), CF_ERR_UNAVAILABLE
  * (server unreachable), CF_ERR_STATE (schema missing or foreign), CF_ERR_NOMEM. Blocks.
  *
@@ -49,8 +49,7 @@ typedef struct cf_store_config {
  * server process that ran it has ended (it asks that process to end), within the longer of
  * io_timeout_ms and statement_timeout_ms; the call then answers from what is stored, or
  * returns CF_ERR_UNAVAILABLE ("outcome unknown") when that could not be known in time. */
-CF_MUST_CHECK cf_status cf_store_open(const cf_store_config *cfg, cf_store **out, char *errbuf,
-                                      size_t errcap);
+CF_MUST_CHECK cf_status cf_store_open(const cf_store_config *cfg, cf_store **out, cf_error *err);
 
 /* cf_store_close drains the writer (every queued write set is committed or answered), stops
  * it and closes every connection. NULL-safe. No call may be in flight or follow. */
@@ -223,9 +222,10 @@ CF_MUST_CHECK cf_status cf_store_find(cf_store *s, const char *wf_class, const c
 /* cf_store_find_id reads the workflow by id; CF_ERR_NOT_FOUND when none. *out owned. */
 CF_MUST_CHECK cf_status cf_store_find_id(cf_store *s, int64_t id, cf_wf_row *out);
 
-/* cf_store_errstr copies the last error message of this thread's most recent failing call on
- * s into buf (cap bytes; "" when none). Never contains a password. */
-void cf_store_errstr(cf_store *s, char *buf, size_t cap);
+/* cf_store_errstr describes the calling thread's last failed call on s ("" after a success or
+ * before any failure). Per thread and per store: other threads' calls and other stores never
+ * change it. Valid until this thread's next call on s. Never contains a password. */
+const char *cf_store_errstr(const cf_store *s);
 
 /* cf_store_stats: counters since open, for logs and benchmarks. */
 typedef struct cf_store_stats {

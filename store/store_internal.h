@@ -12,11 +12,17 @@
 #include "store/store.h"
 #include "store/writer.h"
 
+typedef struct cf_store_err cf_store_err; /* one thread's message on one store (store.c) */
+
 /* Reader slot states. */
 enum { CF_READER_CLOSED, CF_READER_IDLE, CF_READER_BUSY };
 
 struct cf_store {
     char *dsn;
+    pthread_key_t err_key; /* this store's cf_store_err of the calling thread */
+    bool err_key_made;
+    pthread_mutex_t err_mu; /* guards errs */
+    cf_store_err *errs;     /* every slot made, freed at close */
     int max_connections;
     cf_pg_limits limits;
     int batch_max;
@@ -38,7 +44,8 @@ struct cf_store {
 CF_MUST_CHECK cf_status cf_store_read(cf_store *s, cf_sql_id id, const char *const *vals,
                                       PGresult **out);
 
-/* cf_store_set_error records msg as this thread's last error (cf_store_errstr). */
-void cf_store_set_error(const char *msg);
+/* cf_store_set_error records msg as the calling thread's last message on s
+ * (cf_store_errstr); "" clears it. */
+void cf_store_set_error(cf_store *s, const char *msg);
 
 #endif

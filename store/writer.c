@@ -605,7 +605,7 @@ static void *writer_main(void *arg)
     return NULL;
 }
 
-cf_status cf_writer_start(const cf_writer_config *cfg, cf_writer **out, char *errbuf, size_t errcap)
+cf_status cf_writer_start(const cf_writer_config *cfg, cf_writer **out, cf_error *err)
 {
     *out = NULL;
     cf_writer *w = cf_calloc(1, sizeof *w);
@@ -620,8 +620,8 @@ cf_status cf_writer_start(const cf_writer_config *cfg, cf_writer **out, char *er
     cf_status st = cf_pg_init(&w->pg, cfg->dsn, &cfg->limits);
     w->pg.index_joins = true;
     w->pg.app_name = CF_WRITER_APP_NAME;
-    if (st == CF_OK && (st = cf_pg_connect(&w->pg, true)) != CF_OK && errbuf && errcap)
-        snprintf(errbuf, errcap, "%s", w->pg.errstr);
+    if (st == CF_OK && (st = cf_pg_connect(&w->pg, true)) != CF_OK)
+        cf_error_set(err, cf_status_str(st), "store", "%s", w->pg.errstr);
     if (st == CF_OK && pthread_create(&w->thread, NULL, writer_main, w) != 0)
         st = CF_ERR_NOMEM;
     if (st != CF_OK) {

@@ -62,10 +62,10 @@ typedef struct cf_writer_stats {
 } cf_writer_stats;
 
 /* cf_writer_start connects (preparing the statements) and starts the thread. On failure *out
- * is NULL and errbuf says why (password-free): CF_ERR_INVALID, CF_ERR_UNAVAILABLE,
+ * is NULL and err (may be NULL) says why (password-free): CF_ERR_INVALID, CF_ERR_UNAVAILABLE,
  * CF_ERR_STATE, CF_ERR_NOMEM as cf_store_open documents. Blocks. */
-CF_MUST_CHECK cf_status cf_writer_start(const cf_writer_config *cfg, cf_writer **out, char *errbuf,
-                                        size_t errcap);
+CF_MUST_CHECK cf_status cf_writer_start(const cf_writer_config *cfg, cf_writer **out,
+                                        cf_error *err);
 
 /* cf_writer_submit queues op (encoded) and blocks until the writer answered it; returns op->st
  * (op->err says why when not CF_OK). CF_ERR_UNAVAILABLE once the writer is stopping.

@@ -58,19 +58,19 @@ static bool redis_retry_wait(cf_executor *ex, cf_status st, const char *what)
     int64_t suppressed = 0;
     if (!cf_status_is_transient(st)) {
         log_error("event=redis_error op=%s status=%s: %s", what, cf_status_str(st),
-                  cf_redis_errstr(ex->redis));
+                  cf_queue_errstr(ex->queue));
         return true;
     }
     if (ex->stopping && atomic_load(ex->stopping)) {
         log_warn("event=redis_gave_up op=%s status=%s: %s; stopping, so the delivery stays in "
                  "flight and is recovered by the fleet after this worker's lease",
-                 what, cf_status_str(st), cf_redis_errstr(ex->redis));
+                 what, cf_status_str(st), cf_queue_errstr(ex->queue));
         return true;
     }
     if (cf_log_ratelimit(&redis_limiter, 5000, &suppressed))
         log_warn("redis unavailable during %s (%s: %s); retrying with backoff (%lld similar "
                  "messages suppressed)",
-                 what, cf_status_str(st), cf_redis_errstr(ex->redis), (long long)suppressed);
+                 what, cf_status_str(st), cf_queue_errstr(ex->queue), (long long)suppressed);
     ex->consecutive_errors++;
     cf_clock_sleep_ms(cf_backoff_delay_ms(100, 5000, ex->consecutive_errors, true), ex->stopping);
     return false;
@@ -115,8 +115,7 @@ static void lock_not_released(const cf_envelope *env, bool unknown)
 
 static void ack(cf_executor *ex, const char *queue, const char *raw, size_t len)
 {
-    REDIS_RETRY(ex, "ack",
-                cf_fetch_ack(ex->redis, ex->cfg->prefix, ex->worker_id, queue, raw, len));
+    REDIS_RETRY(ex, "ack", cf_fetch_ack(ex->queue, queue, raw, len));
 }
 
 static void dead_letter(cf_executor *ex, const char *queue, const char *raw, size_t len,
@@ -126,8 +125,7 @@ static void dead_letter(cf_executor *ex, const char *queue, const char *raw, siz
     log_warn("event=dead_letter queue=%s code=%s field=%s reason=\"%s\"", queue, err->code,
              err->field[0] ? err->field : "-", err->msg);
     REDIS_RETRY(ex, "dead_letter",
-                cf_deadletter_move(ex->redis, ex->cfg->prefix, ex->worker_id, queue, raw, len, &why,
-                                   0, ex->cfg->dead_letter_cap));
+                cf_deadletter_move(ex->queue, queue, raw, len, &why, 0, ex->cfg->dead_letter_cap));
     atomic_fetch_add(&ex->stats->dead_lettered, 1);
 }
 
@@ -163,15 +161,13 @@ static void unknown_class(cf_executor *ex, const char *queue, const char *raw, s
              env->wf_class, queue, (long long)(delay / 1000));
     if (out.len == len && memcmp(out.data, raw, len) == 0) {
         REDIS_RETRY(ex, "unknown_class",
-                    cf_fetch_reschedule(ex->redis, ex->cfg->prefix, ex->worker_id, queue, raw, len,
-                                        now + delay));
+                    cf_fetch_reschedule(ex->queue, queue, raw, len, now + delay));
     } else {
         /* First put-back: the delayed copy carries the created_at stamp. A crash between the
          * two calls leaves a harmless duplicate, never a loss. */
         cf_status st;
-        REDIS_RETRY_ST(
-            st, ex, "unknown_class",
-            cf_enqueue_at(ex->redis, ex->cfg->prefix, queue, out.data, out.len, now + delay));
+        REDIS_RETRY_ST(st, ex, "unknown_class",
+                       cf_enqueue_at(ex->queue, queue, out.data, out.len, now + delay));
         if (st == CF_OK) /* else stopping with Redis gone: left in flight */
             ack(ex, queue, raw, len);
     }
@@ -200,8 +196,7 @@ static void drop_continuation(cf_executor *ex, const char *queue, const char *wf
     cf_buf member = CF_BUF_INIT;
     if (cf_envelope_encode_continuation(wf_class, key, queue, &member) == CF_OK)
         REDIS_RETRY(ex, "continuation_remove",
-                    cf_continuation_remove(ex->redis, ex->cfg->prefix, queue, member.data,
-                                           member.len, NULL));
+                    cf_continuation_remove(ex->queue, queue, member.data, member.len, NULL));
     cf_buf_deinit(&member);
 }
 
@@ -213,7 +208,7 @@ static void store_refused(cf_executor *ex, const char *queue, const char *raw, s
                           cf_status st)
 {
     char why[256];
-    cf_store_errstr(ex->store, why, sizeof why);
+    snprintf(why, sizeof why, "%s", cf_store_errstr(ex->store));
     cf_error err;
     cf_error_set(&err, "bad_value", "", "the store refused this workflow: %s (%s)", why,
                  cf_status_str(st));
@@ -261,8 +256,8 @@ static void busy(cf_executor *ex, const char *queue, const char *raw, size_t len
     cf_logkv(CF_LOG_DEBUG, &lc, "event=busy", "held by %s; continuation due in %lldms",
              holder->value, (long long)wait);
     REDIS_RETRY(ex, "busy_continuation",
-                cf_fetch_ack_and_continue(ex->redis, ex->cfg->prefix, ex->worker_id, queue, raw,
-                                          len, member.data, member.len, cf_clock_unix_ms() + wait));
+                cf_fetch_ack_and_continue(ex->queue, queue, raw, len, member.data, member.len,
+                                          cf_clock_unix_ms() + wait));
     cf_buf_deinit(&member);
 }
 
@@ -272,7 +267,7 @@ static void store_unavailable(cf_executor *ex, const char *queue, const char *ra
 {
     atomic_fetch_add(&ex->stats->store_errors, 1);
     char why[256];
-    cf_store_errstr(ex->store, why, sizeof why);
+    snprintf(why, sizeof why, "%s", cf_store_errstr(ex->store));
     int64_t suppressed = 0;
     if (cf_log_ratelimit(&store_limiter, 5000, &suppressed))
         log_warn("event=store_unavailable status=%s: %s; deliveries are put back with backoff "
@@ -281,8 +276,7 @@ static void store_unavailable(cf_executor *ex, const char *queue, const char *ra
     ex->consecutive_errors++;
     int64_t delay = cf_backoff_delay_ms(500, 10000, ex->consecutive_errors, true);
     REDIS_RETRY(ex, "reschedule",
-                cf_fetch_reschedule(ex->redis, ex->cfg->prefix, ex->worker_id, queue, raw, len,
-                                    cf_clock_unix_ms() + delay));
+                cf_fetch_reschedule(ex->queue, queue, raw, len, cf_clock_unix_ms() + delay));
 }
 
 static void release(cf_executor *ex, const cf_envelope *env, const char *token)
@@ -290,8 +284,7 @@ static void release(cf_executor *ex, const cf_envelope *env, const char *token)
     cf_status st;
     bool unknown = false;
     do {
-        st = cf_lock_release(ex->redis, ex->cfg->prefix, ex->worker_id, env->wf_class, env->key,
-                             token);
+        st = cf_lock_release(ex->queue, env->wf_class, env->key, token);
         unknown = unknown || outcome_unknown(st);
     } while (st != CF_ERR_CONFLICT && !redis_retry_wait(ex, st, "lock_release"));
     if (st == CF_ERR_CONFLICT)
@@ -316,8 +309,6 @@ static void finish_delivery(cf_executor *ex, const char *queue, const char *raw,
         memset(&fx, 0, sizeof fx);
     }
     cf_delivery_end d = {
-        .prefix = ex->cfg->prefix,
-        .worker_id = ex->worker_id,
         .queue = queue,
         .env = raw,
         .env_len = len,
@@ -334,7 +325,7 @@ static void finish_delivery(cf_executor *ex, const char *queue, const char *raw,
      * "not held" / "not in flight" for what the lost attempt already did. */
     bool unknown = false;
     do {
-        st = cf_delivery_finish(ex->redis, &d, &released, &acked);
+        st = cf_delivery_finish(ex->queue, &d, &released, &acked);
         unknown = unknown || outcome_unknown(st);
     } while (!redis_retry_wait(ex, st, "finish_delivery"));
     if (cf_status_is_transient(st)) {
@@ -389,9 +380,8 @@ static void adjust_lock_ttl(cf_executor *ex, const cf_envelope *env, const cf_wo
     if (ttl == ttl_used_ms)
         return;
     cf_status st;
-    REDIS_RETRY_ST(
-        st, ex, "lock_set_ttl",
-        cf_lock_set_ttl(ex->redis, ex->cfg->prefix, env->wf_class, env->key, token, ttl));
+    REDIS_RETRY_ST(st, ex, "lock_set_ttl",
+                   cf_lock_set_ttl(ex->queue, env->wf_class, env->key, token, ttl));
     cf_log_ctx lc = {.wf_class = env->wf_class, .wf_key = env->key, .jid = env->jid};
     if (st == CF_ERR_CONFLICT)
         cf_logkv(CF_LOG_WARN, &lc, "event=lock_lost",
@@ -543,7 +533,7 @@ static bool requeue_first(cf_executor *ex, const char *queue, const char *raw, s
         return false;
     }
     char why[256];
-    cf_store_errstr(ex->store, why, sizeof why);
+    snprintf(why, sizeof why, "%s", cf_store_errstr(ex->store));
     cf_error err;
     cf_error_set(&err, "bad_value", "", "the store refused this requeue: %s (%s)", why,
                  cf_status_str(st));
@@ -585,8 +575,7 @@ void cf_executor_handle(cf_executor *ex, const char *queue, const char *raw, siz
     cf_lock_holder holder;
     int64_t ttl = lock_ttl_ms(ex, def, env.options);
     do {
-        st = cf_lock_acquire(ex->redis, ex->cfg->prefix, ex->worker_id, env.wf_class, env.key,
-                             token, ttl, &holder);
+        st = cf_lock_acquire(ex->queue, env.wf_class, env.key, token, ttl, &holder);
     } while (st != CF_ERR_BUSY && !redis_retry_wait(ex, st, "lock_acquire"));
     if (cf_status_is_transient(st)) {
         /* stopping with Redis gone: left in flight (recovered after this worker's lease) */
@@ -598,7 +587,7 @@ void cf_executor_handle(cf_executor *ex, const char *queue, const char *raw, siz
         /* A permanent Redis refusal (e.g. a foreign value of another type at the lock key):
          * keep the envelope, with the reason, where an operator will see it. */
         cf_error_set(&err, "lock_error", "key", "cannot take the lock of %s/%s: %s (%s)",
-                     env.wf_class, env.key, cf_redis_errstr(ex->redis), cf_status_str(st));
+                     env.wf_class, env.key, cf_queue_errstr(ex->queue), cf_status_str(st));
         dead_letter(ex, queue, raw, len, &err);
     }
     cf_envelope_deinit(&env);

@@ -13,11 +13,10 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "queue/queue.h"
 #include "store/store.h"
 #include "worker/active.h"
 #include "worker/config.h"
-
-struct cf_redis;
 
 /* Counters of a worker process (all executors add to them). */
 typedef struct cf_worker_stats {
@@ -28,8 +27,8 @@ typedef struct cf_worker_stats {
 typedef struct cf_executor {
     const cf_config *cfg;
     const char *worker_id;
-    struct cf_redis *redis; /* this executor's connection (owned by the caller) */
-    cf_store *store;        /* shared */
+    cf_queue *queue; /* this executor's queue handle, with worker_id (owned by the caller) */
+    cf_store *store; /* shared */
     const atomic_bool *stopping;
     cf_worker_stats *stats;
     int consecutive_errors; /* for backoff of infrastructure errors */

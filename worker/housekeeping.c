@@ -8,6 +8,7 @@
 #include "common/alloc.h"
 #include "common/clock.h"
 #include "common/log.h"
+#include "queue/queue.h"
 #include "queue/recovery.h"
 #include "queue/redis_conn.h"
 #include "queue/schedule.h"
@@ -18,7 +19,7 @@ struct cf_housekeeping {
     const cf_config *cfg;
     const char *worker_id;
     cf_store *store;
-    cf_redis *redis;
+    cf_queue *queue; /* this thread's queue handle, with the worker id */
     cf_sweeper *sweeper;
     cf_active *active;         /* what this worker's executors hold (borrowed) */
     cf_reconciler *reconciler; /* Redis's record of it, kept equal */
@@ -35,7 +36,7 @@ static void report(cf_housekeeping *hk, const char *what, cf_status st)
     int64_t suppressed = 0;
     if (cf_log_ratelimit(&hk_limiter, 10000, &suppressed))
         log_warn("event=housekeeping_error op=%s status=%s: %s (%lld similar suppressed)", what,
-                 cf_status_str(st), cf_redis_errstr(hk->redis), (long long)suppressed);
+                 cf_status_str(st), cf_queue_errstr(hk->queue), (long long)suppressed);
 }
 
 static void promote_all(cf_housekeeping *hk)
@@ -43,7 +44,7 @@ static void promote_all(cf_housekeeping *hk)
     for (int q = 0; q < hk->cfg->nqueues; q++) {
         int moved = 0, rounds = 0;
         do {
-            cf_status st = cf_schedule_promote(hk->redis, hk->cfg->prefix, hk->cfg->queues[q], 0,
+            cf_status st = cf_schedule_promote(hk->queue, hk->cfg->queues[q], 0,
                                                CF_PROMOTE_BATCH_DEFAULT, &moved);
             if (st != CF_OK) {
                 report(hk, "promote", st);
@@ -64,8 +65,7 @@ static void recover(cf_housekeeping *hk)
     if (hk->redis_ok_since == 0 || cf_clock_mono_ms() - hk->redis_ok_since < hk->cfg->lease_ms)
         return;
     cf_recovery_stats rs;
-    cf_status st =
-        cf_recovery_run(hk->redis, hk->cfg->prefix, hk->worker_id, hk->cfg->lease_ms, &rs);
+    cf_status st = cf_recovery_run(hk->queue, hk->cfg->lease_ms, &rs);
     if (st != CF_OK) {
         report(hk, "recovery", st);
         hk->redis_ok_since = 0;
@@ -83,9 +83,8 @@ static void reconcile(cf_housekeeping *hk)
 {
     if (hk->active == NULL)
         return;
-    cf_status st =
-        cf_reconcile_pass(hk->reconciler, hk->redis, hk->cfg->prefix, hk->worker_id, hk->queues,
-                          (size_t)hk->cfg->nqueues, hk->active, hk->cfg->lease_ms, NULL);
+    cf_status st = cf_reconcile_pass(hk->reconciler, hk->queue, hk->queues,
+                                     (size_t)hk->cfg->nqueues, hk->active, hk->cfg->lease_ms, NULL);
     if (st != CF_OK)
         report(hk, "reconcile", st);
 }
@@ -102,9 +101,9 @@ static void *housekeeping_main(void *arg)
             reconcile(hk);
             next_recovery = now + hk->cfg->lease_ms / 2;
         }
-        cf_sweeper_tick(hk->sweeper, hk->worker_id, hk->queues, (size_t)hk->cfg->nqueues);
-        if (!cf_redis_is_connected(hk->redis) &&
-            cf_redis_wait_reconnect(hk->redis, &hk->stop) != CF_OK)
+        cf_sweeper_tick(hk->sweeper, hk->queues, (size_t)hk->cfg->nqueues);
+        cf_redis *r = cf_queue_redis(hk->queue);
+        if (!cf_redis_is_connected(r) && cf_redis_wait_reconnect(r, &hk->stop) != CF_OK)
             continue; /* still down: the next pass tries again (errors are reported there) */
         cf_clock_sleep_ms(hk->cfg->promote_interval_ms, &hk->stop);
     }
@@ -126,17 +125,17 @@ cf_status cf_housekeeping_start(const cf_config *cfg, const char *worker_id, cf_
     for (int i = 0; i < cfg->nqueues; i++)
         hk->queues[i] = cfg->queues[i];
     cf_error err;
-    cf_status st = cf_redis_new(cfg->redis_url, NULL, &hk->redis, &err);
+    cf_status st = cf_queue_new(cfg->redis_url, cfg->prefix, worker_id, NULL, &hk->queue, &err);
     if (st != CF_OK) {
         cf_free(hk);
         return st;
     }
     hk->reconciler = cf_reconciler_new();
-    if (hk->reconciler == NULL || cf_sweeper_new(cfg, store, hk->redis, &hk->sweeper) != CF_OK ||
+    if (hk->reconciler == NULL || cf_sweeper_new(cfg, store, hk->queue, &hk->sweeper) != CF_OK ||
         pthread_create(&hk->thread, NULL, housekeeping_main, hk) != 0) {
         cf_sweeper_free(hk->sweeper);
         cf_reconciler_free(hk->reconciler);
-        cf_redis_free(hk->redis);
+        cf_queue_free(hk->queue);
         cf_free(hk);
         return CF_ERR_NOMEM;
     }
@@ -159,6 +158,6 @@ void cf_housekeeping_stop(cf_housekeeping *hk)
     cf_sweeper_log_totals(hk->sweeper);
     cf_sweeper_free(hk->sweeper);
     cf_reconciler_free(hk->reconciler);
-    cf_redis_free(hk->redis);
+    cf_queue_free(hk->queue);
     cf_free(hk);
 }

@@ -9,7 +9,7 @@
 #include "common/log.h"
 #include "queue/fetch.h"
 #include "queue/holdings.h"
-#include "queue/redis_conn.h"
+#include "queue/queue.h"
 
 #define SCAN_MAX 10000
 
@@ -60,8 +60,7 @@ static bool sighting(cf_reconciler *rc, uint64_t hash, int64_t now, int64_t min_
     return now - first >= min_age_ms;
 }
 
-static cf_status reconcile_envelopes(cf_reconciler *rc, cf_redis *r, const char *prefix,
-                                     const char *worker_id, const char *const *queues,
+static cf_status reconcile_envelopes(cf_reconciler *rc, cf_queue *q, const char *const *queues,
                                      const cf_holdings *h, cf_active *active, int64_t now,
                                      int64_t min_age_ms, cf_reconcile_stats *stats)
 {
@@ -89,8 +88,7 @@ static cf_status reconcile_envelopes(cf_reconciler *rc, cf_redis *r, const char 
         if (!sighting(rc, hash, now, min_age_ms))
             continue;
         for (size_t k = held; k < count; k++) {
-            cf_status st =
-                cf_fetch_requeue(r, prefix, worker_id, queues[e->queue_index], e->env, e->len);
+            cf_status st = cf_fetch_requeue(q, queues[e->queue_index], e->env, e->len);
             if (st == CF_OK)
                 stats->requeued++;
             else if (st != CF_ERR_NOT_FOUND)
@@ -100,10 +98,11 @@ static cf_status reconcile_envelopes(cf_reconciler *rc, cf_redis *r, const char 
     return CF_OK;
 }
 
-static cf_status reconcile_locks(cf_reconciler *rc, cf_redis *r, const char *prefix,
-                                 const char *worker_id, const cf_holdings *h, cf_active *active,
-                                 int64_t now, int64_t min_age_ms, cf_reconcile_stats *stats)
+static cf_status reconcile_locks(cf_reconciler *rc, cf_queue *q, const cf_holdings *h,
+                                 cf_active *active, int64_t now, int64_t min_age_ms,
+                                 cf_reconcile_stats *stats)
 {
+    const char *worker_id = cf_queue_worker_id(q);
     size_t idlen = strlen(worker_id);
     for (size_t i = 0; i < h->nlocks; i++) {
         const cf_held_lock *l = &h->locks[i];
@@ -116,8 +115,7 @@ static cf_status reconcile_locks(cf_reconciler *rc, cf_redis *r, const char *pre
             hash = fnv(hash, l->value, strlen(l->value));
         if (!sighting(rc, hash, now, min_age_ms))
             continue;
-        cf_status st =
-            cf_holdings_free_lock(r, prefix, worker_id, l->lock_key, mine ? l->value : NULL);
+        cf_status st = cf_holdings_free_lock(q, l->lock_key, mine ? l->value : NULL);
         if (st != CF_OK)
             return st;
         if (mine)
@@ -128,23 +126,23 @@ static cf_status reconcile_locks(cf_reconciler *rc, cf_redis *r, const char *pre
     return CF_OK;
 }
 
-cf_status cf_reconcile_pass(cf_reconciler *rc, cf_redis *r, const char *prefix,
-                            const char *worker_id, const char *const *queues, size_t nqueues,
-                            cf_active *active, int64_t min_age_ms, cf_reconcile_stats *stats)
+cf_status cf_reconcile_pass(cf_reconciler *rc, cf_queue *q, const char *const *queues,
+                            size_t nqueues, cf_active *active, int64_t min_age_ms,
+                            cf_reconcile_stats *stats)
 {
     cf_reconcile_stats local;
     if (stats == NULL)
         stats = &local;
     memset(stats, 0, sizeof *stats);
     cf_holdings h;
-    cf_status st = cf_holdings_scan(r, prefix, worker_id, queues, nqueues, SCAN_MAX, &h);
+    cf_status st = cf_holdings_scan(q, queues, nqueues, SCAN_MAX, &h);
     if (st != CF_OK)
         return st;
     int64_t now = cf_clock_mono_ms();
     rc->ncur = 0;
-    st = reconcile_envelopes(rc, r, prefix, worker_id, queues, &h, active, now, min_age_ms, stats);
+    st = reconcile_envelopes(rc, q, queues, &h, active, now, min_age_ms, stats);
     if (st == CF_OK)
-        st = reconcile_locks(rc, r, prefix, worker_id, &h, active, now, min_age_ms, stats);
+        st = reconcile_locks(rc, q, &h, active, now, min_age_ms, stats);
     cf_holdings_deinit(&h);
     if (st != CF_OK)
         return st; /* keep the old sightings: nothing was decided */

@@ -13,9 +13,8 @@
 #include <stdint.h>
 
 #include "common/status.h"
+#include "queue/queue.h"
 #include "worker/active.h"
-
-struct cf_redis;
 
 typedef struct cf_reconciler cf_reconciler;
 
@@ -28,10 +27,9 @@ typedef struct cf_reconcile_stats {
 cf_reconciler *cf_reconciler_new(void); /* NULL on OOM */
 void cf_reconciler_free(cf_reconciler *rc);
 
-/* cf_reconcile_pass runs one pass over queues[0..nqueues) for worker_id. *stats (may be NULL)
+/* cf_reconcile_pass runs one pass over queues[0..nqueues) for q's worker id. *stats (may be NULL)
  * is zeroed and filled. Returns Redis errors (the next pass tries again). */
-CF_MUST_CHECK cf_status cf_reconcile_pass(cf_reconciler *rc, struct cf_redis *r, const char *prefix,
-                                          const char *worker_id, const char *const *queues,
+CF_MUST_CHECK cf_status cf_reconcile_pass(cf_reconciler *rc, cf_queue *q, const char *const *queues,
                                           size_t nqueues, cf_active *active, int64_t min_age_ms,
                                           cf_reconcile_stats *stats);
 

@@ -14,6 +14,7 @@
 #include "queue/enqueue.h"
 #include "queue/envelope.h"
 #include "queue/lock.h"
+#include "queue/queue.h"
 #include "queue/redis_conn.h"
 #include "queue/schedule.h"
 #include "queue/sweep.h"
@@ -21,7 +22,7 @@
 struct cf_sweeper {
     const cf_config *cfg;
     cf_store *store;
-    cf_redis *redis;
+    cf_queue *queue;
     int64_t running_after_id; /* keyset cursor of the running scan, kept between passes */
     int64_t next_try_mono_ms;
     int64_t passes, republished, locks_removed; /* totals of this process */
@@ -71,14 +72,14 @@ static size_t batch_of(const cf_config *cfg)
     return cfg->sweep_batch < 1 ? 1 : cfg->sweep_batch > 10000 ? 10000 : (size_t)cfg->sweep_batch;
 }
 
-cf_status cf_sweeper_new(const cf_config *cfg, cf_store *store, cf_redis *redis, cf_sweeper **out)
+cf_status cf_sweeper_new(const cf_config *cfg, cf_store *store, cf_queue *queue, cf_sweeper **out)
 {
     *out = cf_calloc(1, sizeof **out);
     if (*out == NULL)
         return CF_ERR_NOMEM;
     (*out)->cfg = cfg;
     (*out)->store = store;
-    (*out)->redis = redis;
+    (*out)->queue = queue;
     return CF_OK;
 }
 
@@ -116,8 +117,8 @@ static bool publish(pass *p, const cf_wf_ref *row)
     cf_buf member = CF_BUF_INIT;
     cf_status st = cf_envelope_encode_continuation(row->wf_class, row->key, wf_queue(row), &member);
     if (st == CF_OK)
-        st = cf_continuation_publish(p->sw->redis, p->sw->cfg->prefix, wf_queue(row), member.data,
-                                     member.len, cf_clock_unix_ms(), NULL);
+        st = cf_continuation_publish(p->sw->queue, wf_queue(row), member.data, member.len,
+                                     cf_clock_unix_ms(), NULL);
     cf_buf_deinit(&member);
     if (st != CF_OK) {
         fail(p, st);
@@ -136,8 +137,7 @@ static bool pending(pass *p, const cf_wf_ref *row)
     int64_t due = 0;
     cf_status st = cf_envelope_encode_continuation(row->wf_class, row->key, wf_queue(row), &member);
     if (st == CF_OK)
-        st = cf_schedule_due_ms(p->sw->redis, p->sw->cfg->prefix, wf_queue(row), member.data,
-                                member.len, &due);
+        st = cf_schedule_due_ms(p->sw->queue, wf_queue(row), member.data, member.len, &due);
     cf_buf_deinit(&member);
     if (st != CF_OK && st != CF_ERR_NOT_FOUND)
         fail(p, st);
@@ -172,10 +172,7 @@ static bool suspect(pass *p, const cf_wf_ref *row, const char *lock_id, const ch
         p->st.locks_removed++;
         return true;
     }
-    char worker[512];
-    holder_worker(value, worker, sizeof worker);
-    cf_status st =
-        cf_lock_release(p->sw->redis, p->sw->cfg->prefix, worker, row->wf_class, row->key, value);
+    cf_status st = cf_lock_release(p->sw->queue, row->wf_class, row->key, value);
     if (st == CF_ERR_CONFLICT)
         return false; /* it changed meanwhile: the next pass looks again */
     if (st != CF_OK) {
@@ -201,7 +198,7 @@ static void heal_row(pass *p, const cf_wf_ref *row, bool running)
     char lock_id[512];
     snprintf(lock_id, sizeof lock_id, "%s/%s", row->wf_class, row->key);
     cf_lock_holder h;
-    cf_status st = cf_lock_inspect(p->sw->redis, p->sw->cfg->prefix, row->wf_class, row->key, &h);
+    cf_status st = cf_lock_inspect(p->sw->queue, row->wf_class, row->key, &h);
     if (st == CF_ERR_NOT_FOUND) {
         cf_sweep_suspects_drop(&p->suspects, lock_id);
         if (!running && pending(p, row)) {
@@ -219,8 +216,7 @@ static void heal_row(pass *p, const cf_wf_ref *row, bool running)
     char worker[512];
     holder_worker(h.value, worker, sizeof worker);
     cf_worker_liveness live;
-    st = cf_sweep_worker_liveness(p->sw->redis, p->sw->cfg->prefix, worker, p->sw->cfg->lease_ms,
-                                  &live);
+    st = cf_sweep_worker_liveness(p->sw->queue, worker, p->sw->cfg->lease_ms, &live);
     if (st != CF_OK) {
         fail(p, st);
         return;
@@ -302,7 +298,7 @@ cf_status cf_sweeper_pass(cf_sweeper *sw, bool dry_run, int64_t budget_ms, cf_he
 {
     pass p = {.sw = sw, .dry_run = dry_run, .note = note, .arg = arg, .err = CF_OK};
     int64_t deadline = cf_clock_mono_ms() + budget_ms;
-    cf_status st = cf_sweep_suspects_load(sw->redis, sw->cfg->prefix, &p.suspects);
+    cf_status st = cf_sweep_suspects_load(sw->queue, &p.suspects);
     if (st == CF_OK) {
         p.now_ms = cf_clock_unix_ms();
         sweep_overdue(&p, deadline);
@@ -313,8 +309,8 @@ cf_status cf_sweeper_pass(cf_sweeper *sw, bool dry_run, int64_t budget_ms, cf_he
         cf_sweep_suspects_expire(&p.suspects, p.now_ms - 10 * confirm_ms(sw->cfg));
         p.suspects_changed |= p.suspects.n != before;
         if (!dry_run && p.suspects_changed) {
-            cf_status sst = cf_sweep_suspects_save(sw->redis, sw->cfg->prefix, &p.suspects,
-                                                   20 * confirm_ms(sw->cfg));
+            cf_status sst =
+                cf_sweep_suspects_save(sw->queue, &p.suspects, 20 * confirm_ms(sw->cfg));
             if (sst != CF_OK)
                 fail(&p, sst);
         }
@@ -356,27 +352,26 @@ static void report_error(cf_sweeper *sw, const char *what, cf_status st)
     if (!cf_log_ratelimit(&sweep_limiter, 10000, &suppressed))
         return;
     char why[256];
-    snprintf(why, sizeof why, "%s", cf_redis_errstr(sw->redis));
+    snprintf(why, sizeof why, "%s", cf_queue_errstr(sw->queue));
     if (why[0] == '\0')
-        cf_store_errstr(sw->store, why, sizeof why);
+        snprintf(why, sizeof why, "%s", cf_store_errstr(sw->store));
     log_warn("event=sweep_error op=%s status=%s: %s (%lld similar suppressed)", what,
              cf_status_str(st), why, (long long)suppressed);
 }
 
-void cf_sweeper_tick(cf_sweeper *sw, const char *worker_id, const char *const *queues,
-                     size_t nqueues)
+void cf_sweeper_tick(cf_sweeper *sw, const char *const *queues, size_t nqueues)
 {
     int64_t now = cf_clock_mono_ms();
     if (now < sw->next_try_mono_ms)
         return;
     sw->next_try_mono_ms = now + sw->cfg->sweep_interval_ms;
-    cf_status st = cf_queues_register(sw->redis, sw->cfg->prefix, queues, nqueues);
+    cf_status st = cf_queues_register(sw->queue, queues, nqueues);
     if (st != CF_OK) {
         report_error(sw, "queues_register", st);
         return;
     }
     bool won = false;
-    st = cf_sweep_claim(sw->redis, sw->cfg->prefix, worker_id, sw->cfg->sweep_interval_ms, &won);
+    st = cf_sweep_claim(sw->queue, sw->cfg->sweep_interval_ms, &won);
     if (st != CF_OK) {
         report_error(sw, "sweep_claim", st);
         return;

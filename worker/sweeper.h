@@ -22,10 +22,9 @@
 #include <stdint.h>
 
 #include "common/status.h"
+#include "queue/queue.h"
 #include "store/query.h"
 #include "worker/config.h"
-
-struct cf_redis;
 
 typedef enum cf_heal_reason {
     CF_HEAL_OVERDUE,     /* idle, wake time passed more than the grace ago, nothing pending */
@@ -64,10 +63,11 @@ typedef struct cf_sweep_stats {
 
 typedef struct cf_sweeper cf_sweeper;
 
-/* cf_sweeper_new makes a sweeper over store and redis (borrowed, used only by the caller's
- * thread; cfg too; all must outlive it). *out owned: free with cf_sweeper_free. */
-CF_MUST_CHECK cf_status cf_sweeper_new(const cf_config *cfg, cf_store *store,
-                                       struct cf_redis *redis, cf_sweeper **out);
+/* cf_sweeper_new makes a sweeper over store and queue (borrowed, used only by the caller's
+ * thread; cfg too; all must outlive it; the fleet lease is taken under queue's worker id). *out
+ * owned: free with cf_sweeper_free. */
+CF_MUST_CHECK cf_status cf_sweeper_new(const cf_config *cfg, cf_store *store, cf_queue *queue,
+                                       cf_sweeper **out);
 void cf_sweeper_free(cf_sweeper *sw); /* NULL-safe */
 
 /* cf_sweeper_pass runs one healing pass now, without the fleet lease, for at most budget_ms:
@@ -81,8 +81,7 @@ CF_MUST_CHECK cf_status cf_sweeper_pass(cf_sweeper *sw, bool dry_run, int64_t bu
  * last try, it re-registers queues (Redis may have lost P:queues), takes the fleet lease
  * (P:sweeper, PX sweep_interval) and, if it got it, runs a pass (budget: half the interval, at
  * least 1 s) that logs each action and a summary. Errors are logged, rate-limited. */
-void cf_sweeper_tick(cf_sweeper *sw, const char *worker_id, const char *const *queues,
-                     size_t nqueues);
+void cf_sweeper_tick(cf_sweeper *sw, const char *const *queues, size_t nqueues);
 
 /* cf_sweeper_log_totals logs this process's totals (passes, republished, locks removed). */
 void cf_sweeper_log_totals(const cf_sweeper *sw);

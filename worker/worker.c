@@ -87,7 +87,7 @@ static void *executor_main(void *arg)
         .slot = t->slot,
     };
     cf_error err;
-    if (cf_redis_new(w->cfg->redis_url, NULL, &ex.redis, &err) != CF_OK) {
+    if (cf_queue_new(w->cfg->redis_url, w->cfg->prefix, w->id, NULL, &ex.queue, &err) != CF_OK) {
         log_error("event=startup_failed: %s", err.msg);
         atomic_fetch_sub(&w->running, 1);
         return NULL;
@@ -99,12 +99,11 @@ static void *executor_main(void *arg)
             continue;
         }
         cf_fetched f = {0};
-        cf_status st = cf_fetch(ex.redis, w->cfg->prefix, w->id, w->queues, (size_t)w->cfg->nqueues,
-                                1000, &w->stopping, &f);
+        cf_status st =
+            cf_fetch(ex.queue, w->queues, (size_t)w->cfg->nqueues, 1000, &w->stopping, &f);
         /* Taken as the worker went quiet: hand it back (to the tail of ready) unrun. */
         if (st == CF_OK && atomic_load(&w->quiet) && !atomic_load(&w->stopping) &&
-            cf_fetch_requeue(ex.redis, w->cfg->prefix, w->id, w->queues[f.queue_index], f.data,
-                             f.len) == CF_OK) {
+            cf_fetch_requeue(ex.queue, w->queues[f.queue_index], f.data, f.len) == CF_OK) {
             cf_fetched_deinit(&f);
             continue;
         }
@@ -124,10 +123,10 @@ static void *executor_main(void *arg)
         if (cf_log_ratelimit(&fetch_limiter, 5000, &suppressed))
             log_warn("event=fetch_error status=%s: %s; retrying with backoff (%lld similar "
                      "suppressed)",
-                     cf_status_str(st), cf_redis_errstr(ex.redis), (long long)suppressed);
+                     cf_status_str(st), cf_queue_errstr(ex.queue), (long long)suppressed);
         cf_clock_sleep_ms(cf_backoff_delay_ms(100, 5000, ++errors, true), &w->stopping);
     }
-    cf_redis_free(ex.redis);
+    cf_queue_free(ex.queue);
     atomic_fetch_sub(&w->running, 1);
     return NULL;
 }
@@ -143,16 +142,16 @@ static cf_status open_store(worker *w)
         .batch_max = w->cfg->batch_max,
     };
     for (int attempt = 1;; attempt++) {
-        char why[512];
-        cf_status st = cf_store_open(&sc, &w->store, why, sizeof why);
+        cf_error why = {0};
+        cf_status st = cf_store_open(&sc, &w->store, &why);
         if (st == CF_OK)
             return CF_OK;
         if (!cf_status_is_transient(st)) {
-            log_error("event=startup_failed: Postgres: %s", why);
+            log_error("event=startup_failed: Postgres: %s", why.msg);
             return st;
         }
         if (attempt == 1 || attempt % 10 == 0)
-            log_warn("event=store_unavailable: %s; retrying", why);
+            log_warn("event=store_unavailable: %s; retrying", why.msg);
         if (!cf_clock_sleep_ms(cf_backoff_delay_ms(200, 5000, attempt, true), &w->sig->drain))
             return CF_ERR_UNAVAILABLE;
     }
@@ -218,12 +217,12 @@ cf_worker_result cf_worker_run(const cf_config *cfg, cf_worker_signals *sig)
     log_start(w);
     if (open_store(w) != CF_OK || start_heartbeat(w, &hb) != CF_OK)
         goto out;
-    cf_redis *r = NULL;
+    cf_queue *q = NULL;
     cf_error err;
-    if (cf_redis_new(cfg->redis_url, NULL, &r, &err) == CF_OK) {
-        if (cf_queues_register(r, cfg->prefix, w->queues, (size_t)cfg->nqueues) != CF_OK)
-            log_warn("event=queues_register_failed: %s", cf_redis_errstr(r));
-        cf_redis_free(r);
+    if (cf_queue_new(cfg->redis_url, cfg->prefix, w->id, NULL, &q, &err) == CF_OK) {
+        if (cf_queues_register(q, w->queues, (size_t)cfg->nqueues) != CF_OK)
+            log_warn("event=queues_register_failed: %s", cf_queue_errstr(q));
+        cf_queue_free(q);
     }
     w->active = cf_active_new(cfg->concurrency);
     if (w->active == NULL || cf_housekeeping_start(cfg, w->id, w->store, w->active, &hk) != CF_OK)
@@ -266,21 +265,21 @@ out:
     if (hb) {
         cf_heartbeat_stop(hb);
         if (rc == CF_WORKER_DRAINED) {
-            cf_redis *r2 = NULL;
+            cf_queue *q2 = NULL;
             cf_error e2;
-            if (cf_redis_new(cfg->redis_url, NULL, &r2, &e2) == CF_OK) {
+            if (cf_queue_new(cfg->redis_url, cfg->prefix, w->id, NULL, &q2, &e2) == CF_OK) {
                 /* Every run has ended: whatever is still in flight or held is stale (Redis
                  * lost the ack or release) and would be orphaned by deregistering. */
                 cf_recovery_stats left;
-                if (cf_recovery_leave(r2, cfg->prefix, w->id, &left) != CF_OK)
-                    log_warn("event=leave_failed: %s", cf_redis_errstr(r2));
+                if (cf_recovery_leave(q2, &left) != CF_OK)
+                    log_warn("event=leave_failed: %s", cf_queue_errstr(q2));
                 else if (left.envelopes > 0 || left.locks > 0)
                     log_warn("event=leave_leftovers worker=%s envelopes=%lld locks=%lld: stale "
                              "in-flight entries or locks (Redis lost acks or releases) returned",
                              w->id, (long long)left.envelopes, (long long)left.locks);
-                if (cf_heartbeat_deregister(r2, cfg->prefix, w->id) != CF_OK)
-                    log_warn("event=deregister_failed: %s", cf_redis_errstr(r2));
-                cf_redis_free(r2);
+                if (cf_heartbeat_deregister(q2) != CF_OK)
+                    log_warn("event=deregister_failed: %s", cf_queue_errstr(q2));
+                cf_queue_free(q2);
             }
         }
     }

@@ -18,6 +18,7 @@
 #include "common/clock.h"
 #include "queue/enqueue.h"
 #include "queue/envelope.h"
+#include "queue/queue.h"
 #include "queue/redis_conn.h"
 #include "queue/sweep.h"
 #include "store/sql.h"
@@ -60,9 +61,7 @@ static int teardown(void **state)
 
 static void enqueue_many(const char *key_prefix, int n, int wait_ms_base, const char *extra_kwargs)
 {
-    cf_redis *r = NULL;
-    cf_error err;
-    assert_int_equal(cf_redis_open(cf_test_env("CF_TEST_REDIS_URL"), NULL, &r, &err), CF_OK);
+    cf_queue *q = cf_test_queue_open(E.prefix, NULL);
     for (int start = 0; start < n; start += 100) {
         cf_buf bufs[100];
         cf_enqueue_item items[100];
@@ -81,11 +80,11 @@ static void enqueue_many(const char *key_prefix, int n, int wait_ms_base, const 
             cf_envelope_deinit(&env);
             items[i] = (cf_enqueue_item){"default", bufs[i].data, bufs[i].len, 0};
         }
-        assert_int_equal(cf_enqueue_batch(r, E.prefix, items, (size_t)m), CF_OK);
+        assert_int_equal(cf_enqueue_batch(q, items, (size_t)m), CF_OK);
         for (int i = 0; i < m; i++)
             cf_buf_deinit(&bufs[i]);
     }
-    cf_redis_free(r);
+    cf_queue_free(q);
 }
 
 static int64_t rows_total(void)
@@ -326,17 +325,16 @@ static void test_two_sweepers_publish_each_workflow_once(void **state)
 {
     (void)state;
     /* the fleet lease: while one holder has it, nobody else gets it */
-    cf_redis *r = NULL;
-    cf_error err;
-    assert_int_equal(cf_redis_open(cf_test_env("CF_TEST_REDIS_URL"), NULL, &r, &err), CF_OK);
     bool won = false;
     char other[120];
     snprintf(other, sizeof other, "%s:lease", E.prefix);
-    assert_int_equal(cf_sweep_claim(r, other, "a", 60000, &won), CF_OK);
+    cf_queue *qa = cf_test_queue_open(other, "a"), *qb = cf_test_queue_open(other, "b");
+    assert_int_equal(cf_sweep_claim(qa, 60000, &won), CF_OK);
     assert_true(won);
-    assert_int_equal(cf_sweep_claim(r, other, "b", 60000, &won), CF_OK);
+    assert_int_equal(cf_sweep_claim(qb, 60000, &won), CF_OK);
     assert_false(won);
-    cf_redis_free(r);
+    cf_queue_free(qa);
+    cf_queue_free(qb);
     /* 50 overdue workflows on a queue no worker serves: each pass sees all of them again */
     int n = cf_test_scale(50);
     for (int i = 0; i < n; i++) {

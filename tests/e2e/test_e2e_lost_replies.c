@@ -45,7 +45,7 @@ static int teardown(void **state)
     return 0;
 }
 
-static void enqueue(cf_redis *r, const char *key, int n)
+static void enqueue(cf_queue *q, const char *key, int n)
 {
     cf_envelope env;
     assert_int_equal(cf_envelope_init_job(&env, "Exerciser", key, NULL, NULL), CF_OK);
@@ -53,7 +53,7 @@ static void enqueue(cf_redis *r, const char *key, int n)
     assert_non_null(env.kwargs);
     cf_buf raw = CF_BUF_INIT;
     assert_int_equal(cf_envelope_encode(&env, &raw), CF_OK);
-    assert_int_equal(cf_enqueue(r, E.prefix, "default", raw.data, raw.len), CF_OK);
+    assert_int_equal(cf_enqueue(q, "default", raw.data, raw.len), CF_OK);
     cf_buf_deinit(&raw);
     cf_envelope_deinit(&env);
 }
@@ -72,13 +72,13 @@ static void test_lost_set_replies_keep_every_kwargs(void **state)
     cf_e2e_worker(&E, 0, args, extra_env);
 
     int n = cf_test_scale(200);
-    cf_redis *r = cf_test_redis_open();
+    cf_queue *q = cf_test_queue_open(E.prefix, NULL);
     for (int i = 0; i < n; i++) {
         char key[32];
         snprintf(key, sizeof key, "lost-%d", i);
-        enqueue(r, key, i);
+        enqueue(q, key, i);
     }
-    cf_redis_free(r);
+    cf_queue_free(q);
 
     assert_true(cf_e2e_wait_keys_in_state(&E, "lost-%", "completed", n, DEADLINE_MS));
     cf_e2e_assert_quiet(&E, DEADLINE_MS);
@@ -117,13 +117,13 @@ static void test_lost_commit_replies_keep_every_kwargs(void **state)
     cf_faultproxy_ctl(&P, "arm SYNC 5 reset 25", reply, sizeof reply);
 
     int n = cf_test_scale(100);
-    cf_redis *r = cf_test_redis_open();
+    cf_queue *q = cf_test_queue_open(E.prefix, NULL);
     for (int i = 0; i < n; i++) {
         char key[32];
         snprintf(key, sizeof key, "lost-%d", i);
-        enqueue(r, key, i);
+        enqueue(q, key, i);
     }
-    cf_redis_free(r);
+    cf_queue_free(q);
 
     assert_true(cf_e2e_wait_keys_in_state(&E, "lost-%", "completed", n, DEADLINE_MS));
     cf_e2e_assert_quiet(&E, DEADLINE_MS);
@@ -152,13 +152,13 @@ static void test_lost_ack_replies_logged_as_retries(void **state)
     cf_e2e_worker(&E, 0, args, extra_env);
 
     int n = cf_test_scale(100);
-    cf_redis *r = cf_test_redis_open();
+    cf_queue *q = cf_test_queue_open(E.prefix, NULL);
     for (int i = 0; i < n; i++) {
         char key[32];
         snprintf(key, sizeof key, "lost-%d", i);
-        enqueue(r, key, i);
+        enqueue(q, key, i);
     }
-    cf_redis_free(r);
+    cf_queue_free(q);
 
     assert_true(cf_e2e_wait_keys_in_state(&E, "lost-%", "completed", n, DEADLINE_MS));
     cf_e2e_assert_quiet(&E, DEADLINE_MS);

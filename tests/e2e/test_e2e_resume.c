@@ -166,9 +166,9 @@ static void test_retry_workflow_envelope_while_lock_busy_is_not_lost(void **stat
     snprintf(env.reason, sizeof env.reason, "%s", "upstream back");
     cf_buf buf = CF_BUF_INIT;
     assert_int_equal(cf_envelope_encode(&env, &buf), CF_OK);
-    cf_redis *r = cf_test_redis_open();
-    assert_int_equal(cf_enqueue(r, E.prefix, "default", buf.data, buf.len), CF_OK);
-    cf_redis_free(r);
+    cf_queue *q = cf_test_queue_open(E.prefix, NULL);
+    assert_int_equal(cf_enqueue(q, "default", buf.data, buf.len), CF_OK);
+    cf_queue_free(q);
     cf_buf_deinit(&buf);
     assert_true(cf_e2e_wait_state(&E, "rl-busy", "completed", DEADLINE_MS));
     char *v = retry_meta("rl-busy", "requested_by");
@@ -185,9 +185,9 @@ static void test_retry_workflow_envelope_while_lock_busy_is_not_lost(void **stat
     assert_int_equal(cf_envelope_init_job(&env, "Exerciser", "rl-none", "default", &err), CF_OK);
     env.retry_workflow = true;
     assert_int_equal(cf_envelope_encode(&env, &buf), CF_OK);
-    r = cf_test_redis_open();
-    assert_int_equal(cf_enqueue(r, E.prefix, "default", buf.data, buf.len), CF_OK);
-    cf_redis_free(r);
+    q = cf_test_queue_open(E.prefix, NULL);
+    assert_int_equal(cf_enqueue(q, "default", buf.data, buf.len), CF_OK);
+    cf_queue_free(q);
     cf_buf_deinit(&buf);
     char needle[120];
     snprintf(needle, sizeof needle, "jid=%s event=not_executable", env.jid);

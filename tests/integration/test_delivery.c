@@ -37,7 +37,8 @@
 static char dsn[512];
 static cf_store *st_;
 static PGconn *admin;
-static cf_redis *r_;
+static cf_queue *q_; /* WORKER's handle under cfg.prefix */
+static cf_redis *r_; /* its connection, for raw commands */
 static cf_config cfg;
 static cf_worker_stats stats;
 static atomic_bool stopping;
@@ -54,12 +55,12 @@ static int group_setup(void **state)
 {
     (void)state;
     cf_test_fresh_database(dsn, sizeof dsn);
-    char err[256];
-    if (cf_store_migrate(dsn, err, sizeof err) != CF_OK)
-        fail_msg("migrate: %s", err);
+    cf_error err = {0};
+    if (cf_store_migrate(dsn, &err) != CF_OK)
+        fail_msg("migrate: %s", err.msg);
     cf_store_config sc = {.dsn = dsn, .max_connections = 2};
-    if (cf_store_open(&sc, &st_, err, sizeof err) != CF_OK)
-        fail_msg("open: %s", err);
+    if (cf_store_open(&sc, &st_, &err) != CF_OK)
+        fail_msg("open: %s", err.msg);
     admin = PQconnectdb(dsn);
     assert_int_equal(PQstatus(admin), CONNECTION_OK);
     cf_error e;
@@ -81,7 +82,8 @@ static int setup(void **state)
 {
     (void)state;
     cf_test_prefix(cfg.prefix, sizeof cfg.prefix);
-    r_ = cf_test_redis_open();
+    q_ = cf_test_queue_open(cfg.prefix, WORKER);
+    r_ = cf_queue_redis(q_);
     atomic_store(&body_runs, 0);
     return 0;
 }
@@ -89,7 +91,7 @@ static int setup(void **state)
 static int teardown(void **state)
 {
     (void)state;
-    cf_redis_free(r_);
+    cf_queue_free(q_);
     return 0;
 }
 
@@ -97,7 +99,7 @@ static cf_executor executor(void)
 {
     return (cf_executor){.cfg = &cfg,
                          .worker_id = WORKER,
-                         .redis = r_,
+                         .queue = q_,
                          .store = st_,
                          .stopping = &stopping,
                          .stats = &stats};
@@ -267,8 +269,7 @@ static void test_end_order_survives_script_flush(void **state)
 {
     (void)state;
     cf_lock_holder h;
-    assert_int_equal(
-        cf_lock_acquire(r_, cfg.prefix, WORKER, "Deliv", "ord-1", WORKER "/r1", 60000, &h), CF_OK);
+    assert_int_equal(cf_lock_acquire(q_, "Deliv", "ord-1", WORKER "/r1", 60000, &h), CF_OK);
     /* This handle learns the release script's SHA, as a worker does on its first delivery. */
     char other[CF_KEY_MAX];
     cf_key_lock(other, sizeof other, cfg.prefix, "Deliv", "ord-0");
@@ -286,9 +287,7 @@ static void test_end_order_survives_script_flush(void **state)
     ok_cmd(4, (const char *[]){"CONFIG", "SET", "slowlog-max-len", "1024"});
     ok_cmd(2, (const char *[]){"SLOWLOG", "RESET"});
     cf_delivery_publish one = {"default", cont.data, cont.len, 1, true};
-    cf_delivery_end d = {.prefix = cfg.prefix,
-                         .worker_id = WORKER,
-                         .queue = "default",
+    cf_delivery_end d = {.queue = "default",
                          .env = raw.data,
                          .env_len = raw.len,
                          .wf_class = "Deliv",
@@ -297,7 +296,7 @@ static void test_end_order_survives_script_flush(void **state)
                          .publish = &one,
                          .npublish = 1};
     bool released = false, acked = false;
-    assert_int_equal(cf_delivery_finish(r_, &d, &released, &acked), CF_OK);
+    assert_int_equal(cf_delivery_finish(q_, &d, &released, &acked), CF_OK);
     assert_true(released);
     assert_true(acked);
     const char *get[3] = {"SLOWLOG", "GET", "1024"};
@@ -329,17 +328,17 @@ static void test_end_order_survives_script_flush(void **state)
 static cf_faultproxy P;
 
 /* proxied opens a handle to the test Redis through a proxy armed with arm ("SET 1 reset"). */
-static cf_redis *proxied(const char *arm)
+static cf_queue *proxied(const char *arm)
 {
     cf_faultproxy_start(&P, "redis", NULL);
     char line[64], url[1024];
     snprintf(line, sizeof line, "arm %s", arm);
     cf_faultproxy_ctl(&P, line, url, sizeof url);
     cf_faultproxy_redis_url(&P, url, sizeof url);
-    cf_redis *r = NULL;
+    cf_queue *q = NULL;
     cf_error err;
-    assert_int_equal(cf_redis_open(url, NULL, &r, &err), CF_OK);
-    return r;
+    assert_int_equal(cf_queue_open(url, cfg.prefix, WORKER, NULL, &q, &err), CF_OK);
+    return q;
 }
 
 /* Captures what the process writes to stderr (the log) while fn runs, into out. */
@@ -390,7 +389,7 @@ static void test_lost_lock_reply_keeps_kwargs(void **state)
     first_delivery("lost-set-1", "{\"amount\": 12, \"who\": \"ann\"}", &raw);
     in_flight(&raw);
     cf_executor ex = executor();
-    ex.redis = proxied("SET 1 reset");
+    ex.queue = proxied("SET 1 reset");
     cf_executor_handle(&ex, "default", raw.data, raw.len);
     assert_int_equal(cf_faultproxy_stat(&P, "faults"), 1);
     char kw[256];
@@ -401,7 +400,7 @@ static void test_lost_lock_reply_keeps_kwargs(void **state)
     char lock[CF_KEY_MAX];
     cf_key_lock(lock, sizeof lock, cfg.prefix, "Deliv", "lost-set-1");
     assert_int_equal(redis_int(2, (const char *[]){"EXISTS", lock}), 0);
-    cf_redis_free(ex.redis);
+    cf_queue_free(ex.queue);
     cf_faultproxy_stop(&P);
     cf_buf_deinit(&raw);
 }
@@ -415,7 +414,7 @@ static void test_lost_end_reply_logged_as_retry(void **state)
     first_delivery("lost-ack-1", "{\"n\": 1}", &raw);
     in_flight(&raw);
     cf_executor ex = executor();
-    ex.redis = proxied("LREM 1 reset");
+    ex.queue = proxied("LREM 1 reset");
     char log[16384];
     handle_arg a = {&ex, &raw};
     capture_stderr(handle_it, &a, log, sizeof log);
@@ -426,7 +425,7 @@ static void test_lost_end_reply_logged_as_retry(void **state)
     assert_non_null(strstr(log, "event=ack_retried"));
     assert_null(strstr(log, "event=lock_lost"));
     assert_null(strstr(log, "event=ack_missing"));
-    cf_redis_free(ex.redis);
+    cf_queue_free(ex.queue);
     cf_faultproxy_stop(&P);
     cf_buf_deinit(&raw);
 }
@@ -440,14 +439,14 @@ static void test_lost_dead_letter_reply_one_entry(void **state)
     assert_int_equal(cf_buf_append(&raw, "not msgpack at all", 18), CF_OK);
     in_flight(&raw);
     cf_executor ex = executor();
-    ex.redis = proxied("EVALSHA 1 reset");
+    ex.queue = proxied("EVALSHA 1 reset");
     cf_executor_handle(&ex, "default", raw.data, raw.len);
     assert_int_equal(cf_faultproxy_stat(&P, "faults"), 1);
     assert_int_equal(in_flight_len(), 0);
     char dead[CF_KEY_MAX];
     cf_key_dead(dead, sizeof dead, cfg.prefix, "default");
     assert_int_equal(redis_int(2, (const char *[]){"LLEN", dead}), 1);
-    cf_redis_free(ex.redis);
+    cf_queue_free(ex.queue);
     cf_faultproxy_stop(&P);
     cf_buf_deinit(&raw);
 }

@@ -23,7 +23,8 @@
 
 #define WORKER "wfx"
 
-static cf_redis *r_;
+static cf_queue *q_; /* WORKER's handle */
+static cf_redis *r_; /* its connection, for raw commands */
 static char P[64];
 
 static cf_reply *cmd(int argc, const char **argv)
@@ -87,9 +88,10 @@ static void test_effects_published_in_order_and_idempotent(void **state)
 {
     (void)state;
     cf_test_prefix(P, sizeof P);
-    r_ = cf_test_redis_open();
+    q_ = cf_test_queue_open(P, WORKER);
+    r_ = cf_queue_redis(q_);
     cf_lock_holder h;
-    assert_int_equal(cf_lock_acquire(r_, P, WORKER, "Deliv", "a", WORKER "/r1", 60000, &h), CF_OK);
+    assert_int_equal(cf_lock_acquire(q_, "Deliv", "a", WORKER "/r1", 60000, &h), CF_OK);
     char inflight[CF_KEY_MAX], sched3[CF_KEY_MAX];
     cf_key_inflight(inflight, sizeof inflight, P, "default", WORKER);
     ok(3, (const char *[]){"LPUSH", inflight, "the-envelope"});
@@ -117,9 +119,7 @@ static void test_effects_published_in_order_and_idempotent(void **state)
     assert_int_equal(cf_delivery_effects_build(&fx, "default", &out), CF_OK);
     assert_int_equal(out.npublish, 3);
     assert_int_equal(out.nremove, 1);
-    cf_delivery_end d = {.prefix = P,
-                         .worker_id = WORKER,
-                         .queue = "default",
+    cf_delivery_end d = {.queue = "default",
                          .env = "the-envelope",
                          .env_len = 12,
                          .wf_class = "Deliv",
@@ -134,7 +134,7 @@ static void test_effects_published_in_order_and_idempotent(void **state)
     ok(4, (const char *[]){"CONFIG", "SET", "slowlog-max-len", "1024"});
     ok(2, (const char *[]){"SLOWLOG", "RESET"});
     bool released = false, acked = false;
-    assert_int_equal(cf_delivery_finish(r_, &d, &released, &acked), CF_OK);
+    assert_int_equal(cf_delivery_finish(q_, &d, &released, &acked), CF_OK);
     cf_reply *log = cmd(3, (const char *[]){"SLOWLOG", "GET", "1024"});
     ok(4, (const char *[]){"CONFIG", "SET", "slowlog-log-slower-than", "10000"});
     assert_true(released);
@@ -193,10 +193,32 @@ static void test_effects_published_in_order_and_idempotent(void **state)
     assert_true(rem[0] < ackp[0]);
 
     /* the same end again (a retry after a lost reply): nothing more happens */
-    assert_int_equal(cf_delivery_finish(r_, &d, &released, &acked), CF_OK);
+    assert_int_equal(cf_delivery_finish(q_, &d, &released, &acked), CF_OK);
     assert_false(released);
     assert_false(acked);
+    assert_string_equal(cf_queue_errstr(q_), "");
     assert_int_equal(zcard("q1"), 2);
+
+    /* refused before any I/O, with the reason on the handle: too many effects, a bad queue
+     * name among the publishes, a handle without a worker id */
+    cf_delivery_publish many[CF_DELIVERY_MAX_EFFECTS + 1];
+    for (size_t i = 0; i < CF_DELIVERY_MAX_EFFECTS + 1; i++)
+        many[i] = (cf_delivery_publish){"q1", own.data, own.len, 1, true};
+    cf_delivery_end big = d;
+    big.publish = many;
+    big.npublish = CF_DELIVERY_MAX_EFFECTS + 1;
+    assert_int_equal(cf_delivery_finish(q_, &big, &released, &acked), CF_ERR_INVALID);
+    assert_non_null(strstr(cf_queue_errstr(q_), "effects"));
+    cf_delivery_publish bad = {"no spaces", own.data, own.len, 1, true};
+    big.publish = &bad;
+    big.npublish = 1;
+    assert_int_equal(cf_delivery_finish(q_, &big, &released, &acked), CF_ERR_INVALID);
+    assert_non_null(strstr(cf_queue_errstr(q_), "bad queue name"));
+    cf_queue *anon = cf_test_queue_open(P, NULL);
+    assert_int_equal(cf_delivery_finish(anon, &d, &released, &acked), CF_ERR_INVALID);
+    assert_non_null(strstr(cf_queue_errstr(anon), "worker id"));
+    cf_queue_free(anon);
+    assert_int_equal(score("q1", &own), 5000); /* nothing of those was sent */
     assert_int_equal(zcard("q2"), 1);
     assert_int_equal(score("q1", &own), 5000);
 
@@ -205,7 +227,7 @@ static void test_effects_published_in_order_and_idempotent(void **state)
     cf_buf_deinit(&own);
     cf_buf_deinit(&parent);
     cf_buf_deinit(&old);
-    cf_redis_free(r_);
+    cf_queue_free(q_);
 }
 
 int main(void)

@@ -9,9 +9,11 @@
 
 #include "common/alloc.h"
 #include "common/clock.h"
+#include "queue/delivery.h"
 #include "queue/enqueue.h"
 #include "queue/fetch.h"
 #include "queue/keys.h"
+#include "queue/queue.h"
 #include "queue/redis_conn.h"
 #include "queue/schedule.h"
 #include "tests/support/test.h"
@@ -23,43 +25,43 @@ static void test_fetch_enqueue_fetch_ack(void **state)
     (void)state;
     char p[64];
     cf_test_prefix(p, sizeof p);
-    cf_redis *r = cf_test_redis_open();
+    cf_queue *q = cf_test_queue_open(p, W);
     const char env[4] = {'\x81', '\0', 'x', '\x01'};
-    assert_int_equal(cf_enqueue(r, p, "default", env, sizeof env), CF_OK);
+    assert_int_equal(cf_enqueue(q, "default", env, sizeof env), CF_OK);
     const char *qs[1] = {"default"};
     cf_fetched f;
-    assert_int_equal(cf_fetch(r, p, W, qs, 1, 1000, NULL, &f), CF_OK);
+    assert_int_equal(cf_fetch(q, qs, 1, 1000, NULL, &f), CF_OK);
     assert_int_equal(f.len, sizeof env);
     assert_memory_equal(f.data, env, sizeof env);
     assert_int_equal(f.queue_index, 0);
     int64_t n = -1, ready = -1;
-    assert_int_equal(cf_fetch_inflight_count(r, p, W, "default", &n), CF_OK);
+    assert_int_equal(cf_fetch_inflight_count(q, W, "default", &n), CF_OK);
     assert_int_equal(n, 1);
-    assert_int_equal(cf_queue_depths(r, p, "default", &ready, NULL, NULL), CF_OK);
+    assert_int_equal(cf_queue_depths(q, "default", &ready, NULL, NULL), CF_OK);
     assert_int_equal(ready, 0);
-    assert_int_equal(cf_fetch_ack(r, p, W, "default", f.data, f.len), CF_OK);
-    assert_int_equal(cf_fetch_inflight_count(r, p, W, "default", &n), CF_OK);
+    assert_int_equal(cf_fetch_ack(q, "default", f.data, f.len), CF_OK);
+    assert_int_equal(cf_fetch_inflight_count(q, W, "default", &n), CF_OK);
     assert_int_equal(n, 0);
     /* A second ack finds nothing. */
-    assert_int_equal(cf_fetch_ack(r, p, W, "default", f.data, f.len), CF_ERR_NOT_FOUND);
+    assert_int_equal(cf_fetch_ack(q, "default", f.data, f.len), CF_ERR_NOT_FOUND);
     cf_fetched_deinit(&f);
     /* Empty queue, no wait: nothing. */
-    assert_int_equal(cf_fetch(r, p, W, qs, 1, 0, NULL, &f), CF_ERR_NOT_FOUND);
+    assert_int_equal(cf_fetch(q, qs, 1, 0, NULL, &f), CF_ERR_NOT_FOUND);
     assert_null(f.data);
     /* FIFO over several jobs. */
     cf_enqueue_item items[3] = {
         {"default", "j1", 2, 0}, {"default", "j2", 2, 0}, {"default", "j3", 2, 0}};
-    assert_int_equal(cf_enqueue_batch(r, p, items, 3), CF_OK);
+    assert_int_equal(cf_enqueue_batch(q, items, 3), CF_OK);
     for (int i = 1; i <= 3; i++) {
         char want[16];
         snprintf(want, sizeof want, "j%d", i);
-        assert_int_equal(cf_fetch(r, p, W, qs, 1, 1000, NULL, &f), CF_OK);
+        assert_int_equal(cf_fetch(q, qs, 1, 1000, NULL, &f), CF_OK);
         assert_memory_equal(f.data, want, 2);
-        assert_int_equal(cf_fetch_ack(r, p, W, "default", f.data, f.len), CF_OK);
+        assert_int_equal(cf_fetch_ack(q, "default", f.data, f.len), CF_OK);
         cf_fetched_deinit(&f);
     }
-    assert_int_equal(cf_enqueue(r, p, "bad queue", "x", 1), CF_ERR_INVALID);
-    cf_redis_free(r);
+    assert_int_equal(cf_enqueue(q, "bad queue", "x", 1), CF_ERR_INVALID);
+    cf_queue_free(q);
 }
 
 static void test_fetch_priority_order_across_queues(void **state)
@@ -67,25 +69,25 @@ static void test_fetch_priority_order_across_queues(void **state)
     (void)state;
     char p[64];
     cf_test_prefix(p, sizeof p);
-    cf_redis *r = cf_test_redis_open();
+    cf_queue *q = cf_test_queue_open(p, W);
     cf_enqueue_item items[5] = {{"low", "l1", 2, 0},
                                 {"mid", "m1", 2, 0},
                                 {"high", "h1", 2, 0},
                                 {"low", "l2", 2, 0},
                                 {"high", "h2", 2, 0}};
-    assert_int_equal(cf_enqueue_batch(r, p, items, 5), CF_OK);
+    assert_int_equal(cf_enqueue_batch(q, items, 5), CF_OK);
     const char *qs[3] = {"high", "mid", "low"};
     const char *want[5] = {"h1", "h2", "m1", "l1", "l2"};
     size_t want_q[5] = {0, 0, 1, 2, 2};
     for (int i = 0; i < 5; i++) {
         cf_fetched f;
-        assert_int_equal(cf_fetch(r, p, W, qs, 3, 1000, NULL, &f), CF_OK);
+        assert_int_equal(cf_fetch(q, qs, 3, 1000, NULL, &f), CF_OK);
         assert_memory_equal(f.data, want[i], 2);
         assert_int_equal(f.queue_index, want_q[i]);
-        assert_int_equal(cf_fetch_ack(r, p, W, qs[f.queue_index], f.data, f.len), CF_OK);
+        assert_int_equal(cf_fetch_ack(q, qs[f.queue_index], f.data, f.len), CF_OK);
         cf_fetched_deinit(&f);
     }
-    cf_redis_free(r);
+    cf_queue_free(q);
 }
 
 static void test_fetch_requeue_reschedule_continue(void **state)
@@ -93,48 +95,94 @@ static void test_fetch_requeue_reschedule_continue(void **state)
     (void)state;
     char p[64];
     cf_test_prefix(p, sizeof p);
-    cf_redis *r = cf_test_redis_open();
+    cf_queue *q = cf_test_queue_open(p, W);
     const char *qs[1] = {"q"};
     cf_fetched f;
-    assert_int_equal(cf_enqueue(r, p, "q", "env-a", 5), CF_OK);
-    assert_int_equal(cf_fetch(r, p, W, qs, 1, 1000, NULL, &f), CF_OK);
-    assert_int_equal(cf_fetch_requeue(r, p, W, "q", f.data, f.len), CF_OK);
-    assert_int_equal(cf_fetch_requeue(r, p, W, "q", f.data, f.len), CF_ERR_NOT_FOUND);
+    assert_int_equal(cf_enqueue(q, "q", "env-a", 5), CF_OK);
+    assert_int_equal(cf_fetch(q, qs, 1, 1000, NULL, &f), CF_OK);
+    assert_int_equal(cf_fetch_requeue(q, "q", f.data, f.len), CF_OK);
+    assert_int_equal(cf_fetch_requeue(q, "q", f.data, f.len), CF_ERR_NOT_FOUND);
     cf_fetched_deinit(&f);
     int64_t ready = 0, sched = 0, n = 0;
-    assert_int_equal(cf_queue_depths(r, p, "q", &ready, &sched, NULL), CF_OK);
+    assert_int_equal(cf_queue_depths(q, "q", &ready, &sched, NULL), CF_OK);
     assert_int_equal(ready, 1);
 
-    assert_int_equal(cf_fetch(r, p, W, qs, 1, 1000, NULL, &f), CF_OK);
-    assert_int_equal(cf_fetch_reschedule(r, p, W, "q", f.data, f.len, 12345), CF_OK);
+    assert_int_equal(cf_fetch(q, qs, 1, 1000, NULL, &f), CF_OK);
+    assert_int_equal(cf_fetch_reschedule(q, "q", f.data, f.len, 12345), CF_OK);
     int64_t due = 0;
-    assert_int_equal(cf_schedule_due_ms(r, p, "q", "env-a", 5, &due), CF_OK);
+    assert_int_equal(cf_schedule_due_ms(q, "q", "env-a", 5, &due), CF_OK);
     assert_int_equal(due, 12345);
     cf_fetched_deinit(&f);
-    assert_int_equal(cf_fetch_inflight_count(r, p, W, "q", &n), CF_OK);
+    assert_int_equal(cf_fetch_inflight_count(q, W, "q", &n), CF_OK);
     assert_int_equal(n, 0);
 
-    assert_int_equal(cf_enqueue(r, p, "q", "env-b", 5), CF_OK);
-    assert_int_equal(cf_fetch(r, p, W, qs, 1, 1000, NULL, &f), CF_OK);
+    assert_int_equal(cf_enqueue(q, "q", "env-b", 5), CF_OK);
+    assert_int_equal(cf_fetch(q, qs, 1, 1000, NULL, &f), CF_OK);
     assert_memory_equal(f.data, "env-b", 5);
-    assert_int_equal(cf_fetch_ack_and_continue(r, p, W, "q", f.data, f.len, "cont", 4, 500), CF_OK);
-    assert_int_equal(cf_schedule_due_ms(r, p, "q", "cont", 4, &due), CF_OK);
+    assert_int_equal(cf_fetch_ack_and_continue(q, "q", f.data, f.len, "cont", 4, 500), CF_OK);
+    assert_int_equal(cf_schedule_due_ms(q, "q", "cont", 4, &due), CF_OK);
     assert_int_equal(due, 500);
     /* Not in flight any more: the continuation is still published (earlier wins). */
-    assert_int_equal(cf_fetch_ack_and_continue(r, p, W, "q", f.data, f.len, "cont", 4, 400),
+    assert_int_equal(cf_fetch_ack_and_continue(q, "q", f.data, f.len, "cont", 4, 400),
                      CF_ERR_NOT_FOUND);
-    assert_int_equal(cf_schedule_due_ms(r, p, "q", "cont", 4, &due), CF_OK);
+    assert_int_equal(cf_schedule_due_ms(q, "q", "cont", 4, &due), CF_OK);
     assert_int_equal(due, 400);
     cf_fetched_deinit(&f);
-    assert_int_equal(cf_queue_depths(r, p, "q", &ready, &sched, NULL), CF_OK);
+    assert_int_equal(cf_queue_depths(q, "q", &ready, &sched, NULL), CF_OK);
     assert_int_equal(ready, 0);
     assert_int_equal(sched, 2);
-    cf_redis_free(r);
+    cf_queue_free(q);
+}
+
+/* The handle: a bad prefix or worker id is refused when opening it; a handle without a worker
+ * id produces and reads but refuses what needs one, and says why on the handle. */
+static void test_queue_handle_rules(void **state)
+{
+    (void)state;
+    const char *url = cf_test_env("CF_TEST_REDIS_URL");
+    cf_queue *q = NULL;
+    cf_error err = {0};
+    assert_int_equal(cf_queue_open(url, "bad{prefix}", NULL, NULL, &q, &err), CF_ERR_INVALID);
+    assert_null(q);
+    assert_string_equal(err.field, "prefix");
+    assert_int_equal(cf_queue_open(url, "p", "", NULL, &q, &err), CF_ERR_INVALID);
+    assert_string_equal(err.field, "worker_id");
+    char p[64];
+    cf_test_prefix(p, sizeof p);
+    q = cf_test_queue_open(p, NULL);
+    assert_string_equal(cf_queue_prefix(q), p);
+    assert_null(cf_queue_worker_id(q));
+    assert_int_equal(cf_enqueue(q, "h", "x", 1), CF_OK);
+    assert_string_equal(cf_queue_errstr(q), "");
+    const char *qs[1] = {"h"};
+    cf_fetched f;
+    assert_int_equal(cf_fetch(q, qs, 1, 0, NULL, &f), CF_ERR_INVALID);
+    assert_non_null(strstr(cf_queue_errstr(q), "worker id"));
+    assert_int_equal(cf_enqueue(q, "bad queue", "x", 1), CF_ERR_INVALID);
+    assert_non_null(strstr(cf_queue_errstr(q), "bad queue name"));
+    /* the next successful call clears the message */
+    int64_t ready = 0;
+    assert_int_equal(cf_queue_depths(q, "h", &ready, NULL, NULL), CF_OK);
+    assert_int_equal(ready, 1);
+    assert_string_equal(cf_queue_errstr(q), "");
+    cf_queue_free(q);
+    /* a key that cannot be built is refused before any I/O, with a message on the handle */
+    q = cf_test_queue_open(p, W);
+    char huge[2 * CF_KEY_MAX];
+    memset(huge, 'k', sizeof huge - 1);
+    huge[sizeof huge - 1] = '\0';
+    cf_delivery_end d = {
+        .queue = "h", .env = "x", .env_len = 1, .wf_class = "C", .wf_key = huge, .token = W "/run"};
+    bool released = true, acked = true;
+    assert_int_equal(cf_delivery_finish(q, &d, &released, &acked), CF_ERR_INVALID);
+    assert_false(released);
+    assert_false(acked);
+    assert_non_null(strstr(cf_queue_errstr(q), "does not fit"));
+    cf_queue_free(q);
 }
 
 typedef struct blocker {
-    cf_redis *r;
-    const char *prefix;
+    cf_queue *q;
     atomic_bool stop;
     atomic_bool done;
     cf_status st;
@@ -145,7 +193,7 @@ static void *block_fetch(void *arg)
     blocker *b = arg;
     const char *qs[2] = {"idle1", "idle2"};
     cf_fetched f;
-    b->st = cf_fetch(b->r, b->prefix, W, qs, 2, 60000, &b->stop, &f);
+    b->st = cf_fetch(b->q, qs, 2, 60000, &b->stop, &f);
     atomic_store(&b->done, true);
     return NULL;
 }
@@ -160,7 +208,7 @@ static void test_fetch_sees_shutdown_within_a_second(void **state)
     (void)state;
     char p[64];
     cf_test_prefix(p, sizeof p);
-    blocker b = {.r = cf_test_redis_open(), .prefix = p};
+    blocker b = {.q = cf_test_queue_open(p, W)};
     atomic_init(&b.stop, false);
     atomic_init(&b.done, false);
     pthread_t t;
@@ -171,7 +219,7 @@ static void test_fetch_sees_shutdown_within_a_second(void **state)
     assert_true(cf_test_wait_for(is_done, &b, 1000));
     pthread_join(t, NULL);
     assert_int_equal(b.st, CF_ERR_NOT_FOUND);
-    cf_redis_free(b.r);
+    cf_queue_free(b.q);
 }
 
 static void test_fetch_single_queue_blocking_wakes_on_push(void **state)
@@ -179,18 +227,18 @@ static void test_fetch_single_queue_blocking_wakes_on_push(void **state)
     (void)state;
     char p[64];
     cf_test_prefix(p, sizeof p);
-    cf_redis *r = cf_test_redis_open();
-    cf_redis *producer = cf_test_redis_open();
+    cf_queue *q = cf_test_queue_open(p, W);
+    cf_queue *producer = cf_test_queue_open(p, NULL);
     /* A fetch with a short wait on an empty queue returns NOT_FOUND. */
     const char *qs[1] = {"solo"};
     cf_fetched f;
-    assert_int_equal(cf_fetch(r, p, W, qs, 1, 150, NULL, &f), CF_ERR_NOT_FOUND);
-    assert_int_equal(cf_enqueue(producer, p, "solo", "z", 1), CF_OK);
-    assert_int_equal(cf_fetch(r, p, W, qs, 1, 5000, NULL, &f), CF_OK);
+    assert_int_equal(cf_fetch(q, qs, 1, 150, NULL, &f), CF_ERR_NOT_FOUND);
+    assert_int_equal(cf_enqueue(producer, "solo", "z", 1), CF_OK);
+    assert_int_equal(cf_fetch(q, qs, 1, 5000, NULL, &f), CF_OK);
     assert_memory_equal(f.data, "z", 1);
     cf_fetched_deinit(&f);
-    cf_redis_free(producer);
-    cf_redis_free(r);
+    cf_queue_free(producer);
+    cf_queue_free(q);
 }
 
 int main(void)
@@ -201,6 +249,7 @@ int main(void)
         cmocka_unit_test(test_fetch_priority_order_across_queues),
         cmocka_unit_test(test_fetch_requeue_reschedule_continue),
         cmocka_unit_test(test_fetch_sees_shutdown_within_a_second),
+        cmocka_unit_test(test_queue_handle_rules),
         cmocka_unit_test(test_fetch_single_queue_blocking_wakes_on_push),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -14,6 +14,7 @@
 #include "queue/heartbeat.h"
 #include "queue/keys.h"
 #include "queue/lock.h"
+#include "queue/queue.h"
 #include "queue/recovery.h"
 #include "queue/redis_conn.h"
 #include "queue/scripts.h"
@@ -24,8 +25,7 @@
 #define LEASE_MS 300
 
 typedef struct dead_probe {
-    cf_redis *r;
-    const char *prefix;
+    cf_queue *q;
 } dead_probe;
 
 static bool is_dead(void *arg)
@@ -34,7 +34,7 @@ static bool is_dead(void *arg)
     char **ids;
     size_t n;
     bool found = false;
-    if (cf_recovery_dead_workers(d->r, d->prefix, LEASE_MS, &ids, &n) != CF_OK)
+    if (cf_recovery_dead_workers(d->q, LEASE_MS, &ids, &n) != CF_OK)
         return false;
     for (size_t i = 0; i < n; i++)
         found = found || strcmp(ids[i], DEAD) == 0;
@@ -46,44 +46,46 @@ static bool lock_free(void *arg)
 {
     dead_probe *d = arg;
     cf_lock_holder h;
-    return cf_lock_inspect(d->r, d->prefix, "Wf", "b", &h) == CF_ERR_NOT_FOUND;
+    return cf_lock_inspect(d->q, "Wf", "b", &h) == CF_ERR_NOT_FOUND;
 }
 
 /* make_dead_worker registers DEAD, gives it n envelopes in flight on q1 and q2, lock a (still
  * its own) and lock b (expired, then taken by LIVE), and waits until its lease has passed. */
-static void make_dead_worker(cf_redis *r, const char *p, int n)
+static void make_dead_worker(cf_queue *qd, cf_queue *ql, int n)
 {
     const char *qs[2] = {"q1", "q2"};
-    assert_int_equal(cf_queues_register(r, p, qs, 2), CF_OK);
-    assert_int_equal(cf_heartbeat_beat(r, p, DEAD), CF_OK);
+    assert_int_equal(cf_queues_register(qd, qs, 2), CF_OK);
+    assert_int_equal(cf_heartbeat_beat(qd), CF_OK);
     for (int i = 0; i < n; i++) {
         char env[32];
         snprintf(env, sizeof env, "env-%d", i);
-        assert_int_equal(cf_enqueue(r, p, qs[i % 2], env, strlen(env)), CF_OK);
+        assert_int_equal(cf_enqueue(qd, qs[i % 2], env, strlen(env)), CF_OK);
         cf_fetched f;
-        assert_int_equal(cf_fetch(r, p, DEAD, qs, 2, 0, NULL, &f), CF_OK);
+        assert_int_equal(cf_fetch(qd, qs, 2, 0, NULL, &f), CF_OK);
         cf_fetched_deinit(&f);
     }
-    assert_int_equal(cf_lock_acquire(r, p, DEAD, "Wf", "a", DEAD "/run1", 60000, NULL), CF_OK);
-    assert_int_equal(cf_lock_acquire(r, p, DEAD, "Wf", "b", DEAD "/run2", 30, NULL), CF_OK);
-    dead_probe d = {r, p};
+    assert_int_equal(cf_lock_acquire(qd, "Wf", "a", DEAD "/run1", 60000, NULL), CF_OK);
+    assert_int_equal(cf_lock_acquire(qd, "Wf", "b", DEAD "/run2", 30, NULL), CF_OK);
+    dead_probe d = {ql};
     assert_true(cf_test_wait_for(lock_free, &d, 5000));
-    assert_int_equal(cf_lock_acquire(r, p, LIVE, "Wf", "b", LIVE "/run9", 60000, NULL), CF_OK);
+    assert_int_equal(cf_lock_acquire(ql, "Wf", "b", LIVE "/run9", 60000, NULL), CF_OK);
     assert_true(cf_test_wait_for(is_dead, &d, 5000));
 }
 
-static void assert_recovered(cf_redis *r, const char *p, int n)
+static void assert_recovered(cf_queue *q, int n)
 {
+    cf_redis *r = cf_queue_redis(q);
+    const char *p = cf_queue_prefix(q);
     int64_t r1 = 0, r2 = 0, i1 = -1, i2 = -1;
-    assert_int_equal(cf_queue_depths(r, p, "q1", &r1, NULL, NULL), CF_OK);
-    assert_int_equal(cf_queue_depths(r, p, "q2", &r2, NULL, NULL), CF_OK);
+    assert_int_equal(cf_queue_depths(q, "q1", &r1, NULL, NULL), CF_OK);
+    assert_int_equal(cf_queue_depths(q, "q2", &r2, NULL, NULL), CF_OK);
     assert_int_equal(r1 + r2, n);
-    assert_int_equal(cf_fetch_inflight_count(r, p, DEAD, "q1", &i1), CF_OK);
-    assert_int_equal(cf_fetch_inflight_count(r, p, DEAD, "q2", &i2), CF_OK);
+    assert_int_equal(cf_fetch_inflight_count(q, DEAD, "q1", &i1), CF_OK);
+    assert_int_equal(cf_fetch_inflight_count(q, DEAD, "q2", &i2), CF_OK);
     assert_int_equal(i1 + i2, 0);
     cf_lock_holder h;
-    assert_int_equal(cf_lock_inspect(r, p, "Wf", "a", &h), CF_ERR_NOT_FOUND);
-    assert_int_equal(cf_lock_inspect(r, p, "Wf", "b", &h), CF_OK);
+    assert_int_equal(cf_lock_inspect(q, "Wf", "a", &h), CF_ERR_NOT_FOUND);
+    assert_int_equal(cf_lock_inspect(q, "Wf", "b", &h), CF_OK);
     assert_string_equal(h.value, LIVE "/run9");
     char wk[CF_KEY_MAX], hk[CF_KEY_MAX];
     cf_key_workers(wk, sizeof wk, p);
@@ -110,11 +112,11 @@ typedef struct recoverer {
 static void *recover(void *arg)
 {
     recoverer *rc = arg;
-    cf_redis *r = NULL;
-    rc->st = cf_redis_open(cf_test_env("CF_TEST_REDIS_URL"), NULL, &r, NULL);
+    cf_queue *q = NULL;
+    rc->st = cf_queue_open(cf_test_env("CF_TEST_REDIS_URL"), rc->prefix, LIVE, NULL, &q, NULL);
     if (rc->st == CF_OK)
-        rc->st = cf_recovery_run(r, rc->prefix, LIVE, LEASE_MS, &rc->stats);
-    cf_redis_free(r);
+        rc->st = cf_recovery_run(q, LEASE_MS, &rc->stats);
+    cf_queue_free(q);
     return NULL;
 }
 
@@ -123,9 +125,9 @@ static void test_recovery_two_racers_recover_once(void **state)
     (void)state;
     char p[64];
     cf_test_prefix(p, sizeof p);
-    cf_redis *r = cf_test_redis_open();
+    cf_queue *qd = cf_test_queue_open(p, DEAD), *ql = cf_test_queue_open(p, LIVE);
     const int n = cf_test_scale(250);
-    make_dead_worker(r, p, n);
+    make_dead_worker(qd, ql, n);
     recoverer rc[2] = {{p, {0}, CF_OK}, {p, {0}, CF_OK}};
     pthread_t t[2];
     for (int i = 0; i < 2; i++)
@@ -138,12 +140,13 @@ static void test_recovery_two_racers_recover_once(void **state)
     assert_int_equal(rc[0].stats.envelopes + rc[1].stats.envelopes, n);
     assert_int_equal(rc[0].stats.locks + rc[1].stats.locks, 1);
     assert_int_equal(rc[0].stats.skipped_locks + rc[1].stats.skipped_locks, 1);
-    assert_recovered(r, p, n);
+    assert_recovered(ql, n);
     /* Nothing left to do for a later pass. */
     cf_recovery_stats s;
-    assert_int_equal(cf_recovery_run(r, p, LIVE, LEASE_MS, &s), CF_OK);
+    assert_int_equal(cf_recovery_run(ql, LEASE_MS, &s), CF_OK);
     assert_int_equal(s.workers, 0);
-    cf_redis_free(r);
+    cf_queue_free(ql);
+    cf_queue_free(qd);
 }
 
 /* Regression (make chaos, Redis restarted from an AOF a second older than its last writes): a
@@ -154,21 +157,22 @@ static void test_recovery_leave_returns_stale_inflight_and_locks(void **state)
     (void)state;
     char p[64];
     cf_test_prefix(p, sizeof p);
-    cf_redis *r = cf_test_redis_open();
+    cf_queue *qd = cf_test_queue_open(p, DEAD), *ql = cf_test_queue_open(p, LIVE);
     const int n = 5;
-    make_dead_worker(r, p, n); /* its lease is irrelevant here: it leaves by itself */
+    make_dead_worker(qd, ql, n); /* its lease is irrelevant here: it leaves by itself */
     cf_recovery_stats s;
-    assert_int_equal(cf_recovery_leave(r, p, DEAD, &s), CF_OK);
+    assert_int_equal(cf_recovery_leave(qd, &s), CF_OK);
     assert_int_equal(s.envelopes, n);
     assert_int_equal(s.locks, 1);
     assert_int_equal(s.skipped_locks, 1);
     assert_int_equal(s.workers, 0);
-    assert_int_equal(cf_heartbeat_deregister(r, p, DEAD), CF_OK);
-    assert_recovered(r, p, n);
+    assert_int_equal(cf_heartbeat_deregister(qd), CF_OK);
+    assert_recovered(ql, n);
     /* Leaving again finds nothing. */
-    assert_int_equal(cf_recovery_leave(r, p, DEAD, &s), CF_OK);
+    assert_int_equal(cf_recovery_leave(qd, &s), CF_OK);
     assert_int_equal(s.envelopes + s.locks + s.skipped_locks, 0);
-    cf_redis_free(r);
+    cf_queue_free(ql);
+    cf_queue_free(qd);
 }
 
 static void test_recovery_survives_a_recoverer_dying_half_way(void **state)
@@ -176,9 +180,10 @@ static void test_recovery_survives_a_recoverer_dying_half_way(void **state)
     (void)state;
     char p[64];
     cf_test_prefix(p, sizeof p);
-    cf_redis *r = cf_test_redis_open();
+    cf_queue *qd = cf_test_queue_open(p, DEAD), *ql = cf_test_queue_open(p, LIVE);
     const int n = 10;
-    make_dead_worker(r, p, n);
+    make_dead_worker(qd, ql, n);
+    cf_redis *r = cf_queue_redis(ql);
     /* A recoverer claims the dead worker, returns one envelope, and dies. */
     char wk[CF_KEY_MAX], ik[CF_KEY_MAX], rk[CF_KEY_MAX];
     cf_key_workers(wk, sizeof wk, p);
@@ -197,17 +202,18 @@ static void test_recovery_survives_a_recoverer_dying_half_way(void **state)
     cf_reply_free(rep);
     /* While the claim lasts, nobody else takes the worker. */
     cf_recovery_stats s;
-    assert_int_equal(cf_recovery_run(r, p, LIVE, LEASE_MS, &s), CF_OK);
+    assert_int_equal(cf_recovery_run(ql, LEASE_MS, &s), CF_OK);
     assert_int_equal(s.workers, 0);
     /* One lease later it looks dead again and the next pass finishes it. */
-    dead_probe d = {r, p};
+    dead_probe d = {ql};
     assert_true(cf_test_wait_for(is_dead, &d, 5000));
-    assert_int_equal(cf_recovery_run(r, p, LIVE, LEASE_MS, &s), CF_OK);
+    assert_int_equal(cf_recovery_run(ql, LEASE_MS, &s), CF_OK);
     assert_int_equal(s.workers, 1);
     assert_int_equal(s.envelopes, n - 1);
     assert_int_equal(s.locks, 1);
-    assert_recovered(r, p, n);
-    cf_redis_free(r);
+    assert_recovered(ql, n);
+    cf_queue_free(ql);
+    cf_queue_free(qd);
 }
 
 static bool beaten_thrice(void *arg)
@@ -226,15 +232,15 @@ static void test_recovery_heartbeat_thread_keeps_worker_live(void **state)
         cf_heartbeat_start(cf_test_env("CF_TEST_REDIS_URL"), NULL, p, LIVE, 20, &hb, &err), CF_OK);
     assert_true(cf_test_wait_for(beaten_thrice, hb, 5000));
     assert_true(cf_heartbeat_last_ok_ms(hb) > 0);
-    cf_redis *r = cf_test_redis_open();
+    cf_queue *q = cf_test_queue_open(p, LIVE);
     int64_t live = 0;
-    assert_int_equal(cf_recovery_live_workers(r, p, 60000, &live), CF_OK);
+    assert_int_equal(cf_recovery_live_workers(q, 60000, &live), CF_OK);
     assert_int_equal(live, 1);
     cf_heartbeat_stop(hb);
-    assert_int_equal(cf_heartbeat_deregister(r, p, LIVE), CF_OK);
-    assert_int_equal(cf_recovery_live_workers(r, p, 60000, &live), CF_OK);
+    assert_int_equal(cf_heartbeat_deregister(q), CF_OK);
+    assert_int_equal(cf_recovery_live_workers(q, 60000, &live), CF_OK);
     assert_int_equal(live, 0);
-    cf_redis_free(r);
+    cf_queue_free(q);
 }
 
 int main(void)

@@ -12,6 +12,7 @@
 #include "common/alloc.h"
 #include "queue/enqueue.h"
 #include "queue/fetch.h"
+#include "queue/queue.h"
 #include "queue/redis_conn.h"
 #include "queue/schedule.h"
 #include "tests/support/test.h"
@@ -21,28 +22,28 @@ static void test_schedule_promotes_only_due_in_order(void **state)
     (void)state;
     char p[64];
     cf_test_prefix(p, sizeof p);
-    cf_redis *r = cf_test_redis_open();
-    assert_int_equal(cf_enqueue_at(r, p, "q", "late", 4, 3000), CF_OK);
-    assert_int_equal(cf_enqueue_at(r, p, "q", "first", 5, 1000), CF_OK);
-    assert_int_equal(cf_enqueue_at(r, p, "q", "second", 6, 2000), CF_OK);
+    cf_queue *q = cf_test_queue_open(p, "w:1:000000");
+    assert_int_equal(cf_enqueue_at(q, "q", "late", 4, 3000), CF_OK);
+    assert_int_equal(cf_enqueue_at(q, "q", "first", 5, 1000), CF_OK);
+    assert_int_equal(cf_enqueue_at(q, "q", "second", 6, 2000), CF_OK);
     int moved = -1;
-    assert_int_equal(cf_schedule_promote(r, p, "q", 2500, 10, &moved), CF_OK);
+    assert_int_equal(cf_schedule_promote(q, "q", 2500, 10, &moved), CF_OK);
     assert_int_equal(moved, 2);
     const char *qs[1] = {"q"};
     cf_fetched f;
-    assert_int_equal(cf_fetch(r, p, "w:1:000000", qs, 1, 0, NULL, &f), CF_OK);
+    assert_int_equal(cf_fetch(q, qs, 1, 0, NULL, &f), CF_OK);
     assert_memory_equal(f.data, "first", 5);
     cf_fetched_deinit(&f);
-    assert_int_equal(cf_fetch(r, p, "w:1:000000", qs, 1, 0, NULL, &f), CF_OK);
+    assert_int_equal(cf_fetch(q, qs, 1, 0, NULL, &f), CF_OK);
     assert_memory_equal(f.data, "second", 6);
     cf_fetched_deinit(&f);
-    assert_int_equal(cf_fetch(r, p, "w:1:000000", qs, 1, 0, NULL, &f), CF_ERR_NOT_FOUND);
+    assert_int_equal(cf_fetch(q, qs, 1, 0, NULL, &f), CF_ERR_NOT_FOUND);
     /* The server's clock (now <= 0) is far past 3000 ms since the epoch. */
-    assert_int_equal(cf_schedule_promote(r, p, "q", 0, 0, &moved), CF_OK);
+    assert_int_equal(cf_schedule_promote(q, "q", 0, 0, &moved), CF_OK);
     assert_int_equal(moved, 1);
-    assert_int_equal(cf_schedule_promote(r, p, "q", 0, CF_PROMOTE_BATCH_MAX + 1, &moved),
+    assert_int_equal(cf_schedule_promote(q, "q", 0, CF_PROMOTE_BATCH_MAX + 1, &moved),
                      CF_ERR_INVALID);
-    cf_redis_free(r);
+    cf_queue_free(q);
 }
 
 typedef struct promoter {
@@ -54,13 +55,13 @@ typedef struct promoter {
 static void *promote_all(void *arg)
 {
     promoter *pr = arg;
-    cf_redis *r = NULL;
-    pr->st = cf_redis_open(cf_test_env("CF_TEST_REDIS_URL"), NULL, &r, NULL);
+    cf_queue *q = NULL;
+    pr->st = cf_queue_open(cf_test_env("CF_TEST_REDIS_URL"), pr->prefix, NULL, NULL, &q, NULL);
     for (int moved = 1; pr->st == CF_OK && moved > 0;) {
-        pr->st = cf_schedule_promote(r, pr->prefix, "q", 0, 37, &moved);
+        pr->st = cf_schedule_promote(q, "q", 0, 37, &moved);
         pr->moved += moved;
     }
-    cf_redis_free(r);
+    cf_queue_free(q);
     return NULL;
 }
 
@@ -69,7 +70,8 @@ static void test_schedule_four_promoters_lose_and_duplicate_nothing(void **state
     (void)state;
     char p[64];
     cf_test_prefix(p, sizeof p);
-    cf_redis *r = cf_test_redis_open();
+    cf_queue *q = cf_test_queue_open(p, NULL);
+    cf_redis *r = cf_queue_redis(q);
     const int n = cf_test_scale(10000);
     char(*envs)[16] = cf_calloc((size_t)n, sizeof *envs);
     cf_enqueue_item *items = cf_calloc(1000, sizeof *items);
@@ -80,7 +82,7 @@ static void test_schedule_four_promoters_lose_and_duplicate_nothing(void **state
             snprintf(envs[id], sizeof envs[id], "e%07d", id);
             items[i] = (cf_enqueue_item){"q", envs[id], strlen(envs[id]), 1000 + id % 977};
         }
-        assert_int_equal(cf_enqueue_batch(r, p, items, (size_t)k), CF_OK);
+        assert_int_equal(cf_enqueue_batch(q, items, (size_t)k), CF_OK);
     }
     promoter prs[4];
     pthread_t t[4];
@@ -111,13 +113,13 @@ static void test_schedule_four_promoters_lose_and_duplicate_nothing(void **state
         seen[id] = 1;
     }
     int64_t sched = -1;
-    assert_int_equal(cf_queue_depths(r, p, "q", NULL, &sched, NULL), CF_OK);
+    assert_int_equal(cf_queue_depths(q, "q", NULL, &sched, NULL), CF_OK);
     assert_int_equal(sched, 0);
     cf_free(seen);
     cf_reply_free(rep);
     cf_free(items);
     cf_free(envs);
-    cf_redis_free(r);
+    cf_queue_free(q);
 }
 
 typedef struct publisher {
@@ -135,19 +137,18 @@ typedef struct publisher {
 static void *publish_many(void *arg)
 {
     publisher *pb = arg;
-    cf_redis *r = NULL;
-    pb->st = cf_redis_open(cf_test_env("CF_TEST_REDIS_URL"), NULL, &r, NULL);
+    cf_queue *q = NULL;
+    pb->st = cf_queue_open(cf_test_env("CF_TEST_REDIS_URL"), pb->prefix, NULL, NULL, &q, NULL);
     for (int i = 0; pb->st == CF_OK && i < pb->count; i++) {
         /* Due times spread over [1e12 + 1000, 1e12 + 1000 + 7 * count); the earliest is published
          * by thread 3 in the middle of its run. */
         int k = pb->first + i;
         int64_t due = 1000000000000LL + 1000 + (int64_t)((k * 7919) % 5000);
         int added = 0;
-        pb->st =
-            cf_continuation_publish(r, pb->prefix, "q", MEMBER, sizeof MEMBER - 1, due, &added);
+        pb->st = cf_continuation_publish(q, "q", MEMBER, sizeof MEMBER - 1, due, &added);
         pb->added += added;
     }
-    cf_redis_free(r);
+    cf_queue_free(q);
     return NULL;
 }
 
@@ -176,23 +177,22 @@ static void test_schedule_continuations_keep_one_entry_earliest_due(void **state
         added += pbs[i].added;
     }
     assert_int_equal(added, 1);
-    cf_redis *r = cf_test_redis_open();
+    cf_queue *q = cf_test_queue_open(p, NULL);
     int64_t sched = -1, due = 0;
-    assert_int_equal(cf_queue_depths(r, p, "q", NULL, &sched, NULL), CF_OK);
+    assert_int_equal(cf_queue_depths(q, "q", NULL, &sched, NULL), CF_OK);
     assert_int_equal(sched, 1);
-    assert_int_equal(cf_schedule_due_ms(r, p, "q", MEMBER, sizeof MEMBER - 1, &due), CF_OK);
+    assert_int_equal(cf_schedule_due_ms(q, "q", MEMBER, sizeof MEMBER - 1, &due), CF_OK);
     assert_int_equal(due, earliest);
     /* A later publish never raises it. */
-    assert_int_equal(
-        cf_continuation_publish(r, p, "q", MEMBER, sizeof MEMBER - 1, earliest + 1, NULL), CF_OK);
-    assert_int_equal(cf_schedule_due_ms(r, p, "q", MEMBER, sizeof MEMBER - 1, &due), CF_OK);
+    assert_int_equal(cf_continuation_publish(q, "q", MEMBER, sizeof MEMBER - 1, earliest + 1, NULL),
+                     CF_OK);
+    assert_int_equal(cf_schedule_due_ms(q, "q", MEMBER, sizeof MEMBER - 1, &due), CF_OK);
     assert_int_equal(due, earliest);
     int removed = 0;
-    assert_int_equal(cf_continuation_remove(r, p, "q", MEMBER, sizeof MEMBER - 1, &removed), CF_OK);
+    assert_int_equal(cf_continuation_remove(q, "q", MEMBER, sizeof MEMBER - 1, &removed), CF_OK);
     assert_int_equal(removed, 1);
-    assert_int_equal(cf_schedule_due_ms(r, p, "q", MEMBER, sizeof MEMBER - 1, &due),
-                     CF_ERR_NOT_FOUND);
-    cf_redis_free(r);
+    assert_int_equal(cf_schedule_due_ms(q, "q", MEMBER, sizeof MEMBER - 1, &due), CF_ERR_NOT_FOUND);
+    cf_queue_free(q);
 }
 
 int main(void)

@@ -44,12 +44,12 @@ static int group_setup(void **state)
 {
     (void)state;
     cf_test_fresh_database(dsn, sizeof dsn);
-    char err[256];
-    if (cf_store_migrate(dsn, err, sizeof err) != CF_OK)
-        fail_msg("migrate: %s", err);
+    cf_error err = {0};
+    if (cf_store_migrate(dsn, &err) != CF_OK)
+        fail_msg("migrate: %s", err.msg);
     cf_store_config cfg = {.dsn = dsn, .max_connections = 4};
-    if (cf_store_open(&cfg, &st_, err, sizeof err) != CF_OK)
-        fail_msg("open: %s", err);
+    if (cf_store_open(&cfg, &st_, &err) != CF_OK)
+        fail_msg("open: %s", err.msg);
     admin = PQconnectdb(dsn);
     assert_int_equal(PQstatus(admin), CONNECTION_OK);
     return 0;
@@ -620,8 +620,8 @@ static void test_store_writers_contend_on_stale_runs(void **state)
     /* Small batches: a begin and a stale run's commit of one workflow often share a commit. */
     cf_store_config cfg = {.dsn = dsn, .max_connections = 4, .batch_max = 4};
     cf_store *s;
-    char err[256];
-    assert_int_equal(cf_store_open(&cfg, &s, err, sizeof err), CF_OK);
+    cf_error err = {0};
+    assert_int_equal(cf_store_open(&cfg, &s, &err), CF_OK);
     contend_arg args[CONTEND_THREADS];
     pthread_t th[CONTEND_THREADS];
     for (int t = 0; t < CONTEND_THREADS; t++) {
@@ -701,6 +701,52 @@ static void test_store_operator_queries(void **state)
     cf_wf_ref_list_deinit(&refs);
 }
 
+/* Error messages belong to the store and the thread a call was made on: a failure on one
+ * store is not reported by another store in the same process, nor by another thread on the
+ * same store, and the next successful call on it clears it. */
+typedef struct errstr_probe {
+    cf_store *s;
+    char seen[256];
+} errstr_probe;
+
+static void *read_errstr(void *arg)
+{
+    errstr_probe *p = arg;
+    snprintf(p->seen, sizeof p->seen, "%s", cf_store_errstr(p->s));
+    return NULL;
+}
+
+static void test_store_errstr_per_store_and_thread(void **state)
+{
+    (void)state;
+    cf_store_config cfg = {.dsn = dsn, .max_connections = 2};
+    cf_store *other = NULL;
+    cf_error err = {0};
+    assert_int_equal(cf_store_open(&cfg, &other, &err), CF_OK);
+    cf_wf_list_filter bad = {.state = "no-such-state"};
+    cf_wf_list page;
+    assert_int_equal(cf_store_list(st_, &bad, &page), CF_ERR_INVALID);
+    assert_non_null(strstr(cf_store_errstr(st_), "unknown state"));
+    assert_string_equal(cf_store_errstr(other), "");
+    errstr_probe p = {.s = st_};
+    pthread_t t;
+    assert_int_equal(pthread_create(&t, NULL, read_errstr, &p), 0);
+    pthread_join(t, NULL);
+    assert_string_equal(p.seen, "");
+    /* the other store's failure is its own */
+    cf_wf_row row;
+    assert_int_equal(cf_store_find(other, "NoClass", "no-such-key", &row), CF_ERR_NOT_FOUND);
+    assert_non_null(strstr(cf_store_errstr(other), "no such workflow"));
+    assert_non_null(strstr(cf_store_errstr(st_), "unknown state"));
+    /* a success clears the message of its store only */
+    cf_wf_list_filter good = {.limit = 1};
+    assert_int_equal(cf_store_list(st_, &good, &page), CF_OK);
+    cf_wf_list_deinit(&page);
+    assert_string_equal(cf_store_errstr(st_), "");
+    assert_non_null(strstr(cf_store_errstr(other), "no such workflow"));
+    cf_store_close(other);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -716,6 +762,7 @@ int main(void)
         cmocka_unit_test(test_store_write_set_atomic_under_injected_failure),
         cmocka_unit_test(test_store_writers_contend_on_stale_runs),
         cmocka_unit_test(test_store_operator_queries),
+        cmocka_unit_test(test_store_errstr_per_store_and_thread),
     };
     return cmocka_run_group_tests_name("store", tests, group_setup, group_teardown);
 }

@@ -43,16 +43,16 @@ static int group_setup(void **state)
 {
     (void)state;
     cf_test_fresh_database(dsn, sizeof dsn);
-    char err[256];
-    if (cf_store_migrate(dsn, err, sizeof err) != CF_OK)
-        fail_msg("migrate: %s", err);
+    cf_error err = {0};
+    if (cf_store_migrate(dsn, &err) != CF_OK)
+        fail_msg("migrate: %s", err.msg);
     cf_store_config cfg = {.dsn = dsn,
                            .max_connections = 3,
                            .statement_timeout_ms = STMT_TIMEOUT_MS,
                            .io_timeout_ms = IO_TIMEOUT_MS,
                            .connect_timeout_ms = CONNECT_TIMEOUT_MS};
-    if (cf_store_open(&cfg, &st_, err, sizeof err) != CF_OK)
-        fail_msg("open: %s", err);
+    if (cf_store_open(&cfg, &st_, &err) != CF_OK)
+        fail_msg("open: %s", err.msg);
     admin = PQconnectdb(dsn);
     assert_int_equal(PQstatus(admin), CONNECTION_OK);
     return 0;

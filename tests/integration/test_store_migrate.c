@@ -37,11 +37,11 @@ static void test_migrate_concurrent_once(void **state)
         pids[i] = fork();
         assert_true(pids[i] >= 0);
         if (pids[i] == 0) {
-            char err[256];
+            cf_error err = {0};
             int applied = 0;
-            cf_status st = cf_store_migrate_counted(dsn, &applied, err, sizeof err);
+            cf_status st = cf_store_migrate_counted(dsn, &applied, &err);
             if (st != CF_OK)
-                fprintf(stderr, "migrate: %s\n", err);
+                fprintf(stderr, "migrate: %s\n", err.msg);
             _exit(st == CF_OK ? (applied == 1 ? 10 : 0) : 1);
         }
     }
@@ -58,11 +58,11 @@ static void test_migrate_concurrent_once(void **state)
     assert_int_equal(scalar(dsn, "SELECT count(*) FROM pg_class WHERE relname LIKE "
                                  "'chrono_forge_%' AND relkind = 'r'"),
                      3);
-    char err[256];
+    cf_error err = {0};
     int applied = -1;
-    assert_int_equal(cf_store_migrate_counted(dsn, &applied, err, sizeof err), CF_OK);
+    assert_int_equal(cf_store_migrate_counted(dsn, &applied, &err), CF_OK);
     assert_int_equal(applied, 0);
-    assert_int_equal(cf_store_schema_version(dsn, err, sizeof err), CF_SCHEMA_VERSION);
+    assert_int_equal(cf_store_schema_version(dsn, &err), CF_SCHEMA_VERSION);
 }
 
 static void test_migrate_refuses_foreign_table(void **state)
@@ -77,30 +77,30 @@ static void test_migrate_refuses_foreign_table(void **state)
     assert_int_equal(PQresultStatus(r), PGRES_COMMAND_OK);
     PQclear(r);
     PQfinish(c);
-    char err[256];
-    assert_int_equal(cf_store_migrate(dsn, err, sizeof err), CF_ERR_STATE);
-    assert_non_null(strstr(err, "chrono_forge_workflows"));
-    assert_non_null(strstr(err, "Ruby ChronoForge"));
+    cf_error err = {0};
+    assert_int_equal(cf_store_migrate(dsn, &err), CF_ERR_STATE);
+    assert_non_null(strstr(err.msg, "chrono_forge_workflows"));
+    assert_non_null(strstr(err.msg, "Ruby ChronoForge"));
     assert_int_equal(scalar(dsn, "SELECT count(*) FROM pg_class WHERE relname = "
                                  "'chronoforge_schema_migrations'"),
                      0);
     /* A store refuses to open on it too. */
     cf_store *s = NULL;
     cf_store_config cfg = {.dsn = dsn};
-    assert_int_equal(cf_store_open(&cfg, &s, err, sizeof err), CF_ERR_STATE);
+    assert_int_equal(cf_store_open(&cfg, &s, &err), CF_ERR_STATE);
     assert_null(s);
 }
 
 static void test_migrate_bad_dsn_and_no_password_in_errors(void **state)
 {
     (void)state;
-    char err[256];
+    cf_error err = {0};
     assert_int_equal(cf_store_migrate("host=127.0.0.1 port=1 user=x password=hunter2 "
                                       "connect_timeout=2",
-                                      err, sizeof err),
+                                      &err),
                      CF_ERR_UNAVAILABLE);
-    assert_null(strstr(err, "hunter2"));
-    assert_int_equal(cf_store_migrate("not a dsn ===", err, sizeof err), CF_ERR_INVALID);
+    assert_null(strstr(err.msg, "hunter2"));
+    assert_int_equal(cf_store_migrate("not a dsn ===", &err), CF_ERR_INVALID);
 }
 
 int main(void)

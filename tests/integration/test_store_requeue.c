@@ -44,12 +44,12 @@ static int group_setup(void **state)
 {
     (void)state;
     cf_test_fresh_database(dsn, sizeof dsn);
-    char err[256];
-    if (cf_store_migrate(dsn, err, sizeof err) != CF_OK)
-        fail_msg("migrate: %s", err);
+    cf_error err = {0};
+    if (cf_store_migrate(dsn, &err) != CF_OK)
+        fail_msg("migrate: %s", err.msg);
     cf_store_config cfg = {.dsn = dsn, .max_connections = 3};
-    if (cf_store_open(&cfg, &st_, err, sizeof err) != CF_OK)
-        fail_msg("open: %s", err);
+    if (cf_store_open(&cfg, &st_, &err) != CF_OK)
+        fail_msg("open: %s", err.msg);
     admin = PQconnectdb(dsn);
     assert_int_equal(PQstatus(admin), CONNECTION_OK);
     return 0;
@@ -227,7 +227,7 @@ static void test_requeue_refusals_write_nothing(void **state)
     assert_int_equal(begin("Flow", "rq-run", "w/1", &r), CF_OK); /* running */
     assert_int_equal(cf_store_requeue(st_, "Flow", "rq-run", &req, &res), CF_ERR_STATE);
     assert_int_equal(res.previous_state, CF_WF_RUNNING);
-    cf_store_errstr(st_, why, sizeof why);
+    snprintf(why, sizeof why, "%s", cf_store_errstr(st_));
     assert_non_null(strstr(why, "running"));
     cf_write_set done = {
         .workflow_id = r.id, .fence = r.fence, .outcome = CF_WS_COMPLETE, .attempt = -1};

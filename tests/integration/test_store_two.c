@@ -85,18 +85,18 @@ static int64_t scalar(PGconn *c, const char *sql_text)
 static void test_store_two_stores_commit_concurrently(void **state)
 {
     (void)state;
-    char err[256];
+    cf_error err = {0};
     for (int d = 0; d < 2; d++) {
         cf_test_fresh_database(dsns[d], sizeof dsns[d]);
-        if (cf_store_migrate(dsns[d], err, sizeof err) != CF_OK)
-            fail_msg("migrate: %s", err);
+        if (cf_store_migrate(dsns[d], &err) != CF_OK)
+            fail_msg("migrate: %s", err.msg);
     }
     /* Stores 0 and 1 share a database, store 2 has its own. Small batches: many per store. */
     cf_store *stores[NSTORES];
     for (int k = 0; k < NSTORES; k++) {
         cf_store_config cfg = {.dsn = dsns[k == 2], .max_connections = 3, .batch_max = 4};
-        if (cf_store_open(&cfg, &stores[k], err, sizeof err) != CF_OK)
-            fail_msg("open: %s", err);
+        if (cf_store_open(&cfg, &stores[k], &err) != CF_OK)
+            fail_msg("open: %s", err.msg);
     }
     worker_arg args[NSTORES][THREADS];
     pthread_t th[NSTORES][THREADS];

@@ -66,10 +66,11 @@ static void set(const char *flag, const char *value)
 static void test_second_stop_abandons_the_step_and_returns(void **state)
 {
     (void)state;
-    char dsn[512], prefix[64], why[256];
+    char dsn[512], prefix[64];
+    cf_error why = {0};
     cf_test_fresh_database(dsn, sizeof dsn);
-    if (cf_store_migrate(dsn, why, sizeof why) != CF_OK)
-        fail_msg("migrate: %s", why);
+    if (cf_store_migrate(dsn, &why) != CF_OK)
+        fail_msg("migrate: %s", why.msg);
     cf_test_prefix(prefix, sizeof prefix);
     assert_int_equal(cf_config_load(&cfg, NULL), CF_OK);
     set("redis-url", cf_test_env("CF_TEST_REDIS_URL"));
@@ -88,9 +89,9 @@ static void test_second_stop_abandons_the_step_and_returns(void **state)
     assert_int_equal(cf_envelope_init_job(&env, "AbandonTest", "a-1", "default", &err), CF_OK);
     cf_buf buf = CF_BUF_INIT;
     assert_int_equal(cf_envelope_encode(&env, &buf), CF_OK);
-    cf_redis *r = cf_test_redis_open();
-    assert_int_equal(cf_enqueue(r, prefix, "default", buf.data, buf.len), CF_OK);
-    cf_redis_free(r);
+    cf_queue *q = cf_test_queue_open(prefix, NULL);
+    assert_int_equal(cf_enqueue(q, "default", buf.data, buf.len), CF_OK);
+    cf_queue_free(q);
     cf_buf_deinit(&buf);
     cf_envelope_deinit(&env);
     assert_true(cf_test_wait_for(flag_set, &in_step, 30000));

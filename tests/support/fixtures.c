@@ -11,6 +11,7 @@
 
 #include "common/clock.h"
 #include "common/rand.h"
+#include "queue/queue.h"
 #include "queue/redis_conn.h"
 #include "tests/support/test.h"
 
@@ -38,6 +39,15 @@ cf_redis *cf_test_redis_open(void)
     if (cf_redis_open(cf_test_env("CF_TEST_REDIS_URL"), NULL, &r, &err) != CF_OK)
         fail_msg("open: %s", err.msg);
     return r;
+}
+
+cf_queue *cf_test_queue_open(const char *prefix, const char *worker_id)
+{
+    cf_queue *q = NULL;
+    cf_error err = {0};
+    if (cf_queue_open(cf_test_env("CF_TEST_REDIS_URL"), prefix, worker_id, NULL, &q, &err) != CF_OK)
+        fail_msg("open: %s", err.msg);
+    return q;
 }
 
 void cf_test_prefix(char *buf, size_t cap)

@@ -309,9 +309,9 @@ static cf_status mem_commit(void *impl, const cf_write_set *ws)
     return st;
 }
 
-static void mem_errstr(void *impl, char *buf, size_t cap)
+static const char *mem_errstr(void *impl)
 {
-    snprintf(buf, cap, "%s", ((cf_memstore *)impl)->err);
+    return ((cf_memstore *)impl)->err;
 }
 
 cf_store_port cf_memstore_port(cf_memstore *m)

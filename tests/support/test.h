@@ -25,6 +25,10 @@ bool cf_test_have_services(void);
  * Free with cf_redis_free. */
 struct cf_redis *cf_test_redis_open(void);
 
+/* cf_test_queue_open opens a queue handle on the test Redis under prefix, for worker_id (may
+ * be NULL); fails the test on error. Free with cf_queue_free. */
+struct cf_queue *cf_test_queue_open(const char *prefix, const char *worker_id);
+
 /* cf_test_prefix writes a Redis key prefix unique to this process and call ("cf:test:<pid>:<hex>").
  */
 void cf_test_prefix(char *buf, size_t cap);
