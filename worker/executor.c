@@ -393,6 +393,26 @@ static void adjust_lock_ttl(cf_executor *ex, const cf_envelope *env, const cf_wo
                  (long long)ttl);
 }
 
+/* unknown_state: the workflow is in a state this binary does not know (a newer release wrote
+ * it, during a rolling deploy). It is never run here, and the delivery is not dropped either:
+ * it goes back, due later, for a worker that knows the state; the delay grows with how long the
+ * workflow has been in that state (1 s to 5 min), so an old worker left behind costs little. */
+static void unknown_state(cf_executor *ex, const char *queue, const char *raw, size_t len,
+                          const cf_envelope *env, const char *token, const cf_wf_row *row)
+{
+    atomic_fetch_add(&ex->stats->not_executable, 1);
+    int64_t now = cf_clock_unix_ms();
+    int64_t age = row->updated_at_ms > 0 ? now - row->updated_at_ms : 0;
+    int64_t delay = age < 1000 ? 1000 : age > 300000 ? 300000 : age;
+    cf_log_ctx lc = {.wf_class = env->wf_class, .wf_key = env->key, .jid = env->jid};
+    cf_logkv(CF_LOG_WARN, &lc, "event=unknown_state",
+             "the workflow is in a state this release does not know (a newer release's?); not "
+             "run here, the delivery is put back for %lldms",
+             (long long)delay);
+    release(ex, env, token);
+    REDIS_RETRY(ex, "unknown_state", cf_fetch_reschedule(ex->queue, queue, raw, len, now + delay));
+}
+
 /* run_workflow: begin in Postgres, replay, finish. */
 static void run_workflow(cf_executor *ex, const char *queue, const char *raw, size_t len,
                          cf_envelope *env, const cf_workflow_def *def, const char *token,
@@ -425,6 +445,12 @@ static void run_workflow(cf_executor *ex, const char *queue, const char *raw, si
                      "never creates a workflow)");
         release(ex, env, token);
         ack(ex, queue, raw, len);
+        cf_wf_row_deinit(&row);
+        cf_step_list_deinit(&steps);
+        return;
+    }
+    if (st == CF_ERR_STATE && row.state == CF_WF_UNKNOWN) {
+        unknown_state(ex, queue, raw, len, env, token, &row);
         cf_wf_row_deinit(&row);
         cf_step_list_deinit(&steps);
         return;

@@ -99,6 +99,40 @@ static void test_wait_halts_until_its_target(void **state)
     assert_int_equal(steps_completed("wait-1"), 4);
 }
 
+/* A workflow in a state this release does not know (a newer release's, during a rolling
+ * deploy) is never run, and its delivery is not dropped: it is put back until a worker that
+ * knows the state (here: the state set back) takes it. On a release that acked it, the
+ * workflow, left with nothing scheduled, would never complete. */
+static void test_unknown_state_is_never_run_and_never_dropped(void **state)
+{
+    (void)state;
+    cf_e2e_enqueue(&E, "Exerciser", "future-1", "{\"steps\": 2, \"wait_ms\": 4000}");
+    assert_true(cf_e2e_wait_state(&E, "future-1", "idle", DEADLINE_MS)); /* in its wait */
+    /* what a newer release's migration would do: allow its new state */
+    cf_e2e_sql_exec(&E, "ALTER TABLE chrono_forge_workflows DROP CONSTRAINT IF EXISTS "
+                        "chrono_forge_workflows_state_check");
+    char *r = cf_e2e_sql(&E,
+                         "UPDATE chrono_forge_workflows SET state = 'from_a_newer_release', "
+                         "next_wake_at = NULL WHERE key = $1 RETURNING 1",
+                         "future-1");
+    assert_string_equal(r, "1");
+    free(r);
+    /* the wait's continuation comes due: not run, put back */
+    assert_true(cf_e2e_wait_log_events(&E, 0, "unknown_state", "key=future-1", 2, DEADLINE_MS));
+    assert_int_equal(cf_e2e_sql_int(&E,
+                                    "SELECT count(*) FROM chrono_forge_execution_logs l JOIN "
+                                    "chrono_forge_workflows w ON w.id = l.workflow_id WHERE "
+                                    "w.key = $1 AND l.step_name = 'durably_execute$step_2'",
+                                    "future-1"),
+                     0);
+    r = cf_e2e_sql(&E,
+                   "UPDATE chrono_forge_workflows SET state = 'idle' WHERE key = $1 RETURNING 1",
+                   "future-1");
+    free(r);
+    assert_true(cf_e2e_wait_state(&E, "future-1", "completed", DEADLINE_MS));
+    assert_int_equal(cf_e2e_log_events(&E, 0, "not_executable", "key=future-1"), 0);
+}
+
 static void test_retry_with_backoff_then_success(void **state)
 {
     (void)state;
@@ -294,6 +328,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_exerciser_runs_every_step_once_and_saves_context),
         cmocka_unit_test(test_wait_halts_until_its_target),
+        cmocka_unit_test(test_unknown_state_is_never_run_and_never_dropped),
         cmocka_unit_test(test_retry_with_backoff_then_success),
         cmocka_unit_test(test_exhaustion_stalls_and_requeue_completes),
         cmocka_unit_test(test_workflow_level_exhaustion_fails),

@@ -208,6 +208,17 @@ static char *sql_params(cf_e2e *e, const char *sql, int n, const char *const *pa
     return v;
 }
 
+void cf_e2e_sql_exec(cf_e2e *e, const char *sql)
+{
+    PGconn *c = db(e);
+    PGresult *r = PQexec(c, sql);
+    ExecStatusType rs = PQresultStatus(r);
+    if (rs != PGRES_COMMAND_OK && rs != PGRES_TUPLES_OK)
+        fail_msg("statement failed: %s: %s", sql, PQerrorMessage(c));
+    PQclear(r);
+    PQfinish(c);
+}
+
 char *cf_e2e_sql(cf_e2e *e, const char *sql, const char *param1)
 {
     const char *params[1] = {param1};

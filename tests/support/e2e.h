@@ -46,6 +46,8 @@ void cf_e2e_enqueue(cf_e2e *e, const char *wf_class, const char *key, const char
 /* cf_e2e_sql runs a query (a literal; $1 = param1 may be NULL) and returns the first column of
  * the first row as an owned string ("" when no row); free with free(). */
 char *cf_e2e_sql(cf_e2e *e, const char *sql, const char *param1);
+/* cf_e2e_sql_exec runs a statement without parameters (DDL too) on the test's database. */
+void cf_e2e_sql_exec(cf_e2e *e, const char *sql);
 int64_t cf_e2e_sql_int(cf_e2e *e, const char *sql, const char *param1);
 
 /* cf_e2e_state returns the state of workflow key ("" when absent) in buf. */
