@@ -46,22 +46,21 @@
 
 /* Find-or-create and lock every run begin of a batch, in one statement.
  * $1: a JSON array of {i, c: class, k: key, q: queue, kw: kwargs, op: options, l: lock value,
- *     rt: retry, me: must exist} whose (class, key) pairs are distinct; $2: the batch's write
- *     token.
+ *     me: must exist} whose (class, key) pairs are distinct; $2: the batch's write token.
  * Guarantees: existing rows are locked (FOR UPDATE, in id order, so concurrent batches cannot
  * deadlock) before they are judged; SELECT first, so the INSERT runs only for rows that do not
  * exist and replays burn no sequence values; a request that must exist (a continuation, which
  * carries no kwargs) never creates a row; a created row is born running and locked, so no
- * reader ever sees it otherwise; an executable row (idle, running; stalled/failed when rt) gets
- * fence + 1, the lock, crash_count + 1 when the previous run never released, and on the retry
- * transition fresh budgets (retry_counts {} and no "retry_counts" in its failed steps); every
- * changed row carries $2, the batch's write token. A lost creation race returns no row for that
- * request (the caller runs it again and finds the winner's row). Each returned row is the
- * workflow, then 'begun'|'refused', created, retried and the request index i. */
+ * reader ever sees it otherwise; only an idle or running row begins (stalled and failed rows
+ * are resumed by a requeue, sql_requeue below, never here): it gets fence + 1, the lock, and
+ * crash_count + 1 when the previous run never released; every changed row carries $2, the
+ * batch's write token. A lost creation race returns no row for that request (the caller runs it
+ * again and finds the winner's row). Each returned row is the workflow, then 'begun'|'refused',
+ * created and the request index i. */
 static const char sql_run_begins[] =
     "WITH r AS ("
     "  SELECT * FROM jsonb_to_recordset($1::jsonb)"
-    "    AS r(i int, c text, k text, q text, kw jsonb, op jsonb, l text, rt bool, me bool)),"
+    "    AS r(i int, c text, k text, q text, kw jsonb, op jsonb, l text, me bool)),"
     " cur AS ("
     "  SELECT w.id, w.state, w.locked_by, r.i"
     "  FROM " WF " w JOIN r ON w.job_class = r.c AND w.key = r.k"
@@ -86,28 +85,18 @@ static const char sql_run_begins[] =
     "      started_at = coalesce(w.started_at, now()),"
     "      next_wake_at = NULL,"
     "      crash_count = w.crash_count + (w.locked_by IS NOT NULL)::int,"
-    "      retry_counts = CASE WHEN cur.state IN ('stalled', 'failed') THEN '{}'::jsonb"
-    "                          ELSE w.retry_counts END,"
     "      write_token = $2,"
     "      updated_at = now()"
     "  FROM cur JOIN r ON r.i = cur.i"
-    "  WHERE w.id = cur.id"
-    "    AND (cur.state IN ('idle', 'running')"
-    "         OR (r.rt AND cur.state IN ('stalled', 'failed')))"
-    "  RETURNING w.*, cur.state IN ('stalled', 'failed') AS was_retry, cur.i),"
-    " rst AS ("
-    "  UPDATE " LOG " AS l"
-    "  SET metadata = l.metadata - 'retry_counts', updated_at = now()"
-    "  FROM upd"
-    "  WHERE upd.was_retry AND l.workflow_id = upd.id AND l.state = 'failed'"
-    "    AND l.metadata ? 'retry_counts')"
-    " SELECT " WF_COLS("ins") ", 'begun', true, false, r.i"
+    "  WHERE w.id = cur.id AND cur.state IN ('idle', 'running')"
+    "  RETURNING w.*, cur.i)"
+    " SELECT " WF_COLS("ins") ", 'begun', true, r.i"
     " FROM ins JOIN r ON ins.job_class = r.c AND ins.key = r.k"
     " UNION ALL"
-    " SELECT " WF_COLS("upd") ", 'begun', false, upd.was_retry, upd.i"
+    " SELECT " WF_COLS("upd") ", 'begun', false, upd.i"
     " FROM upd"
     " UNION ALL"
-    " SELECT " WF_COLS("w") ", 'refused', false, false, cur.i"
+    " SELECT " WF_COLS("w") ", 'refused', false, cur.i"
     " FROM " WF " w JOIN cur ON w.id = cur.id"
     " WHERE NOT EXISTS (SELECT 1 FROM upd WHERE upd.i = cur.i)";
 
@@ -374,8 +363,8 @@ static const char sql_sweep_running[] =
  * which names the row), $4 requested_by, $5 reason (NULL or '': none), $6 job_id (NULL: none).
  * Guarantees: the workflow row is locked (FOR UPDATE) before it is judged, so a requeue and a
  * run's begin or commit serialise; only stalled or failed rows change, to idle and due now
- * (healing republishes it if the wake is lost), with fresh budgets as run_begin's retry
- * transition gives them (retry_counts {} and no "retry_counts" in failed steps' metadata), and
+ * (healing republishes it if the wake is lost), with fresh budgets (retry_counts {} and no
+ * "retry_counts" in failed steps' metadata; attempt numbers keep counting), and
  * the `$workflow_retry$<ms>` row is written in the same transaction. A request whose row
  * (same ms, same requested_by) exists already changes nothing and says so in column 5, which
  * makes a retry after an unknown outcome safe. No row at all: no such workflow. */

@@ -45,8 +45,11 @@ extern const cf_sql_stmt cf_sql_stmts[CF_SQL_COUNT_];
  * 5 queue, 6 attempt, 7 crash_count, 8 kwargs, 9 options, 10 context, 11 retry_counts,
  * 12 locked_by, 13 created_at_ms, 14 started_at_ms, 15 completed_at_ms, 16 updated_at_ms,
  * 17 locked_at_ms, 18 next_wake_at_ms. RUN_BEGINS adds 19 outcome ("begun"|"refused"),
- * 20 created, 21 retried, 22 the request index i. */
-#define CF_SQL_WF_NCOLS 19
+ * 20 created, 21 the request index i. */
+#define CF_SQL_WF_NCOLS          19
+#define CF_SQL_BEGIN_COL_OUTCOME (CF_SQL_WF_NCOLS)
+#define CF_SQL_BEGIN_COL_CREATED (CF_SQL_WF_NCOLS + 1)
+#define CF_SQL_BEGIN_COL_INDEX   (CF_SQL_WF_NCOLS + 2)
 
 /* Step columns (cf_rows_steps): 0 id, 1 step_name, 2 state, 3 attempts, 4 metadata,
  * 5 started_at_ms, 6 last_executed_at_ms, 7 completed_at_ms, 8 error_class, 9 error_message. */

@@ -7,7 +7,7 @@
 
 typedef struct wf_entry {
     const char *name;
-    bool executable, retry_executable;
+    bool executable, requeueable;
 } wf_entry;
 
 typedef struct step_entry {
@@ -15,8 +15,8 @@ typedef struct step_entry {
     bool done;
 } step_entry;
 
-#define WF_ENTRY_(e, n, exec, retry_exec) [CF_WF_##e] = {n, exec, retry_exec},
-#define STEP_ENTRY_(e, n, done)           [CF_STEP_##e] = {n, done},
+#define WF_ENTRY_(e, n, exec, requeue) [CF_WF_##e] = {n, exec, requeue},
+#define STEP_ENTRY_(e, n, done)        [CF_STEP_##e] = {n, done},
 
 static const wf_entry wf_states[CF_WF_STATE_COUNT] = {[CF_WF_UNKNOWN] = {"unknown", false, false},
                                                       CF_WF_STATE_TABLE(WF_ENTRY_)};
@@ -42,16 +42,14 @@ const char *cf_wf_state_name(cf_wf_state st)
     return wf_states[wf_valid(st) ? st : CF_WF_UNKNOWN].name;
 }
 
-bool cf_wf_state_executable(cf_wf_state st, bool retry)
+bool cf_wf_state_executable(cf_wf_state st)
 {
-    if (!wf_valid(st))
-        return false;
-    return retry ? wf_states[st].retry_executable : wf_states[st].executable;
+    return wf_valid(st) && wf_states[st].executable;
 }
 
 bool cf_wf_state_retryable(cf_wf_state st)
 {
-    return wf_valid(st) && wf_states[st].retry_executable && !wf_states[st].executable;
+    return wf_valid(st) && wf_states[st].requeueable;
 }
 
 cf_step_state cf_step_state_parse(const char *s)

@@ -11,10 +11,10 @@
 
 #include <stdbool.h>
 
-/* X(ENUM, "sql name", executable by any delivery, executable by a retry_workflow delivery) */
+/* X(ENUM, "sql name", a run may begin on it, a requeue resumes it (store/requeue.h)) */
 #define CF_WF_STATE_TABLE(X)                                                                       \
-    X(IDLE, "idle", true, true)                                                                    \
-    X(RUNNING, "running", true, true)                                                              \
+    X(IDLE, "idle", true, false)                                                                   \
+    X(RUNNING, "running", true, false)                                                             \
     X(COMPLETED, "completed", false, false)                                                        \
     X(FAILED, "failed", false, true)                                                               \
     X(STALLED, "stalled", false, true)
@@ -25,8 +25,8 @@
     X(COMPLETED, "completed", true)                                                                \
     X(FAILED, "failed", false)
 
-#define CF_STATES_ENUM_WF_(e, name, exec, retry_exec) CF_WF_##e,
-#define CF_STATES_ENUM_STEP_(e, name, done)           CF_STEP_##e,
+#define CF_STATES_ENUM_WF_(e, name, exec, requeue) CF_WF_##e,
+#define CF_STATES_ENUM_STEP_(e, name, done)        CF_STEP_##e,
 
 typedef enum cf_wf_state {
     CF_WF_UNKNOWN = 0, /* a string this binary does not know; never executable */
@@ -46,11 +46,12 @@ cf_wf_state cf_wf_state_parse(const char *s);
  * out of range. Static storage. */
 const char *cf_wf_state_name(cf_wf_state st);
 
-/* cf_wf_state_executable: may a run begin on a workflow in state st? retry: the delivery is a
- * retry_workflow (requeue). CF_WF_UNKNOWN: never. */
-bool cf_wf_state_executable(cf_wf_state st, bool retry);
+/* cf_wf_state_executable: may a run begin on a workflow in state st (idle, running)?
+ * CF_WF_UNKNOWN: never. */
+bool cf_wf_state_executable(cf_wf_state st);
 
-/* cf_wf_state_retryable: is st a state a requeue resumes (executable only with retry)? */
+/* cf_wf_state_retryable: is st a state a requeue resumes (stalled, failed)? CF_WF_UNKNOWN:
+ * never. */
 bool cf_wf_state_retryable(cf_wf_state st);
 
 cf_step_state cf_step_state_parse(const char *s);

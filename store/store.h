@@ -70,7 +70,6 @@ typedef struct cf_wf_row {
     json_t *kwargs, *options, *context, *retry_counts; /* owned refs; never NULL once filled */
     char locked_by[160];                               /* "" when not locked */
     bool created; /* cf_store_run_begin / cf_store_wf_ensure: this call created the row */
-    bool retried; /* cf_store_run_begin: this call did the stalled|failed -> running transition */
     int64_t created_at_ms, started_at_ms, completed_at_ms, updated_at_ms; /* Unix ms, 0 = NULL */
     int64_t locked_at_ms, next_wake_at_ms;                                /* Unix ms, 0 = NULL */
 } cf_wf_row;
@@ -110,7 +109,6 @@ typedef struct cf_run_begin_args {
     const char *queue;          /* stored when created; NULL: "default" */
     const char *lock_value;     /* "<worker-id>/<run-id>", recorded in locked_by */
     json_t *kwargs, *options;   /* stored when created (borrowed; NULL: {}) */
-    bool retry;                 /* a retry_workflow envelope: stalled|failed are executable */
     bool must_exist;            /* never create the row (a continuation carries no kwargs):
                                    CF_ERR_NOT_FOUND when it does not exist */
     cf_step_list *steps;        /* optional: when non-NULL and the run begins, receives what
@@ -123,18 +121,17 @@ typedef struct cf_run_begin_args {
  * kwargs/options/queue (must_exist and no row: CF_ERR_NOT_FOUND, nothing written); creation
  * is race-safe (two creators: one row). A row this call creates is committed already locked:
  * it is born idle inside the transaction, so no reader ever sees it otherwise.
- * If executable (idle, running; stalled/failed too when args->retry), it sets state=running,
- * fence=fence+1, locked_by=lock_value, locked_at=now(), started_at=coalesce(started_at, now()),
- * next_wake_at=NULL, and crash_count+=1 when locked_by was still set (the previous run never
- * released). The retry transition (stalled|failed -> running, out->retried) also resets the
- * workflow's retry_counts to {} and removes the "retry_counts" key from the metadata of its
- * failed steps (fresh budgets); attempt numbers keep counting.
+ * If executable (idle, running), it sets state=running, fence=fence+1, locked_by=lock_value,
+ * locked_at=now(), started_at=coalesce(started_at, now()), next_wake_at=NULL, and
+ * crash_count+=1 when locked_by was still set (the previous run never released). A stalled or
+ * failed workflow never begins here: a requeue (cf_store_requeue, store/requeue.h) first makes
+ * it idle with fresh budgets, and a plain begin then runs it.
  * Returns CF_OK with *out filled (owned; cf_wf_row_deinit); CF_ERR_STATE when not executable
  * (out filled with the row as it is, fence unchanged); CF_ERR_INVALID for bad arguments;
  * transient errors (IO, UNAVAILABLE, TIMEOUT) when the store could not reach Postgres in time.
  * If the commit's outcome was unknown (connection cut), the writer reads the row back and
- * answers from what is stored; then out->created/retried are derived from it (created = fence
- * is 1 and it was never started before; retried = false). */
+ * answers from what is stored; then out->created is derived from it (fence is 1: it was never
+ * started before). */
 CF_MUST_CHECK cf_status cf_store_run_begin(cf_store *s, const cf_run_begin_args *args,
                                            cf_wf_row *out);
 

@@ -131,11 +131,10 @@ cf_status cf_writer_submit(cf_writer *w, cf_op *op)
 static void finish_begin(cf_op *op, PGresult *res, int row, PGresult *steps, int sfirst, int sn)
 {
     cf_status st = cf_rows_wf(res, row, op->begin_out);
-    bool begun = st == CF_OK && strcmp(PQgetvalue(res, row, CF_SQL_WF_NCOLS), "begun") == 0;
-    if (st == CF_OK) {
-        op->begin_out->created = PQgetvalue(res, row, CF_SQL_WF_NCOLS + 1)[0] == 't';
-        op->begin_out->retried = PQgetvalue(res, row, CF_SQL_WF_NCOLS + 2)[0] == 't';
-    }
+    bool begun =
+        st == CF_OK && strcmp(PQgetvalue(res, row, CF_SQL_BEGIN_COL_OUTCOME), "begun") == 0;
+    if (st == CF_OK)
+        op->begin_out->created = PQgetvalue(res, row, CF_SQL_BEGIN_COL_CREATED)[0] == 't';
     if (st == CF_OK && begun && steps && op->begin->steps)
         st = cf_rows_steps_range(steps, sfirst, sn, 1, op->begin->steps);
     if (st == CF_OK && !begun) {
@@ -264,7 +263,7 @@ static void answer_all(cf_writer *w, cf_op **ops, size_t n, plan *p, cf_op **ret
         PGresult *r = p->st[k].res;
         for (int j = 0; j < PQntuples(r); j++) {
             int col = p->st[k].id == CF_SQL_WRITE_SETS   ? 0
-                      : p->st[k].id == CF_SQL_RUN_BEGINS ? CF_SQL_WF_NCOLS + 3
+                      : p->st[k].id == CF_SQL_RUN_BEGINS ? CF_SQL_BEGIN_COL_INDEX
                                                          : 0;
             long i = strtol(PQgetvalue(r, j, col), NULL, 10);
             if (i < 0 || (size_t)i >= n)
@@ -491,10 +490,8 @@ static bool resolve(cf_writer *w, cf_op **ops, size_t n, const char *token, int 
         }
         if (rs == CF_OK && PQntuples(row) == 1) {
             rs = cf_rows_wf(row, 0, op->begin_out);
-            if (rs == CF_OK) {
+            if (rs == CF_OK)
                 op->begin_out->created = op->begin_out->fence == 1;
-                op->begin_out->retried = false;
-            }
             if (rs == CF_OK && steps)
                 rs = cf_rows_steps(steps, op->begin->steps);
         } else if (rs == CF_OK) {

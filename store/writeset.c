@@ -66,7 +66,6 @@ cf_status cf_op_encode_begin(cf_op *op, const cf_run_begin_args *a, cf_wf_row *o
     rc = rc || json_object_set_new(o, "kw", obj_or_empty(a->kwargs));
     rc = rc || json_object_set_new(o, "op", obj_or_empty(a->options));
     rc = rc || json_object_set_new(o, "l", json_string(a->lock_value));
-    rc = rc || json_object_set_new(o, "rt", json_boolean(a->retry));
     rc = rc || json_object_set_new(o, "me", json_boolean(a->must_exist));
     return finish_obj(op, o, rc);
 }

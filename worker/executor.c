@@ -431,7 +431,7 @@ static void run_workflow(cf_executor *ex, const char *queue, const char *raw, si
          * retry_later resumes (SPEC §4). */
         .must_exist = !first_delivery(env),
         .steps = &steps,
-    }; /* .retry stays false: a retry_workflow delivery was applied by requeue_first */
+    }; /* a retry_workflow delivery was applied by requeue_first: now a plain begin */
     cf_log_ctx lc = {.wf_class = env->wf_class, .wf_key = env->key, .jid = env->jid};
     cf_status st = cf_store_run_begin(ex->store, &args, &row);
     if (st == CF_ERR_NOT_FOUND) {

@@ -1,9 +1,10 @@
 // SPDX-License-Identifier: MIT
 /* tests/integration/test_store.c: the store against a real Postgres: run begin (create, race,
- * guards, retry transition, crash counter), fencing of every write, write sets (steps, context,
- * markers, errors and their snapshot cap), one-query step loading counted by the server,
- * atomicity of a write set under a failure injected between its statements, and concurrent
- * runs taking over each other's workflows while their stale predecessors still commit. */
+ * guards, a requeue then a plain begin, crash counter), fencing of every write, write sets
+ * (steps, context, markers, errors and their snapshot cap), one-query step loading counted by
+ * the server, atomicity of a write set under a failure injected between its statements, and
+ * concurrent runs taking over each other's workflows while their stale predecessors still
+ * commit. */
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -14,6 +15,7 @@
 #include "store/context.h"
 #include "store/migrate.h"
 #include "store/query.h"
+#include "store/requeue.h"
 #include "store/store.h"
 #include "tests/support/test.h"
 
@@ -63,10 +65,9 @@ static int group_teardown(void **state)
     return 0;
 }
 
-static cf_status begin(const char *cls, const char *key, const char *lock, bool retry,
-                       cf_wf_row *row)
+static cf_status begin(const char *cls, const char *key, const char *lock, cf_wf_row *row)
 {
-    cf_run_begin_args a = {.wf_class = cls, .key = key, .lock_value = lock, .retry = retry};
+    cf_run_begin_args a = {.wf_class = cls, .key = key, .lock_value = lock};
     return cf_store_run_begin(st_, &a, row);
 }
 
@@ -89,7 +90,7 @@ static void test_store_begin_creates_and_fences(void **state)
     cf_wf_row_deinit(&r);
     json_decref(kw);
     /* A second begin while the first still holds it: a crashed run; fence and counter move. */
-    assert_int_equal(begin("Order", "k1", "w2/r2", false, &r), CF_OK);
+    assert_int_equal(begin("Order", "k1", "w2/r2", &r), CF_OK);
     assert_false(r.created);
     assert_int_equal(r.id, id);
     assert_int_equal(r.fence, 2);
@@ -111,7 +112,7 @@ static void *racer(void *p)
     race_arg *a = p;
     cf_wf_row r;
     pthread_barrier_wait(a->bar);
-    a->st = a->use_begin ? begin("Race", a->key, "w/r", false, &r)
+    a->st = a->use_begin ? begin("Race", a->key, "w/r", &r)
                          : cf_store_wf_ensure(st_, "Race", a->key, NULL, NULL, NULL, &r);
     a->id = r.id;
     cf_wf_row_deinit(&r);
@@ -163,8 +164,8 @@ static void test_store_stale_fence_refused(void **state)
 {
     (void)state;
     cf_wf_row old, cur;
-    assert_int_equal(begin("Fence", "f1", "w1/a", false, &old), CF_OK);
-    assert_int_equal(begin("Fence", "f1", "w2/b", false, &cur), CF_OK);
+    assert_int_equal(begin("Fence", "f1", "w1/a", &old), CF_OK);
+    assert_int_equal(begin("Fence", "f1", "w2/b", &cur), CF_OK);
     json_t *ctx = json_pack("{ss}", "who", "stale");
     cf_ws_step step = {.name = "durably_execute$x", .state = CF_STEP_COMPLETED, .attempts = 1};
     cf_write_set ws = {.workflow_id = old.id,
@@ -205,7 +206,7 @@ static void test_store_step_context_and_completion(void **state)
 {
     (void)state;
     cf_wf_row r;
-    assert_int_equal(begin("Flow", "c1", "w/1", false, &r), CF_OK);
+    assert_int_equal(begin("Flow", "c1", "w/1", &r), CF_OK);
     json_t *ctx = json_pack("{sisn}", "n", 1, "z");
     json_t *meta = json_pack("{ss}", "result", "ok");
     cf_ws_step step = {.name = "durably_execute$charge",
@@ -247,7 +248,7 @@ static void test_store_step_context_and_completion(void **state)
     assert_non_null(cf_step_list_find(&l, "$workflow_completion$"));
     cf_step_list_deinit(&l);
     /* Completed is not executable. */
-    assert_int_equal(begin("Flow", "c1", "w/2", false, &now), CF_ERR_STATE);
+    assert_int_equal(begin("Flow", "c1", "w/2", &now), CF_ERR_STATE);
     assert_int_equal(now.state, CF_WF_COMPLETED);
     cf_wf_row_deinit(&now);
     json_decref(ctx);
@@ -265,7 +266,7 @@ static void test_store_timeline_marker_after_last_step(void **state)
         char key[32];
         snprintf(key, sizeof key, "tl-%d", fail);
         cf_wf_row r;
-        assert_int_equal(begin("Timeline", key, "w/1", false, &r), CF_OK);
+        assert_int_equal(begin("Timeline", key, "w/1", &r), CF_OK);
         cf_ws_step steps[2] = {
             {.name = "durably_execute$first", .state = CF_STEP_COMPLETED, .attempts = 1},
             {.name = "durably_execute$last",
@@ -302,7 +303,7 @@ static void test_store_halt_sets_wake_and_releases(void **state)
 {
     (void)state;
     cf_wf_row r;
-    assert_int_equal(begin("Flow", "h1", "w/1", false, &r), CF_OK);
+    assert_int_equal(begin("Flow", "h1", "w/1", &r), CF_OK);
     cf_ws_step step = {.name = "wait$nap", .state = CF_STEP_PENDING, .attempts = 1};
     cf_write_set ws = {.workflow_id = r.id,
                        .fence = r.fence,
@@ -323,7 +324,7 @@ static void test_store_halt_sets_wake_and_releases(void **state)
     assert_string_equal(now.locked_by, "");
     cf_wf_row_deinit(&now);
     /* Next run: no crash counted (released), wake cleared. */
-    assert_int_equal(begin("Flow", "h1", "w/2", false, &now), CF_OK);
+    assert_int_equal(begin("Flow", "h1", "w/2", &now), CF_OK);
     assert_int_equal(now.crash_count, 0);
     assert_int_equal(now.next_wake_at_ms, 0);
     assert_int_equal(now.fence, r.fence + 1);
@@ -331,12 +332,13 @@ static void test_store_halt_sets_wake_and_releases(void **state)
     cf_wf_row_deinit(&r);
 }
 
-static void test_store_fail_stall_and_retry(void **state)
+static void test_store_fail_stall_and_requeue(void **state)
 {
     (void)state;
     cf_wf_row r;
-    assert_int_equal(begin("Flow", "s1", "w/1", false, &r), CF_OK);
+    assert_int_equal(begin("Flow", "s1", "w/1", &r), CF_OK);
     json_t *meta = json_pack("{s{si}}", "retry_counts", "default", 3);
+    json_t *wf_counts = json_pack("{si}", "Boom", 2);
     cf_ws_step step = {.name = "durably_execute$pay",
                        .state = CF_STEP_FAILED,
                        .attempts = 3,
@@ -355,16 +357,27 @@ static void test_store_fail_stall_and_retry(void **state)
                        .errors = &err,
                        .nerrors = 1,
                        .outcome = CF_WS_STALL,
-                       .attempt = -1};
+                       .attempt = 2,
+                       .retry_counts = wf_counts};
     assert_int_equal(cf_store_commit(st_, &ws), CF_OK);
+    json_decref(wf_counts);
     cf_wf_row now;
-    assert_int_equal(begin("Flow", "s1", "w/2", false, &now), CF_ERR_STATE);
+    assert_int_equal(begin("Flow", "s1", "w/2", &now), CF_ERR_STATE);
     assert_int_equal(now.state, CF_WF_STALLED);
     cf_wf_row_deinit(&now);
-    /* retry: stalled -> running under the lock, fresh budgets. */
-    assert_int_equal(begin("Flow", "s1", "w/3", true, &now), CF_OK);
-    assert_true(now.retried);
+    /* A requeue (stalled -> idle), then a plain begin: running under the lock, with fresh
+     * budgets for the workflow and its failed step; attempt numbers keep counting. */
+    cf_requeue_req req = {.requested_by = "test"};
+    cf_requeue_result rq;
+    assert_int_equal(cf_store_requeue(st_, "Flow", "s1", &req, &rq), CF_OK);
+    assert_int_equal(rq.previous_state, CF_WF_STALLED);
+    assert_int_equal(begin("Flow", "s1", "w/3", &now), CF_OK);
     assert_int_equal(now.state, CF_WF_RUNNING);
+    assert_int_equal(now.fence, r.fence + 1);
+    assert_string_equal(now.locked_by, "w/3");
+    assert_int_equal(now.crash_count, 0);
+    assert_int_equal(json_object_size(now.retry_counts), 0);
+    assert_int_equal(now.attempt, 2);
     cf_step_list l;
     assert_int_equal(cf_store_load_steps(st_, r.id, &l), CF_OK);
     const cf_step_row *pay = cf_step_list_find(&l, "durably_execute$pay");
@@ -408,7 +421,7 @@ static void test_store_error_snapshot_capped(void **state)
 {
     (void)state;
     cf_wf_row r;
-    assert_int_equal(begin("Flow", "snap", "w/1", false, &r), CF_OK);
+    assert_int_equal(begin("Flow", "snap", "w/1", &r), CF_OK);
     cf_context c;
     assert_int_equal(cf_context_init(&c, NULL), CF_OK);
     char *big = malloc(15001);
@@ -454,7 +467,7 @@ static void test_store_thousand_steps_one_query(void **state)
 {
     (void)state;
     cf_wf_row r;
-    assert_int_equal(begin("Long", "l1", "w/1", false, &r), CF_OK);
+    assert_int_equal(begin("Long", "l1", "w/1", &r), CF_OK);
     cf_ws_step steps[CF_WS_MAX_STEPS];
     char names[CF_WS_MAX_STEPS][48];
     for (int i = 0; i < CF_WS_MAX_STEPS; i++) {
@@ -529,7 +542,7 @@ static void test_store_write_set_atomic_under_injected_failure(void **state)
     for (int i = 0; i < N; i++) {
         char key[32];
         snprintf(key, sizeof key, "atom-%d", i);
-        assert_int_equal(begin("Atom", key, "w/1", false, &rows[i]), CF_OK);
+        assert_int_equal(begin("Atom", key, "w/1", &rows[i]), CF_OK);
         ctx[i] = json_pack("{ss}", "saved", "yes");
         args[i] = (commit_arg){.ws = {.workflow_id = rows[i].id,
                                       .fence = rows[i].fence,
@@ -756,7 +769,7 @@ int main(void)
         cmocka_unit_test(test_store_step_context_and_completion),
         cmocka_unit_test(test_store_timeline_marker_after_last_step),
         cmocka_unit_test(test_store_halt_sets_wake_and_releases),
-        cmocka_unit_test(test_store_fail_stall_and_retry),
+        cmocka_unit_test(test_store_fail_stall_and_requeue),
         cmocka_unit_test(test_store_error_snapshot_capped),
         cmocka_unit_test(test_store_thousand_steps_one_query),
         cmocka_unit_test(test_store_write_set_atomic_under_injected_failure),

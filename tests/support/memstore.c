@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT
 /* tests/support/memstore.c: the in-memory store of memstore.h: run begin, fenced write sets,
- * markers, and a pass driver. Mirrors CF_SQL_RUN_BEGINS and CF_SQL_WRITE_SETS (store/sql.c). */
+ * markers, a requeue, and a pass driver. Mirrors CF_SQL_RUN_BEGINS, CF_SQL_WRITE_SETS and
+ * CF_SQL_REQUEUE (store/sql.c). */
 #include "tests/support/memstore.h"
 
 #include <stdio.h>
@@ -119,12 +120,11 @@ static cf_status wf_copy(const cf_wf_row *src, cf_wf_row *out)
 /* ---- run begin ---- */
 
 cf_status cf_memstore_begin(cf_memstore *m, const char *wf_class, const char *key,
-                            const char *kwargs_json, bool retry, cf_wf_row *out,
-                            cf_step_list *steps)
+                            const char *kwargs_json, cf_wf_row *out, cf_step_list *steps)
 {
     memset(out, 0, sizeof *out);
     memset(steps, 0, sizeof *steps);
-    bool created = false, retried = false;
+    bool created = false;
     if (!m->exists) {
         cf_wf_row *w = &m->wf;
         w->id = m->next_id++;
@@ -138,11 +138,9 @@ cf_status cf_memstore_begin(cf_memstore *m, const char *wf_class, const char *ke
         w->state = CF_WF_IDLE; /* born idle inside the transaction, locked below */
         w->created_at_ms = m->now_ms;
         m->exists = created = true;
-    } else if (!cf_wf_state_executable(m->wf.state, retry)) {
+    } else if (!cf_wf_state_executable(m->wf.state)) {
         (void)wf_copy(&m->wf, out);
         return refuse(m, CF_ERR_STATE, "not executable");
-    } else {
-        retried = cf_wf_state_retryable(m->wf.state);
     }
     cf_wf_row *w = &m->wf;
     w->state = CF_WF_RUNNING;
@@ -153,19 +151,50 @@ cf_status cf_memstore_begin(cf_memstore *m, const char *wf_class, const char *ke
     if (w->started_at_ms == 0)
         w->started_at_ms = m->now_ms;
     w->next_wake_at_ms = 0;
-    if (retried) { /* fresh budgets: the workflow's, and the metadata of its failed steps */
-        json_decref(w->retry_counts);
-        w->retry_counts = json_object();
-        for (size_t i = 0; i < m->steps.n; i++)
-            if (m->steps.rows[i].state == CF_STEP_FAILED)
-                json_object_del(m->steps.rows[i].metadata, "retry_counts");
-    }
     cf_status st = wf_copy(w, out);
     out->created = created;
-    out->retried = retried;
     if (st == CF_OK)
         st = steps_copy(m, steps);
     return st;
+}
+
+/* ---- requeue ---- */
+
+cf_status cf_memstore_requeue(cf_memstore *m)
+{
+    m->err[0] = '\0';
+    if (!m->exists)
+        return refuse(m, CF_ERR_NOT_FOUND, "no such workflow");
+    char name[64];
+    snprintf(name, sizeof name, "$workflow_retry$%lld", (long long)m->now_ms);
+    if (step_find(m, name) != NULL)
+        return CF_OK; /* this request landed already */
+    cf_wf_row *w = &m->wf;
+    if (!cf_wf_state_retryable(w->state))
+        return refuse(m, CF_ERR_STATE, "not stalled or failed");
+    json_t *counts = json_object();
+    json_t *meta =
+        json_pack("{ssss}", "previous_state", cf_wf_state_name(w->state), "requested_by", "test");
+    cf_step_row *r = counts && meta ? step_upsert(m, name) : NULL;
+    if (r == NULL) {
+        json_decref(counts);
+        json_decref(meta);
+        return refuse(m, CF_ERR_NOMEM, "out of memory");
+    }
+    /* fresh budgets: the workflow's, and the metadata of its failed steps */
+    for (size_t i = 0; i < m->steps.n; i++)
+        if (m->steps.rows[i].state == CF_STEP_FAILED)
+            json_object_del(m->steps.rows[i].metadata, "retry_counts");
+    json_decref(w->retry_counts);
+    w->retry_counts = counts;
+    w->state = CF_WF_IDLE;
+    w->next_wake_at_ms = w->updated_at_ms = m->now_ms;
+    r->state = CF_STEP_COMPLETED;
+    r->attempts = 1;
+    json_decref(r->metadata);
+    r->metadata = meta;
+    r->started_at_ms = r->last_executed_at_ms = r->completed_at_ms = m->now_ms;
+    return CF_OK;
 }
 
 /* ---- write sets ---- */
@@ -331,12 +360,11 @@ size_t cf_memstore_errors_of(const cf_memstore *m, const char *step_name)
 
 /* ---- a pass ---- */
 
-cf_status cf_memstore_pass(cf_memstore *m, const cf_workflow_def *def, bool retry,
-                           cf_finish_result *fin)
+cf_status cf_memstore_pass(cf_memstore *m, const cf_workflow_def *def, cf_finish_result *fin)
 {
     cf_wf_row row;
     cf_step_list steps;
-    cf_status st = cf_memstore_begin(m, def->name, "k-1", NULL, retry, &row, &steps);
+    cf_status st = cf_memstore_begin(m, def->name, "k-1", NULL, &row, &steps);
     if (st != CF_OK) {
         cf_wf_row_deinit(&row);
         cf_step_list_deinit(&steps);

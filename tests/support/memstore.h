@@ -2,9 +2,10 @@
 /* tests/support/memstore.h: an in-memory store behind the engine's store port
  * (engine/store_port.h), for unit tests of replay without Postgres. It holds one workflow row,
  * its execution-log rows and its error rows, and applies what the Postgres statements apply:
- * a run begin (executable states from store/states.h, fence + 1, crash count, the requeue
- * transition that resets retry budgets) and write sets under their fence (upserted steps, error
- * rows, the `$workflow_completion$` / `$workflow_failure$<id>` markers, the outcome's state).
+ * a run begin (executable states from store/states.h, fence + 1, crash count), a requeue
+ * (stalled|failed -> idle with fresh retry budgets and its `$workflow_retry$<ms>` row) and write
+ * sets under their fence (upserted steps, error rows, the `$workflow_completion$` /
+ * `$workflow_failure$<id>` markers, the outcome's state).
  * Its clock is the tests' to move: passes read it through the run clock.
  *
  * It lives in tests/support, not in the library: an embedder or `requeue --now` resumes a real
@@ -47,18 +48,25 @@ void cf_memstore_deinit(cf_memstore *m);
 cf_store_port cf_memstore_port(cf_memstore *m);
 
 /* cf_memstore_begin is cf_store_run_begin on m: creates the workflow (kwargs_json: its kwargs,
- * NULL: {}) or locks it when executable; *out and *steps are owned by the caller. CF_ERR_STATE
- * (out filled) when not executable. */
+ * NULL: {}) or locks it when executable (idle, running); *out and *steps are owned by the
+ * caller. CF_ERR_STATE (out filled) when not executable. */
 cf_status cf_memstore_begin(cf_memstore *m, const char *wf_class, const char *key,
-                            const char *kwargs_json, bool retry, cf_wf_row *out,
-                            cf_step_list *steps);
+                            const char *kwargs_json, cf_wf_row *out, cf_step_list *steps);
+
+/* cf_memstore_requeue is cf_store_requeue (store/requeue.h) on m at m's clock, requested by
+ * "test": a stalled or failed workflow becomes idle and due now, its retry_counts {}, the
+ * "retry_counts" key removed from its failed steps' metadata (attempt numbers keep counting),
+ * and the `$workflow_retry$<now_ms>` row (completed, metadata {previous_state, requested_by})
+ * is added. A second call at the same clock finds that row and changes nothing (CF_OK), as the
+ * store's idempotent retry does. CF_ERR_NOT_FOUND: no workflow; CF_ERR_STATE: not stalled or
+ * failed, nothing changed. */
+cf_status cf_memstore_requeue(cf_memstore *m);
 
 /* cf_memstore_pass runs one pass as the executor does: begin, cf_run_init over m's port with
  * m's clock, cf_finish_run. *fin (may be NULL) receives how it ended (the caller then owns its
- * effects: cf_finish_result_deinit). Returns the begin's
- * status (CF_ERR_STATE: not executable, nothing ran). */
-cf_status cf_memstore_pass(cf_memstore *m, const cf_workflow_def *def, bool retry,
-                           cf_finish_result *fin);
+ * effects: cf_finish_result_deinit). Returns the begin's status (CF_ERR_STATE: not executable,
+ * nothing ran). */
+cf_status cf_memstore_pass(cf_memstore *m, const cf_workflow_def *def, cf_finish_result *fin);
 
 /* cf_memstore_step returns the stored row of step name, or NULL. */
 const cf_step_row *cf_memstore_step(const cf_memstore *m, const char *name);

@@ -171,7 +171,7 @@ static void test_policy_per_call_nonsense_stalls_the_step_without_running_it(voi
     cf_memstore_init(&m, 1700000000000LL);
     static const cf_workflow_def def = {.name = "PerCall", .fn = per_call_body};
     step_calls = 0;
-    assert_int_equal(cf_memstore_pass(&m, &def, false, NULL), CF_OK);
+    assert_int_equal(cf_memstore_pass(&m, &def, NULL), CF_OK);
     assert_int_equal(step_calls, 0);
     assert_int_equal(m.wf.state, CF_WF_STALLED);
     const cf_step_row *r = cf_memstore_step(&m, "durably_execute$charge");
@@ -205,7 +205,7 @@ static void test_policy_nonsense_from_workflow_policy_fn_falls_back(void **state
                                         .workflow_policy_fn = nonsense_fn};
     cf_memstore m;
     cf_memstore_init(&m, 1700000000000LL);
-    assert_int_equal(cf_memstore_pass(&m, &def, false, NULL), CF_OK);
+    assert_int_equal(cf_memstore_pass(&m, &def, NULL), CF_OK);
     assert_int_equal(m.wf.state, CF_WF_FAILED); /* `once`, not an immediate endless retry */
     cf_memstore_deinit(&m);
 }

@@ -93,9 +93,9 @@ static int64_t budget(const cf_step_row *r, const char *k)
     return json_integer_value(json_object_get(json_object_get(r->metadata, "retry_counts"), k));
 }
 
-static void pass(cf_memstore *m, const cf_workflow_def *def, bool retry)
+static void pass(cf_memstore *m, const cf_workflow_def *def)
 {
-    assert_int_equal(cf_memstore_pass(m, def, retry, NULL), CF_OK);
+    assert_int_equal(cf_memstore_pass(m, def, NULL), CF_OK);
 }
 
 /* ---- wait ---- */
@@ -109,7 +109,7 @@ static const cf_workflow_def wait_def = {.name = "Wait", .fn = wait_body};
 static void test_replay_wait_not_due_halts_due_completes(void **state)
 {
     cf_memstore *m = *state;
-    pass(m, &wait_def, false);
+    pass(m, &wait_def);
     assert_int_equal(m->wf.state, CF_WF_IDLE);
     assert_int_equal(m->wf.next_wake_at_ms, T0 + 10000);
     const cf_step_row *w = cf_memstore_step(m, "wait$cool");
@@ -119,7 +119,7 @@ static void test_replay_wait_not_due_halts_due_completes(void **state)
     assert_string_equal(m->wf.locked_by, ""); /* released */
 
     m->now_ms = T0 + 10000; /* due */
-    pass(m, &wait_def, false);
+    pass(m, &wait_def);
     assert_int_equal(cf_memstore_step(m, "wait$cool")->state, CF_STEP_COMPLETED);
     assert_int_equal(S.after_calls, 1);
     assert_int_equal(m->wf.state, CF_WF_COMPLETED);
@@ -130,18 +130,18 @@ static void test_replay_wait_not_due_halts_due_completes(void **state)
 static void test_replay_wait_woken_early_halts_until_recorded_target(void **state)
 {
     cf_memstore *m = *state;
-    pass(m, &wait_def, false);
+    pass(m, &wait_def);
     m->now_ms = T0 + 4000; /* an early or duplicate wake */
-    pass(m, &wait_def, false);
+    pass(m, &wait_def);
     assert_int_equal(m->wf.state, CF_WF_IDLE);
     assert_int_equal(m->wf.next_wake_at_ms, T0 + 10000); /* not T0 + 14000 */
     assert_int_equal(meta_int(cf_memstore_step(m, "wait$cool"), "wait_until_ms"), T0 + 10000);
     m->now_ms = T0 + 9999;
-    pass(m, &wait_def, false);
+    pass(m, &wait_def);
     assert_int_equal(m->wf.next_wake_at_ms, T0 + 10000);
     assert_int_equal(S.after_calls, 0);
     m->now_ms = T0 + 10001; /* a late wake completes */
-    pass(m, &wait_def, false);
+    pass(m, &wait_def);
     assert_int_equal(m->wf.state, CF_WF_COMPLETED);
     assert_int_equal(S.after_calls, 1);
 }
@@ -155,7 +155,7 @@ static void test_replay_wait_of_zero_completes_in_the_same_pass(void **state)
 {
     cf_memstore *m = *state;
     static const cf_workflow_def def = {.name = "Wait0", .fn = wait0_body};
-    pass(m, &def, false);
+    pass(m, &def);
     assert_int_equal(m->wf.state, CF_WF_COMPLETED);
     assert_int_equal(cf_memstore_step(m, "wait$none")->state, CF_STEP_COMPLETED);
     assert_int_equal(S.after_calls, 1);
@@ -182,7 +182,7 @@ static void test_replay_wait_until_met_completes(void **state)
 {
     cf_memstore *m = *state;
     S.met = true;
-    pass(m, &until_def, false);
+    pass(m, &until_def);
     const cf_step_row *r = cf_memstore_step(m, "wait_until$ready");
     assert_int_equal(r->state, CF_STEP_COMPLETED);
     assert_true(json_is_true(json_object_get(r->metadata, "result")));
@@ -195,17 +195,17 @@ static void test_replay_wait_until_not_met_polls_then_times_out(void **state)
 {
     cf_memstore *m = *state;
     S.met = false;
-    pass(m, &until_def, false);
+    pass(m, &until_def);
     assert_int_equal(m->wf.state, CF_WF_IDLE);
     assert_int_equal(m->wf.next_wake_at_ms, T0 + 15000); /* the next check */
     const cf_step_row *r = cf_memstore_step(m, "wait_until$ready");
     assert_int_equal(r->state, CF_STEP_PENDING);
     assert_int_equal(meta_int(r, "timeout_at_ms"), T0 + 60000);
     m->now_ms = T0 + 50000; /* the next check would pass the deadline: capped at it */
-    pass(m, &until_def, false);
+    pass(m, &until_def);
     assert_int_equal(m->wf.next_wake_at_ms, T0 + 60000);
     m->now_ms = T0 + 60000; /* deadline, still not met */
-    pass(m, &until_def, false);
+    pass(m, &until_def);
     r = cf_memstore_step(m, "wait_until$ready");
     assert_int_equal(r->state, CF_STEP_FAILED);
     assert_string_equal(r->error_class, "Timeout");
@@ -220,7 +220,7 @@ static void test_replay_wait_until_error_without_policy_stalls(void **state)
 {
     cf_memstore *m = *state;
     S.fail_times = 1;
-    pass(m, &until_def, false);
+    pass(m, &until_def);
     assert_int_equal(m->wf.state, CF_WF_STALLED);
     assert_int_equal(cf_memstore_step(m, "wait_until$ready")->state, CF_STEP_FAILED);
     assert_int_equal(cf_memstore_errors_of(m, "wait_until$ready"), 1);
@@ -230,14 +230,14 @@ static void test_replay_wait_until_error_retried_under_its_policy(void **state)
 {
     cf_memstore *m = *state;
     S.fail_times = 2;
-    pass(m, &until_policy_def, false);
+    pass(m, &until_policy_def);
     assert_int_equal(m->wf.state, CF_WF_IDLE);
     assert_int_equal(m->wf.next_wake_at_ms, T0 + 100); /* the policy's backoff */
     const cf_step_row *r = cf_memstore_step(m, "wait_until$ready");
     assert_int_equal(r->state, CF_STEP_PENDING);
     assert_int_equal(budget(r, "*"), 1);
     m->now_ms = T0 + 100;
-    pass(m, &until_policy_def, false); /* the second error exhausts 2 attempts */
+    pass(m, &until_policy_def); /* the second error exhausts 2 attempts */
     assert_int_equal(m->wf.state, CF_WF_STALLED);
     assert_int_equal(cf_memstore_step(m, "wait_until$ready")->attempts, 2);
 
@@ -247,10 +247,10 @@ static void test_replay_wait_until_error_retried_under_its_policy(void **state)
     memset(&S, 0, sizeof S);
     S.fail_times = 1;
     S.met = true;
-    pass(m, &until_policy_def, false);
+    pass(m, &until_policy_def);
     assert_int_equal(m->wf.state, CF_WF_IDLE);
     m->now_ms = T0 + 100;
-    pass(m, &until_policy_def, false);
+    pass(m, &until_policy_def);
     assert_int_equal(m->wf.state, CF_WF_COMPLETED);
     assert_int_equal(S.after_calls, 1);
 }
@@ -267,12 +267,12 @@ static void test_replay_continue_if_not_met_idles_then_met_completes(void **stat
 {
     cf_memstore *m = *state;
     S.met = false;
-    pass(m, &cont_def, false);
+    pass(m, &cont_def);
     assert_int_equal(m->wf.state, CF_WF_IDLE);
     assert_int_equal(m->wf.next_wake_at_ms, 0); /* nothing scheduled: an enqueue wakes it */
     assert_int_equal(cf_memstore_step(m, "continue_if$paid")->state, CF_STEP_PENDING);
     S.met = true;
-    pass(m, &cont_def, false);
+    pass(m, &cont_def);
     assert_int_equal(cf_memstore_step(m, "continue_if$paid")->state, CF_STEP_COMPLETED);
     assert_int_equal(m->wf.state, CF_WF_COMPLETED);
     assert_int_equal(S.calls, 2);
@@ -283,7 +283,7 @@ static void test_replay_continue_if_error_stalls(void **state)
 {
     cf_memstore *m = *state;
     S.fail_times = 1;
-    pass(m, &cont_def, false);
+    pass(m, &cont_def);
     assert_int_equal(m->wf.state, CF_WF_STALLED);
     assert_int_equal(cf_memstore_step(m, "continue_if$paid")->state, CF_STEP_FAILED);
     assert_int_equal(cf_memstore_errors_of(m, "continue_if$paid"), 1);
@@ -302,15 +302,15 @@ static void test_replay_step_default_budget_three_executions_then_stall(void **s
 {
     cf_memstore *m = *state;
     S.fail_times = 3;
-    pass(m, &exec_def, false);
+    pass(m, &exec_def);
     assert_int_equal(m->wf.state, CF_WF_IDLE);
     int64_t wake = m->wf.next_wake_at_ms;
     assert_in_range(wake, T0 + 500, T0 + 1000); /* base 1 s with equal jitter */
     m->now_ms = wake;
-    pass(m, &exec_def, false);
+    pass(m, &exec_def);
     assert_int_equal(m->wf.state, CF_WF_IDLE);
     m->now_ms = m->wf.next_wake_at_ms;
-    pass(m, &exec_def, false);
+    pass(m, &exec_def);
     const cf_step_row *r = cf_memstore_step(m, "durably_execute$charge");
     assert_int_equal(m->wf.state, CF_WF_STALLED);
     assert_int_equal(r->state, CF_STEP_FAILED);
@@ -320,7 +320,7 @@ static void test_replay_step_default_budget_three_executions_then_stall(void **s
     assert_int_equal(S.calls, 3);
     assert_int_equal(S.after_calls, 0);
     /* a plain delivery does not run a stalled workflow */
-    assert_int_equal(cf_memstore_pass(m, &exec_def, false, NULL), CF_ERR_STATE);
+    assert_int_equal(cf_memstore_pass(m, &exec_def, NULL), CF_ERR_STATE);
     assert_int_equal(S.calls, 3);
 }
 
@@ -328,9 +328,9 @@ static void test_replay_step_success_after_a_retry_is_not_run_again(void **state
 {
     cf_memstore *m = *state;
     S.fail_times = 1;
-    pass(m, &exec_def, false);
+    pass(m, &exec_def);
     m->now_ms = m->wf.next_wake_at_ms;
-    pass(m, &exec_def, false);
+    pass(m, &exec_def);
     const cf_step_row *r = cf_memstore_step(m, "durably_execute$charge");
     assert_int_equal(r->state, CF_STEP_COMPLETED);
     assert_int_equal(r->attempts, 2);
@@ -363,16 +363,16 @@ static void test_replay_composite_policy_routes_by_class_with_own_budgets(void *
     S.classes[1] = "Api.Busy";
     S.classes[2] = "Net.Reset";
     S.classes[3] = "Api.Busy"; /* Api's second: its budget (2) is spent */
-    pass(m, &composite_def, false);
+    pass(m, &composite_def);
     assert_int_equal(m->wf.next_wake_at_ms, T0 + 10); /* Net: base 10 */
     m->now_ms = T0 + 10;
-    pass(m, &composite_def, false);
+    pass(m, &composite_def);
     assert_int_equal(m->wf.next_wake_at_ms, T0 + 10 + 50); /* Api: its own base, first use */
     m->now_ms += 50;
-    pass(m, &composite_def, false);
+    pass(m, &composite_def);
     assert_int_equal(m->wf.next_wake_at_ms, m->now_ms + 20); /* Net's second: 20 */
     m->now_ms += 20;
-    pass(m, &composite_def, false);
+    pass(m, &composite_def);
     const cf_step_row *r = cf_memstore_step(m, "durably_execute$call");
     assert_int_equal(m->wf.state, CF_WF_STALLED);
     assert_int_equal(budget(r, "Net"), 2);
@@ -384,36 +384,54 @@ static void test_replay_composite_class_no_policy_matches_stalls_at_once(void **
 {
     cf_memstore *m = *state;
     S.classes[0] = "Disk.Full";
-    pass(m, &composite_def, false);
+    pass(m, &composite_def);
     assert_int_equal(m->wf.state, CF_WF_STALLED);
     assert_int_equal(cf_memstore_step(m, "durably_execute$call")->attempts, 1);
 }
 
-/* A requeue (retry_workflow) gives the failed step a fresh budget; attempts keep counting. */
+/* A requeue (cf_memstore_requeue, as cf_store_requeue does for a retry_workflow delivery) gives
+ * the failed step a fresh budget; attempts keep counting; the wake is then a plain pass. */
 static void test_replay_requeue_resets_the_failed_step_budget(void **state)
 {
     cf_memstore *m = *state;
     S.fail_times = 5;
     for (int i = 0; i < 3; i++) {
-        pass(m, &exec_def, false);
+        pass(m, &exec_def);
         m->now_ms = m->wf.next_wake_at_ms ? m->wf.next_wake_at_ms : m->now_ms;
     }
     assert_int_equal(m->wf.state, CF_WF_STALLED);
     assert_int_equal(budget(cf_memstore_step(m, "durably_execute$charge"), "*"), 3);
 
-    pass(m, &exec_def, true); /* the requeue: the store's retry transition, then a pass */
+    /* A plain delivery does not run it; a requeue makes it idle with a fresh budget. */
+    assert_int_equal(cf_memstore_pass(m, &exec_def, NULL), CF_ERR_STATE);
+    assert_int_equal(cf_memstore_requeue(m), CF_OK);
+    assert_int_equal(m->wf.state, CF_WF_IDLE);
+    assert_int_equal(m->wf.next_wake_at_ms, m->now_ms); /* due now */
     const cf_step_row *r = cf_memstore_step(m, "durably_execute$charge");
+    assert_null(json_object_get(r->metadata, "retry_counts"));
+    assert_int_equal(r->attempts, 3);
+    char mark[64];
+    snprintf(mark, sizeof mark, "$workflow_retry$%lld", (long long)m->now_ms);
+    assert_non_null(cf_memstore_step(m, mark));
+    assert_int_equal(cf_memstore_requeue(m), CF_OK); /* the same request again: no change */
+    assert_int_equal(m->wf.state, CF_WF_IDLE);
+
+    pass(m, &exec_def); /* the requeued workflow's wake: a plain begin */
+    r = cf_memstore_step(m, "durably_execute$charge");
     assert_int_equal(r->attempts, 4);          /* attempt numbers keep counting */
     assert_int_equal(budget(r, "*"), 1);       /* a fresh budget: this failure is its first */
     assert_int_equal(m->wf.state, CF_WF_IDLE); /* so it is retried, not stalled again */
     assert_true(m->wf.next_wake_at_ms > m->now_ms);
     m->now_ms = m->wf.next_wake_at_ms;
-    pass(m, &exec_def, false); /* 5th failure: the new budget's second */
+    pass(m, &exec_def); /* 5th failure: the new budget's second */
     m->now_ms = m->wf.next_wake_at_ms;
-    pass(m, &exec_def, false); /* 6th call succeeds */
+    pass(m, &exec_def); /* 6th call succeeds */
     assert_int_equal(m->wf.state, CF_WF_COMPLETED);
     assert_int_equal(cf_memstore_step(m, "durably_execute$charge")->attempts, 6);
     assert_int_equal(S.after_calls, 1);
+    m->now_ms++;
+    assert_int_equal(cf_memstore_requeue(m), CF_ERR_STATE); /* completed: not resumable */
+    assert_int_equal(m->wf.state, CF_WF_COMPLETED);
 }
 
 /* ---- what the engine refuses to go past ---- */
@@ -422,13 +440,13 @@ static void test_replay_unknown_step_state_is_never_executed(void **state)
 {
     cf_memstore *m = *state;
     S.fail_times = 1;
-    pass(m, &exec_def, false); /* leaves a pending step row */
+    pass(m, &exec_def); /* leaves a pending step row */
     cf_step_row *r = &m->steps.rows[0];
     assert_string_equal(r->name, "durably_execute$charge");
     r->state = CF_STEP_UNKNOWN; /* as rows.c parses a newer release's state */
     int attempts = r->attempts;
     m->now_ms = m->wf.next_wake_at_ms;
-    pass(m, &exec_def, false);
+    pass(m, &exec_def);
     assert_int_equal(S.calls, 1); /* not executed again */
     assert_int_equal(r->state, CF_STEP_UNKNOWN);
     assert_int_equal(r->attempts, attempts);
@@ -456,7 +474,7 @@ static void test_replay_fence_moved_mid_pass_writes_nothing_more(void **state)
     cf_memstore *m = *state;
     static const cf_workflow_def def = {.name = "Takeover", .fn = takeover_body};
     cf_finish_result fin;
-    assert_int_equal(cf_memstore_pass(m, &def, false, &fin), CF_OK);
+    assert_int_equal(cf_memstore_pass(m, &def, &fin), CF_OK);
     assert_true(fin.abandoned);
     assert_int_equal(fin.abandon_status, CF_ERR_CONFLICT);
     assert_null(cf_memstore_step(m, "durably_execute$slow")); /* its completion was refused */

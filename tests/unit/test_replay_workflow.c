@@ -65,7 +65,7 @@ static void next_pass(cf_memstore *m, const cf_workflow_def *def)
 {
     if (m->wf.next_wake_at_ms > m->now_ms)
         m->now_ms = m->wf.next_wake_at_ms;
-    assert_int_equal(cf_memstore_pass(m, def, false, NULL), CF_OK);
+    assert_int_equal(cf_memstore_pass(m, def, NULL), CF_OK);
 }
 
 static void test_replay_body_errors_separated_by_progress_never_fail(void **state)

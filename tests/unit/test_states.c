@@ -52,21 +52,21 @@ static void test_states_unknown_strings_parse_to_unknown(void **state)
 static void test_states_unknown_is_never_executable(void **state)
 {
     (void)state;
-    assert_false(cf_wf_state_executable(CF_WF_UNKNOWN, false));
-    assert_false(cf_wf_state_executable(CF_WF_UNKNOWN, true));
+    assert_false(cf_wf_state_executable(CF_WF_UNKNOWN));
     assert_false(cf_wf_state_retryable(CF_WF_UNKNOWN));
-    assert_false(cf_wf_state_executable((cf_wf_state)99, true));
+    assert_false(cf_wf_state_executable((cf_wf_state)99));
+    assert_false(cf_wf_state_retryable((cf_wf_state)99));
     assert_false(cf_step_state_done(CF_STEP_UNKNOWN));
     /* The known states, as SPEC §4 says. */
-    assert_true(cf_wf_state_executable(CF_WF_IDLE, false));
-    assert_true(cf_wf_state_executable(CF_WF_RUNNING, false));
-    assert_false(cf_wf_state_executable(CF_WF_STALLED, false));
-    assert_true(cf_wf_state_executable(CF_WF_STALLED, true));
-    assert_true(cf_wf_state_executable(CF_WF_FAILED, true));
-    assert_false(cf_wf_state_executable(CF_WF_COMPLETED, true));
+    assert_true(cf_wf_state_executable(CF_WF_IDLE));
+    assert_true(cf_wf_state_executable(CF_WF_RUNNING));
+    assert_false(cf_wf_state_executable(CF_WF_STALLED));
+    assert_false(cf_wf_state_executable(CF_WF_FAILED));
+    assert_false(cf_wf_state_executable(CF_WF_COMPLETED));
     assert_true(cf_wf_state_retryable(CF_WF_STALLED));
     assert_true(cf_wf_state_retryable(CF_WF_FAILED));
     assert_false(cf_wf_state_retryable(CF_WF_IDLE));
+    assert_false(cf_wf_state_retryable(CF_WF_RUNNING));
     assert_false(cf_wf_state_retryable(CF_WF_COMPLETED));
 }
 
