@@ -145,8 +145,10 @@ cf_status cf_housekeeping_start(const cf_config *cfg, const char *worker_id, cf_
 
 void cf_housekeeping_abandon(cf_housekeeping *hk)
 {
-    if (hk != NULL)
-        atomic_store(&hk->stop, true);
+    if (hk == NULL)
+        return;
+    atomic_store(&hk->stop, true);
+    pthread_detach(hk->thread); /* never joined: it ends on its own */
 }
 
 void cf_housekeeping_stop(cf_housekeeping *hk)

@@ -67,6 +67,9 @@ static void abandon(worker *w, cf_heartbeat *hb)
              atomic_load(&w->sig->hard) ? "a second stop request" : "the grace period ran out");
     cf_heartbeat_stop(hb);
     cf_housekeeping_abandon(w->hk);
+    for (int i = 0; w->threads && i < w->cfg->concurrency; i++)
+        if (w->threads[i].started)
+            pthread_detach(w->threads[i].thread); /* never joined: each ends on its own */
     pthread_mutex_lock(&abandoned_mu);
     w->abandoned_next = abandoned_workers;
     abandoned_workers = w;
