@@ -5,6 +5,7 @@
 
 #include "common/clock.h"
 #include "common/liveness.h"
+#include "engine/class_stats.h"
 #include "http/fleet.h"
 #include "http/health.h"
 
@@ -88,6 +89,55 @@ static void loops(FILE *out, const cf_config *cfg)
     fprintf(out, "chronoforge_alive %d\n", cf_health_alive(cfg, body, sizeof body) ? 1 : 0);
 }
 
+static void class_label(FILE *out, const char *name, const cf_class_stats *c)
+{
+    fprintf(out, "%s{class=\"", name);
+    cf_metrics_escape_label(out, c->name);
+    fputc('"', out);
+}
+
+static void step_histogram(FILE *out, const cf_class_stats *c, int which)
+{
+    static const char *const outcome[2] = {"ok", "error"};
+    const cf_step_hist *h = &c->steps[which];
+    int64_t cumulative = 0;
+    for (int b = 0; b <= CF_STEP_BUCKETS_MAX; b++) {
+        cumulative += atomic_load(&h->bucket[b]);
+        class_label(out, "chronoforge_step_duration_seconds_bucket", c);
+        if (b < CF_STEP_BUCKETS_MAX)
+            fprintf(out, ",outcome=\"%s\",le=\"%g\"} %lld\n", outcome[which],
+                    cf_step_bucket_le_s[b], (long long)cumulative);
+        else
+            fprintf(out, ",outcome=\"%s\",le=\"+Inf\"} %lld\n", outcome[which],
+                    (long long)cumulative);
+    }
+    class_label(out, "chronoforge_step_duration_seconds_sum", c);
+    fprintf(out, ",outcome=\"%s\"} %.6f\n", outcome[which], (double)atomic_load(&h->sum_us) / 1e6);
+    class_label(out, "chronoforge_step_duration_seconds_count", c);
+    fprintf(out, ",outcome=\"%s\"} %lld\n", outcome[which], (long long)atomic_load(&h->count));
+}
+
+static void classes(FILE *out)
+{
+    size_t n = cf_class_stats_count();
+    head(out, "chronoforge_workflow_passes_total", "counter",
+         "Passes (runs of a workflow until it completes, halts, stalls or fails) by class and "
+         "outcome: completed, halted, stalled, failed, conflict, store_error.");
+    for (size_t i = 0; i < n; i++) {
+        const cf_class_stats *c = cf_class_stats_at(i);
+        for (int e = 0; e < CF_PASS_END_COUNT; e++) {
+            class_label(out, "chronoforge_workflow_passes_total", c);
+            fprintf(out, ",outcome=\"%s\"} %lld\n", cf_pass_end_name((cf_pass_end)e),
+                    (long long)atomic_load(&c->passes[e]));
+        }
+    }
+    head(out, "chronoforge_step_duration_seconds", "histogram",
+         "Duration of each durably_execute attempt (user code), by class and outcome (ok, error).");
+    for (size_t i = 0; i < n; i++)
+        for (int which = 0; which < 2; which++)
+            step_histogram(out, cf_class_stats_at(i), which);
+}
+
 void cf_metrics_render(const cf_worker_view *v, FILE *out)
 {
     cf_worker_stats *s = v->stats;
@@ -110,6 +160,7 @@ void cf_metrics_render(const cf_worker_view *v, FILE *out)
     fprintf(out, "chronoforge_executors{state=\"busy\"} %d\n", busy);
     fprintf(out, "chronoforge_executors{state=\"idle\"} %d\n", idle > 0 ? idle : 0);
     store_stats(out, v->store);
+    classes(out);
     loops(out, v->cfg);
     cf_fleet_render(v->cfg, v->worker_id, out);
 }

@@ -25,7 +25,7 @@
 #define DEADLINE_MS 30000
 
 static cf_e2e E;
-static int worker_port, prom_port;
+static int worker_port, worker2_port, prom_port;
 static pid_t prom_pid = -1;
 static char worker_url[64];
 
@@ -153,8 +153,8 @@ static void start_prometheus(void)
     fprintf(f,
             "global:\n  scrape_interval: 1s\n  scrape_timeout: 1s\n"
             "scrape_configs:\n  - job_name: chronoforge\n    static_configs:\n"
-            "      - targets: ['127.0.0.1:%d']\n",
-            worker_port);
+            "      - targets: ['127.0.0.1:%d', '127.0.0.1:%d']\n",
+            worker_port, worker2_port);
     fclose(f);
     prom_port = free_port();
     snprintf(listen, sizeof listen, "127.0.0.1:%d", prom_port);
@@ -178,6 +178,9 @@ static int setup(void **state)
     (void)state;
     cf_e2e_setup(&E);
     worker_port = free_port();
+    do
+        worker2_port = free_port();
+    while (worker2_port == worker_port);
     snprintf(worker_url, sizeof worker_url, "http://127.0.0.1:%d", worker_port);
     return 0;
 }
@@ -211,14 +214,19 @@ static void test_prometheus_scrapes_a_worker_and_probes_follow_postgres(void **s
     snprintf(listen, sizeof listen, "127.0.0.1:%d", worker_port);
     const char *args[] = {"--metrics-listen", listen, "-c", "4", NULL};
     cf_e2e_worker(&E, 0, args, NULL);
+    char listen2[64];
+    snprintf(listen2, sizeof listen2, "127.0.0.1:%d", worker2_port);
+    const char *args2[] = {"--metrics-listen", listen2, "-c", "2", NULL};
+    cf_e2e_worker(&E, 1, args2, NULL);
     assert_true(wait_status(worker_port, "/healthz", 200));
     assert_true(wait_status(worker_port, "/readyz", 200));
+    assert_true(wait_status(worker2_port, "/healthz", 200));
     assert_int_equal(cli("health", "--url", worker_url), 0);
     assert_int_equal(cli("health", "--ready", "--url", worker_url), 0);
 
     start_prometheus();
-    assert_true(wait_value("up{job=\"chronoforge\"}", 1));
-    double before = scalar("chronoforge_delivery_outcomes_total{outcome=\"completed\"}");
+    assert_true(wait_value("count(up{job=\"chronoforge\"} == 1)", 2)); /* both targets up */
+    double before = scalar("sum(chronoforge_delivery_outcomes_total{outcome=\"completed\"})");
     assert_true(before >= 0);
     int n = 5;
     for (int i = 0; i < n; i++) {
@@ -229,26 +237,39 @@ static void test_prometheus_scrapes_a_worker_and_probes_follow_postgres(void **s
     assert_true(cf_e2e_wait_states(&E, "completed", n, DEADLINE_MS));
     /* counters moved as the workflows ran, as Prometheus saw them */
     assert_true(
-        wait_value("chronoforge_delivery_outcomes_total{outcome=\"completed\"}", before + n));
-    assert_true(wait_value("chronoforge_deliveries_total", n));
-    assert_true(wait_value("chronoforge_store_write_sets_total", n));
+        wait_value("sum(chronoforge_delivery_outcomes_total{outcome=\"completed\"})", before + n));
+    assert_true(wait_value("sum(chronoforge_deliveries_total)", n));
+    assert_true(wait_value("sum(chronoforge_store_write_sets_total)", n));
+    assert_true(wait_value(
+        "sum(chronoforge_workflow_passes_total{class=\"Exerciser\",outcome=\"completed\"})", n));
+    assert_true(wait_value(
+        "sum(chronoforge_step_duration_seconds_count{class=\"Exerciser\",outcome=\"ok\"})",
+        2 * n)); /* two steps each */
+    assert_true(scalar("sum(chronoforge_step_duration_seconds_bucket{class=\"Exerciser\","
+                       "outcome=\"ok\",le=\"+Inf\"})") >= 2 * n);
+    json_t *hroot = NULL; /* a dashboard's quantile query evaluates */
+    assert_non_null(query("histogram_quantile(0.9, sum by (le) "
+                          "(rate(chronoforge_step_duration_seconds_bucket[1m])))",
+                          &hroot));
+    json_decref(hroot);
     /* the series exist with their labels */
-    assert_true(scalar("chronoforge_executors{state=\"busy\"}") >= 0);
-    assert_true(wait_value("chronoforge_executors{state=\"idle\"}", 1));
-    assert_true(scalar("chronoforge_errors_total{dependency=\"store\"}") >= 0);
-    assert_true(scalar("chronoforge_loop_tick_age_seconds{loop=\"housekeeping\"}") >= 0);
-    assert_true(scalar("chronoforge_loop_tick_age_seconds{loop=\"heartbeat\"}") >= 0);
-    assert_true(scalar("chronoforge_alive") == 1);
-    /* the only worker holds the healing lease: it exports the fleet gauges, once */
-    assert_true(wait_value("chronoforge_fleet_exporter", 1));
-    assert_true(wait_value("chronoforge_queue_ready{queue=\"default\"}", 0));
-    assert_true(scalar("count(chronoforge_queue_dead{queue=\"default\"})") == 1);
-    assert_true(wait_value("chronoforge_fleet_workers{state=\"live\"}", 1));
-    json_t *root = NULL;
-    json_t *r = query("chronoforge_delivery_outcomes_total", &root);
-    assert_non_null(r);
-    assert_int_equal(json_array_size(r), 8); /* one series per outcome, no more */
-    json_decref(root);
+    assert_true(scalar("count(chronoforge_executors{state=\"busy\"})") == 2);
+    assert_true(wait_value("sum(chronoforge_executors{state=\"idle\"})", 6));
+    assert_true(scalar("count(chronoforge_errors_total{dependency=\"store\"})") == 2);
+    assert_true(scalar("count(chronoforge_loop_tick_age_seconds{loop=\"housekeeping\"})") == 2);
+    assert_true(scalar("count(chronoforge_loop_tick_age_seconds{loop=\"heartbeat\"})") == 2);
+    assert_true(scalar("count(chronoforge_loop_tick_age_seconds{loop=\"fetch\"})") == 2);
+    assert_true(scalar("sum(chronoforge_alive)") == 2);
+    /* one series per outcome per worker, no more: a bounded label set */
+    assert_true(scalar("count(chronoforge_delivery_outcomes_total)") == 16);
+    /* two workers, one exporter of the fleet gauges (the healing lease's holder) */
+    assert_true(wait_value("count(chronoforge_queue_ready{queue=\"default\"})", 1));
+    assert_true(wait_value("sum(chronoforge_fleet_workers{state=\"live\"})", 2));
+    assert_true(scalar("count(chronoforge_fleet_exporter)") == 2);
+    /* never two copies over the whole run (a gap while the lease changes hands is allowed) */
+    assert_true(scalar("max_over_time(count(chronoforge_queue_ready{queue=\"default\"})[5m:1s])") ==
+                1);
+    assert_true(scalar("max_over_time(sum(chronoforge_fleet_exporter)[5m:1s])") == 1);
 
     /* Postgres stops: not ready, still alive; back: ready again */
     services("stop-pg");
