@@ -196,6 +196,43 @@ static int teardown(void **state)
     return 0;
 }
 
+/* check_alert_rules: promtool accepts deploy/prometheus/chronoforge-alerts.yml, every rule's
+ * expr evaluates against the live Prometheus, and names only metrics the workers export. */
+static void check_alert_rules(void)
+{
+    const char *rules = "deploy/prometheus/chronoforge-alerts.yml";
+    char line[2048];
+    snprintf(line, sizeof line, "promtool check rules '%s' >/dev/null 2>&1", rules);
+    assert_int_equal(system(line), 0);
+    static char pages[2][1 << 19];
+    assert_int_equal(http_get(worker_port, "/metrics", pages[0], sizeof pages[0]), 200);
+    assert_int_equal(http_get(worker2_port, "/metrics", pages[1], sizeof pages[1]), 200);
+    FILE *f = fopen(rules, "r");
+    assert_non_null(f);
+    int exprs = 0;
+    while (fgets(line, sizeof line, f)) {
+        char *expr = strstr(line, "expr: ");
+        if (expr == NULL)
+            continue;
+        expr += 6;
+        expr[strcspn(expr, "\n")] = '\0';
+        json_t *root = NULL;
+        if (query(expr, &root) == NULL)
+            fail_msg("rule expr does not evaluate: %s", expr);
+        json_decref(root);
+        for (const char *m = strstr(expr, "chronoforge_"); m; m = strstr(m + 1, "chronoforge_")) {
+            char want[128];
+            int n = (int)strspn(m, "abcdefghijklmnopqrstuvwxyz_");
+            snprintf(want, sizeof want, "# TYPE %.*s ", n, m);
+            if (!strstr(pages[0], want) && !strstr(pages[1], want))
+                fail_msg("rule names a metric we do not export: %.*s", n, m);
+        }
+        exprs++;
+    }
+    fclose(f);
+    assert_int_equal(exprs, 7);
+}
+
 static void services(const char *cmd)
 {
     char line[600];
@@ -270,6 +307,8 @@ static void test_prometheus_scrapes_a_worker_and_probes_follow_postgres(void **s
     assert_true(scalar("max_over_time(count(chronoforge_queue_ready{queue=\"default\"})[5m:1s])") ==
                 1);
     assert_true(scalar("max_over_time(sum(chronoforge_fleet_exporter)[5m:1s])") == 1);
+
+    check_alert_rules();
 
     /* Postgres stops: not ready, still alive; back: ready again */
     services("stop-pg");
