@@ -1,11 +1,11 @@
 # chronoforge build. MODE=debug|asan|valgrind|release|tsan; `make help` lists targets.
-# Library: common/ queue/ store/ engine/ worker/ cli/ -> libchronoforge.a. The stock binary is
+# Library: common/ queue/ store/ engine/ worker/ http/ cli/ -> libchronoforge.a. The stock binary is
 # workflows/*.c (example workflows + main) linked against the library.
 MODE   ?= debug
 BUILD  ?= build/$(MODE)
 # msgpack-c 6.x calls its pkg-config module msgpack-c; Debian 12's 4.0 calls it msgpack.
 MSGPACK_PC := $(shell pkg-config --exists msgpack-c 2>/dev/null && echo msgpack-c || echo msgpack)
-PKGS   := hiredis libpq $(MSGPACK_PC) jansson
+PKGS   := hiredis libpq $(MSGPACK_PC) jansson libmicrohttpd
 PREFIX ?= /usr/local
 VERSION := $(shell sed -n 's/^\#define CF_VERSION_STRING "\(.*\)"/\1/p' include/chronoforge.h)
 
@@ -40,7 +40,7 @@ ALL_CPPFLAGS = -I. -Iinclude -D_GNU_SOURCE -MMD -MP $(CPPFLAGS)
 ALL_CFLAGS   = -std=c11 $(WARN) $(MODE_$(MODE)) $(PKG_CFLAGS) -pthread $(CFLAGS)
 ALL_LDFLAGS  = $(SAN_LD_$(MODE)) -pthread $(LDFLAGS)
 
-LIB_SRCS   := $(sort $(wildcard common/*.c queue/*.c store/*.c engine/*.c worker/*.c cli/*.c))
+LIB_SRCS   := $(sort $(wildcard common/*.c queue/*.c store/*.c engine/*.c worker/*.c http/*.c cli/*.c))
 BIN_SRCS   := $(sort $(wildcard workflows/*.c))
 SUP_SRCS   := $(sort $(wildcard tests/support/*.c))
 UNIT_BINS  := $(patsubst %.c,$(BUILD)/%,$(sort $(wildcard tests/unit/test_*.c)))

@@ -15,5 +15,6 @@ int cf_cli_cmd_config(int argc, char **argv);
 int cf_cli_cmd_heal(int argc, char **argv);
 int cf_cli_cmd_classes(int argc, char **argv);
 int cf_cli_cmd_workers(int argc, char **argv);
+int cf_cli_cmd_health(int argc, char **argv);
 
 #endif

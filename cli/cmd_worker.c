@@ -9,6 +9,7 @@
 
 #include "cli/args.h"
 #include "cli/cmd.h"
+#include "http/server.h"
 #include "worker/worker.h"
 
 static cf_worker_signals g_signals;
@@ -57,6 +58,7 @@ int cf_cli_cmd_worker(int argc, char **argv)
     /* Static: after CF_WORKER_ABANDONED, abandoned threads still read the settings. */
     static cf_config cfg;
     cfg = a.cfg;
+    cf_worker_set_observer(&cf_http_observer); /* serves --metrics-listen when set */
     switch (cf_worker_run(&cfg, &g_signals)) {
     case CF_WORKER_DRAINED:
         return 0;

@@ -22,6 +22,8 @@ const cf_cli_command cf_cli_commands[] = {
     {"dead", "dead letters: list, retry, purge", cf_cli_cmd_dead},
     {"migrate", "create or upgrade the Postgres schema", cf_cli_cmd_migrate},
     {"config", "print the effective settings", cf_cli_cmd_config},
+    {"health", "is a worker alive (or, --ready, ready)? asks its --metrics-listen endpoint",
+     cf_cli_cmd_health},
     {"heal", "one healing pass: republish what the store says is stranded (--dry-run)",
      cf_cli_cmd_heal},
     {NULL, NULL, NULL},

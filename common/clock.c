@@ -17,6 +17,13 @@ int64_t cf_clock_mono_ms(void)
     return read_clock_ms(CLOCK_MONOTONIC);
 }
 
+int64_t cf_clock_mono_us(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
 int64_t cf_clock_unix_ms(void)
 {
     return read_clock_ms(CLOCK_REALTIME);

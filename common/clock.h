@@ -12,6 +12,9 @@
 /* cf_clock_mono_ms: CLOCK_MONOTONIC in ms; only differences mean anything. */
 int64_t cf_clock_mono_ms(void);
 
+/* cf_clock_mono_us: CLOCK_MONOTONIC in microseconds (durations in metrics). */
+int64_t cf_clock_mono_us(void);
+
 /* cf_clock_unix_ms: CLOCK_REALTIME in ms since the Unix epoch. */
 int64_t cf_clock_unix_ms(void);
 

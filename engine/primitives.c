@@ -7,6 +7,8 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "common/clock.h"
+#include "engine/class_stats.h"
 #include "engine/retry.h"
 #include "engine/run.h"
 
@@ -160,7 +162,9 @@ cf_flow cf_durably_execute(cf_run *run, const char *name, cf_step_fn fn, void *a
     run->in_step = true;
     run->attempt = attempts;
     run->failed = false;
+    int64_t t0 = cf_clock_mono_us();
     cf_flow f = fn(run, arg);
+    cf_class_stats_note_step(run->def->name, f == CF_FLOW_OK, cf_clock_mono_us() - t0);
     run->in_step = false;
     if (run->halt == CF_HALT_ABANDON)
         return CF_FLOW_HALT;

@@ -13,6 +13,7 @@
 #include "common/alloc.h"
 #include "common/backoff.h"
 #include "common/clock.h"
+#include "common/liveness.h"
 #include "common/log.h"
 #include "queue/argv.h"
 #include "queue/keys.h"
@@ -138,6 +139,7 @@ static void *beat_loop(void *arg)
     cf_heartbeat *hb = arg;
     int failures = 0;
     while (!atomic_load(&hb->stop)) {
+        cf_liveness_tick("heartbeat");
         int64_t wait = hb->interval_ms;
         cf_status st = beat_once(hb);
         if (st == CF_OK) {
@@ -157,6 +159,7 @@ static void *beat_loop(void *arg)
         }
         cf_clock_sleep_ms(wait, &hb->stop);
     }
+    cf_liveness_leave();
     return NULL;
 }
 

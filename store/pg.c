@@ -16,6 +16,7 @@
 #include "common/alloc.h"
 #include "common/backoff.h"
 #include "common/clock.h"
+#include "common/liveness.h"
 
 /* Notices ("relation exists, skipping", ...) would go to stderr; the store stays quiet. */
 static void quiet_notice(void *arg, const PGresult *res)
@@ -414,6 +415,7 @@ cf_status cf_pg_reconnect(cf_pg *pg, bool prepare, int64_t give_up_ms, const ato
 {
     int64_t deadline = cf_clock_mono_ms() + give_up_ms;
     for (int attempt = 1;; attempt++) {
+        cf_liveness_touch(); /* waiting for a server known to be down counts as alive */
         cf_status st = cf_pg_connect(pg, prepare);
         if (st == CF_OK || st == CF_ERR_INVALID || st == CF_ERR_NOMEM)
             return st;

@@ -26,6 +26,7 @@
 #include "common/backoff.h"
 #include "common/buf.h"
 #include "common/clock.h"
+#include "common/liveness.h"
 #include "common/log.h"
 #include "store/pg.h"
 #include "store/rows.h"
@@ -582,6 +583,7 @@ static void *writer_main(void *arg)
     size_t cap = (size_t)w->batch_max;
     cf_op *ops[BATCH_CAP], *retry[BATCH_CAP];
     for (;;) {
+        cf_liveness_park(); /* idle until work comes: no bound applies */
         pthread_mutex_lock(&w->mu);
         while (!w->head && !w->closing)
             pthread_cond_wait(&w->cv_work, &w->mu);
@@ -597,8 +599,10 @@ static void *writer_main(void *arg)
         if (!w->head)
             w->tail = NULL;
         pthread_mutex_unlock(&w->mu);
+        cf_liveness_tick("writer");
         run_batch(w, ops, n, retry);
     }
+    cf_liveness_leave();
     return NULL;
 }
 

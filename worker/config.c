@@ -65,6 +65,9 @@ const cf_config_key cf_config_keys[] = {
      SCAL(sweep_batch)},
     {"log-level", 0, "CHRONOFORGE_LOG_LEVEL", CF_CFG_STR, "info", CF_CFG_ALL,
      "debug, info, warn or error", STR(log_level)},
+    {"metrics-listen", 0, "CHRONOFORGE_METRICS_LISTEN", CF_CFG_STR, "", CF_CFG_ALL,
+     "ADDR:PORT serving /metrics, /healthz and /readyz over HTTP (off when empty; docs/metrics.md)",
+     STR(metrics_listen)},
 };
 const size_t cf_config_nkeys = sizeof cf_config_keys / sizeof cf_config_keys[0];
 

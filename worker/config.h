@@ -38,6 +38,7 @@ typedef struct cf_config {
     int64_t sweep_interval_ms;
     int sweep_batch;
     char log_level[16];
+    char metrics_listen[128]; /* ADDR:PORT of /metrics, /healthz, /readyz; "": off */
 } cf_config;
 
 /* Which commands a setting applies to, as a bit set. */

@@ -16,6 +16,7 @@
 #include "common/duration.h"
 #include "common/log.h"
 #include "common/rand.h"
+#include "engine/class_stats.h"
 #include "engine/finish.h"
 #include "engine/registry.h"
 #include "engine/run.h"
@@ -496,6 +497,7 @@ static void run_workflow(cf_executor *ex, const char *queue, const char *raw, si
     cf_step_list_deinit(&steps);
     cf_finish_result fin = cf_finish_run(&run);
     count_pass_end(ex->stats, fin.end);
+    cf_class_stats_note_pass(env->wf_class, fin.end); /* per class, for /metrics */
     cf_run_deinit(&run);
 
     if (fin.abandoned && fin.abandon_status != CF_ERR_CONFLICT) {

@@ -7,6 +7,7 @@
 
 #include "common/alloc.h"
 #include "common/clock.h"
+#include "common/liveness.h"
 #include "common/log.h"
 #include "queue/queue.h"
 #include "queue/recovery.h"
@@ -94,6 +95,7 @@ static void *housekeeping_main(void *arg)
     cf_housekeeping *hk = arg;
     int64_t next_recovery = 0;
     while (!atomic_load(&hk->stop)) {
+        cf_liveness_tick("housekeeping");
         promote_all(hk);
         int64_t now = cf_clock_mono_ms();
         if (now >= next_recovery) {
@@ -107,6 +109,7 @@ static void *housekeeping_main(void *arg)
             continue; /* still down: the next pass tries again (errors are reported there) */
         cf_clock_sleep_ms(hk->cfg->promote_interval_ms, &hk->stop);
     }
+    cf_liveness_leave();
     return NULL;
 }
 

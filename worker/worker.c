@@ -10,6 +10,7 @@
 #include "common/alloc.h"
 #include "common/backoff.h"
 #include "common/clock.h"
+#include "common/liveness.h"
 #include "common/log.h"
 #include "common/redact.h"
 #include "queue/enqueue.h"
@@ -22,6 +23,7 @@
 #include "worker/active.h"
 #include "worker/executor.h"
 #include "worker/housekeeping.h"
+#include "worker/observer.h"
 
 typedef struct worker {
     const cf_config *cfg;
@@ -97,6 +99,7 @@ static void *executor_main(void *arg)
     }
     int errors = 0;
     while (!atomic_load(&w->stopping)) {
+        cf_liveness_tick("fetch");
         if (atomic_load(&w->quiet)) {
             cf_clock_sleep_ms(50, &w->stopping);
             continue;
@@ -114,6 +117,7 @@ static void *executor_main(void *arg)
             errors = 0;
             cf_active_hold(w->active, t->slot, f.queue_index, f.data, f.len);
             atomic_fetch_add(&w->busy, 1);
+            cf_liveness_park(); /* inside a delivery (user code): exempt */
             cf_executor_handle(&ex, w->queues[f.queue_index], f.data, f.len);
             atomic_fetch_sub(&w->busy, 1);
             cf_active_clear(w->active, t->slot);
@@ -130,6 +134,7 @@ static void *executor_main(void *arg)
         cf_clock_sleep_ms(cf_backoff_delay_ms(100, 5000, ++errors, true), &w->stopping);
     }
     cf_queue_free(ex.queue);
+    cf_liveness_leave();
     atomic_fetch_sub(&w->running, 1);
     return NULL;
 }
@@ -213,6 +218,7 @@ cf_worker_result cf_worker_run(const cf_config *cfg, cf_worker_signals *sig)
     cf_worker_result rc = CF_WORKER_NOT_STARTED;
     cf_heartbeat *hb = NULL;
     cf_housekeeping *hk = NULL;
+    void *observer = NULL; /* worker/observer.h: /metrics, /healthz, /readyz when installed */
     executor_thread *threads = NULL;
     if (cf_worker_id_make(w->id, sizeof w->id) != CF_OK)
         goto out;
@@ -231,6 +237,9 @@ cf_worker_result cf_worker_run(const cf_config *cfg, cf_worker_signals *sig)
     if (w->active == NULL || cf_housekeeping_start(cfg, w->id, w->store, w->active, &hk) != CF_OK)
         goto out;
     w->hk = hk;
+    cf_worker_view view = {cfg, w->id, &w->stats, w->store, &w->busy};
+    if (cf_worker_observer_start(&view, &observer) != CF_OK)
+        goto out;
     threads = cf_calloc((size_t)cfg->concurrency, sizeof *threads);
     if (threads == NULL)
         goto out;
@@ -264,6 +273,7 @@ cf_worker_result cf_worker_run(const cf_config *cfg, cf_worker_signals *sig)
             pthread_join(threads[i].thread, NULL);
     rc = CF_WORKER_DRAINED;
 out:
+    cf_worker_observer_stop(observer);
     cf_housekeeping_stop(hk);
     if (hb) {
         cf_heartbeat_stop(hb);

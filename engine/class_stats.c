@@ -1,0 +1,79 @@
+// SPDX-License-Identifier: MIT
+/* engine/class_stats.c: the per-class table of engine/class_stats.h. Rows are appended under a
+ * mutex and never removed; readers see rows below the published count. */
+#include "engine/class_stats.h"
+
+#include <pthread.h>
+#include <stdio.h>
+#include <string.h>
+
+const double cf_step_bucket_le_s[CF_STEP_BUCKETS_MAX] = {0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25,
+                                                         0.5,   1,     2.5,  5,     10,   30,  60};
+
+static cf_class_stats rows[CF_CLASS_STATS_MAX];
+static atomic_size_t nrows;
+static pthread_mutex_t add_mu = PTHREAD_MUTEX_INITIALIZER;
+
+static cf_class_stats *find(const char *wf_class, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if (strcmp(rows[i].name, wf_class) == 0)
+            return &rows[i];
+    return NULL;
+}
+
+static cf_class_stats *row_of(const char *wf_class)
+{
+    cf_class_stats *r = find(wf_class, atomic_load(&nrows));
+    if (r)
+        return r;
+    pthread_mutex_lock(&add_mu);
+    size_t n = atomic_load(&nrows);
+    r = find(wf_class, n);
+    if (r == NULL) {
+        /* the last row is "other": every class past the first CF_CLASS_STATS_MAX - 1 */
+        const char *name = n < CF_CLASS_STATS_MAX - 1 ? wf_class : "other";
+        r = find(name, n);
+        if (r == NULL) {
+            r = &rows[n];
+            snprintf(r->name, sizeof r->name, "%s", name);
+            atomic_store(&nrows, n + 1);
+        }
+    }
+    pthread_mutex_unlock(&add_mu);
+    return r;
+}
+
+void cf_class_stats_note_pass(const char *wf_class, cf_pass_end end)
+{
+    if ((unsigned)end < CF_PASS_END_COUNT)
+        atomic_fetch_add(&row_of(wf_class)->passes[end], 1);
+}
+
+void cf_class_stats_note_step(const char *wf_class, bool ok, int64_t us)
+{
+    cf_step_hist *h = &row_of(wf_class)->steps[ok ? 0 : 1];
+    size_t b = 0;
+    while (b < CF_STEP_BUCKETS_MAX && (double)us / 1e6 > cf_step_bucket_le_s[b])
+        b++;
+    atomic_fetch_add(&h->bucket[b], 1);
+    atomic_fetch_add(&h->count, 1);
+    atomic_fetch_add(&h->sum_us, us > 0 ? us : 0);
+}
+
+size_t cf_class_stats_count(void)
+{
+    return atomic_load(&nrows);
+}
+
+const cf_class_stats *cf_class_stats_at(size_t i)
+{
+    return &rows[i];
+}
+
+const char *cf_pass_end_name(cf_pass_end end)
+{
+    static const char *const names[CF_PASS_END_COUNT] = {"completed", "halted",   "stalled",
+                                                         "failed",    "conflict", "store_error"};
+    return (unsigned)end < CF_PASS_END_COUNT ? names[end] : "unknown";
+}

@@ -1,0 +1,133 @@
+// SPDX-License-Identifier: MIT
+/* http/fleet.c: the fleet gauges of http/fleet.h, read from Redis at scrape time. */
+#include "http/fleet.h"
+
+#include <stddef.h>
+#include <string.h>
+
+#include "http/metrics.h"
+#include "queue/enqueue.h"
+#include "queue/fetch.h"
+#include "queue/keys.h"
+#include "queue/queue.h"
+#include "queue/redis_conn.h"
+#include "queue/workers.h"
+
+/* command runs argv[0..argc) and returns its reply (NULL on error). */
+static cf_reply *command(cf_redis *r, int argc, const char *const *argv)
+{
+    size_t lens[4];
+    for (int i = 0; i < argc; i++)
+        lens[i] = strlen(argv[i]);
+    cf_reply *rep = NULL;
+    if (cf_redis_exec(r, argc, argv, lens, &rep) != CF_OK) {
+        cf_reply_free(rep);
+        return NULL;
+    }
+    return rep;
+}
+
+static bool holds_lease(cf_redis *r, const char *prefix, const char *worker_id)
+{
+    char key[CF_KEY_MAX];
+    if (cf_key_sweeper(key, sizeof key, prefix) < 0)
+        return false;
+    const char *argv[] = {"GET", key};
+    cf_reply *rep = command(r, 2, argv);
+    bool mine = rep && rep->type == CF_REPLY_STRING && strcmp(rep->str, worker_id) == 0;
+    cf_reply_free(rep);
+    return mine;
+}
+
+static void gauge_head(FILE *out, const char *name, const char *help)
+{
+    fprintf(out, "# HELP %s %s\n# TYPE %s gauge\n", name, help, name);
+}
+
+typedef struct queue_row {
+    const char *name;
+    int64_t ready, scheduled, dead, inflight;
+} queue_row;
+
+static void queue_gauges(FILE *out, const queue_row *q, size_t n)
+{
+    static const struct {
+        const char *name, *help;
+        size_t off;
+    } g[] = {
+        {"chronoforge_queue_ready", "Envelopes ready to be taken, per queue (fleet-wide).",
+         offsetof(queue_row, ready)},
+        {"chronoforge_queue_scheduled", "Envelopes scheduled for later, per queue (fleet-wide).",
+         offsetof(queue_row, scheduled)},
+        {"chronoforge_queue_in_flight",
+         "Envelopes taken by a registered worker and not yet acked, per queue (fleet-wide).",
+         offsetof(queue_row, inflight)},
+        {"chronoforge_queue_dead", "Dead letters kept, per queue (fleet-wide).",
+         offsetof(queue_row, dead)},
+    };
+    for (size_t k = 0; k < sizeof g / sizeof g[0]; k++) {
+        gauge_head(out, g[k].name, g[k].help);
+        for (size_t i = 0; i < n; i++) {
+            fprintf(out, "%s{queue=\"", g[k].name);
+            cf_metrics_escape_label(out, q[i].name);
+            fprintf(out, "\"} %lld\n",
+                    (long long)*(const int64_t *)((const char *)&q[i] + g[k].off));
+        }
+    }
+}
+
+static void fleet(cf_queue *fq, const cf_config *cfg, FILE *out)
+{
+    cf_redis *r = cf_queue_redis(fq);
+    char key[CF_KEY_MAX];
+    cf_worker_entry *workers = NULL;
+    size_t nworkers = 0;
+    if (cf_key_queues(key, sizeof key, cfg->prefix) < 0 ||
+        cf_workers_list(fq, cfg->lease_ms, &workers, &nworkers) != CF_OK)
+        return;
+    const char *argv[] = {"SMEMBERS", key};
+    cf_reply *rep = command(r, 2, argv);
+    size_t nq = rep && rep->type == CF_REPLY_ARRAY ? rep->n : 0;
+    if (nq > 256)
+        nq = 256; /* a bounded label set: P:queues is written by producers */
+    queue_row rows[256];
+    size_t n = 0;
+    for (size_t i = 0; i < nq; i++) {
+        const cf_reply *e = &rep->elem[i];
+        if (e->type != CF_REPLY_STRING || !cf_queue_name_valid(e->str))
+            continue;
+        queue_row *q = &rows[n];
+        *q = (queue_row){.name = e->str};
+        if (cf_queue_depths(fq, q->name, &q->ready, &q->scheduled, &q->dead) != CF_OK)
+            continue;
+        for (size_t w = 0; w < nworkers; w++) {
+            int64_t c = 0;
+            if (cf_fetch_inflight_count(fq, workers[w].id, q->name, &c) == CF_OK)
+                q->inflight += c;
+        }
+        n++;
+    }
+    queue_gauges(out, rows, n);
+    int64_t live = 0;
+    for (size_t w = 0; w < nworkers; w++)
+        live += workers[w].live ? 1 : 0;
+    gauge_head(out, "chronoforge_fleet_workers", "Registered workers by state: live or stale.");
+    fprintf(out, "chronoforge_fleet_workers{state=\"live\"} %lld\n", (long long)live);
+    fprintf(out, "chronoforge_fleet_workers{state=\"stale\"} %lld\n",
+            (long long)((int64_t)nworkers - live));
+    cf_reply_free(rep);
+    cf_workers_list_free(workers, nworkers);
+}
+
+void cf_fleet_render(const cf_config *cfg, const char *worker_id, FILE *out)
+{
+    cf_queue *q = NULL;
+    bool mine = cf_queue_new(cfg->redis_url, cfg->prefix, NULL, NULL, &q, NULL) == CF_OK &&
+                holds_lease(cf_queue_redis(q), cfg->prefix, worker_id);
+    gauge_head(out, "chronoforge_fleet_exporter",
+               "1 on the one worker exporting the fleet gauges (it holds the healing lease).");
+    fprintf(out, "chronoforge_fleet_exporter %d\n", mine ? 1 : 0);
+    if (mine)
+        fleet(q, cfg, out);
+    cf_queue_free(q);
+}

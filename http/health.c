@@ -1,0 +1,94 @@
+// SPDX-License-Identifier: MIT
+/* http/health.c: alive and ready checks of http/health.h. */
+#include "http/health.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#include "common/clock.h"
+#include "common/liveness.h"
+#include "queue/redis_conn.h"
+#include "store/migrate.h"
+
+static int64_t max64(int64_t a, int64_t b)
+{
+    return a > b ? a : b;
+}
+
+int64_t cf_health_bound_ms(const cf_config *cfg)
+{
+    int64_t db = cfg->db_io_timeout_ms > 0 ? cfg->db_io_timeout_ms
+                                           : cfg->statement_timeout_ms + 5000;
+    int64_t longest = max64(max64(db, cfg->heartbeat_ms),
+                            max64(max64(cfg->promote_interval_ms, cfg->sweep_interval_ms),
+                                  cfg->lease_ms));
+    return 2 * longest + 10000;
+}
+
+bool cf_health_alive(const cf_config *cfg, char *body, size_t cap)
+{
+    char why[512];
+    if (cf_liveness_check(cf_clock_mono_ms(), cf_health_bound_ms(cfg), why, sizeof why)) {
+        snprintf(body, cap, "ok\n");
+        return true;
+    }
+    snprintf(body, cap, "%s (bound %lld ms)\n", why, (long long)cf_health_bound_ms(cfg));
+    return false;
+}
+
+static bool redis_ready(const cf_config *cfg, char *why, size_t cap)
+{
+    cf_redis *r = NULL;
+    cf_error err = {0};
+    if (cf_redis_new(cfg->redis_url, NULL, &r, &err) != CF_OK) {
+        snprintf(why, cap, "redis: %s", err.msg);
+        return false;
+    }
+    const char *argv[] = {"PING"};
+    size_t lens[] = {4};
+    cf_reply *rep = NULL;
+    bool ok = cf_redis_exec(r, 1, argv, lens, &rep) == CF_OK && rep->type == CF_REPLY_STATUS;
+    if (!ok)
+        snprintf(why, cap, "redis: %s", cf_redis_errstr(r));
+    cf_reply_free(rep);
+    cf_redis_free(r);
+    return ok;
+}
+
+static bool postgres_ready(const cf_config *cfg, char *why, size_t cap)
+{
+    cf_error err = {0};
+    int v = cf_store_schema_version(cfg->database_url, &err);
+    if (v < 0) {
+        snprintf(why, cap, "postgres: %s", err.msg);
+        return false;
+    }
+    if (v != CF_SCHEMA_VERSION) {
+        snprintf(why, cap, "postgres: schema version %d, this binary needs %d (run migrate)", v,
+                 CF_SCHEMA_VERSION);
+        return false;
+    }
+    return true;
+}
+
+/* one_line turns libpq's multi-line messages into one line (a probe's body is read by people). */
+static void one_line(char *s)
+{
+    for (; *s; s++)
+        if (*s == '\n' || *s == '\t')
+            *s = ' ';
+}
+
+bool cf_health_ready(const cf_config *cfg, char *body, size_t cap)
+{
+    char r[512] = "", p[512] = "";
+    bool redis_ok = redis_ready(cfg, r, sizeof r);
+    bool pg_ok = postgres_ready(cfg, p, sizeof p);
+    one_line(r);
+    one_line(p);
+    if (redis_ok && pg_ok)
+        snprintf(body, cap, "ok\n");
+    else
+        snprintf(body, cap, "%s%s%s\n", r, !redis_ok && !pg_ok ? "; " : "", p);
+    return redis_ok && pg_ok;
+}
