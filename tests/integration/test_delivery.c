@@ -28,6 +28,7 @@
 #include "store/migrate.h"
 #include "store/store.h"
 #include "tests/support/faultproxy.h"
+#include "tests/support/store_fixture.h"
 #include "tests/support/test.h"
 #include "worker/config.h"
 #include "worker/executor.h"
@@ -54,15 +55,8 @@ static cf_flow body(cf_run *run)
 static int group_setup(void **state)
 {
     (void)state;
-    cf_test_fresh_database(dsn, sizeof dsn);
-    cf_error err = {0};
-    if (cf_store_migrate(dsn, &err) != CF_OK)
-        fail_msg("migrate: %s", err.msg);
-    cf_store_config sc = {.dsn = dsn, .max_connections = 2};
-    if (cf_store_open(&sc, &st_, &err) != CF_OK)
-        fail_msg("open: %s", err.msg);
-    admin = PQconnectdb(dsn);
-    assert_int_equal(PQstatus(admin), CONNECTION_OK);
+    cf_store_config sc = {.max_connections = 2};
+    cf_test_store_setup(dsn, sizeof dsn, &sc, &st_, &admin);
     cf_error e;
     assert_int_equal(cf_config_load(&cfg, &e), CF_OK);
     static const cf_workflow_def def = {.name = "Deliv", .fn = body};
@@ -73,8 +67,7 @@ static int group_setup(void **state)
 static int group_teardown(void **state)
 {
     (void)state;
-    cf_store_close(st_);
-    PQfinish(admin);
+    cf_test_store_teardown(st_, admin);
     return 0;
 }
 

@@ -18,6 +18,7 @@
 #include "store/migrate.h"
 #include "store/pg.h"
 #include "store/store.h"
+#include "tests/support/store_fixture.h"
 #include "tests/support/test.h"
 
 enum { IO_TIMEOUT_MS = 1500, STMT_TIMEOUT_MS = 1000, CONNECT_TIMEOUT_MS = 2000, N = 8 };
@@ -42,19 +43,11 @@ static void cont_all(void)
 static int group_setup(void **state)
 {
     (void)state;
-    cf_test_fresh_database(dsn, sizeof dsn);
-    cf_error err = {0};
-    if (cf_store_migrate(dsn, &err) != CF_OK)
-        fail_msg("migrate: %s", err.msg);
-    cf_store_config cfg = {.dsn = dsn,
-                           .max_connections = 3,
+    cf_store_config cfg = {.max_connections = 3,
                            .statement_timeout_ms = STMT_TIMEOUT_MS,
                            .io_timeout_ms = IO_TIMEOUT_MS,
                            .connect_timeout_ms = CONNECT_TIMEOUT_MS};
-    if (cf_store_open(&cfg, &st_, &err) != CF_OK)
-        fail_msg("open: %s", err.msg);
-    admin = PQconnectdb(dsn);
-    assert_int_equal(PQstatus(admin), CONNECTION_OK);
+    cf_test_store_setup(dsn, sizeof dsn, &cfg, &st_, &admin);
     return 0;
 }
 
@@ -62,8 +55,7 @@ static int group_teardown(void **state)
 {
     (void)state;
     cont_all(); /* whatever happened, never leave a backend stopped */
-    cf_store_close(st_);
-    PQfinish(admin);
+    cf_test_store_teardown(st_, admin);
     return 0;
 }
 

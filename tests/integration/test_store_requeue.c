@@ -13,6 +13,7 @@
 #include "store/migrate.h"
 #include "store/requeue.h"
 #include "store/store.h"
+#include "tests/support/store_fixture.h"
 #include "tests/support/test.h"
 
 static char dsn[512];
@@ -43,23 +44,15 @@ static char *text(const char *sql_text)
 static int group_setup(void **state)
 {
     (void)state;
-    cf_test_fresh_database(dsn, sizeof dsn);
-    cf_error err = {0};
-    if (cf_store_migrate(dsn, &err) != CF_OK)
-        fail_msg("migrate: %s", err.msg);
-    cf_store_config cfg = {.dsn = dsn, .max_connections = 3};
-    if (cf_store_open(&cfg, &st_, &err) != CF_OK)
-        fail_msg("open: %s", err.msg);
-    admin = PQconnectdb(dsn);
-    assert_int_equal(PQstatus(admin), CONNECTION_OK);
+    cf_store_config cfg = {.max_connections = 3};
+    cf_test_store_setup(dsn, sizeof dsn, &cfg, &st_, &admin);
     return 0;
 }
 
 static int group_teardown(void **state)
 {
     (void)state;
-    cf_store_close(st_);
-    PQfinish(admin);
+    cf_test_store_teardown(st_, admin);
     return 0;
 }
 
