@@ -120,7 +120,7 @@ typedef struct cf_run_begin_args {
  * Finds the (class, key) row (SELECT first) or, unless args->must_exist, creates it with
  * kwargs/options/queue (must_exist and no row: CF_ERR_NOT_FOUND, nothing written); creation
  * is race-safe (two creators: one row). A row this call creates is committed already locked:
- * it is born idle inside the transaction, so no reader ever sees it otherwise.
+ * it is inserted running and locked in the same statement, so no reader ever sees it otherwise.
  * If executable (idle, running), it sets state=running, fence=fence+1, locked_by=lock_value,
  * locked_at=now(), started_at=coalesce(started_at, now()), next_wake_at=NULL, and
  * crash_count+=1 when locked_by was still set (the previous run never released). A stalled or
