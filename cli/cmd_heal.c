@@ -72,7 +72,7 @@ int cf_cli_cmd_heal(int argc, char **argv)
     bool dry_run = false;
     const cf_cli_opt opts[] = {
         {"dry-run", 0, NULL, "report what a pass would do; change nothing", NULL, &dry_run},
-        {NULL},
+        {0},
     };
     const cf_cli_runner r = {
         .spec =
