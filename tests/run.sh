@@ -4,7 +4,8 @@
 # --services starts a throwaway Redis + Postgres (deploy/services.sh) for the run and stops them
 # after; --contract also runs tests/contract/run.sh (Ruby/Python producers, conformance vectors);
 # --install checks `make install` and the README's C example (tests/install/run.sh).
-# TEST_PREFIX (e.g. valgrind) wraps each binary. CF_TEST_FILTER selects tests by name (glob).
+# TEST_PREFIX (e.g. valgrind) wraps each binary. CF_TEST_FILTER selects tests by name (a glob,
+# applied by every test binary: cf_test_apply_filter).
 set -uo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(dirname "$here")

@@ -268,8 +268,6 @@ static void test_sigtstp_quiets_idempotently_and_resume_all_undoes_it(void **sta
 int main(void)
 {
     signal(SIGPIPE, SIG_IGN);
-    if (getenv("CF_TEST_FILTER"))
-        cmocka_set_test_filter(getenv("CF_TEST_FILTER"));
 #define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
     const struct CMUnitTest tests[] = {
         T(test_every_command_takes_help_and_version),
@@ -279,5 +277,6 @@ int main(void)
         T(test_sigtstp_quiets_idempotently_and_resume_all_undoes_it),
     };
 #undef T
+    cf_test_apply_filter();
     return cmocka_run_group_tests_name("e2e_cli", tests, NULL, NULL);
 }

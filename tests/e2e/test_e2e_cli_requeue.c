@@ -213,8 +213,6 @@ static void test_bulk_requeue_by_state_and_filters(void **state)
 int main(void)
 {
     signal(SIGPIPE, SIG_IGN);
-    if (getenv("CF_TEST_FILTER"))
-        cmocka_set_test_filter(getenv("CF_TEST_FILTER"));
 #define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
     const struct CMUnitTest tests[] = {
         T(test_requeue_key_records_who_and_why_then_a_worker_resumes_it),
@@ -222,5 +220,6 @@ int main(void)
         T(test_bulk_requeue_by_state_and_filters),
     };
 #undef T
+    cf_test_apply_filter();
     return cmocka_run_group_tests_name("e2e_cli_requeue", tests, NULL, NULL);
 }

@@ -126,5 +126,6 @@ int main(void)
         cmocka_unit_test(test_wake_during_a_run_is_not_lost),
         cmocka_unit_test(test_many_workflows_over_the_fleet_complete_once),
     };
+    cf_test_apply_filter();
     return cmocka_run_group_tests_name("e2e_concurrency", tests, setup, teardown);
 }

@@ -398,8 +398,6 @@ static void test_a_worker_through_both_proxies_completes_its_work(void **state)
 int main(void)
 {
     signal(SIGPIPE, SIG_IGN);
-    if (getenv("CF_TEST_FILTER"))
-        cmocka_set_test_filter(getenv("CF_TEST_FILTER"));
 #define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
     const struct CMUnitTest tests[] = {
         T(test_redis_kth_set_runs_but_its_reply_is_lost),
@@ -411,5 +409,6 @@ int main(void)
         T(test_a_worker_through_both_proxies_completes_its_work),
     };
 #undef T
+    cf_test_apply_filter();
     return cmocka_run_group_tests_name("e2e_faultproxy", tests, NULL, NULL);
 }

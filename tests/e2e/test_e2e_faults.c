@@ -353,5 +353,6 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_redis_then_postgres_down_for_20s_lose_nothing,
                                         setup_each, teardown_each),
     };
+    cf_test_apply_filter();
     return cmocka_run_group_tests_name("e2e_faults", tests, NULL, NULL);
 }

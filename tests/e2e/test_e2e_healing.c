@@ -445,8 +445,6 @@ static void test_sweeper_queries_use_indexes_over_a_million_rows(void **state)
 int main(void)
 {
     signal(SIGPIPE, SIG_IGN);
-    if (getenv("CF_TEST_FILTER"))
-        cmocka_set_test_filter(getenv("CF_TEST_FILTER"));
 #define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
     const struct CMUnitTest tests[] = {
         T(test_next_wake_at_follows_the_run),
@@ -461,5 +459,6 @@ int main(void)
         T(test_redis_sigkill_with_aof_with_200_in_flight),
     };
 #undef T
+    cf_test_apply_filter();
     return cmocka_run_group_tests_name("e2e_healing", tests, NULL, NULL);
 }

@@ -179,5 +179,6 @@ int main(void)
                                         teardown),
         cmocka_unit_test_setup_teardown(test_lost_ack_replies_logged_as_retries, setup, teardown),
     };
+    cf_test_apply_filter();
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

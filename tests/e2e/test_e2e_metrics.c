@@ -339,5 +339,6 @@ int main(void)
         cmocka_unit_test(test_prometheus_scrapes_a_worker_and_probes_follow_postgres),
         cmocka_unit_test(test_health_fails_when_nothing_listens),
     };
+    cf_test_apply_filter();
     return cmocka_run_group_tests_name("e2e_metrics", tests, setup, teardown);
 }

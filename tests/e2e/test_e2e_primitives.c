@@ -343,5 +343,6 @@ int main(void)
         cmocka_unit_test(test_continue_if_waits_for_an_external_enqueue),
         cmocka_unit_test(test_malformed_envelopes_go_to_dead_letters),
     };
+    cf_test_apply_filter();
     return cmocka_run_group_tests_name("e2e_primitives", tests, setup, teardown);
 }

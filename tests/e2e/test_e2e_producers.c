@@ -122,5 +122,6 @@ int main(void)
         cmocka_unit_test(test_python_retry_later_resumes_a_stalled_workflow),
         cmocka_unit_test(test_retry_later_of_completed_or_unknown_changes_nothing),
     };
+    cf_test_apply_filter();
     return cmocka_run_group_tests_name("e2e_producers", tests, setup, teardown);
 }

@@ -207,5 +207,6 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_retry_workflow_envelope_while_lock_busy_is_not_lost,
                                         setup_each, teardown_each),
     };
+    cf_test_apply_filter();
     return cmocka_run_group_tests_name("e2e_resume", tests, NULL, NULL);
 }

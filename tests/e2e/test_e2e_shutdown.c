@@ -144,5 +144,6 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_second_sigterm_abandons_and_main_exits_1, setup_each,
                                         teardown_each),
     };
+    cf_test_apply_filter();
     return cmocka_run_group_tests_name("e2e_shutdown", tests, NULL, NULL);
 }

@@ -455,5 +455,6 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_lost_end_reply_logged_as_retry, setup, teardown),
         cmocka_unit_test_setup_teardown(test_lost_dead_letter_reply_one_entry, setup, teardown),
     };
+    cf_test_apply_filter();
     return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }

@@ -235,5 +235,6 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_effects_published_in_order_and_idempotent),
     };
+    cf_test_apply_filter();
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

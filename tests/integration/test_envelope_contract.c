@@ -182,5 +182,6 @@ int main(void)
         cmocka_unit_test(test_ruby_producers),
         cmocka_unit_test(test_python_producers),
     };
+    cf_test_apply_filter();
     return cmocka_run_group_tests_name("envelope_contract", tests, NULL, NULL);
 }

@@ -182,5 +182,6 @@ int main(void)
         cmocka_unit_test(test_deadletter_retry_and_purge),
         cmocka_unit_test(test_deadletter_decode_refuses_garbage),
     };
+    cf_test_apply_filter();
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -252,5 +252,6 @@ int main(void)
         cmocka_unit_test(test_queue_handle_rules),
         cmocka_unit_test(test_fetch_single_queue_blocking_wakes_on_push),
     };
+    cf_test_apply_filter();
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

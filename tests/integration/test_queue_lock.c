@@ -209,5 +209,6 @@ int main(void)
         cmocka_unit_test(test_lock_set_ttl_only_by_holder),
         cmocka_unit_test(test_lock_eight_contenders_never_overlap),
     };
+    cf_test_apply_filter();
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

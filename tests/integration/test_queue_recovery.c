@@ -252,5 +252,6 @@ int main(void)
         cmocka_unit_test(test_recovery_survives_a_recoverer_dying_half_way),
         cmocka_unit_test(test_recovery_heartbeat_thread_keeps_worker_live),
     };
+    cf_test_apply_filter();
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

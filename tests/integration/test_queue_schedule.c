@@ -203,5 +203,6 @@ int main(void)
         cmocka_unit_test(test_schedule_four_promoters_lose_and_duplicate_nothing),
         cmocka_unit_test(test_schedule_continuations_keep_one_entry_earliest_due),
     };
+    cf_test_apply_filter();
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

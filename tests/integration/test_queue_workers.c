@@ -133,5 +133,6 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_workers_info_quiet_resume_and_deregister),
     };
+    cf_test_apply_filter();
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -214,5 +214,6 @@ int main(void)
         cmocka_unit_test(test_redis_conn_reconnects_and_reloads_scripts_after_restart),
         cmocka_unit_test(test_redis_conn_down_server_backs_off),
     };
+    cf_test_apply_filter();
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

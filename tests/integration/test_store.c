@@ -770,5 +770,6 @@ int main(void)
         cmocka_unit_test(test_store_operator_queries),
         cmocka_unit_test(test_store_errstr_per_store_and_thread),
     };
+    cf_test_apply_filter();
     return cmocka_run_group_tests_name("store", tests, group_setup, group_teardown);
 }

@@ -307,5 +307,6 @@ int main(void)
         cmocka_unit_test(test_store_plain_connection_query_deadline),
         cmocka_unit_test(test_store_connect_defaults_yield_to_the_dsn),
     };
+    cf_test_apply_filter();
     return cmocka_run_group_tests_name("store_deadline", tests, group_setup, group_teardown);
 }

@@ -110,5 +110,6 @@ int main(void)
         cmocka_unit_test(test_migrate_refuses_foreign_table),
         cmocka_unit_test(test_migrate_bad_dsn_and_no_password_in_errors),
     };
+    cf_test_apply_filter();
     return cmocka_run_group_tests_name("store_migrate", tests, NULL, NULL);
 }

@@ -275,5 +275,6 @@ int main(void)
         cmocka_unit_test(test_requeue_retried_request_is_idempotent),
         cmocka_unit_test(test_requeue_refusals_write_nothing),
     };
+    cf_test_apply_filter();
     return cmocka_run_group_tests_name("store_requeue", tests, group_setup, group_teardown);
 }

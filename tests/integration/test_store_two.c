@@ -146,5 +146,6 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_store_two_stores_commit_concurrently),
     };
+    cf_test_apply_filter();
     return cmocka_run_group_tests_name("store_two", tests, NULL, NULL);
 }

@@ -114,5 +114,6 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_second_stop_abandons_the_step_and_returns),
     };
+    cf_test_apply_filter();
     return cmocka_run_group_tests_name("worker_abandon", tests, NULL, NULL);
 }

@@ -98,3 +98,10 @@ int cf_test_scale(int n)
         return n / 10 > 0 ? n / 10 : 1;
     return n;
 }
+
+void cf_test_apply_filter(void)
+{
+    const char *filter = getenv("CF_TEST_FILTER");
+    if (filter && filter[0])
+        cmocka_set_test_filter(filter);
+}

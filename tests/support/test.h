@@ -33,6 +33,10 @@ struct cf_queue *cf_test_queue_open(const char *prefix, const char *worker_id);
  */
 void cf_test_prefix(char *buf, size_t cap);
 
+/* cf_test_apply_filter runs only the tests whose names match CF_TEST_FILTER (a glob), when it
+ * is set; every test binary's main calls it before running its group (tests/run.sh). */
+void cf_test_apply_filter(void);
+
 /* cf_test_fresh_database creates an empty database on the test Postgres and writes a conninfo
  * for it into dsn (cap bytes). Fails the test on error. */
 void cf_test_fresh_database(char *dsn, size_t cap);

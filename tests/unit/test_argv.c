@@ -167,5 +167,6 @@ int main(void)
         cmocka_unit_test(test_argv_overflow_and_script_keys),
         cmocka_unit_test(test_argv_pipeline_of_builders),
     };
+    cf_test_apply_filter();
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

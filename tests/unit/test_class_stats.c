@@ -69,5 +69,6 @@ int main(void)
         cmocka_unit_test(test_step_durations_fall_in_their_bucket),
         cmocka_unit_test(test_classes_past_the_cap_count_as_other),
     };
+    cf_test_apply_filter();
     return cmocka_run_group_tests_name("class_stats", tests, NULL, NULL);
 }

@@ -195,5 +195,6 @@ int main(void)
         cmocka_unit_test(test_grow_doubles_and_keeps_the_array_on_oom),
         cmocka_unit_test(test_status_names_are_stable),
     };
+    cf_test_apply_filter();
     return cmocka_run_group_tests_name("common", tests, NULL, NULL);
 }

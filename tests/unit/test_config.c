@@ -121,5 +121,6 @@ int main(void)
         cmocka_unit_test(test_config_show_redacts_passwords),
         cmocka_unit_test(test_every_setting_is_documented_in_the_readme),
     };
+    cf_test_apply_filter();
     return cmocka_run_group_tests_name("config", tests, NULL, NULL);
 }

@@ -107,5 +107,6 @@ int main(void)
         cmocka_unit_test(test_context_once_merge_fetch),
         cmocka_unit_test(test_context_snapshot_budget),
     };
+    cf_test_apply_filter();
     return cmocka_run_group_tests_name("context", tests, NULL, NULL);
 }

@@ -723,6 +723,7 @@ int main(void)
         cmocka_unit_test(test_declared_sizes_allocate_nothing),
         cmocka_unit_test(test_out_of_memory_is_reported_without_leaks),
     };
+    cf_test_apply_filter();
     int rc = cmocka_run_group_tests_name("envelope_decode", tests, NULL, NULL);
     cf_buf_deinit(&g_buf);
     return rc;

@@ -366,5 +366,6 @@ int main(void)
         cmocka_unit_test(test_validators),
         cmocka_unit_test(test_encode_out_of_memory_leaves_buffer_alone),
     };
+    cf_test_apply_filter();
     return cmocka_run_group_tests_name("envelope_encode", tests, NULL, NULL);
 }

@@ -104,5 +104,6 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_context_refusals_are_failures_and_change_nothing,
                                         setup, teardown),
     };
+    cf_test_apply_filter();
     return cmocka_run_group_tests_name("inputs", tests, NULL, NULL);
 }

@@ -133,5 +133,6 @@ int main(void)
         cmocka_unit_test(test_bound_covers_the_longest_wait_and_healthz_names_the_loop),
         cmocka_unit_test(test_listen_address_parses_host_and_port),
     };
+    cf_test_apply_filter();
     return cmocka_run_group_tests_name("liveness", tests, NULL, NULL);
 }

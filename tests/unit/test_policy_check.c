@@ -222,5 +222,6 @@ int main(void)
         cmocka_unit_test(test_policy_per_call_nonsense_stalls_the_step_without_running_it),
         cmocka_unit_test(test_policy_nonsense_from_workflow_policy_fn_falls_back),
     };
+    cf_test_apply_filter();
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

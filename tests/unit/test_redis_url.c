@@ -160,5 +160,6 @@ int main(void)
         cmocka_unit_test(test_redis_url_refuses_bad_urls),
         cmocka_unit_test(test_keys_names_and_ids),
     };
+    cf_test_apply_filter();
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

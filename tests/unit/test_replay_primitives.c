@@ -505,5 +505,6 @@ int main(void)
         T(test_replay_fence_moved_mid_pass_writes_nothing_more),
 #undef T
     };
+    cf_test_apply_filter();
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

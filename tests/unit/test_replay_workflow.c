@@ -154,5 +154,6 @@ int main(void)
         T(test_replay_a_halted_pass_with_progress_resets_the_budget),
 #undef T
     };
+    cf_test_apply_filter();
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

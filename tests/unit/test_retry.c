@@ -96,5 +96,6 @@ int main(void)
         cmocka_unit_test(test_delay_is_capped_and_uncapped_attempts_retry_forever),
         cmocka_unit_test(test_retry_none_never_retries),
     };
+    cf_test_apply_filter();
     return cmocka_run_group_tests_name("retry", tests, NULL, NULL);
 }

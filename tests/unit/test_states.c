@@ -78,5 +78,6 @@ int main(void)
         cmocka_unit_test(test_states_unknown_strings_parse_to_unknown),
         cmocka_unit_test(test_states_unknown_is_never_executable),
     };
+    cf_test_apply_filter();
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
