@@ -162,7 +162,7 @@ symbols: $(LIB)
 	@bad=$$(nm -g --defined-only $(LIB) | awk 'NF==3 && $$3 !~ /^(cf_|__odr_asan|__asan|__ubsan|__tsan)/ {print $$3}'); \
 	 test -z "$$bad" || { echo "unprefixed symbols: $$bad"; exit 1; }
 
-CF_FILES = $(shell find common queue store engine worker cli workflows include tests bench -name '*.[ch]' 2>/dev/null)
+CF_FILES = $(shell find common queue store engine worker http cli workflows include tests bench -name '*.[ch]' 2>/dev/null)
 format:
 	clang-format -i $(CF_FILES)
 format-check:

@@ -17,11 +17,11 @@ static int64_t max64(int64_t a, int64_t b)
 
 int64_t cf_health_bound_ms(const cf_config *cfg)
 {
-    int64_t db = cfg->db_io_timeout_ms > 0 ? cfg->db_io_timeout_ms
-                                           : cfg->statement_timeout_ms + 5000;
-    int64_t longest = max64(max64(db, cfg->heartbeat_ms),
-                            max64(max64(cfg->promote_interval_ms, cfg->sweep_interval_ms),
-                                  cfg->lease_ms));
+    int64_t db =
+        cfg->db_io_timeout_ms > 0 ? cfg->db_io_timeout_ms : cfg->statement_timeout_ms + 5000;
+    int64_t longest =
+        max64(max64(db, cfg->heartbeat_ms),
+              max64(max64(cfg->promote_interval_ms, cfg->sweep_interval_ms), cfg->lease_ms));
     return 2 * longest + 10000;
 }
 

@@ -38,10 +38,14 @@ static void outcomes(FILE *out, cf_worker_stats *s)
         const char *outcome;
         _Atomic int64_t *v;
     } rows[] = {
-        {"completed", &s->completed},          {"halted", &s->halted},
-        {"stalled", &s->stalled},              {"failed", &s->failed},
-        {"busy", &s->busy},                    {"dead_lettered", &s->dead_lettered},
-        {"unknown_class", &s->unknown_class}, {"not_executable", &s->not_executable},
+        {"completed", &s->completed},
+        {"halted", &s->halted},
+        {"stalled", &s->stalled},
+        {"failed", &s->failed},
+        {"busy", &s->busy},
+        {"dead_lettered", &s->dead_lettered},
+        {"unknown_class", &s->unknown_class},
+        {"not_executable", &s->not_executable},
     };
     head(out, "chronoforge_delivery_outcomes_total", "counter",
          "Deliveries by how they ended: completed, halted (waits for a wake), stalled, failed, "
@@ -66,8 +70,7 @@ static void store_stats(FILE *out, cf_store *store)
     fprintf(out, "chronoforge_store_reconnects_total %lld\n", (long long)ss.reconnects);
     head(out, "chronoforge_store_unknown_outcomes_total", "counter",
          "Postgres commits whose outcome had to be read back after a lost reply.");
-    fprintf(out, "chronoforge_store_unknown_outcomes_total %lld\n",
-            (long long)ss.unknown_outcomes);
+    fprintf(out, "chronoforge_store_unknown_outcomes_total %lld\n", (long long)ss.unknown_outcomes);
 }
 
 static void loops(FILE *out, const cf_config *cfg)

@@ -3,13 +3,12 @@
 #include "http/server.h"
 
 #include <arpa/inet.h>
+#include <microhttpd.h>
 #include <netdb.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
-
-#include <microhttpd.h>
 
 #include "common/alloc.h"
 #include "common/log.h"
@@ -75,8 +74,9 @@ static mhd_result metrics_page(cf_http_server *s, struct MHD_Connection *c)
     return ret;
 }
 
-static mhd_result on_request(void *cls, struct MHD_Connection *c, const char *url, const char *method,
-                         const char *version, const char *upload, size_t *upload_size, void **state)
+static mhd_result on_request(void *cls, struct MHD_Connection *c, const char *url,
+                             const char *method, const char *version, const char *upload,
+                             size_t *upload_size, void **state)
 {
     (void)version, (void)upload;
     cf_http_server *s = cls;
@@ -145,10 +145,10 @@ static cf_status start(const cf_worker_view *view, void **handle)
     unsigned flags = MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD;
     if (sa.ss_family == AF_INET6)
         flags |= MHD_USE_IPv6;
-    s->daemon = MHD_start_daemon(flags, (uint16_t)port, NULL, NULL, on_request, s,
-                                 MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&sa,
-                                 MHD_OPTION_CONNECTION_LIMIT, 64u, MHD_OPTION_CONNECTION_TIMEOUT,
-                                 30u, MHD_OPTION_END);
+    s->daemon =
+        MHD_start_daemon(flags, (uint16_t)port, NULL, NULL, on_request, s, MHD_OPTION_SOCK_ADDR,
+                         (struct sockaddr *)&sa, MHD_OPTION_CONNECTION_LIMIT, 64u,
+                         MHD_OPTION_CONNECTION_TIMEOUT, 30u, MHD_OPTION_END);
     if (s->daemon == NULL) {
         log_error("event=startup_failed: cannot listen on %s for /metrics (address in use or not "
                   "local?)",
