@@ -22,7 +22,7 @@ static cf_class_stats *find(const char *wf_class, size_t n)
     return NULL;
 }
 
-static cf_class_stats *row_of(const char *wf_class)
+cf_class_stats *cf_class_stats_of(const char *wf_class)
 {
     cf_class_stats *r = find(wf_class, atomic_load(&nrows));
     if (r)
@@ -44,17 +44,18 @@ static cf_class_stats *row_of(const char *wf_class)
     return r;
 }
 
-void cf_class_stats_note_pass(const char *wf_class, cf_pass_end end)
+void cf_class_stats_note_pass(cf_class_stats *row, cf_pass_end end)
 {
     if ((unsigned)end < CF_PASS_END_COUNT)
-        atomic_fetch_add(&row_of(wf_class)->passes[end], 1);
+        atomic_fetch_add(&row->passes[end], 1);
 }
 
-void cf_class_stats_note_step(const char *wf_class, bool ok, int64_t us)
+void cf_class_stats_note_step(cf_class_stats *row, bool ok, int64_t us)
 {
-    cf_step_hist *h = &row_of(wf_class)->steps[ok ? 0 : 1];
+    cf_step_hist *h = &row->steps[ok ? 0 : 1];
+    double s = (double)us / 1e6;
     size_t b = 0;
-    while (b < CF_STEP_BUCKETS_MAX && (double)us / 1e6 > cf_step_bucket_le_s[b])
+    while (b < CF_STEP_BUCKETS_MAX && s > cf_step_bucket_le_s[b])
         b++;
     atomic_fetch_add(&h->bucket[b], 1);
     atomic_fetch_add(&h->count, 1);

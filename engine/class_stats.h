@@ -33,11 +33,16 @@ typedef struct cf_class_stats {
     cf_step_hist steps[2];                     /* [0] ok, [1] error */
 } cf_class_stats;
 
-/* cf_class_stats_note_pass counts one pass of wf_class that ended with end. */
-void cf_class_stats_note_pass(const char *wf_class, cf_pass_end end);
+/* cf_class_stats_of returns wf_class's row, adding it on first use (past CF_CLASS_STATS_MAX - 1
+ * classes, the shared "other" row). Rows are never removed: callers may keep the pointer (a run
+ * looks its row up once, not per step). */
+cf_class_stats *cf_class_stats_of(const char *wf_class);
 
-/* cf_class_stats_note_step records one step attempt of wf_class that took us microseconds. */
-void cf_class_stats_note_step(const char *wf_class, bool ok, int64_t us);
+/* cf_class_stats_note_pass counts one pass of row's class that ended with end. */
+void cf_class_stats_note_pass(cf_class_stats *row, cf_pass_end end);
+
+/* cf_class_stats_note_step records one step attempt of row's class that took us microseconds. */
+void cf_class_stats_note_step(cf_class_stats *row, bool ok, int64_t us);
 
 /* cf_class_stats_count: rows filled so far; cf_class_stats_at(i) for i below it (stable). */
 size_t cf_class_stats_count(void);

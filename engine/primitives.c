@@ -164,7 +164,7 @@ cf_flow cf_durably_execute(cf_run *run, const char *name, cf_step_fn fn, void *a
     run->failed = false;
     int64_t t0 = cf_clock_mono_us();
     cf_flow f = fn(run, arg);
-    cf_class_stats_note_step(run->def->name, f == CF_FLOW_OK, cf_clock_mono_us() - t0);
+    cf_class_stats_note_step(run->class_stats, f == CF_FLOW_OK, cf_clock_mono_us() - t0);
     run->in_step = false;
     if (run->halt == CF_HALT_ABANDON)
         return CF_FLOW_HALT;

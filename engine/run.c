@@ -8,6 +8,7 @@
 
 #include "common/alloc.h"
 #include "common/clock.h"
+#include "engine/class_stats.h"
 
 /* ---- step table ---- */
 
@@ -101,6 +102,7 @@ cf_status cf_run_init(cf_run *run, const cf_workflow_def *def, const cf_store_po
     memset(run, 0, sizeof *run);
     cf_arena_init(&run->arena, 8192);
     run->def = def;
+    run->class_stats = cf_class_stats_of(def->name);
     if (store)
         run->store = *store;
     run->clock = (cf_run_clock){.now_ms = real_clock};

@@ -87,7 +87,8 @@ struct cf_run {
     int64_t wake_at_ms;
     cf_status abandon_status;
 
-    cf_arena arena; /* strings that live as long as the pass */
+    cf_arena arena;                     /* strings that live as long as the pass */
+    struct cf_class_stats *class_stats; /* its class's metrics row, looked up once per pass */
 };
 
 /* cf_run_init prepares run for a pass over row (ownership of row's JSON moves to run) and the

@@ -497,7 +497,8 @@ static void run_workflow(cf_executor *ex, const char *queue, const char *raw, si
     cf_step_list_deinit(&steps);
     cf_finish_result fin = cf_finish_run(&run);
     count_pass_end(ex->stats, fin.end);
-    cf_class_stats_note_pass(env->wf_class, fin.end); /* per class, for /metrics */
+    cf_class_stats_note_pass(cf_class_stats_of(env->wf_class),
+                             fin.end); /* per class, for /metrics */
     cf_run_deinit(&run);
 
     if (fin.abandoned && fin.abandon_status != CF_ERR_CONFLICT) {

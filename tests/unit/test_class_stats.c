@@ -19,10 +19,10 @@ static const cf_class_stats *row(const char *name)
 static void test_passes_are_counted_per_class_and_outcome(void **state)
 {
     (void)state;
-    cf_class_stats_note_pass("Billing", CF_PASS_COMPLETED);
-    cf_class_stats_note_pass("Billing", CF_PASS_COMPLETED);
-    cf_class_stats_note_pass("Billing", CF_PASS_STALLED);
-    cf_class_stats_note_pass("Mailer", CF_PASS_HALTED);
+    cf_class_stats_note_pass(cf_class_stats_of("Billing"), CF_PASS_COMPLETED);
+    cf_class_stats_note_pass(cf_class_stats_of("Billing"), CF_PASS_COMPLETED);
+    cf_class_stats_note_pass(cf_class_stats_of("Billing"), CF_PASS_STALLED);
+    cf_class_stats_note_pass(cf_class_stats_of("Mailer"), CF_PASS_HALTED);
     const cf_class_stats *b = row("Billing");
     assert_non_null(b);
     assert_int_equal(atomic_load(&b->passes[CF_PASS_COMPLETED]), 2);
@@ -35,9 +35,9 @@ static void test_passes_are_counted_per_class_and_outcome(void **state)
 static void test_step_durations_fall_in_their_bucket(void **state)
 {
     (void)state;
-    cf_class_stats_note_step("Timing", true, 3000);      /* 3 ms: le 0.005 */
-    cf_class_stats_note_step("Timing", true, 5000);      /* exactly 5 ms: le 0.005 */
-    cf_class_stats_note_step("Timing", false, 70000000); /* 70 s: +Inf */
+    cf_class_stats_note_step(cf_class_stats_of("Timing"), true, 3000); /* 3 ms: le 0.005 */
+    cf_class_stats_note_step(cf_class_stats_of("Timing"), true, 5000); /* exactly 5 ms: le 0.005 */
+    cf_class_stats_note_step(cf_class_stats_of("Timing"), false, 70000000); /* 70 s: +Inf */
     const cf_class_stats *t = row("Timing");
     assert_non_null(t);
     assert_int_equal(atomic_load(&t->steps[0].bucket[1]), 2);
@@ -52,13 +52,14 @@ static void test_classes_past_the_cap_count_as_other(void **state)
     char name[32];
     for (int i = 0; i < CF_CLASS_STATS_MAX + 10; i++) {
         snprintf(name, sizeof name, "Many%d", i);
-        cf_class_stats_note_pass(name, CF_PASS_FAILED);
+        cf_class_stats_note_pass(cf_class_stats_of(name), CF_PASS_FAILED);
     }
     assert_int_equal(cf_class_stats_count(), CF_CLASS_STATS_MAX);
     const cf_class_stats *other = row("other");
     assert_non_null(other);
     assert_true(atomic_load(&other->passes[CF_PASS_FAILED]) >= 10);
-    cf_class_stats_note_pass("Billing", CF_PASS_COMPLETED); /* known classes keep their row */
+    cf_class_stats_note_pass(cf_class_stats_of("Billing"),
+                             CF_PASS_COMPLETED); /* known classes keep their row */
     assert_int_equal(atomic_load(&row("Billing")->passes[CF_PASS_COMPLETED]), 3);
 }
 
