@@ -57,7 +57,7 @@ obj         = $(patsubst %.c,$(BUILD)/%.o,$(1))
 VALGRIND   := valgrind --quiet --error-exitcode=99 --leak-check=full \
               --errors-for-leak-kinds=definite,indirect --track-origins=yes
 
-.PHONY: all lib bin tests unit integration e2e check test valgrind tsan fuzz chaos bench demo lint \
+.PHONY: upgrade-test all lib bin tests unit integration e2e check test valgrind tsan fuzz chaos bench demo lint \
         layering sql-lint symbols format format-check deps install dist clean help vgcheck
 all: $(BIN) tests
 lib: $(LIB)
@@ -131,6 +131,11 @@ chaos:                                  # SIGKILLs, a Redis crash, a Postgres im
 	deploy/install-deps.sh
 	$(MAKE) --no-print-directory MODE=$(CHAOS_MODE) bin
 	tests/chaos/run.sh build/$(CHAOS_MODE)/chronoforge
+
+upgrade-test:                           # keyspace v1 -> v2 rolling upgrade under chaos (builds v1 from git)
+	deploy/install-deps.sh
+	$(MAKE) --no-print-directory MODE=$(CHAOS_MODE) bin
+	tests/upgrade/run.sh build/$(CHAOS_MODE)/chronoforge
 
 FUZZ_SECONDS ?= 150
 FUZZ_SRCS := $(sort $(wildcard tests/fuzz/fuzz_*.c))

@@ -14,6 +14,10 @@
 # Knobs: CHAOS_WORKFLOWS (5000), CHAOS_WORKERS (4), CHAOS_CONCURRENCY (8), CHAOS_KILL_EVERY (2),
 # CHAOS_DEADLINE (seconds for the workflows to complete, 360), CHAOS_REDIS (rollback|kill|restart),
 # CHAOS_REDIS_AT and CHAOS_PG_AT (percent completed when the fault strikes, 30 and 60).
+# CHAOS_OLD_BIN: a rolling upgrade under chaos (tests/upgrade/run.sh): the workers start from this
+# older binary (after BIN has migrated the schema, the documented upgrade order), and the first
+# W faults (one a second) each replace one old worker by a BIN worker, alternately by SIGTERM (a graceful drain)
+# and SIGKILL (recovered by the new fleet); later faults are the usual random SIGKILLs.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/../.." && pwd)
@@ -28,6 +32,11 @@ DEADLINE=${CHAOS_DEADLINE:-360}
 REDIS_FAULT=${CHAOS_REDIS:-rollback}
 REDIS_AT=${CHAOS_REDIS_AT:-30}
 PG_AT=${CHAOS_PG_AT:-60}
+OLD_BIN=${CHAOS_OLD_BIN:-}
+if [ -n "$OLD_BIN" ]; then
+  OLD_BIN=$(cd "$(dirname "$OLD_BIN")" && pwd)/$(basename "$OLD_BIN")
+  [ -x "$OLD_BIN" ] || { echo "chaos: CHAOS_OLD_BIN $OLD_BIN is not executable" >&2; exit 2; }
+fi
 helper=$here/chaos.py
 services=$root/deploy/services.sh
 
@@ -65,11 +74,12 @@ log "enqueued $N workflows ($expected step attempts expected); scratch $dir"
 # enqueue durable before anything can crash.
 sleep 2
 
-start_worker() {  # slot
-  "$bin" worker >>"$dir/worker-$1.log" 2>&1 &
+start_worker() {  # slot [binary]
+  "${2:-$bin}" worker >>"$dir/worker-$1.log" 2>&1 &
   pids[$1]=$!
 }
-for i in $(seq 0 $((W - 1))); do start_worker "$i"; done
+for i in $(seq 0 $((W - 1))); do start_worker "$i" "${OLD_BIN:-$bin}"; done
+upgraded=0 # with CHAOS_OLD_BIN: slots 0..upgraded-1 run BIN
 
 kills=0 kill_inflight=0 redis_inflight=0 pg_inflight=0 redis_done=0 pg_done=0
 last_kill=$SECONDS start=$SECONDS done_count=0
@@ -117,8 +127,21 @@ while :; do
     log "Postgres stopped (immediate) and restarted at $done_count completed ($pg_inflight in flight)"
     continue
   fi
-  if [ $((SECONDS - last_kill)) -ge "$KILL_EVERY" ]; then
+  every=$KILL_EVERY
+  [ -n "$OLD_BIN" ] && [ $upgraded -lt "$W" ] && every=1 # the roll itself goes at 1 s a worker
+  if [ $((SECONDS - last_kill)) -ge "$every" ]; then
+    if [ -n "$OLD_BIN" ] && [ $upgraded -lt "$W" ] && [ $((upgraded % 2)) = 0 ]; then
+      # Rolling upgrade, graceful half: the old worker drains and leaves; a new one replaces it.
+      slot=$upgraded pid=${pids[$upgraded]}
+      kill -TERM "$pid"
+      wait "$pid" || log "old worker $slot exited $? on SIGTERM"
+      start_worker "$slot"
+      upgraded=$((upgraded + 1)) last_kill=$SECONDS
+      log "upgrade: slot $slot drained and restarted on the new binary"
+      continue
+    fi
     slot=$((RANDOM % W))
+    [ -n "$OLD_BIN" ] && [ $upgraded -lt "$W" ] && slot=$upgraded
     pid=${pids[$slot]}
     kill -STOP "$pid"
     n=$("$helper" inflight "$pid")
@@ -126,6 +149,10 @@ while :; do
     wait "$pid" 2>/dev/null || true
     start_worker "$slot"
     kills=$((kills + 1)) kill_inflight=$((kill_inflight + n)) last_kill=$SECONDS
+    if [ -n "$OLD_BIN" ] && [ $upgraded -lt "$W" ]; then
+      upgraded=$((upgraded + 1))
+      log "upgrade: slot $slot SIGKILLed ($n in flight) and restarted on the new binary"
+    fi
   fi
 done
 elapsed=$((SECONDS - start))
@@ -178,6 +205,7 @@ read -r f_ready f_sched f_infl f_locks f_held f_dead < <(/usr/bin/python3 -c 'im
 s=json.loads(sys.argv[1]); print(s["ready"], s["scheduled"], s["inflight"], s["locks"], s["held"], s["dead"])' "$final")
 
 echo "=== chaos summary"
+[ -z "$OLD_BIN" ] || echo "upgrade:       started on $OLD_BIN; $upgraded of $W slots moved to $bin during the run"
 echo "workflows:     $N enqueued, $total in the store: $by_state"
 echo "faults:        $kills SIGKILLs (every ${KILL_EVERY}s, $W workers x $CONC), Redis $REDIS_FAULT x$redis_done, Postgres immediate stop x$pg_done; ${elapsed}s"
 echo "in flight:     $kill_inflight at the kills, $redis_inflight at the Redis fault, $pg_inflight at the Postgres stop (bound $bound)"
@@ -193,6 +221,7 @@ final_completed=$(completed)
 [ "$f_dead" = 0 ] || violations+=("$f_dead dead letters")
 [ "$f_ready$f_sched$f_infl" = 000 ] || violations+=("queue not empty: ready $f_ready, scheduled $f_sched, in flight $f_infl")
 [ "$f_locks$f_held" = 00 ] || violations+=("$f_locks locks and $f_held held sets left")
+[ -z "$OLD_BIN" ] || [ "$upgraded" = "$W" ] || violations+=("only $upgraded of $W workers were upgraded (the run ended first)")
 [ $worker_fail = 0 ] || violations+=("a worker did not drain with exit 0")
 [ -z "$san" ] || violations+=("sanitizer report in $san")
 if [ ${#violations[@]} -gt 0 ]; then
