@@ -52,11 +52,12 @@ static void print_json(const cf_worker_entry *list, size_t n)
     for (size_t i = 0; i < n; i++) {
         const cf_worker_entry *e = &list[i];
         json_array_append_new(
-            rows, json_pack("{ss sI sb ss ss ss sI si si sb sb}", "id", e->id, "heartbeat_age_ms",
-                            (json_int_t)e->age_ms, "live", e->live, "state", state_name(e),
-                            "queues", e->queues, "host", e->host, "pid", (json_int_t)e->pid,
-                            "concurrency", e->concurrency, "busy", e->busy, "quiet", e->quiet,
-                            "quiet_requested", e->quiet_wanted));
+            rows, json_pack("{ss sI sb ss ss ss sI si si sb sb si}", "id", e->id,
+                            "heartbeat_age_ms", (json_int_t)e->age_ms, "live", e->live, "state",
+                            state_name(e), "queues", e->queues, "host", e->host, "pid",
+                            (json_int_t)e->pid, "concurrency", e->concurrency, "busy", e->busy,
+                            "quiet", e->quiet, "quiet_requested", e->quiet_wanted, "keyspace",
+                            e->has_info ? (e->keyspace ? e->keyspace : 1) : 0));
     }
     json_t *root = json_pack("{so}", "workers", rows);
     json_dumpf(root, stdout, JSON_INDENT(2));

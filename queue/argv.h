@@ -15,7 +15,7 @@
 #include "common/status.h"
 #include "queue/redis_conn.h"
 
-#define CF_ARGV_MAX 16 /* the longest command or script call this code builds */
+#define CF_ARGV_MAX 24 /* the longest command or script call this code builds */
 
 typedef struct cf_argv {
     const cf_redis_script *script; /* NULL: a plain command (argv[0] is its name) */

@@ -109,6 +109,7 @@ static cf_status publish_info(cf_heartbeat *hb)
     cf_argv_int(cf_argv_str(&a, "pid"), (long long)getpid());
     cf_argv_str(cf_argv_str(&a, "host"), hb->host);
     cf_argv_int(cf_argv_str(&a, "started_at"), hb->started_at_ms);
+    cf_argv_int(cf_argv_str(&a, "keyspace"), CF_KEYSPACE_VERSION);
     cf_reply *rep = NULL;
     cf_status st = cf_queue_exec(q, &a, &rep);
     if (st == CF_OK) {

@@ -10,6 +10,10 @@
 
 #include "common/status.h"
 
+/* CF_KEYSPACE_VERSION: the Redis keyspace this code speaks (SPEC §2), published by every worker in
+ * P:worker:<id> as `keyspace` (a worker without the field speaks v1). */
+#define CF_KEYSPACE_VERSION 2
+
 /* Buffer sizes that always suffice for names built from valid parts (prefix <= 128 bytes,
  * queue <= 64, class <= 128, key <= 256, worker id <= 300). */
 #define CF_KEY_MAX       1024

@@ -50,6 +50,8 @@ static cf_status read_info(cf_queue *q, cf_worker_entry *e)
             e->busy = atoi(v->str);
         } else if (field_is(f, "quiet")) {
             e->quiet = v->str[0] == '1';
+        } else if (field_is(f, "keyspace")) {
+            e->keyspace = atoi(v->str);
         } else if (field_is(f, "quiet_request")) {
             e->quiet_wanted = v->str[0] == '1';
         }

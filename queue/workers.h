@@ -24,6 +24,7 @@ typedef struct cf_worker_entry {
     int busy;          /* executors inside a delivery at its last beat */
     bool quiet;        /* quiet as of its last beat */
     bool quiet_wanted; /* the recorded request (differs from quiet until its next beat) */
+    int keyspace;      /* the keyspace it speaks (SPEC §2): 1 when its info has no field */
 } cf_worker_entry;
 
 /* cf_workers_list returns every worker registered in P:workers, oldest id first, with the age of

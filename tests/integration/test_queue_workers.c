@@ -69,6 +69,7 @@ static void test_workers_info_quiet_resume_and_deregister(void **state)
     assert_string_equal(list[0].queues, "critical,default");
     assert_int_equal(list[0].concurrency, 4);
     assert_int_equal(list[0].busy, 2);
+    assert_int_equal(list[0].keyspace, CF_KEYSPACE_VERSION); /* what a mixed fleet is told by */
     assert_true(list[0].pid > 0);
     assert_false(list[0].quiet);
     cf_workers_list_free(list, n);
