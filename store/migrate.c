@@ -84,6 +84,45 @@
     "COMMENT ON TABLE chrono_forge_error_logs IS 'chronoforge schema: error logs';"                \
     "CREATE INDEX chrono_forge_error_logs_wf ON chrono_forge_error_logs (workflow_id, id);"
 
+/* Version 2 (docs/indexes.md): fewer index entries, no FK check and less WAL per workflow.
+ * The log tables' foreign keys go (every log row is written joined to its fenced, locked
+ * workflow row, so the FK re-checked what the statement already guarantees); deleting or
+ * truncating workflows still removes their logs, in the same statement, through the two
+ * statement-level triggers below (they cost nothing on the insert/update path). The unused
+ * (state, completed_at) index goes; (state, id) becomes partial over rows not completed
+ * (completed rows, the bulk, no longer get an entry when they complete); a BRIN index on
+ * created_at gives retention a cheap time-ordered scan of old rows; fillfactor 85 leaves room
+ * on each page for HOT updates of running workflows. Builds the indexes in place (not
+ * CONCURRENTLY: one transaction, so a crash leaves version 1 intact). */
+#define SQL_MIGRATION_2                                                                            \
+    "DO $$ DECLARE r record; BEGIN"                                                                \
+    " FOR r IN SELECT c.conname, c.conrelid::regclass AS tab FROM pg_constraint c"                 \
+    "  WHERE c.contype = 'f' AND c.confrelid = 'chrono_forge_workflows'::regclass"                 \
+    "  AND c.conrelid IN ('chrono_forge_execution_logs'::regclass,"                                \
+    "                     'chrono_forge_error_logs'::regclass)"                                    \
+    " LOOP EXECUTE format('ALTER TABLE %s DROP CONSTRAINT %I', r.tab, r.conname); END LOOP;"       \
+    " END $$;"                                                                                     \
+    "CREATE FUNCTION chrono_forge_workflows_delete_logs() RETURNS trigger"                         \
+    " LANGUAGE plpgsql SET search_path FROM CURRENT AS $$ BEGIN"                                   \
+    " DELETE FROM chrono_forge_execution_logs l USING gone g WHERE l.workflow_id = g.id;"          \
+    " DELETE FROM chrono_forge_error_logs e USING gone g WHERE e.workflow_id = g.id;"              \
+    " RETURN NULL; END $$;"                                                                        \
+    "CREATE TRIGGER chrono_forge_workflows_delete_logs AFTER DELETE ON chrono_forge_workflows"     \
+    " REFERENCING OLD TABLE AS gone FOR EACH STATEMENT"                                            \
+    " EXECUTE FUNCTION chrono_forge_workflows_delete_logs();"                                      \
+    "CREATE FUNCTION chrono_forge_workflows_truncate_logs() RETURNS trigger"                       \
+    " LANGUAGE plpgsql SET search_path FROM CURRENT AS $$ BEGIN"                                   \
+    " TRUNCATE chrono_forge_execution_logs, chrono_forge_error_logs; RETURN NULL; END $$;"         \
+    "CREATE TRIGGER chrono_forge_workflows_truncate_logs AFTER TRUNCATE ON chrono_forge_workflows" \
+    " FOR EACH STATEMENT EXECUTE FUNCTION chrono_forge_workflows_truncate_logs();"                 \
+    "DROP INDEX IF EXISTS chrono_forge_workflows_state_completed;"                                 \
+    "DROP INDEX IF EXISTS chrono_forge_workflows_state_id;"                                        \
+    "CREATE INDEX chrono_forge_workflows_not_completed ON chrono_forge_workflows (state, id)"      \
+    " WHERE state <> 'completed';"                                                                 \
+    "CREATE INDEX chrono_forge_workflows_created_brin ON chrono_forge_workflows"                   \
+    " USING brin (created_at);"                                                                    \
+    "ALTER TABLE chrono_forge_workflows SET (fillfactor = 85);"
+
 typedef struct migration {
     int version;
     const char *name;
@@ -92,6 +131,8 @@ typedef struct migration {
 
 static const migration migrations[] = {
     {1, "create workflows, execution logs, error logs", SQL_MIGRATION_1},
+    {2, "log FKs become delete triggers; fewer, partial and BRIN indexes; fillfactor 85",
+     SQL_MIGRATION_2},
 };
 #define NMIGRATIONS ((int)(sizeof migrations / sizeof migrations[0]))
 
@@ -277,7 +318,8 @@ static void fail_to(cf_error *err, cf_status st, const char *msg)
     snprintf(err->msg, sizeof err->msg, "%s", msg);
 }
 
-static cf_status migrate_counted(const char *dsn, int *applied, char *errbuf, size_t errcap)
+static cf_status migrate_counted(const char *dsn, int target, int *applied, char *errbuf,
+                                 size_t errcap)
 {
     if (applied)
         *applied = 0;
@@ -295,7 +337,7 @@ static cf_status migrate_counted(const char *dsn, int *applied, char *errbuf, si
         st = CF_ERR_STATE;
     }
     for (int i = 0; st == CF_OK && i < NMIGRATIONS; i++) {
-        if (migrations[i].version <= v)
+        if (migrations[i].version <= v || migrations[i].version > target)
             continue;
         bool did = false;
         st = apply_one(c, &migrations[i], &did, errbuf, errcap);
@@ -306,13 +348,25 @@ static cf_status migrate_counted(const char *dsn, int *applied, char *errbuf, si
     return st;
 }
 
-cf_status cf_store_migrate_counted(const char *dsn, int *applied, cf_error *err)
+cf_status cf_store_migrate_to(const char *dsn, int version, int *applied, cf_error *err)
 {
     char why[512] = "";
-    cf_status st = migrate_counted(dsn, applied, why, sizeof why);
+    cf_status st = CF_ERR_INVALID;
+    if (applied)
+        *applied = 0;
+    if (version < 1 || version > CF_SCHEMA_VERSION)
+        snprintf(why, sizeof why, "no schema version %d (this binary knows 1 to %d)", version,
+                 CF_SCHEMA_VERSION);
+    else
+        st = migrate_counted(dsn, version, applied, why, sizeof why);
     if (st != CF_OK)
         fail_to(err, st, why);
     return st;
+}
+
+cf_status cf_store_migrate_counted(const char *dsn, int *applied, cf_error *err)
+{
+    return cf_store_migrate_to(dsn, CF_SCHEMA_VERSION, applied, err);
 }
 
 cf_status cf_store_migrate(const char *dsn, cf_error *err)
