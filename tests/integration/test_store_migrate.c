@@ -3,7 +3,8 @@
  * survives 8 concurrent runs (separate processes), refuses a foreign table of the same name (a
  * Ruby ChronoForge table whose state is an integer), and upgrades a populated version 1
  * database to version 2 in place (docs/indexes.md): rows kept, log FKs replaced by delete
- * triggers, the documented indexes, list/requeue plans on the partial index. */
+ * triggers, the documented indexes, list/requeue plans on the partial index, and the version a
+ * version 1 binary reads still 1 (a revision). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,6 +14,7 @@
 #include <libpq-fe.h>
 
 #include "store/migrate.h"
+#include "store/query.h"
 #include "store/sql.h"
 #include "store/store.h"
 #include "tests/support/test.h"
@@ -58,7 +60,8 @@ static void test_migrate_concurrent_once(void **state)
     }
     /* each migration was applied by exactly one process */
     assert_int_equal(did, CF_SCHEMA_VERSION);
-    assert_int_equal(scalar(dsn, "SELECT count(*) FROM chronoforge_schema_migrations"),
+    assert_int_equal(scalar(dsn, "SELECT (SELECT count(*) FROM chronoforge_schema_migrations)"
+                                 " + (SELECT count(*) FROM chronoforge_schema_revisions)"),
                      CF_SCHEMA_VERSION);
     assert_int_equal(scalar(dsn, "SELECT count(*) FROM pg_class WHERE relname LIKE "
                                  "'chrono_forge_%' AND relkind = 'r'"),
@@ -174,6 +177,10 @@ static void test_migrate_upgrades_a_populated_v1_database(void **state)
     }
     assert_int_equal(did, 1);
     assert_int_equal(cf_store_schema_version(dsn, &err), 2);
+    /* what a version 1 binary compares with its own version: still 1, so a fleet keeps
+     * starting its old workers while it rolls onto the new binary */
+    assert_int_equal(scalar(dsn, "SELECT max(version) FROM chronoforge_schema_migrations"), 1);
+    assert_int_equal(scalar(dsn, "SELECT max(revision) FROM chronoforge_schema_revisions"), 2);
     assert_int_equal(cf_store_migrate_counted(dsn, &applied, &err), CF_OK);
     assert_int_equal(applied, 0);
 
@@ -237,6 +244,52 @@ static void test_migrate_upgrades_a_populated_v1_database(void **state)
     assert_int_equal(scalar(dsn, "SELECT count(*) FROM chrono_forge_execution_logs"), 0);
 }
 
+/* The store's sessions never JIT-compile (store/pg.c): with the database's JIT threshold at 0,
+ * every statement planned by a session with JIT on is compiled (the control below), but none
+ * of the store's. Before statistics exist, generic plans over a million rows are estimated
+ * above the default threshold and were compiled at every execution (docs/indexes.md). */
+#define JIT_OF                                                                                     \
+    "SELECT coalesce(sum(s.jit_functions), 0) FROM pg_stat_statements s"                           \
+    " JOIN pg_database d ON d.oid = s.dbid"                                                        \
+    " WHERE d.datname = current_database() AND s.query LIKE '%%%s%%'"
+
+static void test_store_sessions_never_jit(void **state)
+{
+    (void)state;
+    char dsn[512];
+    cf_test_fresh_database(dsn, sizeof dsn);
+    cf_error err = {0};
+    assert_int_equal(cf_store_migrate(dsn, &err), CF_OK);
+    if (scalar(dsn, "SELECT count(*) FROM pg_settings WHERE name = 'shared_preload_libraries'"
+                    " AND setting LIKE '%pg_stat_statements%'") == 0 ||
+        scalar(dsn, "SELECT pg_jit_available()::int") == 0)
+        skip(); /* nothing to observe JIT with on this server */
+    exec_sql(dsn, "CREATE EXTENSION IF NOT EXISTS pg_stat_statements");
+    exec_sql(dsn, "DO $$ BEGIN EXECUTE format('ALTER DATABASE %I SET jit = on',"
+                  " current_database()); EXECUTE format('ALTER DATABASE %I SET jit_above_cost"
+                  " = 0', current_database()); END $$");
+    exec_sql(dsn, "INSERT INTO chrono_forge_workflows (key, job_class, state)"
+                  " SELECT 'k' || i, 'A', 'failed' FROM generate_series(1, 10) AS i");
+    /* control: a plain session compiles its statement */
+    assert_int_equal(scalar(dsn, "SELECT count(*) FROM chrono_forge_workflows WHERE key <> 'x'"),
+                     10);
+    char q[512];
+    snprintf(q, sizeof q, JIT_OF, "key <> ");
+    assert_true(scalar(dsn, q) > 0);
+
+    cf_store *s = NULL;
+    cf_store_config cfg = {.dsn = dsn};
+    assert_int_equal(cf_store_open(&cfg, &s, &err), CF_OK);
+    cf_wf_list_filter f = {.state = "failed"};
+    cf_wf_list l;
+    assert_int_equal(cf_store_list(s, &f, &l), CF_OK);
+    assert_int_equal((int)l.n, 10);
+    cf_wf_list_deinit(&l);
+    cf_store_close(s);
+    snprintf(q, sizeof q, JIT_OF, "WHERE w.state = $1");
+    assert_int_equal(scalar(dsn, q), 0);
+}
+
 static void test_migrate_to_an_unknown_version_is_refused(void **state)
 {
     (void)state;
@@ -292,6 +345,7 @@ int main(void)
         cmocka_unit_test(test_migrate_concurrent_once),
         cmocka_unit_test(test_migrate_upgrades_a_populated_v1_database),
         cmocka_unit_test(test_migrate_to_an_unknown_version_is_refused),
+        cmocka_unit_test(test_store_sessions_never_jit),
         cmocka_unit_test(test_migrate_refuses_foreign_table),
         cmocka_unit_test(test_migrate_bad_dsn_and_no_password_in_errors),
     };
