@@ -3,7 +3,12 @@
  * applies it. Each migration runs in its own transaction holding a transaction-scoped advisory
  * lock, re-reading the applied version after taking it, so any number of processes may migrate
  * at once. Tables this tool creates carry a COMMENT naming it; a chrono_forge_* table without it
- * was made by someone else (e.g. the Ruby gem) and is refused, never altered. */
+ * was made by someone else (e.g. the Ruby gem) and is refused, never altered.
+ * A migration that the binaries of the previous versions still run on (same tables and columns;
+ * indexes, constraints or storage settings change) is recorded in chronoforge_schema_revisions,
+ * not in chronoforge_schema_migrations, whose max(version) is what those binaries compare with
+ * their own: so a fleet keeps running, and restarting, on its old binaries while it rolls onto
+ * the new one after `migrate`. The applied version is the highest number in either table. */
 #include "store/migrate.h"
 
 #include <stdbool.h>
@@ -24,20 +29,25 @@
 
 #define SQL_LOCK "SELECT pg_advisory_xact_lock(7162536043113964916)"
 
-#define SQL_HAS_TABLE "SELECT to_regclass('chronoforge_schema_migrations') IS NOT NULL"
-#define SQL_VERSION   "SELECT coalesce(max(version), 0) FROM chronoforge_schema_migrations"
+#define SQL_HAS_TABLE     "SELECT to_regclass('chronoforge_schema_migrations') IS NOT NULL"
+#define SQL_VERSION       "SELECT coalesce(max(version), 0) FROM chronoforge_schema_migrations"
+#define SQL_HAS_REVISIONS "SELECT to_regclass('chronoforge_schema_revisions') IS NOT NULL"
+#define SQL_REVISION      "SELECT coalesce(max(revision), 0) FROM chronoforge_schema_revisions"
 
 /* Every chrono_forge_* table that exists without chronoforge's comment, with its state type. */
 #define SQL_FOREIGN                                                                                \
     "SELECT c.relname, coalesce((SELECT format_type(a.atttypid, a.atttypmod) FROM pg_attribute a"  \
     " WHERE a.attrelid = c.oid AND a.attname = 'state' AND NOT a.attisdropped), '')"               \
     " FROM pg_class c WHERE c.relname IN ('chrono_forge_workflows',"                               \
-    " 'chrono_forge_execution_logs', 'chrono_forge_error_logs', 'chronoforge_schema_migrations')"  \
+    " 'chrono_forge_execution_logs', 'chrono_forge_error_logs', 'chronoforge_schema_migrations',"  \
+    " 'chronoforge_schema_revisions')"                                                             \
     " AND c.relkind IN ('r', 'p', 'v', 'm', 'f') AND pg_table_is_visible(c.oid)"                   \
     " AND coalesce(obj_description(c.oid, 'pg_class'), '') NOT LIKE 'chronoforge schema%'"         \
     " ORDER BY c.relname"
 
 #define SQL_RECORD "INSERT INTO chronoforge_schema_migrations (version, name) VALUES ($1::int, $2)"
+#define SQL_RECORD_REVISION                                                                        \
+    "INSERT INTO chronoforge_schema_revisions (revision, name) VALUES ($1::int, $2)"
 
 #define SQL_MIGRATION_1                                                                            \
     "CREATE TABLE chronoforge_schema_migrations (version int PRIMARY KEY, name text NOT NULL,"     \
@@ -84,14 +94,60 @@
     "COMMENT ON TABLE chrono_forge_error_logs IS 'chronoforge schema: error logs';"                \
     "CREATE INDEX chrono_forge_error_logs_wf ON chrono_forge_error_logs (workflow_id, id);"
 
+/* Version 2 (docs/indexes.md): fewer index entries, no FK check and less WAL per workflow.
+ * The log tables' foreign keys go (every log row is written joined to its fenced, locked
+ * workflow row, so the FK re-checked what the statement already guarantees); deleting or
+ * truncating workflows still removes their logs, in the same statement, through the two
+ * statement-level triggers below (they cost nothing on the insert/update path). The unused
+ * (state, completed_at) index goes; (state, id) becomes partial over rows not completed
+ * (completed rows, the bulk, no longer get an entry when they complete); a BRIN index on
+ * created_at gives retention a cheap time-ordered scan of old rows; fillfactor 85 leaves room
+ * on each page for HOT updates of running workflows. Builds the indexes in place (not
+ * CONCURRENTLY: one transaction, so a crash leaves version 1 intact). Version 1 binaries run on
+ * it unchanged (their statements name no index and rely on no FK), so it is a revision. */
+#define SQL_MIGRATION_2                                                                            \
+    "CREATE TABLE chronoforge_schema_revisions (revision int PRIMARY KEY, name text NOT NULL,"     \
+    " applied_at timestamptz NOT NULL DEFAULT now());"                                             \
+    "COMMENT ON TABLE chronoforge_schema_revisions IS 'chronoforge schema revisions';"             \
+    "DO $$ DECLARE r record; BEGIN"                                                                \
+    " FOR r IN SELECT c.conname, c.conrelid::regclass AS tab FROM pg_constraint c"                 \
+    "  WHERE c.contype = 'f' AND c.confrelid = 'chrono_forge_workflows'::regclass"                 \
+    "  AND c.conrelid IN ('chrono_forge_execution_logs'::regclass,"                                \
+    "                     'chrono_forge_error_logs'::regclass)"                                    \
+    " LOOP EXECUTE format('ALTER TABLE %s DROP CONSTRAINT %I', r.tab, r.conname); END LOOP;"       \
+    " END $$;"                                                                                     \
+    "CREATE FUNCTION chrono_forge_workflows_delete_logs() RETURNS trigger"                         \
+    " LANGUAGE plpgsql SET search_path FROM CURRENT AS $$ BEGIN"                                   \
+    " DELETE FROM chrono_forge_execution_logs l USING gone g WHERE l.workflow_id = g.id;"          \
+    " DELETE FROM chrono_forge_error_logs e USING gone g WHERE e.workflow_id = g.id;"              \
+    " RETURN NULL; END $$;"                                                                        \
+    "CREATE TRIGGER chrono_forge_workflows_delete_logs AFTER DELETE ON chrono_forge_workflows"     \
+    " REFERENCING OLD TABLE AS gone FOR EACH STATEMENT"                                            \
+    " EXECUTE FUNCTION chrono_forge_workflows_delete_logs();"                                      \
+    "CREATE FUNCTION chrono_forge_workflows_truncate_logs() RETURNS trigger"                       \
+    " LANGUAGE plpgsql SET search_path FROM CURRENT AS $$ BEGIN"                                   \
+    " TRUNCATE chrono_forge_execution_logs, chrono_forge_error_logs; RETURN NULL; END $$;"         \
+    "CREATE TRIGGER chrono_forge_workflows_truncate_logs AFTER TRUNCATE ON chrono_forge_workflows" \
+    " FOR EACH STATEMENT EXECUTE FUNCTION chrono_forge_workflows_truncate_logs();"                 \
+    "DROP INDEX IF EXISTS chrono_forge_workflows_state_completed;"                                 \
+    "DROP INDEX IF EXISTS chrono_forge_workflows_state_id;"                                        \
+    "CREATE INDEX chrono_forge_workflows_not_completed ON chrono_forge_workflows (state, id)"      \
+    " WHERE state <> 'completed';"                                                                 \
+    "CREATE INDEX chrono_forge_workflows_created_brin ON chrono_forge_workflows"                   \
+    " USING brin (created_at);"                                                                    \
+    "ALTER TABLE chrono_forge_workflows SET (fillfactor = 85);"
+
 typedef struct migration {
     int version;
     const char *name;
     const char *sql;
+    bool revision; /* older binaries run on it: recorded in chronoforge_schema_revisions */
 } migration;
 
 static const migration migrations[] = {
-    {1, "create workflows, execution logs, error logs", SQL_MIGRATION_1},
+    {1, "create workflows, execution logs, error logs", SQL_MIGRATION_1, false},
+    {2, "log FKs become delete triggers; fewer, partial and BRIN indexes; fillfactor 85",
+     SQL_MIGRATION_2, true},
 };
 #define NMIGRATIONS ((int)(sizeof migrations / sizeof migrations[0]))
 
@@ -154,7 +210,33 @@ static PGconn *connect_quiet(const char *dsn, int64_t timeout_ms, char *errbuf, 
     return c;
 }
 
-/* Reads the applied version; -1 with errbuf set when a foreign table is in the way. */
+/* A constant statement text (wrapped so the SQL lint can see it is never built at run time). */
+typedef struct sql_text {
+    const char *sql;
+} sql_text;
+
+/* The integer (or boolean, as 0/1) in the first cell of a constant query's answer; -1 with
+ * errbuf and *st set when it failed. */
+static int query_int(PGconn *c, sql_text q, int64_t timeout_ms, char *errbuf, size_t errcap,
+                     cf_status *st)
+{
+    PGresult *r = migrate_query(c, q.sql, 0, NULL, timeout_ms, errbuf, errcap);
+    if (r && PQresultStatus(r) != PGRES_TUPLES_OK)
+        set_msg(errbuf, errcap, "postgres: ", PQerrorMessage(c));
+    if (!r || PQresultStatus(r) != PGRES_TUPLES_OK || PQntuples(r) != 1) {
+        PQclear(r);
+        *st = CF_ERR_IO;
+        return -1;
+    }
+    const char *cell = PQgetvalue(r, 0, 0);
+    int v = cell[0] == 't' ? 1 : cell[0] == 'f' ? 0 : (int)strtol(cell, NULL, 10);
+    PQclear(r);
+    return v;
+}
+
+/* Reads the applied version (the highest of chronoforge_schema_migrations' versions and
+ * chronoforge_schema_revisions' revisions); -1 with errbuf set when a foreign table is in the
+ * way or a query failed. */
 static int read_version(PGconn *c, int64_t timeout_ms, char *errbuf, size_t errcap, cf_status *st)
 {
     PGresult *r = migrate_query(c, SQL_FOREIGN, 0, NULL, timeout_ms, errbuf, errcap);
@@ -183,38 +265,18 @@ static int read_version(PGconn *c, int64_t timeout_ms, char *errbuf, size_t errc
         return -1;
     }
     PQclear(r);
-    r = migrate_query(c, SQL_HAS_TABLE, 0, NULL, timeout_ms, errbuf, errcap);
-    if (!r) {
-        *st = CF_ERR_IO;
+    int v = query_int(c, (sql_text){SQL_HAS_TABLE}, timeout_ms, errbuf, errcap, st);
+    if (v > 0)
+        v = query_int(c, (sql_text){SQL_VERSION}, timeout_ms, errbuf, errcap, st);
+    int has_rev =
+        v < 0 ? -1 : query_int(c, (sql_text){SQL_HAS_REVISIONS}, timeout_ms, errbuf, errcap, st);
+    int rev = has_rev > 0 ? query_int(c, (sql_text){SQL_REVISION}, timeout_ms, errbuf, errcap, st)
+                          : has_rev;
+    if (v < 0 || rev < 0)
         return -1;
-    }
-    bool has = PQresultStatus(r) == PGRES_TUPLES_OK && PQgetvalue(r, 0, 0)[0] == 't';
-    PQclear(r);
-    if (!has) {
-        *st = CF_OK;
-        return 0;
-    }
-    r = migrate_query(c, SQL_VERSION, 0, NULL, timeout_ms, errbuf, errcap);
-    if (!r) {
-        *st = CF_ERR_IO;
-        return -1;
-    }
-    if (PQresultStatus(r) != PGRES_TUPLES_OK) {
-        set_msg(errbuf, errcap, "postgres: ", PQerrorMessage(c));
-        PQclear(r);
-        *st = CF_ERR_IO;
-        return -1;
-    }
-    int v = (int)strtol(PQgetvalue(r, 0, 0), NULL, 10);
-    PQclear(r);
     *st = CF_OK;
-    return v;
+    return v > rev ? v : rev;
 }
-
-/* A constant statement text (wrapped so the SQL lint can see it is never built at run time). */
-typedef struct sql_text {
-    const char *sql;
-} sql_text;
 
 static bool exec_ok(PGconn *c, sql_text q, char *errbuf, size_t errcap)
 {
@@ -251,7 +313,8 @@ static cf_status apply_one(PGconn *c, const migration *m, bool *did, char *errbu
     char ver[16];
     snprintf(ver, sizeof ver, "%d", m->version);
     const char *vals[] = {ver, m->name};
-    PGresult *r = migrate_query(c, SQL_RECORD, 2, vals, 0, errbuf, errcap);
+    PGresult *r = m->revision ? migrate_query(c, SQL_RECORD_REVISION, 2, vals, 0, errbuf, errcap)
+                              : migrate_query(c, SQL_RECORD, 2, vals, 0, errbuf, errcap);
     bool ok = r && PQresultStatus(r) == PGRES_COMMAND_OK;
     if (r && !ok)
         set_msg(errbuf, errcap, "postgres: ", PQerrorMessage(c));
@@ -277,7 +340,8 @@ static void fail_to(cf_error *err, cf_status st, const char *msg)
     snprintf(err->msg, sizeof err->msg, "%s", msg);
 }
 
-static cf_status migrate_counted(const char *dsn, int *applied, char *errbuf, size_t errcap)
+static cf_status migrate_counted(const char *dsn, int target, int *applied, char *errbuf,
+                                 size_t errcap)
 {
     if (applied)
         *applied = 0;
@@ -295,7 +359,7 @@ static cf_status migrate_counted(const char *dsn, int *applied, char *errbuf, si
         st = CF_ERR_STATE;
     }
     for (int i = 0; st == CF_OK && i < NMIGRATIONS; i++) {
-        if (migrations[i].version <= v)
+        if (migrations[i].version <= v || migrations[i].version > target)
             continue;
         bool did = false;
         st = apply_one(c, &migrations[i], &did, errbuf, errcap);
@@ -306,13 +370,25 @@ static cf_status migrate_counted(const char *dsn, int *applied, char *errbuf, si
     return st;
 }
 
-cf_status cf_store_migrate_counted(const char *dsn, int *applied, cf_error *err)
+cf_status cf_store_migrate_to(const char *dsn, int version, int *applied, cf_error *err)
 {
     char why[512] = "";
-    cf_status st = migrate_counted(dsn, applied, why, sizeof why);
+    cf_status st = CF_ERR_INVALID;
+    if (applied)
+        *applied = 0;
+    if (version < 1 || version > CF_SCHEMA_VERSION)
+        snprintf(why, sizeof why, "no schema version %d (this binary knows 1 to %d)", version,
+                 CF_SCHEMA_VERSION);
+    else
+        st = migrate_counted(dsn, version, applied, why, sizeof why);
     if (st != CF_OK)
         fail_to(err, st, why);
     return st;
+}
+
+cf_status cf_store_migrate_counted(const char *dsn, int *applied, cf_error *err)
+{
+    return cf_store_migrate_to(dsn, CF_SCHEMA_VERSION, applied, err);
 }
 
 cf_status cf_store_migrate(const char *dsn, cf_error *err)

@@ -11,7 +11,7 @@
 #include "common/status.h"
 
 /* The newest schema version this binary knows. */
-#define CF_SCHEMA_VERSION 1
+#define CF_SCHEMA_VERSION 2
 
 /* cf_store_migrate connects to dsn (conninfo or URI, borrowed), and applies every missing
  * migration, each in its own transaction under the advisory lock; a no-op when up to date.
@@ -25,6 +25,12 @@ CF_MUST_CHECK cf_status cf_store_migrate(const char *dsn, cf_error *err);
 /* cf_store_migrate_counted is cf_store_migrate that also reports how many migrations this call
  * applied in *applied (0 when the schema was already current). */
 CF_MUST_CHECK cf_status cf_store_migrate_counted(const char *dsn, int *applied, cf_error *err);
+
+/* cf_store_migrate_to is cf_store_migrate_counted stopping at schema version `version` (1 to
+ * CF_SCHEMA_VERSION; CF_ERR_INVALID otherwise): tests build an older database with it to check
+ * the upgrade of its data. A database already past `version` is left as it is. */
+CF_MUST_CHECK cf_status cf_store_migrate_to(const char *dsn, int version, int *applied,
+                                            cf_error *err);
 
 /* cf_store_schema_version reads the applied schema version through dsn: 0 when none, -1 with
  * err (may be NULL) filled when the database cannot be read or holds foreign tables (err->code

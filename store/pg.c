@@ -248,6 +248,11 @@ PGresult *cf_pg_conn_query(PGconn *c, const cf_sql_stmt *q, const char *const *v
     return NULL;
 }
 
+/* Every session: statement timeout, quiet notices, its name, generic plans, and no JIT. A
+ * generic plan made before the tables have statistics (a restored or bulk-loaded database)
+ * can be estimated above jit_above_cost although it reads a handful of index pages; Postgres
+ * then compiles it at every execution, ~7 ms for a 0.03 ms statement (docs/indexes.md,
+ * "a million rows"). No statement of the store gains from JIT. */
 static cf_status apply_session(cf_pg *pg)
 {
     char timeout[32];
@@ -259,7 +264,7 @@ static cf_status apply_session(cf_pg *pg)
                                          " set_config('client_min_messages', 'warning', false),"
                                          " set_config('application_name', $2, false),"
                                          " set_config('plan_cache_mode', 'force_generic_plan',"
-                                         " false)",
+                                         " false), set_config('jit', 'off', false)",
                                          2, NULL, vals, NULL, NULL, 0));
     cf_status st = cf_pg_result_status(pg, r, PGRES_TUPLES_OK);
     PQclear(r);

@@ -304,7 +304,7 @@ static const char sql_errors_by_id[] =
 
 /* ---- Listing and counting ----
  * One statement per filter combination so that each has an index with a generic plan: the
- * primary key, (state, id), or the partial (job_class, id) index, whose predicate
+ * primary key, the partial (state, id) index, or the partial (job_class, id) index, whose predicate
  * `state IS NOT NULL` (true of every row) keeps it out of the (class, key) lookups of the run
  * path, where an empty table's tie would otherwise make the planner pick it over the unique
  * (key, job_class) index. Keyset paging: rows after id $n, in id order. */
@@ -314,11 +314,22 @@ static const char sql_list_all[] =
     " WHERE w.id > $1"
     " ORDER BY w.id LIMIT $2";
 
+/* By state: the partial (state, id) index holds every state but completed, and a generic
+ * plan can only use it when the clause repeats its predicate; completed rows, the bulk, are
+ * read in primary-key order (the branch is skipped unless $1 is 'completed'). */
 static const char sql_list_state[] =
-    "SELECT " WF_COLS("w")
-    " FROM " WF " w"
-    " WHERE w.state = $1 AND w.id > $2"
-    " ORDER BY w.id LIMIT $3";
+    "SELECT * FROM ("
+    "  SELECT " WF_COLS("w")
+    "  FROM " WF " w"
+    "  WHERE w.state = $1 AND w.state <> 'completed' AND w.id > $2"
+    "  ORDER BY w.id LIMIT $3) o"
+    " UNION ALL"
+    " SELECT * FROM ("
+    "  SELECT " WF_COLS("w")
+    "  FROM " WF " w"
+    "  WHERE $1 = 'completed' AND w.state = 'completed' AND w.id > $2"
+    "  ORDER BY w.id LIMIT $3) c"
+    " ORDER BY 1";
 
 static const char sql_list_class[] =
     "SELECT " WF_COLS("w")
@@ -415,7 +426,8 @@ static const char sql_requeue[] =
  * (NULL: any), $3 error class (NULL: any; else the workflow's last error row has this class or
  * one under it, "$3." followed by anything), $4 age in ms (0: any; else updated_at, when it
  * entered that state, is older than now - $4), after id $5, at most $6 rows. Guarantees: keyset
- * pages over the (state, id) index, so each call reads a bounded page and a caller that moves
+ * pages over the partial (state, id) index (never completed rows: the clause says so, so that
+ * the generic plan can use it), so each call reads a bounded page and a caller that moves
  * rows out of the state loses none and sees none twice; the last error is one index probe on
  * error_logs (workflow_id, id). Read-only. */
 // clang-format off
@@ -425,7 +437,7 @@ static const char sql_resumable[] =
     " LEFT JOIN LATERAL ("
     "   SELECT x.error_class FROM " ERR " x"
     "   WHERE x.workflow_id = w.id ORDER BY x.id DESC LIMIT 1) e ON true"
-    " WHERE w.state = $1 AND w.id > $5::bigint"
+    " WHERE w.state = $1 AND w.state <> 'completed' AND w.id > $5::bigint"
     "   AND ($2::text IS NULL OR w.job_class = $2)"
     "   AND ($3::text IS NULL OR e.error_class = $3"
     "        OR left(e.error_class, length($3) + 1) = $3 || '.')"

@@ -1,7 +1,10 @@
 // SPDX-License-Identifier: MIT
 /* tests/integration/test_store_migrate.c: `migrate` creates the schema once, is idempotent,
- * survives 8 concurrent runs (separate processes), and refuses a foreign table of the same
- * name (a Ruby ChronoForge table whose state is an integer). */
+ * survives 8 concurrent runs (separate processes), refuses a foreign table of the same name (a
+ * Ruby ChronoForge table whose state is an integer), and upgrades a populated version 1
+ * database to version 2 in place (docs/indexes.md): rows kept, log FKs replaced by delete
+ * triggers, the documented indexes, list/requeue plans on the partial index, and the version a
+ * version 1 binary reads still 1 (a revision). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -11,6 +14,8 @@
 #include <libpq-fe.h>
 
 #include "store/migrate.h"
+#include "store/query.h"
+#include "store/sql.h"
 #include "store/store.h"
 #include "tests/support/test.h"
 
@@ -42,7 +47,7 @@ static void test_migrate_concurrent_once(void **state)
             cf_status st = cf_store_migrate_counted(dsn, &applied, &err);
             if (st != CF_OK)
                 fprintf(stderr, "migrate: %s\n", err.msg);
-            _exit(st == CF_OK ? (applied == 1 ? 10 : 0) : 1);
+            _exit(st == CF_OK ? 10 + applied : 1);
         }
     }
     int did = 0;
@@ -51,10 +56,13 @@ static void test_migrate_concurrent_once(void **state)
         assert_int_equal(waitpid(pids[i], &status, 0), pids[i]);
         assert_true(WIFEXITED(status));
         assert_int_not_equal(WEXITSTATUS(status), 1);
-        did += WEXITSTATUS(status) == 10;
+        did += WEXITSTATUS(status) - 10;
     }
-    assert_int_equal(did, 1); /* exactly one process applied the migration */
-    assert_int_equal(scalar(dsn, "SELECT count(*) FROM chronoforge_schema_migrations"), 1);
+    /* each migration was applied by exactly one process */
+    assert_int_equal(did, CF_SCHEMA_VERSION);
+    assert_int_equal(scalar(dsn, "SELECT (SELECT count(*) FROM chronoforge_schema_migrations)"
+                                 " + (SELECT count(*) FROM chronoforge_schema_revisions)"),
+                     CF_SCHEMA_VERSION);
     assert_int_equal(scalar(dsn, "SELECT count(*) FROM pg_class WHERE relname LIKE "
                                  "'chrono_forge_%' AND relkind = 'r'"),
                      3);
@@ -63,6 +71,234 @@ static void test_migrate_concurrent_once(void **state)
     assert_int_equal(cf_store_migrate_counted(dsn, &applied, &err), CF_OK);
     assert_int_equal(applied, 0);
     assert_int_equal(cf_store_schema_version(dsn, &err), CF_SCHEMA_VERSION);
+}
+
+/* text_of returns the first column of the first row of sql_text, in buf. */
+static const char *text_of(const char *dsn, const char *sql_text, char *buf, size_t cap)
+{
+    PGconn *c = PQconnectdb(dsn);
+    PGresult *r = PQexec(c, sql_text);
+    if (PQresultStatus(r) != PGRES_TUPLES_OK)
+        fail_msg("%s: %s", sql_text, PQerrorMessage(c));
+    snprintf(buf, cap, "%s", PQntuples(r) ? PQgetvalue(r, 0, 0) : "");
+    PQclear(r);
+    PQfinish(c);
+    return buf;
+}
+
+static void exec_on(PGconn *c, const char *sql_text)
+{
+    PGresult *r = PQexec(c, sql_text);
+    ExecStatusType t = PQresultStatus(r);
+    if (t != PGRES_COMMAND_OK && t != PGRES_TUPLES_OK)
+        fail_msg("%s: %s", sql_text, PQerrorMessage(c));
+    PQclear(r);
+}
+
+static void exec_sql(const char *dsn, const char *sql_text)
+{
+    PGconn *c = PQconnectdb(dsn);
+    exec_on(c, sql_text);
+    PQfinish(c);
+}
+
+/* The generic plan (the store's plan_cache_mode) of a prepared statement reads `index`. */
+static void assert_generic_plan_uses(const char *dsn, const char *sql_text, const char *execute,
+                                     const char *index)
+{
+    PGconn *c = PQconnectdb(dsn);
+    exec_on(c, "SET plan_cache_mode = force_generic_plan");
+    PGresult *r = PQprepare(c, "p", sql_text, 0, NULL);
+    assert_int_equal(PQresultStatus(r), PGRES_COMMAND_OK);
+    PQclear(r);
+    char sql[200];
+    snprintf(sql, sizeof sql, "EXPLAIN EXECUTE %s", execute);
+    r = PQexec(c, sql);
+    assert_int_equal(PQresultStatus(r), PGRES_TUPLES_OK);
+    char plan[8192] = "";
+    for (int i = 0; i < PQntuples(r); i++) {
+        strncat(plan, PQgetvalue(r, i, 0), sizeof plan - strlen(plan) - 2);
+        strcat(plan, "\n");
+    }
+    PQclear(r);
+    PQfinish(c);
+    if (!strstr(plan, index) || strstr(plan, "Seq Scan"))
+        fail_msg("%s does not read %s:\n%s", execute, index, plan);
+}
+
+static void test_migrate_upgrades_a_populated_v1_database(void **state)
+{
+    (void)state;
+    char dsn[512], buf[1024];
+    cf_test_fresh_database(dsn, sizeof dsn);
+    cf_error err = {0};
+    int applied = 0;
+    assert_int_equal(cf_store_migrate_to(dsn, 1, &applied, &err), CF_OK);
+    assert_int_equal(applied, 1);
+    assert_int_equal(cf_store_schema_version(dsn, &err), 1);
+    /* 2,000 workflows (10% failed, 10% idle, 10% running, the rest completed), 3 steps each,
+     * one error row per failed workflow */
+    exec_sql(dsn, "INSERT INTO chrono_forge_workflows (key, job_class, state, completed_at)"
+                  " SELECT 'k' || i, CASE i % 2 WHEN 0 THEN 'A' ELSE 'B' END,"
+                  " CASE i % 10 WHEN 0 THEN 'failed' WHEN 1 THEN 'idle' WHEN 2 THEN 'running'"
+                  " ELSE 'completed' END, CASE WHEN i % 10 > 2 THEN now() END"
+                  " FROM generate_series(1, 2000) AS i");
+    exec_sql(dsn, "INSERT INTO chrono_forge_execution_logs (workflow_id, step_name, state)"
+                  " SELECT w.id, 'durably_execute$s' || j, 'completed'"
+                  " FROM chrono_forge_workflows w, generate_series(1, 3) AS j");
+    exec_sql(dsn, "INSERT INTO chrono_forge_error_logs (workflow_id, attempt, error_class)"
+                  " SELECT id, 1, 'Boom' FROM chrono_forge_workflows WHERE state = 'failed'");
+    const char *fks = "SELECT count(*) FROM pg_constraint WHERE contype = 'f'"
+                      " AND confrelid = 'chrono_forge_workflows'::regclass";
+    assert_int_equal(scalar(dsn, fks), 2);
+
+    /* four processes upgrade it at once: one applies version 2 */
+    enum { N = 4 };
+    pid_t pids[N];
+    for (int i = 0; i < N; i++) {
+        pids[i] = fork();
+        assert_true(pids[i] >= 0);
+        if (pids[i] == 0) {
+            cf_error e = {0};
+            int n = 0;
+            cf_status st = cf_store_migrate_counted(dsn, &n, &e);
+            if (st != CF_OK)
+                fprintf(stderr, "migrate: %s\n", e.msg);
+            _exit(st == CF_OK ? 10 + n : 1);
+        }
+    }
+    int did = 0;
+    for (int i = 0; i < N; i++) {
+        int status;
+        assert_int_equal(waitpid(pids[i], &status, 0), pids[i]);
+        assert_true(WIFEXITED(status));
+        assert_int_not_equal(WEXITSTATUS(status), 1);
+        did += WEXITSTATUS(status) - 10;
+    }
+    assert_int_equal(did, 1);
+    assert_int_equal(cf_store_schema_version(dsn, &err), 2);
+    /* what a version 1 binary compares with its own version: still 1, so a fleet keeps
+     * starting its old workers while it rolls onto the new binary */
+    assert_int_equal(scalar(dsn, "SELECT max(version) FROM chronoforge_schema_migrations"), 1);
+    assert_int_equal(scalar(dsn, "SELECT max(revision) FROM chronoforge_schema_revisions"), 2);
+    assert_int_equal(cf_store_migrate_counted(dsn, &applied, &err), CF_OK);
+    assert_int_equal(applied, 0);
+
+    /* the rows are all there; the FKs are gone; the indexes are docs/indexes.md's */
+    assert_int_equal(scalar(dsn, "SELECT count(*) FROM chrono_forge_workflows"), 2000);
+    assert_int_equal(scalar(dsn, "SELECT count(*) FROM chrono_forge_execution_logs"), 6000);
+    assert_int_equal(scalar(dsn, "SELECT count(*) FROM chrono_forge_error_logs"), 200);
+    assert_int_equal(scalar(dsn, fks), 0);
+    assert_string_equal(text_of(dsn,
+                                "SELECT string_agg(indexname, ' ' ORDER BY indexname)"
+                                " FROM pg_indexes WHERE tablename = 'chrono_forge_workflows'",
+                                buf, sizeof buf),
+                        "chrono_forge_workflows_class_id chrono_forge_workflows_created_brin "
+                        "chrono_forge_workflows_key_class chrono_forge_workflows_not_completed "
+                        "chrono_forge_workflows_pkey chrono_forge_workflows_wake");
+    assert_string_equal(text_of(dsn,
+                                "SELECT string_agg(indexname, ' ' ORDER BY indexname)"
+                                " FROM pg_indexes WHERE tablename IN"
+                                " ('chrono_forge_execution_logs', 'chrono_forge_error_logs')",
+                                buf, sizeof buf),
+                        "chrono_forge_error_logs_pkey chrono_forge_error_logs_wf "
+                        "chrono_forge_execution_logs_pkey chrono_forge_execution_logs_wf_step");
+    assert_string_equal(text_of(dsn,
+                                "SELECT array_to_string(reloptions, ',') FROM pg_class"
+                                " WHERE relname = 'chrono_forge_workflows'",
+                                buf, sizeof buf),
+                        "fillfactor=85");
+    assert_int_equal(scalar(dsn, "SELECT count(*) FROM chrono_forge_workflows"
+                                 " WHERE state <> 'completed'"),
+                     600);
+
+    /* listing a state and the bulk requeue's selection read the partial index, with the
+     * store's generic plans, over a table of mostly completed rows */
+    exec_sql(dsn, "INSERT INTO chrono_forge_workflows (key, job_class, state, completed_at)"
+                  " SELECT 'bulk' || i, 'A', 'completed', now()"
+                  " FROM generate_series(1, 100000) AS i");
+    exec_sql(dsn, "ANALYZE chrono_forge_workflows");
+    assert_generic_plan_uses(dsn, cf_sql_stmts[CF_SQL_LIST_STATE].sql, "p('failed', 0, 50)",
+                             "chrono_forge_workflows_not_completed");
+    assert_generic_plan_uses(dsn, cf_sql_stmts[CF_SQL_RESUMABLE].sql,
+                             "p('failed', NULL, NULL, 0, 0, 50)",
+                             "chrono_forge_workflows_not_completed");
+    exec_sql(dsn, "DELETE FROM chrono_forge_workflows WHERE key LIKE 'bulk%'");
+
+    /* deleting workflows deletes their logs in the same statement; the others keep theirs */
+    exec_sql(dsn, "DELETE FROM chrono_forge_workflows WHERE state = 'failed'");
+    assert_int_equal(scalar(dsn, "SELECT count(*) FROM chrono_forge_execution_logs"), 5400);
+    assert_int_equal(scalar(dsn, "SELECT count(*) FROM chrono_forge_error_logs"), 0);
+    assert_int_equal(scalar(dsn, "SELECT count(*) FROM chrono_forge_execution_logs l"
+                                 " WHERE NOT EXISTS (SELECT 1 FROM chrono_forge_workflows w"
+                                 " WHERE w.id = l.workflow_id)"),
+                     0);
+    /* and so does a rolled-back delete nothing: the logs come back with their workflows */
+    PGconn *c = PQconnectdb(dsn);
+    exec_on(c, "BEGIN");
+    exec_on(c, "DELETE FROM chrono_forge_workflows WHERE job_class = 'A'");
+    exec_on(c, "ROLLBACK");
+    PQfinish(c);
+    assert_int_equal(scalar(dsn, "SELECT count(*) FROM chrono_forge_execution_logs"), 5400);
+    exec_sql(dsn, "TRUNCATE chrono_forge_workflows");
+    assert_int_equal(scalar(dsn, "SELECT count(*) FROM chrono_forge_execution_logs"), 0);
+}
+
+/* The store's sessions never JIT-compile (store/pg.c): with the database's JIT threshold at 0,
+ * every statement planned by a session with JIT on is compiled (the control below), but none
+ * of the store's. Before statistics exist, generic plans over a million rows are estimated
+ * above the default threshold and were compiled at every execution (docs/indexes.md). */
+#define JIT_OF                                                                                     \
+    "SELECT coalesce(sum(s.jit_functions), 0) FROM pg_stat_statements s"                           \
+    " JOIN pg_database d ON d.oid = s.dbid"                                                        \
+    " WHERE d.datname = current_database() AND s.query LIKE '%%%s%%'"
+
+static void test_store_sessions_never_jit(void **state)
+{
+    (void)state;
+    char dsn[512];
+    cf_test_fresh_database(dsn, sizeof dsn);
+    cf_error err = {0};
+    assert_int_equal(cf_store_migrate(dsn, &err), CF_OK);
+    if (scalar(dsn, "SELECT count(*) FROM pg_settings WHERE name = 'shared_preload_libraries'"
+                    " AND setting LIKE '%pg_stat_statements%'") == 0 ||
+        scalar(dsn, "SELECT pg_jit_available()::int") == 0)
+        skip(); /* nothing to observe JIT with on this server */
+    exec_sql(dsn, "CREATE EXTENSION IF NOT EXISTS pg_stat_statements");
+    exec_sql(dsn, "DO $$ BEGIN EXECUTE format('ALTER DATABASE %I SET jit = on',"
+                  " current_database()); EXECUTE format('ALTER DATABASE %I SET jit_above_cost"
+                  " = 0', current_database()); END $$");
+    exec_sql(dsn, "INSERT INTO chrono_forge_workflows (key, job_class, state)"
+                  " SELECT 'k' || i, 'A', 'failed' FROM generate_series(1, 10) AS i");
+    /* control: a plain session compiles its statement */
+    assert_int_equal(scalar(dsn, "SELECT count(*) FROM chrono_forge_workflows WHERE key <> 'x'"),
+                     10);
+    char q[512];
+    snprintf(q, sizeof q, JIT_OF, "key <> ");
+    assert_true(scalar(dsn, q) > 0);
+
+    cf_store *s = NULL;
+    cf_store_config cfg = {.dsn = dsn};
+    assert_int_equal(cf_store_open(&cfg, &s, &err), CF_OK);
+    cf_wf_list_filter f = {.state = "failed"};
+    cf_wf_list l;
+    assert_int_equal(cf_store_list(s, &f, &l), CF_OK);
+    assert_int_equal((int)l.n, 10);
+    cf_wf_list_deinit(&l);
+    cf_store_close(s);
+    snprintf(q, sizeof q, JIT_OF, "WHERE w.state = $1");
+    assert_int_equal(scalar(dsn, q), 0);
+}
+
+static void test_migrate_to_an_unknown_version_is_refused(void **state)
+{
+    (void)state;
+    cf_error err = {0};
+    int applied = -1;
+    assert_int_equal(cf_store_migrate_to("dbname=none", CF_SCHEMA_VERSION + 1, &applied, &err),
+                     CF_ERR_INVALID);
+    assert_int_equal(applied, 0);
+    assert_non_null(strstr(err.msg, "no schema version"));
 }
 
 static void test_migrate_refuses_foreign_table(void **state)
@@ -107,6 +343,9 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_migrate_concurrent_once),
+        cmocka_unit_test(test_migrate_upgrades_a_populated_v1_database),
+        cmocka_unit_test(test_migrate_to_an_unknown_version_is_refused),
+        cmocka_unit_test(test_store_sessions_never_jit),
         cmocka_unit_test(test_migrate_refuses_foreign_table),
         cmocka_unit_test(test_migrate_bad_dsn_and_no_password_in_errors),
     };
