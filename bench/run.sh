@@ -182,7 +182,7 @@ tp_cell=$(cell "${R[cf,16]:-}" " / ${R[cf,32]:-}; BullMQ ${R[bq,16]:-} / ${R[bq,
   echo ""
   echo "Machine: $(nproc) cores ($(sed -n 's/^model name[^:]*: //p' /proc/cpuinfo | head -1)), load average at start $load_start, at the end $(cut -d' ' -f1-3 /proc/loadavg). bench/run.sh took **$t_total s** (N=$N${only:+; sections: $only})."
   echo "Postgres $(q "$admin" "SHOW server_version"), fsync=$fsync, synchronous_commit=$(q "$admin" "SHOW synchronous_commit"), the README's recommended settings (deploy/postgres/chronoforge.conf: shared_buffers=$(q "$admin" "SHOW shared_buffers"), wal_compression=$(q "$admin" "SHOW wal_compression"), max_wal_size=$(q "$admin" "SHOW max_wal_size"), checkpoint_timeout=$(q "$admin" "SHOW checkpoint_timeout")); Redis $(rcli info server | sed -n 's/^redis_version:\(.*\)\r*$/\1/p' | tr -d '\r') with AOF everysec; both throwaway, started by bench/run.sh (deploy/services.sh). chronoforge reaches them over $transport_label unless a row says otherwise."
-  echo "fsync on this host is fast (~54 µs; a host cache absorbs it): durability-bound figures are far above what real disks give. The slow-fsync section repeats the chronoforge runs with 2 ms added to each Postgres fsync/fdatasync."
+  echo "fsync on this host is fast (a host cache absorbs it; ~54 µs on a quiet machine, $(cell "${fast_fd:-}" " µs in this run (pg_test_fsync)")): durability-bound figures are far above what real disks give. The slow-fsync section repeats the chronoforge runs with 2 ms added to each Postgres fsync/fdatasync."
   echo "The machine is shared (2 cores; other engineers' builds and fuzzers run at the same time): expect ±30% or worse between runs."
   echo "Commands: \`W=$W\`, \`CF=$CF\`; N=$N."
   echo ""

@@ -146,7 +146,7 @@ sec_indexes() {
 
 # ---- 8. a slow fsync: Postgres restarted with bench/fsync_delay.c preloaded
 sec_slowfsync() {
-  local delay=${CF_FSYNC_DELAY_US:-2000} pgbin="" d fast_fd slow_fd fast_commit slow_commit c
+  local delay=${CF_FSYNC_DELAY_US:-2000} pgbin="" d slow_fd fast_commit slow_commit c
   for d in "$(pg_config --bindir 2>/dev/null || true)" /usr/lib/postgresql/15/bin; do
     [ -n "$d" ] && [ -x "$d/pg_test_fsync" ] && { pgbin=$d; break; }
   done
