@@ -95,7 +95,8 @@ us_per() { awk -v t="$1" -v n="$2" -v k="$tck" 'BEGIN {printf "%.0f", t / k * 1e
 
 # throughput PROCS CONC TAG [N]: N one-step Exerciser workflows enqueued first, then the workers
 # started and timed until all are completed. Sets tp (workflows/s over the store's span from the
-# first run begin to the last completion), cpw (commits/workflow: xact_commit delta / N), rpw
+# first run begin to the last completion), cpw (commits/workflow: xact_commit delta / N), walw
+# (WAL bytes/workflow: the server's pg_current_wal_lsn delta / N, every database), rpw
 # (Redis commands/workflow: INFO commandstats delta / N), rtw (Redis round trips/workflow from
 # the workers' /metrics just before they stop), hwm (VmHWM of the first worker, kB), and the CPU
 # figures: cpu_w cpu_r cpu_p (µs per workflow: workers, redis-server, all Postgres processes),
@@ -106,6 +107,7 @@ throughput() {
   rcli flushall >/dev/null
   "$wf" produce "$redis_url" chronoforge default Exerciser "$3" "$n" '{"steps":1}' >/dev/null
   x0=$(xact); r0=$(redis_calls)
+  local lsn0; lsn0=$(q "$admin" "SELECT pg_current_wal_lsn()")
   local rpid; rpid=$(cat "$dir/redis.pid")
   local rt0; rt0=$(ticks "$rpid")
   pg_snap >"$dir/pg0"
@@ -113,7 +115,7 @@ throughput() {
   start_workers "$1" "$2"
   if ! res=$("$wf" await "$dsn" Exerciser "$3" "$n" 900 2>>"$dir/await.err"); then
     stop_workers
-    tp="n/a (timeout: $(tail -1 "$dir/await.err"))"; cpw=n/a; rpw=n/a; rtw=n/a; hwm=n/a; sat=n/a
+    tp="n/a (timeout: $(tail -1 "$dir/await.err"))"; cpw=n/a; walw=n/a; rpw=n/a; rtw=n/a; hwm=n/a; sat=n/a
     cpu_w=n/a; cpu_r=n/a; cpu_p=n/a; util_w=n/a; util_r=n/a; util_p=n/a; hot=n/a; busy_all=n/a
     log "throughput procs=$1 c=$2: $tp"; return
   fi
@@ -130,6 +132,7 @@ throughput() {
   span=${res#*span_s=}
   tp=$(awk -v n="$n" -v s="$span" 'BEGIN {printf "%.0f", n / s}')
   cpw=$(awk -v a="$x0" -v b="$(xact)" -v n="$n" 'BEGIN {printf "%.3f", (b - a) / n}')
+  walw=$(q "$admin" "SELECT round(pg_wal_lsn_diff(pg_current_wal_lsn(), '$lsn0') / $n)")
   rpw=$(awk -v a="$r0" -v b="$(redis_calls)" -v n="$n" 'BEGIN {printf "%.2f", (b - a) / n}')
   if [ -n "$trips" ]; then rtw=$(awk -v t="$trips" -v n="$n" 'BEGIN {printf "%.2f", t / n}')
   else rtw="n/a (a worker's /metrics scrape failed)"; fi
@@ -150,7 +153,7 @@ throughput() {
   elif [ "$u_th" -ge 90 ]; then sat="one worker thread (${th_name:-?}, $u_th% of a core)"
   elif [ "$busy_all" -ge $((cores * 90)) ]; then sat="none: the $cores cores are shared (machine $busy_all% of $((cores * 100))%)"
   else sat="nothing CPU-bound (machine $busy_all% of $((cores * 100))%): waits (fsync, round trips) bound it"; fi
-  log "throughput procs=$1 c=$2 $transport: $tp wf/s ($res) commits/wf=$cpw redis cmds/wf=$rpw round trips/wf=$rtw cpu us/wf worker=$cpu_w redis=$cpu_r pg=$cpu_p; $hot; saturates: $sat"
+  log "throughput procs=$1 c=$2 $transport: $tp wf/s ($res) commits/wf=$cpw wal bytes/wf=$walw redis cmds/wf=$rpw round trips/wf=$rtw cpu us/wf worker=$cpu_w redis=$cpu_r pg=$cpu_p; $hot; saturates: $sat"
 }
 redis_calls() { rcli info commandstats | sed -n 's/.*:calls=\([0-9]*\),.*/\1/p' | awk '{s += $1} END {print s + 0}'; }
 cpu_ms() { awk '{print ($14 + $15) * 1000 / '"$tck"'}' "/proc/$1/stat"; }

@@ -116,15 +116,15 @@ sec_pgsettings() {
   local s
   row "## Postgres settings: initdb's defaults vs the README's recommendation (c=16, back to back)"
   row ""
-  row "Postgres restarted with \`CF_SERVICES_PG_SETTINGS=stock\` (shared_buffers 128MB, max_wal_size 1GB, checkpoint_timeout 5min, no wal_compression), then with deploy/postgres/chronoforge.conf, then stock again; a fresh database each, $transport_label."
+  row "Postgres restarted with \`CF_SERVICES_PG_SETTINGS=stock\` (shared_buffers 128MB, max_wal_size 1GB, checkpoint_timeout 5min, no wal_compression), then with deploy/postgres/chronoforge.conf, then stock again; a fresh database each, $transport_label. WAL bytes/wf = the server's pg_current_wal_lsn delta over the run / N (full-page images after a checkpoint are most of the difference wal_compression makes)."
   row ""
-  row "| settings | wf/s | commits/wf | CPU µs/wf worker / redis / postgres | machine busy |"
-  row "|---|---|---|---|---|"
+  row "| settings | wf/s | commits/wf | WAL bytes/wf | CPU µs/wf worker / redis / postgres | machine busy |"
+  row "|---|---|---|---|---|---|"
   for s in stock recommended stock; do
     restart_pg "$s"
     fresh_db "pgs_$s"
     throughput 1 16 "pgs$s"
-    row "| $s | $tp | $cpw | $cpu_w / $cpu_r / $cpu_p | $busy_all% |"
+    row "| $s | $tp | $cpw | $walw | $cpu_w / $cpu_r / $cpu_p | $busy_all% |"
   done
   restart_pg recommended
   row ""
