@@ -23,6 +23,13 @@ echo "== starting Redis and Postgres in $dir"
 # shellcheck disable=SC1091
 . "$dir/env.sh"
 export CHRONOFORGE_PREFIX=demo
+# Redis and Postgres are local: the workers, the CLI and the Python producer use their unix
+# sockets (no TCP stack per round trip). The Ruby producer keeps TCP: redis-rb 4.8 drops the
+# password of a unix:// URL.
+tcp_redis_url=$CHRONOFORGE_REDIS_URL
+export CHRONOFORGE_REDIS_URL=$CHRONOFORGE_REDIS_SOCKET_URL
+export CHRONOFORGE_DATABASE_URL=$CHRONOFORGE_DATABASE_SOCKET_URL
+echo "   Redis: $CF_SERVICES_DIR/redis.sock, Postgres: $CF_SERVICES_DIR/pgsock (unix sockets)"
 
 echo "== migrating"
 "$BIN" migrate
@@ -39,9 +46,9 @@ echo "== enqueueing example workflows"
 "$BIN" enqueue OrderProcessing order-1001 --kwargs '{"items": [{"sku": "BOOK-1", "qty": 2}, {"sku": "PEN-7", "qty": 10}, {"sku": "INK-3", "qty": 1}], "open_after_ms": 1000}' >/dev/null
 "$BIN" enqueue PaymentCapture payment-77 --kwargs "{\"amount_cents\": 4200, \"currency\": \"EUR\", \"confirmation_file\": \"$dir/payment-77.confirmed\"}" >/dev/null
 "$BIN" enqueue FlakyApiSync partner-sync-1 --kwargs '{"timeouts": 2, "rate_limits": 1}' >/dev/null
-/usr/bin/ruby -I"$root/clients/ruby/lib" -e '
+CF_DEMO_TCP_REDIS_URL=$tcp_redis_url /usr/bin/ruby -I"$root/clients/ruby/lib" -e '
   require "chronoforge/client"
-  c = Chronoforge::Client.new(redis: ENV.fetch("CHRONOFORGE_REDIS_URL"), prefix: "demo")
+  c = Chronoforge::Client.new(redis: ENV.fetch("CF_DEMO_TCP_REDIS_URL"), prefix: "demo")
   c.enqueue("Onboarding", "signup-ruby", { "email" => "matz@example.com", "welcome_delay_ms" => 800 })
 '
 echo "   Onboarding signup-ruby enqueued from Ruby (clients/ruby)"
@@ -54,7 +61,7 @@ c.enqueue("OrderProcessing", "order-py-1", {"items": [{"sku": "MUG-1", "qty": 1}
 echo "   OrderProcessing order-py-1 enqueued from Python (clients/python)"
 printf '\x85\xa1v\x01\xa3jid\xb8%s\xa5class\xafOrderProcessing\xa3key\xaaorder-cli1\xa6kwargs\x81\xa5items\x91\x82\xa3sku\xa3A-1\xa3qty\x01' \
   "$(od -An -N12 -tx1 /dev/urandom | tr -d ' \n')" |
-  REDISCLI_AUTH=$CF_TEST_REDIS_PASSWORD redis-cli -p "$CF_TEST_REDIS_PORT" -x LPUSH 'demo:{default}:ready' >/dev/null
+  REDISCLI_AUTH=$CF_TEST_REDIS_PASSWORD redis-cli -s "$CF_TEST_REDIS_SOCK" -x LPUSH 'demo:{default}:ready' >/dev/null
 echo "   OrderProcessing order-cli1 enqueued with redis-cli (raw msgpack)"
 
 echo "== progress"

@@ -6,10 +6,15 @@
 #   services.sh stop-pg DIR [immediate] | start-pg DIR                  (fault tests)
 # CF_SERVICES_PG_PRELOAD=LIB (default unset): start Postgres with LD_PRELOAD=LIB (make bench's
 # slow-fsync shim, bench/fsync_delay.c; its CF_FSYNC_DELAY_US passes through the environment).
-# Redis listens on a free 127.0.0.1 port and a unix socket, requires a password and has an ACL
-# user; Postgres listens on a free 127.0.0.1 port and a unix socket, runs as the unprivileged
-# 'postgres' user when started by root (initdb refuses root), with max_connections raised for fleets.
+# CF_SERVICES_PG_SETTINGS=recommended|stock (default recommended): Postgres runs with
+# deploy/postgres/chronoforge.conf (the README's recommended settings) or with initdb's defaults.
+# Redis listens on a free 127.0.0.1 port and a unix socket (DIR/redis.sock), requires a password
+# and has an ACL user; Postgres listens on a free 127.0.0.1 port and a unix socket (in DIR/pgsock),
+# runs as the unprivileged 'postgres' user when started by root (initdb refuses root), with
+# max_connections raised for fleets. env.sh exports both forms: CHRONOFORGE_*_SOCKET_URL for
+# local clients (the demo, the bench), the TCP ones for tests (the fault proxy needs TCP).
 set -euo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
 
 usage() { echo "usage: $0 start|stop|start-redis|stop-redis|restart-redis|start-pg|stop-pg DIR [options]" >&2; exit 2; }
 [ $# -ge 2 ] || usage
@@ -80,7 +85,13 @@ start_pg() {
     [ "$(id -u)" -eq 0 ] && chown postgres:postgres "$dir/pg"
     as_pg "$bin/initdb" -D "$dir/pg" -U postgres -A trust -E UTF8 --locale=C.UTF-8 --no-sync >"$dir/initdb.log" 2>&1 ||
       { echo "services: initdb failed; see $dir/initdb.log" >&2; return 1; }
+    echo "include_if_exists = 'chronoforge.conf'" >>"$dir/pg/postgresql.conf"
   fi
+  case ${CF_SERVICES_PG_SETTINGS:-recommended} in
+    recommended) install -m 644 "$root/deploy/postgres/chronoforge.conf" "$dir/pg/chronoforge.conf" ;;
+    stock) rm -f "$dir/pg/chronoforge.conf" ;;
+    *) echo "services: CF_SERVICES_PG_SETTINGS must be recommended or stock" >&2; return 1 ;;
+  esac
   install -d -m 755 "$dir/pgsock"
   [ "$(id -u)" -eq 0 ] && chown postgres:postgres "$dir/pgsock"
   install -m 666 /dev/null "$dir/pg.log" 2>/dev/null || true
@@ -118,6 +129,9 @@ export CF_TEST_PG_ADMIN_DSN='host=127.0.0.1 port=$pport user=postgres dbname=pos
 export CF_TEST_PG_PORT='$pport'
 export CF_TEST_PG_HOST='127.0.0.1'
 export CF_TEST_PG_SOCKET_DIR='$dir/pgsock'
+export CHRONOFORGE_REDIS_SOCKET_URL='unix://:$REDIS_PASSWORD@$dir/redis.sock?db=0'
+export CHRONOFORGE_DATABASE_SOCKET_URL='host=$dir/pgsock port=$pport user=postgres dbname=chronoforge'
+export CF_PG_SOCKET_ADMIN_DSN='host=$dir/pgsock port=$pport user=postgres dbname=postgres'
 ENV
 }
 

@@ -8,6 +8,7 @@
 #include "engine/class_stats.h"
 #include "http/fleet.h"
 #include "http/health.h"
+#include "queue/redis_conn.h"
 
 void cf_metrics_escape_label(FILE *out, const char *s)
 {
@@ -162,6 +163,10 @@ void cf_metrics_render(const cf_worker_view *v, FILE *out)
          "Executor threads by state: busy (inside a delivery) or idle.");
     fprintf(out, "chronoforge_executors{state=\"busy\"} %d\n", busy);
     fprintf(out, "chronoforge_executors{state=\"idle\"} %d\n", idle > 0 ? idle : 0);
+    head(out, "chronoforge_redis_round_trips_total", "counter",
+         "Redis round trips (one write and its replies; a pipeline is one) made by this process.");
+    fprintf(out, "chronoforge_redis_round_trips_total %llu\n",
+            (unsigned long long)cf_redis_round_trips());
     store_stats(out, v->store);
     classes(out);
     loops(out, v->cfg);

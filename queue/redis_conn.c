@@ -41,6 +41,19 @@ struct cf_redis {
 
 static cf_log_limiter g_connect_limiter;
 
+/* Write+read cycles on a live connection, process-wide (cf_redis_round_trips). */
+static _Atomic uint64_t g_round_trips;
+
+uint64_t cf_redis_round_trips(void)
+{
+    return atomic_load_explicit(&g_round_trips, memory_order_relaxed);
+}
+
+static void count_round_trip(void)
+{
+    atomic_fetch_add_explicit(&g_round_trips, 1, memory_order_relaxed);
+}
+
 void cf_redis_opts_default(cf_redis_opts *o)
 {
     o->connect_timeout_ms = 2000;
@@ -410,6 +423,7 @@ static cf_status exec_with_timeout(cf_redis *r, int64_t timeout_ms, int argc,
     st = set_timeout(r, timeout_ms);
     if (st != CF_OK)
         return st;
+    count_round_trip();
     redisReply *rep = redisCommandArgv(r->c, argc, (const char **)argv, lens);
     if (rep == NULL)
         return transport_error(r);
@@ -587,6 +601,8 @@ cf_status cf_redis_pipeline(cf_redis *r, const cf_redis_cmd *cmds, size_t n, cf_
         cf_redis_disconnect(r);
         return st;
     }
+    if (n > 0)
+        count_round_trip(); /* the n commands go in one write; their replies are read below */
     cf_status first_err = CF_OK;
     for (size_t i = 0; i < n; i++) {
         void *raw = NULL;

@@ -298,11 +298,12 @@ out:
     }
     cf_store_close(w->store);
     log_info("event=worker_stop worker=%s deliveries=%lld completed=%lld halted=%lld "
-             "stalled=%lld failed=%lld busy=%lld dead_lettered=%lld conflicts=%lld",
+             "stalled=%lld failed=%lld busy=%lld dead_lettered=%lld conflicts=%lld "
+             "redis_round_trips=%llu",
              w->id, (long long)w->stats.deliveries, (long long)w->stats.completed,
              (long long)w->stats.halted, (long long)w->stats.stalled, (long long)w->stats.failed,
              (long long)w->stats.busy, (long long)w->stats.dead_lettered,
-             (long long)w->stats.conflicts);
+             (long long)w->stats.conflicts, (unsigned long long)cf_redis_round_trips());
     cf_free(threads);
     cf_active_free(w->active);
     cf_free(w);

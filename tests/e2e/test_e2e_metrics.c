@@ -277,6 +277,8 @@ static void test_prometheus_scrapes_a_worker_and_probes_follow_postgres(void **s
         wait_value("sum(chronoforge_delivery_outcomes_total{outcome=\"completed\"})", before + n));
     assert_true(wait_value("sum(chronoforge_deliveries_total)", n));
     assert_true(wait_value("sum(chronoforge_store_write_sets_total)", n));
+    /* Each delivery takes at least one Redis round trip (its fetch). */
+    assert_true(wait_value("sum(chronoforge_redis_round_trips_total)", n));
     assert_true(wait_value(
         "sum(chronoforge_workflow_passes_total{class=\"Exerciser\",outcome=\"completed\"})", n));
     assert_true(wait_value(

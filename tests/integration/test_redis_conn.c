@@ -186,6 +186,37 @@ static void test_redis_conn_reconnects_and_reloads_scripts_after_restart(void **
     cf_redis_free(u);
 }
 
+/* cf_redis_round_trips: one per command, one per pipeline whatever its length, one per EVALSHA
+ * of a loaded script (plus one for its SCRIPT LOAD); nothing for a connect that failed. */
+static void test_redis_conn_counts_round_trips(void **state)
+{
+    (void)state;
+    cf_redis *r = open_url(cf_test_env("CF_TEST_REDIS_URL"));
+    uint64_t t0 = cf_redis_round_trips();
+    const char *p[1] = {"PING"};
+    size_t pl[1] = {4};
+    cf_reply *rep = NULL;
+    assert_int_equal(cf_redis_exec(r, 1, p, pl, &rep), CF_OK);
+    cf_reply_free(rep);
+    assert_int_equal(cf_redis_round_trips() - t0, 1);
+    cf_redis_cmd cmds[3] = {{NULL, 0, 1, p, pl}, {NULL, 0, 1, p, pl}, {NULL, 0, 1, p, pl}};
+    cf_reply *reps[3];
+    assert_int_equal(cf_redis_pipeline(r, cmds, 3, reps), CF_OK);
+    for (int i = 0; i < 3; i++)
+        cf_reply_free(reps[i]);
+    assert_int_equal(cf_redis_round_trips() - t0, 2);
+    assert_int_equal(eval_echo(r, "a"), 1); /* SCRIPT LOAD (first use on r) + EVALSHA */
+    assert_int_equal(cf_redis_round_trips() - t0, 4);
+    assert_int_equal(eval_echo(r, "b"), 1);
+    assert_int_equal(cf_redis_round_trips() - t0, 5);
+    cf_redis *down = NULL;
+    assert_int_equal(cf_redis_new("redis://127.0.0.1:1/0", NULL, &down, NULL), CF_OK);
+    assert_int_equal(cf_redis_exec(down, 1, p, pl, &rep), CF_ERR_UNAVAILABLE);
+    assert_int_equal(cf_redis_round_trips() - t0, 5);
+    cf_redis_free(down);
+    cf_redis_free(r);
+}
+
 static void test_redis_conn_down_server_backs_off(void **state)
 {
     (void)state;
@@ -213,6 +244,7 @@ int main(void)
         cmocka_unit_test(test_redis_conn_pipeline_binary_and_errors),
         cmocka_unit_test(test_redis_conn_reconnects_and_reloads_scripts_after_restart),
         cmocka_unit_test(test_redis_conn_down_server_backs_off),
+        cmocka_unit_test(test_redis_conn_counts_round_trips),
     };
     cf_test_apply_filter();
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -1,11 +1,14 @@
 // bench/peers/bullmq/bench.js: BullMQ processing N no-op jobs at concurrency C on the given
 // Redis (the same one chronoforge uses in bench/run.sh). Jobs are added first with addBulk
 // (1,000 per call), then one Worker is started and timed until N jobs completed.
-//   node bench.js REDIS_PORT REDIS_PASSWORD N CONCURRENCY
+//   node bench.js REDIS_PORT|REDIS_SOCKET_PATH REDIS_PASSWORD N CONCURRENCY
+// (an argument starting with '/' is a unix socket path: 127.0.0.1:PORT otherwise).
 'use strict';
 const { Queue, Worker } = require('bullmq');
-const [port, password, n, conc] = [+process.argv[2], process.argv[3], +process.argv[4], +process.argv[5]];
-const connection = { host: '127.0.0.1', port, password, maxRetriesPerRequest: null };
+const [where, password, n, conc] = [process.argv[2], process.argv[3], +process.argv[4], +process.argv[5]];
+const connection = where.startsWith('/')
+  ? { path: where, password, maxRetriesPerRequest: null }
+  : { host: '127.0.0.1', port: +where, password, maxRetriesPerRequest: null };
 (async () => {
   const queue = new Queue('cfbench', { connection });
   await queue.obliterate({ force: true });
