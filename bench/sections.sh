@@ -135,7 +135,12 @@ sec_indexes() {
   # shellcheck disable=SC1091
   [ -f "$root/bench/index_costs.sh" ] && . "$root/bench/index_costs.sh"
   if command -v index_costs >/dev/null; then
-    index_costs >>"$body"
+    row "## Hot-path cost of each index (docs/indexes.md)"
+    row ""
+    row "\`index_costs\` (bench/index_costs.sh): N=$N one-step workflows at c=16 per schema variant, each on a fresh database, back to back; the last row repeats the first to show the noise."
+    row ""
+    index_costs "$cf" "$wf" "$N" 16 >>"$body"
+    row ""
   else
     row "## Hot-path cost of each index"
     row ""
