@@ -150,6 +150,14 @@ CF_MUST_CHECK cf_status cf_redis_eval(cf_redis *r, const cf_redis_script *script
 CF_MUST_CHECK cf_status cf_redis_pipeline(cf_redis *r, const cf_redis_cmd *cmds, size_t n,
                                           cf_reply **replies);
 
+/* cf_redis_round_trips counts, across every handle of the process since it started, the
+ * write+read cycles made on a live connection: one per cf_redis_exec / cf_redis_exec_blocking /
+ * cf_redis_eval command sent (a SCRIPT LOAD or a NOSCRIPT retry is one more), one per
+ * cf_redis_pipeline of n commands, and one per batch of a shared connection (queue/mux.h),
+ * however many callers' commands it carries. The connection handshake (AUTH, SELECT) is not
+ * counted. Lock-free. */
+uint64_t cf_redis_round_trips(void);
+
 /* cf_redis_time_ms returns the server's clock (TIME) in Unix milliseconds. */
 CF_MUST_CHECK cf_status cf_redis_time_ms(cf_redis *r, int64_t *out_ms);
 
