@@ -13,7 +13,9 @@
 #include "common/alloc.h"
 #include "queue/redis_conn_internal.h"
 
-/* One caller's piece of a batch; lives on the caller's stack until done. */
+/* One caller's piece of a batch; lives on the caller's stack until done. Its own mutex and
+ * condition variable carry the two things a caller waits for (its replies, or the lead), so a
+ * woken caller never contends for the queue's mutex. */
 typedef struct mux_req {
     const cf_redis_cmd *cmds;
     size_t n;
@@ -21,17 +23,19 @@ typedef struct mux_req {
     char *err;
     size_t cap;
     cf_status st;
-    bool done;
+    struct mux_req *next; /* in the queue, then in its batch (m->mu) */
+    pthread_mutex_t mu;
     pthread_cond_t cv;
-    struct mux_req *next;
+    bool done; /* replies are in (mu) */
+    bool lead; /* this caller leads the next batch (mu) */
 } mux_req;
 
 struct cf_mux {
-    pthread_mutex_t mu;
-    cf_redis *conn; /* the real connection: used by the leader only */
-    char *url;      /* for client handles' messages (holds the password: wiped on free) */
-    bool busy;      /* a leader is running a batch */
-    bool drop;      /* drop the connection before the next batch */
+    pthread_mutex_t mu; /* guards busy, drop and the queue; never held during I/O */
+    cf_redis *conn;     /* the real connection: used by the leader only */
+    char *url;          /* for client handles' messages (holds the password: wiped on free) */
+    bool busy;          /* there is a leader (running a batch, or told to run the next) */
+    bool drop;          /* drop the connection before the next batch */
     mux_req *head, *tail;
     atomic_bool connected;
     _Atomic uint64_t batches, requests;
@@ -205,10 +209,23 @@ static void run_batch(cf_mux *m, mux_req *batch, bool drop)
     atomic_store(&m->connected, cf_redis_is_connected(m->conn));
 }
 
-/* lead runs the batch of everything queued; called and returns with m->mu held. */
+static void wake(mux_req *q, bool lead)
+{
+    pthread_mutex_lock(&q->mu);
+    if (lead)
+        q->lead = true;
+    else
+        q->done = true;
+    pthread_cond_signal(&q->cv);
+    pthread_mutex_unlock(&q->mu); /* the last touch: q's caller may return from here on */
+}
+
+/* lead runs one batch of everything queued (the leader's own request included), passes the
+ * lead to the first caller that queued meanwhile (or frees the connection), then wakes the
+ * batch's callers. */
 static void lead(cf_mux *m)
 {
-    m->busy = true;
+    pthread_mutex_lock(&m->mu);
     mux_req *batch = m->head;
     m->head = m->tail = NULL;
     bool drop = m->drop;
@@ -216,14 +233,16 @@ static void lead(cf_mux *m)
     pthread_mutex_unlock(&m->mu);
     run_batch(m, batch, drop);
     pthread_mutex_lock(&m->mu);
-    for (mux_req *q = batch, *next; q; q = next) {
-        next = q->next;
-        q->done = true;
-        pthread_cond_signal(&q->cv);
+    mux_req *next = m->head; /* stays queued (and alive) until it leads */
+    if (next == NULL)
+        m->busy = false;
+    pthread_mutex_unlock(&m->mu);
+    if (next)
+        wake(next, true);
+    for (mux_req *q = batch, *after; q; q = after) {
+        after = q->next;
+        wake(q, false);
     }
-    m->busy = false;
-    if (m->head) /* requests that came during the batch: their first caller leads next */
-        pthread_cond_signal(&m->head->cv);
 }
 
 cf_status cf_mux_submit(cf_mux *m, const cf_redis_cmd *cmds, size_t n, cf_reply **replies,
@@ -240,6 +259,7 @@ cf_status cf_mux_submit(cf_mux *m, const cf_redis_cmd *cmds, size_t n, cf_reply 
         }
     }
     mux_req req = {.cmds = cmds, .n = n, .replies = replies, .err = err, .cap = cap};
+    pthread_mutex_init(&req.mu, NULL);
     pthread_cond_init(&req.cv, NULL);
     pthread_mutex_lock(&m->mu);
     if (m->tail)
@@ -247,13 +267,23 @@ cf_status cf_mux_submit(cf_mux *m, const cf_redis_cmd *cmds, size_t n, cf_reply 
     else
         m->head = &req;
     m->tail = &req;
-    while (!req.done) {
-        if (!m->busy)
-            lead(m);
-        else
-            pthread_cond_wait(&req.cv, &m->mu);
-    }
+    bool leader = !m->busy;
+    m->busy = true;
     pthread_mutex_unlock(&m->mu);
+    for (;;) {
+        if (leader)
+            lead(m);
+        pthread_mutex_lock(&req.mu);
+        while (!req.done && !req.lead)
+            pthread_cond_wait(&req.cv, &req.mu);
+        bool done = req.done;
+        leader = req.lead;
+        req.lead = false;
+        pthread_mutex_unlock(&req.mu);
+        if (done)
+            break;
+    }
     pthread_cond_destroy(&req.cv);
+    pthread_mutex_destroy(&req.mu);
     return req.st;
 }
