@@ -23,14 +23,16 @@ typedef struct mailbox {
 
 struct cf_fetcher {
     cf_fetcher_config c;
-    int n;       /* executors */
-    cf_queue *q; /* the fetcher's own connection */
+    int n;          /* executors */
+    cf_queue *q;    /* the fetcher's own connection: blocking slices, give-backs */
+    cf_queue *take; /* where takes go: a client of c.mux, or q */
     pthread_mutex_t mu;
     pthread_cond_t idle_cv; /* an executor became idle, or a stop */
     int *idle;              /* stack of idle slots */
     int nidle;
     mailbox *box;
     cf_fetched *taken; /* scratch: n entries */
+    _Atomic uint64_t calls, ntaken;
 };
 
 static cf_log_limiter fetch_limiter;
@@ -50,7 +52,11 @@ cf_status cf_fetcher_new(const cf_fetcher_config *c, cf_fetcher **out, cf_error 
     cf_status st = CF_ERR_NOMEM;
     if (f->idle && f->box && f->taken)
         st = cf_queue_new(c->cfg->redis_url, c->cfg->prefix, c->worker_id, NULL, &f->q, err);
+    f->take = f->q;
+    if (st == CF_OK && c->mux)
+        st = cf_queue_new_shared(c->mux, c->cfg->prefix, c->worker_id, &f->take, err);
     if (st != CF_OK) {
+        cf_queue_free(f->q);
         cf_free(f->idle);
         cf_free(f->box);
         cf_free(f->taken);
@@ -144,13 +150,13 @@ static void give_back(cf_fetcher *f, int n)
     }
 }
 
-static void fetch_error(cf_fetcher *f, cf_status st, int *errors)
+static void fetch_error(cf_fetcher *f, cf_queue *on, cf_status st, int *errors)
 {
     int64_t suppressed = 0;
     if (cf_log_ratelimit(&fetch_limiter, 5000, &suppressed))
         log_warn("event=fetch_error status=%s: %s; retrying with backoff (%lld similar "
                  "suppressed)",
-                 cf_status_str(st), cf_queue_errstr(f->q), (long long)suppressed);
+                 cf_status_str(st), cf_queue_errstr(on), (long long)suppressed);
     cf_clock_sleep_ms(cf_backoff_delay_ms(100, 5000, ++*errors, true), f->c.stopping);
 }
 
@@ -170,9 +176,11 @@ void *cf_fetcher_main(void *arg)
         if (want == 0)
             continue;
         int n = 0;
-        cf_status st = cf_fetch_take(f->q, f->c.queues, nq, want, f->taken, &n);
+        cf_status st = cf_fetch_take(f->take, f->c.queues, nq, want, f->taken, &n);
+        cf_queue *on = f->take; /* whose message an error left */
         if (st == CF_OK && n == 0) {
             /* Nothing ready: block for one envelope. */
+            on = f->q;
             st = cf_fetch(f->q, f->c.queues, nq, BLOCK_MS, stopping, &f->taken[0]);
             if (st == CF_OK)
                 n = 1;
@@ -180,6 +188,8 @@ void *cf_fetcher_main(void *arg)
                 st = CF_OK;
         }
         /* Taken as the worker went quiet or began to stop: hand it back unrun. */
+        atomic_fetch_add(&f->calls, 1);
+        atomic_fetch_add(&f->ntaken, (uint64_t)n);
         if (n > 0 && (atomic_load(f->c.quiet) || atomic_load(stopping))) {
             give_back(f, n);
             n = 0;
@@ -189,10 +199,16 @@ void *cf_fetcher_main(void *arg)
         if (st == CF_OK)
             errors = 0;
         else
-            fetch_error(f, st, &errors);
+            fetch_error(f, on, st, &errors);
     }
     cf_liveness_leave();
     return NULL;
+}
+
+void cf_fetcher_stats(cf_fetcher *f, uint64_t *calls, uint64_t *taken)
+{
+    *calls = atomic_load(&f->calls);
+    *taken = atomic_load(&f->ntaken);
 }
 
 void cf_fetcher_free(cf_fetcher *f)
@@ -210,6 +226,8 @@ void cf_fetcher_free(cf_fetcher *f)
         pthread_cond_destroy(&b->cv);
     }
     give_back(f, left);
+    if (f->take != f->q)
+        cf_queue_free(f->take);
     cf_queue_free(f->q);
     pthread_cond_destroy(&f->idle_cv);
     pthread_mutex_destroy(&f->mu);

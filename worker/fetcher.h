@@ -11,6 +11,7 @@
 
 #include <stdatomic.h>
 #include <stdbool.h>
+#include <stdint.h>
 
 #include "common/status.h"
 #include "queue/fetch.h"
@@ -26,6 +27,8 @@ typedef struct cf_fetcher_config {
     cf_active *active;           /* slot i = executor i */
     const atomic_bool *stopping; /* set: take nothing more; waits end */
     const atomic_bool *quiet;    /* set: take nothing (kept by the heartbeat) */
+    cf_mux *mux; /* may be NULL: the shared connection the takes go through, so that they join
+                    the executors' batches (blocking slices always use the fetcher's own) */
 } cf_fetcher_config;
 
 /* cf_fetcher_new prepares the hand-off for cfg->concurrency executors and the fetcher's own
@@ -43,6 +46,10 @@ bool cf_fetcher_next(cf_fetcher *f, int slot, cf_fetched *out);
 
 /* cf_fetcher_wake wakes every wait so that a stop is seen at once. */
 void cf_fetcher_wake(cf_fetcher *f);
+
+/* cf_fetcher_stats: take calls made (cf_fetch_take and blocking cf_fetch) and envelopes they
+ * took, so far. */
+void cf_fetcher_stats(cf_fetcher *f, uint64_t *calls, uint64_t *taken);
 
 /* cf_fetcher_free returns to ready what was handed to executors that had already stopped, then
  * frees f (NULL-safe). Only once the fetch loop and every executor have ended. */

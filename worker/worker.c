@@ -136,9 +136,12 @@ static cf_status start_threads(worker *w)
 {
     const cf_config *cfg = w->cfg;
     cf_error err = {0};
-    cf_fetcher_config fc = {cfg, w->id, w->queues, w->active, &w->stopping, &w->quiet};
-    if (cf_mux_new(cfg->redis_url, NULL, &w->mux, &err) != CF_OK ||
-        cf_fetcher_new(&fc, &w->fetcher, &err) != CF_OK) {
+    if (cf_mux_new(cfg->redis_url, NULL, &w->mux, &err) != CF_OK) {
+        log_error("event=startup_failed: Redis: %s", err.msg);
+        return CF_ERR_INVALID;
+    }
+    cf_fetcher_config fc = {cfg, w->id, w->queues, w->active, &w->stopping, &w->quiet, w->mux};
+    if (cf_fetcher_new(&fc, &w->fetcher, &err) != CF_OK) {
         log_error("event=startup_failed: Redis: %s", err.msg);
         return CF_ERR_INVALID;
     }
@@ -246,7 +249,8 @@ cf_worker_result cf_worker_run(const cf_config *cfg, cf_worker_signals *sig)
     cf_housekeeping *hk = NULL;
     void *observer = NULL; /* worker/observer.h: /metrics, /healthz, /readyz when installed */
     executor_thread *threads = NULL;
-    uint64_t round_trips0 = cf_redis_round_trips(); /* for the exit line's round trips */
+    uint64_t round_trips0 = cf_redis_round_trips();  /* for the exit line's round trips */
+    uint64_t takes[2] = {0, 0}, batches[2] = {0, 0}; /* calls/envelopes, batches/requests */
     if (cf_worker_id_make(w->id, sizeof w->id) != CF_OK)
         goto out;
     cf_log_set_component("worker");
@@ -297,6 +301,10 @@ join:
             pthread_join(threads[i].thread, NULL);
     if (w->fetch_started)
         pthread_join(w->fetch_thread, NULL);
+    if (w->fetcher)
+        cf_fetcher_stats(w->fetcher, &takes[0], &takes[1]);
+    if (w->mux)
+        cf_mux_stats(w->mux, &batches[0], &batches[1]);
     cf_fetcher_free(w->fetcher); /* returns what no executor took to ready */
     cf_mux_free(w->mux);
     w->fetcher = NULL;
@@ -328,12 +336,14 @@ out:
     cf_store_close(w->store);
     log_info("event=worker_stop worker=%s deliveries=%lld completed=%lld halted=%lld "
              "stalled=%lld failed=%lld busy=%lld dead_lettered=%lld conflicts=%lld "
-             "redis_round_trips=%llu",
+             "redis_round_trips=%llu takes=%llu taken=%llu mux_batches=%llu mux_requests=%llu",
              w->id, (long long)w->stats.deliveries, (long long)w->stats.completed,
              (long long)w->stats.halted, (long long)w->stats.stalled, (long long)w->stats.failed,
              (long long)w->stats.busy, (long long)w->stats.dead_lettered,
              (long long)w->stats.conflicts,
-             (unsigned long long)(cf_redis_round_trips() - round_trips0));
+             (unsigned long long)(cf_redis_round_trips() - round_trips0),
+             (unsigned long long)takes[0], (unsigned long long)takes[1],
+             (unsigned long long)batches[0], (unsigned long long)batches[1]);
     cf_free(threads);
     cf_active_free(w->active);
     cf_free(w);
