@@ -37,6 +37,7 @@ struct cf_mux {
     char *url;          /* for client handles' messages (holds the password: wiped on free) */
     bool busy;          /* there is a leader (running a batch, or told to run the next) */
     bool drop;          /* drop the connection before the next batch */
+    size_t on_wire;     /* requests in the batch being run */
     mux_req *head, *tail;
     atomic_bool connected;
     _Atomic uint64_t batches, requests;
@@ -93,10 +94,16 @@ void cf_mux_free(cf_mux *m)
     cf_free(m);
 }
 
-void cf_mux_stats(cf_mux *m, uint64_t *batches, uint64_t *requests)
+void cf_mux_stats(cf_mux *m, cf_mux_counts *out)
 {
-    *batches = atomic_load(&m->batches);
-    *requests = atomic_load(&m->requests);
+    pthread_mutex_lock(&m->mu);
+    out->batches = atomic_load(&m->batches);
+    out->requests = atomic_load(&m->requests);
+    out->queued = 0;
+    for (mux_req *q = m->head; q; q = q->next)
+        out->queued++;
+    out->on_wire = m->on_wire;
+    pthread_mutex_unlock(&m->mu);
 }
 
 void cf_mux_drop(cf_mux *m)
@@ -233,11 +240,14 @@ static void lead(cf_mux *m)
     pthread_mutex_lock(&m->mu);
     mux_req *batch = m->head;
     m->head = m->tail = NULL;
+    for (mux_req *q = batch; q; q = q->next)
+        m->on_wire++;
     bool drop = m->drop;
     m->drop = false;
     pthread_mutex_unlock(&m->mu);
     run_batch(m, batch, drop);
     pthread_mutex_lock(&m->mu);
+    m->on_wire = 0;
     mux_req *next = m->head; /* stays queued (and alive) until it leads */
     if (next == NULL)
         m->busy = false;

@@ -41,8 +41,14 @@ CF_MUST_CHECK cf_status cf_mux_client(cf_mux *m, cf_redis **out, cf_error *err);
 /* cf_mux_free closes the connection and frees m (NULL-safe); every client must be freed. */
 void cf_mux_free(cf_mux *m);
 
-/* cf_mux_stats: batches written and requests carried so far (for tests and stats). */
-void cf_mux_stats(cf_mux *m, uint64_t *batches, uint64_t *requests);
+/* cf_mux_counts: batches written and requests carried so far; requests waiting for the next
+ * batch and in the batch on the wire right now (for tests and stats). */
+typedef struct cf_mux_counts {
+    uint64_t batches, requests;
+    size_t queued, on_wire;
+} cf_mux_counts;
+
+void cf_mux_stats(cf_mux *m, cf_mux_counts *out);
 
 /* For queue/redis_conn.c (client handles): */
 

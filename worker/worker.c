@@ -249,8 +249,9 @@ cf_worker_result cf_worker_run(const cf_config *cfg, cf_worker_signals *sig)
     cf_housekeeping *hk = NULL;
     void *observer = NULL; /* worker/observer.h: /metrics, /healthz, /readyz when installed */
     executor_thread *threads = NULL;
-    uint64_t round_trips0 = cf_redis_round_trips();  /* for the exit line's round trips */
-    uint64_t takes[2] = {0, 0}, batches[2] = {0, 0}; /* calls/envelopes, batches/requests */
+    uint64_t round_trips0 = cf_redis_round_trips(); /* for the exit line's round trips */
+    uint64_t takes[2] = {0, 0};                     /* fetcher calls, envelopes */
+    cf_mux_counts mc = {0};
     if (cf_worker_id_make(w->id, sizeof w->id) != CF_OK)
         goto out;
     cf_log_set_component("worker");
@@ -304,7 +305,7 @@ join:
     if (w->fetcher)
         cf_fetcher_stats(w->fetcher, &takes[0], &takes[1]);
     if (w->mux)
-        cf_mux_stats(w->mux, &batches[0], &batches[1]);
+        cf_mux_stats(w->mux, &mc);
     cf_fetcher_free(w->fetcher); /* returns what no executor took to ready */
     cf_mux_free(w->mux);
     w->fetcher = NULL;
@@ -343,7 +344,7 @@ out:
              (long long)w->stats.conflicts,
              (unsigned long long)(cf_redis_round_trips() - round_trips0),
              (unsigned long long)takes[0], (unsigned long long)takes[1],
-             (unsigned long long)batches[0], (unsigned long long)batches[1]);
+             (unsigned long long)mc.batches, (unsigned long long)mc.requests);
     cf_free(threads);
     cf_active_free(w->active);
     cf_free(w);
