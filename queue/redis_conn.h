@@ -5,7 +5,9 @@
  * Replies come back as our own cf_reply tree; hiredis types never leave redis_conn.c.
  *
  * Threading: a cf_redis handle is used by one thread at a time (no internal locking). Give
- * each thread its own handle. SIGPIPE: writing to a socket the server closed raises SIGPIPE;
+ * each thread its own handle. A handle may instead be a client of a shared, auto-pipelined
+ * connection (queue/mux.h): the same calls, batched with other threads' calls, blocking ones
+ * refused. SIGPIPE: writing to a socket the server closed raises SIGPIPE;
  * the process must ignore it (the CLI does; tests do), as with hiredis itself.
  *
  * Errors: every call returns a cf_status. Transient (retry with backoff): CF_ERR_IO (socket
