@@ -172,7 +172,7 @@ static bool counts_are(void *p)
 }
 
 /* stalled_batch: with the proxy stalled, starts a PING (caller 0: on the wire) and then
- * callers 1..n-1 (queued behind it), and waits until the mux shows exactly that. */
+ * callers 1..n-1 (queued behind it, in that order), waiting until the mux shows each. */
 static void stalled_batch(const cf_faultproxy *fp, cf_mux *m, caller *cs, pthread_t *th, int n,
                           const char *prefix)
 {
@@ -182,13 +182,13 @@ static void stalled_batch(const cf_faultproxy *fp, cf_mux *m, caller *cs, pthrea
     assert_int_equal(pthread_create(&th[0], NULL, call, &cs[0]), 0);
     wait_arg w = {m, 0, 1};
     assert_true(cf_test_wait_for(counts_are, &w, 5000));
-    for (int i = 1; i < n; i++) {
+    for (int i = 1; i < n; i++) { /* one at a time: the queue's order is 1, 2, ... */
         cs[i] = (caller){.m = m};
         snprintf(cs[i].key, sizeof cs[i].key, "%s:q%d", prefix, i);
         assert_int_equal(pthread_create(&th[i], NULL, call, &cs[i]), 0);
+        w.queued = (size_t)i;
+        assert_true(cf_test_wait_for(counts_are, &w, 5000));
     }
-    w.queued = (size_t)n - 1;
-    assert_true(cf_test_wait_for(counts_are, &w, 5000));
 }
 
 static void test_mux_queued_requests_go_out_as_one_batch(void **state)
