@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: MIT
 /* common/liveness.h: the process's one definition of alive (docs/metrics.md, SPEC §5): every
- * loop (executor fetch loops, housekeeping, heartbeat, store writer) records when it last
+ * loop (the fetch loop, housekeeping, heartbeat, store writer) records when it last
  * iterated in a per-thread slot; the process is alive while every slot that is not parked has
  * iterated within a bound. A slot is parked while its thread runs user code (an executor inside
  * a delivery) or waits for work that has not come (an idle writer). A wait for a dependency

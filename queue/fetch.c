@@ -103,6 +103,62 @@ cf_status cf_fetch(cf_queue *q, const char *const *queues, size_t nqueues, int64
     }
 }
 
+/* take_one runs the take script on one queue for up to max envelopes, appending to out. */
+static cf_status take_one(cf_queue *q, const char *queue, size_t qi, int max, cf_fetched *out,
+                          int *n)
+{
+    char ready[CF_KEY_MAX], inflight[CF_KEY_MAX];
+    cf_argv a;
+    cf_argv_init_script(&a, &cf_script_take, 2);
+    cf_argv_key(&a, ready, cf_key_ready(ready, sizeof ready, q->prefix, queue));
+    cf_argv_key(&a, inflight,
+                cf_key_inflight(inflight, sizeof inflight, q->prefix, queue, q->worker_id));
+    cf_argv_int(&a, max);
+    cf_reply *rep = NULL;
+    cf_status st = cf_queue_exec(q, &a, &rep);
+    if (st != CF_OK)
+        return st;
+    if (rep->type != CF_REPLY_ARRAY || rep->n > (size_t)max) {
+        cf_reply_free(rep);
+        return cf_queue_fail(q, CF_ERR_PROTOCOL, "take on queue %s: unexpected reply", queue);
+    }
+    for (size_t i = 0; i < rep->n; i++) {
+        cf_fetched *f = &out[*n];
+        f->data = cf_reply_take_str(&rep->elem[i], &f->len);
+        if (f->data == NULL) {
+            /* a non-string in the ready list: it was moved; leave it to recovery's checks */
+            st = cf_queue_fail(q, CF_ERR_PROTOCOL, "take on queue %s: a non-string entry", queue);
+            continue;
+        }
+        f->queue_index = qi;
+        (*n)++;
+    }
+    cf_reply_free(rep);
+    return st;
+}
+
+cf_status cf_fetch_take(cf_queue *q, const char *const *queues, size_t nqueues, int max,
+                        cf_fetched *out, int *n)
+{
+    *n = 0;
+    cf_status st = cf_queue_begin(q, NULL, true);
+    if (st != CF_OK)
+        return st;
+    if (nqueues == 0 || max < 1)
+        return cf_queue_fail(q, CF_ERR_INVALID, "take needs a queue and max >= 1 (max %d)", max);
+    for (size_t i = 0; i < nqueues; i++)
+        if ((st = cf_queue_begin(q, queues[i], true)) != CF_OK)
+            return st;
+    for (int i = 0; i < max; i++)
+        memset(&out[i], 0, sizeof out[i]);
+    for (size_t i = 0; i < nqueues && *n < max; i++) {
+        st = take_one(q, queues[i], i, max - *n, out, n);
+        if (st != CF_OK)
+            return st;
+    }
+    return CF_OK;
+}
+
 /* inflight_keys starts a call of script with keys (in-flight list, ready list or scheduled set)
  * of queue; k1 and k2 hold the keys. */
 static void inflight_keys(cf_queue *q, cf_argv *a, const cf_redis_script *script, const char *queue,

@@ -35,6 +35,17 @@ void cf_fetched_deinit(cf_fetched *f);
 CF_MUST_CHECK cf_status cf_fetch(cf_queue *q, const char *const *queues, size_t nqueues,
                                  int64_t wait_ms, const atomic_bool *stop, cf_fetched *out);
 
+/* cf_fetch_take takes up to max envelopes without blocking, in priority order: one script call
+ * per queue (cf_script_take: LMOVE ready -> in-flight, oldest first; each call touches that
+ * queue's keys only), the highest-priority queue first, going to the next queue only while
+ * fewer than max were taken. out[0..max) receives them (owned: cf_fetched_deinit each), *n how
+ * many (0: all empty). On an error after some were taken, those stay in *out (and in flight)
+ * and *n counts them; the caller runs or returns them. CF_ERR_INVALID for bad names or max < 1,
+ * else redis_conn's statuses (an unknown outcome: what a failed call moved stays in the
+ * in-flight list, where recovery finds it). */
+CF_MUST_CHECK cf_status cf_fetch_take(cf_queue *q, const char *const *queues, size_t nqueues,
+                                      int max, cf_fetched *out, int *n);
+
 /* cf_fetch_ack removes one copy of env from the worker's in-flight list of queue (LREM 1).
  * CF_ERR_NOT_FOUND when it was not there (e.g. recovered by another worker after this one was
  * presumed dead). */

@@ -8,9 +8,10 @@
 #include <string.h>
 
 #include "common/alloc.h"
+#include "queue/mux.h"
 #include "queue/queue_internal.h"
 
-static cf_status make(const char *url, const char *prefix, const char *worker_id,
+static cf_status make(const char *url, cf_mux *mux, const char *prefix, const char *worker_id,
                       const cf_redis_opts *opts, bool connect, cf_queue **out, cf_error *err)
 {
     *out = NULL;
@@ -25,8 +26,9 @@ static cf_status make(const char *url, const char *prefix, const char *worker_id
         return CF_ERR_NOMEM;
     snprintf(q->prefix, sizeof q->prefix, "%s", prefix);
     snprintf(q->worker_id, sizeof q->worker_id, "%s", worker_id ? worker_id : "");
-    cf_status st = connect ? cf_redis_open(url, opts, &q->redis, err)
-                           : cf_redis_new(url, opts, &q->redis, err);
+    cf_status st = mux       ? cf_mux_client(mux, &q->redis, err)
+                   : connect ? cf_redis_open(url, opts, &q->redis, err)
+                             : cf_redis_new(url, opts, &q->redis, err);
     if (st != CF_OK) {
         cf_free(q);
         return st;
@@ -38,13 +40,19 @@ static cf_status make(const char *url, const char *prefix, const char *worker_id
 cf_status cf_queue_open(const char *url, const char *prefix, const char *worker_id,
                         const cf_redis_opts *opts, cf_queue **out, cf_error *err)
 {
-    return make(url, prefix, worker_id, opts, true, out, err);
+    return make(url, NULL, prefix, worker_id, opts, true, out, err);
 }
 
 cf_status cf_queue_new(const char *url, const char *prefix, const char *worker_id,
                        const cf_redis_opts *opts, cf_queue **out, cf_error *err)
 {
-    return make(url, prefix, worker_id, opts, false, out, err);
+    return make(url, NULL, prefix, worker_id, opts, false, out, err);
+}
+
+cf_status cf_queue_new_shared(cf_mux *mux, const char *prefix, const char *worker_id,
+                              cf_queue **out, cf_error *err)
+{
+    return make(NULL, mux, prefix, worker_id, NULL, false, out, err);
 }
 
 void cf_queue_free(cf_queue *q)

@@ -11,6 +11,7 @@
 #define CF_QUEUE_QUEUE_H
 
 #include "common/status.h"
+#include "queue/mux.h"
 #include "queue/redis_conn.h"
 
 typedef struct cf_queue cf_queue; /* opaque; defined in queue/queue_internal.h */
@@ -27,6 +28,12 @@ CF_MUST_CHECK cf_status cf_queue_open(const char *url, const char *prefix, const
  * workers that must start while Redis is away. CF_ERR_INVALID (err filled) or CF_ERR_NOMEM. */
 CF_MUST_CHECK cf_status cf_queue_new(const char *url, const char *prefix, const char *worker_id,
                                      const cf_redis_opts *opts, cf_queue **out, cf_error *err);
+
+/* cf_queue_new_shared is cf_queue_new on a client of the shared connection mux (queue/mux.h;
+ * borrowed, must outlive the handle): every queue/ call works on it, except blocking ones
+ * (cf_fetch's BLMOVE slices), which fail with CF_ERR_INVALID. */
+CF_MUST_CHECK cf_status cf_queue_new_shared(cf_mux *mux, const char *prefix, const char *worker_id,
+                                            cf_queue **out, cf_error *err);
 
 /* cf_queue_free closes the connection and frees q (NULL-safe). */
 void cf_queue_free(cf_queue *q);

@@ -19,6 +19,8 @@
 #include "common/clock.h"
 #include "common/log.h"
 #include "queue/argv.h"
+#include "queue/mux.h"
+#include "queue/redis_conn_internal.h"
 
 #define SHA_CACHE  32
 #define ARGV_STACK 16
@@ -37,6 +39,7 @@ struct cf_redis {
         char sha[48];
     } shas[SHA_CACHE];
     int nshas;
+    cf_mux *mux; /* set: a client of a shared connection (queue/mux.h); c stays NULL */
 };
 
 static cf_log_limiter g_connect_limiter;
@@ -201,6 +204,37 @@ static cf_status transport_error(cf_redis *r)
     return st;
 }
 
+/* ---- clients of a shared connection (queue/mux.h) ---- */
+
+/* mux_run hands cmds[0..n) to r's shared connection as one contiguous piece of its next batch
+ * (n == 0: only make sure it is connected). Returns the batch's transport status (replies all
+ * NULL then, the message in r->errstr); error replies are left to the caller to classify. */
+static cf_status mux_run(cf_redis *r, const cf_redis_cmd *cmds, size_t n, cf_reply **replies)
+{
+    return cf_mux_submit(r->mux, cmds, n, replies, r->errstr, sizeof r->errstr);
+}
+
+/* mux_one runs one command or script through the shared connection with cf_redis_exec's
+ * result rules. */
+static cf_status mux_one(cf_redis *r, const cf_redis_cmd *cmd, cf_reply **out)
+{
+    *out = NULL;
+    cf_reply *rep = NULL;
+    cf_status st = mux_run(r, cmd, 1, &rep);
+    if (st != CF_OK) {
+        cf_reply_free(rep);
+        return st;
+    }
+    if (rep->type == CF_REPLY_ERROR) {
+        st = classify_error(r, rep->str);
+        cf_reply_free(rep);
+        return st;
+    }
+    r->errstr[0] = '\0';
+    *out = rep;
+    return CF_OK;
+}
+
 /* ---- connection ---- */
 
 static cf_status alloc_handle(const char *url, const cf_redis_opts *opts, cf_redis **out,
@@ -228,6 +262,19 @@ cf_status cf_redis_new(const char *url, const cf_redis_opts *opts, cf_redis **ou
     return alloc_handle(url, opts, out, err);
 }
 
+cf_status cf_redis_new_client(const char *url, cf_mux *mux, cf_redis **out, cf_error *err)
+{
+    cf_status st = alloc_handle(url, NULL, out, err);
+    if (st == CF_OK)
+        (*out)->mux = mux;
+    return st;
+}
+
+void cf_redis_copy_errstr(const cf_redis *r, char *dst, size_t cap)
+{
+    snprintf(dst, cap, "%s", r->errstr);
+}
+
 cf_status cf_redis_open(const char *url, const cf_redis_opts *opts, cf_redis **out, cf_error *err)
 {
     cf_redis *r;
@@ -248,7 +295,8 @@ void cf_redis_free(cf_redis *r)
 {
     if (r == NULL)
         return;
-    cf_redis_disconnect(r);
+    if (r->mux == NULL) /* a client leaves the shared connection alone */
+        cf_redis_disconnect(r);
     cf_redis_url_wipe(&r->url);
     cf_free(r);
 }
@@ -265,11 +313,17 @@ const char *cf_redis_redacted_url(const cf_redis *r)
 
 bool cf_redis_is_connected(const cf_redis *r)
 {
+    if (r->mux)
+        return cf_mux_connected(r->mux);
     return r->c != NULL;
 }
 
 void cf_redis_disconnect(cf_redis *r)
 {
+    if (r->mux) {
+        cf_mux_drop(r->mux); /* the next batch reconnects */
+        return;
+    }
     if (r->c) {
         redisFree(r->c);
         r->c = NULL;
@@ -348,6 +402,8 @@ static cf_status connect_once(cf_redis *r)
 
 cf_status cf_redis_connect(cf_redis *r)
 {
+    if (r->mux)
+        return cf_mux_connected(r->mux) ? CF_OK : mux_run(r, NULL, 0, NULL);
     if (r->c)
         return CF_OK;
     int64_t now = cf_clock_mono_ms();
@@ -377,6 +433,8 @@ cf_status cf_redis_connect(cf_redis *r)
 
 cf_status cf_redis_wait_reconnect(cf_redis *r, const atomic_bool *stop)
 {
+    if (r->mux) /* the shared connection keeps its own backoff */
+        return cf_redis_connect(r);
     if (r->c)
         return CF_OK;
     int64_t wait = r->next_try_mono_ms - cf_clock_mono_ms();
@@ -417,6 +475,10 @@ static cf_status exec_with_timeout(cf_redis *r, int64_t timeout_ms, int argc,
                                    const char *const *argv, const size_t *lens, cf_reply **out)
 {
     *out = NULL;
+    if (r->mux) {
+        cf_redis_cmd cmd = {NULL, 0, argc, argv, lens};
+        return mux_one(r, &cmd, out);
+    }
     cf_status st = cf_redis_connect(r);
     if (st != CF_OK)
         return st;
@@ -439,6 +501,15 @@ cf_status cf_redis_exec(cf_redis *r, int argc, const char *const *argv, const si
 cf_status cf_redis_exec_blocking(cf_redis *r, int64_t block_ms, int argc, const char *const *argv,
                                  const size_t *lens, cf_reply **out)
 {
+    if (r->mux) {
+        *out = NULL;
+        set_err(r,
+                "redis %s: a blocking command (%.*s) never goes through a shared connection (give "
+                "it a connection of its own)",
+                r->url.redacted, argc > 0 ? (int)(lens[0] > 32 ? 32 : lens[0]) : 0,
+                argc > 0 ? argv[0] : "");
+        return CF_ERR_INVALID;
+    }
     return exec_with_timeout(r, block_ms + r->opts.read_timeout_ms, argc, argv, lens, out);
 }
 
@@ -513,6 +584,8 @@ static bool is_noscript(const cf_redis *r)
 static cf_status eval_cmd(cf_redis *r, const cf_redis_cmd *cmd, cf_reply **out)
 {
     *out = NULL;
+    if (r->mux) /* the shared connection runs it by EVALSHA with the NOSCRIPT repair */
+        return mux_one(r, cmd, out);
     char *sha = sha_slot(r, cmd->script);
     char nkeys[16];
     snprintf(nkeys, sizeof nkeys, "%d", cmd->nkeys);
@@ -550,9 +623,9 @@ cf_status cf_redis_eval(cf_redis *r, const cf_redis_script *script, int nkeys, i
  * it) could only be repaired by running the script again after the commands behind it, which
  * breaks the pipeline's order (release -> publish -> ack). The last command may use EVALSHA:
  * nothing runs after its repair. */
-static bool in_order_script(const cf_redis_cmd *cmds, size_t n, size_t i)
+static bool in_order_script(const cf_redis_cmd *cmds, size_t end, size_t i)
 {
-    return cmds[i].script != NULL && i + 1 < n;
+    return cmds[i].script != NULL && i + 1 < end;
 }
 
 static cf_status append_cmd(cf_redis *r, const cf_redis_cmd *cmd, bool inline_text)
@@ -578,83 +651,128 @@ static cf_status append_cmd(cf_redis *r, const cf_redis_cmd *cmd, bool inline_te
     return rc == REDIS_OK ? CF_OK : CF_ERR_NOMEM;
 }
 
-cf_status cf_redis_pipeline(cf_redis *r, const cf_redis_cmd *cmds, size_t n, cf_reply **replies)
+/* fail_all frees every reply and gives every segment st. */
+static cf_status fail_all(cf_reply **replies, size_t n, cf_status *seg_st, size_t nseg,
+                          cf_status st)
 {
+    for (size_t i = 0; i < n; i++) {
+        cf_reply_free(replies[i]);
+        replies[i] = NULL;
+    }
+    for (size_t k = 0; k < nseg; k++)
+        seg_st[k] = st;
+    return st;
+}
+
+/* rerun_noscript repairs a NOSCRIPT met by the last command of segment [start, end) (the server
+ * restarted or was flushed between our SCRIPT LOAD and now) by running it again; nothing of
+ * that segment runs after it, so the segment's order holds. A transient failure of the repair
+ * fails that segment only. */
+static void rerun_noscript(cf_redis *r, const cf_redis_cmd *cmds, size_t start, size_t end,
+                           cf_reply **replies, cf_status *seg_st)
+{
+    if (end == start)
+        return;
+    size_t i = end - 1;
+    cf_reply *rep = replies[i];
+    if (rep == NULL || rep->type != CF_REPLY_ERROR || cmds[i].script == NULL ||
+        strncmp(rep->str, "NOSCRIPT", 8) != 0)
+        return;
+    sha_slot(r, cmds[i].script)[0] = '\0';
+    cf_reply *again = NULL;
+    cf_status est = eval_cmd(r, &cmds[i], &again);
+    if (est == CF_OK) {
+        cf_reply_free(rep);
+        replies[i] = again;
+    } else if (!cf_status_is_transient(est) && est != CF_ERR_NOMEM) {
+        /* keep the error reply from the first run */
+    } else {
+        for (size_t j = start; j < end; j++) {
+            cf_reply_free(replies[j]);
+            replies[j] = NULL;
+        }
+        *seg_st = est;
+    }
+}
+
+cf_status cf_redis_pipeline_segs(cf_redis *r, const cf_redis_cmd *cmds, const size_t *seg_end,
+                                 size_t nseg, cf_reply **replies, cf_status *seg_st)
+{
+    size_t n = nseg > 0 ? seg_end[nseg - 1] : 0;
     for (size_t i = 0; i < n; i++)
         replies[i] = NULL;
+    for (size_t k = 0; k < nseg; k++)
+        seg_st[k] = CF_OK;
     cf_status st = cf_redis_connect(r);
     if (st == CF_OK)
         st = set_timeout(r, r->opts.read_timeout_ms);
     /* Load scripts first: SCRIPT LOAD is a round trip of its own and must not interleave with
-     * buffered commands. */
-    for (size_t i = 0; st == CF_OK && i < n; i++) {
-        if (cmds[i].script && !in_order_script(cmds, n, i)) {
-            char *sha = sha_slot(r, cmds[i].script);
+     * buffered commands. A script followed by others of its segment goes as EVAL with its
+     * text (in_order_script); only a segment's last command may use EVALSHA. */
+    for (size_t k = 0, start = 0; st == CF_OK && k < nseg; start = seg_end[k++]) {
+        size_t last = seg_end[k] - 1;
+        if (seg_end[k] > start && cmds[last].script) {
+            char *sha = sha_slot(r, cmds[last].script);
             if (sha[0] == '\0')
-                st = load_script(r, cmds[i].script, sha);
+                st = load_script(r, cmds[last].script, sha);
         }
     }
-    for (size_t i = 0; st == CF_OK && i < n; i++)
-        st = append_cmd(r, &cmds[i], in_order_script(cmds, n, i));
+    for (size_t k = 0, start = 0; st == CF_OK && k < nseg; start = seg_end[k++])
+        for (size_t i = start; st == CF_OK && i < seg_end[k]; i++)
+            st = append_cmd(r, &cmds[i], in_order_script(cmds, seg_end[k], i));
     if (st != CF_OK) {
         /* Commands already buffered must not leak into the next call's replies. */
         cf_redis_disconnect(r);
-        return st;
+        return fail_all(replies, n, seg_st, nseg, st);
     }
     if (n > 0)
         count_round_trip(); /* the n commands go in one write; their replies are read below */
-    cf_status first_err = CF_OK;
-    for (size_t i = 0; i < n; i++) {
-        void *raw = NULL;
-        if (redisGetReply(r->c, &raw) != REDIS_OK || raw == NULL) {
-            st = transport_error(r);
-            for (size_t j = 0; j < i; j++) {
-                cf_reply_free(replies[j]);
-                replies[j] = NULL;
+    for (size_t k = 0, start = 0; k < nseg; start = seg_end[k++]) {
+        for (size_t i = start; i < seg_end[k]; i++) {
+            void *raw = NULL;
+            if (redisGetReply(r->c, &raw) != REDIS_OK || raw == NULL)
+                return fail_all(replies, n, seg_st, nseg, transport_error(r));
+            redisReply *rep = raw;
+            cf_reply *mine = cf_calloc(1, sizeof *mine);
+            bool ok = mine != NULL && convert(rep, mine);
+            freeReplyObject(rep);
+            if (!ok) {
+                cf_free(mine);
+                seg_st[k] = CF_ERR_NOMEM;
+                continue;
             }
-            return st;
-        }
-        redisReply *rep = raw;
-        cf_reply *mine = cf_calloc(1, sizeof *mine);
-        bool ok = mine != NULL && convert(rep, mine);
-        freeReplyObject(rep);
-        if (!ok) {
-            cf_free(mine);
-            if (first_err == CF_OK)
-                first_err = CF_ERR_NOMEM;
-            continue;
-        }
-        replies[i] = mine;
-    }
-    /* NOSCRIPT (the server restarted between our SCRIPT LOAD and now): run it again. Only the
-     * last command can meet it (in_order_script), so the order holds. */
-    for (size_t i = 0; i < n; i++) {
-        cf_reply *rep = replies[i];
-        if (rep && rep->type == CF_REPLY_ERROR && cmds[i].script &&
-            strncmp(rep->str, "NOSCRIPT", 8) == 0) {
-            sha_slot(r, cmds[i].script)[0] = '\0';
-            cf_reply *again = NULL;
-            cf_status est = eval_cmd(r, &cmds[i], &again);
-            if (est == CF_OK) {
-                cf_reply_free(rep);
-                replies[i] = again;
-            } else if (!cf_status_is_transient(est) && est != CF_ERR_NOMEM) {
-                /* keep the error reply from the first run, now with the fresh message */
-            } else {
-                for (size_t j = 0; j < n; j++) {
-                    cf_reply_free(replies[j]);
-                    replies[j] = NULL;
-                }
-                return est;
-            }
+            replies[i] = mine;
         }
     }
-    for (size_t i = 0; i < n && first_err == CF_OK; i++)
+    for (size_t k = 0, start = 0; k < nseg; start = seg_end[k++])
+        rerun_noscript(r, cmds, start, seg_end[k], replies, &seg_st[k]);
+    return CF_OK;
+}
+
+/* classify_replies: CF_OK when no reply is an error, else the first error reply's status. */
+static cf_status classify_replies(cf_redis *r, cf_reply **replies, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
         if (replies[i] && replies[i]->type == CF_REPLY_ERROR)
-            first_err = classify_error(r, replies[i]->str);
-    if (first_err == CF_OK)
-        r->errstr[0] = '\0';
-    return first_err;
+            return classify_error(r, replies[i]->str);
+    r->errstr[0] = '\0';
+    return CF_OK;
+}
+
+cf_status cf_redis_pipeline(cf_redis *r, const cf_redis_cmd *cmds, size_t n, cf_reply **replies)
+{
+    cf_status st;
+    if (r->mux) {
+        st = mux_run(r, cmds, n, replies);
+    } else {
+        cf_status seg_st;
+        st = cf_redis_pipeline_segs(r, cmds, &n, 1, replies, &seg_st);
+        if (st == CF_OK)
+            st = seg_st;
+    }
+    if (st != CF_OK)
+        return st;
+    return classify_replies(r, replies, n);
 }
 
 cf_status cf_redis_time_ms(cf_redis *r, int64_t *out_ms)

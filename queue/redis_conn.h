@@ -5,7 +5,9 @@
  * Replies come back as our own cf_reply tree; hiredis types never leave redis_conn.c.
  *
  * Threading: a cf_redis handle is used by one thread at a time (no internal locking). Give
- * each thread its own handle. SIGPIPE: writing to a socket the server closed raises SIGPIPE;
+ * each thread its own handle. A handle may instead be a client of a shared, auto-pipelined
+ * connection (queue/mux.h): the same calls, batched with other threads' calls, blocking ones
+ * refused. SIGPIPE: writing to a socket the server closed raises SIGPIPE;
  * the process must ignore it (the CLI does; tests do), as with hiredis itself.
  *
  * Errors: every call returns a cf_status. Transient (retry with backoff): CF_ERR_IO (socket
@@ -153,8 +155,9 @@ CF_MUST_CHECK cf_status cf_redis_pipeline(cf_redis *r, const cf_redis_cmd *cmds,
 /* cf_redis_round_trips counts, across every handle of the process since it started, the
  * write+read cycles made on a live connection: one per cf_redis_exec / cf_redis_exec_blocking /
  * cf_redis_eval command sent (a SCRIPT LOAD or a NOSCRIPT retry is one more), one per
- * cf_redis_pipeline of n commands. The connection handshake (AUTH, SELECT) is not counted.
- * Lock-free; exported as chronoforge_redis_round_trips_total. */
+ * cf_redis_pipeline of n commands, and one per batch of a shared connection (queue/mux.h),
+ * however many callers' commands it carries. The connection handshake (AUTH, SELECT) is not
+ * counted. Lock-free; exported as chronoforge_redis_round_trips_total. */
 uint64_t cf_redis_round_trips(void);
 
 /* cf_redis_time_ms returns the server's clock (TIME) in Unix milliseconds. */

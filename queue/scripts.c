@@ -107,3 +107,12 @@ const cf_redis_script cf_script_inflight_return = {
                        "  moved = moved + 1\n"
                        "end\n"
                        "return moved\n"};
+
+const cf_redis_script cf_script_take = {"take", "local out = {}\n"
+                                                "for i = 1, tonumber(ARGV[1]) do\n"
+                                                "  local v = redis.call('LMOVE', KEYS[1], "
+                                                "KEYS[2], 'RIGHT', 'LEFT')\n"
+                                                "  if not v then break end\n"
+                                                "  out[i] = v\n"
+                                                "end\n"
+                                                "return out\n"};

@@ -47,5 +47,8 @@ extern const cf_redis_script cf_script_forget_worker;
 /* KEYS[1] inflight, KEYS[2] ready; ARGV[1] max. Moves up to max entries one LMOVE at a time
  * (RIGHT to RIGHT: oldest taken first, to the front of the queue). Returns the number moved. */
 extern const cf_redis_script cf_script_inflight_return;
+/* KEYS[1] ready, KEYS[2] inflight; ARGV[1] max. Moves up to max envelopes, one LMOVE RIGHT LEFT
+ * at a time (oldest first, as cf_fetch), ready -> inflight; returns them in the order taken. */
+extern const cf_redis_script cf_script_take;
 
 #endif

@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: MIT
-/* worker/worker.c: start-up, the executor threads' fetch loop, and shutdown (a drain, or
- * abandoning the executors still inside passes; never ending the process). */
+/* worker/worker.c: start-up, the executor threads' loop (the next envelope from the fetcher,
+ * worker/fetcher.h, then the delivery; their Redis calls share one auto-pipelined connection,
+ * queue/mux.h), and shutdown (a drain, or abandoning the executors still inside passes; never
+ * ending the process). */
 #include "worker/worker.h"
 
 #include <pthread.h>
@@ -10,18 +12,19 @@
 #include "common/alloc.h"
 #include "common/backoff.h"
 #include "common/clock.h"
-#include "common/liveness.h"
 #include "common/log.h"
 #include "common/redact.h"
 #include "queue/enqueue.h"
 #include "queue/fetch.h"
 #include "queue/heartbeat.h"
 #include "queue/keys.h"
+#include "queue/mux.h"
 #include "queue/recovery.h"
 #include "queue/redis_conn.h"
 #include "store/store.h"
 #include "worker/active.h"
 #include "worker/executor.h"
+#include "worker/fetcher.h"
 #include "worker/housekeeping.h"
 #include "worker/observer.h"
 
@@ -32,12 +35,16 @@ typedef struct worker {
     const char *queues[CF_MAX_QUEUES];
     cf_store *store;
     atomic_bool stopping; /* no new fetches; passes halt before their next step */
-    atomic_int running;   /* executor threads still in their loop */
+    atomic_int running;   /* executor threads and the fetcher still in their loops */
     atomic_int busy;      /* executors inside a delivery (published by the heartbeat) */
     atomic_bool quiet;    /* kept by the heartbeat: fetch nothing new while set */
     cf_worker_stats stats;
     cf_active *active; /* what each executor holds (worker/active.h) */
     struct executor_thread *threads;
+    cf_mux *mux;         /* the executors' shared Redis connection */
+    cf_fetcher *fetcher; /* takes envelopes for idle executors */
+    pthread_t fetch_thread;
+    bool fetch_started;
     cf_housekeeping *hk;
     struct worker *abandoned_next; /* see abandoned_workers */
 } worker;
@@ -48,8 +55,6 @@ typedef struct executor_thread {
     pthread_t thread;
     bool started;
 } executor_thread;
-
-static cf_log_limiter fetch_limiter;
 
 /* Workers whose executors were abandoned inside passes (CF_WORKER_ABANDONED). Their threads may
  * still run user steps and then touch the worker, its store, housekeeping and active table, so
@@ -72,6 +77,8 @@ static void abandon(worker *w, cf_heartbeat *hb)
     for (int i = 0; w->threads && i < w->cfg->concurrency; i++)
         if (w->threads[i].started)
             pthread_detach(w->threads[i].thread); /* never joined: each ends on its own */
+    if (w->fetch_started)
+        pthread_detach(w->fetch_thread);
     pthread_mutex_lock(&abandoned_mu);
     w->abandoned_next = abandoned_workers;
     abandoned_workers = w;
@@ -92,51 +99,72 @@ static void *executor_main(void *arg)
         .slot = t->slot,
     };
     cf_error err;
-    if (cf_queue_new(w->cfg->redis_url, w->cfg->prefix, w->id, NULL, &ex.queue, &err) != CF_OK) {
+    if (cf_queue_new_shared(w->mux, w->cfg->prefix, w->id, &ex.queue, &err) != CF_OK) {
         log_error("event=startup_failed: %s", err.msg);
         atomic_fetch_sub(&w->running, 1);
         return NULL;
     }
-    int errors = 0;
-    while (!atomic_load(&w->stopping)) {
-        cf_liveness_tick("fetch");
-        if (atomic_load(&w->quiet)) {
-            cf_clock_sleep_ms(50, &w->stopping);
-            continue;
-        }
+    /* No liveness slot: an executor waits for work or runs a delivery (user code), both exempt;
+     * the fetch loop is the one that must keep iterating. */
+    for (;;) {
         cf_fetched f = {0};
-        cf_status st =
-            cf_fetch(ex.queue, w->queues, (size_t)w->cfg->nqueues, 1000, &w->stopping, &f);
-        /* Taken as the worker went quiet: hand it back (to the tail of ready) unrun. */
-        if (st == CF_OK && atomic_load(&w->quiet) && !atomic_load(&w->stopping) &&
-            cf_fetch_requeue(ex.queue, w->queues[f.queue_index], f.data, f.len) == CF_OK) {
-            cf_fetched_deinit(&f);
-            continue;
-        }
-        if (st == CF_OK) {
-            errors = 0;
-            cf_active_hold(w->active, t->slot, f.queue_index, f.data, f.len);
-            atomic_fetch_add(&w->busy, 1);
-            cf_liveness_park(); /* inside a delivery (user code): exempt */
-            cf_executor_handle(&ex, w->queues[f.queue_index], f.data, f.len);
-            atomic_fetch_sub(&w->busy, 1);
-            cf_active_clear(w->active, t->slot);
-            cf_fetched_deinit(&f);
-            continue;
-        }
-        if (st == CF_ERR_NOT_FOUND)
-            continue;
-        int64_t suppressed = 0;
-        if (cf_log_ratelimit(&fetch_limiter, 5000, &suppressed))
-            log_warn("event=fetch_error status=%s: %s; retrying with backoff (%lld similar "
-                     "suppressed)",
-                     cf_status_str(st), cf_queue_errstr(ex.queue), (long long)suppressed);
-        cf_clock_sleep_ms(cf_backoff_delay_ms(100, 5000, ++errors, true), &w->stopping);
+        if (!cf_fetcher_next(w->fetcher, t->slot, &f))
+            break; /* stopping */
+        atomic_fetch_add(&w->busy, 1);
+        cf_executor_handle(&ex, w->queues[f.queue_index], f.data, f.len);
+        atomic_fetch_sub(&w->busy, 1);
+        cf_active_clear(w->active, t->slot);
+        cf_fetched_deinit(&f);
     }
     cf_queue_free(ex.queue);
-    cf_liveness_leave();
     atomic_fetch_sub(&w->running, 1);
     return NULL;
+}
+
+static void *fetcher_main(void *arg)
+{
+    worker *w = arg;
+    cf_fetcher_main(w->fetcher);
+    atomic_fetch_sub(&w->running, 1);
+    return NULL;
+}
+
+/* start_threads makes the shared connection and the fetcher, then starts the executors and the
+ * fetch loop. */
+static cf_status start_threads(worker *w)
+{
+    const cf_config *cfg = w->cfg;
+    cf_error err = {0};
+    if (cf_mux_new(cfg->redis_url, NULL, &w->mux, &err) != CF_OK) {
+        log_error("event=startup_failed: Redis: %s", err.msg);
+        return CF_ERR_INVALID;
+    }
+    cf_fetcher_config fc = {cfg, w->id, w->queues, w->active, &w->stopping, &w->quiet, w->mux};
+    if (cf_fetcher_new(&fc, &w->fetcher, &err) != CF_OK) {
+        log_error("event=startup_failed: Redis: %s", err.msg);
+        return CF_ERR_INVALID;
+    }
+    w->threads = cf_calloc((size_t)cfg->concurrency, sizeof *w->threads);
+    if (w->threads == NULL)
+        return CF_ERR_NOMEM;
+    atomic_store(&w->running, cfg->concurrency + 1);
+    for (int i = 0; i < cfg->concurrency; i++) {
+        executor_thread *t = &w->threads[i];
+        t->w = w;
+        t->slot = i;
+        if (pthread_create(&t->thread, NULL, executor_main, t) != 0) {
+            atomic_fetch_sub(&w->running, 1);
+            continue;
+        }
+        t->started = true;
+    }
+    if (pthread_create(&w->fetch_thread, NULL, fetcher_main, w) != 0) {
+        atomic_fetch_sub(&w->running, 1);
+        log_error("event=startup_failed: cannot start the fetch thread");
+        return CF_ERR_NOMEM;
+    }
+    w->fetch_started = true;
+    return CF_OK;
 }
 
 /* open_store connects to Postgres, retrying with backoff until it works or a stop arrives. */
@@ -220,6 +248,9 @@ cf_worker_result cf_worker_run(const cf_config *cfg, cf_worker_signals *sig)
     cf_housekeeping *hk = NULL;
     void *observer = NULL; /* worker/observer.h: /metrics, /healthz, /readyz when installed */
     executor_thread *threads = NULL;
+    uint64_t round_trips0 = cf_redis_round_trips(); /* for the exit line's round trips */
+    uint64_t takes[2] = {0, 0};                     /* fetcher calls, envelopes */
+    cf_mux_counts mc = {0};
     if (cf_worker_id_make(w->id, sizeof w->id) != CF_OK)
         goto out;
     cf_log_set_component("worker");
@@ -240,19 +271,13 @@ cf_worker_result cf_worker_run(const cf_config *cfg, cf_worker_signals *sig)
     cf_worker_view view = {cfg, w->id, &w->stats, w->store, &w->busy};
     if (cf_worker_observer_start(&view, &observer) != CF_OK)
         goto out;
-    threads = cf_calloc((size_t)cfg->concurrency, sizeof *threads);
-    if (threads == NULL)
-        goto out;
-    w->threads = threads;
-    atomic_store(&w->running, cfg->concurrency);
-    for (int i = 0; i < cfg->concurrency; i++) {
-        threads[i].w = w;
-        threads[i].slot = i;
-        if (pthread_create(&threads[i].thread, NULL, executor_main, &threads[i]) != 0) {
-            atomic_fetch_sub(&w->running, 1);
-            continue;
-        }
-        threads[i].started = true;
+    cf_status tst = start_threads(w);
+    threads = w->threads;
+    if (tst != CF_OK) {
+        atomic_store(&w->stopping, true);
+        if (w->fetcher)
+            cf_fetcher_wake(w->fetcher);
+        goto join;
     }
     log_info("event=worker_ready worker=%s", w->id);
     while (!atomic_load(&sig->drain) && !atomic_load(&sig->hard)) {
@@ -263,15 +288,27 @@ cf_worker_result cf_worker_run(const cf_config *cfg, cf_worker_signals *sig)
     log_info("event=worker_draining worker=%s grace_ms=%lld: no new work; running steps finish",
              w->id, (long long)cfg->shutdown_grace_ms);
     atomic_store(&w->stopping, true);
+    cf_fetcher_wake(w->fetcher);
     if (!drain(w)) {
         /* Threads may be inside user steps: they can be neither stopped nor joined. */
         abandon(w, hb);
         return CF_WORKER_ABANDONED;
     }
-    for (int i = 0; i < cfg->concurrency; i++)
+    rc = CF_WORKER_DRAINED;
+join:
+    for (int i = 0; threads && i < cfg->concurrency; i++)
         if (threads[i].started)
             pthread_join(threads[i].thread, NULL);
-    rc = CF_WORKER_DRAINED;
+    if (w->fetch_started)
+        pthread_join(w->fetch_thread, NULL);
+    if (w->fetcher)
+        cf_fetcher_stats(w->fetcher, &takes[0], &takes[1]);
+    if (w->mux)
+        cf_mux_stats(w->mux, &mc);
+    cf_fetcher_free(w->fetcher); /* returns what no executor took to ready */
+    cf_mux_free(w->mux);
+    w->fetcher = NULL;
+    w->mux = NULL;
 out:
     cf_worker_observer_stop(observer);
     cf_housekeeping_stop(hk);
@@ -299,11 +336,14 @@ out:
     cf_store_close(w->store);
     log_info("event=worker_stop worker=%s deliveries=%lld completed=%lld halted=%lld "
              "stalled=%lld failed=%lld busy=%lld dead_lettered=%lld conflicts=%lld "
-             "redis_round_trips=%llu",
+             "redis_round_trips=%llu takes=%llu taken=%llu mux_batches=%llu mux_requests=%llu",
              w->id, (long long)w->stats.deliveries, (long long)w->stats.completed,
              (long long)w->stats.halted, (long long)w->stats.stalled, (long long)w->stats.failed,
              (long long)w->stats.busy, (long long)w->stats.dead_lettered,
-             (long long)w->stats.conflicts, (unsigned long long)cf_redis_round_trips());
+             (long long)w->stats.conflicts,
+             (unsigned long long)(cf_redis_round_trips() - round_trips0),
+             (unsigned long long)takes[0], (unsigned long long)takes[1],
+             (unsigned long long)mc.batches, (unsigned long long)mc.requests);
     cf_free(threads);
     cf_active_free(w->active);
     cf_free(w);

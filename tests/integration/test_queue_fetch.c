@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: MIT
 /* tests/integration/test_queue_fetch.c: queue/enqueue + queue/fetch against the real Redis:
  * enqueue -> fetch -> ack, priority order across queues, batch enqueue, put back / reschedule /
- * ack-and-continue, and a shutdown request seen within a second during a blocking fetch. */
+ * ack-and-continue, a shutdown request seen within a second during a blocking fetch, and the
+ * batched take (at most max, oldest first, priority across queues, the rest left ready). */
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
@@ -241,6 +242,70 @@ static void test_fetch_single_queue_blocking_wakes_on_push(void **state)
     cf_queue_free(q);
 }
 
+/* expect_taken checks that got[0..n) are envelopes named want[0..n) from queue index qi[i]. */
+static void expect_taken(const cf_fetched *got, int n, const char *const *want, const size_t *qi)
+{
+    for (int i = 0; i < n; i++) {
+        assert_int_equal(got[i].len, strlen(want[i]));
+        assert_memory_equal(got[i].data, want[i], got[i].len);
+        assert_int_equal(got[i].queue_index, qi[i]);
+    }
+}
+
+static void test_fetch_take_batches_in_order_across_queues(void **state)
+{
+    (void)state;
+    char p[64];
+    cf_test_prefix(p, sizeof p);
+    cf_queue *q = cf_test_queue_open(p, W);
+    const char *qs[2] = {"high", "low"};
+    /* Pushed in this order: oldest first within a queue. */
+    assert_int_equal(cf_enqueue(q, "low", "l1", 2), CF_OK);
+    assert_int_equal(cf_enqueue(q, "high", "h1", 2), CF_OK);
+    assert_int_equal(cf_enqueue(q, "low", "l2", 2), CF_OK);
+    assert_int_equal(cf_enqueue(q, "high", "h2", 2), CF_OK);
+    assert_int_equal(cf_enqueue(q, "low", "l3", 2), CF_OK);
+    cf_fetched got[8];
+    int n = -1;
+    /* max 3: both of high, then the oldest of low; the rest stays ready. */
+    assert_int_equal(cf_fetch_take(q, qs, 2, 3, got, &n), CF_OK);
+    assert_int_equal(n, 3);
+    const char *w1[3] = {"h1", "h2", "l1"};
+    const size_t q1[3] = {0, 0, 1};
+    expect_taken(got, n, w1, q1);
+    int64_t inflight = -1, ready = -1;
+    assert_int_equal(cf_fetch_inflight_count(q, W, "high", &inflight), CF_OK);
+    assert_int_equal(inflight, 2);
+    assert_int_equal(cf_fetch_inflight_count(q, W, "low", &inflight), CF_OK);
+    assert_int_equal(inflight, 1);
+    assert_int_equal(cf_queue_depths(q, "low", &ready, NULL, NULL), CF_OK);
+    assert_int_equal(ready, 2);
+    for (int i = 0; i < n; i++) {
+        assert_int_equal(cf_fetch_ack(q, qs[got[i].queue_index], got[i].data, got[i].len), CF_OK);
+        cf_fetched_deinit(&got[i]);
+    }
+    /* max 1 takes exactly one; a max above what is ready takes what there is. */
+    assert_int_equal(cf_fetch_take(q, qs, 2, 1, got, &n), CF_OK);
+    assert_int_equal(n, 1);
+    const char *w2[1] = {"l2"};
+    const size_t q2[1] = {1};
+    expect_taken(got, n, w2, q2);
+    cf_fetched_deinit(&got[0]);
+    assert_int_equal(cf_fetch_take(q, qs, 2, 8, got, &n), CF_OK);
+    assert_int_equal(n, 1);
+    const char *w3[1] = {"l3"};
+    expect_taken(got, n, w3, q2);
+    cf_fetched_deinit(&got[0]);
+    assert_int_equal(cf_fetch_take(q, qs, 2, 8, got, &n), CF_OK);
+    assert_int_equal(n, 0);
+    /* Bad arguments: no I/O, a message. */
+    assert_int_equal(cf_fetch_take(q, qs, 2, 0, got, &n), CF_ERR_INVALID);
+    const char *bad[1] = {"no{braces}"};
+    assert_int_equal(cf_fetch_take(q, bad, 1, 1, got, &n), CF_ERR_INVALID);
+    assert_non_null(strstr(cf_queue_errstr(q), "bad queue name"));
+    cf_queue_free(q);
+}
+
 int main(void)
 {
     signal(SIGPIPE, SIG_IGN);
@@ -251,6 +316,7 @@ int main(void)
         cmocka_unit_test(test_fetch_sees_shutdown_within_a_second),
         cmocka_unit_test(test_queue_handle_rules),
         cmocka_unit_test(test_fetch_single_queue_blocking_wakes_on_push),
+        cmocka_unit_test(test_fetch_take_batches_in_order_across_queues),
     };
     cf_test_apply_filter();
     return cmocka_run_group_tests(tests, NULL, NULL);

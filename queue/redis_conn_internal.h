@@ -1,0 +1,35 @@
+// SPDX-License-Identifier: MIT
+/* queue/redis_conn_internal.h: what queue/mux.c needs of queue/redis_conn.c and nothing else
+ * does: client handles of a shared connection, and a pipeline made of several callers'
+ * segments. Private to queue/. */
+#ifndef CF_QUEUE_REDIS_CONN_INTERNAL_H
+#define CF_QUEUE_REDIS_CONN_INTERNAL_H
+
+#include <stddef.h>
+
+#include "queue/redis_conn.h"
+
+typedef struct cf_mux cf_mux;
+
+/* cf_redis_new_client allocates a handle whose commands go through mux (queue/mux.h); url
+ * (borrowed) only names the server in its messages. Never connects by itself. */
+CF_MUST_CHECK cf_status cf_redis_new_client(const char *url, cf_mux *mux, cf_redis **out,
+                                            cf_error *err);
+
+/* cf_redis_pipeline_segs is cf_redis_pipeline over nseg segments: segment k is
+ * cmds[seg_end[k-1] .. seg_end[k]) (seg_end[-1] = 0), each one caller's pipeline, with
+ * cf_redis_pipeline's script rule applied per segment (a script followed by others of its
+ * segment goes as EVAL with its text; a segment's last command by EVALSHA, repaired after
+ * NOSCRIPT). All segments go in one write (one round trip). A transport error fails every
+ * segment: returns its status, every seg_st[k] = it, every reply NULL. Otherwise CF_OK, with
+ * replies[] filled (error replies included, not classified) and seg_st[k] CF_OK, CF_ERR_NOMEM
+ * (a reply could not be copied) or the failure of its NOSCRIPT repair (its replies then NULL).
+ * r must not be a client handle. */
+CF_MUST_CHECK cf_status cf_redis_pipeline_segs(cf_redis *r, const cf_redis_cmd *cmds,
+                                               const size_t *seg_end, size_t nseg,
+                                               cf_reply **replies, cf_status *seg_st);
+
+/* cf_redis_copy_errstr copies r's last message into dst (cap bytes, NUL-terminated). */
+void cf_redis_copy_errstr(const cf_redis *r, char *dst, size_t cap);
+
+#endif
