@@ -31,6 +31,10 @@
 #define MAX_ROUNDS     50   /* promote calls per queue and pass (x CF_PROMOTE_BATCH_DEFAULT) */
 #define RETRY_MS       1000 /* after an error, or while not subscribed: look again this soon */
 #define RESUBSCRIBE_MS 1000 /* the subscriber is reconnected at most this often */
+/* After a pass that moved envelopes, the next one waits at least this long: due times a few
+ * ms apart (a steady stream of waits) are promoted in batches of COALESCE_MS rather than one
+ * Redis call per due ms, for at most this much added lateness. */
+#define COALESCE_MS 5
 
 struct cf_promoter {
     const cf_config *cfg;
@@ -119,11 +123,13 @@ static void try_subscribe(cf_promoter *p)
 }
 
 /* pass promotes everything due in every queue; *next receives the earliest due time left
- * (server clock; INT64_MAX when none) and *now the server's now. False after a Redis error. */
-static bool pass(cf_promoter *p, int64_t *next, int64_t *now)
+ * (server clock; INT64_MAX when none, 0 when a queue had more due than a pass moves), *now the
+ * server's now and *moved whether anything moved. False after a Redis error. */
+static bool pass(cf_promoter *p, int64_t *next, int64_t *now, bool *moved)
 {
     *next = INT64_MAX;
     *now = 0;
+    *moved = false;
     for (int i = 0; i < p->cfg->nqueues && !atomic_load(&p->stop); i++) {
         cf_promote_result res;
         int rounds = 0;
@@ -134,10 +140,11 @@ static bool pass(cf_promoter *p, int64_t *next, int64_t *now)
                 report(p, "promote", cf_queue_errstr(p->queue), st);
                 return false;
             }
+            *moved = *moved || res.moved > 0;
         } while (res.moved == CF_PROMOTE_BATCH_DEFAULT && ++rounds < MAX_ROUNDS &&
                  !atomic_load(&p->stop));
         if (res.moved == CF_PROMOTE_BATCH_DEFAULT) /* more left: the next pass at once */
-            res.next_due_ms = res.now_ms;
+            res.next_due_ms = 0;
         if (res.next_due_ms >= 0 && res.next_due_ms < *next)
             *next = res.next_due_ms;
         *now = res.now_ms;
@@ -180,10 +187,13 @@ static void *promoter_main(void *arg)
         try_subscribe(p);
         atomic_store(&p->target, INT64_MAX);
         int64_t next, now;
-        bool ok = pass(p, &next, &now);
+        bool moved;
+        bool ok = pass(p, &next, &now, &moved);
         drain(p);
         int64_t local_now = cf_clock_unix_ms() + p->offset_ms;
         int64_t until = ok ? next : local_now + RETRY_MS;
+        if (moved && next > 0 && until < local_now + COALESCE_MS)
+            until = local_now + COALESCE_MS;
         if (until > local_now + cap)
             until = local_now + cap;
         lower(p, until);
