@@ -666,8 +666,8 @@ cf_status cf_redis_time_ms(cf_redis *r, int64_t *out_ms)
 
 cf_status cf_redis_subscribe(cf_redis *r, int nchannels, const char *const *channels)
 {
-    if (nchannels <= 0 || nchannels > ARGV_STACK - 1) {
-        set_err(r, "redis: subscribe to 1..%d channels", ARGV_STACK - 1);
+    if (nchannels <= 0 || nchannels > 1024) {
+        set_err(r, "redis: subscribe to 1..1024 channels");
         return CF_ERR_INVALID;
     }
     cf_status st = cf_redis_connect(r);
@@ -675,15 +675,25 @@ cf_status cf_redis_subscribe(cf_redis *r, int nchannels, const char *const *chan
         st = set_timeout(r, r->opts.read_timeout_ms);
     if (st != CF_OK)
         return st;
-    const char *av[ARGV_STACK];
-    size_t al[ARGV_STACK];
+    size_t n = (size_t)nchannels + 1;
+    const char **av = cf_malloc(n * sizeof *av);
+    size_t *al = cf_malloc(n * sizeof *al);
+    if (av == NULL || al == NULL) {
+        cf_free(av);
+        cf_free(al);
+        set_err(r, "redis: %s", "out of memory");
+        return CF_ERR_NOMEM;
+    }
     av[0] = "SUBSCRIBE";
     al[0] = 9;
     for (int i = 0; i < nchannels; i++) {
         av[i + 1] = channels[i];
         al[i + 1] = strlen(channels[i]);
     }
-    if (redisAppendCommandArgv(r->c, nchannels + 1, av, al) != REDIS_OK)
+    int rc = redisAppendCommandArgv(r->c, (int)n, av, al);
+    cf_free(av);
+    cf_free(al);
+    if (rc != REDIS_OK)
         return transport_error(r);
     /* One confirmation per channel: ["subscribe", channel, count]. */
     for (int i = 0; i < nchannels; i++) {

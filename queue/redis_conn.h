@@ -154,7 +154,7 @@ CF_MUST_CHECK cf_status cf_redis_pipeline(cf_redis *r, const cf_redis_cmd *cmds,
 CF_MUST_CHECK cf_status cf_redis_time_ms(cf_redis *r, int64_t *out_ms);
 
 /* Pub/sub, on a handle of its own that then serves nothing else (worker/promoter.c).
- * cf_redis_subscribe connects if needed and SUBSCRIBEs to channels[0..n) (1..15 names,
+ * cf_redis_subscribe connects if needed and SUBSCRIBEs to channels[0..n) (1..1024 names,
  * borrowed), reading every confirmation. After a lost connection (any error of
  * cf_redis_wait_message but CF_ERR_NOT_FOUND) call it again: messages published meanwhile are
  * gone, so the caller must re-read whatever state they announced. */
