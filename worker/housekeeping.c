@@ -77,12 +77,29 @@ static void reconcile(cf_housekeeping *hk)
         report(hk, "reconcile", st);
 }
 
+/* probe keeps redis_ok_since honest: recovery must not run right after an outage this thread
+ * did not otherwise notice (its other duties talk to Redis only every few seconds), so every
+ * tick sends one PING (promotion, which used to be that probe, has its own thread now). */
+static void probe(cf_housekeeping *hk)
+{
+    const char *argv[1] = {"PING"};
+    size_t lens[1] = {4};
+    cf_reply *rep = NULL;
+    cf_status st = cf_redis_exec(cf_queue_redis(hk->queue), 1, argv, lens, &rep);
+    cf_reply_free(rep);
+    if (st != CF_OK)
+        hk->redis_ok_since = 0;
+    else if (hk->redis_ok_since == 0)
+        hk->redis_ok_since = cf_clock_mono_ms();
+}
+
 static void *housekeeping_main(void *arg)
 {
     cf_housekeeping *hk = arg;
     int64_t next_recovery = 0;
     while (!atomic_load(&hk->stop)) {
         cf_liveness_tick("housekeeping");
+        probe(hk);
         int64_t now = cf_clock_mono_ms();
         if (now >= next_recovery) {
             recover(hk);
@@ -91,12 +108,8 @@ static void *housekeeping_main(void *arg)
         }
         cf_sweeper_tick(hk->sweeper, hk->queues, (size_t)hk->cfg->nqueues);
         cf_redis *r = cf_queue_redis(hk->queue);
-        if (!cf_redis_is_connected(r) && cf_redis_wait_reconnect(r, &hk->stop) != CF_OK) {
-            hk->redis_ok_since = 0;
+        if (!cf_redis_is_connected(r) && cf_redis_wait_reconnect(r, &hk->stop) != CF_OK)
             continue; /* still down: the next pass tries again (errors are reported there) */
-        }
-        if (hk->redis_ok_since == 0)
-            hk->redis_ok_since = cf_clock_mono_ms();
         cf_clock_sleep_ms(HK_TICK_MS, &hk->stop);
     }
     cf_liveness_leave();
