@@ -17,15 +17,17 @@
 #define CF_PROMOTE_BATCH_MAX     1000
 
 /* Promotion moves envelopes whose due time is <= now from P:{queue}:scheduled, earliest first,
- * to P:{queue}:ready when that list is empty (a fetcher blocked on it wakes at once) and to
- * P:{queue}:due when it is not, so they are taken ahead of the backlog (fetch.h: at most
- * CF_FETCH_DUE_CAP of a batch while ready has entries). Why nothing waits in due while fetchers
- * block: the choice is made in the same atomic script as the LLEN of ready, so an entry enters
- * due only while ready is non-empty; Redis serves a client blocked on a list as soon as it has
- * an entry, so at that moment no fetcher of the queue is blocked on ready; a fetcher blocks only
- * after its take script found due and ready both empty, atomically, so every fetcher takes from
- * due before it can block again. (A worker with several queues blocks on one of them for at
- * most 100 ms at a time, then looks at every due list again.) */
+ * to P:{queue}:ready when ready and due are both empty (a fetcher blocked on ready wakes at
+ * once) and to P:{queue}:due otherwise, so they are taken ahead of the backlog and behind the
+ * wakes already waiting there (FIFO among wakes even when fetchers fall behind; fetch.h: at
+ * most CF_FETCH_DUE_CAP of a batch while ready has entries). Why nothing waits in due while a
+ * fetcher blocks on ready: due only goes from empty to non-empty in this script while ready is
+ * non-empty (same atomic script as the LLENs), and Redis serves a client blocked on a list as
+ * soon as it has an entry, so at that moment no fetcher of the queue is blocked; a fetcher
+ * blocks only after its take script found due and ready both empty, atomically, so while due
+ * has entries no fetcher starts blocking, and every fetcher takes from due before it can block
+ * again. (A worker with several queues blocks on one of them for at most 100 ms at a time, then
+ * looks at every due list again.) */
 typedef struct cf_promote_result {
     int moved;           /* envelopes moved by this call */
     int64_t next_due_ms; /* the earliest due time left in the scheduled set; -1: empty */

@@ -39,9 +39,10 @@ const cf_redis_script cf_script_schedule_add = {
                     "  n = redis.call('ZADD', KEYS[1], ARGV[1], ARGV[2], ARGV[3])\n"
                     "end\n" WAKE_IF_EARLIEST("ARGV[3]", "ARGV[2]") "return n\n"};
 
-/* Due entries go to ready when it is empty (a fetcher blocked on it wakes at once) and to due
- * otherwise (ahead of the backlog): decided in the same atomic script as ready's length, which
- * is what keeps an entry from waiting in due while fetchers block on ready (schedule.h). */
+/* Due entries go to ready when ready and due are both empty (a fetcher blocked on ready wakes at
+ * once) and to due otherwise (ahead of the backlog, behind earlier wakes): decided in the same
+ * atomic script as the lists' lengths, which is what keeps an entry from waiting in due while
+ * fetchers block on ready (schedule.h). */
 const cf_redis_script cf_script_promote = {
     "promote", "local t = redis.call('TIME')\n"
                "local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)\n"
@@ -49,7 +50,7 @@ const cf_redis_script cf_script_promote = {
                "local due = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', now, 'LIMIT', 0, "
                "tonumber(ARGV[2]))\n"
                "if #due > 0 then\n"
-               "  if redis.call('LLEN', KEYS[2]) == 0 then\n"
+               "  if redis.call('LLEN', KEYS[2]) == 0 and redis.call('LLEN', KEYS[3]) == 0 then\n"
                "    redis.call('LPUSH', KEYS[2], unpack(due))\n"
                "  else\n"
                "    redis.call('LPUSH', KEYS[3], unpack(due))\n"

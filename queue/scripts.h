@@ -20,7 +20,8 @@ extern const cf_redis_script cf_script_ack_continue;
  * Returns ZADD's reply (1 when a new entry was created). */
 extern const cf_redis_script cf_script_schedule_add;
 /* KEYS[1] scheduled, KEYS[2] ready, KEYS[3] due; ARGV[1] now ms (<= 0: server TIME), ARGV[2]
- * batch. Moves up to batch due entries, earliest first, to ready when it is empty, else to due.
+ * batch. Moves up to batch due entries, earliest first, to ready when ready and due are both
+ * empty, else to due.
  * Returns {moved, the earliest remaining due ms or -1, now ms}. */
 extern const cf_redis_script cf_script_promote;
 /* KEYS[1] due, KEYS[2] ready, KEYS[3] inflight; ARGV[1] max, ARGV[2] due cap. LMOVE (RIGHT to

@@ -225,9 +225,9 @@ static void fetch_expect(cf_queue *q, const char *want)
     cf_fetched_deinit(&f);
 }
 
-/* Due wakes go to the due list (ahead of the backlog) while ready has entries, and straight to
- * ready when it is empty (a fetcher blocked there wakes); the promote call says what is due
- * next by the clock it used. Before: always LPUSH ready, behind the whole backlog. */
+/* Due wakes go to the due list (ahead of the backlog) while ready or due has entries, and
+ * straight to ready when both are empty (a fetcher blocked there wakes); the promote call says
+ * what is due next by the clock it used. Before: always LPUSH ready, behind the whole backlog. */
 static void test_schedule_promotes_to_due_ahead_of_a_backlog(void **state)
 {
     (void)state;
@@ -269,6 +269,29 @@ static void test_schedule_promotes_to_due_ahead_of_a_backlog(void **state)
     assert_true(res.now_ms > 1700000000000LL); /* the server's clock */
     assert_int_equal(llen(r, p, "due"), 0);
     assert_int_equal(llen(r, p, "ready"), 1);
+    /* Ready non-empty: to due. Then ready drained (as by a blocked fetcher's BLMOVE) while due
+     * still has an entry: the next wake goes behind it in due, not past it into ready. */
+    assert_int_equal(cf_enqueue_at(q, "q", "y1", 2, 100), CF_OK);
+    assert_int_equal(cf_schedule_promote_next(q, "q", 200, 10, &res), CF_OK);
+    assert_int_equal(llen(r, p, "due"), 1);
+    char rk[256];
+    snprintf(rk, sizeof rk, "%s:{q}:ready", p);
+    const char *pop[2] = {"RPOP", rk};
+    size_t popl[2] = {4, strlen(rk)};
+    cf_reply *rep = NULL;
+    assert_int_equal(cf_redis_exec(r, 2, pop, popl, &rep), CF_OK);
+    assert_int_equal(rep->type, CF_REPLY_STRING);
+    cf_reply_free(rep);
+    assert_int_equal(cf_enqueue_at(q, "q", "y2", 2, 300), CF_OK);
+    assert_int_equal(cf_schedule_promote_next(q, "q", 400, 10, &res), CF_OK);
+    assert_int_equal(llen(r, p, "due"), 2);
+    assert_int_equal(llen(r, p, "ready"), 0);
+    assert_int_equal(cf_fetch_take(q, qs, 1, 2, two, &n), CF_OK);
+    assert_int_equal(n, 2);
+    assert_memory_equal(two[0].data, "y1", 2);
+    assert_memory_equal(two[1].data, "y2", 2);
+    cf_fetched_deinit(&two[0]);
+    cf_fetched_deinit(&two[1]);
     cf_queue_free(q);
 }
 
