@@ -11,6 +11,7 @@
 #include "queue/keys.h"
 #include "queue/queue_internal.h"
 #include "queue/redis_conn.h"
+#include "queue/schedule.h"
 #include "queue/scripts.h"
 
 /* The commands under construction, each with a key buffer of its own (a builder borrows it). */
@@ -76,7 +77,8 @@ static void build(cf_queue *q, plan *p, const cf_delivery_end *d)
             if (strcmp(x->queue, dq) != 0)
                 continue;
             a = next(p, &k);
-            cf_argv_key(cf_argv_str(a, "ZADD"), k, cf_key_scheduled(k, CF_KEY_MAX, prefix, dq));
+            cf_argv_init_script(a, &cf_script_schedule_add, 1); /* ZADD, wake if earliest */
+            cf_argv_key(a, k, cf_key_scheduled(k, CF_KEY_MAX, prefix, dq));
             cf_argv_int(cf_argv_str(a, x->continuation ? "LT" : "NX"), x->due_unix_ms);
             cf_argv_buf(a, x->member, x->member_len);
         }
@@ -153,6 +155,8 @@ cf_status cf_delivery_finish(cf_queue *q, const cf_delivery_end *d, bool *lock_r
             *lock_released = rel->integer == 1;
         if (acked && ack->type == CF_REPLY_INTEGER)
             *acked = ack->integer == 1;
+        for (size_t i = 0; i < d->npublish; i++)
+            cf_schedule_note(d->publish[i].queue, d->publish[i].due_unix_ms);
     }
     for (size_t i = 0; reps && i < p.n; i++)
         cf_reply_free(reps[i]);

@@ -9,7 +9,8 @@
  * Hash slots: the commands are single-key, so a Redis Cluster client can route each to its
  * slot. They are built in slot groups, in the order above: the lock key; the worker's held
  * set; per destination queue (first appearance first) P:queues then its {Q} scheduled set for
- * every publish into it; per queue the removes from its {Q} scheduled set; the ack on the
+ * every publish into it (the schedule_add script: ZADD, then PUBLISH P:{Q}:wake when the entry
+ * became the set's earliest); per queue the removes from its {Q} scheduled set; the ack on the
  * fetched queue's {Q} in-flight list. Today they go as one pipeline over one connection, which
  * Redis runs in order; a cluster client sends each group to its node, one group after the
  * other. */

@@ -128,8 +128,8 @@ cf_status cf_queue_depths(cf_queue *q, const char *queue, int64_t *ready, int64_
     cf_status bst = cf_queue_begin(q, queue, false);
     if (bst != CF_OK)
         return bst;
-    char k[3][CF_KEY_MAX];
-    cf_argv cmds[3];
+    char k[4][CF_KEY_MAX];
+    cf_argv cmds[4];
     cf_argv_init(&cmds[0]);
     cf_argv_key(cf_argv_str(&cmds[0], "LLEN"), k[0],
                 cf_key_ready(k[0], CF_KEY_MAX, q->prefix, queue));
@@ -139,14 +139,19 @@ cf_status cf_queue_depths(cf_queue *q, const char *queue, int64_t *ready, int64_
     cf_argv_init(&cmds[2]);
     cf_argv_key(cf_argv_str(&cmds[2], "LLEN"), k[2],
                 cf_key_dead(k[2], CF_KEY_MAX, q->prefix, queue));
-    cf_reply *reps[3];
-    cf_status st = cf_queue_pipeline(q, cmds, 3, reps);
+    cf_argv_init(&cmds[3]);
+    cf_argv_key(cf_argv_str(&cmds[3], "LLEN"), k[3],
+                cf_key_due(k[3], CF_KEY_MAX, q->prefix, queue));
+    cf_reply *reps[4];
+    cf_status st = cf_queue_pipeline(q, cmds, 4, reps);
     int64_t *outs[3] = {ready, scheduled, dead};
-    for (int i = 0; i < 3; i++) {
+    for (int i = 0; i < 4; i++) {
         if (st == CF_OK && reps[i]->type != CF_REPLY_INTEGER)
             st = CF_ERR_PROTOCOL;
-        if (st == CF_OK && outs[i])
+        if (st == CF_OK && i < 3 && outs[i])
             *outs[i] = reps[i]->integer;
+        if (st == CF_OK && i == 3 && ready)
+            *ready += reps[i]->integer; /* promoted wakes are ready too, ahead of the backlog */
         cf_reply_free(reps[i]);
     }
     return st;

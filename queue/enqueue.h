@@ -39,8 +39,8 @@ CF_MUST_CHECK cf_status cf_enqueue_batch(cf_queue *q, const cf_enqueue_item *ite
  * ZADD and never SADD). */
 CF_MUST_CHECK cf_status cf_queues_register(cf_queue *q, const char *const *queues, size_t n);
 
-/* cf_queue_depths reads the sizes of P:{queue}:ready, :scheduled and :dead in one round trip;
- * any out pointer may be NULL. */
+/* cf_queue_depths reads the sizes of P:{queue}:ready (plus :due: promoted wakes are ready to be
+ * taken too), :scheduled and :dead in one round trip; any out pointer may be NULL. */
 CF_MUST_CHECK cf_status cf_queue_depths(cf_queue *q, const char *queue, int64_t *ready,
                                         int64_t *scheduled, int64_t *dead);
 

@@ -13,6 +13,7 @@
 #include "queue/keys.h"
 #include "queue/queue_internal.h"
 #include "queue/redis_conn.h"
+#include "queue/schedule.h"
 #include "queue/scripts.h"
 
 #define SLICE_ONE_MS  500 /* BLMOVE slice with one queue */
@@ -26,29 +27,64 @@ void cf_fetched_deinit(cf_fetched *f)
     memset(f, 0, sizeof *f);
 }
 
-/* move_one runs LMOVE (block_ms < 0) or BLMOVE ready -> inflight, RIGHT LEFT. CF_OK with *got
- * set when an envelope moved. */
-static cf_status move_one(cf_queue *q, const char *queue, int64_t block_ms, cf_fetched *out,
-                          bool *got)
+/* take_from runs the take script on queue: up to max envelopes into out[0..*n), at most
+ * due_cap of them from P:{queue}:due while its ready list has entries (scripts.h). */
+static cf_status take_from(cf_queue *q, const char *queue, size_t max, size_t due_cap,
+                           cf_fetched *out, size_t *n)
+{
+    char kd[CF_KEY_MAX], kr[CF_KEY_MAX], ki[CF_KEY_MAX];
+    cf_argv a;
+    cf_argv_init_script(&a, &cf_script_take, 3);
+    cf_argv_key(&a, kd, cf_key_due(kd, sizeof kd, q->prefix, queue));
+    cf_argv_key(&a, kr, cf_key_ready(kr, sizeof kr, q->prefix, queue));
+    cf_argv_key(&a, ki, cf_key_inflight(ki, sizeof ki, q->prefix, queue, q->worker_id));
+    cf_argv_int(cf_argv_int(&a, (long long)max), (long long)due_cap);
+    cf_reply *rep = NULL;
+    *n = 0;
+    cf_status st = cf_queue_exec(q, &a, &rep);
+    if (st != CF_OK)
+        return st;
+    if (rep->type != CF_REPLY_ARRAY || rep->n > max) {
+        cf_reply_free(rep);
+        return CF_ERR_PROTOCOL;
+    }
+    for (size_t i = 0; i < rep->n; i++) {
+        out[i].data = cf_reply_take_str(&rep->elem[i], &out[i].len);
+        if (out[i].data == NULL) {
+            /* in flight already: recovery or reconcile returns what was not handed out */
+            cf_reply_free(rep);
+            return CF_ERR_PROTOCOL;
+        }
+        (*n)++;
+    }
+    cf_reply_free(rep);
+    return CF_OK;
+}
+
+/* One take in CF_FETCH_FAIR_EVERY of a thread's single-envelope fetches looks at ready before
+ * due: a steady stream of due wakes cannot starve the backlog (the batch's bound, for max 1). */
+#define CF_FETCH_FAIR_EVERY 4
+static _Thread_local unsigned single_takes;
+
+/* block_one runs BLMOVE ready -> inflight, RIGHT LEFT, for up to block_ms. Due entries need no
+ * blocking read: promotion puts them in P:{Q}:due only while ready is non-empty (schedule.h),
+ * and a fetcher blocks only after its take found due and ready both empty. */
+static cf_status block_one(cf_queue *q, const char *queue, int64_t block_ms, cf_fetched *out,
+                           bool *got)
 {
     char src[CF_KEY_MAX], dst[CF_KEY_MAX], secs[32];
     cf_argv a;
     cf_argv_init(&a);
-    cf_argv_str(&a, block_ms < 0 ? "LMOVE" : "BLMOVE");
+    cf_argv_str(&a, "BLMOVE");
     cf_argv_key(&a, src, cf_key_ready(src, sizeof src, q->prefix, queue));
     cf_argv_key(&a, dst, cf_key_inflight(dst, sizeof dst, q->prefix, queue, q->worker_id));
     cf_argv_str(cf_argv_str(&a, "RIGHT"), "LEFT");
+    snprintf(secs, sizeof secs, "%lld.%03lld", (long long)(block_ms / 1000),
+             (long long)(block_ms % 1000));
+    cf_argv_str(&a, secs);
     cf_reply *rep = NULL;
-    cf_status st;
     *got = false;
-    if (block_ms < 0) {
-        st = cf_queue_exec(q, &a, &rep);
-    } else {
-        snprintf(secs, sizeof secs, "%lld.%03lld", (long long)(block_ms / 1000),
-                 (long long)(block_ms % 1000));
-        cf_argv_str(&a, secs);
-        st = cf_queue_exec_blocking(q, block_ms, &a, &rep);
-    }
+    cf_status st = cf_queue_exec_blocking(q, block_ms, &a, &rep);
     if (st != CF_OK)
         return st;
     if (rep->type == CF_REPLY_STRING) {
@@ -61,10 +97,8 @@ static cf_status move_one(cf_queue *q, const char *queue, int64_t block_ms, cf_f
     return st;
 }
 
-cf_status cf_fetch(cf_queue *q, const char *const *queues, size_t nqueues, int64_t wait_ms,
-                   const atomic_bool *stop, cf_fetched *out)
+static cf_status check_queues(cf_queue *q, const char *const *queues, size_t nqueues)
 {
-    memset(out, 0, sizeof *out);
     cf_status bst = cf_queue_begin(q, NULL, true);
     if (bst != CF_OK)
         return bst;
@@ -73,14 +107,25 @@ cf_status cf_fetch(cf_queue *q, const char *const *queues, size_t nqueues, int64
     for (size_t i = 0; i < nqueues; i++)
         if ((bst = cf_queue_begin(q, queues[i], true)) != CF_OK)
             return bst;
+    return CF_OK;
+}
+
+cf_status cf_fetch(cf_queue *q, const char *const *queues, size_t nqueues, int64_t wait_ms,
+                   const atomic_bool *stop, cf_fetched *out)
+{
+    memset(out, 0, sizeof *out);
+    cf_status bst = check_queues(q, queues, nqueues);
+    if (bst != CF_OK)
+        return bst;
     int64_t deadline = cf_clock_mono_ms() + (wait_ms > 0 ? wait_ms : 0);
     int64_t slice_max = nqueues == 1 ? SLICE_ONE_MS : SLICE_MANY_MS;
     for (size_t round = 0;; round++) {
-        /* Non-blocking pass in priority order. */
+        /* Non-blocking pass in priority order: due, then ready, of each queue. */
+        size_t due_cap = ++single_takes % CF_FETCH_FAIR_EVERY == 0 ? 0 : 1;
         for (size_t i = 0; i < nqueues; i++) {
-            bool got;
-            cf_status st = move_one(q, queues[i], -1, out, &got);
-            if (st != CF_OK || got) {
+            size_t n = 0;
+            cf_status st = take_from(q, queues[i], 1, due_cap, out, &n);
+            if (st != CF_OK || n == 1) {
                 out->queue_index = i;
                 return st;
             }
@@ -95,7 +140,7 @@ cf_status cf_fetch(cf_queue *q, const char *const *queues, size_t nqueues, int64
             slice = 10; /* BLMOVE 0 would block forever */
         size_t qi = round % nqueues;
         bool got;
-        cf_status st = move_one(q, queues[qi], slice, out, &got);
+        cf_status st = block_one(q, queues[qi], slice, out, &got);
         if (st != CF_OK || got) {
             out->queue_index = qi;
             return st;
@@ -103,72 +148,43 @@ cf_status cf_fetch(cf_queue *q, const char *const *queues, size_t nqueues, int64
     }
 }
 
-/* take_one runs the take script on one queue for up to max envelopes, appending to out. */
-static cf_status take_one(cf_queue *q, const char *queue, size_t qi, int max, cf_fetched *out,
-                          int *n)
-{
-    char ready[CF_KEY_MAX], inflight[CF_KEY_MAX];
-    cf_argv a;
-    cf_argv_init_script(&a, &cf_script_take, 2);
-    cf_argv_key(&a, ready, cf_key_ready(ready, sizeof ready, q->prefix, queue));
-    cf_argv_key(&a, inflight,
-                cf_key_inflight(inflight, sizeof inflight, q->prefix, queue, q->worker_id));
-    cf_argv_int(&a, max);
-    cf_reply *rep = NULL;
-    cf_status st = cf_queue_exec(q, &a, &rep);
-    if (st != CF_OK)
-        return st;
-    if (rep->type != CF_REPLY_ARRAY || rep->n > (size_t)max) {
-        cf_reply_free(rep);
-        return cf_queue_fail(q, CF_ERR_PROTOCOL, "take on queue %s: unexpected reply", queue);
-    }
-    for (size_t i = 0; i < rep->n; i++) {
-        cf_fetched *f = &out[*n];
-        f->data = cf_reply_take_str(&rep->elem[i], &f->len);
-        if (f->data == NULL) {
-            /* a non-string in the ready list: it was moved; leave it to recovery's checks */
-            st = cf_queue_fail(q, CF_ERR_PROTOCOL, "take on queue %s: a non-string entry", queue);
-            continue;
-        }
-        f->queue_index = qi;
-        (*n)++;
-    }
-    cf_reply_free(rep);
-    return st;
-}
-
-cf_status cf_fetch_take(cf_queue *q, const char *const *queues, size_t nqueues, int max,
-                        cf_fetched *out, int *n)
+cf_status cf_fetch_take(cf_queue *q, const char *const *queues, size_t nqueues, size_t max,
+                        cf_fetched *out, size_t *n)
 {
     *n = 0;
-    cf_status st = cf_queue_begin(q, NULL, true);
+    cf_status st = check_queues(q, queues, nqueues);
     if (st != CF_OK)
         return st;
-    if (nqueues == 0 || max < 1)
-        return cf_queue_fail(q, CF_ERR_INVALID, "take needs a queue and max >= 1 (max %d)", max);
-    for (size_t i = 0; i < nqueues; i++)
-        if ((st = cf_queue_begin(q, queues[i], true)) != CF_OK)
-            return st;
-    for (int i = 0; i < max; i++)
-        memset(&out[i], 0, sizeof out[i]);
+    if (max == 0 || max > CF_FETCH_TAKE_MAX)
+        return cf_queue_fail(q, CF_ERR_INVALID, "take between 1 and %d envelopes",
+                             CF_FETCH_TAKE_MAX);
+    memset(out, 0, max * sizeof *out);
     for (size_t i = 0; i < nqueues && *n < max; i++) {
-        st = take_one(q, queues[i], i, max - *n, out, n);
+        size_t want = max - *n, got = 0;
+        st = take_from(q, queues[i], want, CF_FETCH_DUE_CAP(want), out + *n, &got);
+        for (size_t j = *n; j < *n + got; j++)
+            out[j].queue_index = i;
+        *n += got;
         if (st != CF_OK)
-            return st;
+            return *n > 0 ? CF_OK : st; /* what was taken is handed out; the error comes next */
     }
     return CF_OK;
 }
 
-/* inflight_keys starts a call of script with keys (in-flight list, ready list or scheduled set)
- * of queue; k1 and k2 hold the keys. */
+/* inflight_keys starts a call of script with keys (ready list, then in-flight list) for
+ * requeue, or (scheduled set, then in-flight list) for the scripts that add to the scheduled
+ * set (their KEYS[1], scripts.h); k1 and k2 hold the keys. */
 static void inflight_keys(cf_queue *q, cf_argv *a, const cf_redis_script *script, const char *queue,
                           bool to_scheduled, char *k1, char *k2)
 {
     cf_argv_init_script(a, script, 2);
-    cf_argv_key(a, k1, cf_key_inflight(k1, CF_KEY_MAX, q->prefix, queue, q->worker_id));
-    cf_argv_key(a, k2,
-                to_scheduled ? cf_key_scheduled(k2, CF_KEY_MAX, q->prefix, queue)
-                             : cf_key_ready(k2, CF_KEY_MAX, q->prefix, queue));
+    if (to_scheduled) {
+        cf_argv_key(a, k2, cf_key_scheduled(k2, CF_KEY_MAX, q->prefix, queue));
+        cf_argv_key(a, k1, cf_key_inflight(k1, CF_KEY_MAX, q->prefix, queue, q->worker_id));
+    } else {
+        cf_argv_key(a, k1, cf_key_inflight(k1, CF_KEY_MAX, q->prefix, queue, q->worker_id));
+        cf_argv_key(a, k2, cf_key_ready(k2, CF_KEY_MAX, q->prefix, queue));
+    }
 }
 
 /* removed_reply maps an in-flight script's "removed" count: 0 is CF_ERR_NOT_FOUND. */
@@ -224,6 +240,8 @@ cf_status cf_fetch_reschedule(cf_queue *q, const char *queue, const void *env, s
     cf_argv_int(cf_argv_buf(&a, env, len), due_unix_ms);
     cf_reply *rep = NULL;
     cf_status st = cf_queue_exec(q, &a, &rep);
+    if (st == CF_OK && rep->type == CF_REPLY_INTEGER && rep->integer > 0)
+        cf_schedule_note(queue, due_unix_ms);
     return removed_reply(st, rep);
 }
 
@@ -240,6 +258,8 @@ cf_status cf_fetch_ack_and_continue(cf_queue *q, const char *queue, const void *
     cf_argv_int(cf_argv_buf(&a, member, member_len), due_unix_ms);
     cf_reply *rep = NULL;
     cf_status st = cf_queue_exec(q, &a, &rep);
+    if (st == CF_OK)
+        cf_schedule_note(queue, due_unix_ms);
     return removed_reply(st, rep);
 }
 

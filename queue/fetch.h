@@ -1,9 +1,9 @@
 // SPDX-License-Identifier: MIT
-/* queue/fetch.h: reliable fetch. Moves one envelope from P:{Q}:ready into this worker's
- * P:{Q}:inflight:<worker-id> (the handle's worker id) (LMOVE over the queues in priority order,
- * then a short BLMOVE when all are empty), and later acks it (LREM), puts it back to ready, or
- * moves it to the scheduled set, the last two atomically in Lua. Recovering the lists of dead
- * workers is recovery.h's job. */
+/* queue/fetch.h: reliable fetch. Moves envelopes from P:{Q}:due (promoted wakes, ahead of the
+ * backlog) or P:{Q}:ready into this worker's P:{Q}:inflight:<worker-id> (a take script over the
+ * queues in priority order, then a short BLMOVE on ready when all are empty), and later acks it
+ * (LREM), puts it back to ready, or moves it to the scheduled set, the last two atomically in Lua.
+ * Recovering the lists of dead workers is recovery.h's job. */
 #ifndef CF_QUEUE_FETCH_H
 #define CF_QUEUE_FETCH_H
 
@@ -26,7 +26,9 @@ typedef struct cf_fetched {
 void cf_fetched_deinit(cf_fetched *f);
 
 /* cf_fetch takes one envelope from the first non-empty queue of queues[0..nqueues) (highest
- * priority first) into the worker's in-flight list. When all are empty it blocks with BLMOVE
+ * priority first) into the worker's in-flight list, from P:{Q}:due before P:{Q}:ready (every
+ * fourth take of a thread looks at ready first: the fairness bound of cf_fetch_take for one
+ * envelope). When all are empty it blocks with BLMOVE
  * (slices of at most 500 ms, 100 ms with several queues, rotating over them) for up to
  * wait_ms in total, looking at *stop (may be NULL) between slices, so a shutdown is seen
  * within a second. Returns CF_OK with *out filled, CF_ERR_NOT_FOUND when nothing came within
@@ -35,16 +37,15 @@ void cf_fetched_deinit(cf_fetched *f);
 CF_MUST_CHECK cf_status cf_fetch(cf_queue *q, const char *const *queues, size_t nqueues,
                                  int64_t wait_ms, const atomic_bool *stop, cf_fetched *out);
 
-/* cf_fetch_take takes up to max envelopes without blocking, in priority order: one script call
- * per queue (cf_script_take: LMOVE ready -> in-flight, oldest first; each call touches that
- * queue's keys only), the highest-priority queue first, going to the next queue only while
- * fewer than max were taken. out[0..max) receives them (owned: cf_fetched_deinit each), *n how
- * many (0: all empty). On an error after some were taken, those stay in *out (and in flight)
- * and *n counts them; the caller runs or returns them. CF_ERR_INVALID for bad names or max < 1,
- * else redis_conn's statuses (an unknown outcome: what a failed call moved stays in the
- * in-flight list, where recovery finds it). */
+/* cf_fetch_take takes up to max (1..CF_FETCH_TAKE_MAX) envelopes without blocking, queue by
+ * queue in priority order, one script per queue: from P:{Q}:due (promoted wakes) first, but at
+ * most CF_FETCH_DUE_CAP(max) of them while P:{Q}:ready has entries, then from ready, then due
+ * again to fill the batch. out[0..*n) receives them (owned; queue_index set); *n may be 0.
+ * After a Redis error the envelopes already taken are returned with CF_OK. */
+#define CF_FETCH_TAKE_MAX     256
+#define CF_FETCH_DUE_CAP(max) (((max)*3 + 3) / 4) /* ceil(3 max / 4) */
 CF_MUST_CHECK cf_status cf_fetch_take(cf_queue *q, const char *const *queues, size_t nqueues,
-                                      int max, cf_fetched *out, int *n);
+                                      size_t max, cf_fetched *out, size_t *n);
 
 /* cf_fetch_ack removes one copy of env from the worker's in-flight list of queue (LREM 1).
  * CF_ERR_NOT_FOUND when it was not there (e.g. recovered by another worker after this one was

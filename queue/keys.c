@@ -90,6 +90,16 @@ int cf_key_scheduled(char *buf, size_t cap, const char *prefix, const char *queu
     return build(buf, cap, "%s:{%s}:scheduled", prefix, queue);
 }
 
+int cf_key_due(char *buf, size_t cap, const char *prefix, const char *queue)
+{
+    return build(buf, cap, "%s:{%s}:due", prefix, queue);
+}
+
+int cf_key_wake(char *buf, size_t cap, const char *prefix, const char *queue)
+{
+    return build(buf, cap, "%s:{%s}:wake", prefix, queue);
+}
+
 int cf_key_inflight(char *buf, size_t cap, const char *prefix, const char *queue,
                     const char *worker_id)
 {

@@ -43,6 +43,11 @@ CF_MUST_CHECK cf_status cf_lock_token_make(char *buf, size_t cap, const char *wo
  * or -1 when it does not fit (buf then holds ""). All arguments are borrowed. */
 int cf_key_ready(char *buf, size_t cap, const char *prefix, const char *queue);
 int cf_key_scheduled(char *buf, size_t cap, const char *prefix, const char *queue);
+/* cf_key_due: P:{Q}:due, promoted wakes waiting ahead of the ready backlog (queue/schedule.h);
+ * cf_key_wake: the pub/sub channel P:{Q}:wake, "<due ms>" when a new earliest entry enters
+ * P:{Q}:scheduled. */
+int cf_key_due(char *buf, size_t cap, const char *prefix, const char *queue);
+int cf_key_wake(char *buf, size_t cap, const char *prefix, const char *queue);
 int cf_key_inflight(char *buf, size_t cap, const char *prefix, const char *queue,
                     const char *worker_id);
 int cf_key_dead(char *buf, size_t cap, const char *prefix, const char *queue);

@@ -1,8 +1,10 @@
 // SPDX-License-Identifier: MIT
-/* queue/redis_conn.c: the only file that calls hiredis. Owns the connection lifecycle (connect,
+/* queue/redis_conn.c: with redis_reply.c and redis_subscribe.c, the only files that call
+ * hiredis (queue/redis_conn_impl.h). Owns the connection lifecycle (connect,
  * AUTH, SELECT, timeouts, reconnect with backoff), the conversion of hiredis replies into
- * cf_reply trees, error classification, pipelines and EVALSHA with NOSCRIPT reloading. Written
- * against the API common to hiredis 0.14 and 1.x; anything newer sits behind HIREDIS_MAJOR. */
+ * cf_reply trees (redis_reply.c), error classification, pipelines and EVALSHA with NOSCRIPT
+ * reloading. Written against the API common to hiredis 0.14 and 1.x; anything newer sits behind
+ * HIREDIS_MAJOR. */
 #include "queue/redis_conn.h"
 
 #include <errno.h>
@@ -12,35 +14,15 @@
 #include <string.h>
 #include <sys/time.h>
 
-#include <hiredis/hiredis.h>
-
 #include "common/alloc.h"
 #include "common/backoff.h"
 #include "common/clock.h"
 #include "common/log.h"
 #include "queue/argv.h"
 #include "queue/mux.h"
-#include "queue/redis_conn_internal.h"
+#include "queue/redis_conn_impl.h"
 
-#define SHA_CACHE  32
 #define ARGV_STACK 16
-
-struct cf_redis {
-    cf_redis_url url;
-    cf_redis_opts opts;
-    redisContext *c;
-    int64_t cur_timeout_ms; /* the socket timeout currently set on c */
-    int failures;           /* consecutive failed connect attempts */
-    int64_t next_try_mono_ms;
-    char errstr[512];
-    bool last_noscript; /* the last error reply was NOSCRIPT */
-    struct {
-        const cf_redis_script *script;
-        char sha[48];
-    } shas[SHA_CACHE];
-    int nshas;
-    cf_mux *mux; /* set: a client of a shared connection (queue/mux.h); c stays NULL */
-};
 
 static cf_log_limiter g_connect_limiter;
 
@@ -71,7 +53,7 @@ static struct timeval tv_ms(int64_t ms)
     return tv;
 }
 
-__attribute__((format(printf, 2, 3))) static void set_err(cf_redis *r, const char *fmt, ...)
+void cf_redis_set_err(cf_redis *r, const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
@@ -79,90 +61,10 @@ __attribute__((format(printf, 2, 3))) static void set_err(cf_redis *r, const cha
     va_end(ap);
 }
 
-/* ---- replies ---- */
-
-static void reply_clear(cf_reply *rep)
-{
-    if (rep->type == CF_REPLY_ARRAY) {
-        for (size_t i = 0; i < rep->n; i++)
-            reply_clear(&rep->elem[i]);
-        cf_free(rep->elem);
-    } else {
-        cf_free(rep->str);
-    }
-    memset(rep, 0, sizeof *rep);
-}
-
-void cf_reply_free(cf_reply *rep)
-{
-    if (rep == NULL)
-        return;
-    reply_clear(rep);
-    cf_free(rep);
-}
-
-char *cf_reply_take_str(cf_reply *rep, size_t *len)
-{
-    if (rep == NULL || rep->type == CF_REPLY_ARRAY || rep->str == NULL)
-        return NULL;
-    char *s = rep->str;
-    if (len)
-        *len = rep->len;
-    rep->str = NULL;
-    rep->len = 0;
-    return s;
-}
-
-/* convert copies a hiredis reply into dst (zeroed). Returns false on OOM (dst cleared). */
-static bool convert(const redisReply *src, cf_reply *dst)
-{
-    switch (src->type) {
-    case REDIS_REPLY_INTEGER:
-        dst->type = CF_REPLY_INTEGER;
-        dst->integer = src->integer;
-        return true;
-    case REDIS_REPLY_NIL:
-        dst->type = CF_REPLY_NIL;
-        return true;
-#if HIREDIS_MAJOR >= 1
-    /* RESP3 types: we never send HELLO 3, but map them rather than misread them. */
-    case REDIS_REPLY_BOOL:
-        dst->type = CF_REPLY_INTEGER;
-        dst->integer = src->integer;
-        return true;
-    case REDIS_REPLY_MAP:
-    case REDIS_REPLY_SET:
-    case REDIS_REPLY_PUSH:
-#endif
-    case REDIS_REPLY_ARRAY:
-        dst->type = CF_REPLY_ARRAY;
-        if (src->elements == 0)
-            return true;
-        dst->elem = cf_calloc(src->elements, sizeof *dst->elem);
-        if (dst->elem == NULL)
-            return false;
-        dst->n = src->elements;
-        for (size_t i = 0; i < src->elements; i++) {
-            if (!convert(src->element[i], &dst->elem[i])) {
-                reply_clear(dst);
-                return false;
-            }
-        }
-        return true;
-    default:
-        dst->type = src->type == REDIS_REPLY_STATUS  ? CF_REPLY_STATUS
-                    : src->type == REDIS_REPLY_ERROR ? CF_REPLY_ERROR
-                                                     : CF_REPLY_STRING;
-        dst->str = cf_strndup(src->str ? src->str : "", src->str ? (size_t)src->len : 0);
-        dst->len = src->str ? (size_t)src->len : 0;
-        return dst->str != NULL;
-    }
-}
-
 /* classify_error maps an error reply to a status and records it in errstr. */
-static cf_status classify_error(cf_redis *r, const char *msg)
+cf_status cf_redis_classify_error(cf_redis *r, const char *msg)
 {
-    set_err(r, "redis %s: %s", r->url.redacted, msg);
+    cf_redis_set_err(r, "redis %s: %s", r->url.redacted, msg);
     r->last_noscript = strncmp(msg, "NOSCRIPT", 8) == 0;
     static const char *const unavailable[] = {"LOADING",  "MASTERDOWN",  "READONLY",  "BUSY ",
                                               "TRYAGAIN", "CLUSTERDOWN", "NOREPLICAS"};
@@ -183,7 +85,7 @@ static cf_status classify_error(cf_redis *r, const char *msg)
 
 /* transport_error turns a failed hiredis call into a status and drops the connection: after an
  * I/O error or a timeout hiredis's context is unusable. */
-static cf_status transport_error(cf_redis *r)
+cf_status cf_redis_transport_error(cf_redis *r)
 {
     cf_status st = CF_ERR_IO;
     int err = r->c ? r->c->err : REDIS_ERR_OTHER;
@@ -198,8 +100,8 @@ static cf_status transport_error(cf_redis *r)
         st = CF_ERR_TIMEOUT;
     else if (err == REDIS_ERR_PROTOCOL)
         st = CF_ERR_PROTOCOL;
-    set_err(r, "redis %s: %s (%s)", r->url.redacted,
-            r->c && r->c->errstr[0] ? r->c->errstr : "connection lost", cf_status_str(st));
+    cf_redis_set_err(r, "redis %s: %s (%s)", r->url.redacted,
+                     r->c && r->c->errstr[0] ? r->c->errstr : "connection lost", cf_status_str(st));
     cf_redis_disconnect(r);
     return st;
 }
@@ -226,7 +128,7 @@ static cf_status mux_one(cf_redis *r, const cf_redis_cmd *cmd, cf_reply **out)
         return st;
     }
     if (rep->type == CF_REPLY_ERROR) {
-        st = classify_error(r, rep->str);
+        st = cf_redis_classify_error(r, rep->str);
         cf_reply_free(rep);
         return st;
     }
@@ -330,12 +232,12 @@ void cf_redis_disconnect(cf_redis *r)
     }
 }
 
-static cf_status set_timeout(cf_redis *r, int64_t ms)
+cf_status cf_redis_set_timeout(cf_redis *r, int64_t ms)
 {
     if (r->cur_timeout_ms == ms)
         return CF_OK;
     if (redisSetTimeout(r->c, tv_ms(ms)) != REDIS_OK)
-        return transport_error(r);
+        return cf_redis_transport_error(r);
     r->cur_timeout_ms = ms;
     return CF_OK;
 }
@@ -352,8 +254,9 @@ static cf_status handshake(cf_redis *r)
         cf_argv_str(&a, r->url.password);
         redisReply *rep = redisCommandArgv(r->c, a.argc, a.argv, a.lens);
         if (rep == NULL)
-            return transport_error(r);
-        cf_status st = rep->type == REDIS_REPLY_ERROR ? classify_error(r, rep->str) : CF_OK;
+            return cf_redis_transport_error(r);
+        cf_status st =
+            rep->type == REDIS_REPLY_ERROR ? cf_redis_classify_error(r, rep->str) : CF_OK;
         freeReplyObject(rep);
         if (st != CF_OK)
             return st;
@@ -363,8 +266,9 @@ static cf_status handshake(cf_redis *r)
         cf_argv_int(cf_argv_str(&a, "SELECT"), r->url.db);
         redisReply *rep = redisCommandArgv(r->c, a.argc, a.argv, a.lens);
         if (rep == NULL)
-            return transport_error(r);
-        cf_status st = rep->type == REDIS_REPLY_ERROR ? classify_error(r, rep->str) : CF_OK;
+            return cf_redis_transport_error(r);
+        cf_status st =
+            rep->type == REDIS_REPLY_ERROR ? cf_redis_classify_error(r, rep->str) : CF_OK;
         freeReplyObject(rep);
         if (st != CF_OK)
             return st;
@@ -380,16 +284,16 @@ static cf_status connect_once(cf_redis *r)
     else
         r->c = redisConnectUnixWithTimeout(r->url.path, tv);
     if (r->c == NULL) {
-        set_err(r, "redis %s: out of memory", r->url.redacted);
+        cf_redis_set_err(r, "redis %s: out of memory", r->url.redacted);
         return CF_ERR_NOMEM;
     }
     if (r->c->err) {
-        set_err(r, "redis %s: connect: %s", r->url.redacted, r->c->errstr);
+        cf_redis_set_err(r, "redis %s: connect: %s", r->url.redacted, r->c->errstr);
         cf_redis_disconnect(r);
         return CF_ERR_UNAVAILABLE;
     }
     r->cur_timeout_ms = -1;
-    cf_status st = set_timeout(r, r->opts.read_timeout_ms);
+    cf_status st = cf_redis_set_timeout(r, r->opts.read_timeout_ms);
     if (st != CF_OK)
         return st;
     if (r->url.transport == CF_REDIS_TCP)
@@ -408,8 +312,8 @@ cf_status cf_redis_connect(cf_redis *r)
         return CF_OK;
     int64_t now = cf_clock_mono_ms();
     if (r->failures > 0 && now < r->next_try_mono_ms) {
-        set_err(r, "redis %s: unreachable, next try in %lld ms", r->url.redacted,
-                (long long)(r->next_try_mono_ms - now));
+        cf_redis_set_err(r, "redis %s: unreachable, next try in %lld ms", r->url.redacted,
+                         (long long)(r->next_try_mono_ms - now));
         return CF_ERR_UNAVAILABLE;
     }
     cf_status st = connect_once(r);
@@ -454,15 +358,15 @@ static cf_status finish(cf_redis *r, redisReply *rep, cf_reply **out)
 {
     *out = NULL;
     if (rep->type == REDIS_REPLY_ERROR) {
-        cf_status st = classify_error(r, rep->str ? rep->str : "error");
+        cf_status st = cf_redis_classify_error(r, rep->str ? rep->str : "error");
         freeReplyObject(rep);
         return st;
     }
     cf_reply *mine = cf_calloc(1, sizeof *mine);
-    if (mine == NULL || !convert(rep, mine)) {
+    if (mine == NULL || !cf_redis_reply_convert(rep, mine)) {
         cf_free(mine);
         freeReplyObject(rep);
-        set_err(r, "redis: %s", "out of memory converting a reply");
+        cf_redis_set_err(r, "redis: %s", "out of memory converting a reply");
         return CF_ERR_NOMEM;
     }
     freeReplyObject(rep);
@@ -482,13 +386,13 @@ static cf_status exec_with_timeout(cf_redis *r, int64_t timeout_ms, int argc,
     cf_status st = cf_redis_connect(r);
     if (st != CF_OK)
         return st;
-    st = set_timeout(r, timeout_ms);
+    st = cf_redis_set_timeout(r, timeout_ms);
     if (st != CF_OK)
         return st;
     count_round_trip();
     redisReply *rep = redisCommandArgv(r->c, argc, (const char **)argv, lens);
     if (rep == NULL)
-        return transport_error(r);
+        return cf_redis_transport_error(r);
     return finish(r, rep, out);
 }
 
@@ -503,11 +407,12 @@ cf_status cf_redis_exec_blocking(cf_redis *r, int64_t block_ms, int argc, const 
 {
     if (r->mux) {
         *out = NULL;
-        set_err(r,
-                "redis %s: a blocking command (%.*s) never goes through a shared connection (give "
-                "it a connection of its own)",
-                r->url.redacted, argc > 0 ? (int)(lens[0] > 32 ? 32 : lens[0]) : 0,
-                argc > 0 ? argv[0] : "");
+        cf_redis_set_err(
+            r,
+            "redis %s: a blocking command (%.*s) never goes through a shared connection (give "
+            "it a connection of its own)",
+            r->url.redacted, argc > 0 ? (int)(lens[0] > 32 ? 32 : lens[0]) : 0,
+            argc > 0 ? argv[0] : "");
         return CF_ERR_INVALID;
     }
     return exec_with_timeout(r, block_ms + r->opts.read_timeout_ms, argc, argv, lens, out);
@@ -538,7 +443,7 @@ static cf_status load_script(cf_redis *r, const cf_redis_script *s, char *sha)
         return st;
     if (rep->type != CF_REPLY_STRING || rep->len != 40) {
         cf_reply_free(rep);
-        set_err(r, "redis: SCRIPT LOAD of %s gave no sha", s->name);
+        cf_redis_set_err(r, "redis: SCRIPT LOAD of %s gave no sha", s->name);
         return CF_ERR_PROTOCOL;
     }
     memcpy(sha, rep->str, 41);
@@ -705,7 +610,7 @@ cf_status cf_redis_pipeline_segs(cf_redis *r, const cf_redis_cmd *cmds, const si
         seg_st[k] = CF_OK;
     cf_status st = cf_redis_connect(r);
     if (st == CF_OK)
-        st = set_timeout(r, r->opts.read_timeout_ms);
+        st = cf_redis_set_timeout(r, r->opts.read_timeout_ms);
     /* Load scripts first: SCRIPT LOAD is a round trip of its own and must not interleave with
      * buffered commands. A script followed by others of its segment goes as EVAL with its
      * text (in_order_script); only a segment's last command may use EVALSHA. */
@@ -731,10 +636,10 @@ cf_status cf_redis_pipeline_segs(cf_redis *r, const cf_redis_cmd *cmds, const si
         for (size_t i = start; i < seg_end[k]; i++) {
             void *raw = NULL;
             if (redisGetReply(r->c, &raw) != REDIS_OK || raw == NULL)
-                return fail_all(replies, n, seg_st, nseg, transport_error(r));
+                return fail_all(replies, n, seg_st, nseg, cf_redis_transport_error(r));
             redisReply *rep = raw;
             cf_reply *mine = cf_calloc(1, sizeof *mine);
-            bool ok = mine != NULL && convert(rep, mine);
+            bool ok = mine != NULL && cf_redis_reply_convert(rep, mine);
             freeReplyObject(rep);
             if (!ok) {
                 cf_free(mine);
@@ -754,7 +659,7 @@ static cf_status classify_replies(cf_redis *r, cf_reply **replies, size_t n)
 {
     for (size_t i = 0; i < n; i++)
         if (replies[i] && replies[i]->type == CF_REPLY_ERROR)
-            return classify_error(r, replies[i]->str);
+            return cf_redis_classify_error(r, replies[i]->str);
     r->errstr[0] = '\0';
     return CF_OK;
 }
@@ -786,7 +691,7 @@ cf_status cf_redis_time_ms(cf_redis *r, int64_t *out_ms)
         return st;
     if (rep->type != CF_REPLY_ARRAY || rep->n != 2 || rep->elem[0].type != CF_REPLY_STRING) {
         cf_reply_free(rep);
-        set_err(r, "redis: %s", "unexpected TIME reply");
+        cf_redis_set_err(r, "redis: %s", "unexpected TIME reply");
         return CF_ERR_PROTOCOL;
     }
     *out_ms =

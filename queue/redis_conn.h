@@ -163,4 +163,19 @@ uint64_t cf_redis_round_trips(void);
 /* cf_redis_time_ms returns the server's clock (TIME) in Unix milliseconds. */
 CF_MUST_CHECK cf_status cf_redis_time_ms(cf_redis *r, int64_t *out_ms);
 
+/* Pub/sub, on a handle of its own that then serves nothing else (worker/promoter.c).
+ * cf_redis_subscribe connects if needed and SUBSCRIBEs to channels[0..n) (1..1024 names,
+ * borrowed), reading every confirmation. After a lost connection (any error of
+ * cf_redis_wait_message but CF_ERR_NOT_FOUND) call it again: messages published meanwhile are
+ * gone, so the caller must re-read whatever state they announced. */
+CF_MUST_CHECK cf_status cf_redis_subscribe(cf_redis *r, int nchannels, const char *const *channels);
+
+/* cf_redis_wait_message waits up to timeout_ms for a message on a subscribed handle, without the
+ * socket timeout (hiredis 0.14 kills a connection whose read times out): poll() on its socket
+ * and on wake_fd (-1: none). CF_OK: *out is the owned reply ["message", channel, payload];
+ * CF_ERR_NOT_FOUND: the time passed or wake_fd became readable (not drained here); CF_ERR_IO
+ * and the other transport statuses: the connection is gone (re-subscribe). */
+CF_MUST_CHECK cf_status cf_redis_wait_message(cf_redis *r, int64_t timeout_ms, int wake_fd,
+                                              cf_reply **out);
+
 #endif

@@ -9,14 +9,25 @@
 
 /* KEYS[1] inflight, KEYS[2] ready; ARGV[1] env. LREM 1 then LPUSH if removed. Returns removed. */
 extern const cf_redis_script cf_script_requeue;
-/* KEYS[1] inflight, KEYS[2] scheduled; ARGV[1] env, ARGV[2] due ms. LREM 1, ZADD if removed. */
+/* The scripts that add to a scheduled set take it as KEYS[1] and PUBLISH "<due ms>" on
+ * P:{Q}:wake when the entry added becomes the set's earliest (scripts.c: WAKE_IF_EARLIEST). */
+/* KEYS[1] scheduled, KEYS[2] inflight; ARGV[1] env, ARGV[2] due ms. LREM 1, ZADD if removed. */
 extern const cf_redis_script cf_script_reschedule;
-/* KEYS[1] inflight, KEYS[2] scheduled; ARGV[1] env, ARGV[2] member, ARGV[3] due ms.
+/* KEYS[1] scheduled, KEYS[2] inflight; ARGV[1] env, ARGV[2] member, ARGV[3] due ms.
  * LREM 1 env; ZADD LT due member always. Returns removed. */
 extern const cf_redis_script cf_script_ack_continue;
-/* KEYS[1] scheduled, KEYS[2] ready; ARGV[1] now ms (<= 0: server TIME), ARGV[2] batch.
- * Returns the number moved. */
+/* KEYS[1] scheduled; ARGV[1] "LT", "NX" or "" (plain ZADD), ARGV[2] due ms, ARGV[3] member.
+ * Returns ZADD's reply (1 when a new entry was created). */
+extern const cf_redis_script cf_script_schedule_add;
+/* KEYS[1] scheduled, KEYS[2] ready, KEYS[3] due; ARGV[1] now ms (<= 0: server TIME), ARGV[2]
+ * batch. Moves up to batch due entries, earliest first, to ready when ready and due are both
+ * empty, else to due.
+ * Returns {moved, the earliest remaining due ms or -1, now ms}. */
 extern const cf_redis_script cf_script_promote;
+/* KEYS[1] due, KEYS[2] ready, KEYS[3] inflight; ARGV[1] max, ARGV[2] due cap. LMOVE (RIGHT to
+ * LEFT) up to cap from due, then from ready up to max, then from due up to max. Returns the
+ * envelopes taken, oldest first. */
+extern const cf_redis_script cf_script_take;
 /* KEYS[1] lock; ARGV[1] token. DEL when the value equals token. Returns 1/0. */
 extern const cf_redis_script cf_script_lock_release;
 /* KEYS[1] lock; ARGV[1] value prefix ("<dead-id>/"). DEL when the value starts with it.
@@ -47,8 +58,5 @@ extern const cf_redis_script cf_script_forget_worker;
 /* KEYS[1] inflight, KEYS[2] ready; ARGV[1] max. Moves up to max entries one LMOVE at a time
  * (RIGHT to RIGHT: oldest taken first, to the front of the queue). Returns the number moved. */
 extern const cf_redis_script cf_script_inflight_return;
-/* KEYS[1] ready, KEYS[2] inflight; ARGV[1] max. Moves up to max envelopes, one LMOVE RIGHT LEFT
- * at a time (oldest first, as cf_fetch), ready -> inflight; returns them in the order taken. */
-extern const cf_redis_script cf_script_take;
 
 #endif

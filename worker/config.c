@@ -53,8 +53,10 @@ const cf_config_key cf_config_keys[] = {
      "longest wait for any Postgres answer before the connection counts as lost, outcome "
      "unknown (0: statement-timeout + 5s)",
      SCAL(db_io_timeout_ms)},
-    {"promote-interval", 0, "CHRONOFORGE_PROMOTE_INTERVAL", CF_CFG_DURATION, "50ms", CF_CFG_WORKER,
-     "how often due scheduled envelopes are moved to ready", SCAL(promote_interval_ms)},
+    {"promote-interval", 0, "CHRONOFORGE_PROMOTE_INTERVAL", CF_CFG_DURATION, "1s", CF_CFG_WORKER,
+     "longest sleep of the promoter (it wakes at the earliest due time, or when an earlier one is "
+     "published); a producer's delayed envelope is promoted at most this late",
+     SCAL(promote_interval_ms)},
     {"sweep-grace", 0, "CHRONOFORGE_SWEEP_GRACE", CF_CFG_DURATION, "30s", CF_CFG_ALL,
      "a wake this late in Postgres is published again by the sweeper", SCAL(sweep_grace_ms)},
     {"sweep-interval", 0, "CHRONOFORGE_SWEEP_INTERVAL", CF_CFG_DURATION, "5s", CF_CFG_ALL,

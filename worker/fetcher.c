@@ -175,8 +175,9 @@ void *cf_fetcher_main(void *arg)
         int want = wait_idle(f);
         if (want == 0)
             continue;
-        int n = 0;
-        cf_status st = cf_fetch_take(f->take, f->c.queues, nq, want, f->taken, &n);
+        size_t got = 0;
+        cf_status st = cf_fetch_take(f->take, f->c.queues, nq, (size_t)want, f->taken, &got);
+        int n = (int)got;
         cf_queue *on = f->take; /* whose message an error left */
         if (st == CF_OK && n == 0) {
             /* Nothing ready: block for one envelope. */

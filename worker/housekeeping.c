@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: MIT
-/* worker/housekeeping.c: the promotion, recovery and healing loop. */
+/* worker/housekeeping.c: the recovery and healing loop; it owns the promoter thread
+ * (worker/promoter.h), which promotes due envelopes on deadlines of its own. */
 #include "worker/housekeeping.h"
 
 #include <pthread.h>
@@ -13,6 +14,7 @@
 #include "queue/recovery.h"
 #include "queue/redis_conn.h"
 #include "queue/schedule.h"
+#include "worker/promoter.h"
 #include "worker/reconcile.h"
 #include "worker/sweeper.h"
 
@@ -24,11 +26,14 @@ struct cf_housekeeping {
     cf_sweeper *sweeper;
     cf_active *active;         /* what this worker's executors hold (borrowed) */
     cf_reconciler *reconciler; /* Redis's record of it, kept equal */
+    cf_promoter *promoter;
     const char *queues[CF_MAX_QUEUES];
     pthread_t thread;
     atomic_bool stop;
     int64_t redis_ok_since; /* monotonic ms of the first success after the last Redis error */
 };
+
+#define HK_TICK_MS 100 /* the loop's pause; each duty keeps its own interval */
 
 static cf_log_limiter hk_limiter;
 
@@ -38,24 +43,6 @@ static void report(cf_housekeeping *hk, const char *what, cf_status st)
     if (cf_log_ratelimit(&hk_limiter, 10000, &suppressed))
         log_warn("event=housekeeping_error op=%s status=%s: %s (%lld similar suppressed)", what,
                  cf_status_str(st), cf_queue_errstr(hk->queue), (long long)suppressed);
-}
-
-static void promote_all(cf_housekeeping *hk)
-{
-    for (int q = 0; q < hk->cfg->nqueues; q++) {
-        int moved = 0, rounds = 0;
-        do {
-            cf_status st = cf_schedule_promote(hk->queue, hk->cfg->queues[q], 0,
-                                               CF_PROMOTE_BATCH_DEFAULT, &moved);
-            if (st != CF_OK) {
-                report(hk, "promote", st);
-                hk->redis_ok_since = 0;
-                return;
-            }
-            if (hk->redis_ok_since == 0)
-                hk->redis_ok_since = cf_clock_mono_ms();
-        } while (moved == CF_PROMOTE_BATCH_DEFAULT && ++rounds < 50 && !atomic_load(&hk->stop));
-    }
 }
 
 /* recover frees the work of dead workers. After a Redis outage every worker's heartbeat looks
@@ -90,13 +77,29 @@ static void reconcile(cf_housekeeping *hk)
         report(hk, "reconcile", st);
 }
 
+/* probe keeps redis_ok_since honest: recovery must not run right after an outage this thread
+ * did not otherwise notice (its other duties talk to Redis only every few seconds), so every
+ * tick sends one PING (promotion, which used to be that probe, has its own thread now). */
+static void probe(cf_housekeeping *hk)
+{
+    const char *argv[1] = {"PING"};
+    size_t lens[1] = {4};
+    cf_reply *rep = NULL;
+    cf_status st = cf_redis_exec(cf_queue_redis(hk->queue), 1, argv, lens, &rep);
+    cf_reply_free(rep);
+    if (st != CF_OK)
+        hk->redis_ok_since = 0;
+    else if (hk->redis_ok_since == 0)
+        hk->redis_ok_since = cf_clock_mono_ms();
+}
+
 static void *housekeeping_main(void *arg)
 {
     cf_housekeeping *hk = arg;
     int64_t next_recovery = 0;
     while (!atomic_load(&hk->stop)) {
         cf_liveness_tick("housekeeping");
-        promote_all(hk);
+        probe(hk);
         int64_t now = cf_clock_mono_ms();
         if (now >= next_recovery) {
             recover(hk);
@@ -107,7 +110,7 @@ static void *housekeeping_main(void *arg)
         cf_redis *r = cf_queue_redis(hk->queue);
         if (!cf_redis_is_connected(r) && cf_redis_wait_reconnect(r, &hk->stop) != CF_OK)
             continue; /* still down: the next pass tries again (errors are reported there) */
-        cf_clock_sleep_ms(hk->cfg->promote_interval_ms, &hk->stop);
+        cf_clock_sleep_ms(HK_TICK_MS, &hk->stop);
     }
     cf_liveness_leave();
     return NULL;
@@ -135,7 +138,9 @@ cf_status cf_housekeeping_start(const cf_config *cfg, const char *worker_id, cf_
     }
     hk->reconciler = cf_reconciler_new();
     if (hk->reconciler == NULL || cf_sweeper_new(cfg, store, hk->queue, &hk->sweeper) != CF_OK ||
+        cf_promoter_start(cfg, worker_id, &hk->promoter) != CF_OK ||
         pthread_create(&hk->thread, NULL, housekeeping_main, hk) != 0) {
+        cf_promoter_stop(hk->promoter);
         cf_sweeper_free(hk->sweeper);
         cf_reconciler_free(hk->reconciler);
         cf_queue_free(hk->queue);
@@ -151,6 +156,7 @@ void cf_housekeeping_abandon(cf_housekeeping *hk)
     if (hk == NULL)
         return;
     atomic_store(&hk->stop, true);
+    cf_promoter_abandon(hk->promoter);
     pthread_detach(hk->thread); /* never joined: it ends on its own */
 }
 
@@ -160,6 +166,7 @@ void cf_housekeeping_stop(cf_housekeeping *hk)
         return;
     atomic_store(&hk->stop, true);
     pthread_join(hk->thread, NULL);
+    cf_promoter_stop(hk->promoter); /* after the sweeper's thread: it publishes */
     cf_sweeper_log_totals(hk->sweeper);
     cf_sweeper_free(hk->sweeper);
     cf_reconciler_free(hk->reconciler);

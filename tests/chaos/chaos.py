@@ -4,7 +4,7 @@
 
   chaos.py enqueue N LEDGER          push N Exerciser envelopes (prints the expected ledger lines)
   chaos.py inflight [PID]            envelopes in flight of the worker with that pid (all: no pid)
-  chaos.py redis-state               ready, scheduled, in-flight, locks, held, dead, workers (JSON)
+  chaos.py redis-state               ready (+ due), scheduled, in-flight, locks, held, dead, workers (JSON)
   chaos.py ledger N LEDGER           attempts beyond the expected ones, duplicates, missing (JSON)
 
 Connection and prefix come from CHRONOFORGE_REDIS_URL and CHRONOFORGE_PREFIX. Raw bytes are
@@ -83,7 +83,7 @@ def redis_state():
     r = conn()
     inflight_keys = scan(r, qkey("inflight:*"))
     state = {
-        "ready": r.llen(qkey("ready")),
+        "ready": r.llen(qkey("ready")) + r.llen(qkey("due")),  # due: promoted wakes, also ready
         "scheduled": r.zcard(qkey("scheduled")),
         "inflight": sum(r.llen(k) for k in inflight_keys),
         "inflight_lists": len(inflight_keys),

@@ -180,6 +180,14 @@ static void test_effects_published_in_order_and_idempotent(void **state)
     positions(log, "ZADD", s2, z2, &n3);
     positions(log, "ZREM", sched3, rem, &n4);
     positions(log, "LREM", inflight, ackp, &n5);
+    /* one queue's publishes are one slot group: between q1's two ZADDs only q1's keys (the
+     * schedule_add script logs as EVAL ... 1 <key>, then its ZADD, ZRANGE, maybe PUBLISH) */
+    for (int i = n2 == 2 ? z1[0] + 1 : 0; n2 == 2 && i < z1[1]; i++) {
+        const cf_reply *args = &log->elem[log->n - 1 - (size_t)i].elem[3];
+        bool eval = strcasecmp(args->elem[0].str, "EVAL") == 0;
+        const char *k = args->n > (eval ? 3u : 1u) ? args->elem[eval ? 3 : 1].str : "";
+        assert_true(strncmp(k, s1, strlen(s1) - strlen("scheduled")) == 0);
+    }
     cf_reply_free(log);
     assert_int_equal(n1, 1);
     assert_int_equal(n2, 2);
@@ -187,7 +195,7 @@ static void test_effects_published_in_order_and_idempotent(void **state)
     assert_int_equal(n4, 1);
     assert_int_equal(n5, 1);
     assert_true(rel[0] < z1[0]);
-    assert_int_equal(z1[1], z1[0] + 1); /* one queue's publishes are one slot group */
+    assert_true(z1[0] < z1[1]);
     assert_true(z1[1] < z2[0]);
     assert_true(z2[0] < rem[0]);
     assert_true(rem[0] < ackp[0]);

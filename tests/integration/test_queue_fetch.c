@@ -243,9 +243,9 @@ static void test_fetch_single_queue_blocking_wakes_on_push(void **state)
 }
 
 /* expect_taken checks that got[0..n) are envelopes named want[0..n) from queue index qi[i]. */
-static void expect_taken(const cf_fetched *got, int n, const char *const *want, const size_t *qi)
+static void expect_taken(const cf_fetched *got, size_t n, const char *const *want, const size_t *qi)
 {
-    for (int i = 0; i < n; i++) {
+    for (size_t i = 0; i < n; i++) {
         assert_int_equal(got[i].len, strlen(want[i]));
         assert_memory_equal(got[i].data, want[i], got[i].len);
         assert_int_equal(got[i].queue_index, qi[i]);
@@ -266,7 +266,7 @@ static void test_fetch_take_batches_in_order_across_queues(void **state)
     assert_int_equal(cf_enqueue(q, "high", "h2", 2), CF_OK);
     assert_int_equal(cf_enqueue(q, "low", "l3", 2), CF_OK);
     cf_fetched got[8];
-    int n = -1;
+    size_t n = 0;
     /* max 3: both of high, then the oldest of low; the rest stays ready. */
     assert_int_equal(cf_fetch_take(q, qs, 2, 3, got, &n), CF_OK);
     assert_int_equal(n, 3);
@@ -280,7 +280,7 @@ static void test_fetch_take_batches_in_order_across_queues(void **state)
     assert_int_equal(inflight, 1);
     assert_int_equal(cf_queue_depths(q, "low", &ready, NULL, NULL), CF_OK);
     assert_int_equal(ready, 2);
-    for (int i = 0; i < n; i++) {
+    for (size_t i = 0; i < n; i++) {
         assert_int_equal(cf_fetch_ack(q, qs[got[i].queue_index], got[i].data, got[i].len), CF_OK);
         cf_fetched_deinit(&got[i]);
     }

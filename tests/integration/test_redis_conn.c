@@ -235,6 +235,56 @@ static void test_redis_conn_down_server_backs_off(void **state)
     cf_redis_free(r);
 }
 
+static cf_reply *run(cf_redis *r, int argc, const char **argv)
+{
+    size_t lens[8];
+    for (int i = 0; i < argc; i++)
+        lens[i] = strlen(argv[i]);
+    cf_reply *rep = NULL;
+    assert_int_equal(cf_redis_exec(r, argc, argv, lens, &rep), CF_OK);
+    return rep;
+}
+
+/* A subscriber handle: a message arrives; a wait with nothing published ends after its timeout
+ * with the connection kept (no socket timeout); a killed connection is reported, and a second
+ * subscribe on the same handle reconnects and receives again. */
+static void test_redis_conn_subscriber_survives_timeouts_and_reconnects(void **state)
+{
+    (void)state;
+    char chan[96];
+    cf_test_prefix(chan, sizeof chan);
+    strncat(chan, ":{q}:wake", sizeof chan - strlen(chan) - 1);
+    cf_redis *pub = cf_test_redis_open();
+    cf_redis *sub = cf_test_redis_open();
+    cf_reply *id = run(sub, 2, (const char *[]){"CLIENT", "ID"});
+    char idbuf[32];
+    snprintf(idbuf, sizeof idbuf, "%lld", id->integer);
+    cf_reply_free(id);
+    const char *chans[1] = {chan};
+    assert_int_equal(cf_redis_subscribe(sub, 1, chans), CF_OK);
+    cf_reply *msg = NULL;
+    assert_int_equal(cf_redis_wait_message(sub, 50, -1, &msg), CF_ERR_NOT_FOUND);
+    assert_true(cf_redis_is_connected(sub));
+    cf_reply_free(run(pub, 3, (const char *[]){"PUBLISH", chan, "1234"}));
+    assert_int_equal(cf_redis_wait_message(sub, 5000, -1, &msg), CF_OK);
+    assert_string_equal(msg->elem[1].str, chan);
+    assert_string_equal(msg->elem[2].str, "1234");
+    cf_reply_free(msg);
+    cf_reply_free(run(pub, 4, (const char *[]){"CLIENT", "KILL", "ID", idbuf}));
+    cf_status st = cf_redis_wait_message(sub, 5000, -1, &msg);
+    assert_true(cf_status_is_transient(st));
+    assert_false(cf_redis_is_connected(sub));
+    assert_int_equal(cf_redis_wait_message(sub, 10, -1, &msg), CF_ERR_IO);
+    assert_int_equal(cf_redis_subscribe(sub, 1, chans), CF_OK);
+    cf_reply_free(run(pub, 3, (const char *[]){"PUBLISH", chan, "5678"}));
+    assert_int_equal(cf_redis_wait_message(sub, 5000, -1, &msg), CF_OK);
+    assert_string_equal(msg->elem[2].str, "5678");
+    cf_reply_free(msg);
+    assert_int_equal(cf_redis_subscribe(sub, 0, chans), CF_ERR_INVALID);
+    cf_redis_free(sub);
+    cf_redis_free(pub);
+}
+
 int main(void)
 {
     signal(SIGPIPE, SIG_IGN);
@@ -245,6 +295,7 @@ int main(void)
         cmocka_unit_test(test_redis_conn_reconnects_and_reloads_scripts_after_restart),
         cmocka_unit_test(test_redis_conn_down_server_backs_off),
         cmocka_unit_test(test_redis_conn_counts_round_trips),
+        cmocka_unit_test(test_redis_conn_subscriber_survives_timeouts_and_reconnects),
     };
     cf_test_apply_filter();
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -422,6 +422,7 @@ bool cf_e2e_quiet(cf_e2e *e, char *why, size_t cap)
     why[0] = '\0';
     /* Redis deletes empty lists, sets and sorted sets: a key that exists holds something */
     bool quiet = count_keys(e, "{*}:ready", "list", why, cap) == 0;
+    quiet = count_keys(e, "{*}:due", "list", why, cap) == 0 && quiet;
     quiet = count_keys(e, "{*}:scheduled", "zset", why, cap) == 0 && quiet;
     quiet = count_keys(e, "{*}:inflight:*", "list", why, cap) == 0 && quiet;
     quiet = count_keys(e, "lock:*", "lock", why, cap) == 0 && quiet;

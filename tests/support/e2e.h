@@ -82,7 +82,7 @@ void cf_e2e_redis_str(const char *const *argv, char *out, size_t cap);
 bool cf_e2e_wait_redis_int(const char *const *argv, int64_t min, int64_t max, int64_t timeout_ms);
 
 /* cf_e2e_quiet checks that this test's prefix is quiescent: no envelope in any queue's ready
- * list, scheduled set (continuations, retries, busy redeliveries) or any worker's in-flight
+ * or due list, scheduled set (continuations, retries, busy redeliveries) or any worker's in-flight
  * list, no workflow lock and no P:held entry. When it is not, it writes what is left into why
  * (e.g. "3 in P:{default}:scheduled") and returns false. Only meaningful once every workflow
  * of the test is terminal or parked without a wake (continue_if). */
