@@ -46,7 +46,8 @@
 
 /* Find-or-create and lock every run begin of a batch, in one statement.
  * $1: a JSON array of {i, c: class, k: key, q: queue, kw: kwargs, op: options, l: lock value,
- *     me: must exist} whose (class, key) pairs are distinct; $2: the batch's write token.
+ *     me: must exist, cr: a crash in a lazy window was seen} whose (class, key) pairs are
+ *     distinct; $2: the batch's write token.
  * Guarantees: existing rows are locked (FOR UPDATE, in id order, so concurrent batches cannot
  * deadlock) before they are judged; SELECT first, so the INSERT runs only for rows that do not
  * exist and replays burn no sequence values; a request that must exist (a continuation, which
@@ -54,13 +55,15 @@
  * reader ever sees it otherwise; only an idle or running row begins (stalled and failed rows
  * are resumed by a requeue, sql_requeue below, never here): it gets fence + 1, the lock, and
  * crash_count + 1 when the previous run never released; every changed row carries $2, the
- * batch's write token. A lost creation race returns no row for that request (the caller runs it
- * again and finds the winner's row). Each returned row is the workflow, then 'begun'|'refused',
+ * batch's write token; crash_count also counts cr (the previous run died in its lazy window,
+ * which Postgres never saw: docs/healing.md; a created row starts at 1). A lost creation race
+ * returns no row for that request (the caller runs it again and finds the winner's row). Each returned row is the workflow, then 'begun'|'refused',
  * created and the request index i. */
 static const char sql_run_begins[] =
     "WITH r AS ("
     "  SELECT * FROM jsonb_to_recordset($1::jsonb)"
-    "    AS r(i int, c text, k text, q text, kw jsonb, op jsonb, l text, me bool)),"
+    "    AS r(i int, c text, k text, q text, kw jsonb, op jsonb, l text, me bool,"
+    "         cr bool)),"
     " cur AS ("
     "  SELECT w.id, w.state, w.locked_by, r.i"
     "  FROM " WF " w JOIN r ON w.job_class = r.c AND w.key = r.k"
@@ -68,8 +71,9 @@ static const char sql_run_begins[] =
     "  FOR UPDATE OF w),"
     " ins AS ("
     "  INSERT INTO " WF " AS w (job_class, key, queue, kwargs, options, state, fence,"
-    "                           locked_by, locked_at, started_at, write_token)"
-    "  SELECT r.c, r.k, r.q, r.kw, r.op, 'running', 1, r.l, now(), now(), $2"
+    "                           locked_by, locked_at, started_at, crash_count, write_token)"
+    "  SELECT r.c, r.k, r.q, r.kw, r.op, 'running', 1, r.l, now(), now(),"
+    "         (r.cr IS TRUE)::int, $2"
     "  FROM r"
     "  WHERE r.me IS NOT TRUE"
     "    AND NOT EXISTS (SELECT 1 FROM cur WHERE cur.i = r.i)"
@@ -84,7 +88,7 @@ static const char sql_run_begins[] =
     "      locked_at = now(),"
     "      started_at = coalesce(w.started_at, now()),"
     "      next_wake_at = NULL,"
-    "      crash_count = w.crash_count + (w.locked_by IS NOT NULL)::int,"
+    "      crash_count = w.crash_count + (w.locked_by IS NOT NULL OR r.cr IS TRUE)::int,"
     "      write_token = $2,"
     "      updated_at = now()"
     "  FROM cur JOIN r ON r.i = cur.i"
@@ -111,6 +115,61 @@ static const char sql_steps_of_begins[] =
     " WHERE " NOT_REPETITION
     " ORDER BY r.i, l.id";
 
+/* The lazy begins of a batch (docs/healing.md, "lazy window"): the begin of a run that read
+ * its row without locking it, joined to its first write set as a compare-and-set on the fence
+ * it read. $1: a JSON array of {i, c: class, k: key, q: queue, kw: kwargs, op: options,
+ * l: lock value, lf: the fence read (0: no row, or a row never begun)} whose (class, key) pairs
+ * are distinct; $2: the token. Runs just before sql_write_sets in the same transaction.
+ * Guarantees: a row read at fence F > 0 begins (fence F + 1, running, locked by l) only while
+ * it is still idle, unlocked and at fence F; for F = 0 the row is inserted running at fence 1,
+ * or, when a row exists that no run ever began (the idle row a busy delivery's ensure made,
+ * fence 0, unlocked), that row is taken over with this run's kwargs, options and queue (the
+ * ones it ran with). Anything else (another run began or finished it meanwhile) changes
+ * nothing, and the write set that follows finds no row carrying $2: a fence conflict.
+ * crash_count is left as it is (the row was unlocked: the previous run released). Returns i. */
+static const char sql_lazy_begins[] =
+    "WITH r AS ("
+    "  SELECT * FROM jsonb_to_recordset($1::jsonb)"
+    "    AS r(i int, c text, k text, q text, kw jsonb, op jsonb, l text, lf bigint)),"
+    " upd AS ("
+    "  UPDATE " WF " AS w"
+    "  SET state = 'running',"
+    "      fence = w.fence + 1,"
+    "      locked_by = r.l,"
+    "      locked_at = now(),"
+    "      started_at = coalesce(w.started_at, now()),"
+    "      next_wake_at = NULL,"
+    "      write_token = $2,"
+    "      updated_at = now()"
+    "  FROM r"
+    "  WHERE r.lf > 0 AND w.job_class = r.c AND w.key = r.k"
+    "    AND w.fence = r.lf AND w.state = 'idle' AND w.locked_by IS NULL"
+    "  RETURNING r.i),"
+    " ins AS ("
+    "  INSERT INTO " WF " AS w (job_class, key, queue, kwargs, options, state, fence,"
+    "                           locked_by, locked_at, started_at, write_token)"
+    "  SELECT r.c, r.k, r.q, r.kw, r.op, 'running', 1, r.l, now(), now(), $2"
+    "  FROM r"
+    "  WHERE r.lf = 0"
+    "  ORDER BY r.i"
+    "  ON CONFLICT (job_class, key) DO UPDATE"
+    "  SET state = 'running',"
+    "      fence = 1,"
+    "      queue = excluded.queue,"
+    "      kwargs = excluded.kwargs,"
+    "      options = excluded.options,"
+    "      locked_by = excluded.locked_by,"
+    "      locked_at = now(),"
+    "      started_at = now(),"
+    "      next_wake_at = NULL,"
+    "      write_token = $2,"
+    "      updated_at = now()"
+    "  WHERE w.fence = 0 AND w.state = 'idle' AND w.locked_by IS NULL"
+    "  RETURNING w.job_class, w.key)"
+    " SELECT upd.i FROM upd"
+    " UNION ALL"
+    " SELECT r.i FROM ins JOIN r ON ins.job_class = r.c AND ins.key = r.k";
+
 /* The error-log snapshot of the stored context when the caller gave none: entries in key order
  * while the running size stays within 64 KiB, the rest replaced by the omitted marker. */
 #define STORED_SNAPSHOT                                                             \
@@ -124,20 +183,27 @@ static const char sql_steps_of_begins[] =
 
 /* Every write set of a batch, in one statement.
  * $1: a JSON array of {i, id, f: fence, ctx: context, o: outcome, wk: wake ms, a: attempt,
- *     rc: retry_counts, st: steps, er: errors} whose workflow ids are distinct; $2: the token.
+ *     rc: retry_counts, st: steps, er: errors, and for a lazy begin lz: true, c: class,
+ *     k: key} whose workflows are distinct; $2: the token.
  * Guarantees: w updates a workflow only while it is running under the write set's fence (no
- * row for a stale run), and s, e and m join w, so a stale write set writes nothing at all; a
+ * row for a stale run); a lazy write set finds its row by (class, key) and only if
+ * sql_lazy_begins just began it in this transaction (it carries $2), so a refused
+ * compare-and-set writes nothing even when another run's begin left the same fence; and s, e and m join w, so a stale write set writes nothing at all; a
  * step, the context written with it and the outcome commit together; an outcome other than
  * continue releases the lock (locked_by, locked_at NULL, crash_count 0); complete and fail
  * write their marker row ($workflow_completion$, or $workflow_failure$<id> naming the last
  * error-log row of the write set), and the marker is inserted after the write set's steps
  * (m reads s first), so ids, and the timeline, follow execution order; the applied workflows
- * carry $2. Returns the request index of every applied write set. */
+ * carry $2. Returns the request index, workflow id and fence of every applied write set. */
 static const char sql_write_sets[] =
-    "WITH r AS ("
+    "WITH r0 AS ("
     "  SELECT * FROM jsonb_to_recordset($1::jsonb)"
     "    AS r(i int, id bigint, f bigint, ctx jsonb, o text, wk bigint, a int, rc jsonb,"
-    "         st jsonb, er jsonb)),"
+    "         st jsonb, er jsonb, c text, k text, lz bool)),"
+    " r AS ("
+    "  SELECT r0.*, coalesce(x.id, r0.id) AS wid"
+    "  FROM r0 LEFT JOIN " WF " x"
+    "    ON r0.lz AND x.job_class = r0.c AND x.key = r0.k AND x.write_token = $2),"
     " w AS ("
     "  UPDATE " WF " AS w"
     "  SET context = coalesce(r.ctx, w.context),"
@@ -155,8 +221,9 @@ static const char sql_write_sets[] =
     "      write_token = $2,"
     "      updated_at = now()"
     "  FROM r"
-    "  WHERE w.id = r.id AND w.fence = r.f AND w.state = 'running'"
-    "  RETURNING w.id, w.context, r.i, r.o, r.st, r.er),"
+    "  WHERE w.id = r.wid AND w.fence = r.f AND w.state = 'running'"
+    "    AND (r.lz IS NOT TRUE OR w.write_token = $2)"
+    "  RETURNING w.id, w.fence, w.context, r.i, r.o, r.st, r.er),"
     " s AS ("
     "  INSERT INTO " LOG " AS l (workflow_id, step_name, state, attempts, metadata,"
     "                           started_at, last_executed_at, completed_at,"
@@ -211,7 +278,7 @@ static const char sql_write_sets[] =
     "      completed_at = now(),"
     "      updated_at = now()"
     "  RETURNING 1)"
-    " SELECT w.i FROM w";
+    " SELECT w.i, w.id, w.fence FROM w";
 
 /* Which of a batch's workflows carry its token, after a batch whose commit outcome is unknown
  * ($1: the token; $2: a JSON array of {"id": ..} for write sets, {"c": .., "k": ..} for run
@@ -440,6 +507,7 @@ const cf_sql_stmt cf_sql_stmts[CF_SQL_COUNT_] = {
     [CF_SQL_STEPS_BY_ID] = {"cf_steps_by_id", sql_steps_by_id, 1},
     [CF_SQL_STEPS_ALL_BY_ID] = {"cf_steps_all_by_id", sql_steps_all_by_id, 1},
     [CF_SQL_WRITE_SETS] = {"cf_write_sets", sql_write_sets, 2},
+    [CF_SQL_LAZY_BEGINS] = {"cf_lazy_begins", sql_lazy_begins, 2},
     [CF_SQL_RESOLVE] = {"cf_resolve", sql_resolve, 2},
     [CF_SQL_END_BACKEND] = {"cf_end_backend", sql_end_backend, 2},
     [CF_SQL_WF_BY_CLASS_KEY] = {"cf_wf_by_class_key", sql_wf_by_class_key, 2},

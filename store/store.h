@@ -113,6 +113,8 @@ typedef struct cf_run_begin_args {
                                    CF_ERR_NOT_FOUND when it does not exist */
     cf_step_list *steps;        /* optional: when non-NULL and the run begins, receives what
                                    cf_store_load_steps would, read in the same round trip */
+    bool crashed;               /* the previous run died in its lazy window (a tombstone,
+                                   queue/lock.h): count it in crash_count */
 } cf_run_begin_args;
 
 /* cf_store_run_begin takes the Postgres side of a run's lock, in one statement and one commit
@@ -171,6 +173,16 @@ typedef struct cf_ws_error {
     json_t *context;
 } cf_ws_error;
 
+/* cf_ws_lazy: the begin of a run that read its row without locking it (a lazy begin,
+ * docs/healing.md "lazy window"), joined to its first write set as a compare-and-set on the
+ * fence it read. Strings and JSON borrowed for the call. */
+typedef struct cf_ws_lazy {
+    const char *wf_class, *key, *queue, *lock_value;
+    json_t *kwargs, *options;  /* what the run ran with: stored when fence_read is 0 */
+    int64_t fence_read;        /* the row's fence when read; 0: no row (or one never begun) */
+    int64_t id_out, fence_out; /* on CF_OK: the row's id and its fence (fence_read + 1) */
+} cf_ws_lazy;
+
 /* cf_write_set: everything one run writes at one point (after a step, or at the end). All
  * pointers are borrowed for the call. */
 typedef struct cf_write_set {
@@ -184,6 +196,7 @@ typedef struct cf_write_set {
     int64_t next_wake_at_ms; /* HALT only: when it next wants to run; 0 = nothing scheduled */
     int attempt;             /* workflow-level; < 0 = unchanged */
     json_t *retry_counts;    /* workflow-level; NULL = unchanged */
+    cf_ws_lazy *lazy;        /* non-NULL: begin the run here (workflow_id and fence ignored) */
 } cf_write_set;
 
 #define CF_WS_MAX_STEPS 1000
@@ -199,7 +212,12 @@ typedef struct cf_write_set {
  * (nothing applied); CF_ERR_INVALID for a malformed write set (duplicate or marker step
  * names, FAIL without errors, too many steps) or one Postgres refused (its data, e.g. a NUL in
  * a string) — the other runs of the batch are not affected; transient errors when Postgres
- * stayed unreachable. An unknown COMMIT outcome is resolved by reading back, never assumed. */
+ * stayed unreachable. An unknown COMMIT outcome is resolved by reading back, never assumed.
+ * With ws->lazy, the run's begin is made in the same commit, before the write set, by
+ * compare-and-set: the row read at fence F becomes running at fence F + 1, locked by
+ * lock_value (F = 0: inserted, or a never-begun idle row taken over); CF_ERR_CONFLICT when it
+ * changed since it was read (nothing applied). On CF_OK lazy->id_out and fence_out are set;
+ * later write sets of the run use them. */
 CF_MUST_CHECK cf_status cf_store_commit(cf_store *s, const cf_write_set *ws);
 
 /* ---- Lookups ---- */

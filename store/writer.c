@@ -3,9 +3,10 @@
  * connection, queue, lock and batch plan, so several stores in one process never share a
  * batch. The thread owns the connection; it takes up to
  * batch_max queued requests (run begins and write sets of different runs) and applies them
- * with at most three prepared statements in one libpq pipeline: every write set of the batch
- * in ONE statement (CF_SQL_WRITE_SETS), every run begin in one (CF_SQL_RUN_BEGINS) and their
- * steps in one (CF_SQL_STEPS_OF_BEGINS), each taking the batch's requests as a JSON array. One
+ * with at most four prepared statements in one libpq pipeline: the lazy begins joined to
+ * write sets (CF_SQL_LAZY_BEGINS, first), every write set of the batch in ONE statement
+ * (CF_SQL_WRITE_SETS), every run begin in one (CF_SQL_RUN_BEGINS) and their steps in one
+ * (CF_SQL_STEPS_OF_BEGINS), each taking the batch's requests as a JSON array. One
  * Sync ends the pipeline, so they form one implicit transaction and one commit, and every
  * caller is answered once the commit is durable. The fence is checked per row, so a stale
  * write set is refused alone. A statement that Postgres refuses rolls the whole batch back;
@@ -167,18 +168,22 @@ static bool plan_add(plan *p, cf_op **ops, cf_sql_id id, const size_t *idx, size
 static bool plan_build(plan *p, cf_op **ops, size_t n, bool isolated)
 {
     p->nst = p->nmembers = 0;
-    size_t commits[BATCH_CAP], begins[BATCH_CAP], nc = 0, nb = 0;
+    size_t commits[BATCH_CAP], begins[BATCH_CAP], lazies[BATCH_CAP], nc = 0, nb = 0, nl = 0;
     bool steps = false;
     for (size_t i = 0; i < n; i++) {
         if (ops[i]->kind == CF_OP_COMMIT)
             commits[nc++] = i;
         else
             begins[nb++] = i;
+        if (ops[i]->kind == CF_OP_COMMIT && ops[i]->lazy)
+            lazies[nl++] = i;
         steps = steps || (ops[i]->kind == CF_OP_BEGIN && ops[i]->begin->steps);
     }
     bool ok = true;
     if (!isolated) {
-        if (nc)
+        if (nl) /* the lazy begins go first: their write sets find the rows they began */
+            ok = plan_add(p, ops, CF_SQL_LAZY_BEGINS, lazies, nl);
+        if (ok && nc)
             ok = plan_add(p, ops, CF_SQL_WRITE_SETS, commits, nc);
         if (ok && nb)
             ok = plan_add(p, ops, CF_SQL_RUN_BEGINS, begins, nb);
@@ -188,7 +193,9 @@ static bool plan_build(plan *p, cf_op **ops, size_t n, bool isolated)
     }
     for (size_t i = 0; i < n && ok; i++) {
         bool begin = ops[i]->kind == CF_OP_BEGIN;
-        ok = plan_add(p, ops, begin ? CF_SQL_RUN_BEGINS : CF_SQL_WRITE_SETS, &i, 1);
+        if (!begin && ops[i]->lazy)
+            ok = plan_add(p, ops, CF_SQL_LAZY_BEGINS, &i, 1);
+        ok = ok && plan_add(p, ops, begin ? CF_SQL_RUN_BEGINS : CF_SQL_WRITE_SETS, &i, 1);
         if (ok && begin && ops[i]->begin->steps)
             ok = plan_add(p, ops, CF_SQL_STEPS_OF_BEGINS, &i, 1);
     }
@@ -262,6 +269,8 @@ static void answer_all(cf_writer *w, cf_op **ops, size_t n, plan *p, cf_op **ret
     }
     for (size_t k = 0; k < p->nst; k++) {
         PGresult *r = p->st[k].res;
+        if (p->st[k].id == CF_SQL_LAZY_BEGINS)
+            continue; /* what counts is whether the write set that follows applied */
         for (int j = 0; j < PQntuples(r); j++) {
             int col = p->st[k].id == CF_SQL_WRITE_SETS   ? 0
                       : p->st[k].id == CF_SQL_RUN_BEGINS ? CF_SQL_BEGIN_COL_INDEX
@@ -271,6 +280,10 @@ static void answer_all(cf_writer *w, cf_op **ops, size_t n, plan *p, cf_op **ret
                 continue;
             if (p->st[k].id == CF_SQL_WRITE_SETS) {
                 applied[i] = true;
+                if (ops[i]->lazy) {
+                    ops[i]->lazy->id_out = cf_rows_i64(r, j, 1);
+                    ops[i]->lazy->fence_out = cf_rows_i64(r, j, 2);
+                }
             } else if (p->st[k].id == CF_SQL_RUN_BEGINS) {
                 brow[i] = j;
                 bres = r;
@@ -284,7 +297,12 @@ static void answer_all(cf_writer *w, cf_op **ops, size_t n, plan *p, cf_op **ret
     for (size_t i = 0; i < n; i++) {
         cf_op *op = ops[i];
         if (op->kind == CF_OP_COMMIT) {
-            if (!applied[i])
+            if (!applied[i] && op->lazy)
+                snprintf(op->err, sizeof op->err,
+                         "workflow %s/%s: changed since this run read it at fence %lld (another "
+                         "run began it)",
+                         op->lazy->wf_class, op->lazy->key, (long long)op->lazy->fence_read);
+            else if (!applied[i])
                 snprintf(op->err, sizeof op->err,
                          "workflow %lld: fence moved or run no longer holds it",
                          (long long)op->workflow_id);
@@ -446,10 +464,11 @@ static bool resolve(cf_writer *w, cf_op **ops, size_t n, const char *token, int 
     atomic_fetch_add(&w->n_unknown, 1);
     json_t *refs = json_array();
     for (size_t i = 0; refs && i < n; i++) {
-        json_t *o =
-            ops[i]->kind == CF_OP_COMMIT
-                ? json_pack("{sI}", "id", (json_int_t)ops[i]->workflow_id)
-                : json_pack("{ssss}", "c", ops[i]->begin->wf_class, "k", ops[i]->begin->key);
+        const cf_op *op = ops[i];
+        json_t *o = op->kind == CF_OP_COMMIT && !op->lazy
+                        ? json_pack("{sI}", "id", (json_int_t)op->workflow_id)
+                    : op->lazy ? json_pack("{ssss}", "c", op->lazy->wf_class, "k", op->lazy->key)
+                               : json_pack("{ssss}", "c", op->begin->wf_class, "k", op->begin->key);
         if (!o || json_array_append_new(refs, o) != 0) {
             json_decref(refs);
             refs = NULL;
@@ -466,16 +485,23 @@ static bool resolve(cf_writer *w, cf_op **ops, size_t n, const char *token, int 
     for (size_t i = 0; i < n; i++) {
         cf_op *op = ops[i];
         bool applied = false;
-        for (int j = 0; j < PQntuples(r) && !applied; j++)
-            applied = op->kind == CF_OP_COMMIT
-                          ? cf_rows_i64(r, j, 0) == op->workflow_id
-                          : strcmp(PQgetvalue(r, j, 1), op->begin->wf_class) == 0 &&
-                                strcmp(PQgetvalue(r, j, 2), op->begin->key) == 0;
+        const char *rc = op->lazy ? op->lazy->wf_class : op->begin ? op->begin->wf_class : NULL;
+        const char *rk = op->lazy ? op->lazy->key : op->begin ? op->begin->key : NULL;
+        int j = 0;
+        for (; j < PQntuples(r) && !applied; j++)
+            applied =
+                op->kind == CF_OP_COMMIT && !op->lazy
+                    ? cf_rows_i64(r, j, 0) == op->workflow_id
+                    : strcmp(PQgetvalue(r, j, 1), rc) == 0 && strcmp(PQgetvalue(r, j, 2), rk) == 0;
         if (!applied) {
-            retry[(*nretry)++] = op;
+            retry[(*nretry)++] = op; /* a lazy one is sent again: its compare-and-set decides */
             continue;
         }
         if (op->kind == CF_OP_COMMIT) {
+            if (op->lazy) { /* the token proves the lazy begin and its write set committed */
+                op->lazy->id_out = cf_rows_i64(r, j - 1, 0);
+                op->lazy->fence_out = op->lazy->fence_read + 1;
+            }
             answer(w, op, CF_OK, NULL);
             continue;
         }
@@ -521,9 +547,12 @@ static bool same_workflow(const cf_op *op, cf_op **ops, size_t n)
         const cf_op *o = ops[i];
         if (o->kind != op->kind)
             continue;
-        if (op->kind == CF_OP_COMMIT ? o->workflow_id == op->workflow_id
-                                     : strcmp(o->begin->key, op->begin->key) == 0 &&
-                                           strcmp(o->begin->wf_class, op->begin->wf_class) == 0)
+        if (op->kind == CF_OP_BEGIN ? strcmp(o->begin->key, op->begin->key) == 0 &&
+                                          strcmp(o->begin->wf_class, op->begin->wf_class) == 0
+            : o->lazy && op->lazy ? strcmp(o->lazy->key, op->lazy->key) == 0 &&
+                                        strcmp(o->lazy->wf_class, op->lazy->wf_class) == 0
+            : !o->lazy && !op->lazy ? o->workflow_id == op->workflow_id
+                                    : false)
             return true;
     }
     return false;

@@ -32,6 +32,7 @@ typedef struct cf_op {
     const cf_run_begin_args *begin; /* BEGIN: the request, and where the row goes */
     cf_wf_row *begin_out;
     int64_t workflow_id; /* COMMIT: for resolving an unknown outcome */
+    cf_ws_lazy *lazy;    /* COMMIT with a lazy begin (store.h): identity in, id/fence out */
     int transient_tries;
     cf_status st;
     char err[256];
