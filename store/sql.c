@@ -170,6 +170,25 @@ static const char sql_lazy_begins[] =
     " UNION ALL"
     " SELECT r.i FROM ins JOIN r ON ins.job_class = r.c AND ins.key = r.k";
 
+/* The reads of a batch's lazy begins (docs/healing.md, "lazy window"), read-only: $1 a JSON
+ * array of {i, c: class, k: key}. Returns the workflow columns, then i, for the rows that
+ * exist. */
+static const char sql_run_peeks[] =
+    "SELECT " WF_COLS("w") ", r.i"
+    " FROM jsonb_to_recordset($1::jsonb) AS r(i int, c text, k text)"
+    " JOIN " WF " w ON w.job_class = r.c AND w.key = r.k";
+
+/* The steps of the rows sql_run_peeks read that a lazy begin may run (idle, unlocked), as
+ * sql_steps_of_begins returns them. A row that changes between the two statements is refused
+ * by the run's compare-and-set on the fence read. */
+static const char sql_steps_of_peeks[] =
+    "SELECT r.i, " STEP_COLS
+    " FROM jsonb_to_recordset($1::jsonb) AS r(i int, c text, k text)"
+    " JOIN " WF " w ON w.job_class = r.c AND w.key = r.k"
+    " JOIN " LOG " l ON l.workflow_id = w.id"
+    " WHERE w.state = 'idle' AND w.locked_by IS NULL AND " NOT_REPETITION
+    " ORDER BY r.i, l.id";
+
 /* The error-log snapshot of the stored context when the caller gave none: entries in key order
  * while the running size stays within 64 KiB, the rest replaced by the omitted marker. */
 #define STORED_SNAPSHOT                                                             \
@@ -508,6 +527,8 @@ const cf_sql_stmt cf_sql_stmts[CF_SQL_COUNT_] = {
     [CF_SQL_STEPS_ALL_BY_ID] = {"cf_steps_all_by_id", sql_steps_all_by_id, 1},
     [CF_SQL_WRITE_SETS] = {"cf_write_sets", sql_write_sets, 2},
     [CF_SQL_LAZY_BEGINS] = {"cf_lazy_begins", sql_lazy_begins, 2},
+    [CF_SQL_RUN_PEEKS] = {"cf_run_peeks", sql_run_peeks, 1},
+    [CF_SQL_STEPS_OF_PEEKS] = {"cf_steps_of_peeks", sql_steps_of_peeks, 1},
     [CF_SQL_RESOLVE] = {"cf_resolve", sql_resolve, 2},
     [CF_SQL_END_BACKEND] = {"cf_end_backend", sql_end_backend, 2},
     [CF_SQL_WF_BY_CLASS_KEY] = {"cf_wf_by_class_key", sql_wf_by_class_key, 2},

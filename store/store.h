@@ -137,6 +137,14 @@ typedef struct cf_run_begin_args {
 CF_MUST_CHECK cf_status cf_store_run_begin(cf_store *s, const cf_run_begin_args *args,
                                            cf_wf_row *out);
 
+/* cf_store_run_peek reads what a lazy begin needs (docs/healing.md, "lazy window"), writing
+ * nothing: the (args->wf_class, args->key) row into *out and, when args->steps is non-NULL and
+ * the row is idle and unlocked, its steps (as cf_store_run_begin loads them). The read rides in
+ * the writer's next batch, beside other runs' writes, so it costs no round trip and no commit of
+ * its own. CF_ERR_NOT_FOUND when there is no row; transient errors as cf_store_run_begin. */
+CF_MUST_CHECK cf_status cf_store_run_peek(cf_store *s, const cf_run_begin_args *args,
+                                          cf_wf_row *out);
+
 /* cf_store_load_steps loads every execution-log row of workflow_id except durably_repeat
  * repetition rows (`durably_repeat$<name>$<ms>`), in ONE query, on a reader connection.
  * *out is owned by the caller (cf_step_list_deinit). Blocks. */
@@ -245,6 +253,7 @@ const char *cf_store_errstr(const cf_store *s);
 /* cf_store_stats: counters since open, for logs and benchmarks. */
 typedef struct cf_store_stats {
     int64_t batches;          /* shared commits the writer made */
+    int64_t durable_commits;  /* of them, the batches that wrote (not lazy begins' reads alone) */
     int64_t write_sets;       /* run_begin + commit operations applied through them */
     int64_t reconnects;       /* connections re-established after a failure */
     int64_t unknown_outcomes; /* commits whose outcome had to be read back */

@@ -3,12 +3,13 @@
  * connection, queue, lock and batch plan, so several stores in one process never share a
  * batch. The thread owns the connection; it takes up to
  * batch_max queued requests (run begins and write sets of different runs) and applies them
- * with at most four prepared statements in one libpq pipeline: the lazy begins joined to
+ * with at most six prepared statements in one libpq pipeline: the lazy begins joined to
  * write sets (CF_SQL_LAZY_BEGINS, first), every write set of the batch in ONE statement
  * (CF_SQL_WRITE_SETS), every run begin in one (CF_SQL_RUN_BEGINS) and their steps in one
- * (CF_SQL_STEPS_OF_BEGINS), each taking the batch's requests as a JSON array. One
- * Sync ends the pipeline, so they form one implicit transaction and one commit, and every
- * caller is answered once the commit is durable. The fence is checked per row, so a stale
+ * (CF_SQL_STEPS_OF_BEGINS), and the reads of lazy begins (CF_SQL_RUN_PEEKS and their steps,
+ * read-only: a batch of reads alone commits nothing durable), each taking the batch's requests as a
+ * JSON array. One Sync ends the pipeline, so they form one implicit transaction and one commit, and
+ * every caller is answered once the commit is durable. The fence is checked per row, so a stale
  * write set is refused alone. A statement that Postgres refuses rolls the whole batch back;
  * the writer then applies the same requests again in isolation (one statement per request,
  * as before), where a refused statement fails only its own request and the others are sent
@@ -69,7 +70,7 @@ struct cf_writer {
     plan plan; /* the statements of the batch in flight */
     cf_log_limiter lost_log;
 
-    _Atomic int64_t n_batches, n_write_sets, n_reconnects, n_unknown;
+    _Atomic int64_t n_batches, n_commits, n_write_sets, n_reconnects, n_unknown;
 };
 
 /* Answers op: fills st/err and wakes its caller. Called with w->mu held. */
@@ -168,11 +169,14 @@ static bool plan_add(plan *p, cf_op **ops, cf_sql_id id, const size_t *idx, size
 static bool plan_build(plan *p, cf_op **ops, size_t n, bool isolated)
 {
     p->nst = p->nmembers = 0;
-    size_t commits[BATCH_CAP], begins[BATCH_CAP], lazies[BATCH_CAP], nc = 0, nb = 0, nl = 0;
+    size_t commits[BATCH_CAP], begins[BATCH_CAP], lazies[BATCH_CAP], peeks[BATCH_CAP];
+    size_t nc = 0, nb = 0, nl = 0, np = 0;
     bool steps = false;
     for (size_t i = 0; i < n; i++) {
         if (ops[i]->kind == CF_OP_COMMIT)
             commits[nc++] = i;
+        else if (ops[i]->kind == CF_OP_PEEK)
+            peeks[np++] = i;
         else
             begins[nb++] = i;
         if (ops[i]->kind == CF_OP_COMMIT && ops[i]->lazy)
@@ -189,9 +193,17 @@ static bool plan_build(plan *p, cf_op **ops, size_t n, bool isolated)
             ok = plan_add(p, ops, CF_SQL_RUN_BEGINS, begins, nb);
         if (ok && nb && steps)
             ok = plan_add(p, ops, CF_SQL_STEPS_OF_BEGINS, begins, nb);
+        if (ok && np) /* read-only: they make the batch's transaction write nothing more */
+            ok = plan_add(p, ops, CF_SQL_RUN_PEEKS, peeks, np) &&
+                 plan_add(p, ops, CF_SQL_STEPS_OF_PEEKS, peeks, np);
         return ok;
     }
     for (size_t i = 0; i < n && ok; i++) {
+        if (ops[i]->kind == CF_OP_PEEK) {
+            ok = plan_add(p, ops, CF_SQL_RUN_PEEKS, &i, 1) &&
+                 plan_add(p, ops, CF_SQL_STEPS_OF_PEEKS, &i, 1);
+            continue;
+        }
         bool begin = ops[i]->kind == CF_OP_BEGIN;
         if (!begin && ops[i]->lazy)
             ok = plan_add(p, ops, CF_SQL_LAZY_BEGINS, &i, 1);
@@ -256,12 +268,24 @@ static void leave_pipeline(cf_writer *w)
 
 typedef enum batch_result { BATCH_DONE, BATCH_NOT_SENT, BATCH_UNKNOWN, BATCH_ISOLATE } batch_result;
 
+/* count_batch counts a batch that committed; a durable commit unless it held only reads. */
+static void count_batch(cf_writer *w, cf_op **ops, size_t n)
+{
+    bool writes = false;
+    for (size_t i = 0; i < n && !writes; i++)
+        writes = ops[i]->kind != CF_OP_PEEK;
+    atomic_fetch_add(&w->n_batches, 1);
+    if (writes)
+        atomic_fetch_add(&w->n_commits, 1);
+}
+
 /* Answers every op of a committed batch from the statements' results. */
 static void answer_all(cf_writer *w, cf_op **ops, size_t n, plan *p, cf_op **retry, size_t *nretry)
 {
     int brow[BATCH_CAP], sfirst[BATCH_CAP], sn[BATCH_CAP];
     bool applied[BATCH_CAP];
-    PGresult *bres = NULL, *sres = NULL;
+    PGresult *bres = NULL, *sres = NULL, *pres = NULL, *psres = NULL; /* begins', peeks' */
+    count_batch(w, ops, n); /* before any answer: an answered op is its caller's again */
     for (size_t i = 0; i < n; i++) {
         brow[i] = -1;
         sfirst[i] = sn[i] = 0;
@@ -272,9 +296,9 @@ static void answer_all(cf_writer *w, cf_op **ops, size_t n, plan *p, cf_op **ret
         if (p->st[k].id == CF_SQL_LAZY_BEGINS)
             continue; /* what counts is whether the write set that follows applied */
         for (int j = 0; j < PQntuples(r); j++) {
-            int col = p->st[k].id == CF_SQL_WRITE_SETS   ? 0
-                      : p->st[k].id == CF_SQL_RUN_BEGINS ? CF_SQL_BEGIN_COL_INDEX
-                                                         : 0;
+            int col = p->st[k].id == CF_SQL_RUN_BEGINS  ? CF_SQL_BEGIN_COL_INDEX
+                      : p->st[k].id == CF_SQL_RUN_PEEKS ? CF_SQL_WF_NCOLS
+                                                        : 0;
             long i = strtol(PQgetvalue(r, j, col), NULL, 10);
             if (i < 0 || (size_t)i >= n)
                 continue;
@@ -284,13 +308,13 @@ static void answer_all(cf_writer *w, cf_op **ops, size_t n, plan *p, cf_op **ret
                     ops[i]->lazy->id_out = cf_rows_i64(r, j, 1);
                     ops[i]->lazy->fence_out = cf_rows_i64(r, j, 2);
                 }
-            } else if (p->st[k].id == CF_SQL_RUN_BEGINS) {
+            } else if (p->st[k].id == CF_SQL_RUN_BEGINS || p->st[k].id == CF_SQL_RUN_PEEKS) {
                 brow[i] = j;
-                bres = r;
+                *(p->st[k].id == CF_SQL_RUN_BEGINS ? &bres : &pres) = r;
             } else {
                 if (sn[i]++ == 0)
                     sfirst[i] = j;
-                sres = r;
+                *(p->st[k].id == CF_SQL_STEPS_OF_BEGINS ? &sres : &psres) = r;
             }
         }
     }
@@ -309,14 +333,22 @@ static void answer_all(cf_writer *w, cf_op **ops, size_t n, plan *p, cf_op **ret
             answer(w, op, applied[i] ? CF_OK : CF_ERR_CONFLICT, op->err);
             continue;
         }
-        PGresult *br = bres, *sr = sres;
+        bool peek = op->kind == CF_OP_PEEK;
+        PGresult *br = peek ? pres : bres, *sr = peek ? psres : sres;
         for (size_t k = 0; k < p->nst; k++) { /* the op's own statements (isolated mode) */
             if (p->st[k].n != 1 || p->members[p->st[k].first] != i)
                 continue;
-            if (p->st[k].id == CF_SQL_RUN_BEGINS)
+            if (p->st[k].id == CF_SQL_RUN_BEGINS || p->st[k].id == CF_SQL_RUN_PEEKS)
                 br = p->st[k].res;
-            else if (p->st[k].id == CF_SQL_STEPS_OF_BEGINS)
+            else if (p->st[k].id == CF_SQL_STEPS_OF_BEGINS || p->st[k].id == CF_SQL_STEPS_OF_PEEKS)
                 sr = p->st[k].res;
+        }
+        if (peek) {
+            cf_status st = brow[i] < 0 ? CF_ERR_NOT_FOUND : cf_rows_wf(br, brow[i], op->begin_out);
+            if (st == CF_OK && sr && op->begin->steps)
+                st = cf_rows_steps_range(sr, sfirst[i], sn[i], 1, op->begin->steps);
+            answer(w, op, st, st == CF_ERR_NOT_FOUND ? "no such workflow" : NULL);
+            continue;
         }
         if (brow[i] < 0 && op->begin->must_exist) {
             answer(w, op, CF_ERR_NOT_FOUND, "no such workflow (this begin may not create it)");
@@ -329,7 +361,6 @@ static void answer_all(cf_writer *w, cf_op **ops, size_t n, plan *p, cf_op **ret
         finish_begin(op, br, brow[i], sr, sfirst[i], sn[i]);
         answer(w, op, op->st, op->err);
     }
-    atomic_fetch_add(&w->n_batches, 1);
     atomic_fetch_add(&w->n_write_sets, (int64_t)n);
 }
 
@@ -465,6 +496,8 @@ static bool resolve(cf_writer *w, cf_op **ops, size_t n, const char *token, int 
     json_t *refs = json_array();
     for (size_t i = 0; refs && i < n; i++) {
         const cf_op *op = ops[i];
+        if (op->kind == CF_OP_PEEK)
+            continue; /* a read: nothing to resolve */
         json_t *o = op->kind == CF_OP_COMMIT && !op->lazy
                         ? json_pack("{sI}", "id", (json_int_t)op->workflow_id)
                     : op->lazy ? json_pack("{ssss}", "c", op->lazy->wf_class, "k", op->lazy->key)
@@ -484,6 +517,10 @@ static bool resolve(cf_writer *w, cf_op **ops, size_t n, const char *token, int 
         return false;
     for (size_t i = 0; i < n; i++) {
         cf_op *op = ops[i];
+        if (op->kind == CF_OP_PEEK) {
+            retry[(*nretry)++] = op; /* read again */
+            continue;
+        }
         bool applied = false;
         const char *rc = op->lazy ? op->lazy->wf_class : op->begin ? op->begin->wf_class : NULL;
         const char *rk = op->lazy ? op->lazy->key : op->begin ? op->begin->key : NULL;
@@ -545,7 +582,7 @@ static bool same_workflow(const cf_op *op, cf_op **ops, size_t n)
 {
     for (size_t i = 0; i < n; i++) {
         const cf_op *o = ops[i];
-        if (o->kind != op->kind)
+        if (o->kind != op->kind || op->kind == CF_OP_PEEK) /* reads may share a batch */
             continue;
         if (op->kind == CF_OP_BEGIN ? strcmp(o->begin->key, op->begin->key) == 0 &&
                                           strcmp(o->begin->wf_class, op->begin->wf_class) == 0
@@ -685,6 +722,7 @@ void cf_writer_stop(cf_writer *w)
 void cf_writer_get_stats(cf_writer *w, cf_writer_stats *out)
 {
     out->batches = atomic_load(&w->n_batches);
+    out->durable_commits = atomic_load(&w->n_commits);
     out->write_sets = atomic_load(&w->n_write_sets);
     out->reconnects = atomic_load(&w->n_reconnects);
     out->unknown_outcomes = atomic_load(&w->n_unknown);

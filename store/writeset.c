@@ -71,6 +71,18 @@ cf_status cf_op_encode_begin(cf_op *op, const cf_run_begin_args *a, cf_wf_row *o
     return finish_obj(op, o, rc);
 }
 
+cf_status cf_op_encode_peek(cf_op *op, const cf_run_begin_args *a, cf_wf_row *out)
+{
+    memset(op, 0, sizeof *op);
+    op->kind = CF_OP_PEEK;
+    op->begin = a;
+    op->begin_out = out;
+    if (!valid_text(a->wf_class, 128) || !valid_text(a->key, 256))
+        return invalid(op, "a read needs a class (1-128 bytes) and a key (1-256 bytes)", NULL);
+    json_t *o = json_pack("{ssss}", "c", a->wf_class, "k", a->key);
+    return finish_obj(op, o, 0);
+}
+
 static bool is_marker(const char *name)
 {
     return strncmp(name, "$workflow_completion$", 21) == 0 ||

@@ -434,7 +434,8 @@ static bool lazy_begin(cf_executor *ex, const char *queue, const cf_envelope *en
 {
     if (lazy_bound_ms(ex) <= 0 || crashed || env->retry_workflow)
         return false;
-    cf_status st = cf_store_find(ex->store, env->wf_class, env->key, row);
+    cf_run_begin_args peek = {.wf_class = env->wf_class, .key = env->key, .steps = steps};
+    cf_status st = cf_store_run_peek(ex->store, &peek, row);
     if (st == CF_ERR_NOT_FOUND && first_delivery(env)) {
         memset(row, 0, sizeof *row);
         snprintf(row->wf_class, sizeof row->wf_class, "%s", env->wf_class);
@@ -447,8 +448,7 @@ static bool lazy_begin(cf_executor *ex, const char *queue, const cf_envelope *en
         row->retry_counts = json_object();
         if (row->kwargs && row->options && row->context && row->retry_counts)
             return true;
-    } else if (st == CF_OK && row->state == CF_WF_IDLE && row->locked_by[0] == '\0' &&
-               (row->fence == 0 || cf_store_load_steps(ex->store, row->id, steps) == CF_OK)) {
+    } else if (st == CF_OK && row->state == CF_WF_IDLE && row->locked_by[0] == '\0') {
         return true;
     }
     cf_wf_row_deinit(row);
