@@ -3,9 +3,9 @@
  * connection, queue, lock and batch plan, so several stores in one process never share a
  * batch. The thread owns the connection; it takes up to
  * batch_max queued requests (run begins and write sets of different runs) and applies them
- * with at most six prepared statements in one libpq pipeline: the lazy begins joined to
- * write sets (CF_SQL_LAZY_BEGINS, first), every write set of the batch in ONE statement
- * (CF_SQL_WRITE_SETS), every run begin in one (CF_SQL_RUN_BEGINS) and their steps in one
+ * with at most five prepared statements in one libpq pipeline: every write set of the batch
+ * in ONE statement (CF_SQL_WRITE_SETS; a write set may carry its run's lazy begin), every run
+ * begin in one (CF_SQL_RUN_BEGINS) and their steps in one
  * (CF_SQL_STEPS_OF_BEGINS), and the reads of lazy begins (CF_SQL_RUN_PEEKS and their steps,
  * read-only: a batch of reads alone commits nothing durable), each taking the batch's requests as a
  * JSON array. One Sync ends the pipeline, so they form one implicit transaction and one commit, and
@@ -169,8 +169,7 @@ static bool plan_add(plan *p, cf_op **ops, cf_sql_id id, const size_t *idx, size
 static bool plan_build(plan *p, cf_op **ops, size_t n, bool isolated)
 {
     p->nst = p->nmembers = 0;
-    size_t commits[BATCH_CAP], begins[BATCH_CAP], lazies[BATCH_CAP], peeks[BATCH_CAP];
-    size_t nc = 0, nb = 0, nl = 0, np = 0;
+    size_t commits[BATCH_CAP], begins[BATCH_CAP], peeks[BATCH_CAP], nc = 0, nb = 0, np = 0;
     bool steps = false;
     for (size_t i = 0; i < n; i++) {
         if (ops[i]->kind == CF_OP_COMMIT)
@@ -179,15 +178,11 @@ static bool plan_build(plan *p, cf_op **ops, size_t n, bool isolated)
             peeks[np++] = i;
         else
             begins[nb++] = i;
-        if (ops[i]->kind == CF_OP_COMMIT && ops[i]->lazy)
-            lazies[nl++] = i;
         steps = steps || (ops[i]->kind == CF_OP_BEGIN && ops[i]->begin->steps);
     }
     bool ok = true;
     if (!isolated) {
-        if (nl) /* the lazy begins go first: their write sets find the rows they began */
-            ok = plan_add(p, ops, CF_SQL_LAZY_BEGINS, lazies, nl);
-        if (ok && nc)
+        if (nc)
             ok = plan_add(p, ops, CF_SQL_WRITE_SETS, commits, nc);
         if (ok && nb)
             ok = plan_add(p, ops, CF_SQL_RUN_BEGINS, begins, nb);
@@ -205,9 +200,7 @@ static bool plan_build(plan *p, cf_op **ops, size_t n, bool isolated)
             continue;
         }
         bool begin = ops[i]->kind == CF_OP_BEGIN;
-        if (!begin && ops[i]->lazy)
-            ok = plan_add(p, ops, CF_SQL_LAZY_BEGINS, &i, 1);
-        ok = ok && plan_add(p, ops, begin ? CF_SQL_RUN_BEGINS : CF_SQL_WRITE_SETS, &i, 1);
+        ok = plan_add(p, ops, begin ? CF_SQL_RUN_BEGINS : CF_SQL_WRITE_SETS, &i, 1);
         if (ok && begin && ops[i]->begin->steps)
             ok = plan_add(p, ops, CF_SQL_STEPS_OF_BEGINS, &i, 1);
     }
@@ -293,8 +286,6 @@ static void answer_all(cf_writer *w, cf_op **ops, size_t n, plan *p, cf_op **ret
     }
     for (size_t k = 0; k < p->nst; k++) {
         PGresult *r = p->st[k].res;
-        if (p->st[k].id == CF_SQL_LAZY_BEGINS)
-            continue; /* what counts is whether the write set that follows applied */
         for (int j = 0; j < PQntuples(r); j++) {
             int col = p->st[k].id == CF_SQL_RUN_BEGINS  ? CF_SQL_BEGIN_COL_INDEX
                       : p->st[k].id == CF_SQL_RUN_PEEKS ? CF_SQL_WF_NCOLS

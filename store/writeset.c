@@ -196,7 +196,7 @@ cf_status cf_op_encode_commit(cf_op *op, const cf_write_set *ws)
                lz->fence_read < 0 || (lz->kwargs && !json_is_object(lz->kwargs)) ||
                (lz->options && !json_is_object(lz->options))))
         return invalid(op, "lazy begin needs a class, key, lock value and fence read", NULL);
-    if (!lz && (ws->workflow_id <= 0 || ws->fence <= 0))
+    if ((!lz || lz->fence_read > 0) && (ws->workflow_id <= 0 || (!lz && ws->fence <= 0)))
         return invalid(op, "write set needs the workflow id and fence of its run", NULL);
     if ((unsigned)ws->outcome > CF_WS_FAIL)
         return invalid(op, "unknown write-set outcome", NULL);
@@ -209,9 +209,10 @@ cf_status cf_op_encode_commit(cf_op *op, const cf_write_set *ws)
     if (ws->retry_counts && !json_is_object(ws->retry_counts))
         return invalid(op, "retry_counts must be a JSON object", NULL);
     json_t *o = json_object();
-    int rc = !o || json_object_set_new(o, "id", json_integer(lz ? 0 : ws->workflow_id));
+    int rc = !o || json_object_set_new(o, "id",
+                                       json_integer(lz && !lz->fence_read ? 0 : ws->workflow_id));
     rc = rc || json_object_set_new(o, "f", json_integer(lz ? lz->fence_read + 1 : ws->fence));
-    if (lz) { /* the keys of CF_SQL_LAZY_BEGINS, which reads the same object */
+    if (lz) { /* the lazy begin, made by CF_SQL_WRITE_SETS by compare-and-set */
         rc = rc || json_object_set_new(o, "lz", json_true());
         rc = rc || json_object_set_new(o, "c", json_string(lz->wf_class));
         rc = rc || json_object_set_new(o, "k", json_string(lz->key));

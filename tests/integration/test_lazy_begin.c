@@ -248,6 +248,25 @@ static void test_one_step_commits_once(void **state)
     cf_executor_handle(&ex, "default", raw.data, raw.len);
     assert_int_equal(atomic_load(&body_runs), 3);
     cf_buf_deinit(&raw);
+    /* An idle workflow's wake (a continuation): lazy too, by compare-and-set on the fence
+     * read, one commit. */
+    cf_wf_row row;
+    cf_run_begin_args a = {.wf_class = "One", .key = "idle-1", .lock_value = "other/r1"};
+    assert_int_equal(cf_store_run_begin(st_, &a, &row), CF_OK);
+    cf_write_set halt = {.workflow_id = row.id, .fence = row.fence, .outcome = CF_WS_HALT};
+    assert_int_equal(cf_store_commit(st_, &halt), CF_OK);
+    cf_wf_row_deinit(&row);
+    cf_buf cont = CF_BUF_INIT;
+    assert_int_equal(cf_envelope_encode_continuation("One", "idle-1", "default", &cont), CF_OK);
+    in_flight(WORKER, &cont);
+    int64_t c0 = batches();
+    cf_executor_handle(&ex, "default", cont.data, cont.len);
+    assert_int_equal(batches() - c0, 1);
+    assert_true(atomic_load(&saw_lazy));
+    assert_column("One", "idle-1", "state", "completed");
+    assert_column("One", "idle-1", "fence", "2");
+    assert_column("One", "idle-1", "locked_by", "");
+    cf_buf_deinit(&cont);
     /* With the setting at 0, every run takes the durable begin: two commits. */
     cfg.lazy_begin_ms = 0;
     job(&raw, "One", "durable-1");
@@ -292,6 +311,7 @@ static void test_store_lazy_compare_and_set(void **state)
     assert_int_equal(cf_store_run_begin(st_, &a, &row), CF_OK);
     cf_write_set halt = {.workflow_id = row.id, .fence = row.fence, .outcome = CF_WS_HALT};
     assert_int_equal(cf_store_commit(st_, &halt), CF_OK);
+    ws.workflow_id = row.id; /* an existing row read: its id */
     cf_wf_row_deinit(&row);
     assert_int_equal(cf_store_commit(st_, &ws), CF_ERR_CONFLICT);
     assert_column("One", "cas-2", "state", "idle");
@@ -307,6 +327,7 @@ static void test_store_lazy_compare_and_set(void **state)
     assert_int_equal(cf_store_wf_ensure(st_, "One", "cas-3", NULL, kw, NULL, &row), CF_OK);
     cf_wf_row_deinit(&row);
     json_t *mine = json_pack("{si}", "n", 3);
+    ws.workflow_id = 0; /* no row read */
     lz =
         (cf_ws_lazy){.wf_class = "One", .key = "cas-3", .lock_value = WORKER "/r2", .kwargs = mine};
     assert_int_equal(cf_store_commit(st_, &ws), CF_OK);
