@@ -221,10 +221,11 @@ typedef struct cf_write_set {
  * names, FAIL without errors, too many steps) or one Postgres refused (its data, e.g. a NUL in
  * a string) — the other runs of the batch are not affected; transient errors when Postgres
  * stayed unreachable. An unknown COMMIT outcome is resolved by reading back, never assumed.
- * With ws->lazy, the run's begin is made in the same commit, before the write set, by
- * compare-and-set: the row read at fence F becomes running at fence F + 1, locked by
- * lock_value (F = 0: inserted, or a never-begun idle row taken over); CF_ERR_CONFLICT when it
- * changed since it was read (nothing applied). On CF_OK lazy->id_out and fence_out are set;
+ * With ws->lazy, the run's begin is made in the same statement as the write set, by
+ * compare-and-set: the row read idle and unlocked at fence F gets fence F + 1 and the write
+ * set's state, locked by lock_value when the outcome is CONTINUE (F = 0: inserted so, or a
+ * never-begun idle row taken over); CF_ERR_CONFLICT when it changed since it was read
+ * (nothing applied). On CF_OK lazy->id_out and fence_out are set;
  * later write sets of the run use them. */
 CF_MUST_CHECK cf_status cf_store_commit(cf_store *s, const cf_write_set *ws);
 
