@@ -134,6 +134,25 @@ cf_status cf_run_init(cf_run *run, const cf_workflow_def *def, const cf_store_po
     return CF_OK;
 }
 
+cf_status cf_run_set_lazy(cf_run *run, const char *queue, const char *lock_value,
+                          int64_t fence_read, int64_t bound_ms)
+{
+    run->lazy = (cf_ws_lazy){
+        .wf_class = run->row.wf_class,
+        .key = run->row.key,
+        .queue = queue ? cf_arena_strdup(&run->arena, queue) : NULL,
+        .lock_value = lock_value ? cf_arena_strdup(&run->arena, lock_value) : NULL,
+        .kwargs = run->row.kwargs,
+        .options = run->row.options,
+        .fence_read = fence_read,
+    };
+    if ((queue && !run->lazy.queue) || (lock_value && !run->lazy.lock_value))
+        return CF_ERR_NOMEM;
+    run->lazy_open = true;
+    run->lazy_until_ms = bound_ms > 0 ? cf_run_now(run) + bound_ms : 0;
+    return CF_OK;
+}
+
 static void clear_written(cf_run *run)
 {
     for (size_t i = 0; i < run->npending; i++)
@@ -259,9 +278,15 @@ static cf_status commit(cf_run *run, cf_ws_outcome outcome, int64_t next_wake_at
         .next_wake_at_ms = next_wake_at_ms,
         .attempt = attempt,
         .retry_counts = retry_counts,
+        .lazy = run->lazy_open ? &run->lazy : NULL,
     };
     char why[256] = "no store";
     cf_status st = run->store.commit ? run->store.commit(run->store.impl, &ws) : CF_ERR_STATE;
+    if (st == CF_OK && run->lazy_open) { /* begun: later commits are plain, under its fence */
+        run->row.id = run->lazy.id_out;
+        run->row.fence = run->lazy.fence_out;
+        run->lazy_open = false;
+    }
     if (st == CF_OK && reset) {
         json_decref(run->row.retry_counts);
         run->row.retry_counts = reset; /* stored now: later commits of the pass need not send it */
@@ -276,9 +301,10 @@ static cf_status commit(cf_run *run, cf_ws_outcome outcome, int64_t next_wake_at
         snprintf(why, sizeof why, "%s", run->store.errstr(run->store.impl));
     if (st == CF_ERR_CONFLICT)
         cf_logkv(CF_LOG_WARN, &run->log, "event=fence_conflict",
-                 "another run took over this workflow (fence %lld); abandoning this pass, "
+                 "another run took over this workflow (fence %lld%s); abandoning this pass, "
                  "writing and publishing nothing: %s",
-                 (long long)run->row.fence, why);
+                 (long long)(run->lazy_open ? run->lazy.fence_read : run->row.fence),
+                 run->lazy_open ? " read, lazy begin" : "", why);
     else
         cf_logkv(CF_LOG_ERROR, &run->log, "event=store_error",
                  "could not commit the run's writes (%s): %s", cf_status_str(st), why);
@@ -290,8 +316,14 @@ cf_status cf_run_flush(cf_run *run)
 {
     if (run->halt == CF_HALT_ABANDON)
         return run->abandon_status;
-    if (run->npending == 0 && run->nerrors == 0 && !run->ctx.dirty)
+    /* A lazy window past its bound closes before the next step: Postgres learns of the run. */
+    bool close_window =
+        run->lazy_open && run->lazy_until_ms > 0 && cf_run_now(run) >= run->lazy_until_ms;
+    if (run->npending == 0 && run->nerrors == 0 && !run->ctx.dirty && !close_window)
         return CF_OK;
+    if (close_window)
+        cf_logkv(CF_LOG_DEBUG, &run->log, "event=lazy_window_closed",
+                 "the run outlived its lazy window; its begin is made durable now");
     return commit(run, CF_WS_CONTINUE, 0, -1, NULL);
 }
 

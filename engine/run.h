@@ -5,8 +5,9 @@
  * (engine/primitives.c) and accessors (engine/inputs.c) use it.
  *
  * Pending writes: a step's completion is kept pending until the next durable point (the start
- * of the next durably_execute, or the end of the pass), so a one-step workflow costs two
- * commits: the run's begin and its end. A step's side effects never start before every earlier
+ * of the next durably_execute, or the end of the pass). With a lazy begin (cf_run_set_lazy)
+ * the begin rides on the first commit, so a one-step workflow costs one commit; otherwise two:
+ * the run's begin and its end. A step's side effects never start before every earlier
  * completion is durable (cf_run_flush). */
 #ifndef CF_ENGINE_RUN_H
 #define CF_ENGINE_RUN_H
@@ -73,6 +74,14 @@ struct cf_run {
     /* a step completion was recorded this pass: the workflow-level retry budget starts over */
     bool progressed;
 
+    /* A lazy begin not made yet (docs/healing.md, "lazy window"): the run read its row without
+     * locking it, and its first commit carries the begin as a compare-and-set on the fence it
+     * read. lazy_until_ms bounds the window: a step that starts at or after it first makes
+     * the begin durable alone (0: no bound). */
+    bool lazy_open;
+    cf_ws_lazy lazy;
+    int64_t lazy_until_ms;
+
     /* the current step (inside its function) */
     bool in_step;
     int attempt;
@@ -99,6 +108,14 @@ CF_MUST_CHECK cf_status cf_run_init(cf_run *run, const cf_workflow_def *def,
                                     const cf_step_list *steps, const atomic_bool *stopping,
                                     const char *jid);
 void cf_run_deinit(cf_run *run);
+
+/* cf_run_set_lazy makes the pass's begin lazy (docs/healing.md): the row given to cf_run_init
+ * was read at fence_read (0: no row; then row.id is 0) and nothing was written; the first
+ * commit begins the run by compare-and-set, with queue and lock_value (copied) and the row's
+ * kwargs and options. bound_ms > 0: a step starting bound_ms or more after now first commits
+ * the begin alone. Returns CF_ERR_NOMEM. */
+CF_MUST_CHECK cf_status cf_run_set_lazy(cf_run *run, const char *queue, const char *lock_value,
+                                        int64_t fence_read, int64_t bound_ms);
 
 /* cf_run_now returns the pass's clock in Unix ms. */
 int64_t cf_run_now(const cf_run *run);

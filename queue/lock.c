@@ -2,7 +2,8 @@
 /* queue/lock.c: per-workflow execution locks and the P:held:<worker-id> set that mirrors them.
  * Acquire pipelines SADD held + SET NX PX GET + PTTL (one round trip; the SADD goes first so a
  * crash between the two leaves at worst a stray entry, which recovery's compare-prefix delete
- * ignores). Release pipelines the compare-and-delete script with SREM held. */
+ * ignores). A crash tombstone (lock.h) at the key is taken over by compare-and-set, one more
+ * round trip. Release pipelines the compare-and-delete script with SREM held. */
 #include "queue/lock.h"
 
 #include <stdio.h>
@@ -50,10 +51,42 @@ static bool token_is_workers(const char *token, const char *worker_id)
     return strncmp(token, worker_id, wl) == 0 && token[wl] == '/' && token[wl + 1] != '\0';
 }
 
+bool cf_lock_is_tombstone(const char *value)
+{
+    return value && strncmp(value, CF_LOCK_TOMBSTONE_PREFIX, strlen(CF_LOCK_TOMBSTONE_PREFIX)) == 0;
+}
+
+/* KEYS[1] lock; ARGV[1] the tombstone seen, ARGV[2] token, ARGV[3] ttl ms. Takes the lock over
+ * from that tombstone only (compare-and-set). Returns 1/0. */
+static const cf_redis_script lock_take_tombstone_script = {
+    "lock_take_tombstone", "if redis.call('GET', KEYS[1]) == ARGV[1] then\n"
+                           "  redis.call('SET', KEYS[1], ARGV[2], 'PX', ARGV[3])\n"
+                           "  return 1\n"
+                           "end\n"
+                           "return 0\n"};
+
+/* take_tombstone replaces the tombstone value (len bytes) at the lock key by token. */
+static cf_status take_tombstone(cf_queue *q, const lock_keys *k, const char *value, size_t len,
+                                const char *token, int64_t ttl_ms, bool *taken)
+{
+    cf_argv a;
+    cf_argv_init_script(&a, &lock_take_tombstone_script, 1);
+    cf_argv_buf(cf_argv_key(&a, k->lock, k->lock_len), value, len);
+    cf_argv_int(cf_argv_str(&a, token), ttl_ms);
+    cf_reply *rep = NULL;
+    cf_status st = cf_queue_exec(q, &a, &rep);
+    if (st == CF_OK && rep->type != CF_REPLY_INTEGER)
+        st = CF_ERR_PROTOCOL;
+    *taken = st == CF_OK && rep->integer == 1;
+    cf_reply_free(rep);
+    return st;
+}
+
 static void fill_holder(cf_lock_holder *h, const cf_reply *value, const cf_reply *pttl)
 {
     if (h == NULL)
         return;
+    h->crashed = false;
     h->value[0] = '\0';
     if (value && value->type == CF_REPLY_STRING)
         snprintf(h->value, sizeof h->value, "%.*s", (int)value->len, value->str);
@@ -94,6 +127,21 @@ cf_status cf_lock_acquire(cf_queue *q, const char *wf_class, const char *wf_key,
             /* Already ours: this is a retry of a SET whose reply was lost (the first attempt
              * ran). The TTL runs from that attempt; the SADD above is idempotent. */
             fill_holder(holder, reps[1], reps[2]);
+        } else if (reps[1]->type == CF_REPLY_STRING &&
+                   reps[1]->len >= strlen(CF_LOCK_TOMBSTONE_PREFIX) &&
+                   memcmp(reps[1]->str, CF_LOCK_TOMBSTONE_PREFIX,
+                          strlen(CF_LOCK_TOMBSTONE_PREFIX)) == 0) {
+            /* A dead worker's lock, freed by recovery: take it over, and say so. */
+            fill_holder(holder, reps[1], reps[2]);
+            bool taken = false;
+            st = take_tombstone(q, &k, reps[1]->str, reps[1]->len, token, ttl_ms, &taken);
+            if (st == CF_OK && !taken)
+                st = CF_ERR_BUSY; /* someone else took it first: busy, as for any holder */
+            if (st == CF_OK && holder) {
+                snprintf(holder->value, sizeof holder->value, "%s", token);
+                holder->pttl_ms = ttl_ms;
+                holder->crashed = true;
+            }
         } else if (reps[1]->type == CF_REPLY_STRING) {
             fill_holder(holder, reps[1], reps[2]);
             bool ours = reps[1]->len > strlen(worker_id) &&

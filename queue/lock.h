@@ -7,6 +7,7 @@
 #ifndef CF_QUEUE_LOCK_H
 #define CF_QUEUE_LOCK_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -17,13 +18,27 @@
 typedef struct cf_lock_holder {
     char value[512]; /* "<worker-id>/<run-id>", truncated to fit; "" when free */
     int64_t pttl_ms; /* remaining time; -1 no expiry, -2 no such lock */
+    bool crashed;    /* cf_lock_acquire: taken over from a crash tombstone (below) */
 } cf_lock_holder;
+
+/* A crash tombstone: the value recovery (queue/recovery.c) leaves at a dead worker's lock key,
+ * "!crashed/<dead-worker-id>", for a few leases, instead of deleting it. The run that died may
+ * have been in its lazy window (docs/healing.md), which Postgres never saw; the next acquirer
+ * takes the lock over from the tombstone and is told so (holder->crashed), and its run takes
+ * the durable begin and counts the crash. A worker of a release without tombstones sees a
+ * foreign holder: busy, retried until the tombstone expires. */
+#define CF_LOCK_TOMBSTONE_PREFIX "!crashed/"
+
+/* cf_lock_is_tombstone: value is a crash tombstone. */
+bool cf_lock_is_tombstone(const char *value);
 
 /* cf_lock_acquire takes the lock of wf_class/wf_key for token ("<worker-id>/<run-id>", see
  * cf_lock_token_make; its worker-id part must equal q's worker id) for ttl_ms (> 0), and records
  * it in P:held:<worker-id>, in one round trip (SADD, SET NX PX GET, PTTL). Returns CF_OK when
  * taken, or when the lock already holds token (a retry after a lost reply: the first attempt
- * took it, and its TTL counts from then), CF_ERR_BUSY when someone else holds it (then *holder,
+ * took it, and its TTL counts from then; also when the lock held a crash tombstone, which is
+ * then taken over by compare-and-set and holder->crashed set), CF_ERR_BUSY when someone else
+ * holds it (then *holder,
  * which may be NULL, gets the holder and its remaining time, and the stray P:held entry is
  * removed unless this worker holds the lock under another run), CF_ERR_INVALID for bad
  * arguments. */

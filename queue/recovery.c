@@ -10,9 +10,12 @@
  *    The claim looks like one heartbeat, so it lasts one lease: if the recoverer dies
  *    half-way, the worker looks dead again one lease later and the next pass of any live
  *    worker claims it and finishes the job.
- * 3. Locks first: for each lock key in P:held:<dead>, a compare-prefix-and-delete script
- *    deletes the lock only while its value still starts with "<dead-id>/"; a lock that expired
- *    and was re-taken by a live run is left alone. Locks go before envelopes so the recovered
+ * 3. Locks first: for each lock key in P:held:<dead>, a compare-prefix script replaces the
+ *    lock by a crash tombstone "!crashed/<dead-id>" (queue/lock.h; it lives
+ *    CF_RECOVERY_TOMBSTONE_LEASES leases) only while its value still starts with "<dead-id>/";
+ *    a lock that expired and was re-taken by a live run is left alone. The next acquirer takes
+ *    the tombstone over and counts a crash (a run in its lazy window left no trace in
+ *    Postgres, docs/healing.md). Locks go before envelopes so the recovered
  *    envelopes do not meet their own workflow's stale lock and get delayed by max_duration.
  * 4. Envelopes: for each queue in P:queues, a script moves P:{Q}:inflight:<dead> to the front
  *    (right end) of P:{Q}:ready, LMOVE by LMOVE, in batches of 100. Every LMOVE is atomic, so
@@ -33,6 +36,7 @@
 #include "common/log.h"
 #include "queue/argv.h"
 #include "queue/keys.h"
+#include "queue/lock.h"
 #include "queue/queue_internal.h"
 #include "queue/redis_conn.h"
 #include "queue/scripts.h"
@@ -141,10 +145,24 @@ static cf_status claim(cf_queue *q, const char *workers_key, const char *id, int
     return st;
 }
 
-static cf_status free_locks(cf_queue *q, const char *id, cf_recovery_stats *stats)
+/* KEYS[1] lock; ARGV[1] the dead worker's value prefix "<id>/", ARGV[2] the tombstone,
+ * ARGV[3] its lifetime in ms. Replaces the lock by the tombstone only while its value still
+ * starts with the prefix (a lock re-taken by a live run is left alone). Returns 1/0. */
+static const cf_redis_script lock_tombstone_script = {
+    "lock_tombstone", "local v = redis.call('GET', KEYS[1])\n"
+                      "if v and string.sub(v, 1, #ARGV[1]) == ARGV[1] then\n"
+                      "  redis.call('SET', KEYS[1], ARGV[2], 'PX', ARGV[3])\n"
+                      "  return 1\n"
+                      "end\n"
+                      "return 0\n"};
+
+/* free_locks frees every lock of worker id: replaced by a crash tombstone (queue/lock.h) that
+ * lives tomb_ms, or deleted when tomb_ms is 0 (a worker that leaves on purpose). */
+static cf_status free_locks(cf_queue *q, const char *id, int64_t tomb_ms, cf_recovery_stats *stats)
 {
-    char hk[CF_KEY_MAX], vprefix[CF_WORKER_ID_MAX + 2];
+    char hk[CF_KEY_MAX], vprefix[CF_WORKER_ID_MAX + 2], tomb[CF_WORKER_ID_MAX + 16];
     snprintf(vprefix, sizeof vprefix, "%s/", id);
+    snprintf(tomb, sizeof tomb, "%s%s", CF_LOCK_TOMBSTONE_PREFIX, id);
     cf_argv a;
     cf_argv_init(&a);
     cf_argv_key(cf_argv_str(&a, "SMEMBERS"), hk, cf_key_held(hk, sizeof hk, q->prefix, id));
@@ -153,8 +171,14 @@ static cf_status free_locks(cf_queue *q, const char *id, cf_recovery_stats *stat
     if (st != CF_OK)
         return st;
     for (size_t i = 0; st == CF_OK && set->type == CF_REPLY_ARRAY && i < set->n; i++) {
-        cf_argv_init_script(&a, &cf_script_lock_release_prefix, 1);
-        cf_argv_str(cf_argv_buf(&a, set->elem[i].str, set->elem[i].len), vprefix);
+        if (tomb_ms > 0) {
+            cf_argv_init_script(&a, &lock_tombstone_script, 1);
+            cf_argv_str(cf_argv_buf(&a, set->elem[i].str, set->elem[i].len), vprefix);
+            cf_argv_int(cf_argv_str(&a, tomb), tomb_ms);
+        } else {
+            cf_argv_init_script(&a, &cf_script_lock_release_prefix, 1);
+            cf_argv_str(cf_argv_buf(&a, set->elem[i].str, set->elem[i].len), vprefix);
+        }
         cf_reply *rep = NULL;
         st = cf_queue_exec(q, &a, &rep);
         if (st == CF_OK && rep->type == CF_REPLY_INTEGER && rep->integer > 0)
@@ -248,7 +272,7 @@ cf_status cf_recovery_run(cf_queue *q, int64_t lease_ms, cf_recovery_stats *stat
         }
         int64_t locks0 = stats->locks, env0 = stats->envelopes;
         if (st == CF_OK)
-            st = free_locks(q, id, stats);
+            st = free_locks(q, id, CF_RECOVERY_TOMBSTONE_LEASES * lease_ms, stats);
         if (st == CF_OK)
             st = return_inflight(q, id, stats);
         if (st == CF_OK)
@@ -273,7 +297,7 @@ cf_status cf_recovery_leave(cf_queue *q, cf_recovery_stats *stats)
     cf_status bst = cf_queue_begin(q, NULL, true);
     if (bst != CF_OK)
         return bst;
-    cf_status st = free_locks(q, q->worker_id, stats);
+    cf_status st = free_locks(q, q->worker_id, 0, stats);
     if (st == CF_OK)
         st = return_inflight(q, q->worker_id, stats);
     return st;

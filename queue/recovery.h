@@ -13,17 +13,22 @@
 #include "common/status.h"
 #include "queue/queue.h"
 
+/* How many leases a crash tombstone lives: long enough for the recovered envelope (at the
+ * front of ready) to be taken again, short enough not to delay a workflow nobody redelivers. */
+#define CF_RECOVERY_TOMBSTONE_LEASES 3
+
 /* cf_recovery_stats adds up what a pass did. */
 typedef struct cf_recovery_stats {
     int64_t workers;       /* dead workers this caller claimed and finished */
     int64_t envelopes;     /* in-flight envelopes moved back to ready */
-    int64_t locks;         /* locks deleted (still held by the dead worker) */
+    int64_t locks;         /* locks freed (still held by the dead worker): tombstoned */
     int64_t skipped_locks; /* lock keys in P:held whose lock is free or held by someone else */
 } cf_recovery_stats;
 
 /* cf_recovery_run finds workers whose last heartbeat is older than lease_ms by the server's
  * clock, claims each one atomically (only one caller wins a given worker), and recovers it:
- * deletes its locks whose value still starts with "<dead-id>/", moves every envelope of
+ * replaces its locks whose value still starts with "<dead-id>/" by a crash tombstone
+ * (queue/lock.h) living CF_RECOVERY_TOMBSTONE_LEASES * lease_ms, moves every envelope of
  * P:{Q}:inflight:<dead-id> (for every Q in P:queues) back to the front of P:{Q}:ready, deletes
  * P:held:<dead-id> and removes it from P:workers. q's own worker id (if any) is never
  * recovered. A claim lasts lease_ms: if this caller dies half-way, another one recovers the

@@ -46,7 +46,8 @@
 
 /* Find-or-create and lock every run begin of a batch, in one statement.
  * $1: a JSON array of {i, c: class, k: key, q: queue, kw: kwargs, op: options, l: lock value,
- *     me: must exist} whose (class, key) pairs are distinct; $2: the batch's write token.
+ *     me: must exist, cr: a crash in a lazy window was seen} whose (class, key) pairs are
+ *     distinct; $2: the batch's write token.
  * Guarantees: existing rows are locked (FOR UPDATE, in id order, so concurrent batches cannot
  * deadlock) before they are judged; SELECT first, so the INSERT runs only for rows that do not
  * exist and replays burn no sequence values; a request that must exist (a continuation, which
@@ -54,13 +55,15 @@
  * reader ever sees it otherwise; only an idle or running row begins (stalled and failed rows
  * are resumed by a requeue, sql_requeue below, never here): it gets fence + 1, the lock, and
  * crash_count + 1 when the previous run never released; every changed row carries $2, the
- * batch's write token. A lost creation race returns no row for that request (the caller runs it
- * again and finds the winner's row). Each returned row is the workflow, then 'begun'|'refused',
+ * batch's write token; crash_count also counts cr (the previous run died in its lazy window,
+ * which Postgres never saw: docs/healing.md; a created row starts at 1). A lost creation race
+ * returns no row for that request (the caller runs it again and finds the winner's row). Each returned row is the workflow, then 'begun'|'refused',
  * created and the request index i. */
 static const char sql_run_begins[] =
     "WITH r AS ("
     "  SELECT * FROM jsonb_to_recordset($1::jsonb)"
-    "    AS r(i int, c text, k text, q text, kw jsonb, op jsonb, l text, me bool)),"
+    "    AS r(i int, c text, k text, q text, kw jsonb, op jsonb, l text, me bool,"
+    "         cr bool)),"
     " cur AS ("
     "  SELECT w.id, w.state, w.locked_by, r.i"
     "  FROM " WF " w JOIN r ON w.job_class = r.c AND w.key = r.k"
@@ -68,8 +71,9 @@ static const char sql_run_begins[] =
     "  FOR UPDATE OF w),"
     " ins AS ("
     "  INSERT INTO " WF " AS w (job_class, key, queue, kwargs, options, state, fence,"
-    "                           locked_by, locked_at, started_at, write_token)"
-    "  SELECT r.c, r.k, r.q, r.kw, r.op, 'running', 1, r.l, now(), now(), $2"
+    "                           locked_by, locked_at, started_at, crash_count, write_token)"
+    "  SELECT r.c, r.k, r.q, r.kw, r.op, 'running', 1, r.l, now(), now(),"
+    "         (r.cr IS TRUE)::int, $2"
     "  FROM r"
     "  WHERE r.me IS NOT TRUE"
     "    AND NOT EXISTS (SELECT 1 FROM cur WHERE cur.i = r.i)"
@@ -84,7 +88,7 @@ static const char sql_run_begins[] =
     "      locked_at = now(),"
     "      started_at = coalesce(w.started_at, now()),"
     "      next_wake_at = NULL,"
-    "      crash_count = w.crash_count + (w.locked_by IS NOT NULL)::int,"
+    "      crash_count = w.crash_count + (w.locked_by IS NOT NULL OR r.cr IS TRUE)::int,"
     "      write_token = $2,"
     "      updated_at = now()"
     "  FROM cur JOIN r ON r.i = cur.i"
@@ -111,6 +115,25 @@ static const char sql_steps_of_begins[] =
     " WHERE " NOT_REPETITION
     " ORDER BY r.i, l.id";
 
+/* The reads of a batch's lazy begins (docs/healing.md, "lazy window"), read-only: $1 a JSON
+ * array of {i, c: class, k: key}. Returns the workflow columns, then i, for the rows that
+ * exist. */
+static const char sql_run_peeks[] =
+    "SELECT " WF_COLS("w") ", r.i"
+    " FROM jsonb_to_recordset($1::jsonb) AS r(i int, c text, k text)"
+    " JOIN " WF " w ON w.job_class = r.c AND w.key = r.k";
+
+/* The steps of the rows sql_run_peeks read that a lazy begin may run (idle, unlocked), as
+ * sql_steps_of_begins returns them. A row that changes between the two statements is refused
+ * by the run's compare-and-set on the fence read. */
+static const char sql_steps_of_peeks[] =
+    "SELECT r.i, " STEP_COLS
+    " FROM jsonb_to_recordset($1::jsonb) AS r(i int, c text, k text)"
+    " JOIN " WF " w ON w.job_class = r.c AND w.key = r.k"
+    " JOIN " LOG " l ON l.workflow_id = w.id"
+    " WHERE w.state = 'idle' AND w.locked_by IS NULL AND " NOT_REPETITION
+    " ORDER BY r.i, l.id";
+
 /* The error-log snapshot of the stored context when the caller gave none: entries in key order
  * while the running size stays within 64 KiB, the rest replaced by the omitted marker. */
 #define STORED_SNAPSHOT                                                             \
@@ -122,41 +145,97 @@ static const char sql_steps_of_begins[] =
     "                 OVER (ORDER BY k) AS run"                                     \
     "        FROM jsonb_each(w.context) AS e(k, v)) t)"
 
+/* The new state of workflow row w's columns under write set r (o: its outcome). */
+#define WS_STATE                                                                          \
+    "CASE r.o WHEN 'continue' THEN 'running' WHEN 'halt' THEN 'idle'"                     \
+    "         WHEN 'complete' THEN 'completed' WHEN 'stall' THEN 'stalled' ELSE 'failed' END"
+#define WS_WAKE "CASE WHEN r.o = 'halt' AND r.wk > 0 THEN to_timestamp(r.wk / 1000.0) END"
+
 /* Every write set of a batch, in one statement.
  * $1: a JSON array of {i, id, f: fence, ctx: context, o: outcome, wk: wake ms, a: attempt,
- *     rc: retry_counts, st: steps, er: errors} whose workflow ids are distinct; $2: the token.
- * Guarantees: w updates a workflow only while it is running under the write set's fence (no
- * row for a stale run), and s, e and m join w, so a stale write set writes nothing at all; a
- * step, the context written with it and the outcome commit together; an outcome other than
- * continue releases the lock (locked_by, locked_at NULL, crash_count 0); complete and fail
- * write their marker row ($workflow_completion$, or $workflow_failure$<id> naming the last
- * error-log row of the write set), and the marker is inserted after the write set's steps
- * (m reads s first), so ids, and the timeline, follow execution order; the applied workflows
- * carry $2. Returns the request index of every applied write set. */
+ *     rc: retry_counts, st: steps, er: errors, and for a lazy begin (docs/healing.md, "lazy
+ *     window") lz: true, lf: the fence read (0: no row when read), c: class, k: key, q: queue,
+ *     kw: kwargs, op: options, l: lock value} whose workflows are distinct; $2: the token.
+ * Guarantees: wu updates a workflow only while it is running under the write set's fence (no
+ * row for a stale run); a lazy write set begins its run in the same statement, by
+ * compare-and-set on the fence read: an existing row (lf > 0, by id) only while it is still
+ * idle, unlocked and at fence lf, becoming fence lf + 1; a row that did not exist (lf = 0) is
+ * inserted at fence 1 directly in the write set's state (one tuple, not a begin then an
+ * update), or, when the row now there was never begun (fence 0, idle, unlocked: the row a busy
+ * delivery's ensure makes for its kwargs), that row is taken over with the kwargs, options and
+ * queue the run ran with; any other row refuses it (no row: a fence conflict). A lazy begin's
+ * continue keeps the run's lock (locked_by l); its crash_count is unchanged (the row was
+ * unlocked: the previous run released). s, e and m join w, so a refused write set writes
+ * nothing at all; a step, the context written with it and the outcome commit together; an
+ * outcome other than continue releases the lock (locked_by, locked_at NULL, crash_count 0);
+ * complete and fail write their marker row ($workflow_completion$, or $workflow_failure$<id>
+ * naming the last error-log row of the write set), and the marker is inserted after the write
+ * set's steps (m reads s first), so ids, and the timeline, follow execution order; the applied
+ * workflows carry $2. Returns the request index, workflow id and fence of every applied write
+ * set. */
 static const char sql_write_sets[] =
     "WITH r AS ("
     "  SELECT * FROM jsonb_to_recordset($1::jsonb)"
     "    AS r(i int, id bigint, f bigint, ctx jsonb, o text, wk bigint, a int, rc jsonb,"
-    "         st jsonb, er jsonb)),"
-    " w AS ("
+    "         st jsonb, er jsonb, lz bool, lf bigint, c text, k text, q text, kw jsonb,"
+    "         op jsonb, l text)),"
+    " wu AS ("
     "  UPDATE " WF " AS w"
     "  SET context = coalesce(r.ctx, w.context),"
-    "      state = CASE r.o WHEN 'continue' THEN 'running' WHEN 'halt' THEN 'idle'"
-    "                       WHEN 'complete' THEN 'completed' WHEN 'stall' THEN 'stalled'"
-    "                       ELSE 'failed' END,"
-    "      locked_by = CASE WHEN r.o = 'continue' THEN w.locked_by END,"
-    "      locked_at = CASE WHEN r.o = 'continue' THEN w.locked_at END,"
+    "      state = " WS_STATE ","
+    "      fence = CASE WHEN r.lz THEN w.fence + 1 ELSE w.fence END,"
+    "      locked_by = CASE WHEN r.o = 'continue' THEN coalesce(r.l, w.locked_by) END,"
+    "      locked_at = CASE WHEN r.o = 'continue' AND r.lz THEN now()"
+    "                       WHEN r.o = 'continue' THEN w.locked_at END,"
+    "      started_at = coalesce(w.started_at, now()),"
     "      crash_count = CASE WHEN r.o = 'continue' THEN w.crash_count ELSE 0 END,"
-    "      next_wake_at = CASE WHEN r.o = 'halt' AND r.wk > 0"
-    "                          THEN to_timestamp(r.wk / 1000.0) END,"
+    "      next_wake_at = " WS_WAKE ","
     "      completed_at = CASE WHEN r.o = 'complete' THEN now() ELSE w.completed_at END,"
     "      attempt = CASE WHEN r.a >= 0 THEN r.a ELSE w.attempt END,"
     "      retry_counts = coalesce(r.rc, w.retry_counts),"
     "      write_token = $2,"
     "      updated_at = now()"
     "  FROM r"
-    "  WHERE w.id = r.id AND w.fence = r.f AND w.state = 'running'"
-    "  RETURNING w.id, w.context, r.i, r.o, r.st, r.er),"
+    "  WHERE w.id = r.id"
+    "    AND CASE WHEN r.lz THEN w.fence = r.lf AND w.state = 'idle' AND w.locked_by IS NULL"
+    "             ELSE w.fence = r.f AND w.state = 'running' END"
+    "  RETURNING w.id, w.fence, w.context, r.i, r.o, r.st, r.er),"
+    " wi AS ("
+    "  INSERT INTO " WF " AS w (job_class, key, queue, kwargs, options, context, state, fence,"
+    "                           locked_by, locked_at, started_at, completed_at, next_wake_at,"
+    "                           attempt, retry_counts, write_token)"
+    "  SELECT r.c, r.k, coalesce(r.q, 'default'), coalesce(r.kw, '{}'), coalesce(r.op, '{}'),"
+    "         coalesce(r.ctx, '{}'), " WS_STATE ", 1,"
+    "         CASE WHEN r.o = 'continue' THEN r.l END,"
+    "         CASE WHEN r.o = 'continue' THEN now() END,"
+    "         now(), CASE WHEN r.o = 'complete' THEN now() END, " WS_WAKE ","
+    "         greatest(r.a, 0), coalesce(r.rc, '{}'), $2"
+    "  FROM r"
+    "  WHERE r.lz AND r.lf = 0"
+    "  ORDER BY r.i"
+    "  ON CONFLICT (job_class, key) DO UPDATE"
+    "  SET queue = excluded.queue,"
+    "      kwargs = excluded.kwargs,"
+    "      options = excluded.options,"
+    "      context = excluded.context,"
+    "      state = excluded.state,"
+    "      fence = 1,"
+    "      locked_by = excluded.locked_by,"
+    "      locked_at = excluded.locked_at,"
+    "      started_at = excluded.started_at,"
+    "      completed_at = excluded.completed_at,"
+    "      next_wake_at = excluded.next_wake_at,"
+    "      attempt = excluded.attempt,"
+    "      retry_counts = excluded.retry_counts,"
+    "      write_token = $2,"
+    "      updated_at = now()"
+    "  WHERE w.fence = 0 AND w.state = 'idle' AND w.locked_by IS NULL"
+    "  RETURNING w.id, w.fence, w.context, w.job_class, w.key),"
+    " w AS ("
+    "  SELECT wu.id, wu.fence, wu.context, wu.i, wu.o, wu.st, wu.er FROM wu"
+    "  UNION ALL"
+    "  SELECT wi.id, wi.fence, wi.context, r.i, r.o, r.st, r.er"
+    "  FROM wi JOIN r ON r.lz AND r.lf = 0 AND wi.job_class = r.c AND wi.key = r.k),"
     " s AS ("
     "  INSERT INTO " LOG " AS l (workflow_id, step_name, state, attempts, metadata,"
     "                           started_at, last_executed_at, completed_at,"
@@ -211,7 +290,7 @@ static const char sql_write_sets[] =
     "      completed_at = now(),"
     "      updated_at = now()"
     "  RETURNING 1)"
-    " SELECT w.i FROM w";
+    " SELECT w.i, w.id, w.fence FROM w";
 
 /* Which of a batch's workflows carry its token, after a batch whose commit outcome is unknown
  * ($1: the token; $2: a JSON array of {"id": ..} for write sets, {"c": .., "k": ..} for run
@@ -452,6 +531,8 @@ const cf_sql_stmt cf_sql_stmts[CF_SQL_COUNT_] = {
     [CF_SQL_STEPS_BY_ID] = {"cf_steps_by_id", sql_steps_by_id, 1},
     [CF_SQL_STEPS_ALL_BY_ID] = {"cf_steps_all_by_id", sql_steps_all_by_id, 1},
     [CF_SQL_WRITE_SETS] = {"cf_write_sets", sql_write_sets, 2},
+    [CF_SQL_RUN_PEEKS] = {"cf_run_peeks", sql_run_peeks, 1},
+    [CF_SQL_STEPS_OF_PEEKS] = {"cf_steps_of_peeks", sql_steps_of_peeks, 1},
     [CF_SQL_RESOLVE] = {"cf_resolve", sql_resolve, 2},
     [CF_SQL_END_BACKEND] = {"cf_end_backend", sql_end_backend, 2},
     [CF_SQL_WF_BY_CLASS_KEY] = {"cf_wf_by_class_key", sql_wf_by_class_key, 2},

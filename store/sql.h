@@ -6,14 +6,16 @@
 #define CF_STORE_SQL_H
 
 typedef enum cf_sql_id {
-    CF_SQL_RUN_BEGINS,       /* begins jsonb [{i,c,k,q,kw,op,l,rt}], token (store/sql.c) */
-    CF_SQL_STEPS_OF_BEGINS,  /* the same begins jsonb: i, then the step columns */
-    CF_SQL_STEPS_BY_KEY,     /* class, key: steps without repetition rows (cf_store_run_begin) */
-    CF_SQL_STEPS_BY_ID,      /* workflow_id: steps without repetition rows */
-    CF_SQL_STEPS_ALL_BY_ID,  /* workflow_id: every step row */
-    CF_SQL_WRITE_SETS,       /* write sets jsonb [{i,id,f,ctx,o,wk,a,rc,st,er}], token */
-    CF_SQL_RESOLVE,          /* token, refs jsonb [{"id":..}|{"c":..,"k":..}] */
-    CF_SQL_END_BACKEND,      /* pid, application_name: a row while that backend lives */
+    CF_SQL_RUN_BEGINS,      /* begins jsonb [{i,c,k,q,kw,op,l,me,cr}], token (store/sql.c) */
+    CF_SQL_STEPS_OF_BEGINS, /* the same begins jsonb: i, then the step columns */
+    CF_SQL_STEPS_BY_KEY,    /* class, key: steps without repetition rows (cf_store_run_begin) */
+    CF_SQL_STEPS_BY_ID,     /* workflow_id: steps without repetition rows */
+    CF_SQL_STEPS_ALL_BY_ID, /* workflow_id: every step row */
+    CF_SQL_WRITE_SETS,     /* write sets jsonb [{i,id,f,ctx,o,wk,a,rc,st,er,lz,lf,c,k,q,kw,op,l}] */
+    CF_SQL_RUN_PEEKS,      /* reads jsonb [{i,c,k}]: workflow columns, then i */
+    CF_SQL_STEPS_OF_PEEKS, /* the same reads: i, then the step columns */
+    CF_SQL_RESOLVE,        /* token, refs jsonb [{"id":..}|{"c":..,"k":..}] */
+    CF_SQL_END_BACKEND,    /* pid, application_name: a row while that backend lives */
     CF_SQL_WF_BY_CLASS_KEY,  /* class, key */
     CF_SQL_WF_BY_KEY,        /* key (any class; at most 2 rows) */
     CF_SQL_WF_BY_ID,         /* id */

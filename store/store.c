@@ -168,6 +168,7 @@ void cf_store_get_stats(cf_store *s, cf_store_stats *out)
     cf_writer_stats w;
     cf_writer_get_stats(s->writer, &w);
     out->batches = w.batches;
+    out->durable_commits = w.durable_commits;
     out->write_sets = w.write_sets;
     out->reconnects = w.reconnects + atomic_load(&s->n_reconnects);
     out->unknown_outcomes = w.unknown_outcomes;
@@ -243,6 +244,18 @@ cf_status cf_store_run_begin(cf_store *s, const cf_run_begin_args *args, cf_wf_r
     memset(out, 0, sizeof *out);
     cf_op op;
     cf_status st = cf_op_encode_begin(&op, args, out);
+    if (st == CF_OK)
+        st = cf_writer_submit(s->writer, &op);
+    cf_store_set_error(s, st == CF_OK ? "" : op.err);
+    cf_op_deinit(&op);
+    return st;
+}
+
+cf_status cf_store_run_peek(cf_store *s, const cf_run_begin_args *args, cf_wf_row *out)
+{
+    memset(out, 0, sizeof *out);
+    cf_op op;
+    cf_status st = cf_op_encode_peek(&op, args, out);
     if (st == CF_OK)
         st = cf_writer_submit(s->writer, &op);
     cf_store_set_error(s, st == CF_OK ? "" : op.err);

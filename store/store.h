@@ -113,6 +113,8 @@ typedef struct cf_run_begin_args {
                                    CF_ERR_NOT_FOUND when it does not exist */
     cf_step_list *steps;        /* optional: when non-NULL and the run begins, receives what
                                    cf_store_load_steps would, read in the same round trip */
+    bool crashed;               /* the previous run died in its lazy window (a tombstone,
+                                   queue/lock.h): count it in crash_count */
 } cf_run_begin_args;
 
 /* cf_store_run_begin takes the Postgres side of a run's lock, in one statement and one commit
@@ -134,6 +136,14 @@ typedef struct cf_run_begin_args {
  * started before). */
 CF_MUST_CHECK cf_status cf_store_run_begin(cf_store *s, const cf_run_begin_args *args,
                                            cf_wf_row *out);
+
+/* cf_store_run_peek reads what a lazy begin needs (docs/healing.md, "lazy window"), writing
+ * nothing: the (args->wf_class, args->key) row into *out and, when args->steps is non-NULL and
+ * the row is idle and unlocked, its steps (as cf_store_run_begin loads them). The read rides in
+ * the writer's next batch, beside other runs' writes, so it costs no round trip and no commit of
+ * its own. CF_ERR_NOT_FOUND when there is no row; transient errors as cf_store_run_begin. */
+CF_MUST_CHECK cf_status cf_store_run_peek(cf_store *s, const cf_run_begin_args *args,
+                                          cf_wf_row *out);
 
 /* cf_store_load_steps loads every execution-log row of workflow_id except durably_repeat
  * repetition rows (`durably_repeat$<name>$<ms>`), in ONE query, on a reader connection.
@@ -171,6 +181,16 @@ typedef struct cf_ws_error {
     json_t *context;
 } cf_ws_error;
 
+/* cf_ws_lazy: the begin of a run that read its row without locking it (a lazy begin,
+ * docs/healing.md "lazy window"), joined to its first write set as a compare-and-set on the
+ * fence it read. Strings and JSON borrowed for the call. */
+typedef struct cf_ws_lazy {
+    const char *wf_class, *key, *queue, *lock_value;
+    json_t *kwargs, *options;  /* what the run ran with: stored when fence_read is 0 */
+    int64_t fence_read;        /* the row's fence when read; 0: no row (or one never begun) */
+    int64_t id_out, fence_out; /* on CF_OK: the row's id and its fence (fence_read + 1) */
+} cf_ws_lazy;
+
 /* cf_write_set: everything one run writes at one point (after a step, or at the end). All
  * pointers are borrowed for the call. */
 typedef struct cf_write_set {
@@ -184,6 +204,7 @@ typedef struct cf_write_set {
     int64_t next_wake_at_ms; /* HALT only: when it next wants to run; 0 = nothing scheduled */
     int attempt;             /* workflow-level; < 0 = unchanged */
     json_t *retry_counts;    /* workflow-level; NULL = unchanged */
+    cf_ws_lazy *lazy;        /* non-NULL: begin the run here (workflow_id and fence ignored) */
 } cf_write_set;
 
 #define CF_WS_MAX_STEPS 1000
@@ -199,7 +220,13 @@ typedef struct cf_write_set {
  * (nothing applied); CF_ERR_INVALID for a malformed write set (duplicate or marker step
  * names, FAIL without errors, too many steps) or one Postgres refused (its data, e.g. a NUL in
  * a string) — the other runs of the batch are not affected; transient errors when Postgres
- * stayed unreachable. An unknown COMMIT outcome is resolved by reading back, never assumed. */
+ * stayed unreachable. An unknown COMMIT outcome is resolved by reading back, never assumed.
+ * With ws->lazy, the run's begin is made in the same statement as the write set, by
+ * compare-and-set: the row read idle and unlocked at fence F gets fence F + 1 and the write
+ * set's state, locked by lock_value when the outcome is CONTINUE (F = 0: inserted so, or a
+ * never-begun idle row taken over); CF_ERR_CONFLICT when it changed since it was read
+ * (nothing applied). On CF_OK lazy->id_out and fence_out are set;
+ * later write sets of the run use them. */
 CF_MUST_CHECK cf_status cf_store_commit(cf_store *s, const cf_write_set *ws);
 
 /* ---- Lookups ---- */
@@ -227,6 +254,7 @@ const char *cf_store_errstr(const cf_store *s);
 /* cf_store_stats: counters since open, for logs and benchmarks. */
 typedef struct cf_store_stats {
     int64_t batches;          /* shared commits the writer made */
+    int64_t durable_commits;  /* of them, the batches that wrote (not lazy begins' reads alone) */
     int64_t write_sets;       /* run_begin + commit operations applied through them */
     int64_t reconnects;       /* connections re-established after a failure */
     int64_t unknown_outcomes; /* commits whose outcome had to be read back */

@@ -3,11 +3,13 @@
  * connection, queue, lock and batch plan, so several stores in one process never share a
  * batch. The thread owns the connection; it takes up to
  * batch_max queued requests (run begins and write sets of different runs) and applies them
- * with at most three prepared statements in one libpq pipeline: every write set of the batch
- * in ONE statement (CF_SQL_WRITE_SETS), every run begin in one (CF_SQL_RUN_BEGINS) and their
- * steps in one (CF_SQL_STEPS_OF_BEGINS), each taking the batch's requests as a JSON array. One
- * Sync ends the pipeline, so they form one implicit transaction and one commit, and every
- * caller is answered once the commit is durable. The fence is checked per row, so a stale
+ * with at most five prepared statements in one libpq pipeline: every write set of the batch
+ * in ONE statement (CF_SQL_WRITE_SETS; a write set may carry its run's lazy begin), every run
+ * begin in one (CF_SQL_RUN_BEGINS) and their steps in one
+ * (CF_SQL_STEPS_OF_BEGINS), and the reads of lazy begins (CF_SQL_RUN_PEEKS and their steps,
+ * read-only: a batch of reads alone commits nothing durable), each taking the batch's requests as a
+ * JSON array. One Sync ends the pipeline, so they form one implicit transaction and one commit, and
+ * every caller is answered once the commit is durable. The fence is checked per row, so a stale
  * write set is refused alone. A statement that Postgres refuses rolls the whole batch back;
  * the writer then applies the same requests again in isolation (one statement per request,
  * as before), where a refused statement fails only its own request and the others are sent
@@ -68,7 +70,7 @@ struct cf_writer {
     plan plan; /* the statements of the batch in flight */
     cf_log_limiter lost_log;
 
-    _Atomic int64_t n_batches, n_write_sets, n_reconnects, n_unknown;
+    _Atomic int64_t n_batches, n_commits, n_write_sets, n_reconnects, n_unknown;
 };
 
 /* Answers op: fills st/err and wakes its caller. Called with w->mu held. */
@@ -167,11 +169,13 @@ static bool plan_add(plan *p, cf_op **ops, cf_sql_id id, const size_t *idx, size
 static bool plan_build(plan *p, cf_op **ops, size_t n, bool isolated)
 {
     p->nst = p->nmembers = 0;
-    size_t commits[BATCH_CAP], begins[BATCH_CAP], nc = 0, nb = 0;
+    size_t commits[BATCH_CAP], begins[BATCH_CAP], peeks[BATCH_CAP], nc = 0, nb = 0, np = 0;
     bool steps = false;
     for (size_t i = 0; i < n; i++) {
         if (ops[i]->kind == CF_OP_COMMIT)
             commits[nc++] = i;
+        else if (ops[i]->kind == CF_OP_PEEK)
+            peeks[np++] = i;
         else
             begins[nb++] = i;
         steps = steps || (ops[i]->kind == CF_OP_BEGIN && ops[i]->begin->steps);
@@ -184,9 +188,17 @@ static bool plan_build(plan *p, cf_op **ops, size_t n, bool isolated)
             ok = plan_add(p, ops, CF_SQL_RUN_BEGINS, begins, nb);
         if (ok && nb && steps)
             ok = plan_add(p, ops, CF_SQL_STEPS_OF_BEGINS, begins, nb);
+        if (ok && np) /* read-only: they make the batch's transaction write nothing more */
+            ok = plan_add(p, ops, CF_SQL_RUN_PEEKS, peeks, np) &&
+                 plan_add(p, ops, CF_SQL_STEPS_OF_PEEKS, peeks, np);
         return ok;
     }
     for (size_t i = 0; i < n && ok; i++) {
+        if (ops[i]->kind == CF_OP_PEEK) {
+            ok = plan_add(p, ops, CF_SQL_RUN_PEEKS, &i, 1) &&
+                 plan_add(p, ops, CF_SQL_STEPS_OF_PEEKS, &i, 1);
+            continue;
+        }
         bool begin = ops[i]->kind == CF_OP_BEGIN;
         ok = plan_add(p, ops, begin ? CF_SQL_RUN_BEGINS : CF_SQL_WRITE_SETS, &i, 1);
         if (ok && begin && ops[i]->begin->steps)
@@ -249,12 +261,24 @@ static void leave_pipeline(cf_writer *w)
 
 typedef enum batch_result { BATCH_DONE, BATCH_NOT_SENT, BATCH_UNKNOWN, BATCH_ISOLATE } batch_result;
 
+/* count_batch counts a batch that committed; a durable commit unless it held only reads. */
+static void count_batch(cf_writer *w, cf_op **ops, size_t n)
+{
+    bool writes = false;
+    for (size_t i = 0; i < n && !writes; i++)
+        writes = ops[i]->kind != CF_OP_PEEK;
+    atomic_fetch_add(&w->n_batches, 1);
+    if (writes)
+        atomic_fetch_add(&w->n_commits, 1);
+}
+
 /* Answers every op of a committed batch from the statements' results. */
 static void answer_all(cf_writer *w, cf_op **ops, size_t n, plan *p, cf_op **retry, size_t *nretry)
 {
     int brow[BATCH_CAP], sfirst[BATCH_CAP], sn[BATCH_CAP];
     bool applied[BATCH_CAP];
-    PGresult *bres = NULL, *sres = NULL;
+    PGresult *bres = NULL, *sres = NULL, *pres = NULL, *psres = NULL; /* begins', peeks' */
+    count_batch(w, ops, n); /* before any answer: an answered op is its caller's again */
     for (size_t i = 0; i < n; i++) {
         brow[i] = -1;
         sfirst[i] = sn[i] = 0;
@@ -263,42 +287,59 @@ static void answer_all(cf_writer *w, cf_op **ops, size_t n, plan *p, cf_op **ret
     for (size_t k = 0; k < p->nst; k++) {
         PGresult *r = p->st[k].res;
         for (int j = 0; j < PQntuples(r); j++) {
-            int col = p->st[k].id == CF_SQL_WRITE_SETS   ? 0
-                      : p->st[k].id == CF_SQL_RUN_BEGINS ? CF_SQL_BEGIN_COL_INDEX
-                                                         : 0;
+            int col = p->st[k].id == CF_SQL_RUN_BEGINS  ? CF_SQL_BEGIN_COL_INDEX
+                      : p->st[k].id == CF_SQL_RUN_PEEKS ? CF_SQL_WF_NCOLS
+                                                        : 0;
             long i = strtol(PQgetvalue(r, j, col), NULL, 10);
             if (i < 0 || (size_t)i >= n)
                 continue;
             if (p->st[k].id == CF_SQL_WRITE_SETS) {
                 applied[i] = true;
-            } else if (p->st[k].id == CF_SQL_RUN_BEGINS) {
+                if (ops[i]->lazy) {
+                    ops[i]->lazy->id_out = cf_rows_i64(r, j, 1);
+                    ops[i]->lazy->fence_out = cf_rows_i64(r, j, 2);
+                }
+            } else if (p->st[k].id == CF_SQL_RUN_BEGINS || p->st[k].id == CF_SQL_RUN_PEEKS) {
                 brow[i] = j;
-                bres = r;
+                *(p->st[k].id == CF_SQL_RUN_BEGINS ? &bres : &pres) = r;
             } else {
                 if (sn[i]++ == 0)
                     sfirst[i] = j;
-                sres = r;
+                *(p->st[k].id == CF_SQL_STEPS_OF_BEGINS ? &sres : &psres) = r;
             }
         }
     }
     for (size_t i = 0; i < n; i++) {
         cf_op *op = ops[i];
         if (op->kind == CF_OP_COMMIT) {
-            if (!applied[i])
+            if (!applied[i] && op->lazy)
+                snprintf(op->err, sizeof op->err,
+                         "workflow %s/%s: changed since this run read it at fence %lld (another "
+                         "run began it)",
+                         op->lazy->wf_class, op->lazy->key, (long long)op->lazy->fence_read);
+            else if (!applied[i])
                 snprintf(op->err, sizeof op->err,
                          "workflow %lld: fence moved or run no longer holds it",
                          (long long)op->workflow_id);
             answer(w, op, applied[i] ? CF_OK : CF_ERR_CONFLICT, op->err);
             continue;
         }
-        PGresult *br = bres, *sr = sres;
+        bool peek = op->kind == CF_OP_PEEK;
+        PGresult *br = peek ? pres : bres, *sr = peek ? psres : sres;
         for (size_t k = 0; k < p->nst; k++) { /* the op's own statements (isolated mode) */
             if (p->st[k].n != 1 || p->members[p->st[k].first] != i)
                 continue;
-            if (p->st[k].id == CF_SQL_RUN_BEGINS)
+            if (p->st[k].id == CF_SQL_RUN_BEGINS || p->st[k].id == CF_SQL_RUN_PEEKS)
                 br = p->st[k].res;
-            else if (p->st[k].id == CF_SQL_STEPS_OF_BEGINS)
+            else if (p->st[k].id == CF_SQL_STEPS_OF_BEGINS || p->st[k].id == CF_SQL_STEPS_OF_PEEKS)
                 sr = p->st[k].res;
+        }
+        if (peek) {
+            cf_status st = brow[i] < 0 ? CF_ERR_NOT_FOUND : cf_rows_wf(br, brow[i], op->begin_out);
+            if (st == CF_OK && sr && op->begin->steps)
+                st = cf_rows_steps_range(sr, sfirst[i], sn[i], 1, op->begin->steps);
+            answer(w, op, st, st == CF_ERR_NOT_FOUND ? "no such workflow" : NULL);
+            continue;
         }
         if (brow[i] < 0 && op->begin->must_exist) {
             answer(w, op, CF_ERR_NOT_FOUND, "no such workflow (this begin may not create it)");
@@ -311,7 +352,6 @@ static void answer_all(cf_writer *w, cf_op **ops, size_t n, plan *p, cf_op **ret
         finish_begin(op, br, brow[i], sr, sfirst[i], sn[i]);
         answer(w, op, op->st, op->err);
     }
-    atomic_fetch_add(&w->n_batches, 1);
     atomic_fetch_add(&w->n_write_sets, (int64_t)n);
 }
 
@@ -446,10 +486,13 @@ static bool resolve(cf_writer *w, cf_op **ops, size_t n, const char *token, int 
     atomic_fetch_add(&w->n_unknown, 1);
     json_t *refs = json_array();
     for (size_t i = 0; refs && i < n; i++) {
-        json_t *o =
-            ops[i]->kind == CF_OP_COMMIT
-                ? json_pack("{sI}", "id", (json_int_t)ops[i]->workflow_id)
-                : json_pack("{ssss}", "c", ops[i]->begin->wf_class, "k", ops[i]->begin->key);
+        const cf_op *op = ops[i];
+        if (op->kind == CF_OP_PEEK)
+            continue; /* a read: nothing to resolve */
+        json_t *o = op->kind == CF_OP_COMMIT && !op->lazy
+                        ? json_pack("{sI}", "id", (json_int_t)op->workflow_id)
+                    : op->lazy ? json_pack("{ssss}", "c", op->lazy->wf_class, "k", op->lazy->key)
+                               : json_pack("{ssss}", "c", op->begin->wf_class, "k", op->begin->key);
         if (!o || json_array_append_new(refs, o) != 0) {
             json_decref(refs);
             refs = NULL;
@@ -465,17 +508,28 @@ static bool resolve(cf_writer *w, cf_op **ops, size_t n, const char *token, int 
         return false;
     for (size_t i = 0; i < n; i++) {
         cf_op *op = ops[i];
+        if (op->kind == CF_OP_PEEK) {
+            retry[(*nretry)++] = op; /* read again */
+            continue;
+        }
         bool applied = false;
-        for (int j = 0; j < PQntuples(r) && !applied; j++)
-            applied = op->kind == CF_OP_COMMIT
-                          ? cf_rows_i64(r, j, 0) == op->workflow_id
-                          : strcmp(PQgetvalue(r, j, 1), op->begin->wf_class) == 0 &&
-                                strcmp(PQgetvalue(r, j, 2), op->begin->key) == 0;
+        const char *rc = op->lazy ? op->lazy->wf_class : op->begin ? op->begin->wf_class : NULL;
+        const char *rk = op->lazy ? op->lazy->key : op->begin ? op->begin->key : NULL;
+        int j = 0;
+        for (; j < PQntuples(r) && !applied; j++)
+            applied =
+                op->kind == CF_OP_COMMIT && !op->lazy
+                    ? cf_rows_i64(r, j, 0) == op->workflow_id
+                    : strcmp(PQgetvalue(r, j, 1), rc) == 0 && strcmp(PQgetvalue(r, j, 2), rk) == 0;
         if (!applied) {
-            retry[(*nretry)++] = op;
+            retry[(*nretry)++] = op; /* a lazy one is sent again: its compare-and-set decides */
             continue;
         }
         if (op->kind == CF_OP_COMMIT) {
+            if (op->lazy) { /* the token proves the lazy begin and its write set committed */
+                op->lazy->id_out = cf_rows_i64(r, j - 1, 0);
+                op->lazy->fence_out = op->lazy->fence_read + 1;
+            }
             answer(w, op, CF_OK, NULL);
             continue;
         }
@@ -519,11 +573,14 @@ static bool same_workflow(const cf_op *op, cf_op **ops, size_t n)
 {
     for (size_t i = 0; i < n; i++) {
         const cf_op *o = ops[i];
-        if (o->kind != op->kind)
+        if (o->kind != op->kind || op->kind == CF_OP_PEEK) /* reads may share a batch */
             continue;
-        if (op->kind == CF_OP_COMMIT ? o->workflow_id == op->workflow_id
-                                     : strcmp(o->begin->key, op->begin->key) == 0 &&
-                                           strcmp(o->begin->wf_class, op->begin->wf_class) == 0)
+        if (op->kind == CF_OP_BEGIN ? strcmp(o->begin->key, op->begin->key) == 0 &&
+                                          strcmp(o->begin->wf_class, op->begin->wf_class) == 0
+            : o->lazy && op->lazy ? strcmp(o->lazy->key, op->lazy->key) == 0 &&
+                                        strcmp(o->lazy->wf_class, op->lazy->wf_class) == 0
+            : !o->lazy && !op->lazy ? o->workflow_id == op->workflow_id
+                                    : false)
             return true;
     }
     return false;
@@ -656,6 +713,7 @@ void cf_writer_stop(cf_writer *w)
 void cf_writer_get_stats(cf_writer *w, cf_writer_stats *out)
 {
     out->batches = atomic_load(&w->n_batches);
+    out->durable_commits = atomic_load(&w->n_commits);
     out->write_sets = atomic_load(&w->n_write_sets);
     out->reconnects = atomic_load(&w->n_reconnects);
     out->unknown_outcomes = atomic_load(&w->n_unknown);

@@ -16,7 +16,9 @@
 #include "store/pg.h"
 #include "store/store.h"
 
-typedef enum cf_op_kind { CF_OP_BEGIN, CF_OP_COMMIT } cf_op_kind;
+/* BEGIN: a durable run begin; COMMIT: a write set (maybe with a lazy begin); PEEK: the read of
+ * a lazy begin (cf_store_run_peek), carried in the batch, read-only. */
+typedef enum cf_op_kind { CF_OP_BEGIN, CF_OP_COMMIT, CF_OP_PEEK } cf_op_kind;
 
 #define CF_WRITER_BATCH_CAP 256 /* batch_max is clamped to this */
 
@@ -29,9 +31,10 @@ typedef struct cf_op {
     cf_op_kind kind;
     char *obj;                      /* owned: the request as one JSON object (store/writeset.c) */
     size_t obj_len;                 /* strlen(obj) */
-    const cf_run_begin_args *begin; /* BEGIN: the request, and where the row goes */
+    const cf_run_begin_args *begin; /* BEGIN, PEEK: the request, and where the row goes */
     cf_wf_row *begin_out;
     int64_t workflow_id; /* COMMIT: for resolving an unknown outcome */
+    cf_ws_lazy *lazy;    /* COMMIT with a lazy begin (store.h): identity in, id/fence out */
     int transient_tries;
     cf_status st;
     char err[256];
@@ -46,6 +49,7 @@ typedef struct cf_op {
 CF_MUST_CHECK cf_status cf_op_encode_begin(cf_op *op, const cf_run_begin_args *args,
                                            cf_wf_row *out);
 CF_MUST_CHECK cf_status cf_op_encode_commit(cf_op *op, const cf_write_set *ws);
+CF_MUST_CHECK cf_status cf_op_encode_peek(cf_op *op, const cf_run_begin_args *args, cf_wf_row *out);
 void cf_op_deinit(cf_op *op);
 
 typedef struct cf_writer_config {
@@ -58,7 +62,7 @@ typedef struct cf_writer_config {
 typedef struct cf_writer cf_writer; /* opaque: store/writer.c */
 
 typedef struct cf_writer_stats {
-    int64_t batches, write_sets, reconnects, unknown_outcomes; /* as in cf_store_stats */
+    int64_t batches, durable_commits, write_sets, reconnects, unknown_outcomes; /* cf_store_stats */
 } cf_writer_stats;
 
 /* cf_writer_start connects (preparing the statements) and starts the thread. On failure *out

@@ -67,7 +67,20 @@ cf_status cf_op_encode_begin(cf_op *op, const cf_run_begin_args *a, cf_wf_row *o
     rc = rc || json_object_set_new(o, "op", obj_or_empty(a->options));
     rc = rc || json_object_set_new(o, "l", json_string(a->lock_value));
     rc = rc || json_object_set_new(o, "me", json_boolean(a->must_exist));
+    rc = rc || (a->crashed && json_object_set_new(o, "cr", json_true()));
     return finish_obj(op, o, rc);
+}
+
+cf_status cf_op_encode_peek(cf_op *op, const cf_run_begin_args *a, cf_wf_row *out)
+{
+    memset(op, 0, sizeof *op);
+    op->kind = CF_OP_PEEK;
+    op->begin = a;
+    op->begin_out = out;
+    if (!valid_text(a->wf_class, 128) || !valid_text(a->key, 256))
+        return invalid(op, "a read needs a class (1-128 bytes) and a key (1-256 bytes)", NULL);
+    json_t *o = json_pack("{ssss}", "c", a->wf_class, "k", a->key);
+    return finish_obj(op, o, 0);
 }
 
 static bool is_marker(const char *name)
@@ -176,7 +189,14 @@ cf_status cf_op_encode_commit(cf_op *op, const cf_write_set *ws)
     memset(op, 0, sizeof *op);
     op->kind = CF_OP_COMMIT;
     op->workflow_id = ws->workflow_id;
-    if (ws->workflow_id <= 0 || ws->fence <= 0)
+    op->lazy = ws->lazy;
+    const cf_ws_lazy *lz = ws->lazy;
+    if (lz && (!valid_text(lz->wf_class, 128) || !valid_text(lz->key, 256) ||
+               !valid_text(lz->lock_value, 159) || (lz->queue && !valid_text(lz->queue, 64)) ||
+               lz->fence_read < 0 || (lz->kwargs && !json_is_object(lz->kwargs)) ||
+               (lz->options && !json_is_object(lz->options))))
+        return invalid(op, "lazy begin needs a class, key, lock value and fence read", NULL);
+    if ((!lz || lz->fence_read > 0) && (ws->workflow_id <= 0 || (!lz && ws->fence <= 0)))
         return invalid(op, "write set needs the workflow id and fence of its run", NULL);
     if ((unsigned)ws->outcome > CF_WS_FAIL)
         return invalid(op, "unknown write-set outcome", NULL);
@@ -189,8 +209,19 @@ cf_status cf_op_encode_commit(cf_op *op, const cf_write_set *ws)
     if (ws->retry_counts && !json_is_object(ws->retry_counts))
         return invalid(op, "retry_counts must be a JSON object", NULL);
     json_t *o = json_object();
-    int rc = !o || json_object_set_new(o, "id", json_integer(ws->workflow_id));
-    rc = rc || json_object_set_new(o, "f", json_integer(ws->fence));
+    int rc = !o || json_object_set_new(o, "id",
+                                       json_integer(lz && !lz->fence_read ? 0 : ws->workflow_id));
+    rc = rc || json_object_set_new(o, "f", json_integer(lz ? lz->fence_read + 1 : ws->fence));
+    if (lz) { /* the lazy begin, made by CF_SQL_WRITE_SETS by compare-and-set */
+        rc = rc || json_object_set_new(o, "lz", json_true());
+        rc = rc || json_object_set_new(o, "c", json_string(lz->wf_class));
+        rc = rc || json_object_set_new(o, "k", json_string(lz->key));
+        rc = rc || json_object_set_new(o, "q", json_string(lz->queue ? lz->queue : "default"));
+        rc = rc || json_object_set_new(o, "kw", obj_or_empty(lz->kwargs));
+        rc = rc || json_object_set_new(o, "op", obj_or_empty(lz->options));
+        rc = rc || json_object_set_new(o, "l", json_string(lz->lock_value));
+        rc = rc || json_object_set_new(o, "lf", json_integer(lz->fence_read));
+    }
     rc = rc || json_object_set_new(o, "o", json_string(outcome_names[ws->outcome]));
     rc = rc || (ws->outcome == CF_WS_HALT &&
                 json_object_set_new(o, "wk", json_integer(ws->next_wake_at_ms)));

@@ -43,6 +43,11 @@ const cf_config_key cf_config_keys[] = {
     {"busy-recheck", 0, "CHRONOFORGE_BUSY_RECHECK", CF_CFG_DURATION, "1s", CF_CFG_WORKER,
      "a delivery finding its workflow running becomes a continuation due this much later",
      SCAL(busy_recheck_ms)},
+    {"lazy-begin", 0, "CHRONOFORGE_LAZY_BEGIN", CF_CFG_DURATION, "2s", CF_CFG_WORKER,
+     "a run of an idle or new workflow begins with its first commit if it gets there within "
+     "this bound, far below the lease (docs/healing.md, lazy window); 0: every run begins with "
+     "a commit of its own",
+     SCAL(lazy_begin_ms)},
     {"dead-letter-cap", 0, "CHRONOFORGE_DEAD_LETTER_CAP", CF_CFG_INT, "10000", CF_CFG_ALL,
      "dead letters kept per queue (oldest dropped)", SCAL(dead_letter_cap)},
     {"batch-max", 0, "CHRONOFORGE_BATCH_MAX", CF_CFG_INT, "64", CF_CFG_WORKER,

@@ -29,6 +29,7 @@ typedef struct cf_config {
     int64_t shutdown_grace_ms;
     int64_t unknown_class_grace_ms;
     int64_t busy_recheck_ms;
+    int64_t lazy_begin_ms; /* the lazy window's bound (docs/healing.md); 0: durable begins */
     int dead_letter_cap;
     int batch_max;
     int64_t statement_timeout_ms;

@@ -414,10 +414,52 @@ static void unknown_state(cf_executor *ex, const char *queue, const char *raw, s
     REDIS_RETRY(ex, "unknown_state", cf_fetch_reschedule(ex->queue, queue, raw, len, now + delay));
 }
 
-/* run_workflow: begin in Postgres, replay, finish. */
+/* lazy_bound_ms: the lazy window's bound (docs/healing.md): the lazy-begin setting, at most a
+ * quarter of the lease; 0: every run takes the durable begin. */
+static int64_t lazy_bound_ms(const cf_executor *ex)
+{
+    int64_t b = ex->cfg->lazy_begin_ms, cap = ex->cfg->lease_ms / 4;
+    return b > cap ? cap : b;
+}
+
+/* lazy_begin decides whether this run begins lazily (docs/healing.md, "lazy window") and then
+ * fills row and steps from reads alone (no commit): true for a producer's first delivery of a
+ * workflow with no row (the run's first commit creates it) and for a delivery of an idle,
+ * unlocked workflow. Every other run takes the durable begin: a retry_workflow delivery, a
+ * lock taken over from a crash tombstone (a crash to count), a row locked by a run that never
+ * released (a crash Postgres knows), a running, stalled, failed or completed row, a failed
+ * read, and every run when the setting is 0. */
+static bool lazy_begin(cf_executor *ex, const char *queue, const cf_envelope *env, bool crashed,
+                       cf_wf_row *row, cf_step_list *steps)
+{
+    if (lazy_bound_ms(ex) <= 0 || crashed || env->retry_workflow)
+        return false;
+    cf_run_begin_args peek = {.wf_class = env->wf_class, .key = env->key, .steps = steps};
+    cf_status st = cf_store_run_peek(ex->store, &peek, row);
+    if (st == CF_ERR_NOT_FOUND && first_delivery(env)) {
+        memset(row, 0, sizeof *row);
+        snprintf(row->wf_class, sizeof row->wf_class, "%s", env->wf_class);
+        snprintf(row->key, sizeof row->key, "%s", env->key);
+        snprintf(row->queue, sizeof row->queue, "%s", queue);
+        row->state = CF_WF_RUNNING;
+        row->kwargs = env->kwargs ? json_incref(env->kwargs) : json_object();
+        row->options = env->options ? json_incref(env->options) : json_object();
+        row->context = json_object();
+        row->retry_counts = json_object();
+        if (row->kwargs && row->options && row->context && row->retry_counts)
+            return true;
+    } else if (st == CF_OK && row->state == CF_WF_IDLE && row->locked_by[0] == '\0') {
+        return true;
+    }
+    cf_wf_row_deinit(row);
+    cf_step_list_deinit(steps);
+    return false;
+}
+
+/* run_workflow: begin in Postgres (durably, or lazily with the first commit), replay, finish. */
 static void run_workflow(cf_executor *ex, const char *queue, const char *raw, size_t len,
                          cf_envelope *env, const cf_workflow_def *def, const char *token,
-                         int64_t ttl_used_ms)
+                         int64_t ttl_used_ms, bool crashed)
 {
     cf_wf_row row = {0};
     cf_step_list steps = {0};
@@ -432,9 +474,16 @@ static void run_workflow(cf_executor *ex, const char *queue, const char *raw, si
          * retry_later resumes (SPEC §4). */
         .must_exist = !first_delivery(env),
         .steps = &steps,
+        .crashed = crashed,
     }; /* a retry_workflow delivery was applied by requeue_first: now a plain begin */
     cf_log_ctx lc = {.wf_class = env->wf_class, .wf_key = env->key, .jid = env->jid};
-    cf_status st = cf_store_run_begin(ex->store, &args, &row);
+    bool lazy = lazy_begin(ex, queue, env, crashed, &row, &steps);
+    int64_t fence_read = row.fence;
+    cf_status st = lazy ? CF_OK : cf_store_run_begin(ex->store, &args, &row);
+    if (crashed)
+        cf_logkv(CF_LOG_WARN, &lc, "event=crash_counted",
+                 "the previous holder of this workflow's lock died (recovered from a dead "
+                 "worker); its run is counted as a crash");
     if (st == CF_ERR_NOT_FOUND) {
         atomic_fetch_add(&ex->stats->not_executable, 1);
         if (env->retry_workflow)
@@ -486,7 +535,8 @@ static void run_workflow(cf_executor *ex, const char *queue, const char *raw, si
     char wf_queue[65];
     snprintf(wf_queue, sizeof wf_queue, "%s", row.queue[0] ? row.queue : queue);
     cf_store_port port = cf_store_port_pg(ex->store);
-    if (cf_run_init(&run, def, &port, &row, &steps, ex->stopping, env->jid) != CF_OK) {
+    if (cf_run_init(&run, def, &port, &row, &steps, ex->stopping, env->jid) != CF_OK ||
+        (lazy && cf_run_set_lazy(&run, wf_queue, token, fence_read, lazy_bound_ms(ex)) != CF_OK)) {
         log_error("event=oom: cannot set up the run of %s/%s", env->wf_class, env->key);
         cf_run_deinit(&run);
         cf_step_list_deinit(&steps);
@@ -611,7 +661,7 @@ void cf_executor_handle(cf_executor *ex, const char *queue, const char *raw, siz
     } else if (st == CF_ERR_BUSY) {
         busy(ex, queue, raw, len, &env, &holder);
     } else if (st == CF_OK) {
-        run_workflow(ex, queue, raw, len, &env, def, token, ttl);
+        run_workflow(ex, queue, raw, len, &env, def, token, ttl, holder.crashed);
     } else {
         /* A permanent Redis refusal (e.g. a foreign value of another type at the lock key):
          * keep the envelope, with the reason, where an operator will see it. */

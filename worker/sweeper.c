@@ -213,6 +213,19 @@ static void heal_row(pass *p, const cf_wf_ref *row, bool running)
         fail(p, st);
         return;
     }
+    if (cf_lock_is_tombstone(h.value)) {
+        /* A dead worker's lock, freed by recovery (queue/lock.h): never a suspect to remove,
+         * since the next acquirer takes it over and counts the crash; the workflow is
+         * published so that one comes. */
+        cf_sweep_suspects_drop(&p->suspects, lock_id);
+        if (!running && pending(p, row)) {
+            p->st.pending++;
+            return;
+        }
+        bool ok = p->err == CF_OK && publish(p, row);
+        emit(p, running ? CF_HEAL_DEAD_HOLDER : CF_HEAL_OVERDUE, row, h.value, ok, false, 0);
+        return;
+    }
     char worker[512];
     holder_worker(h.value, worker, sizeof worker);
     cf_worker_liveness live;

@@ -154,6 +154,37 @@ static void test_sigkill_mid_step_is_resumed_by_another_worker(void **state)
     assert_int_equal(cf_e2e_ledger_count(ledger, "kill-1 step_3 "), 1);
 }
 
+/* SIGKILL inside the lazy window (docs/healing.md): Postgres never heard of the run; the
+ * recovered redelivery takes the lock over from the crash tombstone, counts the crash and
+ * completes the workflow exactly once. */
+static void test_sigkill_in_the_lazy_window_is_counted_and_resumed(void **state)
+{
+    (void)state;
+    char ledger[400], kw[600];
+    snprintf(ledger, sizeof ledger, "%s/ledger-lazy", E.dir);
+    snprintf(kw, sizeof kw, "{\"steps\": 1, \"sleep_ms\": 1500, \"ledger\": \"%s\"}", ledger);
+    const char *lazy[] = {"CHRONOFORGE_LAZY_BEGIN=10s", NULL}; /* capped at lease/4 */
+    cf_e2e_worker(&E, 0, C4, lazy);
+    cf_e2e_enqueue(&E, "Exerciser", "lazy-1", kw);
+    assert_true(cf_e2e_wait_ledger(ledger, "lazy-1 step_1 ", 1, DEADLINE_MS));
+    cf_e2e_signal(&E, 0, SIGKILL); /* mid-step, inside the window */
+    assert_int_equal(cf_e2e_wait_exit(&E, 0, 5000), 128 + SIGKILL);
+    assert_int_equal(
+        cf_e2e_sql_int(&E, "SELECT count(*) FROM chrono_forge_workflows WHERE key = $1", "lazy-1"),
+        0); /* the window: no trace in Postgres */
+    cf_e2e_worker(&E, 1, C4, lazy);
+    assert_true(cf_e2e_wait_state(&E, "lazy-1", "completed", DEADLINE_MS));
+    assert_true(cf_e2e_wait_log_events(&E, 1, "crash_counted", "key=lazy-1", 1, DEADLINE_MS));
+    cf_e2e_assert_quiet(&E, DEADLINE_MS);
+    assert_int_equal(cf_e2e_ledger_count(ledger, "lazy-1 step_1 "), 2); /* at-least-once */
+    assert_int_equal(cf_e2e_sql_int(&E,
+                                    "SELECT count(*) FROM chrono_forge_execution_logs l JOIN "
+                                    "chrono_forge_workflows w ON w.id = l.workflow_id WHERE "
+                                    "w.key = $1 AND l.step_name = '$workflow_completion$'",
+                                    "lazy-1"),
+                     1);
+}
+
 static void test_sigstopped_run_past_max_duration_is_fenced_off(void **state)
 {
     (void)state;
@@ -341,6 +372,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_second_signal_exits_at_once, setup_each,
                                         teardown_each),
         cmocka_unit_test_setup_teardown(test_sigkill_mid_step_is_resumed_by_another_worker,
+                                        setup_each, teardown_each),
+        cmocka_unit_test_setup_teardown(test_sigkill_in_the_lazy_window_is_counted_and_resumed,
                                         setup_each, teardown_each),
         cmocka_unit_test_setup_teardown(test_sigstopped_run_past_max_duration_is_fenced_off,
                                         setup_each, teardown_each),

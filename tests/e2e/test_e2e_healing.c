@@ -180,6 +180,36 @@ static void test_heal_cli_dry_run_then_heal(void **state)
     assert_true(cf_e2e_wait_state(&E, "ghost-1", "completed", DEADLINE_MS));
 }
 
+/* A crash tombstone (a dead worker's lock, freed by recovery) is not a stale lock to watch and
+ * remove: the workflow is published, the tombstone stays for the next acquirer, which counts
+ * the crash. */
+static void test_crash_tombstone_is_left_for_the_next_run(void **state)
+{
+    (void)state;
+    free(cf_e2e_sql(&E,
+                    "INSERT INTO chrono_forge_workflows (key, job_class, state, locked_by, "
+                    "locked_at, fence) VALUES ($1, 'Exerciser', 'running', "
+                    "'gone-host:1:abcdef/0123456789ab', now() - interval '1 hour', 1) "
+                    "RETURNING id",
+                    "ghost-2"));
+    char lock[200], suspects[200], out[4096];
+    snprintf(lock, sizeof lock, "%s:lock:Exerciser/ghost-2", E.prefix);
+    snprintf(suspects, sizeof suspects, "%s:sweeper:suspects", E.prefix);
+    const char *set[] = {"SET", lock, "!crashed/gone-host:1:abcdef", "PX", "60000", NULL};
+    cf_e2e_redis_int(set);
+    const char *heal[] = {getenv("CF_BIN"), "heal", NULL};
+    assert_int_equal(cf_e2e_cli(&E, out, sizeof out, heal), 0);
+    assert_non_null(strstr(out, "Exerciser/ghost-2"));
+    assert_non_null(strstr(out, "healed: 1 republished"));
+    const char *exists[] = {"EXISTS", lock, NULL};
+    assert_int_equal(cf_e2e_redis_int(exists), 1);
+    const char *watched[] = {"HEXISTS", suspects, "Exerciser/ghost-2", NULL};
+    assert_int_equal(cf_e2e_redis_int(watched), 0);
+    cf_e2e_worker(&E, 0, WORKER_ARGS, NULL);
+    assert_true(cf_e2e_wait_state(&E, "ghost-2", "completed", DEADLINE_MS));
+    assert_true(cf_e2e_wait_log_events(&E, 0, "crash_counted", "key=ghost-2", 1, DEADLINE_MS));
+}
+
 static void test_running_without_lock_is_reaped(void **state)
 {
     (void)state;
@@ -449,6 +479,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         T(test_next_wake_at_follows_the_run),
         T(test_heal_cli_dry_run_then_heal),
+        T(test_crash_tombstone_is_left_for_the_next_run),
         T(test_running_without_lock_is_reaped),
         T(test_stale_lock_from_a_rollback_is_removed),
         T(test_crash_between_release_and_publish),

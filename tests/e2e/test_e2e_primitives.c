@@ -239,7 +239,9 @@ static void test_requeue_refuses_completed_and_running(void **state)
     cf_e2e_assert_quiet(&E, DEADLINE_MS);
     assert_int_equal(cf_e2e_log_events(&E, -1, "not_executable", "key=done-1"), 0);
 
-    cf_e2e_enqueue(&E, "Exerciser", "slow-1", "{\"steps\": 1, \"sleep_ms\": 1500}");
+    /* two steps: the first one's commit makes the run known as running (its begin is lazy
+     * until then, docs/healing.md); the second keeps it running for 1.5 s */
+    cf_e2e_enqueue(&E, "Exerciser", "slow-1", "{\"steps\": 2, \"sleep_ms\": 1500}");
     assert_true(cf_e2e_wait_state(&E, "slow-1", "running", DEADLINE_MS));
     const char *req2[] = {getenv("CF_BIN"), "requeue", "slow-1", NULL};
     assert_int_equal(cf_e2e_cli(&E, out, sizeof out, req2), 1);

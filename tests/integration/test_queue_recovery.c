@@ -1,9 +1,10 @@
 // SPDX-License-Identifier: MIT
 /* tests/integration/test_queue_recovery.c: queue/heartbeat + queue/recovery against the real
  * Redis: a worker whose lease expires has its in-flight work returned and its locks freed
- * exactly once while two recoverers race (a lock re-taken by a live worker meanwhile is kept);
- * a recoverer that dies half-way leaves the rest to the next one; a worker leaving returns its
- * own stale leftovers; the heartbeat thread. */
+ * (replaced by crash tombstones, taken over once by the next acquirer, which is told of the
+ * crash) exactly once while two recoverers race (a lock re-taken by a live worker meanwhile is
+ * kept); a recoverer that dies half-way leaves the rest to the next one; a worker leaving returns
+ * its own stale leftovers; the heartbeat thread. */
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
@@ -72,7 +73,9 @@ static void make_dead_worker(cf_queue *qd, cf_queue *ql, int n)
     assert_true(cf_test_wait_for(is_dead, &d, 5000));
 }
 
-static void assert_recovered(cf_queue *q, int n)
+/* assert_recovered: n envelopes back in ready, DEAD's lock a freed (by recovery: a crash
+ * tombstone that lives a few leases; by the worker leaving: deleted), LIVE's lock b kept. */
+static void assert_recovered(cf_queue *q, int n, bool tombstone)
 {
     cf_redis *r = cf_queue_redis(q);
     const char *p = cf_queue_prefix(q);
@@ -84,7 +87,14 @@ static void assert_recovered(cf_queue *q, int n)
     assert_int_equal(cf_fetch_inflight_count(q, DEAD, "q2", &i2), CF_OK);
     assert_int_equal(i1 + i2, 0);
     cf_lock_holder h;
-    assert_int_equal(cf_lock_inspect(q, "Wf", "a", &h), CF_ERR_NOT_FOUND);
+    if (tombstone) {
+        assert_int_equal(cf_lock_inspect(q, "Wf", "a", &h), CF_OK);
+        assert_string_equal(h.value, CF_LOCK_TOMBSTONE_PREFIX DEAD);
+        assert_true(cf_lock_is_tombstone(h.value));
+        assert_true(h.pttl_ms > 0 && h.pttl_ms <= CF_RECOVERY_TOMBSTONE_LEASES * LEASE_MS);
+    } else {
+        assert_int_equal(cf_lock_inspect(q, "Wf", "a", &h), CF_ERR_NOT_FOUND);
+    }
     assert_int_equal(cf_lock_inspect(q, "Wf", "b", &h), CF_OK);
     assert_string_equal(h.value, LIVE "/run9");
     char wk[CF_KEY_MAX], hk[CF_KEY_MAX];
@@ -140,7 +150,7 @@ static void test_recovery_two_racers_recover_once(void **state)
     assert_int_equal(rc[0].stats.envelopes + rc[1].stats.envelopes, n);
     assert_int_equal(rc[0].stats.locks + rc[1].stats.locks, 1);
     assert_int_equal(rc[0].stats.skipped_locks + rc[1].stats.skipped_locks, 1);
-    assert_recovered(ql, n);
+    assert_recovered(ql, n, true);
     /* Nothing left to do for a later pass. */
     cf_recovery_stats s;
     assert_int_equal(cf_recovery_run(ql, LEASE_MS, &s), CF_OK);
@@ -167,7 +177,7 @@ static void test_recovery_leave_returns_stale_inflight_and_locks(void **state)
     assert_int_equal(s.skipped_locks, 1);
     assert_int_equal(s.workers, 0);
     assert_int_equal(cf_heartbeat_deregister(qd), CF_OK);
-    assert_recovered(ql, n);
+    assert_recovered(ql, n, false);
     /* Leaving again finds nothing. */
     assert_int_equal(cf_recovery_leave(qd, &s), CF_OK);
     assert_int_equal(s.envelopes + s.locks + s.skipped_locks, 0);
@@ -211,7 +221,7 @@ static void test_recovery_survives_a_recoverer_dying_half_way(void **state)
     assert_int_equal(s.workers, 1);
     assert_int_equal(s.envelopes, n - 1);
     assert_int_equal(s.locks, 1);
-    assert_recovered(ql, n);
+    assert_recovered(ql, n, true);
     cf_queue_free(ql);
     cf_queue_free(qd);
 }
@@ -243,6 +253,37 @@ static void test_recovery_heartbeat_thread_keeps_worker_live(void **state)
     cf_queue_free(q);
 }
 
+/* The tombstone a recovered lock leaves is taken over by the next acquirer, which is told a
+ * crash happened (so its run takes the durable begin and counts it); only one acquirer gets
+ * it, the others see a holder (busy), as a release without tombstones does. */
+static void test_recovery_tombstone_taken_over_once_and_reports_the_crash(void **state)
+{
+    (void)state;
+    char p[64];
+    cf_test_prefix(p, sizeof p);
+    cf_queue *qd = cf_test_queue_open(p, DEAD), *ql = cf_test_queue_open(p, LIVE);
+    make_dead_worker(qd, ql, 1);
+    cf_recovery_stats s;
+    assert_int_equal(cf_recovery_run(ql, LEASE_MS, &s), CF_OK);
+    assert_int_equal(s.locks, 1);
+    cf_lock_holder h;
+    assert_int_equal(cf_lock_acquire(ql, "Wf", "a", LIVE "/run10", 60000, &h), CF_OK);
+    assert_true(h.crashed);
+    assert_string_equal(h.value, LIVE "/run10");
+    assert_int_equal(cf_lock_inspect(ql, "Wf", "a", &h), CF_OK);
+    assert_string_equal(h.value, LIVE "/run10");
+    assert_true(h.pttl_ms > CF_RECOVERY_TOMBSTONE_LEASES * LEASE_MS);
+    /* a second acquirer meets the live holder, not a tombstone */
+    assert_int_equal(cf_lock_acquire(ql, "Wf", "a", LIVE "/run11", 60000, &h), CF_ERR_BUSY);
+    assert_false(h.crashed);
+    /* released normally, the next acquirer is told nothing */
+    assert_int_equal(cf_lock_release(ql, "Wf", "a", LIVE "/run10"), CF_OK);
+    assert_int_equal(cf_lock_acquire(ql, "Wf", "a", LIVE "/run12", 60000, &h), CF_OK);
+    assert_false(h.crashed);
+    cf_queue_free(ql);
+    cf_queue_free(qd);
+}
+
 int main(void)
 {
     signal(SIGPIPE, SIG_IGN);
@@ -250,6 +291,7 @@ int main(void)
         cmocka_unit_test(test_recovery_two_racers_recover_once),
         cmocka_unit_test(test_recovery_leave_returns_stale_inflight_and_locks),
         cmocka_unit_test(test_recovery_survives_a_recoverer_dying_half_way),
+        cmocka_unit_test(test_recovery_tombstone_taken_over_once_and_reports_the_crash),
         cmocka_unit_test(test_recovery_heartbeat_thread_keeps_worker_live),
     };
     cf_test_apply_filter();
