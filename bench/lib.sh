@@ -38,6 +38,7 @@ fresh_db() {
   q "$dsn" "CREATE EXTENSION IF NOT EXISTS pg_stat_statements" >/dev/null
   CHRONOFORGE_DATABASE_URL=$dsn "$cf" migrate >/dev/null
 }
+xid_now() { q "$admin" "SELECT pg_current_xact_id()::text::bigint"; }
 xact() { sleep 1.2; q "$dsn" "SELECT xact_commit FROM pg_stat_database WHERE datname = current_database()"; }
 
 # start_workers COUNT CONCURRENCY: each with --metrics-listen on a free port; PIDs in $wpids,
@@ -95,7 +96,8 @@ us_per() { awk -v t="$1" -v n="$2" -v k="$tck" 'BEGIN {printf "%.0f", t / k * 1e
 
 # throughput PROCS CONC TAG [N]: N one-step Exerciser workflows enqueued first, then the workers
 # started and timed until all are completed. Sets tp (workflows/s over the store's span from the
-# first run begin to the last completion), cpw (commits/workflow: xact_commit delta / N), walw
+# first run begin to the last completion), cpw (commits/workflow: xact_commit delta / N, the
+# read-only ones included), dcw (durable commits/workflow: write transactions, xid delta / N), walw
 # (WAL bytes/workflow: the server's pg_current_wal_lsn delta / N, every database), rpw
 # (Redis commands/workflow: INFO commandstats delta / N), rtw (Redis round trips/workflow from
 # the workers' /metrics just before they stop), hwm (VmHWM of the first worker, kB), and the CPU
@@ -107,6 +109,7 @@ throughput() {
   rcli flushall >/dev/null
   "$wf" produce "$redis_url" chronoforge default Exerciser "$3" "$n" '{"steps":1}' >/dev/null
   x0=$(xact); r0=$(redis_calls)
+  local xid0; xid0=$(xid_now)
   local lsn0; lsn0=$(q "$admin" "SELECT pg_current_wal_lsn()")
   local rpid; rpid=$(cat "$dir/redis.pid")
   local rt0; rt0=$(ticks "$rpid")
@@ -115,7 +118,7 @@ throughput() {
   start_workers "$1" "$2"
   if ! res=$("$wf" await "$dsn" Exerciser "$3" "$n" 900 2>>"$dir/await.err"); then
     stop_workers
-    tp="n/a (timeout: $(tail -1 "$dir/await.err"))"; cpw=n/a; walw=n/a; rpw=n/a; rtw=n/a; hwm=n/a; sat=n/a
+    tp="n/a (timeout: $(tail -1 "$dir/await.err"))"; cpw=n/a; dcw=n/a; walw=n/a; rpw=n/a; rtw=n/a; hwm=n/a; sat=n/a
     cpu_w=n/a; cpu_r=n/a; cpu_p=n/a; util_w=n/a; util_r=n/a; util_p=n/a; hot=n/a; busy_all=n/a
     log "throughput procs=$1 c=$2: $tp"; return
   fi
@@ -132,6 +135,9 @@ throughput() {
   span=${res#*span_s=}
   tp=$(awk -v n="$n" -v s="$span" 'BEGIN {printf "%.0f", n / s}')
   cpw=$(awk -v a="$x0" -v b="$(xact)" -v n="$n" 'BEGIN {printf "%.3f", (b - a) / n}')
+  # Write transactions: only a transaction that writes gets a transaction id, so the id delta
+  # (less the two probes' own) counts the durable commits, read-only ones left out.
+  dcw=$(awk -v a="$xid0" -v b="$(xid_now)" -v n="$n" 'BEGIN {printf "%.3f", (b - a - 1) / n}')
   walw=$(q "$admin" "SELECT round(pg_wal_lsn_diff(pg_current_wal_lsn(), '$lsn0') / $n)")
   rpw=$(awk -v a="$r0" -v b="$(redis_calls)" -v n="$n" 'BEGIN {printf "%.2f", (b - a) / n}')
   if [ -n "$trips" ]; then rtw=$(awk -v t="$trips" -v n="$n" 'BEGIN {printf "%.2f", t / n}')
