@@ -87,7 +87,10 @@ hottest_thread() {
   local p t
   for p in "$@"; do
     for t in /proc/"$p"/task/*; do
-      [ -r "$t/stat" ] && echo "$(awk '{print $14 + $15}' "$t/stat") ${t##*/} $(tr -d ' ' <"$t/comm")"
+      # a thread may end meanwhile: never a failed status (the bench runs under pipefail, set -e)
+      if [ -r "$t/stat" ]; then
+        echo "$(awk '{print $14 + $15}' "$t/stat" 2>/dev/null) ${t##*/} $(tr -d ' ' <"$t/comm" 2>/dev/null)"
+      fi
     done
   done | sort -n | tail -1
 }
