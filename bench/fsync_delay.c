@@ -37,34 +37,28 @@ static void add_delay(void)
     errno = saved;
 }
 
-int fsync(int fd)
+/* call_then_delay runs the real libc function (looked up once into *real), then the delay. */
+static int call_then_delay(int (**real)(int), const char *name, int fd)
 {
-    static int (*real)(int);
-    int rc;
-
-    if (real == NULL)
-        *(void **)&real = dlsym(RTLD_NEXT, "fsync");
-    if (real == NULL) {
+    if (*real == NULL)
+        *(void **)real = dlsym(RTLD_NEXT, name);
+    if (*real == NULL) {
         errno = ENOSYS;
         return -1;
     }
-    rc = real(fd);
+    int rc = (*real)(fd);
     add_delay();
     return rc;
+}
+
+int fsync(int fd)
+{
+    static int (*real)(int);
+    return call_then_delay(&real, "fsync", fd);
 }
 
 int fdatasync(int fd)
 {
     static int (*real)(int);
-    int rc;
-
-    if (real == NULL)
-        *(void **)&real = dlsym(RTLD_NEXT, "fdatasync");
-    if (real == NULL) {
-        errno = ENOSYS;
-        return -1;
-    }
-    rc = real(fd);
-    add_delay();
-    return rc;
+    return call_then_delay(&real, "fdatasync", fd);
 }

@@ -239,39 +239,34 @@ cf_status cf_store_read(cf_store *s, cf_sql_id id, const char *const *vals, PGre
 
 /* ---- Calls ---- */
 
+/* submit hands an encoded op (encoded: what its encoder returned) to the writer and waits;
+ * records the error for cf_store_errstr and frees the op's texts. */
+static cf_status submit(cf_store *s, cf_op *op, cf_status encoded)
+{
+    cf_status st = encoded == CF_OK ? cf_writer_submit(s->writer, op) : encoded;
+    cf_store_set_error(s, st == CF_OK ? "" : op->err);
+    cf_op_deinit(op);
+    return st;
+}
+
 cf_status cf_store_run_begin(cf_store *s, const cf_run_begin_args *args, cf_wf_row *out)
 {
     memset(out, 0, sizeof *out);
     cf_op op;
-    cf_status st = cf_op_encode_begin(&op, args, out);
-    if (st == CF_OK)
-        st = cf_writer_submit(s->writer, &op);
-    cf_store_set_error(s, st == CF_OK ? "" : op.err);
-    cf_op_deinit(&op);
-    return st;
+    return submit(s, &op, cf_op_encode_begin(&op, args, out));
 }
 
 cf_status cf_store_run_peek(cf_store *s, const cf_run_begin_args *args, cf_wf_row *out)
 {
     memset(out, 0, sizeof *out);
     cf_op op;
-    cf_status st = cf_op_encode_peek(&op, args, out);
-    if (st == CF_OK)
-        st = cf_writer_submit(s->writer, &op);
-    cf_store_set_error(s, st == CF_OK ? "" : op.err);
-    cf_op_deinit(&op);
-    return st;
+    return submit(s, &op, cf_op_encode_peek(&op, args, out));
 }
 
 cf_status cf_store_commit(cf_store *s, const cf_write_set *ws)
 {
     cf_op op;
-    cf_status st = cf_op_encode_commit(&op, ws);
-    if (st == CF_OK)
-        st = cf_writer_submit(s->writer, &op);
-    cf_store_set_error(s, st == CF_OK ? "" : op.err);
-    cf_op_deinit(&op);
-    return st;
+    return submit(s, &op, cf_op_encode_commit(&op, ws));
 }
 
 cf_status cf_store_load_steps(cf_store *s, int64_t workflow_id, cf_step_list *out)

@@ -45,14 +45,28 @@ static bool valid_text(const char *s, size_t max)
     return s && *s && strlen(s) <= max;
 }
 
-cf_status cf_op_encode_begin(cf_op *op, const cf_run_begin_args *a, cf_wf_row *out)
+/* start_row_op fills what a begin and a lazy begin's read share (the request, where the row
+ * goes) and checks the workflow's identity; what names the request in the message. */
+static cf_status start_row_op(cf_op *op, cf_op_kind kind, const cf_run_begin_args *a,
+                              cf_wf_row *out, const char *what)
 {
     memset(op, 0, sizeof *op);
-    op->kind = CF_OP_BEGIN;
+    op->kind = kind;
     op->begin = a;
     op->begin_out = out;
-    if (!valid_text(a->wf_class, 128) || !valid_text(a->key, 256))
-        return invalid(op, "run begin needs a class (1-128 bytes) and a key (1-256 bytes)", NULL);
+    if (!valid_text(a->wf_class, 128) || !valid_text(a->key, 256)) {
+        snprintf(op->err, sizeof op->err, "%s needs a class (1-128 bytes) and a key (1-256 bytes)",
+                 what);
+        return CF_ERR_INVALID;
+    }
+    return CF_OK;
+}
+
+cf_status cf_op_encode_begin(cf_op *op, const cf_run_begin_args *a, cf_wf_row *out)
+{
+    cf_status st = start_row_op(op, CF_OP_BEGIN, a, out, "run begin");
+    if (st != CF_OK)
+        return st;
     if (!valid_text(a->lock_value, 159))
         return invalid(op, "run begin needs a lock value (1-159 bytes)", NULL);
     if (a->queue && !valid_text(a->queue, 64))
@@ -73,12 +87,9 @@ cf_status cf_op_encode_begin(cf_op *op, const cf_run_begin_args *a, cf_wf_row *o
 
 cf_status cf_op_encode_peek(cf_op *op, const cf_run_begin_args *a, cf_wf_row *out)
 {
-    memset(op, 0, sizeof *op);
-    op->kind = CF_OP_PEEK;
-    op->begin = a;
-    op->begin_out = out;
-    if (!valid_text(a->wf_class, 128) || !valid_text(a->key, 256))
-        return invalid(op, "a read needs a class (1-128 bytes) and a key (1-256 bytes)", NULL);
+    cf_status st = start_row_op(op, CF_OP_PEEK, a, out, "a read");
+    if (st != CF_OK)
+        return st;
     json_t *o = json_pack("{ssss}", "c", a->wf_class, "k", a->key);
     return finish_obj(op, o, 0);
 }

@@ -24,7 +24,7 @@ if [ -z "$old" ]; then
       "set CF_UPGRADE_OLD_BIN to a keyspace v1 build of chronoforge" >&2
     exit 2
   fi
-  scratch=$(mktemp -d /tmp/chronoforge-v1.XXXXXX)
+  scratch=$(mktemp -d "${TMPDIR:-/tmp}/chronoforge-v1.XXXXXX")
   git -C "$root" archive "$V1_COMMIT" | tar -x -C "$scratch"
   echo "upgrade: building the v1 worker ($V1_COMMIT) in $scratch" >&2
   make -C "$scratch" --no-print-directory MODE=release -j2 bin >"$scratch/build.log" 2>&1 ||
