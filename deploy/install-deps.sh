@@ -10,7 +10,7 @@ PACKAGES=(
   redis-server redis-tools postgresql-15 postgresql-client-15
   ruby ruby-redis ruby-msgpack ruby-minitest python3 python3-redis python3-msgpack
   clang clang-format shellcheck valgrind libclang-rt-14-dev
-  libmicrohttpd-dev prometheus
+  libmicrohttpd-dev prometheus tzdata
 )
 
 # `--bench` adds what only `make bench` needs: the peers it compares against (Sidekiq from
