@@ -58,14 +58,9 @@ static bool redis_ready(const cf_config *cfg, char *why, size_t cap)
 static bool postgres_ready(const cf_config *cfg, char *why, size_t cap)
 {
     cf_error err = {0};
-    int v = cf_store_schema_version(cfg->database_url, &err);
-    if (v < 0) {
+    int v;
+    if (cf_store_schema_check(cfg->database_url, &v, &err) != CF_OK) {
         snprintf(why, cap, "postgres: %s", err.msg);
-        return false;
-    }
-    if (v != CF_SCHEMA_VERSION) {
-        snprintf(why, cap, "postgres: schema version %d, this binary needs %d (run migrate)", v,
-                 CF_SCHEMA_VERSION);
         return false;
     }
     return true;

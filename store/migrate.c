@@ -33,6 +33,28 @@
 #define SQL_VERSION       "SELECT coalesce(max(version), 0) FROM chronoforge_schema_migrations"
 #define SQL_HAS_REVISIONS "SELECT to_regclass('chronoforge_schema_revisions') IS NOT NULL"
 #define SQL_REVISION      "SELECT coalesce(max(revision), 0) FROM chronoforge_schema_revisions"
+#define SQL_HAS_CHANGES   "SELECT to_regclass('chronoforge_schema_changes') IS NOT NULL"
+#define SQL_CHANGE        "SELECT coalesce(max(version), 0) FROM chronoforge_schema_changes"
+
+/* The oldest binary version that runs on the applied migrations newer than $1 (a binary's
+ * CF_SCHEMA_VERSION): each change's runs_from, and, for a migration recorded only in the
+ * first table (a version newer than $1 without a change row), its own version. 0 when nothing
+ * is newer. Needs chronoforge_schema_changes. */
+#define SQL_NEWER_NEEDS                                                                            \
+    "SELECT coalesce(max(n.needs), 0) FROM ("                                                      \
+    "  SELECT c.runs_from AS needs FROM chronoforge_schema_changes c WHERE c.version > $1::int"    \
+    "  UNION ALL"                                                                                  \
+    "  SELECT m.version FROM chronoforge_schema_migrations m"                                      \
+    "  WHERE m.version > $1::int"                                                                  \
+    "    AND NOT EXISTS (SELECT 1 FROM chronoforge_schema_changes c WHERE c.version = m.version)"  \
+    ") n"
+
+/* From version 3 on, every migration is recorded here with the oldest binary version that
+ * still runs on the schema it leaves (see `migration` below); created by the first of them. */
+#define SQL_CHANGES_TABLE                                                                          \
+    "CREATE TABLE IF NOT EXISTS chronoforge_schema_changes (version int PRIMARY KEY,"              \
+    " name text NOT NULL, runs_from int NOT NULL, applied_at timestamptz NOT NULL DEFAULT now());" \
+    "COMMENT ON TABLE chronoforge_schema_changes IS 'chronoforge schema changes'"
 
 /* Every chrono_forge_* table that exists without chronoforge's comment, with its state type. */
 #define SQL_FOREIGN                                                                                \
@@ -40,7 +62,7 @@
     " WHERE a.attrelid = c.oid AND a.attname = 'state' AND NOT a.attisdropped), '')"               \
     " FROM pg_class c WHERE c.relname IN ('chrono_forge_workflows',"                               \
     " 'chrono_forge_execution_logs', 'chrono_forge_error_logs', 'chronoforge_schema_migrations',"  \
-    " 'chronoforge_schema_revisions')"                                                             \
+    " 'chronoforge_schema_revisions', 'chronoforge_schema_changes')"                               \
     " AND c.relkind IN ('r', 'p', 'v', 'm', 'f') AND pg_table_is_visible(c.oid)"                   \
     " AND coalesce(obj_description(c.oid, 'pg_class'), '') NOT LIKE 'chronoforge schema%'"         \
     " ORDER BY c.relname"
@@ -48,6 +70,9 @@
 #define SQL_RECORD "INSERT INTO chronoforge_schema_migrations (version, name) VALUES ($1::int, $2)"
 #define SQL_RECORD_REVISION                                                                        \
     "INSERT INTO chronoforge_schema_revisions (revision, name) VALUES ($1::int, $2)"
+#define SQL_RECORD_CHANGE                                                                          \
+    "INSERT INTO chronoforge_schema_changes (version, name, runs_from) VALUES ($1::int, $2, "      \
+    "$3::int)"
 
 #define SQL_MIGRATION_1                                                                            \
     "CREATE TABLE chronoforge_schema_migrations (version int PRIMARY KEY, name text NOT NULL,"     \
@@ -137,17 +162,28 @@
     " USING brin (created_at);"                                                                    \
     "ALTER TABLE chrono_forge_workflows SET (fillfactor = 85);"
 
+/* Where a migration is recorded, which decides which binaries keep running on its schema (a
+ * binary reads the tables it knows, SPEC §3 "Which binaries run on a schema"):
+ *   MIGRATION: chronoforge_schema_migrations: binaries older than it refuse it (version 1);
+ *   REVISION:  chronoforge_schema_revisions: version 1 binaries run on it (version 2 only);
+ *   CHANGE:    chronoforge_schema_changes with runs_from, from version 3 on: binaries of version
+ *              runs_from and later run on it; when runs_from > 2 it is also recorded in
+ *              chronoforge_schema_migrations, so that binaries of versions 1 and 2, which do not
+ *              read the changes table, refuse it too. */
+typedef enum migration_record { RECORD_MIGRATION, RECORD_REVISION, RECORD_CHANGE } migration_record;
+
 typedef struct migration {
     int version;
     const char *name;
     const char *sql;
-    bool revision; /* older binaries run on it: recorded in chronoforge_schema_revisions */
+    migration_record record;
+    int runs_from; /* CHANGE: the oldest binary version that runs on the schema it leaves */
 } migration;
 
 static const migration migrations[] = {
-    {1, "create workflows, execution logs, error logs", SQL_MIGRATION_1, false},
+    {1, "create workflows, execution logs, error logs", SQL_MIGRATION_1, RECORD_MIGRATION, 1},
     {2, "log FKs become delete triggers; fewer, partial and BRIN indexes; fillfactor 85",
-     SQL_MIGRATION_2, true},
+     SQL_MIGRATION_2, RECORD_REVISION, 1},
 };
 #define NMIGRATIONS ((int)(sizeof migrations / sizeof migrations[0]))
 
@@ -272,10 +308,60 @@ static int read_version(PGconn *c, int64_t timeout_ms, char *errbuf, size_t errc
         v < 0 ? -1 : query_int(c, (sql_text){SQL_HAS_REVISIONS}, timeout_ms, errbuf, errcap, st);
     int rev = has_rev > 0 ? query_int(c, (sql_text){SQL_REVISION}, timeout_ms, errbuf, errcap, st)
                           : has_rev;
-    if (v < 0 || rev < 0)
+    int has_chg =
+        rev < 0 ? -1 : query_int(c, (sql_text){SQL_HAS_CHANGES}, timeout_ms, errbuf, errcap, st);
+    int chg = has_chg > 0 ? query_int(c, (sql_text){SQL_CHANGE}, timeout_ms, errbuf, errcap, st)
+                          : has_chg;
+    if (v < 0 || rev < 0 || chg < 0)
         return -1;
     *st = CF_OK;
-    return v > rev ? v : rev;
+    int max = v > rev ? v : rev;
+    return max > chg ? max : chg;
+}
+
+/* The oldest binary version that runs on the applied migrations newer than this binary's
+ * (SQL_NEWER_NEEDS): CF_SCHEMA_VERSION or less when this binary runs on schema version v; -1
+ * with errbuf and *st set when a query failed. */
+static int newer_needs(PGconn *c, int v, int64_t timeout_ms, char *errbuf, size_t errcap,
+                       cf_status *st)
+{
+    if (v <= CF_SCHEMA_VERSION)
+        return 0;
+    int has = query_int(c, (sql_text){SQL_HAS_CHANGES}, timeout_ms, errbuf, errcap, st);
+    if (has <= 0)
+        return has < 0 ? -1 : v; /* newer, and recorded only where older binaries refuse it */
+    char mine[16];
+    snprintf(mine, sizeof mine, "%d", CF_SCHEMA_VERSION);
+    const char *vals[] = {mine};
+    PGresult *r = migrate_query(c, SQL_NEWER_NEEDS, 1, vals, timeout_ms, errbuf, errcap);
+    if (!r || PQresultStatus(r) != PGRES_TUPLES_OK || PQntuples(r) != 1) {
+        if (r)
+            set_msg(errbuf, errcap, "postgres: ", PQerrorMessage(c));
+        PQclear(r);
+        *st = CF_ERR_IO;
+        return -1;
+    }
+    int needs = (int)strtol(PQgetvalue(r, 0, 0), NULL, 10);
+    PQclear(r);
+    return needs;
+}
+
+/* Whether this binary runs on schema version v (needs: newer_needs): CF_OK, or CF_ERR_STATE
+ * with the reason in errbuf. */
+static cf_status judge(int v, int needs, char *errbuf, size_t errcap)
+{
+    if (v < CF_SCHEMA_VERSION)
+        snprintf(errbuf, errcap,
+                 "database schema version is %d, this binary needs %d: run `chronoforge migrate`",
+                 v, CF_SCHEMA_VERSION);
+    else if (needs > CF_SCHEMA_VERSION)
+        snprintf(errbuf, errcap,
+                 "database schema version %d needs binaries of schema version %d or later; this "
+                 "binary's is %d: upgrade it",
+                 v, needs, CF_SCHEMA_VERSION);
+    else
+        return CF_OK;
+    return CF_ERR_STATE;
 }
 
 static bool exec_ok(PGconn *c, sql_text q, char *errbuf, size_t errcap)
@@ -289,6 +375,37 @@ static bool exec_ok(PGconn *c, sql_text q, char *errbuf, size_t errcap)
         set_msg(errbuf, errcap, "postgres: ", PQerrorMessage(c));
     PQclear(r);
     return ok;
+}
+
+/* Runs one recording statement; false with errbuf set when it failed. */
+static bool record_in(PGconn *c, sql_text q, int nparams, const char *const *vals, char *errbuf,
+                      size_t errcap)
+{
+    PGresult *r = migrate_query(c, q.sql, nparams, vals, 0, errbuf, errcap);
+    bool ok = r && PQresultStatus(r) == PGRES_COMMAND_OK;
+    if (r && !ok)
+        set_msg(errbuf, errcap, "postgres: ", PQerrorMessage(c));
+    PQclear(r);
+    return ok;
+}
+
+/* Records migration m where its kind says (see `migration`). */
+static bool record(PGconn *c, const migration *m, char *errbuf, size_t errcap)
+{
+    char ver[16], from[16];
+    snprintf(ver, sizeof ver, "%d", m->version);
+    snprintf(from, sizeof from, "%d", m->runs_from);
+    const char *vals[] = {ver, m->name, from};
+    switch (m->record) {
+    case RECORD_MIGRATION:
+        return record_in(c, (sql_text){SQL_RECORD}, 2, vals, errbuf, errcap);
+    case RECORD_REVISION:
+        return record_in(c, (sql_text){SQL_RECORD_REVISION}, 2, vals, errbuf, errcap);
+    case RECORD_CHANGE:
+        return record_in(c, (sql_text){SQL_RECORD_CHANGE}, 3, vals, errbuf, errcap) &&
+               (m->runs_from <= 2 || record_in(c, (sql_text){SQL_RECORD}, 2, vals, errbuf, errcap));
+    }
+    return false;
 }
 
 /* Applies migration m unless another process already did; *did says whether this call did. */
@@ -308,18 +425,11 @@ static cf_status apply_one(PGconn *c, const migration *m, bool *did, char *errbu
         return st;
     }
     st = CF_ERR_IO;
+    if (m->record == RECORD_CHANGE && !exec_ok(c, (sql_text){SQL_CHANGES_TABLE}, errbuf, errcap))
+        goto rollback;
     if (!exec_ok(c, (sql_text){m->sql}, errbuf, errcap))
         goto rollback;
-    char ver[16];
-    snprintf(ver, sizeof ver, "%d", m->version);
-    const char *vals[] = {ver, m->name};
-    PGresult *r = m->revision ? migrate_query(c, SQL_RECORD_REVISION, 2, vals, 0, errbuf, errcap)
-                              : migrate_query(c, SQL_RECORD, 2, vals, 0, errbuf, errcap);
-    bool ok = r && PQresultStatus(r) == PGRES_COMMAND_OK;
-    if (r && !ok)
-        set_msg(errbuf, errcap, "postgres: ", PQerrorMessage(c));
-    PQclear(r);
-    if (!ok)
+    if (!record(c, m, errbuf, errcap))
         goto rollback;
     if (!exec_ok(c, (sql_text){"COMMIT"}, errbuf, errcap))
         return CF_ERR_IO;
@@ -352,11 +462,10 @@ static cf_status migrate_counted(const char *dsn, int target, int *applied, char
     if (!c)
         return st;
     int v = read_version(c, 0, errbuf, errcap, &st);
-    if (v > CF_SCHEMA_VERSION) {
-        if (errbuf && errcap)
-            snprintf(errbuf, errcap, "database schema version %d is newer than this binary's %d", v,
-                     CF_SCHEMA_VERSION);
-        st = CF_ERR_STATE;
+    if (v > CF_SCHEMA_VERSION) { /* nothing to apply; refused unless this binary runs on it */
+        int needs = newer_needs(c, v, 0, errbuf, errcap, &st);
+        if (needs >= 0)
+            st = judge(v, needs, errbuf, errcap);
     }
     for (int i = 0; st == CF_OK && i < NMIGRATIONS; i++) {
         if (migrations[i].version <= v || migrations[i].version > target)
@@ -394,6 +503,24 @@ cf_status cf_store_migrate_counted(const char *dsn, int *applied, cf_error *err)
 cf_status cf_store_migrate(const char *dsn, cf_error *err)
 {
     return cf_store_migrate_counted(dsn, NULL, err);
+}
+
+cf_status cf_store_schema_check(const char *dsn, int *version, cf_error *err)
+{
+    char why[512] = "";
+    cf_status st = CF_OK;
+    *version = -1;
+    PGconn *c = connect_quiet(dsn, CHECK_TIMEOUT_MS, why, sizeof why, &st);
+    int v = c ? read_version(c, CHECK_TIMEOUT_MS, why, sizeof why, &st) : -1;
+    int needs = v >= 0 ? newer_needs(c, v, CHECK_TIMEOUT_MS, why, sizeof why, &st) : -1;
+    PQfinish(c);
+    if (needs >= 0) {
+        *version = v;
+        st = judge(v, needs, why, sizeof why);
+    }
+    if (st != CF_OK)
+        fail_to(err, st, why);
+    return st;
 }
 
 int cf_store_schema_version(const char *dsn, cf_error *err)

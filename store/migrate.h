@@ -18,8 +18,8 @@
  * Errors, with a one-line reason in err->msg (err may be NULL; never a password):
  * CF_ERR_STATE when a chrono_forge_* table exists that this tool did not create (for example a
  * Ruby ChronoForge database, whose state column is an integer) or the database's schema is
- * newer than this binary; CF_ERR_UNAVAILABLE when the server cannot be reached; CF_ERR_IO on a
- * failed statement. Blocks. */
+ * newer than this binary and not one it runs on (a newer one it runs on is left as it is);
+ * CF_ERR_UNAVAILABLE when the server cannot be reached; CF_ERR_IO on a failed statement. Blocks. */
 CF_MUST_CHECK cf_status cf_store_migrate(const char *dsn, cf_error *err);
 
 /* cf_store_migrate_counted is cf_store_migrate that also reports how many migrations this call
@@ -31,6 +31,14 @@ CF_MUST_CHECK cf_status cf_store_migrate_counted(const char *dsn, int *applied, 
  * the upgrade of its data. A database already past `version` is left as it is. */
 CF_MUST_CHECK cf_status cf_store_migrate_to(const char *dsn, int version, int *applied,
                                             cf_error *err);
+
+/* cf_store_schema_check says whether this binary runs on the schema at dsn: CF_OK when its
+ * version is CF_SCHEMA_VERSION, or newer and every newer migration was recorded as one that
+ * binaries of this version still run on (SPEC §3, "Which binaries run on a schema").
+ * *version receives the applied version (-1 when it could not be read). CF_ERR_STATE with a
+ * one-line reason in err when the schema is older (run migrate), newer and not for this binary,
+ * or foreign; CF_ERR_UNAVAILABLE / CF_ERR_IO when Postgres could not be read. Blocks. */
+CF_MUST_CHECK cf_status cf_store_schema_check(const char *dsn, int *version, cf_error *err);
 
 /* cf_store_schema_version reads the applied schema version through dsn: 0 when none, -1 with
  * err (may be NULL) filled when the database cannot be read or holds foreign tables (err->code

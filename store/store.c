@@ -92,15 +92,9 @@ cf_status cf_store_open(const cf_store_config *cfg, cf_store **out, cf_error *er
         return cf_error_set(err, "bad_value", "store",
                             "store: max_connections must be >= 2, timeouts >= 0");
     cf_error why = {0};
-    int v = cf_store_schema_version(cfg->dsn, &why);
-    if (v != CF_SCHEMA_VERSION) {
-        cf_status st =
-            v < 0 && strcmp(why.code, "unavailable") == 0 ? CF_ERR_UNAVAILABLE : CF_ERR_STATE;
-        if (v >= 0)
-            snprintf(why.msg, sizeof why.msg,
-                     "database schema version is %d, this binary needs %d: run `chronoforge "
-                     "migrate`",
-                     v, CF_SCHEMA_VERSION);
+    int v;
+    if (cf_store_schema_check(cfg->dsn, &v, &why) != CF_OK) {
+        cf_status st = strcmp(why.code, "unavailable") == 0 ? CF_ERR_UNAVAILABLE : CF_ERR_STATE;
         set_error(err, st, why.msg);
         return st;
     }

@@ -301,6 +301,61 @@ static void test_migrate_to_an_unknown_version_is_refused(void **state)
     assert_non_null(strstr(err.msg, "no schema version"));
 }
 
+/* A store, the readiness probe's check and migrate agree on which schemas this binary runs on:
+ * its own; a newer one whose newer migrations all say binaries of this version run on them;
+ * never an older one, a newer one that needs a newer binary, or one newer than this binary in
+ * the first table only (what binaries of versions 1 and 2 read). */
+static void test_binaries_run_on_newer_schemas_that_say_so(void **state)
+{
+    (void)state;
+    char dsn[512];
+    cf_test_fresh_database(dsn, sizeof dsn);
+    cf_error err = {0};
+    int v = 0;
+    assert_int_equal(cf_store_migrate_to(dsn, 1, NULL, &err), CF_OK);
+    assert_int_equal(cf_store_schema_check(dsn, &v, &err), CF_ERR_STATE);
+    assert_int_equal(v, 1);
+    assert_non_null(strstr(err.msg, "run `chronoforge migrate`"));
+    assert_int_equal(cf_store_migrate(dsn, &err), CF_OK);
+    assert_int_equal(cf_store_schema_check(dsn, &v, &err), CF_OK);
+    assert_int_equal(v, CF_SCHEMA_VERSION);
+    /* a newer release's change that binaries of this version run on */
+    char q[512];
+    exec_sql(dsn, "CREATE TABLE IF NOT EXISTS chronoforge_schema_changes (version int PRIMARY KEY,"
+                  " name text NOT NULL, runs_from int NOT NULL, applied_at timestamptz NOT NULL"
+                  " DEFAULT now());"
+                  "COMMENT ON TABLE chronoforge_schema_changes IS 'chronoforge schema changes'");
+    snprintf(q, sizeof q,
+             "INSERT INTO chronoforge_schema_changes (version, name, runs_from) VALUES (%d, "
+             "'newer', %d)",
+             CF_SCHEMA_VERSION + 1, CF_SCHEMA_VERSION);
+    exec_sql(dsn, q);
+    assert_int_equal(cf_store_schema_check(dsn, &v, &err), CF_OK);
+    assert_int_equal(v, CF_SCHEMA_VERSION + 1);
+    cf_store *s = NULL;
+    cf_store_config cfg = {.dsn = dsn};
+    assert_int_equal(cf_store_open(&cfg, &s, &err), CF_OK);
+    cf_store_close(s);
+    int applied = -1;
+    assert_int_equal(cf_store_migrate_counted(dsn, &applied, &err), CF_OK);
+    assert_int_equal(applied, 0);
+    /* the same change needing binaries newer than this one */
+    exec_sql(dsn, "UPDATE chronoforge_schema_changes SET runs_from = runs_from + 1");
+    assert_int_equal(cf_store_schema_check(dsn, &v, &err), CF_ERR_STATE);
+    assert_non_null(strstr(err.msg, "upgrade it"));
+    assert_int_equal(cf_store_open(&cfg, &s, &err), CF_ERR_STATE);
+    assert_null(s);
+    assert_int_equal(cf_store_migrate(dsn, &err), CF_ERR_STATE);
+    /* a newer version in the first table without a change row: older binaries refuse it */
+    exec_sql(dsn, "DELETE FROM chronoforge_schema_changes");
+    snprintf(q, sizeof q,
+             "INSERT INTO chronoforge_schema_migrations (version, name) VALUES (%d, 'newer')",
+             CF_SCHEMA_VERSION + 1);
+    exec_sql(dsn, q);
+    assert_int_equal(cf_store_schema_check(dsn, &v, &err), CF_ERR_STATE);
+    assert_int_equal(v, CF_SCHEMA_VERSION + 1);
+}
+
 static void test_migrate_refuses_foreign_table(void **state)
 {
     (void)state;
@@ -346,6 +401,7 @@ int main(void)
         cmocka_unit_test(test_migrate_upgrades_a_populated_v1_database),
         cmocka_unit_test(test_migrate_to_an_unknown_version_is_refused),
         cmocka_unit_test(test_store_sessions_never_jit),
+        cmocka_unit_test(test_binaries_run_on_newer_schemas_that_say_so),
         cmocka_unit_test(test_migrate_refuses_foreign_table),
         cmocka_unit_test(test_migrate_bad_dsn_and_no_password_in_errors),
     };
