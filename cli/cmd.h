@@ -13,6 +13,7 @@ int cf_cli_cmd_dead(int argc, char **argv);
 int cf_cli_cmd_migrate(int argc, char **argv);
 int cf_cli_cmd_config(int argc, char **argv);
 int cf_cli_cmd_heal(int argc, char **argv);
+int cf_cli_cmd_cleanup(int argc, char **argv);
 int cf_cli_cmd_classes(int argc, char **argv);
 int cf_cli_cmd_workers(int argc, char **argv);
 int cf_cli_cmd_health(int argc, char **argv);

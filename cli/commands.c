@@ -26,5 +26,7 @@ const cf_cli_command cf_cli_commands[] = {
      cf_cli_cmd_health},
     {"heal", "one healing pass: republish what the store says is stranded (--dry-run)",
      cf_cli_cmd_heal},
+    {"cleanup", "delete finished workflows older than --older-than, with their logs",
+     cf_cli_cmd_cleanup},
     {NULL, NULL, NULL},
 };

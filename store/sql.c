@@ -524,6 +524,39 @@ static const char sql_resumable[] =
     " ORDER BY w.id LIMIT $6";
 // clang-format on
 
+/* ---- Retention (store/retention.h) ---- */
+
+/* Which workflows retention may delete: in one of the states $2 (a text array of finished
+ * states), entered (completed_at, else updated_at) before $1 (Unix ms). created_at < $1 is
+ * implied (a workflow finishes after it is created) and written out so that the BRIN index on
+ * created_at can narrow a scan to the old part of the table (docs/indexes.md, "Retention"). */
+#define CLEANUP_MATCH                                                                              \
+    " w.created_at < to_timestamp($1::bigint / 1000.0)"                                            \
+    " AND w.state = ANY ($2::text[])"                                                              \
+    " AND coalesce(w.completed_at, w.updated_at) < to_timestamp($1::bigint / 1000.0)"
+
+/* One batch: at most $3 of those workflows deleted, their execution and error logs with them
+ * (the statement-level delete trigger, in the same statement). Guarantees: a row another
+ * transaction holds is skipped, never waited for (SKIP LOCKED), so retention never blocks a
+ * run, a requeue or another retention batch, and two workers' batches delete disjoint rows;
+ * one short transaction per batch. Returns how many were deleted. */
+// clang-format off
+static const char sql_cleanup[] =
+    "WITH doomed AS ("
+    "  SELECT w.id FROM " WF " w"
+    "  WHERE" CLEANUP_MATCH
+    "  ORDER BY w.id"
+    "  LIMIT $3"
+    "  FOR UPDATE SKIP LOCKED),"
+    " deleted AS ("
+    "  DELETE FROM " WF " w USING doomed d WHERE w.id = d.id RETURNING 1)"
+    " SELECT count(*) FROM deleted";
+
+/* How many workflows a cleanup would delete (a dry run). Read-only. */
+static const char sql_cleanup_count[] =
+    "SELECT count(*) FROM " WF " w WHERE" CLEANUP_MATCH;
+// clang-format on
+
 const cf_sql_stmt cf_sql_stmts[CF_SQL_COUNT_] = {
     [CF_SQL_RUN_BEGINS] = {"cf_run_begins", sql_run_begins, 2},
     [CF_SQL_STEPS_OF_BEGINS] = {"cf_steps_of_begins", sql_steps_of_begins, 1},
@@ -549,5 +582,7 @@ const cf_sql_stmt cf_sql_stmts[CF_SQL_COUNT_] = {
     [CF_SQL_SWEEP_OVERDUE] = {"cf_sweep_overdue", sql_sweep_overdue, 2},
     [CF_SQL_SWEEP_RUNNING] = {"cf_sweep_running", sql_sweep_running, 2},
     [CF_SQL_REQUEUE] = {"cf_requeue", sql_requeue, 6},
+    [CF_SQL_CLEANUP] = {"cf_cleanup", sql_cleanup, 3},
+    [CF_SQL_CLEANUP_COUNT] = {"cf_cleanup_count", sql_cleanup_count, 2},
     [CF_SQL_RESUMABLE] = {"cf_resumable", sql_resumable, 6},
 };

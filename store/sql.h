@@ -31,6 +31,8 @@ typedef enum cf_sql_id {
     CF_SQL_SWEEP_RUNNING,    /* after_id, limit */
     CF_SQL_REQUEUE,          /* class, key, ms, by, reason, job_id (store/requeue.c) */
     CF_SQL_RESUMABLE,        /* state, class, error class, older ms, after_id, limit */
+    CF_SQL_CLEANUP,          /* finished before ms, states text[], limit (store/retention.c) */
+    CF_SQL_CLEANUP_COUNT,    /* finished before ms, states text[] */
     CF_SQL_COUNT_
 } cf_sql_id;
 

@@ -52,6 +52,39 @@ bool cf_wf_state_retryable(cf_wf_state st)
     return wf_valid(st) && wf_states[st].requeueable;
 }
 
+bool cf_wf_state_finished(cf_wf_state st)
+{
+    return st == CF_WF_COMPLETED || st == CF_WF_FAILED;
+}
+
+bool cf_wf_states_parse_csv(const char *csv, cf_wf_state *out, size_t cap, size_t *n,
+                            const char **bad)
+{
+    *n = 0;
+    for (const char *p = csv; p && *p;) {
+        size_t len = strcspn(p, ",");
+        char name[32];
+        cf_wf_state st = CF_WF_UNKNOWN;
+        if (len < sizeof name) {
+            memcpy(name, p, len);
+            name[len] = '\0';
+            st = cf_wf_state_parse(name);
+        }
+        for (size_t i = 0; st != CF_WF_UNKNOWN && i < *n; i++)
+            if (out[i] == st)
+                st = CF_WF_UNKNOWN; /* a repeat */
+        if (st == CF_WF_UNKNOWN || *n == cap) {
+            *bad = p;
+            return false;
+        }
+        out[(*n)++] = st;
+        p += len;
+        if (*p == ',')
+            p++;
+    }
+    return true;
+}
+
 cf_step_state cf_step_state_parse(const char *s)
 {
     for (int i = 1; s && i < CF_STEP_STATE_COUNT; i++)

@@ -10,6 +10,7 @@
 #define CF_STORE_STATES_H
 
 #include <stdbool.h>
+#include <stddef.h>
 
 /* X(ENUM, "sql name", a run may begin on it, a requeue resumes it (store/requeue.h)) */
 #define CF_WF_STATE_TABLE(X)                                                                       \
@@ -53,6 +54,16 @@ bool cf_wf_state_executable(cf_wf_state st);
 /* cf_wf_state_retryable: is st a state a requeue resumes (stalled, failed)? CF_WF_UNKNOWN:
  * never. */
 bool cf_wf_state_retryable(cf_wf_state st);
+
+/* cf_wf_state_finished: is st a state a workflow never leaves on its own, that retention may
+ * delete (completed, failed)? Stalled waits for an operator, so it is not. */
+bool cf_wf_state_finished(cf_wf_state st);
+
+/* cf_wf_states_parse_csv parses "completed,failed" into out (at most cap states, no
+ * duplicates); false, with *bad pointing at the offending name's start, when a name is unknown,
+ * repeated or there are too many. An empty list parses to none. */
+bool cf_wf_states_parse_csv(const char *csv, cf_wf_state *out, size_t cap, size_t *n,
+                            const char **bad);
 
 cf_step_state cf_step_state_parse(const char *s);
 const char *cf_step_state_name(cf_step_state st);

@@ -9,6 +9,7 @@
 #include "common/duration.h"
 #include "common/log.h"
 #include "common/redact.h"
+#include "store/states.h"
 
 #define OFF(f)  offsetof(cf_config, f)
 #define STR(f)  OFF(f), sizeof(((cf_config *)0)->f)
@@ -70,6 +71,18 @@ const cf_config_key cf_config_keys[] = {
     {"sweep-batch", 0, "CHRONOFORGE_SWEEP_BATCH", CF_CFG_INT, "500", CF_CFG_ALL,
      "workflows one healing pass looks at, per kind (overdue, running); at most 10000",
      SCAL(sweep_batch)},
+    {"retention", 0, "CHRONOFORGE_RETENTION", CF_CFG_DURATION, "0", CF_CFG_WORKER,
+     "delete workflows in --retention-states that finished longer ago than this, with their logs "
+     "(one worker at a time, in small batches; 0: keep them forever)",
+     SCAL(retention_ms)},
+    {"retention-states", 0, "CHRONOFORGE_RETENTION_STATES", CF_CFG_STR, "completed", CF_CFG_WORKER,
+     "the finished states --retention deletes (comma-separated; failed only when "
+     "named)",
+     STR(retention_states)},
+    {"retention-dead", 0, "CHRONOFORGE_RETENTION_DEAD", CF_CFG_DURATION, "0", CF_CFG_WORKER,
+     "delete dead letters older than this from the worker's queues (0: keep them; the list is "
+     "capped at --dead-letter-cap anyway)",
+     SCAL(retention_dead_ms)},
     {"log-level", 0, "CHRONOFORGE_LOG_LEVEL", CF_CFG_STR, "info", CF_CFG_ALL,
      "debug, info, warn or error", STR(log_level)},
     {"metrics-listen", 0, "CHRONOFORGE_METRICS_LISTEN", CF_CFG_STR, "", CF_CFG_ALL,
@@ -109,6 +122,24 @@ static cf_status parse_queues(cf_config *cfg, cf_error *err)
     return CF_OK;
 }
 
+/* The states --retention deletes: finished ones (store/states.h), at least one. */
+static cf_status check_retention_states(const char *csv, const char *source, cf_error *err)
+{
+    cf_wf_state states[CF_WF_STATE_COUNT];
+    size_t n = 0;
+    const char *bad = csv;
+    bool ok = cf_wf_states_parse_csv(csv, states, CF_WF_STATE_COUNT, &n, &bad) && n > 0;
+    for (size_t i = 0; ok && i < n; i++)
+        if (!cf_wf_state_finished(states[i]))
+            ok = false;
+    if (ok)
+        return CF_OK;
+    return cf_error_set(err, "bad_value", "retention-states",
+                        "retention-states (%s) must list finished states (completed, failed), "
+                        "comma-separated, each once: '%s'",
+                        source, csv);
+}
+
 cf_status cf_config_set(cf_config *cfg, const cf_config_key *key, const char *value,
                         const char *source, cf_error *err)
 {
@@ -128,6 +159,8 @@ cf_status cf_config_set(cf_config *cfg, const cf_config_key *key, const char *va
         memcpy(base + key->offset, value, n + 1);
         if (key->offset == offsetof(cf_config, queues_csv))
             return parse_queues(cfg, err);
+        if (key->offset == offsetof(cf_config, retention_states))
+            return check_retention_states(value, source, err);
         return CF_OK;
     }
     case CF_CFG_INT: {

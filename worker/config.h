@@ -38,6 +38,9 @@ typedef struct cf_config {
     int64_t sweep_grace_ms;
     int64_t sweep_interval_ms;
     int sweep_batch;
+    int64_t retention_ms;       /* finished workflows older than this are deleted; 0: kept */
+    char retention_states[128]; /* which finished states --retention deletes (csv) */
+    int64_t retention_dead_ms;  /* dead letters older than this are deleted; 0: kept */
     char log_level[16];
     char metrics_listen[128]; /* ADDR:PORT of /metrics, /healthz, /readyz; "": off */
 } cf_config;

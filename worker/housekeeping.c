@@ -16,6 +16,7 @@
 #include "queue/schedule.h"
 #include "worker/promoter.h"
 #include "worker/reconcile.h"
+#include "worker/retention.h"
 #include "worker/sweeper.h"
 
 struct cf_housekeeping {
@@ -24,6 +25,7 @@ struct cf_housekeeping {
     cf_store *store;
     cf_queue *queue; /* this thread's queue handle, with the worker id */
     cf_sweeper *sweeper;
+    cf_retention *retention;
     cf_active *active;         /* what this worker's executors hold (borrowed) */
     cf_reconciler *reconciler; /* Redis's record of it, kept equal */
     cf_promoter *promoter;
@@ -106,7 +108,8 @@ static void *housekeeping_main(void *arg)
             reconcile(hk);
             next_recovery = now + hk->cfg->lease_ms / 2;
         }
-        cf_sweeper_tick(hk->sweeper, hk->queues, (size_t)hk->cfg->nqueues);
+        if (cf_sweeper_tick(hk->sweeper, hk->queues, (size_t)hk->cfg->nqueues))
+            cf_retention_tick(hk->retention, hk->queues, (size_t)hk->cfg->nqueues);
         cf_redis *r = cf_queue_redis(hk->queue);
         if (!cf_redis_is_connected(r) && cf_redis_wait_reconnect(r, &hk->stop) != CF_OK)
             continue; /* still down: the next pass tries again (errors are reported there) */
@@ -137,11 +140,14 @@ cf_status cf_housekeeping_start(const cf_config *cfg, const char *worker_id, cf_
         return st;
     }
     hk->reconciler = cf_reconciler_new();
-    if (hk->reconciler == NULL || cf_sweeper_new(cfg, store, hk->queue, &hk->sweeper) != CF_OK ||
+    hk->retention = cf_retention_new(cfg, store, hk->queue);
+    if (hk->reconciler == NULL || hk->retention == NULL ||
+        cf_sweeper_new(cfg, store, hk->queue, &hk->sweeper) != CF_OK ||
         cf_promoter_start(cfg, worker_id, &hk->promoter) != CF_OK ||
         pthread_create(&hk->thread, NULL, housekeeping_main, hk) != 0) {
         cf_promoter_stop(hk->promoter);
         cf_sweeper_free(hk->sweeper);
+        cf_retention_free(hk->retention);
         cf_reconciler_free(hk->reconciler);
         cf_queue_free(hk->queue);
         cf_free(hk);
@@ -169,6 +175,7 @@ void cf_housekeeping_stop(cf_housekeeping *hk)
     cf_promoter_stop(hk->promoter); /* after the sweeper's thread: it publishes */
     cf_sweeper_log_totals(hk->sweeper);
     cf_sweeper_free(hk->sweeper);
+    cf_retention_free(hk->retention);
     cf_reconciler_free(hk->reconciler);
     cf_queue_free(hk->queue);
     cf_free(hk);

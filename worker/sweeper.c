@@ -372,25 +372,25 @@ static void report_error(cf_sweeper *sw, const char *what, cf_status st)
              cf_status_str(st), why, (long long)suppressed);
 }
 
-void cf_sweeper_tick(cf_sweeper *sw, const char *const *queues, size_t nqueues)
+bool cf_sweeper_tick(cf_sweeper *sw, const char *const *queues, size_t nqueues)
 {
     int64_t now = cf_clock_mono_ms();
     if (now < sw->next_try_mono_ms)
-        return;
+        return false;
     sw->next_try_mono_ms = now + sw->cfg->sweep_interval_ms;
     cf_status st = cf_queues_register(sw->queue, queues, nqueues);
     if (st != CF_OK) {
         report_error(sw, "queues_register", st);
-        return;
+        return false;
     }
     bool won = false;
     st = cf_sweep_claim(sw->queue, sw->cfg->sweep_interval_ms, &won);
     if (st != CF_OK) {
         report_error(sw, "sweep_claim", st);
-        return;
+        return false;
     }
     if (!won)
-        return;
+        return false;
     int64_t budget = sw->cfg->sweep_interval_ms / 2 > 1000 ? sw->cfg->sweep_interval_ms / 2 : 1000;
     cf_sweep_stats ss;
     st = cf_sweeper_pass(sw, false, budget, log_event, NULL, &ss);
@@ -404,6 +404,7 @@ void cf_sweeper_tick(cf_sweeper *sw, const char *const *queues, size_t nqueues)
                (long long)ss.republished, (long long)ss.locks_removed, (long long)ss.watching,
                (long long)ss.overdue_seen, (long long)ss.running_seen, (long long)ss.pending,
                ss.out_of_time ? 1 : 0);
+    return true;
 }
 
 void cf_sweeper_log_totals(const cf_sweeper *sw)

@@ -80,8 +80,10 @@ CF_MUST_CHECK cf_status cf_sweeper_pass(cf_sweeper *sw, bool dry_run, int64_t bu
 /* cf_sweeper_tick is housekeeping's call: when sweep_interval has passed since this worker's
  * last try, it re-registers queues (Redis may have lost P:queues), takes the fleet lease
  * (P:sweeper, PX sweep_interval) and, if it got it, runs a pass (budget: half the interval, at
- * least 1 s) that logs each action and a summary. Errors are logged, rate-limited. */
-void cf_sweeper_tick(cf_sweeper *sw, const char *const *queues, size_t nqueues);
+ * least 1 s) that logs each action and a summary. Errors are logged, rate-limited. Returns
+ * true when this worker held the lease and ran the pass (then the fleet's other once-per-fleet
+ * duties, such as retention, run here too). */
+bool cf_sweeper_tick(cf_sweeper *sw, const char *const *queues, size_t nqueues);
 
 /* cf_sweeper_log_totals logs this process's totals (passes, republished, locks removed). */
 void cf_sweeper_log_totals(const cf_sweeper *sw);
