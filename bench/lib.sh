@@ -41,15 +41,16 @@ fresh_db() {
 xid_now() { q "$admin" "SELECT pg_current_xact_id()::text::bigint"; }
 xact() { sleep 1.2; q "$dsn" "SELECT xact_commit FROM pg_stat_database WHERE datname = current_database()"; }
 
-# start_workers COUNT CONCURRENCY: each with --metrics-listen on a free port; PIDs in $wpids,
-# metrics ports in $wports.
+# start_workers COUNT CONCURRENCY: each with --metrics-listen on a free port and the extra
+# arguments in the array worker_args (default none); PIDs in $wpids, metrics ports in $wports.
+worker_args=()
 start_workers() {
   wpids=(); wports=()
   local port
   for _ in $(seq 1 "$1"); do
     port=$(free_port)
     CHRONOFORGE_REDIS_URL=$redis_url CHRONOFORGE_DATABASE_URL=$dsn \
-      "$cf" worker -c "$2" --metrics-listen "127.0.0.1:$port" >>"$dir/worker.log" 2>&1 &
+      "$cf" worker -c "$2" --metrics-listen "127.0.0.1:$port" "${worker_args[@]}" >>"$dir/worker.log" 2>&1 &
     wpids+=($!); pids+=($!); wports+=("$port")
   done
 }

@@ -12,12 +12,12 @@
 #include "store/retention.h"
 
 typedef struct cleanup_opts {
-    const char *older, *states, *batch;
+    const char *older, *states, *batch, *duty;
     bool dry_run;
     int64_t older_ms;
     cf_wf_state list[CF_WF_STATE_COUNT];
     size_t nlist;
-    long batch_n;
+    long batch_n, duty_n;
 } cleanup_opts;
 
 static cf_status check(cf_cli_ctx *ctx, void *arg)
@@ -41,8 +41,12 @@ static cf_status check(cf_cli_ctx *ctx, void *arg)
                                  "finished ones (completed, failed)",
                                  cf_wf_state_name(o->list[i]));
     o->batch_n = 1000;
-    if (o->batch)
-        return cf_cli_parse_count(ctx, "--batch", o->batch, 1, CF_RETENTION_BATCH_MAX, &o->batch_n);
+    o->duty_n = 10;
+    if (o->batch && cf_cli_parse_count(ctx, "--batch", o->batch, 1, CF_RETENTION_BATCH_MAX,
+                                       &o->batch_n) != CF_OK)
+        return CF_ERR_INVALID;
+    if (o->duty)
+        return cf_cli_parse_count(ctx, "--duty", o->duty, 1, 100, &o->duty_n);
     return CF_OK;
 }
 
@@ -54,12 +58,21 @@ static cf_status body(cf_cli_ctx *ctx, void *arg)
                             .nstates = o->nlist,
                             .batch = (int)o->batch_n,
                             .dry_run = o->dry_run};
-    int64_t total = 0, n = 0;
+    int64_t total = 0, n = 0, reported = 0;
     cf_status st;
     do {
+        int64_t t0 = cf_clock_mono_ms();
         st = cf_store_cleanup_batch(ctx->store, &req, &n);
         if (st == CF_OK)
             total += n;
+        if (st == CF_OK && !o->dry_run && n == req.batch) { /* pace: busy duty% of the time */
+            cf_clock_sleep_ms((cf_clock_mono_ms() - t0) * (100 - o->duty_n) / o->duty_n, NULL);
+            if (total - reported >= 100000) {
+                printf("deleted %lld so far\n", (long long)total);
+                fflush(stdout);
+                reported = total;
+            }
+        }
     } while (st == CF_OK && !o->dry_run && n == req.batch);
     if (st != CF_OK) {
         if (total > 0)
@@ -81,6 +94,10 @@ int cf_cli_cmd_cleanup(int argc, char **argv)
         {"state", 0, "STATES", "which finished states, comma-separated (default: completed)",
          &o.states, NULL},
         {"batch", 0, "N", "workflows per transaction (default 1000)", &o.batch, NULL},
+        {"duty", 0, "PERCENT",
+         "keep Postgres busy deleting at most this share of the time "
+         "(default 10; 100: as fast as it can)",
+         &o.duty, NULL},
         {"dry-run", 0, NULL, "count what would be deleted; delete nothing", NULL, &o.dry_run},
         {0},
     };
@@ -88,12 +105,13 @@ int cf_cli_cmd_cleanup(int argc, char **argv)
         .spec =
             {
                 .usage = "cleanup --older-than DURATION [--state completed,failed] [--batch N] "
-                         "[--dry-run]",
+                         "[--duty PERCENT] [--dry-run]",
                 .summary = "Deletes finished workflows, with their execution and error logs, "
                            "that entered their state longer ago than DURATION: completed ones "
                            "unless --state names others (failed only when asked; stalled, idle "
                            "and running never). Batches are short transactions that skip rows "
-                           "in use. Enqueueing a deleted key again creates a new workflow.",
+                           "in use, paced by --duty so that a running fleet keeps its "
+                           "throughput. Enqueueing a deleted key again creates a new workflow.",
                 .max_positional = 0,
                 .opts = opts,
                 .scope = CF_CFG_ALL,

@@ -21,8 +21,9 @@ cf_retention *cf_retention_new(const cf_config *cfg, cf_store *store, cf_queue *
 void cf_retention_free(cf_retention *r);
 
 /* cf_retention_tick runs one round, right after this worker ran the fleet's healing pass: batches
- * of finished workflows for at most half a sweep interval (at least 1 s), and the dead letters of
- * queues at most once a minute. Logs what it deleted (event=retention) and errors, rate-limited.
+ * of finished workflows for at most a tenth of a sweep interval (at least 100 ms; so deleting
+ * keeps Postgres busy at most ~10% of the time), and the dead letters of queues at most once a
+ * minute. Logs what it deleted (event=retention) and errors, rate-limited.
  * A no-op when both settings are 0. */
 void cf_retention_tick(cf_retention *r, const char *const *queues, size_t nqueues);
 
