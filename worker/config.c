@@ -78,6 +78,21 @@ const cf_config_key cf_config_keys[] = {
 };
 const size_t cf_config_nkeys = sizeof cf_config_keys / sizeof cf_config_keys[0];
 
+static int64_t max64(int64_t a, int64_t b)
+{
+    return a > b ? a : b;
+}
+
+int64_t cf_config_liveness_bound_ms(const cf_config *cfg)
+{
+    int64_t db =
+        cfg->db_io_timeout_ms > 0 ? cfg->db_io_timeout_ms : cfg->statement_timeout_ms + 5000;
+    int64_t longest =
+        max64(max64(db, cfg->heartbeat_ms),
+              max64(max64(cfg->promote_interval_ms, cfg->sweep_interval_ms), cfg->lease_ms));
+    return 2 * longest + 10000;
+}
+
 static cf_status parse_queues(cf_config *cfg, cf_error *err)
 {
     cfg->nqueues = 0;

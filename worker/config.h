@@ -79,4 +79,11 @@ void cf_config_print_help(FILE *out, int scope);
 /* cf_config_show writes every effective value to out, URLs redacted. */
 void cf_config_show(const cf_config *cfg, FILE *out);
 
+/* cf_config_liveness_bound_ms: how long a loop may go without iterating, derived from the
+ * settings: the longest single wait a loop makes (a Postgres answer, a fetch, a heartbeat, a
+ * housekeeping pass) with a wide margin: 2 x max(db-io-timeout or statement-timeout + 5 s,
+ * heartbeat, promote-interval, sweep-interval, lease) + 10 s. /healthz (http/health.h) and the
+ * systemd watchdog (worker/sd_notify.h) both judge by it. */
+int64_t cf_config_liveness_bound_ms(const cf_config *cfg);
+
 #endif
