@@ -31,6 +31,8 @@ typedef enum cf_sql_id {
     CF_SQL_SWEEP_RUNNING,    /* after_id, limit */
     CF_SQL_REQUEUE,          /* class, key, ms, by, reason, job_id (store/requeue.c) */
     CF_SQL_RESUMABLE,        /* state, class, error class, older ms, after_id, limit */
+    CF_SQL_BATCH_SESSION,    /* batch name, statement_timeout ms: a batch's local settings */
+    CF_SQL_END_BATCH,        /* batch name: a row while a backend runs that batch */
     CF_SQL_COUNT_
 } cf_sql_id;
 

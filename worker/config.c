@@ -75,6 +75,11 @@ const cf_config_key cf_config_keys[] = {
     {"metrics-listen", 0, "CHRONOFORGE_METRICS_LISTEN", CF_CFG_STR, "", CF_CFG_ALL,
      "ADDR:PORT serving /metrics, /healthz and /readyz over HTTP (off when empty; docs/metrics.md)",
      STR(metrics_listen)},
+    {"pg-prepared-statements", 0, "CHRONOFORGE_PG_PREPARED_STATEMENTS", CF_CFG_BOOL, "on",
+     CF_CFG_ALL,
+     "off through a transaction-mode pooler (pgbouncer 1.18): unnamed statements and no session "
+     "settings (docs/scaling.md)",
+     SCAL(pg_prepared_statements)},
 };
 const size_t cf_config_nkeys = sizeof cf_config_keys / sizeof cf_config_keys[0];
 
@@ -156,6 +161,12 @@ cf_status cf_config_set(cf_config *cfg, const cf_config_key *key, const char *va
         *(int *)(void *)(base + key->offset) = (int)v;
         return CF_OK;
     }
+    case CF_CFG_BOOL:
+        if (strcmp(value, "on") != 0 && strcmp(value, "off") != 0)
+            return cf_error_set(err, "bad_value", key->name, "%s (%s) must be on or off, not '%s'",
+                                key->name, source, value);
+        *(bool *)(void *)(base + key->offset) = strcmp(value, "on") == 0;
+        return CF_OK;
     case CF_CFG_DURATION: {
         int64_t ms;
         cf_error derr;
@@ -229,6 +240,10 @@ void cf_config_show(const cf_config *cfg, FILE *out)
             break;
         case CF_CFG_INT:
             snprintf(buf, sizeof buf, "%d", *(const int *)(const void *)(base + k->offset));
+            break;
+        case CF_CFG_BOOL:
+            snprintf(buf, sizeof buf, "%s",
+                     *(const bool *)(const void *)(base + k->offset) ? "on" : "off");
             break;
         case CF_CFG_DURATION:
             cf_duration_format(*(const int64_t *)(const void *)(base + k->offset), buf, sizeof buf);

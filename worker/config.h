@@ -39,13 +39,20 @@ typedef struct cf_config {
     int64_t sweep_interval_ms;
     int sweep_batch;
     char log_level[16];
-    char metrics_listen[128]; /* ADDR:PORT of /metrics, /healthz, /readyz; "": off */
+    char metrics_listen[128];    /* ADDR:PORT of /metrics, /healthz, /readyz; "": off */
+    bool pg_prepared_statements; /* off through a transaction-mode pooler (pgbouncer) */
 } cf_config;
 
 /* Which commands a setting applies to, as a bit set. */
 enum { CF_CFG_ALL = 1, CF_CFG_WORKER = 2 };
 
-typedef enum cf_config_kind { CF_CFG_STR, CF_CFG_URL, CF_CFG_INT, CF_CFG_DURATION } cf_config_kind;
+typedef enum cf_config_kind {
+    CF_CFG_STR,
+    CF_CFG_URL,
+    CF_CFG_INT,
+    CF_CFG_DURATION,
+    CF_CFG_BOOL, /* "on" or "off" */
+} cf_config_kind;
 
 typedef struct cf_config_key {
     const char *name; /* flag name without dashes, e.g. "redis-url" */

@@ -177,6 +177,7 @@ static cf_status open_store(worker *w)
         .statement_timeout_ms = w->cfg->statement_timeout_ms,
         .io_timeout_ms = w->cfg->db_io_timeout_ms,
         .batch_max = w->cfg->batch_max,
+        .no_prepared_statements = !w->cfg->pg_prepared_statements,
     };
     for (int attempt = 1;; attempt++) {
         cf_error why = {0};
