@@ -58,7 +58,7 @@ obj         = $(patsubst %.c,$(BUILD)/%.o,$(1))
 VALGRIND   := valgrind --quiet --error-exitcode=99 --leak-check=full \
               --errors-for-leak-kinds=definite,indirect --track-origins=yes
 
-.PHONY: deploy-check upgrade-test all lib bin tests unit integration e2e check test valgrind tsan fuzz chaos bench demo lint \
+.PHONY: deploy-check tls-check upgrade-test all lib bin tests unit integration e2e check test valgrind tsan fuzz chaos bench demo lint \
         layering sql-lint symbols format format-check deps install dist clean help vgcheck
 all: $(BIN) tests
 lib: $(LIB)
@@ -105,9 +105,11 @@ check: $(UNIT_BINS) $(INTEG_BINS) $(E2E_BINS) $(BIN) $(HOOKS_BIN) $(BUILD)/tests
 test:                                   # what the README and CI run
 	deploy/install-deps.sh
 	$(MAKE) --no-print-directory lint format-check
-	$(MAKE) --no-print-directory MODE=asan deploy-check check
+	$(MAKE) --no-print-directory MODE=asan deploy-check tls-check check
 deploy-check: $(BIN)                    # the systemd unit and the container/Kubernetes files
 	/usr/bin/python3 tests/deploy/check_manifests.py $(BIN)
+tls-check: $(BIN)                       # Postgres verify-full and Redis through stunnel, end to end
+	tests/deploy/tls.sh $(BIN)
 valgrind:                               # unit + integration tests (no e2e timing tests) under valgrind
 	deploy/install-deps.sh
 	$(MAKE) --no-print-directory MODE=valgrind vgcheck
@@ -179,7 +181,7 @@ clean:
 	rm -rf build
 help:
 	@echo "targets: all lib bin tests unit integration e2e check test valgrind tsan fuzz chaos bench demo"
-	@echo "         lint format format-check deps install dist clean deploy-check"
+	@echo "         lint format format-check deps install dist clean deploy-check tls-check"
 	@echo "MODE=debug|asan|valgrind|release|tsan (now $(MODE)); test = deps + lint + MODE=asan check"
 
 FORCE:

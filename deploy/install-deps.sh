@@ -17,7 +17,7 @@ PACKAGES=(
   redis-server redis-tools postgresql-15 postgresql-client-15
   ruby ruby-redis ruby-msgpack ruby-minitest python3 python3-redis python3-msgpack
   clang clang-format shellcheck valgrind libclang-rt-14-dev
-  prometheus systemd python3-yaml pgbouncer
+  prometheus systemd python3-yaml pgbouncer stunnel4 openssl
 )
 case "${1:-}" in
   --build) PACKAGES=("${BUILD[@]}") ;;
