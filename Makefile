@@ -49,15 +49,16 @@ E2E_BINS   := $(patsubst %.c,$(BUILD)/%,$(sort $(wildcard tests/e2e/test_*.c)))
 BENCH_BINS := $(patsubst %.c,$(BUILD)/%,$(sort $(wildcard bench/bench_*.c)))
 LIB        := $(BUILD)/libchronoforge.a
 BIN        := $(BUILD)/chronoforge
-# The stock binary with test hooks compiled in (-DCF_TEST_HOOKS: worker/executor.c), for e2e
-# tests only; never installed. Its executor object is linked ahead of the library's.
+# The stock binary with test hooks compiled in (-DCF_TEST_HOOKS: worker/executor.c and
+# worker/housekeeping.c), for e2e tests only; never installed. Those objects are linked ahead
+# of the library's.
 HOOKS_BIN  := $(BUILD)/chronoforge-test-hooks
-HOOKS_OBJ  := $(BUILD)/test-hooks/worker/executor.o
+HOOKS_OBJ  := $(BUILD)/test-hooks/worker/executor.o $(BUILD)/test-hooks/worker/housekeeping.o
 obj         = $(patsubst %.c,$(BUILD)/%.o,$(1))
 VALGRIND   := valgrind --quiet --error-exitcode=99 --leak-check=full \
               --errors-for-leak-kinds=definite,indirect --track-origins=yes
 
-.PHONY: upgrade-test all lib bin tests unit integration e2e check test valgrind tsan fuzz chaos bench demo lint \
+.PHONY: deploy-check tls-check upgrade-test all lib bin tests unit integration e2e check test valgrind tsan fuzz chaos bench demo lint \
         layering sql-lint symbols format format-check deps install dist clean help vgcheck
 all: $(BIN) tests
 lib: $(LIB)
@@ -75,7 +76,7 @@ $(LIB): $(call obj,$(LIB_SRCS)) $(BUILD)/lib.list
 	rm -f $@ && $(AR) rcs $@ $(filter %.o,$^)
 $(BIN): $(call obj,$(BIN_SRCS)) $(LIB)
 	$(CC) $(ALL_LDFLAGS) $(filter %.o,$^) $(LIB) $(PKG_LIBS) $(LDLIBS) -o $@
-$(HOOKS_OBJ): worker/executor.c
+$(HOOKS_OBJ): $(BUILD)/test-hooks/%.o: %.c
 	@mkdir -p $(@D)
 	$(CC) $(ALL_CPPFLAGS) -DCF_TEST_HOOKS $(ALL_CFLAGS) -c $< -o $@
 $(HOOKS_BIN): $(HOOKS_OBJ) $(call obj,$(BIN_SRCS)) $(LIB)
@@ -104,7 +105,11 @@ check: $(UNIT_BINS) $(INTEG_BINS) $(E2E_BINS) $(BIN) $(HOOKS_BIN) $(BUILD)/tests
 test:                                   # what the README and CI run
 	deploy/install-deps.sh
 	$(MAKE) --no-print-directory lint format-check
-	$(MAKE) --no-print-directory MODE=asan check
+	$(MAKE) --no-print-directory MODE=asan deploy-check tls-check check
+deploy-check: $(BIN)                    # the systemd unit and the container/Kubernetes files
+	/usr/bin/python3 tests/deploy/check_manifests.py $(BIN)
+tls-check: $(BIN)                       # Postgres verify-full and Redis through stunnel, end to end
+	tests/deploy/tls.sh $(BIN)
 valgrind:                               # unit + integration tests (no e2e timing tests) under valgrind
 	deploy/install-deps.sh
 	$(MAKE) --no-print-directory MODE=valgrind vgcheck
@@ -176,7 +181,7 @@ clean:
 	rm -rf build
 help:
 	@echo "targets: all lib bin tests unit integration e2e check test valgrind tsan fuzz chaos bench demo"
-	@echo "         lint format format-check deps install dist clean"
+	@echo "         lint format format-check deps install dist clean deploy-check tls-check"
 	@echo "MODE=debug|asan|valgrind|release|tsan (now $(MODE)); test = deps + lint + MODE=asan check"
 
 FORCE:

@@ -58,7 +58,8 @@ static json_t *workflow_counts(cf_cli_ctx *ctx, cf_state_counts *c)
     cf_store_config sc = {.dsn = cfg->database_url,
                           .max_connections = 2,
                           .statement_timeout_ms = cfg->statement_timeout_ms,
-                          .batch_max = 1};
+                          .batch_max = 1,
+                          .no_prepared_statements = !cfg->pg_prepared_statements};
     cf_store *store = NULL;
     cf_error why = {0};
     if (cf_store_open(&sc, &store, &why) != CF_OK) {

@@ -20,6 +20,7 @@ int cf_cli_open_store(const char *cmd, const cf_config *cfg, cf_store **out)
         .statement_timeout_ms = cfg->statement_timeout_ms,
         .io_timeout_ms = cfg->db_io_timeout_ms,
         .batch_max = 1,
+        .no_prepared_statements = !cfg->pg_prepared_statements,
     };
     cf_error why = {0};
     if (cf_store_open(&sc, out, &why) != CF_OK)

@@ -1,17 +1,28 @@
 #!/usr/bin/env bash
-# deploy/install-deps.sh [--bench]: installs exactly the Debian 12 packages chronoforge needs to
-# build, test and run its demo (and, with --bench, its benchmarks' peers). Idempotent and quick
-# when everything is present (one dpkg query per package; one file compare per npm peer).
+# deploy/install-deps.sh [--bench | --build | --runtime]: installs exactly the Debian 12 packages
+# chronoforge needs to build, test and run its demo (and, with --bench, its benchmarks' peers).
+# --build installs only what `make MODE=release install` needs, --runtime only the shared
+# libraries the installed binary loads (the two stages of deploy/container/Dockerfile).
+# Idempotent and quick when everything is present (one dpkg query per package; one file compare
+# per npm peer).
 set -euo pipefail
 
-PACKAGES=(
+BUILD=(
   build-essential pkg-config
-  libhiredis-dev libmsgpack-dev libpq-dev libjansson-dev libcmocka-dev
+  libhiredis-dev libmsgpack-dev libpq-dev libjansson-dev libcmocka-dev libmicrohttpd-dev
+)
+RUNTIME=(libhiredis0.14 libmsgpackc2 libpq5 libjansson4 libmicrohttpd12 ca-certificates tzdata)
+PACKAGES=(
+  "${BUILD[@]}"
   redis-server redis-tools postgresql-15 postgresql-client-15
   ruby ruby-redis ruby-msgpack ruby-minitest python3 python3-redis python3-msgpack
   clang clang-format shellcheck valgrind libclang-rt-14-dev
-  libmicrohttpd-dev prometheus tzdata
+  prometheus tzdata systemd python3-yaml pgbouncer stunnel4 openssl
 )
+case "${1:-}" in
+  --build) PACKAGES=("${BUILD[@]}") ;;
+  --runtime) PACKAGES=("${RUNTIME[@]}") ;;
+esac
 
 # `--bench` adds what only `make bench` needs: the peers it compares against (Sidekiq from
 # Debian; BullMQ, DBOS Transact and graphile-worker from npm, so Node.js and npm unless the

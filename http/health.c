@@ -10,19 +10,9 @@
 #include "queue/redis_conn.h"
 #include "store/migrate.h"
 
-static int64_t max64(int64_t a, int64_t b)
-{
-    return a > b ? a : b;
-}
-
 int64_t cf_health_bound_ms(const cf_config *cfg)
 {
-    int64_t db =
-        cfg->db_io_timeout_ms > 0 ? cfg->db_io_timeout_ms : cfg->statement_timeout_ms + 5000;
-    int64_t longest =
-        max64(max64(db, cfg->heartbeat_ms),
-              max64(max64(cfg->promote_interval_ms, cfg->sweep_interval_ms), cfg->lease_ms));
-    return 2 * longest + 10000;
+    return cf_config_liveness_bound_ms(cfg);
 }
 
 bool cf_health_alive(const cf_config *cfg, char *body, size_t cap)

@@ -12,10 +12,7 @@
 
 #include "worker/config.h"
 
-/* cf_health_bound_ms: how long a loop may go without iterating, derived from the settings: the
- * longest single wait a loop makes (a Postgres answer, a fetch, a heartbeat, a housekeeping
- * pass) with a wide margin: 2 x max(db-io-timeout or statement-timeout + 5 s, heartbeat,
- * promote-interval, sweep-interval, lease) + 10 s. */
+/* cf_health_bound_ms: how long a loop may go without iterating (cf_config_liveness_bound_ms). */
 int64_t cf_health_bound_ms(const cf_config *cfg);
 
 /* cf_health_alive: true when alive; body (cap bytes) gets "ok\n" or "stale: LOOP (N ms)...\n". */

@@ -405,10 +405,18 @@ cf_status cf_pg_connect(cf_pg *pg, bool prepare)
         return CF_ERR_UNAVAILABLE;
     }
     PQsetNoticeReceiver(pg->conn, quiet_notice, NULL);
-    pg->backend_pid = PQbackendPID(pg->conn);
+    /* through a pooler, the pid is the pooler's own: never one to signal */
+    pg->backend_pid = pg->limits.pooled ? 0 : PQbackendPID(pg->conn);
     if (PQsetnonblocking(pg->conn, 1) != 0) {
         set_err(pg, "postgres: cannot make the connection nonblocking: ", PQerrorMessage(pg->conn));
         return CF_ERR_UNAVAILABLE;
+    }
+    if (pg->limits.pooled) {
+        /* Nothing to set up: a pooler gives each transaction any server connection, so session
+         * settings would land on others' and prepared statements be missing (cf_pg_send);
+         * the writer sets its batch's settings per transaction (store/writer.c). */
+        pg->prepared = prepare;
+        return CF_OK;
     }
     cf_status st = apply_session(pg);
     if (st == CF_OK && prepare)
@@ -434,6 +442,13 @@ cf_status cf_pg_reconnect(cf_pg *pg, bool prepare, int64_t give_up_ms, const ato
     }
 }
 
+int cf_pg_send(const cf_pg *pg, const cf_sql_stmt *stmt, const char *const *vals)
+{
+    if (pg->limits.pooled)
+        return PQsendQueryParams(pg->conn, stmt->sql, stmt->nparams, NULL, vals, NULL, NULL, 0);
+    return PQsendQueryPrepared(pg->conn, stmt->name, stmt->nparams, vals, NULL, NULL, 0);
+}
+
 cf_status cf_pg_exec(cf_pg *pg, cf_sql_id id, const char *const *vals, ExecStatusType expect,
                      PGresult **out)
 {
@@ -444,8 +459,7 @@ cf_status cf_pg_exec(cf_pg *pg, cf_sql_id id, const char *const *vals, ExecStatu
             return st;
     }
     const cf_sql_stmt *stmt = &cf_sql_stmts[id];
-    PGresult *r = await_last(
-        pg, PQsendQueryPrepared(pg->conn, stmt->name, stmt->nparams, vals, NULL, NULL, 0));
+    PGresult *r = await_last(pg, cf_pg_send(pg, stmt, vals));
     cf_status st = cf_pg_result_status(pg, r, expect);
     if (st != CF_OK) {
         PQclear(r);

@@ -30,6 +30,8 @@ typedef struct cf_pg_limits {
     int64_t statement_timeout_ms; /* the session's statement_timeout (server side) */
     int64_t io_timeout_ms;        /* longest wait for the server on a socket (client side) */
     int64_t connect_timeout_ms;   /* libpq connect_timeout (whole seconds, at least 2) */
+    bool pooled; /* through a transaction-mode pooler (pgbouncer): no prepared statements and
+                    no session settings; see cf_pg_send */
 } cf_pg_limits;
 
 typedef struct cf_pg {
@@ -42,6 +44,12 @@ typedef struct cf_pg {
     bool index_joins;     /* session: no hash/merge joins, no seq scans (the writer) */
     char errstr[256];     /* last failure, password-free */
 } cf_pg;
+
+/* cf_pg_send sends statement stmt with vals: prepared (by name) normally; when
+ * pg->limits.pooled, unnamed (parsed with each call), since a transaction-mode pooler hands
+ * each transaction to any server connection and pgbouncer before 1.21 cannot carry prepared
+ * statements there. Returns what libpq's send call does. */
+int cf_pg_send(const cf_pg *pg, const cf_sql_stmt *stmt, const char *const *vals);
 
 /* cf_pg_init copies dsn (borrowed) and the limits into pg without connecting; CF_ERR_NOMEM. */
 CF_MUST_CHECK cf_status cf_pg_init(cf_pg *pg, const char *dsn, const cf_pg_limits *limits);

@@ -319,6 +319,29 @@ static const char sql_end_backend[] =
     " FROM pg_stat_activity a"
     " WHERE a.pid = $1 AND a.usename = current_user AND a.application_name = $2";
 
+/* Through a transaction-mode pooler (--pg-prepared-statements off) a session's settings do not
+ * follow the client and its backend pid is the pooler's: the writer's batch opens with this
+ * statement instead. Its settings are local to the batch's transaction (the pipeline up to its
+ * Sync): the writer's join and JIT choices, the statement timeout, and an application_name
+ * naming the batch ($1), by which sql_end_batch finds the backend running it. */
+static const char sql_batch_session[] =
+    "SELECT set_config('application_name', $1, true),"
+    " set_config('statement_timeout', $2, true),"
+    " set_config('jit', 'off', true),"
+    " set_config('enable_hashjoin', 'off', true),"
+    " set_config('enable_mergejoin', 'off', true),"
+    " set_config('enable_seqscan', 'off', true)";
+
+/* Ends the server process still running the batch named $1 (sql_batch_session; names are
+ * compared as the server stores them, cut to 63 bytes) and returns a row while one exists:
+ * once none does, that batch's transaction has committed or rolled back, and sql_resolve's
+ * answer is final. */
+static const char sql_end_batch[] =
+    "SELECT pg_terminate_backend(a.pid)"
+    " FROM pg_stat_activity a"
+    " WHERE a.application_name = left($1, 63)"
+    "   AND a.usename = current_user";
+
 /* ---- Reads of one workflow ---- */
 
 /* A run's steps by (class, key), without repetition rows, in creation order. */
@@ -585,4 +608,6 @@ const cf_sql_stmt cf_sql_stmts[CF_SQL_COUNT_] = {
     [CF_SQL_CLEANUP] = {"cf_cleanup", sql_cleanup, 3},
     [CF_SQL_CLEANUP_COUNT] = {"cf_cleanup_count", sql_cleanup_count, 2},
     [CF_SQL_RESUMABLE] = {"cf_resumable", sql_resumable, 6},
+    [CF_SQL_BATCH_SESSION] = {"cf_batch_session", sql_batch_session, 2},
+    [CF_SQL_END_BATCH] = {"cf_end_batch", sql_end_batch, 1},
 };

@@ -33,6 +33,8 @@ typedef enum cf_sql_id {
     CF_SQL_RESUMABLE,        /* state, class, error class, older ms, after_id, limit */
     CF_SQL_CLEANUP,          /* finished before ms, states text[], limit (store/retention.c) */
     CF_SQL_CLEANUP_COUNT,    /* finished before ms, states text[] */
+    CF_SQL_BATCH_SESSION,    /* batch name, statement_timeout ms: a batch's local settings */
+    CF_SQL_END_BATCH,        /* batch name: a row while a backend runs that batch */
     CF_SQL_COUNT_
 } cf_sql_id;
 

@@ -116,6 +116,7 @@ cf_status cf_store_open(const cf_store_config *cfg, cf_store **out, cf_error *er
         .statement_timeout_ms = stmt,
         .io_timeout_ms = cfg->io_timeout_ms ? cfg->io_timeout_ms : stmt + 5000,
         .connect_timeout_ms = cfg->connect_timeout_ms ? cfg->connect_timeout_ms : 10000,
+        .pooled = cfg->no_prepared_statements,
     };
     s->batch_max = cfg->batch_max ? cfg->batch_max : 64;
     if (s->batch_max > CF_WRITER_BATCH_CAP)

@@ -33,6 +33,8 @@ typedef struct cf_store_config {
                                      (0: statement_timeout_ms + 5000) */
     int64_t connect_timeout_ms;   /* libpq connect_timeout unless the DSN or PGCONNECT_TIMEOUT
                                      sets one (0: 10000; whole seconds, at least 2) */
+    bool no_prepared_statements;  /* through a transaction-mode pooler such as pgbouncer 1.18:
+                                     unnamed statements, no session settings (store/pg.h) */
 } cf_store_config;
 
 /* cf_store_open connects the writer and one reader, checks that the schema was migrated by

@@ -66,6 +66,7 @@ struct cf_writer {
     cf_pg pg;
     int batch_max;
     char token_prefix[48]; /* "<pid>.<random>": unique per writer */
+    char batch_name[96];   /* through a pooler: the batch's application_name ("cfw <token>") */
     int64_t batch_seq;
     plan plan; /* the statements of the batch in flight */
     cf_log_limiter lost_log;
@@ -223,10 +224,17 @@ static bool send_plan(cf_writer *w, plan *p, const char *token, int64_t deadline
     PGconn *c = w->pg.conn;
     if (!PQenterPipelineMode(c))
         return false;
+    if (w->pg.limits.pooled) { /* the batch's own settings and name (store/sql.c) */
+        char timeout[24];
+        snprintf(timeout, sizeof timeout, "%lld", (long long)w->pg.limits.statement_timeout_ms);
+        const char *vals[2] = {w->batch_name, timeout};
+        if (!cf_pg_send(&w->pg, &cf_sql_stmts[CF_SQL_BATCH_SESSION], vals))
+            return false;
+    }
     for (size_t i = 0; i < p->nst; i++) {
         const cf_sql_stmt *st = &cf_sql_stmts[p->st[i].id];
         const char *vals[2] = {p->st[i].param.data, token};
-        if (!PQsendQueryPrepared(c, st->name, st->nparams, vals, NULL, NULL, 0))
+        if (!cf_pg_send(&w->pg, st, vals))
             return false;
     }
     return PQpipelineSync(c) && cf_pg_flush(&w->pg, deadline) == CF_OK;
@@ -377,6 +385,11 @@ static batch_result run_pipeline(cf_writer *w, cf_op **ops, size_t n, bool isola
                                   have gone out: treat a failure after it as unknown below */
     }
     batch_result br = BATCH_DONE;
+    if (w->pg.limits.pooled) { /* the settings statement's result; a refusal shows below */
+        PGresult *r = read_one(w, cf_pg_deadline(&w->pg));
+        br = r ? BATCH_DONE : BATCH_UNKNOWN;
+        PQclear(r);
+    }
     for (size_t k = 0; k < p->nst && br == BATCH_DONE; k++)
         if (!(p->st[k].res = read_one(w, cf_pg_deadline(&w->pg))))
             br = BATCH_UNKNOWN;
@@ -450,13 +463,16 @@ static PGresult *read_back(cf_writer *w, const char *token, const char *refs, in
                 atomic_fetch_add(&w->n_reconnects, 1);
         }
         PGresult *r = NULL;
-        if (st == CF_OK && batch_pid > 0) {
+        if (st == CF_OK && (batch_pid > 0 || lim->pooled)) {
+            /* through a pooler the batch's backend is found by the name it ran under */
             const char *vals[] = {pid, CF_WRITER_APP_NAME};
-            st = cf_pg_exec(&w->pg, CF_SQL_END_BACKEND, vals, PGRES_TUPLES_OK, &r);
+            const char *named[] = {w->batch_name};
+            st = lim->pooled ? cf_pg_exec(&w->pg, CF_SQL_END_BATCH, named, PGRES_TUPLES_OK, &r)
+                             : cf_pg_exec(&w->pg, CF_SQL_END_BACKEND, vals, PGRES_TUPLES_OK, &r);
             if (st == CF_OK && PQntuples(r) > 0) {
                 snprintf(w->pg.errstr, sizeof w->pg.errstr,
-                         "the postgres process that ran the batch (pid %d) has not ended",
-                         batch_pid);
+                         "the postgres process that ran the batch (%s) has not ended",
+                         lim->pooled ? w->batch_name : pid);
                 st = CF_ERR_UNAVAILABLE;
             }
             PQclear(r);
@@ -610,6 +626,7 @@ static void run_batch(cf_writer *w, cf_op **all, size_t nall, cf_op **retry)
             atomic_fetch_add(&w->n_reconnects, 1);
         }
         int batch_pid = w->pg.backend_pid; /* the server process this batch runs on */
+        snprintf(w->batch_name, sizeof w->batch_name, "cfw %s", token);
         batch_result br = run_pipeline(w, ops, n, isolated, token, retry, &nretry);
         if (br == BATCH_ISOLATE && !isolated) {
             isolated = true; /* nothing was applied: the same ops again, one statement each */

@@ -88,8 +88,28 @@ const cf_config_key cf_config_keys[] = {
     {"metrics-listen", 0, "CHRONOFORGE_METRICS_LISTEN", CF_CFG_STR, "", CF_CFG_ALL,
      "ADDR:PORT serving /metrics, /healthz and /readyz over HTTP (off when empty; docs/metrics.md)",
      STR(metrics_listen)},
+    {"pg-prepared-statements", 0, "CHRONOFORGE_PG_PREPARED_STATEMENTS", CF_CFG_BOOL, "on",
+     CF_CFG_ALL,
+     "off through a transaction-mode pooler (pgbouncer 1.18): unnamed statements and no session "
+     "settings (docs/scaling.md)",
+     SCAL(pg_prepared_statements)},
 };
 const size_t cf_config_nkeys = sizeof cf_config_keys / sizeof cf_config_keys[0];
+
+static int64_t max64(int64_t a, int64_t b)
+{
+    return a > b ? a : b;
+}
+
+int64_t cf_config_liveness_bound_ms(const cf_config *cfg)
+{
+    int64_t db =
+        cfg->db_io_timeout_ms > 0 ? cfg->db_io_timeout_ms : cfg->statement_timeout_ms + 5000;
+    int64_t longest =
+        max64(max64(db, cfg->heartbeat_ms),
+              max64(max64(cfg->promote_interval_ms, cfg->sweep_interval_ms), cfg->lease_ms));
+    return 2 * longest + 10000;
+}
 
 static cf_status parse_queues(cf_config *cfg, cf_error *err)
 {
@@ -174,6 +194,12 @@ cf_status cf_config_set(cf_config *cfg, const cf_config_key *key, const char *va
         *(int *)(void *)(base + key->offset) = (int)v;
         return CF_OK;
     }
+    case CF_CFG_BOOL:
+        if (strcmp(value, "on") != 0 && strcmp(value, "off") != 0)
+            return cf_error_set(err, "bad_value", key->name, "%s (%s) must be on or off, not '%s'",
+                                key->name, source, value);
+        *(bool *)(void *)(base + key->offset) = strcmp(value, "on") == 0;
+        return CF_OK;
     case CF_CFG_DURATION: {
         int64_t ms;
         cf_error derr;
@@ -247,6 +273,10 @@ void cf_config_show(const cf_config *cfg, FILE *out)
             break;
         case CF_CFG_INT:
             snprintf(buf, sizeof buf, "%d", *(const int *)(const void *)(base + k->offset));
+            break;
+        case CF_CFG_BOOL:
+            snprintf(buf, sizeof buf, "%s",
+                     *(const bool *)(const void *)(base + k->offset) ? "on" : "off");
             break;
         case CF_CFG_DURATION:
             cf_duration_format(*(const int64_t *)(const void *)(base + k->offset), buf, sizeof buf);

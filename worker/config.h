@@ -42,13 +42,20 @@ typedef struct cf_config {
     char retention_states[128]; /* which finished states --retention deletes (csv) */
     int64_t retention_dead_ms;  /* dead letters older than this are deleted; 0: kept */
     char log_level[16];
-    char metrics_listen[128]; /* ADDR:PORT of /metrics, /healthz, /readyz; "": off */
+    char metrics_listen[128];    /* ADDR:PORT of /metrics, /healthz, /readyz; "": off */
+    bool pg_prepared_statements; /* off through a transaction-mode pooler (pgbouncer) */
 } cf_config;
 
 /* Which commands a setting applies to, as a bit set. */
 enum { CF_CFG_ALL = 1, CF_CFG_WORKER = 2 };
 
-typedef enum cf_config_kind { CF_CFG_STR, CF_CFG_URL, CF_CFG_INT, CF_CFG_DURATION } cf_config_kind;
+typedef enum cf_config_kind {
+    CF_CFG_STR,
+    CF_CFG_URL,
+    CF_CFG_INT,
+    CF_CFG_DURATION,
+    CF_CFG_BOOL, /* "on" or "off" */
+} cf_config_kind;
 
 typedef struct cf_config_key {
     const char *name; /* flag name without dashes, e.g. "redis-url" */
@@ -81,5 +88,12 @@ void cf_config_print_help(FILE *out, int scope);
 
 /* cf_config_show writes every effective value to out, URLs redacted. */
 void cf_config_show(const cf_config *cfg, FILE *out);
+
+/* cf_config_liveness_bound_ms: how long a loop may go without iterating, derived from the
+ * settings: the longest single wait a loop makes (a Postgres answer, a fetch, a heartbeat, a
+ * housekeeping pass) with a wide margin: 2 x max(db-io-timeout or statement-timeout + 5 s,
+ * heartbeat, promote-interval, sweep-interval, lease) + 10 s. /healthz (http/health.h) and the
+ * systemd watchdog (worker/sd_notify.h) both judge by it. */
+int64_t cf_config_liveness_bound_ms(const cf_config *cfg);
 
 #endif

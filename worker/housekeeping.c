@@ -5,6 +5,10 @@
 
 #include <pthread.h>
 #include <stdbool.h>
+#ifdef CF_TEST_HOOKS
+#include <stdlib.h>
+#include <unistd.h>
+#endif
 
 #include "common/alloc.h"
 #include "common/clock.h"
@@ -17,6 +21,7 @@
 #include "worker/promoter.h"
 #include "worker/reconcile.h"
 #include "worker/retention.h"
+#include "worker/sd_notify.h"
 #include "worker/sweeper.h"
 
 struct cf_housekeeping {
@@ -95,12 +100,33 @@ static void probe(cf_housekeeping *hk)
         hk->redis_ok_since = cf_clock_mono_ms();
 }
 
+#ifdef CF_TEST_HOOKS
+/* Test builds only (make's chronoforge-test-hooks binary): while the file named by
+ * CHRONOFORGE_TEST_WEDGE_HOUSEKEEPING exists, the loop blocks without iterating, as a loop
+ * stuck in a call would (tests/e2e/test_e2e_sd_notify.c). */
+static void test_wedge(void)
+{
+    const char *path = getenv("CHRONOFORGE_TEST_WEDGE_HOUSEKEEPING");
+    if (path == NULL || access(path, F_OK) != 0)
+        return;
+    log_warn("event=test_housekeeping_wedged");
+    while (access(path, F_OK) == 0)
+        cf_clock_sleep_ms(20, NULL);
+    log_warn("event=test_housekeeping_unwedged");
+}
+#endif
+
 static void *housekeeping_main(void *arg)
 {
     cf_housekeeping *hk = arg;
     int64_t next_recovery = 0;
+    int64_t bound_ms = cf_config_liveness_bound_ms(hk->cfg);
     while (!atomic_load(&hk->stop)) {
+#ifdef CF_TEST_HOOKS
+        test_wedge();
+#endif
         cf_liveness_tick("housekeeping");
+        cf_sd_watchdog(bound_ms); /* only while every loop is alive; never when this one hangs */
         probe(hk);
         int64_t now = cf_clock_mono_ms();
         if (now >= next_recovery) {

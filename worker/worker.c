@@ -27,6 +27,7 @@
 #include "worker/fetcher.h"
 #include "worker/housekeeping.h"
 #include "worker/observer.h"
+#include "worker/sd_notify.h"
 
 typedef struct worker {
     const cf_config *cfg;
@@ -176,6 +177,7 @@ static cf_status open_store(worker *w)
         .statement_timeout_ms = w->cfg->statement_timeout_ms,
         .io_timeout_ms = w->cfg->db_io_timeout_ms,
         .batch_max = w->cfg->batch_max,
+        .no_prepared_statements = !w->cfg->pg_prepared_statements,
     };
     for (int attempt = 1;; attempt++) {
         cf_error why = {0};
@@ -280,6 +282,7 @@ cf_worker_result cf_worker_run(const cf_config *cfg, cf_worker_signals *sig)
         goto join;
     }
     log_info("event=worker_ready worker=%s", w->id);
+    cf_sd_ready(); /* Redis and Postgres were reached, the executors run */
     while (!atomic_load(&sig->drain) && !atomic_load(&sig->hard)) {
         if (atomic_exchange(&sig->quiet, false))
             cf_heartbeat_request_quiet(hb);
@@ -287,6 +290,7 @@ cf_worker_result cf_worker_run(const cf_config *cfg, cf_worker_signals *sig)
     }
     log_info("event=worker_draining worker=%s grace_ms=%lld: no new work; running steps finish",
              w->id, (long long)cfg->shutdown_grace_ms);
+    cf_sd_stopping();
     atomic_store(&w->stopping, true);
     cf_fetcher_wake(w->fetcher);
     if (!drain(w)) {

@@ -256,28 +256,6 @@ static void test_stale_lock_from_a_rollback_is_removed(void **state)
                 cf_e2e_log_events(&E, -1, "reconciled", NULL) >= 1);
 }
 
-/* file_contains says whether the file at path holds the bytes of needle. */
-static bool file_contains(const char *path, const char *needle)
-{
-    FILE *f = fopen(path, "rb");
-    assert_non_null(f);
-    size_t cap = 1 << 20, len = 0, n;
-    char *buf = malloc(cap);
-    assert_non_null(buf);
-    while ((n = fread(buf + len, 1, cap - len, f)) > 0) {
-        len += n;
-        if (len == cap) {
-            cap *= 2;
-            buf = realloc(buf, cap);
-            assert_non_null(buf);
-        }
-    }
-    fclose(f);
-    bool found = memmem(buf, len, needle, strlen(needle)) != NULL;
-    free(buf);
-    return found;
-}
-
 static void test_crash_between_release_and_publish(void **state)
 {
     (void)state;
@@ -292,7 +270,8 @@ static void test_crash_between_release_and_publish(void **state)
     snprintf(hooks, sizeof hooks, "%s-test-hooks", stock);
     if (access(hooks, X_OK) != 0)
         fail_msg("%s not found: build it with `make MODE=... tests`", hooks);
-    assert_false(file_contains(stock, "CHRONOFORGE_TEST_CRASH_AFTER_RELEASE")); /* not in prod */
+    assert_false(
+        cf_e2e_file_contains(stock, "CHRONOFORGE_TEST_CRASH_AFTER_RELEASE")); /* not in prod */
     setenv("CF_BIN", hooks, 1);
     cf_e2e_worker(&E, 0, args, crash);
     setenv("CF_BIN", stock, 1);

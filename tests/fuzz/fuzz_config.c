@@ -82,6 +82,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             abort();
         break;
     }
+    case CF_CFG_BOOL: /* only "on" and "off" are accepted, and they set it */
+        if ((strcmp(value, "on") != 0 && strcmp(value, "off") != 0) ||
+            *(const bool *)(const void *)field != (strcmp(value, "on") == 0))
+            abort();
+        break;
     }
     cf_config_show(&cfg, devnull);
     free(value);

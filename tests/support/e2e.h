@@ -105,4 +105,8 @@ bool cf_e2e_wait_log_events(cf_e2e *e, int slot, const char *event, const char *
 /* cf_e2e_log_contains says whether worker slot's log contains needle. */
 bool cf_e2e_log_contains(cf_e2e *e, int slot, const char *needle);
 
+/* cf_e2e_file_contains says whether the file at path (a binary, a log) holds the bytes of
+ * needle; fails the test when it cannot be read. */
+bool cf_e2e_file_contains(const char *path, const char *needle);
+
 #endif

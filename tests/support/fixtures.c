@@ -1,9 +1,12 @@
 // SPDX-License-Identifier: MIT
 /* tests/support/fixtures.c: service discovery from the environment written by
  * deploy/services.sh, unique Redis prefixes, fresh Postgres databases, polling waits. */
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -104,4 +107,16 @@ void cf_test_apply_filter(void)
     const char *filter = getenv("CF_TEST_FILTER");
     if (filter && filter[0])
         cmocka_set_test_filter(filter);
+}
+
+int cf_test_free_port(void)
+{
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    socklen_t len = sizeof a;
+    assert_true(fd >= 0);
+    assert_int_equal(bind(fd, (struct sockaddr *)&a, sizeof a), 0);
+    assert_int_equal(getsockname(fd, (struct sockaddr *)&a, &len), 0);
+    close(fd);
+    return ntohs(a.sin_port);
 }

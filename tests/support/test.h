@@ -45,6 +45,10 @@ void cf_test_fresh_database(char *dsn, size_t cap);
  * passes (returns false). Tests never sleep a fixed time. */
 bool cf_test_wait_for(bool (*cond)(void *arg), void *arg, int64_t timeout_ms);
 
+/* cf_test_free_port returns a TCP port on 127.0.0.1 that was free a moment ago (for a server a
+ * test starts, e.g. pgbouncer). */
+int cf_test_free_port(void);
+
 /* cf_test_scale returns n, divided by 10 (at least 1) under valgrind (CF_VALGRIND=1). */
 int cf_test_scale(int n);
 

@@ -94,6 +94,33 @@ static void test_config_show_redacts_passwords(void **state)
     assert_non_null(strstr(buf, "redis://u:***@h:1/0"));
 }
 
+static void test_prepared_statements_setting_is_on_or_off(void **state)
+{
+    (void)state;
+    unsetenv("CHRONOFORGE_PG_PREPARED_STATEMENTS");
+    cf_config c;
+    assert_int_equal(cf_config_load(&c, NULL), CF_OK);
+    assert_true(c.pg_prepared_statements); /* the default */
+    setenv("CHRONOFORGE_PG_PREPARED_STATEMENTS", "off", 1);
+    assert_int_equal(cf_config_load(&c, NULL), CF_OK);
+    assert_false(c.pg_prepared_statements);
+    char buf[8192] = "";
+    FILE *f = fmemopen(buf, sizeof buf - 1, "w");
+    cf_config_show(&c, f);
+    fclose(f);
+    assert_non_null(strstr(buf, "pg-prepared-statements off"));
+    cf_error err;
+    setenv("CHRONOFORGE_PG_PREPARED_STATEMENTS", "no", 1);
+    assert_int_equal(cf_config_load(&c, &err), CF_ERR_INVALID);
+    assert_non_null(strstr(err.msg, "CHRONOFORGE_PG_PREPARED_STATEMENTS"));
+    unsetenv("CHRONOFORGE_PG_PREPARED_STATEMENTS");
+    const cf_config_key *k = cf_config_find_flag("pg-prepared-statements", 0);
+    assert_int_equal(cf_config_set(&c, k, "on", "flag", NULL), CF_OK);
+    assert_true(c.pg_prepared_statements);
+    assert_int_equal(cf_config_set(&c, k, "ON", "flag", &err), CF_ERR_INVALID);
+    assert_true(c.pg_prepared_statements); /* a refused value changes nothing */
+}
+
 static void test_every_setting_is_documented_in_the_readme(void **state)
 {
     (void)state;
@@ -119,6 +146,7 @@ int main(void)
         cmocka_unit_test(test_config_env_then_flag_override),
         cmocka_unit_test(test_config_errors_name_the_setting),
         cmocka_unit_test(test_config_show_redacts_passwords),
+        cmocka_unit_test(test_prepared_statements_setting_is_on_or_off),
         cmocka_unit_test(test_every_setting_is_documented_in_the_readme),
     };
     cf_test_apply_filter();
