@@ -39,6 +39,7 @@ typedef struct cf_config {
     int64_t sweep_interval_ms;
     int sweep_batch;
     char log_level[16];
+    char log_format[16];      /* "logfmt" or "json" */
     char metrics_listen[128]; /* ADDR:PORT of /metrics, /healthz, /readyz; "": off */
 } cf_config;
 

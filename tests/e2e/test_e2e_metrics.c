@@ -211,6 +211,38 @@ static void check_alert_rules_and_dashboard(void)
     assert_int_equal(system(line), 0);
 }
 
+/* check_json_log: every line of worker slot's log is one JSON object with ts, level and msg; its
+ * worker_start event names its Redis URL with the password hidden (teardown checks the whole
+ * log for the test services' passwords, as for every worker). */
+static void check_json_log(int slot)
+{
+    FILE *f = fopen(E.logs[slot], "r");
+    assert_non_null(f);
+    static char line[8192];
+    int lines = 0, starts = 0;
+    while (fgets(line, sizeof line, f)) {
+        json_error_t jerr;
+        json_t *o = json_loads(line, 0, &jerr);
+        if (!json_is_object(o))
+            fail_msg("not a JSON object (%s): %s", jerr.text, line);
+        assert_non_null(json_string_value(json_object_get(o, "ts")));
+        assert_non_null(json_string_value(json_object_get(o, "level")));
+        assert_non_null(json_string_value(json_object_get(o, "msg")));
+        const char *ev = json_string_value(json_object_get(o, "event"));
+        if (ev && strcmp(ev, "worker_start") == 0) {
+            const char *redis = json_string_value(json_object_get(o, "redis"));
+            assert_non_null(redis);
+            assert_non_null(strstr(redis, "redis://"));
+            starts++;
+        }
+        json_decref(o);
+        lines++;
+    }
+    fclose(f);
+    assert_true(lines > 0);
+    assert_int_equal(starts, 1);
+}
+
 static void services(const char *cmd)
 {
     char line[600];
@@ -231,7 +263,7 @@ static void test_prometheus_scrapes_a_worker_and_probes_follow_postgres(void **s
     cf_e2e_worker(&E, 0, args, NULL);
     char listen2[64];
     snprintf(listen2, sizeof listen2, "127.0.0.1:%d", worker2_port);
-    const char *args2[] = {"--metrics-listen", listen2, "-c", "2", NULL};
+    const char *args2[] = {"--metrics-listen", listen2, "-c", "2", "--log-format", "json", NULL};
     cf_e2e_worker(&E, 1, args2, NULL);
     assert_true(wait_status(worker_port, "/healthz", 200));
     assert_true(wait_status(worker_port, "/readyz", 200));
@@ -327,6 +359,7 @@ static void test_prometheus_scrapes_a_worker_and_probes_follow_postgres(void **s
     assert_true(wait_value("sum(chronoforge_fleet_exporter)", 1));
 
     check_alert_rules_and_dashboard();
+    check_json_log(1);
 
     /* Postgres stops: not ready, still alive; back: ready again */
     services("stop-pg");
