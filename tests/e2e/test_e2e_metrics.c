@@ -20,6 +20,8 @@
 
 #include <jansson.h>
 
+#include "common/metrics.h"
+#include "engine/class_stats.h"
 #include "tests/support/e2e.h"
 #include "tests/support/test.h"
 
@@ -306,14 +308,15 @@ static void test_prometheus_scrapes_a_worker_and_probes_follow_postgres(void **s
     assert_true(wait_value("sum(chronoforge_workflows_finished_total{class=\"Exerciser\","
                            "outcome=\"completed\"})",
                            n));
-    assert_true(scalar("count(chronoforge_workflows_finished_total)") == 2 * 3);
+    assert_true(scalar("count(chronoforge_workflows_finished_total)") ==
+                2 * (CF_WF_EVENT_COUNT - 1));
     assert_true(wait_value("sum(chronoforge_step_attempts_count{class=\"Exerciser\"})", 2 * n - 1));
     assert_true(wait_value("sum(chronoforge_step_attempts_bucket{class=\"Exerciser\",le=\"2\"})"
                            " - sum(chronoforge_step_attempts_bucket{class=\"Exerciser\",le=\"1\"})",
                            1)); /* the flaky step's 2 attempts */
     assert_true(wait_value("sum(chronoforge_halts_total{reason=\"retry\"})", 1));
     assert_true(wait_value("sum(chronoforge_halts_total{reason=\"wait\"})", 1));
-    assert_true(scalar("count(chronoforge_halts_total)") == 2 * 6);
+    assert_true(scalar("count(chronoforge_halts_total)") == 2 * CF_HALT_REASON_COUNT);
     assert_true(
         wait_value("sum(chronoforge_workflow_errors_total{error_class=\"Exerciser.Flaky\"})", 1));
     assert_true(wait_value("sum(chronoforge_enqueue_to_start_seconds_count)", n));
