@@ -132,5 +132,8 @@ int cf_cli_parse(int argc, char **argv, const cf_cli_command_spec *spec, cf_cli_
     cf_log_level lvl = CF_LOG_INFO;
     (void)cf_log_level_parse(out->cfg.log_level, &lvl); /* validated by cf_config_set */
     cf_log_set_level(lvl);
+    cf_log_format fmt = CF_LOG_LOGFMT;
+    (void)cf_log_format_parse(out->cfg.log_format, &fmt); /* validated by cf_config_set */
+    cf_log_set_format(fmt);
     return -1;
 }

@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: MIT
-/* common/log.h: one logfmt line per event on stderr, with levels and an optional job context
- * (workflow class, key, jid, attempt). Lines are written with a single write(2), so threads do
- * not interleave. Never pass a secret: use cf_url_redact (common/url.h) for connection strings. */
+/* common/log.h: one line per event on stderr, in logfmt (the default) or as one JSON object per
+ * line with the same keys (cf_log_set_format), with levels and an optional job context (workflow
+ * class, key, jid, attempt). Lines are written with a single write(2), so threads do not
+ * interleave. Never pass a secret: use cf_redact_dsn (common/redact.h) for connection strings. */
 #ifndef CF_COMMON_LOG_H
 #define CF_COMMON_LOG_H
 
@@ -28,6 +29,20 @@ typedef struct cf_log_ctx {
 void cf_log_set_level(cf_log_level lvl);
 bool cf_log_level_parse(const char *name, cf_log_level *out);
 bool cf_log_enabled(cf_log_level lvl);
+
+/* The line format. JSON: {"ts":..,"level":..,"pid":N,"component":..,"class":..,"key":..,
+ * "jid":..,"attempt":N,<the event's pairs>,"msg":..} in that order: the keys of the logfmt line,
+ * every value a string except pid and attempt; strings escaped per RFC 8259 (invalid UTF-8 as
+ * U+FFFD). */
+typedef enum cf_log_format {
+    CF_LOG_LOGFMT = 0,
+    CF_LOG_JSON,
+} cf_log_format;
+
+/* cf_log_set_format sets the format (default logfmt). cf_log_format_parse reads "logfmt" or
+ * "json" (any case) into *out; false for anything else. */
+void cf_log_set_format(cf_log_format fmt);
+bool cf_log_format_parse(const char *name, cf_log_format *out);
 
 /* cf_log_set_component sets the "component" of this process's lines (e.g. "worker"); borrowed,
  * must outlive logging. */

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "common/clock.h"
+#include "common/metrics.h"
 #include "engine/class_stats.h"
 #include "engine/retry.h"
 #include "engine/run.h"
@@ -50,6 +51,7 @@ static cf_flow lookup(cf_run *run, const char *step, cf_run_step **out)
              "%s has a state this release does not know (written by a newer release?); halting "
              "the pass there for %dms",
              step, UNKNOWN_STATE_RECHECK_MS);
+    cf_metrics_halt(CF_HALT_REASON_UNKNOWN_STATE);
     return cf_run_halt(run, CF_HALT_WAKE, cf_run_now(run) + UNKNOWN_STATE_RECHECK_MS);
 }
 
@@ -104,11 +106,14 @@ static cf_flow step_error(cf_run *run, const char *step, int attempts, json_t *m
         cf_logkv(CF_LOG_WARN, &run->log, "event=step_retry",
                  "%s failed (%s: %s); retry %d/%d in %lldms", step, cls, msg, d.budget_used + 1,
                  d.budget_max, (long long)d.delay_ms);
+        cf_metrics_halt(CF_HALT_REASON_RETRY);
         return cf_run_halt(run, CF_HALT_WAKE, cf_run_now(run) + d.delay_ms);
     }
     cf_logkv(CF_LOG_ERROR, &run->log, "event=step_exhausted",
              "%s failed (%s: %s) and its retry policy is exhausted%s; stalling the workflow", step,
              cls, msg, d.budget_key[0] ? "" : " (no policy matches the class)");
+    if (strncmp(step, "durably_execute$", 16) == 0) /* the attempts histogram's steps */
+        cf_class_stats_note_attempts(run->class_stats, attempts);
     return cf_run_halt(run, CF_HALT_STALL, 0);
 }
 
@@ -140,8 +145,10 @@ static cf_flow policy_refused(cf_run *run, const char *step, const cf_run_step *
  * with outside effects runs. Returns CF_FLOW_OK to go on. */
 static cf_flow begin_execution(cf_run *run)
 {
-    if (run->stopping && atomic_load(run->stopping))
+    if (run->stopping && atomic_load(run->stopping)) {
+        cf_metrics_halt(CF_HALT_REASON_SHUTDOWN);
         return cf_run_halt(run, CF_HALT_WAKE, cf_run_now(run));
+    }
     if (cf_run_flush(run) != CF_OK)
         return CF_FLOW_HALT;
     return CF_FLOW_OK;
@@ -169,6 +176,7 @@ cf_flow cf_durably_execute(cf_run *run, const char *name, cf_step_fn fn, void *a
     if (run->halt == CF_HALT_ABANDON)
         return CF_FLOW_HALT;
     if (f == CF_FLOW_OK) {
+        cf_class_stats_note_attempts(run->class_stats, attempts);
         cf_status st = cf_run_note_step(run, step, CF_STEP_COMPLETED, attempts, NULL, NULL, NULL);
         return st == CF_OK ? CF_FLOW_OK : cf_run_abandon(run, st);
     }
@@ -198,13 +206,18 @@ cf_flow cf_wait(cf_run *run, const char *name, int64_t duration_ms)
         json_decref(meta);
         if (st != CF_OK)
             return cf_run_abandon(run, st);
-        return target <= now ? CF_FLOW_OK : cf_run_halt(run, CF_HALT_WAKE, target);
+        if (target <= now)
+            return CF_FLOW_OK;
+        cf_metrics_halt(CF_HALT_REASON_WAIT);
+        return cf_run_halt(run, CF_HALT_WAKE, target);
     }
     /* The target was fixed at the first visit; an early or duplicate wake waits only for the
      * remainder (R-9). */
     int64_t target = meta_int(s->metadata, "wait_until_ms", now);
-    if (now < target)
+    if (now < target) {
+        cf_metrics_halt(CF_HALT_REASON_WAIT);
         return cf_run_halt(run, CF_HALT_WAKE, target);
+    }
     st = cf_run_note_step(run, step, CF_STEP_COMPLETED, s->attempts + 1, NULL, NULL, NULL);
     return st == CF_OK ? CF_FLOW_OK : cf_run_abandon(run, st);
 }
@@ -231,8 +244,10 @@ cf_flow cf_wait_until(cf_run *run, const char *name, cf_cond_fn cond, void *arg,
     if (is_completed(s))
         return CF_FLOW_OK;
     CF_TRY(policy_refused(run, step, s, policy));
-    if (run->stopping && atomic_load(run->stopping))
+    if (run->stopping && atomic_load(run->stopping)) {
+        cf_metrics_halt(CF_HALT_REASON_SHUTDOWN);
         return cf_run_halt(run, CF_HALT_WAKE, cf_run_now(run));
+    }
     int64_t now = cf_run_now(run);
     json_t *meta = metadata_copy(s);
     if (meta == NULL)
@@ -278,6 +293,7 @@ cf_flow cf_wait_until(cf_run *run, const char *name, cf_cond_fn cond, void *arg,
     if (st != CF_OK)
         return cf_run_abandon(run, st);
     int64_t next = now + (check_interval_ms > 0 ? check_interval_ms : 1000);
+    cf_metrics_halt(CF_HALT_REASON_WAIT);
     return cf_run_halt(run, CF_HALT_WAKE, next < timeout_at ? next : timeout_at);
 }
 
@@ -306,5 +322,8 @@ cf_flow cf_continue_if(cf_run *run, const char *name, cf_cond_fn cond, void *arg
     json_decref(meta);
     if (st != CF_OK)
         return cf_run_abandon(run, st);
-    return met ? CF_FLOW_OK : cf_run_halt(run, CF_HALT_EXTERNAL, 0);
+    if (met)
+        return CF_FLOW_OK;
+    cf_metrics_halt(CF_HALT_REASON_CONTINUE_IF);
+    return cf_run_halt(run, CF_HALT_EXTERNAL, 0);
 }

@@ -8,6 +8,7 @@
 
 #include "common/alloc.h"
 #include "common/clock.h"
+#include "common/metrics.h"
 #include "engine/class_stats.h"
 
 /* ---- step table ---- */
@@ -230,6 +231,7 @@ cf_status cf_run_note_error(cf_run *run, const char *step_name, int attempt,
 {
     if (cf_grow(&run->errors, &run->errors_cap, run->nerrors, sizeof *run->errors, 4))
         return CF_ERR_NOMEM;
+    cf_metrics_error(error_class); /* /metrics: errors by error class */
     cf_ws_error *e = &run->errors[run->nerrors];
     memset(e, 0, sizeof *e);
     e->step_name = step_name ? cf_arena_strdup(&run->arena, step_name) : NULL;

@@ -3,10 +3,13 @@
 #include "http/fleet.h"
 
 #include <stddef.h>
+#include <stdlib.h>
 #include <string.h>
 
+#include "common/clock.h"
 #include "http/metrics.h"
 #include "queue/enqueue.h"
+#include "queue/envelope.h"
 #include "queue/fetch.h"
 #include "queue/keys.h"
 #include "queue/queue.h"
@@ -46,8 +49,65 @@ static void gauge_head(FILE *out, const char *name, const char *help)
 
 typedef struct queue_row {
     const char *name;
-    int64_t ready, scheduled, dead, inflight;
+    int64_t ready, scheduled, dead, inflight, due;
+    double oldest_s;
 } queue_row;
+
+/* reply_int: an integer reply's value, or 0. */
+static int64_t reply_int(const cf_reply *r)
+{
+    return r && r->type == CF_REPLY_INTEGER ? r->integer : 0;
+}
+
+/* ages reads, in one round trip, what waits longest in q->name: the next envelope to be taken
+ * from ready (the right end; its age is now - its producer's created_at; a continuation carries
+ * none), and the scheduled entries already due (count, and the earliest one's age now - due
+ * time). oldest_s is the larger of the two ages, 0 when nothing waits. */
+static void ages(cf_redis *r, const char *prefix, queue_row *q, int64_t now_ms)
+{
+    char rk[CF_KEY_MAX], sk[CF_KEY_MAX], now[32];
+    if (cf_key_ready(rk, sizeof rk, prefix, q->name) < 0 ||
+        cf_key_scheduled(sk, sizeof sk, prefix, q->name) < 0)
+        return;
+    snprintf(now, sizeof now, "%lld", (long long)now_ms);
+    const char *a0[] = {"LINDEX", rk, "-1"};
+    const char *a1[] = {"ZCOUNT", sk, "-inf", now};
+    const char *a2[] = {"ZRANGEBYSCORE", sk, "-inf", now, "WITHSCORES", "LIMIT", "0", "1"};
+    size_t l0[3], l1[4], l2[8];
+    for (int i = 0; i < 8; i++) {
+        if (i < 3)
+            l0[i] = strlen(a0[i]);
+        if (i < 4)
+            l1[i] = strlen(a1[i]);
+        l2[i] = strlen(a2[i]);
+    }
+    cf_redis_cmd cmds[3] = {
+        {NULL, 0, 3, a0, l0},
+        {NULL, 0, 4, a1, l1},
+        {NULL, 0, 8, a2, l2},
+    };
+    cf_reply *reps[3] = {NULL, NULL, NULL};
+    if (cf_redis_pipeline(r, cmds, 3, reps) == CF_OK) {
+        cf_envelope env;
+        cf_error err;
+        if (reps[0] && reps[0]->type == CF_REPLY_STRING) {
+            if (cf_envelope_decode(reps[0]->str, reps[0]->len, NULL, &env, &err) == CF_OK &&
+                env.has_created_at && env.created_at * 1000.0 < (double)now_ms)
+                q->oldest_s = ((double)now_ms - env.created_at * 1000.0) / 1000.0;
+            cf_envelope_deinit(&env);
+        }
+        q->due = reply_int(reps[1]);
+        const cf_reply *first = reps[2];
+        if (first && first->type == CF_REPLY_ARRAY && first->n == 2 &&
+            first->elem[1].type == CF_REPLY_STRING) {
+            double due_s = ((double)now_ms - atof(first->elem[1].str)) / 1000.0;
+            if (due_s > q->oldest_s)
+                q->oldest_s = due_s;
+        }
+    }
+    for (int i = 0; i < 3; i++)
+        cf_reply_free(reps[i]);
+}
 
 static void queue_gauges(FILE *out, const queue_row *q, size_t n)
 {
@@ -64,6 +124,10 @@ static void queue_gauges(FILE *out, const queue_row *q, size_t n)
          offsetof(queue_row, inflight)},
         {"chronoforge_queue_dead", "Dead letters kept, per queue (fleet-wide).",
          offsetof(queue_row, dead)},
+        {"chronoforge_queue_due_not_taken",
+         "Scheduled envelopes past their due time not yet promoted to ready, per queue "
+         "(fleet-wide).",
+         offsetof(queue_row, due)},
     };
     for (size_t k = 0; k < sizeof g / sizeof g[0]; k++) {
         gauge_head(out, g[k].name, g[k].help);
@@ -73,6 +137,15 @@ static void queue_gauges(FILE *out, const queue_row *q, size_t n)
             fprintf(out, "\"} %lld\n",
                     (long long)*(const int64_t *)((const char *)&q[i] + g[k].off));
         }
+    }
+    gauge_head(out, "chronoforge_queue_oldest_ready_age_seconds",
+               "Age of what waits longest to be taken, per queue (fleet-wide): the next ready "
+               "envelope since its producer's created_at, or the earliest due scheduled entry "
+               "since its due time; 0 when nothing waits.");
+    for (size_t i = 0; i < n; i++) {
+        fputs("chronoforge_queue_oldest_ready_age_seconds{queue=\"", out);
+        cf_metrics_escape_label(out, q[i].name);
+        fprintf(out, "\"} %.3f\n", q[i].oldest_s);
     }
 }
 
@@ -100,6 +173,7 @@ static void fleet(cf_queue *fq, const cf_config *cfg, FILE *out)
         *q = (queue_row){.name = e->str};
         if (cf_queue_depths(fq, q->name, &q->ready, &q->scheduled, &q->dead) != CF_OK)
             continue;
+        ages(r, cfg->prefix, q, cf_clock_unix_ms());
         for (size_t w = 0; w < nworkers; w++) {
             int64_t c = 0;
             if (cf_fetch_inflight_count(fq, workers[w].id, q->name, &c) == CF_OK)

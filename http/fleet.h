@@ -1,10 +1,11 @@
 // SPDX-License-Identifier: MIT
-/* http/fleet.h: the fleet's gauges (per queue: ready, scheduled, in flight, dead; live
- * workers), exported by one worker only so that N workers don't report N copies: the worker
- * whose id holds the healing lease P:sweeper (worker/sweeper.c) at scrape time exports them and
- * chronoforge_fleet_exporter 1; every other worker exports chronoforge_fleet_exporter 0 and no
- * fleet gauge. Between a lease's expiry and the next claim (up to one sweep-interval) no
- * worker exports them; Prometheus then has a gap, never a double count. */
+/* http/fleet.h: the fleet's gauges (per queue: ready, scheduled, in flight, dead, due but not
+ * taken, oldest ready age; live workers), exported by one worker only so that N workers don't
+ * report N copies: the worker whose id holds the healing lease P:sweeper (worker/sweeper.c) at
+ * scrape time exports them and chronoforge_fleet_exporter 1; every other worker exports
+ * chronoforge_fleet_exporter 0 and no fleet gauge. Between a lease's expiry and the next claim (up
+ * to one sweep-interval) no worker exports them; Prometheus then has a gap, never a double count.
+ */
 #ifndef CF_HTTP_FLEET_H
 #define CF_HTTP_FLEET_H
 

@@ -135,6 +135,40 @@ static void classes(FILE *out)
                     (long long)atomic_load(&c->passes[e]));
         }
     }
+    head(out, "chronoforge_workflows_started_total", "counter",
+         "Workflows whose first pass began on this worker, by class.");
+    for (size_t i = 0; i < n; i++) {
+        const cf_class_stats *c = cf_class_stats_at(i);
+        class_label(out, "chronoforge_workflows_started_total", c);
+        fprintf(out, "} %llu\n",
+                (unsigned long long)atomic_load(&c->workflows[CF_WF_EVENT_STARTED]));
+    }
+    head(out, "chronoforge_workflows_finished_total", "counter",
+         "Workflows whose pass on this worker ended them, by class and outcome (completed, "
+         "failed, stalled).");
+    for (size_t i = 0; i < n; i++) {
+        const cf_class_stats *c = cf_class_stats_at(i);
+        for (int e = CF_WF_EVENT_STARTED + 1; e < CF_WF_EVENT_COUNT; e++) {
+            class_label(out, "chronoforge_workflows_finished_total", c);
+            fprintf(out, ",outcome=\"%s\"} %llu\n", cf_wf_event_name((cf_wf_event)e),
+                    (unsigned long long)atomic_load(&c->workflows[e]));
+        }
+    }
+    head(out, "chronoforge_step_attempts", "histogram",
+         "Attempts a durably_execute step took by the time it completed or failed for good, by "
+         "class.");
+    for (size_t i = 0; i < n; i++) {
+        const cf_class_stats *c = cf_class_stats_at(i);
+        char labels[300];
+        FILE *lf = fmemopen(labels, sizeof labels, "w");
+        if (lf == NULL)
+            continue;
+        fputs("class=\"", lf);
+        cf_metrics_escape_label(lf, c->name);
+        fputc('"', lf);
+        fclose(lf);
+        cf_metrics_hist(out, "chronoforge_step_attempts", labels, &c->attempts);
+    }
     head(out, "chronoforge_step_duration_seconds", "histogram",
          "Duration of each durably_execute attempt (user code), by class and outcome (ok, error).");
     for (size_t i = 0; i < n; i++)
@@ -169,6 +203,7 @@ void cf_metrics_render(const cf_worker_view *v, FILE *out)
             (unsigned long long)cf_redis_round_trips());
     store_stats(out, v->store);
     classes(out);
+    cf_metrics_render_process(out);
     loops(out, v->cfg);
     cf_fleet_render(v->cfg, v->worker_id, out);
 }

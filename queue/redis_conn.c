@@ -18,6 +18,7 @@
 #include "common/backoff.h"
 #include "common/clock.h"
 #include "common/log.h"
+#include "common/metrics.h"
 #include "queue/argv.h"
 #include "queue/mux.h"
 #include "queue/redis_conn_impl.h"
@@ -32,6 +33,13 @@ static _Atomic uint64_t g_round_trips;
 uint64_t cf_redis_round_trips(void)
 {
     return atomic_load_explicit(&g_round_trips, memory_order_relaxed);
+}
+
+/* rtt_done observes a round trip that began at t0_us (cf_clock_mono_us) in the process's
+ * Redis round-trip histogram (common/metrics.h). */
+static void rtt_done(int64_t t0_us)
+{
+    cf_hist_observe(&cf_metrics_g.redis_rtt, cf_clock_mono_us() - t0_us);
 }
 
 static void count_round_trip(void)
@@ -318,6 +326,9 @@ cf_status cf_redis_connect(cf_redis *r)
     }
     cf_status st = connect_once(r);
     if (st == CF_OK) {
+        if (r->connected_before) /* /metrics: a connection re-established */
+            cf_metrics_add(&cf_metrics_g.redis_reconnects, 1);
+        r->connected_before = true;
         if (r->failures > 0)
             cf_logkv(CF_LOG_INFO, NULL, NULL, "redis reconnected to %s after %d failed tries",
                      r->url.redacted, r->failures);
@@ -390,9 +401,12 @@ static cf_status exec_with_timeout(cf_redis *r, int64_t timeout_ms, int argc,
     if (st != CF_OK)
         return st;
     count_round_trip();
+    int64_t t0 = cf_clock_mono_us();
     redisReply *rep = redisCommandArgv(r->c, argc, (const char **)argv, lens);
     if (rep == NULL)
         return cf_redis_transport_error(r);
+    if (timeout_ms == r->opts.read_timeout_ms) /* a blocking command's wait is not latency */
+        rtt_done(t0);
     return finish(r, rep, out);
 }
 
@@ -632,6 +646,7 @@ cf_status cf_redis_pipeline_segs(cf_redis *r, const cf_redis_cmd *cmds, const si
     }
     if (n > 0)
         count_round_trip(); /* the n commands go in one write; their replies are read below */
+    int64_t t0 = cf_clock_mono_us();
     for (size_t k = 0, start = 0; k < nseg; start = seg_end[k++]) {
         for (size_t i = start; i < seg_end[k]; i++) {
             void *raw = NULL;
@@ -649,6 +664,8 @@ cf_status cf_redis_pipeline_segs(cf_redis *r, const cf_redis_cmd *cmds, const si
             replies[i] = mine;
         }
     }
+    if (n > 0)
+        rtt_done(t0);
     for (size_t k = 0, start = 0; k < nseg; start = seg_end[k++])
         rerun_noscript(r, cmds, start, seg_end[k], replies, &seg_st[k]);
     return CF_OK;

@@ -22,6 +22,7 @@ struct cf_redis {
     redisContext *c;
     int64_t cur_timeout_ms; /* the socket timeout currently set on c */
     int failures;           /* consecutive failed connect attempts */
+    bool connected_before;  /* a connection was made once: the next one is a reconnect */
     int64_t next_try_mono_ms;
     char errstr[512];
     bool last_noscript; /* the last error reply was NOSCRIPT */

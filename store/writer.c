@@ -30,6 +30,7 @@
 #include "common/clock.h"
 #include "common/liveness.h"
 #include "common/log.h"
+#include "common/metrics.h"
 #include "store/pg.h"
 #include "store/rows.h"
 
@@ -72,6 +73,7 @@ struct cf_writer {
     cf_log_limiter lost_log;
 
     _Atomic int64_t n_batches, n_commits, n_write_sets, n_reconnects, n_unknown;
+    int64_t batch_t0_us; /* when the running pipeline was sent (its commit latency) */
 };
 
 /* Answers op: fills st/err and wakes its caller. Called with w->mu held. */
@@ -276,8 +278,12 @@ static void count_batch(cf_writer *w, cf_op **ops, size_t n)
     for (size_t i = 0; i < n && !writes; i++)
         writes = ops[i]->kind != CF_OP_PEEK;
     atomic_fetch_add(&w->n_batches, 1);
-    if (writes)
+    if (writes) {
         atomic_fetch_add(&w->n_commits, 1);
+        /* /metrics: a durable commit's latency (sent to Sync read) and its size */
+        cf_hist_observe(&cf_metrics_g.pg_commit, cf_clock_mono_us() - w->batch_t0_us);
+        cf_hist_observe(&cf_metrics_g.pg_batch, (int64_t)n);
+    }
 }
 
 /* Answers every op of a committed batch from the statements' results. */
@@ -378,6 +384,7 @@ static batch_result run_pipeline(cf_writer *w, cf_op **ops, size_t n, bool isola
     }
     /* Each wait gets io_timeout of its own: it measures the server's silence, and the
      * pipeline's statements may each take up to statement_timeout. */
+    w->batch_t0_us = cf_clock_mono_us();
     if (!send_plan(w, p, token, cf_pg_deadline(&w->pg))) {
         plan_free(p);
         leave_pipeline(w);

@@ -85,6 +85,9 @@ const cf_config_key cf_config_keys[] = {
      SCAL(retention_dead_ms)},
     {"log-level", 0, "CHRONOFORGE_LOG_LEVEL", CF_CFG_STR, "info", CF_CFG_ALL,
      "debug, info, warn or error", STR(log_level)},
+    {"log-format", 0, "CHRONOFORGE_LOG_FORMAT", CF_CFG_STR, "logfmt", CF_CFG_ALL,
+     "logfmt or json: one line per event on stderr, the same keys either way (README, Logs)",
+     STR(log_format)},
     {"metrics-listen", 0, "CHRONOFORGE_METRICS_LISTEN", CF_CFG_STR, "", CF_CFG_ALL,
      "ADDR:PORT serving /metrics, /healthz and /readyz over HTTP (off when empty; docs/metrics.md)",
      STR(metrics_listen)},
@@ -176,6 +179,11 @@ cf_status cf_config_set(cf_config *cfg, const cf_config_key *key, const char *va
             return cf_error_set(err, "bad_value", key->name,
                                 "%s (%s) must be debug, info, warn or error, not '%s'", key->name,
                                 source, value);
+        cf_log_format fmt;
+        if (key->offset == offsetof(cf_config, log_format) && !cf_log_format_parse(value, &fmt))
+            return cf_error_set(err, "bad_value", key->name,
+                                "%s (%s) must be logfmt or json, not '%s'", key->name, source,
+                                value);
         memcpy(base + key->offset, value, n + 1);
         if (key->offset == offsetof(cf_config, queues_csv))
             return parse_queues(cfg, err);

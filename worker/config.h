@@ -42,6 +42,7 @@ typedef struct cf_config {
     char retention_states[128]; /* which finished states --retention deletes (csv) */
     int64_t retention_dead_ms;  /* dead letters older than this are deleted; 0: kept */
     char log_level[16];
+    char log_format[16];         /* "logfmt" or "json" */
     char metrics_listen[128];    /* ADDR:PORT of /metrics, /healthz, /readyz; "": off */
     bool pg_prepared_statements; /* off through a transaction-mode pooler (pgbouncer) */
 } cf_config;

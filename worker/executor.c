@@ -15,6 +15,7 @@
 #include "common/clock.h"
 #include "common/duration.h"
 #include "common/log.h"
+#include "common/metrics.h"
 #include "common/rand.h"
 #include "engine/class_stats.h"
 #include "engine/finish.h"
@@ -31,6 +32,7 @@
 #include "queue/schedule.h"
 #include "store/requeue.h"
 #include "worker/delivery_end.h"
+#include "worker/pass_metrics.h"
 
 static cf_log_limiter redis_limiter, store_limiter;
 
@@ -128,6 +130,7 @@ static void dead_letter(cf_executor *ex, const char *queue, const char *raw, siz
     REDIS_RETRY(ex, "dead_letter",
                 cf_deadletter_move(ex->queue, queue, raw, len, &why, 0, ex->cfg->dead_letter_cap));
     atomic_fetch_add(&ex->stats->dead_lettered, 1);
+    cf_metrics_add(&cf_metrics_g.dead_letters, 1);
 }
 
 /* unknown_class puts an envelope of a class this worker does not know back, delayed with
@@ -232,6 +235,7 @@ static void busy(cf_executor *ex, const char *queue, const char *raw, size_t len
                  const cf_envelope *env, const cf_lock_holder *holder)
 {
     atomic_fetch_add(&ex->stats->busy, 1);
+    cf_metrics_halt(CF_HALT_REASON_BUSY);
     if (first_delivery(env)) {
         cf_wf_row row = {0};
         cf_status st = cf_store_wf_ensure(ex->store, env->wf_class, env->key, queue, env->kwargs,
@@ -545,10 +549,12 @@ static void run_workflow(cf_executor *ex, const char *queue, const char *raw, si
         return;
     }
     cf_step_list_deinit(&steps);
+    cf_pass_metrics_begin(run.class_stats, env, first_delivery(env), &run.row,
+                          lazy ? fence_read == 0 : run.row.created, cf_clock_unix_ms());
     cf_finish_result fin = cf_finish_run(&run);
     count_pass_end(ex->stats, fin.end);
-    cf_class_stats_note_pass(cf_class_stats_of(env->wf_class),
-                             fin.end); /* per class, for /metrics */
+    cf_class_stats_note_pass(run.class_stats, fin.end); /* per class, for /metrics */
+    cf_pass_metrics_end(run.class_stats, fin.end);
     cf_run_deinit(&run);
 
     if (fin.abandoned && fin.abandon_status != CF_ERR_CONFLICT) {

@@ -11,6 +11,7 @@
 #include "common/clock.h"
 #include "common/liveness.h"
 #include "common/log.h"
+#include "common/metrics.h"
 #include "queue/queue.h"
 
 #define BLOCK_MS 1000 /* one cf_fetch call when nothing is ready (slices of it see a stop) */
@@ -131,6 +132,7 @@ static void hand_out(cf_fetcher *f, int n)
         mailbox *b = &f->box[slot];
         b->env = f->taken[i];
         b->full = true;
+        atomic_fetch_add_explicit(&cf_metrics_g.in_flight, 1, memory_order_relaxed);
         cf_active_hold(f->c.active, slot, b->env.queue_index, b->env.data, b->env.len);
         pthread_cond_signal(&b->cv);
     }

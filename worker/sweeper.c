@@ -10,6 +10,7 @@
 #include "common/buf.h"
 #include "common/clock.h"
 #include "common/log.h"
+#include "common/metrics.h"
 #include "engine/registry.h"
 #include "queue/enqueue.h"
 #include "queue/envelope.h"
@@ -126,6 +127,7 @@ static bool publish(pass *p, const cf_wf_ref *row)
     }
     p->st.republished++;
     p->sw->republished++;
+    cf_metrics_add(&cf_metrics_g.heal_republished, 1);
     return true;
 }
 
@@ -181,6 +183,7 @@ static bool suspect(pass *p, const cf_wf_ref *row, const char *lock_id, const ch
     }
     p->st.locks_removed++;
     p->sw->locks_removed++;
+    cf_metrics_add(&cf_metrics_g.heal_locks_removed, 1);
     return true;
 }
 
@@ -331,8 +334,10 @@ cf_status cf_sweeper_pass(cf_sweeper *sw, bool dry_run, int64_t budget_ms, cf_he
         st = p.err;
     }
     cf_sweep_suspects_deinit(&p.suspects);
-    if (!dry_run)
+    if (!dry_run) {
         sw->passes++;
+        cf_metrics_add(&cf_metrics_g.heal_passes, 1);
+    }
     if (stats)
         *stats = p.st;
     return st;

@@ -13,6 +13,7 @@
 #include "common/backoff.h"
 #include "common/clock.h"
 #include "common/log.h"
+#include "common/metrics.h"
 #include "common/redact.h"
 #include "queue/enqueue.h"
 #include "queue/fetch.h"
@@ -113,6 +114,7 @@ static void *executor_main(void *arg)
             break; /* stopping */
         atomic_fetch_add(&w->busy, 1);
         cf_executor_handle(&ex, w->queues[f.queue_index], f.data, f.len);
+        atomic_fetch_sub_explicit(&cf_metrics_g.in_flight, 1, memory_order_relaxed);
         atomic_fetch_sub(&w->busy, 1);
         cf_active_clear(w->active, t->slot);
         cf_fetched_deinit(&f);

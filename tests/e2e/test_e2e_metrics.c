@@ -2,7 +2,8 @@
 /* tests/e2e/test_e2e_metrics.c: a worker with --metrics-listen scraped by a real Prometheus
  * (Debian's `prometheus`, every 1 s, listening on 127.0.0.1 with its storage in the test's
  * scratch dir): the target is up, the series exist with their labels, counters move as
- * workflows run; /healthz and /readyz answer 200 while healthy, /readyz 503 while Postgres is
+ * workflows run; the shipped alert rules and Grafana board evaluate with only metrics we export;
+ * /healthz and /readyz answer 200 while healthy, /readyz 503 while Postgres is
  * stopped (the worker stays alive) and 200 again once it is back; `chronoforge health` agrees. */
 #include <arpa/inet.h>
 #include <ctype.h>
@@ -19,6 +20,8 @@
 
 #include <jansson.h>
 
+#include "common/metrics.h"
+#include "engine/class_stats.h"
 #include "tests/support/e2e.h"
 #include "tests/support/test.h"
 
@@ -196,41 +199,50 @@ static int teardown(void **state)
     return 0;
 }
 
-/* check_alert_rules: promtool accepts deploy/prometheus/chronoforge-alerts.yml, every rule's
- * expr evaluates against the live Prometheus, and names only metrics the workers export. */
-static void check_alert_rules(void)
+/* check_alert_rules_and_dashboard: tests/e2e/check_promql.py runs `promtool check rules` on
+ * deploy/prometheus/chronoforge-alerts.yml and evaluates every rule's and every Grafana panel's
+ * expression (deploy/grafana/chronoforge-dashboard.json) against the live Prometheus, checking
+ * each chronoforge_* name in them is one Prometheus scraped from the workers. */
+static void check_alert_rules_and_dashboard(void)
 {
-    const char *rules = "deploy/prometheus/chronoforge-alerts.yml";
-    char line[2048];
-    snprintf(line, sizeof line, "promtool check rules '%s' >/dev/null 2>&1", rules);
+    char line[600];
+    snprintf(line, sizeof line,
+             "/usr/bin/python3 tests/e2e/check_promql.py http://127.0.0.1:%d "
+             "deploy/prometheus/chronoforge-alerts.yml deploy/grafana/chronoforge-dashboard.json",
+             prom_port);
     assert_int_equal(system(line), 0);
-    static char pages[2][1 << 19];
-    assert_int_equal(http_get(worker_port, "/metrics", pages[0], sizeof pages[0]), 200);
-    assert_int_equal(http_get(worker2_port, "/metrics", pages[1], sizeof pages[1]), 200);
-    FILE *f = fopen(rules, "r");
+}
+
+/* check_json_log: every line of worker slot's log is one JSON object with ts, level and msg; its
+ * worker_start event names its Redis URL with the password hidden (teardown checks the whole
+ * log for the test services' passwords, as for every worker). */
+static void check_json_log(int slot)
+{
+    FILE *f = fopen(E.logs[slot], "r");
     assert_non_null(f);
-    int exprs = 0;
+    static char line[8192];
+    int lines = 0, starts = 0;
     while (fgets(line, sizeof line, f)) {
-        char *expr = strstr(line, "expr: ");
-        if (expr == NULL)
-            continue;
-        expr += 6;
-        expr[strcspn(expr, "\n")] = '\0';
-        json_t *root = NULL;
-        if (query(expr, &root) == NULL)
-            fail_msg("rule expr does not evaluate: %s", expr);
-        json_decref(root);
-        for (const char *m = strstr(expr, "chronoforge_"); m; m = strstr(m + 1, "chronoforge_")) {
-            char want[128];
-            int n = (int)strspn(m, "abcdefghijklmnopqrstuvwxyz_");
-            snprintf(want, sizeof want, "# TYPE %.*s ", n, m);
-            if (!strstr(pages[0], want) && !strstr(pages[1], want))
-                fail_msg("rule names a metric we do not export: %.*s", n, m);
+        json_error_t jerr;
+        json_t *o = json_loads(line, 0, &jerr);
+        if (!json_is_object(o))
+            fail_msg("not a JSON object (%s): %s", jerr.text, line);
+        assert_non_null(json_string_value(json_object_get(o, "ts")));
+        assert_non_null(json_string_value(json_object_get(o, "level")));
+        assert_non_null(json_string_value(json_object_get(o, "msg")));
+        const char *ev = json_string_value(json_object_get(o, "event"));
+        if (ev && strcmp(ev, "worker_start") == 0) {
+            const char *redis = json_string_value(json_object_get(o, "redis"));
+            assert_non_null(redis);
+            assert_non_null(strstr(redis, "redis://"));
+            starts++;
         }
-        exprs++;
+        json_decref(o);
+        lines++;
     }
     fclose(f);
-    assert_int_equal(exprs, 7);
+    assert_true(lines > 0);
+    assert_int_equal(starts, 1);
 }
 
 static void services(const char *cmd)
@@ -253,7 +265,7 @@ static void test_prometheus_scrapes_a_worker_and_probes_follow_postgres(void **s
     cf_e2e_worker(&E, 0, args, NULL);
     char listen2[64];
     snprintf(listen2, sizeof listen2, "127.0.0.1:%d", worker2_port);
-    const char *args2[] = {"--metrics-listen", listen2, "-c", "2", NULL};
+    const char *args2[] = {"--metrics-listen", listen2, "-c", "2", "--log-format", "json", NULL};
     cf_e2e_worker(&E, 1, args2, NULL);
     assert_true(wait_status(worker_port, "/healthz", 200));
     assert_true(wait_status(worker_port, "/readyz", 200));
@@ -271,6 +283,11 @@ static void test_prometheus_scrapes_a_worker_and_probes_follow_postgres(void **s
         snprintf(key, sizeof key, "metrics-%d", i);
         cf_e2e_enqueue(&E, "Exerciser", key, "{\"steps\": 2}");
     }
+    /* one that fails its step once (a retry halt, an error class, 2 attempts), then waits */
+    cf_e2e_enqueue(&E, "Exerciser", "metrics-flaky",
+                   "{\"steps\": 1, \"fail_first\": 1, \"step_max_attempts\": 3, "
+                   "\"step_backoff_ms\": 50, \"wait_ms\": 100}");
+    n++;
     assert_true(cf_e2e_wait_states(&E, "completed", n, DEADLINE_MS));
     /* counters moved as the workflows ran, as Prometheus saw them */
     assert_true(
@@ -283,9 +300,35 @@ static void test_prometheus_scrapes_a_worker_and_probes_follow_postgres(void **s
         "sum(chronoforge_workflow_passes_total{class=\"Exerciser\",outcome=\"completed\"})", n));
     assert_true(wait_value(
         "sum(chronoforge_step_duration_seconds_count{class=\"Exerciser\",outcome=\"ok\"})",
-        2 * n)); /* two steps each */
+        2 * n - 1)); /* two steps each, one for the flaky one */
     assert_true(scalar("sum(chronoforge_step_duration_seconds_bucket{class=\"Exerciser\","
-                       "outcome=\"ok\",le=\"+Inf\"})") >= 2 * n);
+                       "outcome=\"ok\",le=\"+Inf\"})") >= 2 * n - 1);
+    /* workflows started and finished, attempts, halts and errors by their labels */
+    assert_true(wait_value("sum(chronoforge_workflows_started_total{class=\"Exerciser\"})", n));
+    assert_true(wait_value("sum(chronoforge_workflows_finished_total{class=\"Exerciser\","
+                           "outcome=\"completed\"})",
+                           n));
+    assert_true(scalar("count(chronoforge_workflows_finished_total)") ==
+                2 * (CF_WF_EVENT_COUNT - 1));
+    assert_true(wait_value("sum(chronoforge_step_attempts_count{class=\"Exerciser\"})", 2 * n - 1));
+    assert_true(wait_value("sum(chronoforge_step_attempts_bucket{class=\"Exerciser\",le=\"2\"})"
+                           " - sum(chronoforge_step_attempts_bucket{class=\"Exerciser\",le=\"1\"})",
+                           1)); /* the flaky step's 2 attempts */
+    assert_true(wait_value("sum(chronoforge_halts_total{reason=\"retry\"})", 1));
+    assert_true(wait_value("sum(chronoforge_halts_total{reason=\"wait\"})", 1));
+    assert_true(scalar("count(chronoforge_halts_total)") == 2 * CF_HALT_REASON_COUNT);
+    assert_true(
+        wait_value("sum(chronoforge_workflow_errors_total{error_class=\"Exerciser.Flaky\"})", 1));
+    assert_true(wait_value("sum(chronoforge_enqueue_to_start_seconds_count)", n));
+    assert_true(wait_value("sum(chronoforge_wake_lateness_seconds_count)", 1)); /* retry, wait */
+    assert_true(wait_value("sum(chronoforge_postgres_commit_seconds_count)", 1));
+    assert_true(wait_value("sum(chronoforge_postgres_commit_batch_size_sum)", n));
+    assert_true(wait_value("sum(chronoforge_redis_round_trip_seconds_count)", n));
+    assert_true(scalar("count(chronoforge_in_flight_envelopes)") == 2);
+    assert_true(scalar("count(chronoforge_dead_letters_total)") == 2);
+    assert_true(scalar("count(chronoforge_redis_reconnects_total)") == 2);
+    assert_true(scalar("count(chronoforge_healing_republished_total)") == 2);
+    assert_true(wait_value("sum(chronoforge_healing_passes_total)", 1));
     json_t *hroot = NULL; /* a dashboard's quantile query evaluates */
     assert_non_null(query("histogram_quantile(0.9, sum by (le) "
                           "(rate(chronoforge_step_duration_seconds_bucket[1m])))",
@@ -303,6 +346,14 @@ static void test_prometheus_scrapes_a_worker_and_probes_follow_postgres(void **s
     assert_true(scalar("count(chronoforge_delivery_outcomes_total)") == 16);
     /* two workers, one exporter of the fleet gauges (the healing lease's holder) */
     assert_true(wait_value("count(chronoforge_queue_ready{queue=\"default\"})", 1));
+    assert_true(wait_value("count(chronoforge_queue_due_not_taken{queue=\"default\"})", 1));
+    /* a queue no worker serves: its ready envelope ages, its scheduled one falls due untaken */
+    assert_int_equal(cli("enqueue", "Exerciser", "unserved-1", "-q", "unserved"), 0);
+    assert_int_equal(cli("enqueue", "Exerciser", "unserved-2", "-q", "unserved", "--in", "1s"), 0);
+    assert_true(
+        wait_value("max(chronoforge_queue_oldest_ready_age_seconds{queue=\"unserved\"})", 2));
+    assert_true(wait_value("max(chronoforge_queue_due_not_taken{queue=\"unserved\"})", 1));
+    assert_true(scalar("max(chronoforge_queue_ready{queue=\"unserved\"})") == 1);
     assert_true(wait_value("max(chronoforge_fleet_workers{state=\"live\"})", 2));
     assert_true(scalar("count(chronoforge_fleet_exporter)") == 2);
     /* one exporter at a time in steady state; while the healing lease changes hands, the two
@@ -310,7 +361,8 @@ static void test_prometheus_scrapes_a_worker_and_probes_follow_postgres(void **s
      * fleet gauges are aggregated with max, never sum, in the rules */
     assert_true(wait_value("sum(chronoforge_fleet_exporter)", 1));
 
-    check_alert_rules();
+    check_alert_rules_and_dashboard();
+    check_json_log(1);
 
     /* Postgres stops: not ready, still alive; back: ready again */
     services("stop-pg");

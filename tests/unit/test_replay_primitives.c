@@ -9,6 +9,7 @@
 
 #include <jansson.h>
 
+#include "common/metrics.h"
 #include "engine/retry.h"
 #include "tests/support/memstore.h"
 #include "tests/support/test.h"
@@ -267,7 +268,9 @@ static void test_replay_continue_if_not_met_idles_then_met_completes(void **stat
 {
     cf_memstore *m = *state;
     S.met = false;
+    uint64_t halts = cf_metrics_g.halts[CF_HALT_REASON_CONTINUE_IF];
     pass(m, &cont_def);
+    assert_int_equal(cf_metrics_g.halts[CF_HALT_REASON_CONTINUE_IF], halts + 1); /* /metrics */
     assert_int_equal(m->wf.state, CF_WF_IDLE);
     assert_int_equal(m->wf.next_wake_at_ms, 0); /* nothing scheduled: an enqueue wakes it */
     assert_int_equal(cf_memstore_step(m, "continue_if$paid")->state, CF_STEP_PENDING);
@@ -440,7 +443,10 @@ static void test_replay_unknown_step_state_is_never_executed(void **state)
 {
     cf_memstore *m = *state;
     S.fail_times = 1;
+    uint64_t retries = cf_metrics_g.halts[CF_HALT_REASON_RETRY];
+    uint64_t unknown = cf_metrics_g.halts[CF_HALT_REASON_UNKNOWN_STATE];
     pass(m, &exec_def); /* leaves a pending step row */
+    assert_int_equal(cf_metrics_g.halts[CF_HALT_REASON_RETRY], retries + 1);
     cf_step_row *r = &m->steps.rows[0];
     assert_string_equal(r->name, "durably_execute$charge");
     r->state = CF_STEP_UNKNOWN; /* as rows.c parses a newer release's state */
@@ -453,6 +459,7 @@ static void test_replay_unknown_step_state_is_never_executed(void **state)
     assert_int_equal(m->wf.state, CF_WF_IDLE); /* halted, released, looks again later */
     assert_true(m->wf.next_wake_at_ms > m->now_ms);
     assert_int_equal(S.after_calls, 0);
+    assert_int_equal(cf_metrics_g.halts[CF_HALT_REASON_UNKNOWN_STATE], unknown + 1);
 }
 
 static cf_flow takeover_fn(cf_run *run, void *arg)
