@@ -68,6 +68,7 @@ typedef struct cf_metrics {
     _Atomic int64_t in_flight; /* envelopes handed to this worker's executors, not yet settled */
     _Atomic uint64_t dead_letters;
     _Atomic uint64_t heal_passes, heal_republished, heal_locks_removed;
+    _Atomic uint64_t retention_deleted, retention_dead_deleted; /* worker/retention.c */
     cf_error_class_row errors[CF_ERROR_CLASSES_MAX];
     atomic_size_t nerrors;
 } cf_metrics;

@@ -108,4 +108,9 @@ void cf_metrics_render_process(FILE *out)
     counter(out, "chronoforge_healing_locks_removed_total",
             "Stale Redis locks the healing pass removed after confirming them.",
             &m->heal_locks_removed);
+    counter(out, "chronoforge_retention_deleted_total",
+            "Finished workflows this worker's --retention deleted, with their logs.",
+            &m->retention_deleted);
+    counter(out, "chronoforge_retention_dead_letters_deleted_total",
+            "Dead letters this worker's --retention-dead deleted.", &m->retention_dead_deleted);
 }

@@ -5,6 +5,7 @@
 #include "common/alloc.h"
 #include "common/clock.h"
 #include "common/log.h"
+#include "common/metrics.h"
 #include "queue/deadletter.h"
 #include "store/retention.h"
 
@@ -75,6 +76,7 @@ static void workflows(cf_retention *r)
             break;
         }
         total += n;
+        cf_metrics_add(&cf_metrics_g.retention_deleted, (uint64_t)n);
     }
     r->deleted += total;
     if (total > 0)
@@ -98,6 +100,7 @@ static void dead_letters(cf_retention *r, const char *const *queues, size_t nque
             return;
         }
         r->dead_deleted += removed;
+        cf_metrics_add(&cf_metrics_g.retention_dead_deleted, (uint64_t)removed);
         if (removed > 0)
             log_info("event=retention queue=%s dead_deleted=%lld: deleted dead letters older "
                      "than --retention-dead",
