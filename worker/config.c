@@ -70,6 +70,10 @@ const cf_config_key cf_config_keys[] = {
     {"sweep-batch", 0, "CHRONOFORGE_SWEEP_BATCH", CF_CFG_INT, "500", CF_CFG_ALL,
      "workflows one healing pass looks at, per kind (overdue, running); at most 10000",
      SCAL(sweep_batch)},
+    {"repeat-keep-ticks", 0, "CHRONOFORGE_REPEAT_KEEP_TICKS", CF_CFG_INT, "1000", CF_CFG_WORKER,
+     "tick rows a durably_repeat keeps: a tick's commit deletes those more than this many periods "
+     "old (docs/SPEC.md §4)",
+     SCAL(repeat_keep_ticks)},
     {"log-level", 0, "CHRONOFORGE_LOG_LEVEL", CF_CFG_STR, "info", CF_CFG_ALL,
      "debug, info, warn or error", STR(log_level)},
     {"metrics-listen", 0, "CHRONOFORGE_METRICS_LISTEN", CF_CFG_STR, "", CF_CFG_ALL,

@@ -38,6 +38,7 @@ typedef struct cf_config {
     int64_t sweep_grace_ms;
     int64_t sweep_interval_ms;
     int sweep_batch;
+    int repeat_keep_ticks; /* tick rows a durably_repeat keeps (engine/repeat.c) */
     char log_level[16];
     char metrics_listen[128]; /* ADDR:PORT of /metrics, /healthz, /readyz; "": off */
 } cf_config;

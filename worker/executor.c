@@ -545,6 +545,7 @@ static void run_workflow(cf_executor *ex, const char *queue, const char *raw, si
         return;
     }
     cf_step_list_deinit(&steps);
+    run.repeat_keep_ticks = ex->cfg->repeat_keep_ticks;
     cf_finish_result fin = cf_finish_run(&run);
     count_pass_end(ex->stats, fin.end);
     cf_class_stats_note_pass(cf_class_stats_of(env->wf_class),
