@@ -2,9 +2,9 @@
 /* tests/e2e/test_e2e_repeat.c: durably_repeat through real workers, Redis and Postgres, with the
  * Exerciser's repeat_* kwargs: ticks on the grid, one ledger line each; till ending the repeat
  * and the workflow going on past it; a failing tick under on_error continue and stall (then a
- * requeue); a worker stopped for ~30 ticks: one fast-forward row, then only the recent ticks,
- * with no pass per missed tick. Periods are short (1 s, 200 ms); waits are bounded by generous
- * deadlines, never asserted as timings. */
+ * requeue); the SubscriptionRenewal example; a worker stopped for ~30 ticks: one fast-forward
+ * row, then only the recent ticks, with no pass per missed tick. Periods are short (1 s, 200 ms);
+ * waits are bounded by generous deadlines, never asserted as timings. */
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -236,6 +236,31 @@ static void test_repeat_failed_tick_under_stall_then_requeue(void **state)
     assert_int_equal(tick_rows("rstall-1", "failed"), 0);
 }
 
+/* The example a user would copy (workflows/renewal.c), its monthly period shortened by kwargs. */
+static void test_repeat_renewal_example_renews_then_closes(void **state)
+{
+    (void)state;
+    cf_e2e_enqueue(&E, "SubscriptionRenewal", "sub-1",
+                   "{\"customer\": \"ada\", \"renewals\": 3, \"every_ms\": 200}");
+    assert_true(cf_e2e_wait_state(&E, "sub-1", "completed", DEADLINE_MS));
+    assert_int_equal(cf_e2e_sql_int(&E,
+                                    "SELECT (context->>'renewals')::int FROM "
+                                    "chrono_forge_workflows WHERE key = $1",
+                                    "sub-1"),
+                     3);
+    char *status = cf_e2e_sql(
+        &E, "SELECT context->>'status' FROM chrono_forge_workflows WHERE key = $1", "sub-1");
+    assert_string_equal(status, "ended");
+    free(status);
+    assert_int_equal(cf_e2e_sql_int(&E,
+                                    "SELECT count(*) FROM chrono_forge_execution_logs l JOIN "
+                                    "chrono_forge_workflows w ON w.id = l.workflow_id WHERE "
+                                    "w.key = $1 AND l.step_name LIKE 'durably\\_repeat$renew$%' "
+                                    "AND l.state = 'completed'",
+                                    "sub-1"),
+                     3);
+}
+
 /* Last: it stops worker 0 and leaves worker 1 running. */
 static void test_repeat_after_downtime_fast_forwards_once_without_a_burst(void **state)
 {
@@ -296,6 +321,7 @@ int main(void)
         cmocka_unit_test(test_repeat_till_ends_it_and_the_workflow_goes_on),
         cmocka_unit_test(test_repeat_failed_tick_under_continue_goes_on),
         cmocka_unit_test(test_repeat_failed_tick_under_stall_then_requeue),
+        cmocka_unit_test(test_repeat_renewal_example_renews_then_closes),
         cmocka_unit_test(test_repeat_after_downtime_fast_forwards_once_without_a_burst),
     };
     cf_test_apply_filter();
