@@ -299,6 +299,7 @@ static cf_flow run_tick(repeat *r, cf_tick_fn tick_fn, void *arg, int64_t k, int
     CF_TRY(note_coordination(r, CF_STEP_PENDING, NULL, NULL));
     CF_TRY(cf_prim_begin_execution(run)); /* every earlier write is durable before it runs */
     int attempts = (int)meta_int(r->meta, "tick_attempts", 0) + 1;
+    int64_t started = cf_run_now(run);
     run->in_step = true;
     run->attempt = attempts;
     run->failed = false;
@@ -314,7 +315,7 @@ static cf_flow run_tick(repeat *r, cf_tick_fn tick_fn, void *arg, int64_t k, int
     char name[300];
     tick_step(r, tick_ms, name, sizeof name);
     json_t *tm = json_pack("{sIsIsI}", "scheduled_ms", (json_int_t)tick_ms, "index", (json_int_t)k,
-                           "late_ms", (json_int_t)(now > tick_ms ? now - tick_ms : 0));
+                           "late_ms", (json_int_t)(started > tick_ms ? started - tick_ms : 0));
     if (tm == NULL)
         return oom(r);
     cf_status st;
