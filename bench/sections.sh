@@ -2,7 +2,8 @@
 # (sourced by bench/run.sh, which defines the variables it reads and reads those it sets)
 # bench/sections.sh: the later sections of bench/run.sh (sourced): resuming a long workflow, a
 # large table, the fleet curve with CPU per process, TCP vs unix sockets, stock vs recommended
-# Postgres settings, index costs (bench/index_costs.sh), and a slow fsync. Each sec_NAME writes
+# Postgres settings, index costs (bench/index_costs.sh), the tick lateness of many concurrent
+# durably_repeats, and a slow fsync. Each sec_NAME writes
 # its Markdown with row() and sets the variables the goal table reads.
 
 # ---- 4. resume with 1,000 completed steps
@@ -194,5 +195,31 @@ sec_slowfsync() {
     row "n/a: Postgres did not load the shim (fsync_delay.so not in its memory map; see its log)."
     log "slow fsync: the shim was not loaded"
   fi
+  row ""
+}
+
+# ---- 9. tick lateness of many concurrent one-second repeats
+sec_repeat() {
+  local sizes=${CF_BENCH_REPEATS:-200 1000} ticks=10 m late n where
+  where="w.key LIKE 'rep%' AND l.step_name LIKE 'durably\\_repeat\$tick\$%' AND (l.metadata->>'index')::int >= 1 AND l.state = 'completed'"
+  row "## 9. Tick lateness of concurrent one-second repeats"
+  row ""
+  row "For M in ($sizes): \`\$W produce \$REDIS chronoforge default Exerciser repM M '{\"steps\":1,\"repeat_ticks\":$ticks,\"repeat_every_ms\":1000}' 1000\` (first runs spread over 1 s; each workflow then runs a durably_repeat of $ticks one-second ticks: M passes a second), a fresh database, worker \`-c 16\`, $transport_label; lateness = a tick row's metadata.late_ms (when its execution started - its scheduled time), over ticks 1..$((ticks - 1)) of every repeat (tick 0 is the anchor, run on arrival)."
+  row ""
+  row "| repeats | ticks measured | p50 / p99 / max ms late |"
+  row "|---|---|---|"
+  for m in $sizes; do
+    fresh_db "repeat$m"
+    rcli flushall >/dev/null
+    "$wf" produce "$redis_url" chronoforge default Exerciser "rep$m" "$m" "{\"steps\":1,\"repeat_ticks\":$ticks,\"repeat_every_ms\":1000}" 1000 >/dev/null
+    start_workers 1 16
+    "$wf" await "$dsn" Exerciser "rep$m" "$m" 600 >/dev/null || log "repeat: not every workflow completed"
+    stop_workers
+    late=$(q "$dsn" "SELECT round(percentile_cont(0.5) WITHIN GROUP (ORDER BY d)::numeric, 1) || ' / ' || round(percentile_cont(0.99) WITHIN GROUP (ORDER BY d)::numeric, 1) || ' / ' || max(d) FROM (SELECT (l.metadata->>'late_ms')::bigint AS d FROM chrono_forge_workflows w JOIN chrono_forge_execution_logs l ON l.workflow_id = w.id WHERE $where) t")
+    n=$(q "$dsn" "SELECT count(*) FROM chrono_forge_workflows w JOIN chrono_forge_execution_logs l ON l.workflow_id = w.id WHERE $where")
+    [ "$m" = 1000 ] && repeat_late=$late
+    row "| $m x 1 s | $n | $late |"
+    log "repeat tick lateness, $m repeats: $late ms over $n ticks"
+  done
   row ""
 }

@@ -4,6 +4,8 @@
  * runs, records or halts. Semantics: docs/replay.md; the Ruby gem's bugs R-5, R-9, R-10 are
  * avoided here (attempts count executions, waits re-schedule only the remainder, completed
  * rows carry no error). */
+#include "engine/primitives.h"
+
 #include <stdio.h>
 #include <string.h>
 
@@ -13,7 +15,7 @@
 #include "engine/retry.h"
 #include "engine/run.h"
 
-#define STEP_NAME_MAX 200
+#define STEP_NAME_MAX CF_STEP_NAME_MAX
 
 /* How long a pass that met a step state this release does not know waits before it looks again
  * (by then a newer worker may have taken the workflow on). */
@@ -326,4 +328,31 @@ cf_flow cf_continue_if(cf_run *run, const char *name, cf_cond_fn cond, void *arg
         return CF_FLOW_OK;
     cf_metrics_halt(CF_HALT_REASON_CONTINUE_IF);
     return cf_run_halt(run, CF_HALT_EXTERNAL, 0);
+}
+
+/* ---- shared with the engine's other primitives (engine/primitives.h) ---- */
+
+cf_flow cf_prim_precheck(cf_run *run, const char *prim, const char *name, char *step, size_t cap)
+{
+    return precheck(run, prim, name, step, cap);
+}
+
+cf_flow cf_prim_lookup(cf_run *run, const char *step, cf_run_step **out)
+{
+    return lookup(run, step, out);
+}
+
+cf_flow cf_prim_begin_execution(cf_run *run)
+{
+    return begin_execution(run);
+}
+
+const char *cf_prim_fail_class(cf_run *run)
+{
+    return fail_class(run);
+}
+
+const char *cf_prim_fail_message(cf_run *run)
+{
+    return fail_message(run);
 }

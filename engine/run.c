@@ -107,6 +107,7 @@ cf_status cf_run_init(cf_run *run, const cf_workflow_def *def, const cf_store_po
     if (store)
         run->store = *store;
     run->clock = (cf_run_clock){.now_ms = real_clock};
+    run->repeat_keep_ticks = CF_REPEAT_KEEP_TICKS_DEFAULT;
     run->row = *row;
     memset(row, 0, sizeof *row); /* its JSON now belongs to the run */
     run->stopping = stopping;
@@ -163,6 +164,7 @@ static void clear_written(cf_run *run)
         json_decref(run->errors[i].context);
     run->nerrors = 0;
     run->ctx.dirty = false;
+    run->repeat_prune_set = false;
 }
 
 void cf_run_deinit(cf_run *run)
@@ -281,6 +283,7 @@ static cf_status commit(cf_run *run, cf_ws_outcome outcome, int64_t next_wake_at
         .attempt = attempt,
         .retry_counts = retry_counts,
         .lazy = run->lazy_open ? &run->lazy : NULL,
+        .repeat_prune = run->repeat_prune_set ? &run->repeat_prune : NULL,
     };
     char why[256] = "no store";
     cf_status st = run->store.commit ? run->store.commit(run->store.impl, &ws) : CF_ERR_STATE;

@@ -96,9 +96,18 @@ struct cf_run {
     int64_t wake_at_ms;
     cf_status abandon_status;
 
+    /* durably_repeat (engine/repeat.c): tick rows kept per repeat (the worker's
+     * repeat-keep-ticks; 0: all), and the old ones the next commit deletes */
+    int repeat_keep_ticks;
+    bool repeat_prune_set;
+    cf_ws_repeat_prune repeat_prune;
+
     cf_arena arena;                     /* strings that live as long as the pass */
     struct cf_class_stats *class_stats; /* its class's metrics row, looked up once per pass */
 };
+
+/* Tick rows a repeat keeps unless the worker says otherwise (--repeat-keep-ticks). */
+#define CF_REPEAT_KEEP_TICKS_DEFAULT 1000
 
 /* cf_run_init prepares run for a pass over row (ownership of row's JSON moves to run) and the
  * loaded steps (borrowed; copied), committing through store (copied; NULL: none, every commit

@@ -110,6 +110,42 @@ cf_flow cf_wait_until(cf_run *run, const char *name, cf_cond_fn cond, void *arg,
  * stalls the workflow. */
 cf_flow cf_continue_if(cf_run *run, const char *name, cf_cond_fn cond, void *arg);
 
+/* ---- Periodic steps ---- */
+
+/* A tick: runs once per tick of a repeat, as a step; tick_ms is its scheduled time (Unix ms). */
+typedef cf_flow (*cf_tick_fn)(cf_run *run, void *arg, int64_t tick_ms);
+
+/* What a tick whose retry policy is exhausted does. */
+typedef enum cf_repeat_on_error {
+    CF_REPEAT_CONTINUE = 0, /* record it failed and go on with the next tick */
+    CF_REPEAT_STALL = 1,    /* stall the workflow (a requeue runs the tick again) */
+} cf_repeat_on_error;
+
+/* cf_repeat_opts: the options of cf_durably_repeat. Set exactly one period: every_ms, days or
+ * months. Zero-initialise and set what you need. */
+typedef struct cf_repeat_opts {
+    int64_t every_ms;    /* a fixed period */
+    int days;            /* calendar days in tz: the wall-clock time is kept across DST */
+    int months;          /* calendar months in tz: the start's day, clamped to the month's end */
+    const char *tz;      /* days and months: an IANA zone ("Europe/Berlin"); NULL: "UTC" */
+    int64_t start_at_ms; /* the first tick (Unix ms); 0: when the workflow first reaches it */
+    cf_cond_fn till;     /* checked before each tick; met: the repeat is done (NULL: never) */
+    void *till_arg;
+    int64_t timeout_ms; /* a tick not run within this of its time is skipped (0: 1 hour) */
+    const cf_retry_policy *policy; /* per tick (NULL: the workflow's step policy or built-in) */
+    cf_repeat_on_error on_error;
+} cf_repeat_opts;
+
+/* cf_durably_repeat runs tick_fn once per tick of a grid (start + k periods, never drifting
+ * with lateness) until opts->till is met, then returns CF_FLOW_OK and the workflow goes on. The
+ * workflow halts between ticks. Each tick runs at least once and completes at most once; its
+ * errors are retried by opts->policy, then handled by opts->on_error. After downtime, the ticks
+ * more than timeout_ms old are skipped together (one summary row) and the others run, oldest
+ * first. name: [^$]{1,200}. A NULL opts, no period or two, a negative value or an unknown zone
+ * is an error of class "Workflow.InvalidRepeat". Rows and replay: docs/SPEC.md §4. */
+cf_flow cf_durably_repeat(cf_run *run, const char *name, cf_tick_fn tick_fn, void *arg,
+                          const cf_repeat_opts *opts);
+
 /* ---- Inputs ---- */
 
 /* Kwargs accessors. path is a key, or a path into nested values: "items[2].sku". The default

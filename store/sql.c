@@ -155,7 +155,9 @@ static const char sql_steps_of_peeks[] =
  * $1: a JSON array of {i, id, f: fence, ctx: context, o: outcome, wk: wake ms, a: attempt,
  *     rc: retry_counts, st: steps, er: errors, and for a lazy begin (docs/healing.md, "lazy
  *     window") lz: true, lf: the fence read (0: no row when read), c: class, k: key, q: queue,
- *     kw: kwargs, op: options, l: lock value} whose workflows are distinct; $2: the token.
+ *     kw: kwargs, op: options, l: lock value; rp: a repeat's tick rows to prune, {p: the
+ *     "durably_repeat$<name>$" prefix, b: before this tick ms}} whose workflows are distinct;
+ *     $2: the token.
  * Guarantees: wu updates a workflow only while it is running under the write set's fence (no
  * row for a stale run); a lazy write set begins its run in the same statement, by
  * compare-and-set on the fence read: an existing row (lf > 0, by id) only while it is still
@@ -171,14 +173,17 @@ static const char sql_steps_of_peeks[] =
  * complete and fail write their marker row ($workflow_completion$, or $workflow_failure$<id>
  * naming the last error-log row of the write set), and the marker is inserted after the write
  * set's steps (m reads s first), so ids, and the timeline, follow execution order; the applied
- * workflows carry $2. Returns the request index, workflow id and fence of every applied write
- * set. */
+ * workflows carry $2; rp deletes, only for an applied write set, at most 1000 of its
+ * workflow's tick rows named p<digits> with digits < b, the oldest first (the index range on
+ * (workflow_id, step_name) finds them; the exact prefix and number are checked row by row, so
+ * no other step is ever deleted; the engine never names a row it writes in the same set).
+ * Returns the request index, workflow id and fence of every applied write set. */
 static const char sql_write_sets[] =
     "WITH r AS ("
     "  SELECT * FROM jsonb_to_recordset($1::jsonb)"
     "    AS r(i int, id bigint, f bigint, ctx jsonb, o text, wk bigint, a int, rc jsonb,"
     "         st jsonb, er jsonb, lz bool, lf bigint, c text, k text, q text, kw jsonb,"
-    "         op jsonb, l text)),"
+    "         op jsonb, l text, rp jsonb)),"
     " wu AS ("
     "  UPDATE " WF " AS w"
     "  SET context = coalesce(r.ctx, w.context),"
@@ -289,6 +294,24 @@ static const char sql_write_sets[] =
     "      last_executed_at = now(),"
     "      completed_at = now(),"
     "      updated_at = now()"
+    "  RETURNING 1),"
+    " rp AS ("
+    "  DELETE FROM " LOG " AS l"
+    "  WHERE l.id IN ("
+    "    SELECT d.id"
+    "    FROM w JOIN r ON r.i = w.i"
+    "    CROSS JOIN LATERAL ("
+    "      SELECT x.id FROM " LOG " x"
+    "      WHERE x.workflow_id = w.id"
+    "        AND x.step_name >= r.rp->>'p'"
+    "        AND x.step_name < (r.rp->>'p') || (r.rp->>'b')"
+    "        AND starts_with(x.step_name, r.rp->>'p')"
+    "        AND CASE WHEN substr(x.step_name, length(r.rp->>'p') + 1) ~ '^[0-9]{1,18}$'"
+    "                 THEN substr(x.step_name, length(r.rp->>'p') + 1)::bigint END"
+    "            < (r.rp->>'b')::bigint"
+    "      ORDER BY x.step_name"
+    "      LIMIT 1000) d"
+    "    WHERE r.rp IS NOT NULL)"
     "  RETURNING 1)"
     " SELECT w.i, w.id, w.fence FROM w";
 

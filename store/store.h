@@ -193,6 +193,17 @@ typedef struct cf_ws_lazy {
     int64_t id_out, fence_out; /* on CF_OK: the row's id and its fence (fence_read + 1) */
 } cf_ws_lazy;
 
+/* cf_ws_repeat_prune: the old tick rows of one durably_repeat to delete with a write set
+ * (docs/SPEC.md §4): rows of the workflow named prefix<ms> whose ms < before_ms, at most
+ * CF_WS_PRUNE_MAX of them (the oldest) per write set; later write sets take the rest. prefix is
+ * "durably_repeat$<name>$"; borrowed. */
+typedef struct cf_ws_repeat_prune {
+    const char *prefix;
+    int64_t before_ms;
+} cf_ws_repeat_prune;
+
+#define CF_WS_PRUNE_MAX 1000
+
 /* cf_write_set: everything one run writes at one point (after a step, or at the end). All
  * pointers are borrowed for the call. */
 typedef struct cf_write_set {
@@ -207,6 +218,7 @@ typedef struct cf_write_set {
     int attempt;             /* workflow-level; < 0 = unchanged */
     json_t *retry_counts;    /* workflow-level; NULL = unchanged */
     cf_ws_lazy *lazy;        /* non-NULL: begin the run here (workflow_id and fence ignored) */
+    const cf_ws_repeat_prune *repeat_prune; /* non-NULL: delete these old tick rows */
 } cf_write_set;
 
 #define CF_WS_MAX_STEPS 1000

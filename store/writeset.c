@@ -195,6 +195,23 @@ static cf_status encode_errors(cf_op *op, const cf_write_set *ws, json_t *obj)
     return st;
 }
 
+/* encode_prune adds rp, a repeat's old tick rows to delete (CF_SQL_WRITE_SETS), when asked. */
+static cf_status encode_prune(cf_op *op, const cf_ws_repeat_prune *p, json_t *obj)
+{
+    if (p == NULL)
+        return CF_OK;
+    bool ok = p->prefix && strncmp(p->prefix, "durably_repeat$", 15) == 0 && p->before_ms >= 0;
+    const char *name = ok ? p->prefix + 15 : ""; /* after "durably_repeat$": "<name>$" */
+    size_t n = strlen(name);
+    if (!ok || n < 2 || name[n - 1] != '$' || memchr(name, '$', n - 1))
+        return invalid(op, "a repeat prune needs a \"durably_repeat$<name>$\" prefix and a time",
+                       p->prefix);
+    json_t *o = json_pack("{sssI}", "p", p->prefix, "b", (json_int_t)p->before_ms);
+    if (o == NULL || json_object_set_new(obj, "rp", o) != 0)
+        return CF_ERR_NOMEM;
+    return CF_OK;
+}
+
 cf_status cf_op_encode_commit(cf_op *op, const cf_write_set *ws)
 {
     memset(op, 0, sizeof *op);
@@ -240,6 +257,8 @@ cf_status cf_op_encode_commit(cf_op *op, const cf_write_set *ws)
     rc = rc || (ws->context && json_object_set(o, "ctx", ws->context));
     rc = rc || (ws->retry_counts && json_object_set(o, "rc", ws->retry_counts));
     cf_status st = rc ? CF_ERR_NOMEM : CF_OK;
+    if (st == CF_OK)
+        st = encode_prune(op, ws->repeat_prune, o);
     if (st == CF_OK)
         st = encode_steps(op, ws, o);
     if (st == CF_OK)

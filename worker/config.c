@@ -83,6 +83,10 @@ const cf_config_key cf_config_keys[] = {
      "delete dead letters older than this from the worker's queues (0: keep them; the list is "
      "capped at --dead-letter-cap anyway)",
      SCAL(retention_dead_ms)},
+    {"repeat-keep-ticks", 0, "CHRONOFORGE_REPEAT_KEEP_TICKS", CF_CFG_INT, "1000", CF_CFG_WORKER,
+     "tick rows a durably_repeat keeps: a tick's commit deletes those more than this many periods "
+     "old (docs/SPEC.md §4)",
+     SCAL(repeat_keep_ticks)},
     {"log-level", 0, "CHRONOFORGE_LOG_LEVEL", CF_CFG_STR, "info", CF_CFG_ALL,
      "debug, info, warn or error", STR(log_level)},
     {"log-format", 0, "CHRONOFORGE_LOG_FORMAT", CF_CFG_STR, "logfmt", CF_CFG_ALL,

@@ -41,6 +41,7 @@ typedef struct cf_config {
     int64_t retention_ms;       /* finished workflows older than this are deleted; 0: kept */
     char retention_states[128]; /* which finished states --retention deletes (csv) */
     int64_t retention_dead_ms;  /* dead letters older than this are deleted; 0: kept */
+    int repeat_keep_ticks;      /* tick rows a durably_repeat keeps (engine/repeat.c) */
     char log_level[16];
     char log_format[16];         /* "logfmt" or "json" */
     char metrics_listen[128];    /* ADDR:PORT of /metrics, /healthz, /readyz; "": off */

@@ -551,6 +551,7 @@ static void run_workflow(cf_executor *ex, const char *queue, const char *raw, si
     cf_step_list_deinit(&steps);
     cf_pass_metrics_begin(run.class_stats, env, first_delivery(env), &run.row,
                           lazy ? fence_read == 0 : run.row.created, cf_clock_unix_ms());
+    run.repeat_keep_ticks = ex->cfg->repeat_keep_ticks;
     cf_finish_result fin = cf_finish_run(&run);
     count_pass_end(ex->stats, fin.end);
     cf_class_stats_note_pass(run.class_stats, fin.end); /* per class, for /metrics */

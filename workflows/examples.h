@@ -7,6 +7,7 @@ int cf_examples_register_onboarding(void);
 int cf_examples_register_order(void);
 int cf_examples_register_payment(void);
 int cf_examples_register_flaky_sync(void);
+int cf_examples_register_renewal(void);
 int cf_examples_register_exerciser(void);
 
 #endif

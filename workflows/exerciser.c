@@ -12,7 +12,15 @@
  *   fail_workflow (bool)      after the last step every run raises Exerciser.Boom;
  *   workflow_max_attempts, workflow_backoff_ms  that policy (cap = 10 x base)
  *   abort_step (int, 0)       that step calls abort() (crash-loop tests)
- *   gate_file (path)          after the last step, continue_if "gate" until this file exists
+ *   repeat_ticks (int, 0)     after the steps, a durably_repeat "tick" until this many ticks
+ *                             completed (context ticks; skipped and failed ticks do not count);
+ *                             each execution of a tick appends "<key> tick@<tick ms> <attempt>"
+ *   repeat_every_ms (int, 1000)       its period
+ *   repeat_timeout_ms (int, 0)        its ticks' timeout (0: the default, 1 h)
+ *   repeat_fail_file (path)           while this file exists, every tick fails
+ * (Exerciser.TickFailed) repeat_on_error ("continue")      or "stall": what a tick does once its
+ * policy is exhausted repeat_max_attempts, repeat_backoff_ms (ints)   the ticks' policy (cap = 10 x
+ * base) gate_file (path)          after the repeat, continue_if "gate" until this file exists
  */
 #include <fcntl.h>
 #include <stdio.h>
@@ -68,6 +76,47 @@ static cf_flow exerciser_step(cf_run *run, void *argp)
     return cf_ctx_set_int(run, "last_step", arg->number);
 }
 
+static cf_flow exerciser_tick(cf_run *run, void *arg, int64_t tick_ms)
+{
+    (void)arg;
+    char name[40];
+    snprintf(name, sizeof name, "tick@%lld", (long long)tick_ms);
+    append_ledger(run, name);
+    const char *fail_file = cf_kwarg_str(run, "repeat_fail_file", NULL);
+    if (fail_file && access(fail_file, F_OK) == 0)
+        return cf_fail(run, "Exerciser.TickFailed", "%s fails while %s exists", name, fail_file);
+    return cf_ctx_set_int(run, "ticks", cf_ctx_get_int(run, "ticks", 0) + 1);
+}
+
+static cf_flow ticks_done(cf_run *run, void *arg, bool *met)
+{
+    (void)arg;
+    *met = cf_ctx_get_int(run, "ticks", 0) >= cf_kwarg_int(run, "repeat_ticks", 0);
+    return CF_FLOW_OK;
+}
+
+/* exerciser_repeat runs the repeat the repeat_* kwargs describe. */
+static cf_flow exerciser_repeat(cf_run *run)
+{
+    cf_retry_policy tick_policy = {0};
+    cf_repeat_opts opts = {
+        .every_ms = cf_kwarg_int(run, "repeat_every_ms", 1000),
+        .timeout_ms = cf_kwarg_int(run, "repeat_timeout_ms", 0),
+        .till = ticks_done,
+        .on_error = strcmp(cf_kwarg_str(run, "repeat_on_error", "continue"), "stall") == 0
+                        ? CF_REPEAT_STALL
+                        : CF_REPEAT_CONTINUE,
+    };
+    if (cf_kwarg_len(run, "repeat_max_attempts") >= 0 ||
+        cf_kwarg_len(run, "repeat_backoff_ms") >= 0) {
+        tick_policy.max_attempts = (int)cf_kwarg_int(run, "repeat_max_attempts", 3);
+        tick_policy.base_ms = cf_kwarg_int(run, "repeat_backoff_ms", 1000);
+        tick_policy.cap_ms = 10 * tick_policy.base_ms;
+        opts.policy = &tick_policy;
+    }
+    return cf_durably_repeat(run, "tick", exerciser_tick, NULL, &opts);
+}
+
 static cf_flow gate_open(cf_run *run, void *arg, bool *met)
 {
     (void)arg;
@@ -93,6 +142,8 @@ static cf_flow exerciser(cf_run *run)
         if (i == 1 && cf_kwarg_int(run, "wait_ms", 0) > 0)
             CF_TRY(cf_wait(run, "pause", cf_kwarg_int(run, "wait_ms", 0)));
     }
+    if (cf_kwarg_int(run, "repeat_ticks", 0) > 0)
+        CF_TRY(exerciser_repeat(run));
     if (cf_kwarg_str(run, "gate_file", NULL))
         CF_TRY(cf_continue_if(run, "gate", gate_open, NULL));
     if (cf_kwarg_bool(run, "fail_workflow", false))

@@ -5,6 +5,7 @@
 #include "tests/support/memstore.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "common/alloc.h"
@@ -85,10 +86,20 @@ static json_t *copy_or_null(json_t *v)
     return v ? json_deep_copy(v) : json_null();
 }
 
-/* A deep copy of every row (what cf_store_load_steps returns). */
-static cf_status steps_copy(const cf_memstore *m, cf_step_list *out)
+/* A repeat's tick row, `durably_repeat$<name>$<ms>` (store/sql.c NOT_REPETITION). */
+static bool is_repetition(const char *name)
+{
+    if (strncmp(name, "durably_repeat$", 15) != 0)
+        return false;
+    const char *sep = strchr(name + 15, '$');
+    return sep != NULL && sep > name + 15;
+}
+
+/* A deep copy of every row but repetition rows (what cf_store_load_steps returns). */
+static cf_status steps_copy(cf_memstore *m, cf_step_list *out)
 {
     memset(out, 0, sizeof *out);
+    m->loaded_steps = 0;
     if (m->steps.n == 0)
         return CF_OK;
     out->rows = cf_calloc(m->steps.n, sizeof *out->rows);
@@ -96,7 +107,9 @@ static cf_status steps_copy(const cf_memstore *m, cf_step_list *out)
         return CF_ERR_NOMEM;
     for (size_t i = 0; i < m->steps.n; i++) {
         const cf_step_row *s = &m->steps.rows[i];
-        cf_step_row *d = &out->rows[i];
+        if (is_repetition(s->name))
+            continue;
+        cf_step_row *d = &out->rows[out->n];
         *d = *s;
         d->name = cf_strdup(s->name);
         d->metadata = json_deep_copy(s->metadata);
@@ -104,6 +117,7 @@ static cf_status steps_copy(const cf_memstore *m, cf_step_list *out)
         d->error_message = dup_or_null(s->error_message);
         out->n++;
     }
+    m->loaded_steps = out->n;
     return CF_OK;
 }
 
@@ -274,6 +288,31 @@ static cf_status apply_marker(cf_memstore *m, const char *name, json_t *metadata
     return CF_OK;
 }
 
+/* apply_prune deletes the repeat's tick rows named prefix<digits> with digits < before_ms, the
+ * oldest CF_WS_PRUNE_MAX first, as CF_SQL_WRITE_SETS's rp does. */
+static void apply_prune(cf_memstore *m, const cf_ws_repeat_prune *p)
+{
+    size_t plen = strlen(p->prefix), kept = 0;
+    int deleted = 0;
+    for (size_t i = 0; i < m->steps.n; i++) {
+        cf_step_row *r = &m->steps.rows[i];
+        const char *digits = r->name + plen;
+        bool match = strncmp(r->name, p->prefix, plen) == 0 && *digits &&
+                     strspn(digits, "0123456789") == strlen(digits) && strlen(digits) <= 18;
+        if (match && deleted < CF_WS_PRUNE_MAX && strtoll(digits, NULL, 10) < p->before_ms) {
+            cf_free(r->name);
+            json_decref(r->metadata);
+            cf_free(r->error_class);
+            cf_free(r->error_message);
+            deleted++;
+            m->pruned++;
+            continue;
+        }
+        m->steps.rows[kept++] = *r;
+    }
+    m->steps.n = kept;
+}
+
 static void set_json(json_t **slot, json_t *v)
 {
     json_t *copy = json_deep_copy(v);
@@ -324,6 +363,8 @@ static cf_status mem_commit(void *impl, const cf_write_set *ws)
         st = apply_step(m, &ws->steps[i]);
     for (size_t i = 0; st == CF_OK && i < ws->nerrors; i++)
         st = apply_error(m, &ws->errors[i]);
+    if (st == CF_OK && ws->repeat_prune)
+        apply_prune(m, ws->repeat_prune);
     if (st == CF_OK && ws->outcome == CF_WS_COMPLETE)
         st = apply_marker(m, "$workflow_completion$", NULL);
     if (st == CF_OK && ws->outcome == CF_WS_FAIL) {
@@ -376,6 +417,8 @@ cf_status cf_memstore_pass(cf_memstore *m, const cf_workflow_def *def, cf_finish
     cf_step_list_deinit(&steps);
     if (st == CF_OK) {
         run.clock = (cf_run_clock){.now_ms = clock_of, .arg = m};
+        if (m->repeat_keep_ticks)
+            run.repeat_keep_ticks = m->repeat_keep_ticks < 0 ? 0 : m->repeat_keep_ticks;
         cf_finish_result r = cf_finish_run(&run);
         if (fin)
             *fin = r;

@@ -4,8 +4,9 @@
  * its execution-log rows and its error rows, and applies what the Postgres statements apply:
  * a run begin (executable states from store/states.h, fence + 1, crash count), a requeue
  * (stalled|failed -> idle with fresh retry budgets and its `$workflow_retry$<ms>` row) and write
- * sets under their fence (upserted steps, error rows, the `$workflow_completion$` /
- * `$workflow_failure$<id>` markers, the outcome's state).
+ * sets under their fence (upserted steps, error rows, a repeat's pruned tick rows, the
+ * `$workflow_completion$` / `$workflow_failure$<id>` markers, the outcome's state). A begin hands
+ * its run every row but repetition rows, as the Postgres preload does.
  * Its clock is the tests' to move: passes read it through the run clock.
  *
  * It lives in tests/support, not in the library: an embedder or `requeue --now` resumes a real
@@ -38,6 +39,9 @@ typedef struct cf_memstore {
     cf_status fail_next; /* when not CF_OK: the next commit fails with it, applying nothing */
     int64_t next_id;
     char err[256];
+    size_t loaded_steps;   /* rows the last begin handed to its run (repetition rows never are) */
+    int64_t pruned;        /* tick rows deleted by write sets' repeat prunes */
+    int repeat_keep_ticks; /* the runs' repeat_keep_ticks (0: the default; < 0: keep all) */
 } cf_memstore;
 
 /* cf_memstore_init: an empty store whose clock reads now_ms. */

@@ -24,6 +24,7 @@ static void test_config_defaults_match_spec(void **state)
     assert_string_equal(c.queues[0], "default");
     assert_int_equal(c.max_duration_ms, 10 * 60 * 1000);
     assert_int_equal(c.lease_ms, 10 * 1000);
+    assert_int_equal(c.repeat_keep_ticks, 1000);
 }
 
 static void test_config_env_then_flag_override(void **state)
