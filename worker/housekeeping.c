@@ -16,6 +16,7 @@
 #include "queue/schedule.h"
 #include "worker/promoter.h"
 #include "worker/reconcile.h"
+#include "worker/schedule_fire.h"
 #include "worker/sweeper.h"
 
 struct cf_housekeeping {
@@ -96,7 +97,7 @@ static void probe(cf_housekeeping *hk)
 static void *housekeeping_main(void *arg)
 {
     cf_housekeeping *hk = arg;
-    int64_t next_recovery = 0;
+    int64_t next_recovery = 0, next_schedules = 0;
     while (!atomic_load(&hk->stop)) {
         cf_liveness_tick("housekeeping");
         probe(hk);
@@ -107,6 +108,10 @@ static void *housekeeping_main(void *arg)
             next_recovery = now + hk->cfg->lease_ms / 2;
         }
         cf_sweeper_tick(hk->sweeper, hk->queues, (size_t)hk->cfg->nqueues);
+        if (hk->store != NULL && now >= next_schedules) { /* one indexed query when none due */
+            (void)cf_schedules_tick(hk->store, hk->queue, cf_clock_unix_ms());
+            next_schedules = now + CF_SCHEDULE_TICK_MS;
+        }
         cf_redis *r = cf_queue_redis(hk->queue);
         if (!cf_redis_is_connected(r) && cf_redis_wait_reconnect(r, &hk->stop) != CF_OK)
             continue; /* still down: the next pass tries again (errors are reported there) */

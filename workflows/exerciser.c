@@ -13,6 +13,8 @@
  *   workflow_max_attempts, workflow_backoff_ms  that policy (cap = 10 x base)
  *   abort_step (int, 0)       that step calls abort() (crash-loop tests)
  *   gate_file (path)          after the last step, continue_if "gate" until this file exists
+ * A workflow a schedule started records its tick (cf_run_scheduled_at_ms) as context
+ * scheduled_at, saved with step_1.
  */
 #include <fcntl.h>
 #include <stdio.h>
@@ -78,6 +80,8 @@ static cf_flow gate_open(cf_run *run, void *arg, bool *met)
 static cf_flow exerciser(cf_run *run)
 {
     int64_t steps = cf_kwarg_int(run, "steps", 3);
+    if (cf_run_scheduled_at_ms(run) > 0)
+        CF_TRY(cf_ctx_set_int(run, "scheduled_at", cf_run_scheduled_at_ms(run)));
     cf_retry_policy step_policy = {0};
     const cf_retry_policy *policy = NULL;
     if (cf_kwarg_len(run, "step_max_attempts") >= 0 || cf_kwarg_len(run, "step_backoff_ms") >= 0) {
