@@ -61,12 +61,13 @@ cf_status cf_schedule_promote_next(cf_queue *q, const char *queue, int64_t now_u
     const char *prefix = q->prefix;
     if (batch <= 0)
         batch = CF_PROMOTE_BATCH_DEFAULT;
-    char k1[CF_KEY_MAX], k2[CF_KEY_MAX], k3[CF_KEY_MAX];
+    char k1[CF_KEY_MAX], k2[CF_KEY_MAX], k3[CF_KEY_MAX], k4[CF_KEY_MAX];
     cf_argv a;
-    cf_argv_init_script(&a, &cf_script_promote, 3);
+    cf_argv_init_script(&a, &cf_script_promote, 4);
     cf_argv_key(&a, k1, cf_key_scheduled(k1, sizeof k1, prefix, queue));
     cf_argv_key(&a, k2, cf_key_ready(k2, sizeof k2, prefix, queue));
     cf_argv_key(&a, k3, cf_key_due(k3, sizeof k3, prefix, queue));
+    cf_argv_key(&a, k4, cf_key_paused(k4, sizeof k4, prefix, queue));
     cf_argv_int(&a, now_unix_ms > 0 ? now_unix_ms : 0);
     cf_argv_int(&a, batch);
     cf_reply *rep = NULL;

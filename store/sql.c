@@ -432,12 +432,17 @@ static const char sql_counts_class[] =
 
 /* ---- The sweeper (docs/healing.md) ---- */
 
+/* The rows of a paused queue are left alone: healing publishes nothing into it. */
+#define NOT_PAUSED \
+    " AND NOT EXISTS (SELECT 1 FROM chrono_forge_queues q WHERE q.name = w.queue AND q.paused)"
+
 /* Idle workflows whose wake is more than $1 ms overdue, most overdue first. */
 static const char sql_sweep_overdue[] =
     "SELECT " REF_COLS
     " FROM " WF " w"
     " WHERE w.state = 'idle' AND w.next_wake_at IS NOT NULL"
     "   AND w.next_wake_at < now() - $1::bigint * interval '1 millisecond'"
+    NOT_PAUSED
     " ORDER BY w.next_wake_at LIMIT $2";
 
 /* Running workflows after id $1, in id order (keyset paging). */
@@ -445,6 +450,7 @@ static const char sql_sweep_running[] =
     "SELECT " REF_COLS
     " FROM " WF " w"
     " WHERE w.state = 'running' AND w.id > $1"
+    NOT_PAUSED
     " ORDER BY w.id LIMIT $2";
 
 // clang-format on
@@ -645,6 +651,24 @@ static const char sql_schedule_fire[] =
     "             ELSE 'exists' END"
     " FROM adv a";
 
+/* ---- Queue pause flags (store/queue_flags.c): the Postgres mirror of P:{Q}:paused ---- */
+
+/* Records queue $1 as paused ($2 true, by $3, now) or resumed; one row per queue. */
+static const char sql_queue_pause[] =
+    "INSERT INTO chrono_forge_queues AS q (name, paused, paused_at, paused_by, updated_at)"
+    " VALUES ($1, $2::boolean, CASE WHEN $2::boolean THEN now() END,"
+    "         CASE WHEN $2::boolean THEN $3 END, now())"
+    " ON CONFLICT (name) DO UPDATE"
+    "  SET paused = EXCLUDED.paused, paused_at = EXCLUDED.paused_at,"
+    "      paused_by = EXCLUDED.paused_by, updated_at = now()"
+    " RETURNING q.name";
+
+/* Every queue's flag (few rows: one per queue ever paused). */
+static const char sql_queue_flags[] =
+    "SELECT q.name, q.paused, " MS("q.paused_at") ", coalesce(q.paused_by, '')"
+    " FROM chrono_forge_queues q"
+    " ORDER BY q.name";
+
 // clang-format on
 
 const cf_sql_stmt cf_sql_stmts[CF_SQL_COUNT_] = {
@@ -680,4 +704,6 @@ const cf_sql_stmt cf_sql_stmts[CF_SQL_COUNT_] = {
     [CF_SQL_SCHEDULE_REMOVE] = {"cf_schedule_remove", sql_schedule_remove, 1},
     [CF_SQL_SCHEDULES_DUE] = {"cf_schedules_due", sql_schedules_due, 2},
     [CF_SQL_SCHEDULE_FIRE] = {"cf_schedule_fire", sql_schedule_fire, 6},
+    [CF_SQL_QUEUE_PAUSE] = {"cf_queue_pause", sql_queue_pause, 3},
+    [CF_SQL_QUEUE_FLAGS] = {"cf_queue_flags", sql_queue_flags, 0},
 };

@@ -39,6 +39,8 @@ typedef enum cf_sql_id {
     CF_SQL_SCHEDULE_REMOVE,  /* name */
     CF_SQL_SCHEDULES_DUE,    /* now_ms, limit */
     CF_SQL_SCHEDULE_FIRE,    /* name, tick_ms, key, options, next_fire_ms, manual */
+    CF_SQL_QUEUE_PAUSE,      /* queue, paused, by (store/queue_flags.c) */
+    CF_SQL_QUEUE_FLAGS,      /* (none): name, paused, paused_at_ms, paused_by */
     CF_SQL_COUNT_
 } cf_sql_id;
 

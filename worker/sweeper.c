@@ -14,10 +14,12 @@
 #include "queue/enqueue.h"
 #include "queue/envelope.h"
 #include "queue/lock.h"
+#include "queue/pause.h"
 #include "queue/queue.h"
 #include "queue/redis_conn.h"
 #include "queue/schedule.h"
 #include "queue/sweep.h"
+#include "store/queue_flags.h"
 
 struct cf_sweeper {
     const cf_config *cfg;
@@ -306,6 +308,33 @@ static void reap_running(pass *p, int64_t deadline)
     cf_wf_ref_list_deinit(&rows);
 }
 
+/* restore_pauses makes Redis's pause flags (P:{Q}:paused) agree with their Postgres mirror:
+ * a flag Redis lost (a restart without persistence, a FLUSHALL) is set again, a stale one
+ * deleted. Idempotent; a resume racing a pass is put right by the next pass. */
+static void restore_pauses(pass *p)
+{
+    cf_queue_flag_list flags;
+    cf_status st = cf_store_queue_flags(p->sw->store, &flags);
+    for (size_t i = 0; st == CF_OK && i < flags.n; i++) {
+        const cf_queue_flag *f = &flags.items[i];
+        bool in_redis = false;
+        st = cf_queue_is_paused(p->sw->queue, f->name, &in_redis);
+        if (st != CF_OK || in_redis == f->paused)
+            continue;
+        p->st.pauses_restored++;
+        if (p->dry_run)
+            continue;
+        st = cf_queue_pause_set(p->sw->queue, f->name, f->paused, f->paused_by);
+        if (st == CF_OK)
+            log_warn("event=queue_pause_restored queue=%s paused=%s: Redis's pause flag "
+                     "disagreed with Postgres",
+                     f->name, f->paused ? "true" : "false");
+    }
+    cf_queue_flag_list_deinit(&flags);
+    if (st != CF_OK)
+        fail(p, st);
+}
+
 cf_status cf_sweeper_pass(cf_sweeper *sw, bool dry_run, int64_t budget_ms, cf_heal_note_fn note,
                           void *arg, cf_sweep_stats *stats)
 {
@@ -314,7 +343,9 @@ cf_status cf_sweeper_pass(cf_sweeper *sw, bool dry_run, int64_t budget_ms, cf_he
     cf_status st = cf_sweep_suspects_load(sw->queue, &p.suspects);
     if (st == CF_OK) {
         p.now_ms = cf_clock_unix_ms();
-        sweep_overdue(&p, deadline);
+        restore_pauses(&p);
+        if (p.err == CF_OK)
+            sweep_overdue(&p, deadline);
         if (p.err == CF_OK)
             reap_running(&p, deadline);
         /* entries no pass has looked at for many windows belong to workflows that moved on */
