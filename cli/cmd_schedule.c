@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: MIT
 /* cli/cmd_schedule.c: `chronoforge schedule add|list|pause|resume|remove|run`: schedules in
- * Postgres (SPEC §7). Definitions are checked here (worker/schedule_fire.h) before they are
- * stored; `run` fires once now, as a worker's tick would, without moving the schedule's ticks. */
+ * Postgres (SPEC §4, schedules). Definitions are checked here (worker/schedule_fire.h) before they
+ * are stored; `run` fires once now, as a worker's tick would, without moving the schedule's ticks.
+ */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>

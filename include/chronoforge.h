@@ -129,7 +129,7 @@ const char *cf_run_class(cf_run *run);
 /* cf_run_attempt: the current step's 1-based execution number (inside a step), else 0. */
 int cf_run_attempt(cf_run *run);
 /* cf_run_scheduled_at_ms: the tick (Unix ms) of the schedule fire that started this workflow
- * (`chronoforge schedule`, SPEC §7), or 0 when no schedule started it. */
+ * (`chronoforge schedule`, SPEC §4, schedules), or 0 when no schedule started it. */
 int64_t cf_run_scheduled_at_ms(cf_run *run);
 
 /* ---- Context: small JSON working state, saved with each step ---- */
@@ -204,9 +204,9 @@ typedef struct cf_workflow_def {
 int cf_register(const cf_workflow_def *def);
 
 /* cf_main runs the chronoforge command line (worker, enqueue, requeue, status, list, stats,
- * workers, classes, dead, migrate, config, heal; every command takes --help and --version) with
- * the workflows registered so far. Returns the process exit code:
- * 0 done, 1 refused or failed, 2 usage. */
+ * workers, classes, dead, migrate, config, heal, schedule, queue; every command takes --help and
+ * --version) with the workflows registered so far. Returns the process exit code: 0 done, 1
+ * refused or failed, 2 usage. */
 int cf_main(int argc, char **argv);
 
 #ifdef __cplusplus

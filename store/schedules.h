@@ -54,8 +54,8 @@ typedef enum cf_schedule_put_result {
 
 /* cf_store_schedule_put creates def (its name, class, queue, cron or every_ms, tz, kwargs (NULL:
  * {}), key_template, overlap and next_fire_ms) or replaces the definition of the existing
- * schedule of that name, keeping its pause flag and last fire (SPEC §7). by: who ("user@host",
- * "migrate"). Validation of the expression is the caller's. Blocks. */
+ * schedule of that name, keeping its pause flag and last fire (SPEC §4, schedules). by: who
+ * ("user@host", "migrate"). Validation of the expression is the caller's. Blocks. */
 CF_MUST_CHECK cf_status cf_store_schedule_put(cf_store *s, const cf_schedule *def, const char *by,
                                               cf_schedule_put_result *result);
 

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: MIT
-/* worker/schedule_fire.h: what a schedule means in time (SPEC §7): its ticks (a cron entry in a
- * zone by common/cron.h, or every N ms counted from the Unix epoch), its workflows' keys, the
- * checks a definition must pass, and the fire: the store's one-commit fire
+/* worker/schedule_fire.h: what a schedule means in time (SPEC §4, schedules): its ticks (a cron
+ * entry in a zone by common/cron.h, or every N ms counted from the Unix epoch), its workflows'
+ * keys, the checks a definition must pass, and the fire: the store's one-commit fire
  * (store/schedules.h) followed by the first envelope's publish (the path a child workflow's
  * first envelope takes: an engine PUBLISH effect with kwargs, encoded by worker/delivery_end.h,
  * ZADD NX into the queue's scheduled set). A lost publish is healed: the row is idle and due
