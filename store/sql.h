@@ -27,8 +27,8 @@ typedef enum cf_sql_id {
     CF_SQL_LIST_STATE_CLASS, /* state, class, after_id, limit */
     CF_SQL_COUNTS_ALL,       /* (none) */
     CF_SQL_COUNTS_CLASS,     /* class */
-    CF_SQL_SWEEP_OVERDUE,    /* grace_ms, limit */
-    CF_SQL_SWEEP_RUNNING,    /* after_id, limit */
+    CF_SQL_SWEEP_OVERDUE,    /* grace_ms, limit, skipped queues text[] */
+    CF_SQL_SWEEP_RUNNING,    /* after_id, limit, skipped queues text[] */
     CF_SQL_REQUEUE,          /* class, key, ms, by, reason, job_id (store/requeue.c) */
     CF_SQL_RESUMABLE,        /* state, class, error class, older ms, after_id, limit */
     CF_SQL_SCHEDULE_UPSERT,  /* name, class, queue, cron, every_ms, tz, kwargs, key_template,

@@ -40,6 +40,9 @@ typedef struct pass {
     cf_sweep_suspects suspects;
     bool suspects_changed;
     int64_t now_ms;
+    cf_queue_flag_list flags; /* the queues' pause flags, from Postgres */
+    const char *paused[64];   /* the paused ones' names (into flags): their rows are skipped */
+    size_t npaused;
     cf_status err; /* first error */
 } pass;
 
@@ -261,7 +264,7 @@ static void sweep_overdue(pass *p, int64_t deadline)
 {
     cf_wf_ref_list rows = {0};
     cf_status st = cf_store_sweep_overdue(p->sw->store, p->sw->cfg->sweep_grace_ms,
-                                          batch_of(p->sw->cfg), &rows);
+                                          batch_of(p->sw->cfg), p->paused, p->npaused, &rows);
     if (st != CF_OK) {
         fail(p, st);
         return;
@@ -282,7 +285,8 @@ static void reap_running(pass *p, int64_t deadline)
     cf_sweeper *sw = p->sw;
     cf_wf_ref_list rows = {0};
     size_t batch = batch_of(sw->cfg);
-    cf_status st = cf_store_sweep_running(sw->store, sw->running_after_id, batch, &rows);
+    cf_status st = cf_store_sweep_running(sw->store, sw->running_after_id, batch, p->paused,
+                                          p->npaused, &rows);
     if (st != CF_OK) {
         fail(p, st);
         return;
@@ -313,10 +317,12 @@ static void reap_running(pass *p, int64_t deadline)
  * deleted. Idempotent; a resume racing a pass is put right by the next pass. */
 static void restore_pauses(pass *p)
 {
-    cf_queue_flag_list flags;
-    cf_status st = cf_store_queue_flags(p->sw->store, &flags);
-    for (size_t i = 0; st == CF_OK && i < flags.n; i++) {
-        const cf_queue_flag *f = &flags.items[i];
+    cf_queue_flag_list *flags = &p->flags;
+    cf_status st = cf_store_queue_flags(p->sw->store, flags);
+    for (size_t i = 0; st == CF_OK && i < flags->n; i++) {
+        const cf_queue_flag *f = &flags->items[i];
+        if (f->paused && p->npaused < sizeof p->paused / sizeof p->paused[0])
+            p->paused[p->npaused++] = f->name;
         bool in_redis = false;
         st = cf_queue_is_paused(p->sw->queue, f->name, &in_redis);
         if (st != CF_OK || in_redis == f->paused)
@@ -330,7 +336,6 @@ static void restore_pauses(pass *p)
                      "disagreed with Postgres",
                      f->name, f->paused ? "true" : "false");
     }
-    cf_queue_flag_list_deinit(&flags);
     if (st != CF_OK)
         fail(p, st);
 }
@@ -362,6 +367,7 @@ cf_status cf_sweeper_pass(cf_sweeper *sw, bool dry_run, int64_t budget_ms, cf_he
         st = p.err;
     }
     cf_sweep_suspects_deinit(&p.suspects);
+    cf_queue_flag_list_deinit(&p.flags);
     if (!dry_run)
         sw->passes++;
     if (stats)
