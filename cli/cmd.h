@@ -17,5 +17,7 @@ int cf_cli_cmd_cleanup(int argc, char **argv);
 int cf_cli_cmd_classes(int argc, char **argv);
 int cf_cli_cmd_workers(int argc, char **argv);
 int cf_cli_cmd_health(int argc, char **argv);
+int cf_cli_cmd_schedule(int argc, char **argv);
+int cf_cli_cmd_queue(int argc, char **argv);
 
 #endif

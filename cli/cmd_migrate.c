@@ -3,8 +3,34 @@
 #include <stdio.h>
 
 #include "cli/cmd.h"
+#include "cli/connect.h"
 #include "cli/runner.h"
+#include "engine/registry.h"
 #include "store/migrate.h"
+#include "worker/schedule_fire.h"
+
+/* apply_schedules stores the schedules the registered classes declare (only here: never at
+ * worker start, where a rolling deploy would flap them between two definitions). */
+static cf_status apply_schedules(cf_cli_ctx *ctx)
+{
+    bool any = false;
+    for (size_t i = 0; i < cf_registry_count(); i++)
+        any |= cf_registry_at(i)->nschedules > 0;
+    if (!any)
+        return CF_OK;
+    cf_store *store = NULL;
+    if (cf_cli_open_store(ctx->cmd, &ctx->args.cfg, &store) != 0)
+        return cf_cli_refuse(ctx, CF_ERR_UNAVAILABLE, "cannot open the store for schedules");
+    int counts[3] = {0, 0, 0};
+    cf_error err = {0};
+    cf_status st = cf_schedules_apply_declared(store, "migrate", counts, &err);
+    cf_store_close(store);
+    if (st != CF_OK)
+        return cf_cli_refuse(ctx, st, "%s", err.msg);
+    printf("schedules declared in code: %d added, %d updated, %d unchanged\n", counts[0], counts[1],
+           counts[2]);
+    return CF_OK;
+}
 
 static cf_status migrate_body(cf_cli_ctx *ctx, void *arg)
 {
@@ -18,7 +44,7 @@ static cf_status migrate_body(cf_cli_ctx *ctx, void *arg)
                applied == 1 ? "" : "s", CF_SCHEMA_VERSION);
     else
         printf("schema is up to date (version %d)\n", CF_SCHEMA_VERSION);
-    return CF_OK;
+    return apply_schedules(ctx);
 }
 
 int cf_cli_cmd_migrate(int argc, char **argv)

@@ -3,11 +3,9 @@
  * (retry_later: recorded in Postgres, then a wake for the next worker), many by --state with
  * filters (bounded batches), or one at once in this process with --now (cli/resume_now.h). Each
  * requeue writes its `$workflow_retry$<ms>` row naming who asked (user@host) and --reason. */
-#include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include "cli/cmd.h"
 #include "cli/resume_now.h"
@@ -30,23 +28,10 @@ typedef struct requeue_opts {
     char by[320]; /* user@host */
 } requeue_opts;
 
-/* who returns "user@host" for the audit row. */
-static void who(char *buf, size_t cap)
-{
-    const char *user = getenv("USER");
-    const struct passwd *pw = user && *user ? NULL : getpwuid(getuid());
-    if (pw)
-        user = pw->pw_name;
-    char host[256] = "unknown";
-    if (gethostname(host, sizeof host - 1) != 0)
-        snprintf(host, sizeof host, "unknown");
-    snprintf(buf, cap, "%s@%s", user && *user ? user : "unknown", host);
-}
-
 static cf_status check(cf_cli_ctx *ctx, void *arg)
 {
     requeue_opts *o = arg;
-    who(o->by, sizeof o->by);
+    cf_cli_who(o->by, sizeof o->by);
     if (o->state) {
         if (ctx->args.npos > 0 || o->now)
             return cf_cli_usage(ctx, "--state selects many workflows: give no KEY and no --now");

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: MIT
-/* cli/cmd_stats.c: `chronoforge stats`: queue depths (ready, scheduled, in flight, dead), live
- * and quiet workers, workflows by state. */
+/* cli/cmd_stats.c: `chronoforge stats`: queue depths (ready, scheduled, in flight, dead, paused),
+ * live and quiet workers, workflows by state. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -12,6 +12,7 @@
 #include "queue/enqueue.h"
 #include "queue/fetch.h"
 #include "queue/keys.h"
+#include "queue/pause.h"
 #include "queue/recovery.h"
 #include "queue/workers.h"
 #include "store/query.h"
@@ -45,9 +46,12 @@ static json_t *queue_stats(cf_queue *qh, const char *queue, json_t *workers)
         if (cf_fetch_inflight_count(qh, json_string_value(w), queue, &n) == CF_OK)
             inflight += n;
     }
-    return json_pack("{sI sI sI sI}", "ready", (json_int_t)ready, "scheduled",
+    bool paused = false;
+    if (cf_queue_is_paused(qh, queue, &paused) != CF_OK)
+        return NULL;
+    return json_pack("{sI sI sI sI sb}", "ready", (json_int_t)ready, "scheduled",
                      (json_int_t)scheduled, "in_flight", (json_int_t)inflight, "dead",
-                     (json_int_t)dead);
+                     (json_int_t)dead, "paused", paused);
 }
 
 /* workflow_counts reads workflows by state from its own store connection: stats still shows
@@ -88,11 +92,12 @@ static void print_text(json_t *qs, json_t *states, int64_t live, int64_t quiet)
     json_t *v;
     json_object_foreach(qs, name, v)
     {
-        printf("%-20s %10lld %10lld %10lld %10lld\n", name,
+        printf("%-20s %10lld %10lld %10lld %10lld%s\n", name,
                (long long)json_integer_value(json_object_get(v, "ready")),
                (long long)json_integer_value(json_object_get(v, "scheduled")),
                (long long)json_integer_value(json_object_get(v, "in_flight")),
-               (long long)json_integer_value(json_object_get(v, "dead")));
+               (long long)json_integer_value(json_object_get(v, "dead")),
+               json_is_true(json_object_get(v, "paused")) ? "  paused" : "");
     }
     printf("workers: %lld live, %lld quiet\n", (long long)live, (long long)quiet);
     if (json_is_object(states)) {

@@ -20,6 +20,8 @@ const cf_cli_command cf_cli_commands[] = {
     {"classes", "the registered workflow classes: description, queue, policies",
      cf_cli_cmd_classes},
     {"dead", "dead letters: list, retry, purge", cf_cli_cmd_dead},
+    {"schedule", "schedules: add, list, pause, resume, remove, run", cf_cli_cmd_schedule},
+    {"queue", "pause or resume a queue: pause|resume QUEUE", cf_cli_cmd_queue},
     {"migrate", "create or upgrade the Postgres schema", cf_cli_cmd_migrate},
     {"config", "print the effective settings", cf_cli_cmd_config},
     {"health", "is a worker alive (or, --ready, ready)? asks its --metrics-listen endpoint",

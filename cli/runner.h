@@ -57,4 +57,7 @@ cf_status cf_cli_usage(cf_cli_ctx *ctx, const char *fmt, ...) __attribute__((for
 cf_status cf_cli_parse_count(cf_cli_ctx *ctx, const char *name, const char *text, long lo, long hi,
                              long *out);
 
+/* cf_cli_who writes "user@host" (who asked, for audit columns and rows) into buf. */
+void cf_cli_who(char *buf, size_t cap);
+
 #endif

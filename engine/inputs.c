@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT
-/* engine/inputs.c: what a workflow reads and writes besides steps: the kwargs accessors and
- * the context API of chronoforge.h, over the stored kwargs and store/context.h. */
+/* engine/inputs.c: what a workflow reads and writes besides steps: the kwargs accessors, the
+ * schedule tick and the context API of chronoforge.h, over the stored kwargs and store/context.h.
+ */
 #include <math.h>
 #include <string.h>
 
@@ -197,4 +198,10 @@ const char *cf_ctx_get_str(cf_run *run, const char *key, const char *dflt)
 const char *cf_ctx_get_json(cf_run *run, const char *key)
 {
     return dump_to_arena(run, cf_context_fetch(&run->ctx, key, NULL));
+}
+
+int64_t cf_run_scheduled_at_ms(cf_run *run)
+{
+    json_t *v = run->row.options ? json_object_get(run->row.options, "scheduled_at") : NULL;
+    return json_is_integer(v) ? (int64_t)json_integer_value(v) : 0;
 }

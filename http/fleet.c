@@ -12,6 +12,7 @@
 #include "queue/envelope.h"
 #include "queue/fetch.h"
 #include "queue/keys.h"
+#include "queue/pause.h"
 #include "queue/queue.h"
 #include "queue/redis_conn.h"
 #include "queue/workers.h"
@@ -49,7 +50,7 @@ static void gauge_head(FILE *out, const char *name, const char *help)
 
 typedef struct queue_row {
     const char *name;
-    int64_t ready, scheduled, dead, inflight, due;
+    int64_t ready, scheduled, dead, inflight, due, paused;
     double oldest_s;
 } queue_row;
 
@@ -128,6 +129,9 @@ static void queue_gauges(FILE *out, const queue_row *q, size_t n)
          "Scheduled envelopes past their due time not yet promoted to ready, per queue "
          "(fleet-wide).",
          offsetof(queue_row, due)},
+        {"chronoforge_queue_paused",
+         "1 while the queue is paused (`chronoforge queue pause`), else 0.",
+         offsetof(queue_row, paused)},
     };
     for (size_t k = 0; k < sizeof g / sizeof g[0]; k++) {
         gauge_head(out, g[k].name, g[k].help);
@@ -171,9 +175,12 @@ static void fleet(cf_queue *fq, const cf_config *cfg, FILE *out)
             continue;
         queue_row *q = &rows[n];
         *q = (queue_row){.name = e->str};
-        if (cf_queue_depths(fq, q->name, &q->ready, &q->scheduled, &q->dead) != CF_OK)
+        bool paused = false;
+        if (cf_queue_depths(fq, q->name, &q->ready, &q->scheduled, &q->dead) != CF_OK ||
+            cf_queue_is_paused(fq, q->name, &paused) != CF_OK)
             continue;
         ages(r, cfg->prefix, q, cf_clock_unix_ms());
+        q->paused = paused;
         for (size_t w = 0; w < nworkers; w++) {
             int64_t c = 0;
             if (cf_fetch_inflight_count(fq, workers[w].id, q->name, &c) == CF_OK)

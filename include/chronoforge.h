@@ -164,6 +164,9 @@ const char *cf_run_key(cf_run *run);
 const char *cf_run_class(cf_run *run);
 /* cf_run_attempt: the current step's 1-based execution number (inside a step), else 0. */
 int cf_run_attempt(cf_run *run);
+/* cf_run_scheduled_at_ms: the tick (Unix ms) of the schedule fire that started this workflow
+ * (`chronoforge schedule`, SPEC §4, schedules), or 0 when no schedule started it. */
+int64_t cf_run_scheduled_at_ms(cf_run *run);
 
 /* ---- Context: small JSON working state, saved with each step ---- */
 
@@ -192,6 +195,20 @@ const char *cf_ctx_get_json(cf_run *run, const char *key); /* NULL when absent *
 
 typedef cf_flow (*cf_workflow_fn)(cf_run *run);
 
+/* A schedule declared in code (cf_workflow_def.schedules). `chronoforge migrate` creates it, or
+ * replaces the definition of the schedule of that name, keeping its pause flag and last fire;
+ * worker start never does (a rolling deploy would flap it). Removing one from the code leaves
+ * it in Postgres: `chronoforge schedule remove NAME`. */
+typedef struct cf_schedule_def {
+    const char *name;         /* [A-Za-z0-9_.:@-]{1,128}, unique across the fleet */
+    const char *cron;         /* a cron entry (common/cron.h), or NULL with every_ms */
+    int64_t every_ms;         /* a tick every every_ms from the Unix epoch (cron NULL) */
+    const char *tz;           /* the cron entry's zone (NULL: "UTC") */
+    const char *kwargs_json;  /* a JSON object (NULL: {}) */
+    const char *key_template; /* NULL: "{schedule}@{tick}" */
+    bool overlap_allow;       /* false: skip a tick while the previous workflow is unfinished */
+} cf_schedule_def;
+
 typedef struct cf_workflow_def {
     const char *name;                   /* class name, [A-Za-z0-9_.:]{1,128} */
     cf_workflow_fn fn;                  /* the workflow body */
@@ -203,7 +220,9 @@ typedef struct cf_workflow_def {
     /* Optional: a workflow-level policy computed per run (e.g. from kwargs); fill *scratch and
      * return it, or return NULL to use workflow_policy. */
     const cf_retry_policy *(*workflow_policy_fn)(cf_run *run, cf_retry_policy *scratch);
-    const char *description; /* one line, for `chronoforge classes` and logs */
+    const char *description;          /* one line, for `chronoforge classes` and logs */
+    const cf_schedule_def *schedules; /* optional: nschedules schedules of this class */
+    size_t nschedules;
 } cf_workflow_def;
 
 /* cf_register adds a workflow class (def is copied; its strings and policies are borrowed and
@@ -221,9 +240,9 @@ typedef struct cf_workflow_def {
 int cf_register(const cf_workflow_def *def);
 
 /* cf_main runs the chronoforge command line (worker, enqueue, requeue, status, list, stats,
- * workers, classes, dead, migrate, config, heal; every command takes --help and --version) with
- * the workflows registered so far. Returns the process exit code:
- * 0 done, 1 refused or failed, 2 usage. */
+ * workers, classes, dead, migrate, config, heal, schedule, queue; every command takes --help and
+ * --version) with the workflows registered so far. Returns the process exit code: 0 done, 1
+ * refused or failed, 2 usage. */
 int cf_main(int argc, char **argv);
 
 #ifdef __cplusplus

@@ -11,13 +11,15 @@
 #include "common/clock.h"
 #include "queue/argv.h"
 #include "queue/keys.h"
+#include "queue/pause.h"
 #include "queue/queue_internal.h"
 #include "queue/redis_conn.h"
 #include "queue/schedule.h"
 #include "queue/scripts.h"
 
-#define SLICE_ONE_MS  500 /* BLMOVE slice with one queue */
-#define SLICE_MANY_MS 100 /* with several: a lower queue's arrival waits at most this */
+#define SLICE_ONE_MS        500 /* BLMOVE slice with one queue */
+#define SLICE_MANY_MS       100 /* with several: a lower queue's arrival waits at most this */
+#define CF_FETCH_MAX_QUEUES 64
 
 void cf_fetched_deinit(cf_fetched *f)
 {
@@ -28,22 +30,30 @@ void cf_fetched_deinit(cf_fetched *f)
 }
 
 /* take_from runs the take script on queue: up to max envelopes into out[0..*n), at most
- * due_cap of them from P:{queue}:due while its ready list has entries (scripts.h). */
+ * due_cap of them from P:{queue}:due while its ready list has entries (scripts.h). *paused:
+ * the queue is paused (P:{queue}:paused exists): nothing was taken. */
 static cf_status take_from(cf_queue *q, const char *queue, size_t max, size_t due_cap,
-                           cf_fetched *out, size_t *n)
+                           cf_fetched *out, size_t *n, bool *paused)
 {
-    char kd[CF_KEY_MAX], kr[CF_KEY_MAX], ki[CF_KEY_MAX];
+    char kd[CF_KEY_MAX], kr[CF_KEY_MAX], ki[CF_KEY_MAX], kp[CF_KEY_MAX];
     cf_argv a;
-    cf_argv_init_script(&a, &cf_script_take, 3);
+    cf_argv_init_script(&a, &cf_script_take, 4);
     cf_argv_key(&a, kd, cf_key_due(kd, sizeof kd, q->prefix, queue));
     cf_argv_key(&a, kr, cf_key_ready(kr, sizeof kr, q->prefix, queue));
     cf_argv_key(&a, ki, cf_key_inflight(ki, sizeof ki, q->prefix, queue, q->worker_id));
+    cf_argv_key(&a, kp, cf_key_paused(kp, sizeof kp, q->prefix, queue));
     cf_argv_int(cf_argv_int(&a, (long long)max), (long long)due_cap);
     cf_reply *rep = NULL;
     *n = 0;
+    *paused = false;
     cf_status st = cf_queue_exec(q, &a, &rep);
     if (st != CF_OK)
         return st;
+    if (rep->type == CF_REPLY_INTEGER && rep->integer == -1) {
+        *paused = true;
+        cf_reply_free(rep);
+        return CF_OK;
+    }
     if (rep->type != CF_REPLY_ARRAY || rep->n > max) {
         cf_reply_free(rep);
         return CF_ERR_PROTOCOL;
@@ -97,6 +107,20 @@ static cf_status block_one(cf_queue *q, const char *queue, int64_t block_ms, cf_
     return st;
 }
 
+/* paused_meanwhile: the blocking read took *f from queue, which may have been paused while it
+ * blocked (it cannot read the flag): if it was, the envelope goes back to the ready list and
+ * *f is freed, so a pause holds for every read that ends after it. */
+static bool paused_meanwhile(cf_queue *q, const char *queue, cf_fetched *f)
+{
+    bool paused = false;
+    if (cf_queue_is_paused(q, queue, &paused) != CF_OK || !paused)
+        return false;
+    if (cf_fetch_requeue(q, queue, f->data, f->len) != CF_OK)
+        return false; /* still in flight: handed out as taken */
+    cf_fetched_deinit(f);
+    return true;
+}
+
 static cf_status check_queues(cf_queue *q, const char *const *queues, size_t nqueues)
 {
     cf_status bst = cf_queue_begin(q, NULL, true);
@@ -120,15 +144,20 @@ cf_status cf_fetch(cf_queue *q, const char *const *queues, size_t nqueues, int64
     int64_t deadline = cf_clock_mono_ms() + (wait_ms > 0 ? wait_ms : 0);
     int64_t slice_max = nqueues == 1 ? SLICE_ONE_MS : SLICE_MANY_MS;
     for (size_t round = 0;; round++) {
-        /* Non-blocking pass in priority order: due, then ready, of each queue. */
+        /* Non-blocking pass in priority order: due, then ready, of each queue. A paused queue
+         * is not blocked on either (its BLMOVE would take what the pause keeps). */
         size_t due_cap = ++single_takes % CF_FETCH_FAIR_EVERY == 0 ? 0 : 1;
+        size_t unpaused[CF_FETCH_MAX_QUEUES], nunpaused = 0;
         for (size_t i = 0; i < nqueues; i++) {
             size_t n = 0;
-            cf_status st = take_from(q, queues[i], 1, due_cap, out, &n);
+            bool paused = false;
+            cf_status st = take_from(q, queues[i], 1, due_cap, out, &n, &paused);
             if (st != CF_OK || n == 1) {
                 out->queue_index = i;
                 return st;
             }
+            if (!paused && nunpaused < CF_FETCH_MAX_QUEUES)
+                unpaused[nunpaused++] = i;
         }
         if (stop && atomic_load(stop))
             return CF_ERR_NOT_FOUND;
@@ -137,10 +166,16 @@ cf_status cf_fetch(cf_queue *q, const char *const *queues, size_t nqueues, int64
             return CF_ERR_NOT_FOUND;
         int64_t slice = left < slice_max ? left : slice_max;
         if (slice < 10)
-            slice = 10; /* BLMOVE 0 would block forever */
-        size_t qi = round % nqueues;
+            slice = 10;       /* BLMOVE 0 would block forever */
+        if (nunpaused == 0) { /* every queue is paused: look again after the slice */
+            cf_clock_sleep_ms(slice, stop);
+            continue;
+        }
+        size_t qi = unpaused[round % nunpaused];
         bool got;
         cf_status st = block_one(q, queues[qi], slice, out, &got);
+        if (st == CF_OK && got && paused_meanwhile(q, queues[qi], out))
+            continue;
         if (st != CF_OK || got) {
             out->queue_index = qi;
             return st;
@@ -161,7 +196,8 @@ cf_status cf_fetch_take(cf_queue *q, const char *const *queues, size_t nqueues, 
     memset(out, 0, max * sizeof *out);
     for (size_t i = 0; i < nqueues && *n < max; i++) {
         size_t want = max - *n, got = 0;
-        st = take_from(q, queues[i], want, CF_FETCH_DUE_CAP(want), out + *n, &got);
+        bool paused = false;
+        st = take_from(q, queues[i], want, CF_FETCH_DUE_CAP(want), out + *n, &got, &paused);
         for (size_t j = *n; j < *n + got; j++)
             out[j].queue_index = i;
         *n += got;

@@ -95,6 +95,11 @@ int cf_key_due(char *buf, size_t cap, const char *prefix, const char *queue)
     return build(buf, cap, "%s:{%s}:due", prefix, queue);
 }
 
+int cf_key_paused(char *buf, size_t cap, const char *prefix, const char *queue)
+{
+    return build(buf, cap, "%s:{%s}:paused", prefix, queue);
+}
+
 int cf_key_wake(char *buf, size_t cap, const char *prefix, const char *queue)
 {
     return build(buf, cap, "%s:{%s}:wake", prefix, queue);

@@ -48,6 +48,9 @@ int cf_key_scheduled(char *buf, size_t cap, const char *prefix, const char *queu
  * P:{Q}:scheduled. */
 int cf_key_due(char *buf, size_t cap, const char *prefix, const char *queue);
 int cf_key_wake(char *buf, size_t cap, const char *prefix, const char *queue);
+/* cf_key_paused: P:{Q}:paused, the queue's pause flag (queue/pause.h), in the queue's slot so the
+ * take and promote scripts read it atomically with the lists they move. */
+int cf_key_paused(char *buf, size_t cap, const char *prefix, const char *queue);
 int cf_key_inflight(char *buf, size_t cap, const char *prefix, const char *queue,
                     const char *worker_id);
 int cf_key_dead(char *buf, size_t cap, const char *prefix, const char *queue);

@@ -61,12 +61,13 @@ cf_status cf_schedule_promote_next(cf_queue *q, const char *queue, int64_t now_u
     const char *prefix = q->prefix;
     if (batch <= 0)
         batch = CF_PROMOTE_BATCH_DEFAULT;
-    char k1[CF_KEY_MAX], k2[CF_KEY_MAX], k3[CF_KEY_MAX];
+    char k1[CF_KEY_MAX], k2[CF_KEY_MAX], k3[CF_KEY_MAX], k4[CF_KEY_MAX];
     cf_argv a;
-    cf_argv_init_script(&a, &cf_script_promote, 3);
+    cf_argv_init_script(&a, &cf_script_promote, 4);
     cf_argv_key(&a, k1, cf_key_scheduled(k1, sizeof k1, prefix, queue));
     cf_argv_key(&a, k2, cf_key_ready(k2, sizeof k2, prefix, queue));
     cf_argv_key(&a, k3, cf_key_due(k3, sizeof k3, prefix, queue));
+    cf_argv_key(&a, k4, cf_key_paused(k4, sizeof k4, prefix, queue));
     cf_argv_int(&a, now_unix_ms > 0 ? now_unix_ms : 0);
     cf_argv_int(&a, batch);
     cf_reply *rep = NULL;
@@ -95,8 +96,9 @@ cf_status cf_schedule_promote(cf_queue *q, const char *queue, int64_t now_unix_m
     return st;
 }
 
-cf_status cf_continuation_publish(cf_queue *q, const char *queue, const void *member, size_t len,
-                                  int64_t due_unix_ms, int *added)
+/* publish: SADD P:queues, then the schedule_add script with mode "LT" or "NX". */
+static cf_status publish(cf_queue *q, const char *queue, const void *member, size_t len,
+                         int64_t due_unix_ms, const char *mode, int *added)
 {
     if (added)
         *added = 0;
@@ -114,7 +116,7 @@ cf_status cf_continuation_publish(cf_queue *q, const char *queue, const void *me
     cf_argv_str(&cmds[0], queue);
     cf_argv_init_script(&cmds[1], &cf_script_schedule_add, 1);
     cf_argv_key(&cmds[1], sk, cf_key_scheduled(sk, sizeof sk, prefix, queue));
-    cf_argv_str(&cmds[1], "LT");
+    cf_argv_str(&cmds[1], mode);
     cf_argv_int(&cmds[1], due_unix_ms);
     cf_argv_buf(&cmds[1], member, len);
     cf_reply *reps[2];
@@ -123,6 +125,18 @@ cf_status cf_continuation_publish(cf_queue *q, const char *queue, const void *me
     if (st == CF_OK)
         cf_schedule_note(queue, due_unix_ms);
     return int_reply(st, reps[1], added);
+}
+
+cf_status cf_continuation_publish(cf_queue *q, const char *queue, const void *member, size_t len,
+                                  int64_t due_unix_ms, int *added)
+{
+    return publish(q, queue, member, len, due_unix_ms, "LT", added);
+}
+
+cf_status cf_first_envelope_publish(cf_queue *q, const char *queue, const void *member, size_t len,
+                                    int64_t due_unix_ms, int *added)
+{
+    return publish(q, queue, member, len, due_unix_ms, "NX", added);
 }
 
 cf_status cf_continuation_remove(cf_queue *q, const char *queue, const void *member, size_t len,

@@ -71,6 +71,14 @@ void cf_schedule_note(const char *queue, int64_t due_unix_ms);
 CF_MUST_CHECK cf_status cf_continuation_publish(cf_queue *q, const char *queue, const void *member,
                                                 size_t len, int64_t due_unix_ms, int *added);
 
+/* cf_first_envelope_publish adds member (a workflow's first envelope, with kwargs: a child's, or
+ * a schedule's fire) to P:{queue}:scheduled due at due_unix_ms unless it is there already (ZADD
+ * NX: a repeat after a lost reply adds nothing), as a delivery's end does; otherwise as
+ * cf_continuation_publish. */
+CF_MUST_CHECK cf_status cf_first_envelope_publish(cf_queue *q, const char *queue,
+                                                  const void *member, size_t len,
+                                                  int64_t due_unix_ms, int *added);
+
 /* cf_continuation_remove deletes member from P:{queue}:scheduled (ZREM) when its workflow
  * completes, stalls or fails. *removed (may be NULL) is 1 when it was there. */
 CF_MUST_CHECK cf_status cf_continuation_remove(cf_queue *q, const char *queue, const void *member,

@@ -47,6 +47,7 @@ const cf_redis_script cf_script_promote = {
     "promote", "local t = redis.call('TIME')\n"
                "local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)\n"
                "if tonumber(ARGV[1]) > 0 then now = tonumber(ARGV[1]) end\n"
+               "if redis.call('EXISTS', KEYS[4]) == 1 then return {0, -1, now} end\n"
                "local due = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', now, 'LIMIT', 0, "
                "tonumber(ARGV[2]))\n"
                "if #due > 0 then\n"
@@ -62,11 +63,13 @@ const cf_redis_script cf_script_promote = {
                "if f[2] then nxt = tonumber(f[2]) end\n"
                "return {#due, nxt, now}\n"};
 
-/* At most ARGV[2] from due first, then ready up to max, then due again up to max: while ready
+/* A paused queue (KEYS[4], P:{Q}:paused, exists) gives nothing: -1. Otherwise at most ARGV[2]
+ * from due first, then ready up to max, then due again up to max: while ready
  * has entries, due gets no more than its cap of a batch (fairness); when it has none, due fills
  * the batch. */
 const cf_redis_script cf_script_take = {
-    "take", "local max = tonumber(ARGV[1])\n"
+    "take", "if redis.call('EXISTS', KEYS[4]) == 1 then return -1 end\n"
+            "local max = tonumber(ARGV[1])\n"
             "local cap = tonumber(ARGV[2])\n"
             "local out = {}\n"
             "while #out < cap and #out < max do\n"

@@ -19,14 +19,14 @@ extern const cf_redis_script cf_script_ack_continue;
 /* KEYS[1] scheduled; ARGV[1] "LT", "NX" or "" (plain ZADD), ARGV[2] due ms, ARGV[3] member.
  * Returns ZADD's reply (1 when a new entry was created). */
 extern const cf_redis_script cf_script_schedule_add;
-/* KEYS[1] scheduled, KEYS[2] ready, KEYS[3] due; ARGV[1] now ms (<= 0: server TIME), ARGV[2]
- * batch. Moves up to batch due entries, earliest first, to ready when ready and due are both
- * empty, else to due.
- * Returns {moved, the earliest remaining due ms or -1, now ms}. */
+/* KEYS[1] scheduled, KEYS[2] ready, KEYS[3] due, KEYS[4] paused; ARGV[1] now ms (<= 0: server
+ * TIME), ARGV[2] batch. Moves up to batch due entries, earliest first, to ready when ready and
+ * due are both empty, else to due; nothing while the queue is paused (KEYS[4] exists).
+ * Returns {moved, the earliest remaining due ms or -1 (-1 too while paused), now ms}. */
 extern const cf_redis_script cf_script_promote;
-/* KEYS[1] due, KEYS[2] ready, KEYS[3] inflight; ARGV[1] max, ARGV[2] due cap. LMOVE (RIGHT to
- * LEFT) up to cap from due, then from ready up to max, then from due up to max. Returns the
- * envelopes taken, oldest first. */
+/* KEYS[1] due, KEYS[2] ready, KEYS[3] inflight, KEYS[4] paused; ARGV[1] max, ARGV[2] due cap.
+ * LMOVE (RIGHT to LEFT) up to cap from due, then from ready up to max, then from due up to max.
+ * Returns the envelopes taken, oldest first; -1 (nothing taken) while the queue is paused. */
 extern const cf_redis_script cf_script_take;
 /* KEYS[1] lock; ARGV[1] token. DEL when the value equals token. Returns 1/0. */
 extern const cf_redis_script cf_script_lock_release;

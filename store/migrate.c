@@ -171,6 +171,31 @@
  *              chronoforge_schema_migrations, so that binaries of versions 1 and 2, which do not
  *              read the changes table, refuse it too. */
 typedef enum migration_record { RECORD_MIGRATION, RECORD_REVISION, RECORD_CHANGE } migration_record;
+/* Version 3 (SPEC §3; the issue-13 plan numbers it 6): schedules and the Postgres mirror of
+ * queue pause flags. New tables only, so binaries of version 2 run on it unchanged (runs_from
+ * 2; they neither fire schedules nor honour pauses). The partial index on next_fire_at is the one
+ * a worker's schedule tick reads. */
+#define SQL_MIGRATION_3                                                                            \
+    "CREATE TABLE chrono_forge_schedules ("                                                        \
+    " name text PRIMARY KEY CHECK (length(name) BETWEEN 1 AND 128),"                               \
+    " job_class text NOT NULL, queue text NOT NULL DEFAULT 'default',"                             \
+    " cron text, every_ms bigint CHECK (every_ms > 0),"                                            \
+    " tz text NOT NULL DEFAULT 'UTC', kwargs jsonb NOT NULL DEFAULT '{}',"                         \
+    " key_template text NOT NULL,"                                                                 \
+    " overlap text NOT NULL DEFAULT 'skip' CHECK (overlap IN ('skip', 'allow')),"                  \
+    " paused boolean NOT NULL DEFAULT false,"                                                      \
+    " last_fire_at timestamptz, last_key text, next_fire_at timestamptz,"                          \
+    " created_at timestamptz NOT NULL DEFAULT now(),"                                              \
+    " updated_at timestamptz NOT NULL DEFAULT now(), updated_by text NOT NULL,"                    \
+    " CHECK ((cron IS NULL) <> (every_ms IS NULL)));"                                              \
+    "COMMENT ON TABLE chrono_forge_schedules IS 'chronoforge schema: schedules';"                  \
+    "CREATE INDEX chrono_forge_schedules_due ON chrono_forge_schedules (next_fire_at)"             \
+    " WHERE NOT paused;"                                                                           \
+    "CREATE TABLE chrono_forge_queues ("                                                           \
+    " name text PRIMARY KEY, paused boolean NOT NULL DEFAULT false,"                               \
+    " paused_at timestamptz, paused_by text,"                                                      \
+    " updated_at timestamptz NOT NULL DEFAULT now());"                                             \
+    "COMMENT ON TABLE chrono_forge_queues IS 'chronoforge schema: queue pause flags';"
 
 typedef struct migration {
     int version;
@@ -184,6 +209,7 @@ static const migration migrations[] = {
     {1, "create workflows, execution logs, error logs", SQL_MIGRATION_1, RECORD_MIGRATION, 1},
     {2, "log FKs become delete triggers; fewer, partial and BRIN indexes; fillfactor 85",
      SQL_MIGRATION_2, RECORD_REVISION, 1},
+    {3, "schedules; queue pause flags", SQL_MIGRATION_3, RECORD_CHANGE, 2},
 };
 #define NMIGRATIONS ((int)(sizeof migrations / sizeof migrations[0]))
 

@@ -93,17 +93,30 @@ cf_status cf_store_count_by_state(cf_store *s, const char *wf_class, cf_state_co
     return st;
 }
 
-static cf_status sweep(cf_store *s, cf_sql_id id, int64_t arg, size_t limit, cf_wf_ref_list *out)
+static cf_status sweep(cf_store *s, cf_sql_id id, int64_t arg, size_t limit,
+                       const char *const *skip, size_t nskip, cf_wf_ref_list *out)
 {
     memset(out, 0, sizeof *out);
     if (limit < 1 || limit > 10000) {
         cf_store_set_error(s, "sweep limit must be 1..10000");
         return CF_ERR_INVALID;
     }
-    char a[24], lim[24];
+    /* a text[] literal of queue names ([A-Za-z0-9_.-], nothing to quote) */
+    char a[24], lim[24], queues[2048] = "{";
+    for (size_t i = 0; i < nskip; i++) {
+        size_t used = strlen(queues);
+        if (strspn(skip[i], "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_.-") !=
+                strlen(skip[i]) ||
+            used + strlen(skip[i]) + 3 > sizeof queues) {
+            cf_store_set_error(s, "sweep: bad or too many skipped queues");
+            return CF_ERR_INVALID;
+        }
+        snprintf(queues + used, sizeof queues - used, "%s%s", i ? "," : "", skip[i]);
+    }
+    strcat(queues, "}");
     snprintf(a, sizeof a, "%lld", (long long)arg);
     snprintf(lim, sizeof lim, "%zu", limit);
-    const char *vals[] = {a, lim};
+    const char *vals[] = {a, lim, queues};
     PGresult *r = NULL;
     cf_status st = cf_store_read(s, id, vals, &r);
     if (st == CF_OK)
@@ -112,14 +125,16 @@ static cf_status sweep(cf_store *s, cf_sql_id id, int64_t arg, size_t limit, cf_
     return st;
 }
 
-cf_status cf_store_sweep_overdue(cf_store *s, int64_t grace_ms, size_t limit, cf_wf_ref_list *out)
+cf_status cf_store_sweep_overdue(cf_store *s, int64_t grace_ms, size_t limit,
+                                 const char *const *skip, size_t nskip, cf_wf_ref_list *out)
 {
-    return sweep(s, CF_SQL_SWEEP_OVERDUE, grace_ms < 0 ? 0 : grace_ms, limit, out);
+    return sweep(s, CF_SQL_SWEEP_OVERDUE, grace_ms < 0 ? 0 : grace_ms, limit, skip, nskip, out);
 }
 
-cf_status cf_store_sweep_running(cf_store *s, int64_t after_id, size_t limit, cf_wf_ref_list *out)
+cf_status cf_store_sweep_running(cf_store *s, int64_t after_id, size_t limit,
+                                 const char *const *skip, size_t nskip, cf_wf_ref_list *out)
 {
-    return sweep(s, CF_SQL_SWEEP_RUNNING, after_id, limit, out);
+    return sweep(s, CF_SQL_SWEEP_RUNNING, after_id, limit, skip, nskip, out);
 }
 
 cf_status cf_store_select_resumable(cf_store *s, const cf_resumable_filter *f, int64_t after_id,

@@ -85,13 +85,17 @@ typedef struct cf_wf_ref_list {
 void cf_wf_ref_list_deinit(cf_wf_ref_list *l); /* NULL-safe, idempotent */
 
 /* cf_store_sweep_overdue lists idle workflows whose next_wake_at is older than now - grace_ms,
- * oldest first, at most limit (1..10000); served by the partial index on next_wake_at. */
+ * oldest first, at most limit (1..10000), except those of the nskip queues in skip (the paused
+ * ones; may be NULL); served by the partial index on next_wake_at. */
 CF_MUST_CHECK cf_status cf_store_sweep_overdue(cf_store *s, int64_t grace_ms, size_t limit,
+                                               const char *const *skip, size_t nskip,
                                                cf_wf_ref_list *out);
 
 /* cf_store_sweep_running lists running workflows with their locked_by and locked_at, after
- * after_id in id order, at most limit (1..10000); served by the partial index on running. */
+ * after_id in id order, at most limit (1..10000), except those of the queues in skip; served
+ * by the partial index on running. */
 CF_MUST_CHECK cf_status cf_store_sweep_running(cf_store *s, int64_t after_id, size_t limit,
+                                               const char *const *skip, size_t nskip,
                                                cf_wf_ref_list *out);
 
 /* cf_resumable_filter: which stalled or failed workflows a bulk requeue takes. */

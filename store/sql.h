@@ -27,14 +27,24 @@ typedef enum cf_sql_id {
     CF_SQL_LIST_STATE_CLASS, /* state, class, after_id, limit */
     CF_SQL_COUNTS_ALL,       /* (none) */
     CF_SQL_COUNTS_CLASS,     /* class */
-    CF_SQL_SWEEP_OVERDUE,    /* grace_ms, limit */
-    CF_SQL_SWEEP_RUNNING,    /* after_id, limit */
+    CF_SQL_SWEEP_OVERDUE,    /* grace_ms, limit, skipped queues text[] */
+    CF_SQL_SWEEP_RUNNING,    /* after_id, limit, skipped queues text[] */
     CF_SQL_REQUEUE,          /* class, key, ms, by, reason, job_id (store/requeue.c) */
     CF_SQL_RESUMABLE,        /* state, class, error class, older ms, after_id, limit */
     CF_SQL_CLEANUP,          /* finished before ms, states text[], limit (store/retention.c) */
     CF_SQL_CLEANUP_COUNT,    /* finished before ms, states text[] */
     CF_SQL_BATCH_SESSION,    /* batch name, statement_timeout ms: a batch's local settings */
     CF_SQL_END_BATCH,        /* batch name: a row while a backend runs that batch */
+    CF_SQL_SCHEDULE_UPSERT,  /* name, class, queue, cron, every_ms, tz, kwargs, key_template,
+                                overlap, next_fire_ms, by (store/schedules.c) */
+    CF_SQL_SCHEDULE_GET,     /* name */
+    CF_SQL_SCHEDULE_LIST,    /* (none) */
+    CF_SQL_SCHEDULE_PAUSE,   /* name, paused, next_fire_ms (resume), by */
+    CF_SQL_SCHEDULE_REMOVE,  /* name */
+    CF_SQL_SCHEDULES_DUE,    /* now_ms, limit */
+    CF_SQL_SCHEDULE_FIRE,    /* name, tick_ms, key, options, next_fire_ms, manual */
+    CF_SQL_QUEUE_PAUSE,      /* queue, paused, by (store/queue_flags.c) */
+    CF_SQL_QUEUE_FLAGS,      /* (none): name, paused, paused_at_ms, paused_by */
     CF_SQL_COUNT_
 } cf_sql_id;
 
@@ -64,6 +74,10 @@ extern const cf_sql_stmt cf_sql_stmts[CF_SQL_COUNT_];
 /* Requeue columns (store/requeue.c): 0 id, 1 job_class, 2 key, 3 queue, 4 state before,
  * 5 previous_state of this request's row when it had landed already, 6 previous_state when this
  * call did the transition. */
+/* Schedule columns (store/schedules.c): 0 name, 1 job_class, 2 queue, 3 cron, 4 every_ms,
+ * 5 tz, 6 kwargs, 7 key_template, 8 overlap, 9 paused, 10 last_fire_ms, 11 last_key,
+ * 12 next_fire_ms, 13 created_ms, 14 updated_ms, 15 updated_by. */
+#define CF_SQL_SCHEDULE_NCOLS 16
 /* Sweep columns (cf_rows_refs): 0 id, 1 fence, 2 job_class, 3 key, 4 queue, 5 locked_by,
  * 6 next_wake_at_ms, 7 locked_at_ms. */
 

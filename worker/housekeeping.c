@@ -21,6 +21,7 @@
 #include "worker/promoter.h"
 #include "worker/reconcile.h"
 #include "worker/retention.h"
+#include "worker/schedule_fire.h"
 #include "worker/sd_notify.h"
 #include "worker/sweeper.h"
 
@@ -119,7 +120,7 @@ static void test_wedge(void)
 static void *housekeeping_main(void *arg)
 {
     cf_housekeeping *hk = arg;
-    int64_t next_recovery = 0;
+    int64_t next_recovery = 0, next_schedules = 0;
     int64_t bound_ms = cf_config_liveness_bound_ms(hk->cfg);
     while (!atomic_load(&hk->stop)) {
 #ifdef CF_TEST_HOOKS
@@ -136,6 +137,10 @@ static void *housekeeping_main(void *arg)
         }
         if (cf_sweeper_tick(hk->sweeper, hk->queues, (size_t)hk->cfg->nqueues))
             cf_retention_tick(hk->retention, hk->queues, (size_t)hk->cfg->nqueues);
+        if (hk->store != NULL && now >= next_schedules) { /* one indexed query when none due */
+            (void)cf_schedules_tick(hk->store, hk->queue, cf_clock_unix_ms());
+            next_schedules = now + CF_SCHEDULE_TICK_MS;
+        }
         cf_redis *r = cf_queue_redis(hk->queue);
         if (!cf_redis_is_connected(r) && cf_redis_wait_reconnect(r, &hk->stop) != CF_OK)
             continue; /* still down: the next pass tries again (errors are reported there) */

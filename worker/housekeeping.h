@@ -1,8 +1,9 @@
 // SPDX-License-Identifier: MIT
 /* worker/housekeeping.h: the worker's background duties besides running workflows, on a thread
  * and Redis connection of their own: promoting due scheduled envelopes to ready, recovering
- * the work and locks of dead workers, and healing Redis from the store (worker/sweeper.h). Safe
- * with any number of workers doing the same at once. */
+ * the work and locks of dead workers, healing Redis from the store (worker/sweeper.h), and
+ * firing due schedules (worker/schedule_fire.h). Safe with any number of workers doing the same
+ * at once. */
 #ifndef CF_WORKER_HOUSEKEEPING_H
 #define CF_WORKER_HOUSEKEEPING_H
 

@@ -15,10 +15,12 @@
 #include "queue/enqueue.h"
 #include "queue/envelope.h"
 #include "queue/lock.h"
+#include "queue/pause.h"
 #include "queue/queue.h"
 #include "queue/redis_conn.h"
 #include "queue/schedule.h"
 #include "queue/sweep.h"
+#include "store/queue_flags.h"
 
 struct cf_sweeper {
     const cf_config *cfg;
@@ -39,6 +41,9 @@ typedef struct pass {
     cf_sweep_suspects suspects;
     bool suspects_changed;
     int64_t now_ms;
+    cf_queue_flag_list flags; /* the queues' pause flags, from Postgres */
+    const char *paused[64];   /* the paused ones' names (into flags): their rows are skipped */
+    size_t npaused;
     cf_status err; /* first error */
 } pass;
 
@@ -262,7 +267,7 @@ static void sweep_overdue(pass *p, int64_t deadline)
 {
     cf_wf_ref_list rows = {0};
     cf_status st = cf_store_sweep_overdue(p->sw->store, p->sw->cfg->sweep_grace_ms,
-                                          batch_of(p->sw->cfg), &rows);
+                                          batch_of(p->sw->cfg), p->paused, p->npaused, &rows);
     if (st != CF_OK) {
         fail(p, st);
         return;
@@ -283,7 +288,8 @@ static void reap_running(pass *p, int64_t deadline)
     cf_sweeper *sw = p->sw;
     cf_wf_ref_list rows = {0};
     size_t batch = batch_of(sw->cfg);
-    cf_status st = cf_store_sweep_running(sw->store, sw->running_after_id, batch, &rows);
+    cf_status st = cf_store_sweep_running(sw->store, sw->running_after_id, batch, p->paused,
+                                          p->npaused, &rows);
     if (st != CF_OK) {
         fail(p, st);
         return;
@@ -309,6 +315,34 @@ static void reap_running(pass *p, int64_t deadline)
     cf_wf_ref_list_deinit(&rows);
 }
 
+/* restore_pauses makes Redis's pause flags (P:{Q}:paused) agree with their Postgres mirror:
+ * a flag Redis lost (a restart without persistence, a FLUSHALL) is set again, a stale one
+ * deleted. Idempotent; a resume racing a pass is put right by the next pass. */
+static void restore_pauses(pass *p)
+{
+    cf_queue_flag_list *flags = &p->flags;
+    cf_status st = cf_store_queue_flags(p->sw->store, flags);
+    for (size_t i = 0; st == CF_OK && i < flags->n; i++) {
+        const cf_queue_flag *f = &flags->items[i];
+        if (f->paused && p->npaused < sizeof p->paused / sizeof p->paused[0])
+            p->paused[p->npaused++] = f->name;
+        bool in_redis = false;
+        st = cf_queue_is_paused(p->sw->queue, f->name, &in_redis);
+        if (st != CF_OK || in_redis == f->paused)
+            continue;
+        p->st.pauses_restored++;
+        if (p->dry_run)
+            continue;
+        st = cf_queue_pause_set(p->sw->queue, f->name, f->paused, f->paused_by);
+        if (st == CF_OK)
+            log_warn("event=queue_pause_restored queue=%s paused=%s: Redis's pause flag "
+                     "disagreed with Postgres",
+                     f->name, f->paused ? "true" : "false");
+    }
+    if (st != CF_OK)
+        fail(p, st);
+}
+
 cf_status cf_sweeper_pass(cf_sweeper *sw, bool dry_run, int64_t budget_ms, cf_heal_note_fn note,
                           void *arg, cf_sweep_stats *stats)
 {
@@ -317,7 +351,9 @@ cf_status cf_sweeper_pass(cf_sweeper *sw, bool dry_run, int64_t budget_ms, cf_he
     cf_status st = cf_sweep_suspects_load(sw->queue, &p.suspects);
     if (st == CF_OK) {
         p.now_ms = cf_clock_unix_ms();
-        sweep_overdue(&p, deadline);
+        restore_pauses(&p);
+        if (p.err == CF_OK)
+            sweep_overdue(&p, deadline);
         if (p.err == CF_OK)
             reap_running(&p, deadline);
         /* entries no pass has looked at for many windows belong to workflows that moved on */
@@ -334,6 +370,7 @@ cf_status cf_sweeper_pass(cf_sweeper *sw, bool dry_run, int64_t budget_ms, cf_he
         st = p.err;
     }
     cf_sweep_suspects_deinit(&p.suspects);
+    cf_queue_flag_list_deinit(&p.flags);
     if (!dry_run) {
         sw->passes++;
         cf_metrics_add(&cf_metrics_g.heal_passes, 1);

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT
 /* worker/sweeper.h: self-healing (docs/healing.md). Postgres is the source of truth for every
- * pending wake; a healing pass makes Redis agree with it again:
+ * pending wake and every queue's pause flag; a healing pass makes Redis agree with it again
+ * (pause flags first; rows of paused queues are neither read nor republished):
  *   - sweeper: idle workflows whose next_wake_at passed more than sweep_grace ago and that have
  *     no pending continuation are published again (the canonical continuation, due now);
  *   - reaper: running workflows whose lock was taken more than 2 x lease ago and whose run is
@@ -58,6 +59,8 @@ typedef struct cf_sweep_stats {
     int64_t locks_removed;              /* stale locks deleted (dry run: would be) */
     int64_t watching;                   /* locks under watch after the pass */
     int64_t unknown_class;              /* rows skipped: class not registered in this process */
+    int64_t pauses_restored;            /* queue pause flags set or deleted in Redis to agree
+                                           with Postgres (dry run: would be) */
     bool out_of_time;                   /* the budget ran out before every row was looked at */
 } cf_sweep_stats;
 

@@ -15,12 +15,14 @@
  *   repeat_ticks (int, 0)     after the steps, a durably_repeat "tick" until this many ticks
  *                             completed (context ticks; skipped and failed ticks do not count);
  *                             each execution of a tick appends "<key> tick@<tick ms> <attempt>"
- *   repeat_every_ms (int, 1000)       its period
- *   repeat_timeout_ms (int, 0)        its ticks' timeout (0: the default, 1 h)
- *   repeat_fail_file (path)           while this file exists, every tick fails
- * (Exerciser.TickFailed) repeat_on_error ("continue")      or "stall": what a tick does once its
+ *   repeat_every_ms (int, 1000)      its period
+ *   repeat_timeout_ms (int, 0)       its ticks' timeout (0: the default, 1 h)
+ *   repeat_fail_file (path)          while this file exists, every tick fails
+ * (Exerciser.TickFailed) repeat_on_error ("continue")     or "stall": what a tick does once its
  * policy is exhausted repeat_max_attempts, repeat_backoff_ms (ints)   the ticks' policy (cap = 10 x
- * base) gate_file (path)          after the repeat, continue_if "gate" until this file exists
+ * base) gate_file (path)          after the repeat, continue_if "gate" until this file exists A
+ * workflow a schedule started records its tick (cf_run_scheduled_at_ms) as context scheduled_at,
+ * saved with step_1.
  */
 #include <fcntl.h>
 #include <stdio.h>
@@ -127,6 +129,8 @@ static cf_flow gate_open(cf_run *run, void *arg, bool *met)
 static cf_flow exerciser(cf_run *run)
 {
     int64_t steps = cf_kwarg_int(run, "steps", 3);
+    if (cf_run_scheduled_at_ms(run) > 0)
+        CF_TRY(cf_ctx_set_int(run, "scheduled_at", cf_run_scheduled_at_ms(run)));
     cf_retry_policy step_policy = {0};
     const cf_retry_policy *policy = NULL;
     if (cf_kwarg_len(run, "step_max_attempts") >= 0 || cf_kwarg_len(run, "step_backoff_ms") >= 0) {

@@ -360,6 +360,11 @@ static void test_prometheus_scrapes_a_worker_and_probes_follow_postgres(void **s
      * targets' scrapes can overlap for up to one scrape interval (docs/metrics.md), so the
      * fleet gauges are aggregated with max, never sum, in the rules */
     assert_true(wait_value("sum(chronoforge_fleet_exporter)", 1));
+    /* a paused queue shows in the fleet's paused gauge */
+    assert_true(scalar("max(chronoforge_queue_paused{queue=\"default\"})") == 0);
+    assert_int_equal(cli("queue", "pause", "default"), 0);
+    assert_true(wait_value("max(chronoforge_queue_paused{queue=\"default\"})", 1));
+    assert_int_equal(cli("queue", "resume", "default"), 0);
 
     check_alert_rules_and_dashboard();
     check_json_log(1);

@@ -695,13 +695,13 @@ static void test_store_operator_queries(void **state)
     assert_int_equal(cf_store_find(st_, NULL, "q-1", &r), CF_ERR_INVALID);
     assert_int_equal(cf_store_find(st_, NULL, "nope", &r), CF_ERR_NOT_FOUND);
     cf_wf_ref_list refs;
-    assert_int_equal(cf_store_sweep_running(st_, 0, 100, &refs), CF_OK);
+    assert_int_equal(cf_store_sweep_running(st_, 0, 100, NULL, 0, &refs), CF_OK);
     assert_true(refs.n > 0);
     assert_non_null(refs.rows[0].locked_by);
     cf_wf_ref_list_deinit(&refs);
     exec_ok("UPDATE chrono_forge_workflows SET next_wake_at = now() - interval '1 hour' "
             "WHERE job_class = 'Query' AND key = 'q-2'");
-    assert_int_equal(cf_store_sweep_overdue(st_, 60000, 10, &refs), CF_OK);
+    assert_int_equal(cf_store_sweep_overdue(st_, 60000, 10, NULL, 0, &refs), CF_OK);
     assert_int_equal(refs.n, 1);
     assert_string_equal(refs.rows[0].key, "q-2");
     cf_wf_ref_list_deinit(&refs);
