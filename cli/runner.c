@@ -2,10 +2,12 @@
 /* cli/runner.c: cf_cli_run: parse, check, open, run, close, exit code. */
 #include "cli/runner.h"
 
+#include <pwd.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "cli/connect.h"
 #include "common/alloc.h"
@@ -92,4 +94,16 @@ int cf_cli_run(int argc, char **argv, const cf_cli_runner *r, void *opts)
     cf_queue_free(ctx->queue);
     cf_free(ctx);
     return rc;
+}
+
+void cf_cli_who(char *buf, size_t cap)
+{
+    const char *user = getenv("USER");
+    const struct passwd *pw = user && *user ? NULL : getpwuid(getuid());
+    if (pw)
+        user = pw->pw_name;
+    char host[256] = "unknown";
+    if (gethostname(host, sizeof host - 1) != 0)
+        snprintf(host, sizeof host, "unknown");
+    snprintf(buf, cap, "%s@%s", user && *user ? user : "unknown", host);
 }

@@ -24,6 +24,8 @@ static cf_flow precheck(cf_run *run, const char *prim, const char *name, char *s
 {
     if (run->halt != CF_HALT_NONE)
         return CF_FLOW_HALT; /* the workflow ignored an earlier CF_FLOW_HALT: keep stopping */
+    if (run->cancel_seen && !run->cleanup)
+        return cf_run_halt(run, CF_HALT_CANCEL, 0); /* cancelled: nothing after it runs */
     if (run->in_step)
         return cf_fail(run, "Workflow.NestedPrimitive",
                        "%s('%s') was called inside a step; primitives belong in the workflow "
@@ -34,7 +36,10 @@ static cf_flow precheck(cf_run *run, const char *prim, const char *name, char *s
         return cf_fail(run, "Workflow.InvalidStepName",
                        "%s name '%s' must be 1-%d bytes without '$'", prim, name ? name : "",
                        STEP_NAME_MAX);
-    snprintf(step, cap, "%s$%s", prim, name);
+    if (run->cleanup) /* on_cancel's steps, apart from the body's (SPEC §4) */
+        snprintf(step, cap, "on_cancel$%s", name);
+    else
+        snprintf(step, cap, "%s$%s", prim, name);
     return CF_FLOW_OK;
 }
 
@@ -144,6 +149,8 @@ static cf_flow begin_execution(cf_run *run)
         return cf_run_halt(run, CF_HALT_WAKE, cf_run_now(run));
     if (cf_run_flush(run) != CF_OK)
         return CF_FLOW_HALT;
+    if (run->cancel_seen && !run->cleanup) /* that commit learnt of a cancel */
+        return cf_run_halt(run, CF_HALT_CANCEL, 0);
     return CF_FLOW_OK;
 }
 

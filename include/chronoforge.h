@@ -128,6 +128,9 @@ const char *cf_run_key(cf_run *run);
 const char *cf_run_class(cf_run *run);
 /* cf_run_attempt: the current step's 1-based execution number (inside a step), else 0. */
 int cf_run_attempt(cf_run *run);
+/* cf_run_cancel_reason: in a cancelled workflow (its on_cancel), the reason the cancel gave
+ * ("" when none); NULL when the workflow was not cancelled. */
+const char *cf_run_cancel_reason(cf_run *run);
 
 /* ---- Context: small JSON working state, saved with each step ---- */
 
@@ -168,6 +171,11 @@ typedef struct cf_workflow_def {
      * return it, or return NULL to use workflow_policy. */
     const cf_retry_policy *(*workflow_policy_fn)(cf_run *run, cf_retry_policy *scratch);
     const char *description; /* one line, for `chronoforge classes` and logs */
+    /* Optional: runs after the workflow is cancelled (SPEC §4), replayed like the body; its
+     * primitives are durable steps named `on_cancel$<name>` under step_policy, run at least
+     * once; cf_run_cancel_reason() says why. CF_FLOW_OK (or a step that exhausts its policy, or
+     * an error: recorded) leaves the workflow cancelled. NULL: cancelled at once. */
+    cf_workflow_fn on_cancel;
 } cf_workflow_def;
 
 /* cf_register adds a workflow class (def is copied; its strings and policies are borrowed and

@@ -17,7 +17,9 @@
     X(RUNNING, "running", true, false)                                                             \
     X(COMPLETED, "completed", false, false)                                                        \
     X(FAILED, "failed", false, true)                                                               \
-    X(STALLED, "stalled", false, true)
+    X(STALLED, "stalled", false, true)                                                             \
+    X(CANCELLING, "cancelling", true, false)                                                       \
+    X(CANCELLED, "cancelled", false, false)
 
 /* X(ENUM, "sql name", a replay skips the step) */
 #define CF_STEP_STATE_TABLE(X)                                                                     \
@@ -46,7 +48,8 @@ cf_wf_state cf_wf_state_parse(const char *s);
  * out of range. Static storage. */
 const char *cf_wf_state_name(cf_wf_state st);
 
-/* cf_wf_state_executable: may a run begin on a workflow in state st (idle, running)?
+/* cf_wf_state_executable: may a run begin on a workflow in state st (idle, running,
+ * cancelling: its on_cancel pass)?
  * CF_WF_UNKNOWN: never. */
 bool cf_wf_state_executable(cf_wf_state st);
 
