@@ -112,8 +112,9 @@ static cf_flow step_error(cf_run *run, const char *step, int attempts, json_t *m
         return cf_run_halt(run, CF_HALT_WAKE, cf_run_now(run) + d.delay_ms);
     }
     cf_logkv(CF_LOG_ERROR, &run->log, "event=step_exhausted",
-             "%s failed (%s: %s) and its retry policy is exhausted%s; stalling the workflow", step,
-             cls, msg, d.budget_key[0] ? "" : " (no policy matches the class)");
+             "%s failed (%s: %s) and its retry policy is exhausted%s; %s", step, cls, msg,
+             d.budget_key[0] ? "" : " (no policy matches the class)",
+             run->cleanup ? "the cleanup ends there" : "stalling the workflow");
     return cf_run_halt(run, CF_HALT_STALL, 0);
 }
 
