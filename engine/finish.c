@@ -107,9 +107,9 @@ static cf_finish_result workflow_error(cf_run *run, const char *cls, const char 
 }
 
 /* cleanup_pass runs the class's on_cancel for a workflow whose row carries a cancel request,
- * then ends it cancelled; a step retry halts it (cancelling, due then). An on_cancel step that
- * exhausts its policy, a crash loop or an error of on_cancel itself leave it cancelled with the
- * error recorded (`requeue --cleanup` runs on_cancel again). */
+ * then ends it cancelled; a step retry halts it (cancelling, its continuation due then). An
+ * on_cancel step that exhausts its policy, a crash loop or an error of on_cancel itself leave it
+ * cancelled with the error recorded (`requeue --cleanup` runs on_cancel again). */
 static cf_finish_result cleanup_pass(cf_run *run)
 {
     run->cleanup = true;

@@ -16,7 +16,12 @@
  *
  * Cascade (branches): a cancelled parent's unfinished children are cancelled with
  * cf_store_cancel_ids (requested_by "parent:<class>/<key>", the parent's reason), by the code
- * that knows the parent_id link; each child is judged like any other workflow. */
+ * that knows the parent_id link; each child is judged like any other workflow. The place for it
+ * is the start of the parent's on_cancel pass (the worker, before on_cancel runs: durable,
+ * retried and healed with the pass): select the parent's children in (idle, stalled, running)
+ * by parent_id in pages, cancel each page with one cf_store_cancel_ids call, and carry out each
+ * accepted child's queue effects as the CLI does; a child already cancelling is refused
+ * "cancelling", so a retried pass cancels nothing twice. */
 #ifndef CF_STORE_CANCEL_H
 #define CF_STORE_CANCEL_H
 

@@ -154,14 +154,16 @@ static const char sql_steps_of_peeks[] =
 #define WS_WAKE "CASE WHEN r.o = 'halt' AND r.wk > 0 THEN to_timestamp(r.wk / 1000.0) END"
 
 /* Cancellation (SPEC §4, store/cancel.h) in the update of workflow row w: outcome 'cancelled'
- * (an on_cancel pass ended) makes it cancelled; any other outcome that releases the run, on a
- * row with a cancel request, makes it cancelling and due (its on_cancel pass runs next; healed
- * like idle): a cancel accepted while the run ran always wins, whatever the run's end. */
+ * (an on_cancel pass ended) makes it cancelled; any other outcome that
+ * releases the run, on a row with a cancel request, makes it cancelling and due now (its
+ * on_cancel pass runs next; healed like idle; a cleanup step's retry time travels in its
+ * continuation, least() ignoring the NULL of a wake-less outcome): a cancel accepted while the
+ * run ran always wins, whatever the run's end. */
 #define CX_CANCELLING "r.o NOT IN ('continue', 'cancelled') AND w.cancel_requested_at IS NOT NULL"
 #define CX_STATE \
     "CASE WHEN r.o = 'cancelled' THEN 'cancelled' WHEN " CX_CANCELLING " THEN 'cancelling'" \
     "     ELSE " WS_STATE " END"
-#define CX_WAKE "CASE WHEN " CX_CANCELLING " THEN coalesce(" WS_WAKE ", now()) ELSE " WS_WAKE " END"
+#define CX_WAKE "CASE WHEN " CX_CANCELLING " THEN least(" WS_WAKE ", now()) ELSE " WS_WAKE " END"
 
 /* Every write set of a batch, in one statement.
  * $1: a JSON array of {i, id, f: fence, ctx: context, o: outcome, wk: wake ms, a: attempt,

@@ -234,7 +234,7 @@ typedef struct cf_write_set {
  * (nothing applied). On CF_OK lazy->id_out and fence_out are set;
  * later write sets of the run use them.
  * Cancellation (store/cancel.h): on a row with a cancel request, an outcome other than CONTINUE
- * and CANCELLED leaves it cancelling and due (next_wake_at the HALT's, else now) instead; with
+ * and CANCELLED leaves it cancelling and due now instead; with
  * ws->lazy, a row cancelled since it was read idle (cancelling, unlocked, same fence) is begun
  * too. *ws->cancel_out (when given) says whether the row carries a cancel request; it stays
  * false when an unknown outcome was resolved by reading back. */

@@ -211,6 +211,9 @@ static void test_cancel_running_is_reported_by_its_next_commit(void **state)
     assert_string_equal(r.cancel_by, "alice@host1");
     assert_int_equal(commit(&r, "on_cancel$undo", CF_WS_HALT, 4102444800000LL, &cx), CF_OK);
     assert_string_equal(state_of("cx-run"), "cancelling"); /* a cleanup retry */
+    assert_int_equal(scalar("SELECT count(*) FROM chrono_forge_workflows WHERE key = 'cx-run'"
+                            " AND next_wake_at <= now()"),
+                     1); /* due now: healing never waits for the retry's backoff */
     cf_wf_row_deinit(&r);
     assert_int_equal(begin("cx-run", "w/3", &r), CF_OK);
     assert_int_equal(commit(&r, "on_cancel$undo", CF_WS_CANCELLED, 0, &cx), CF_OK);

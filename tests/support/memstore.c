@@ -341,8 +341,8 @@ static cf_status mem_commit(void *impl, const cf_write_set *ws)
     bool cx = w->cancel_requested_at_ms > 0;
     if (cx && ws->outcome != CF_WS_CONTINUE && ws->outcome != CF_WS_CANCELLED) {
         w->state = CF_WF_CANCELLING;
-        if (w->next_wake_at_ms == 0)
-            w->next_wake_at_ms = m->now_ms;
+        if (w->next_wake_at_ms == 0 || w->next_wake_at_ms > m->now_ms)
+            w->next_wake_at_ms = m->now_ms; /* due now (CX_WAKE) */
     }
     if (ws->cancel_out)
         *ws->cancel_out = cx;
