@@ -192,7 +192,7 @@ typedef struct cf_workflow_def {
  * Call before cf_main. */
 int cf_register(const cf_workflow_def *def);
 
-/* cf_main runs the chronoforge command line (worker, enqueue, requeue, status, list, stats,
+/* cf_main runs the chronoforge command line (worker, enqueue, requeue, cancel, status, list, stats,
  * workers, classes, dead, migrate, config, heal; every command takes --help and --version) with
  * the workflows registered so far. Returns the process exit code:
  * 0 done, 1 refused or failed, 2 usage. */
