@@ -127,11 +127,11 @@ typedef struct cf_run_begin_args {
  * kwargs/options/queue (must_exist and no row: CF_ERR_NOT_FOUND, nothing written); creation
  * is race-safe (two creators: one row). A row this call creates is committed already locked:
  * it is inserted running and locked in the same statement, so no reader ever sees it otherwise.
- * If executable (idle, running, cancelling: its on_cancel pass), it sets state=running, fence=fence+1, locked_by=lock_value,
- * locked_at=now(), started_at=coalesce(started_at, now()), next_wake_at=NULL, and
- * crash_count+=1 when locked_by was still set (the previous run never released). A stalled or
- * failed workflow never begins here: a requeue (cf_store_requeue, store/requeue.h) first makes
- * it idle with fresh budgets, and a plain begin then runs it.
+ * If executable (idle, running, cancelling: its on_cancel pass), it sets state=running,
+ * fence=fence+1, locked_by=lock_value, locked_at=now(), started_at=coalesce(started_at, now()),
+ * next_wake_at=NULL, and crash_count+=1 when locked_by was still set (the previous run never
+ * released). A stalled or failed workflow never begins here: a requeue (cf_store_requeue,
+ * store/requeue.h) first makes it idle with fresh budgets, and a plain begin then runs it.
  * Returns CF_OK with *out filled (owned; cf_wf_row_deinit); CF_ERR_STATE when not executable
  * (out filled with the row as it is, fence unchanged); CF_ERR_INVALID for bad arguments;
  * transient errors (IO, UNAVAILABLE, TIMEOUT) when the store could not reach Postgres in time.
