@@ -7,6 +7,8 @@
  *                             with one O_APPEND write, as it starts
  *   sleep_ms (int, 0)         each attempt then sleeps this long
  *   sleep_step (int, 0)       when set, only that step sleeps sleep_ms
+ *   hold_file (path)          instead of sleeping, wait (at most sleep_ms, default 60000) until
+ *                             this file exists: a test acts while the step is known to run
  *   fail_first (int, 0)       each step fails (Exerciser.Flaky) on attempts 1..fail_first
  *   step_max_attempts, step_backoff_ms (ints)   the steps' policy (cap = 10 x base)
  *   wait_ms (int, 0)          after step_1, a durable wait named "pause"
@@ -65,8 +67,14 @@ static cf_flow exerciser_step(cf_run *run, void *argp)
     step_arg *arg = argp;
     append_ledger(run, arg->name);
     int64_t only = cf_kwarg_int(run, "sleep_step", 0);
-    if (only == 0 || only == arg->number)
+    const char *hold = cf_kwarg_str(run, "hold_file", NULL);
+    if ((only == 0 || only == arg->number) && hold) {
+        for (int64_t left = cf_kwarg_int(run, "sleep_ms", 60000); left > 0 && access(hold, F_OK);
+             left -= 10)
+            sleep_ms(10);
+    } else if (only == 0 || only == arg->number) {
         sleep_ms(cf_kwarg_int(run, "sleep_ms", 0));
+    }
     if (cf_kwarg_int(run, "abort_step", 0) == arg->number)
         abort();
     if (cf_run_attempt(run) <= cf_kwarg_int(run, "fail_first", 0))

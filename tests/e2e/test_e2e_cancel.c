@@ -156,12 +156,18 @@ static void test_cancel_running_finishes_its_step_then_stops(void **state)
 {
     (void)state;
     char out[4096];
-    enqueue("c-run", ", \"steps\": 3, \"sleep_step\": 2, \"sleep_ms\": 1500");
+    char hold[400], extra[600];
+    snprintf(hold, sizeof hold, "%s/hold", E.dir);
+    snprintf(extra, sizeof extra, ", \"steps\": 3, \"sleep_step\": 2, \"hold_file\": \"%s\"", hold);
+    enqueue("c-run", extra); /* step_2 runs until the hold file exists */
     assert_true(wait_ledger("c-run", "step_2", 1));
     char st[32];
     assert_string_equal(cf_e2e_state(&E, "c-run", st, sizeof st), "running");
     assert_int_equal(cli(out, "cancel", "c-run", "--class", "Exerciser", "--reason", "stop"), 0);
     assert_non_null(strstr(out, "(was running"));
+    FILE *f = fopen(hold, "w"); /* the step in progress finishes */
+    assert_non_null(f);
+    fclose(f);
     assert_cancelled_cleanly("c-run", "stop");
     assert_int_equal(step_rows("c-run", "durably\\_execute$step\\_2"), 1); /* committed */
     assert_int_equal(ledger("c-run", "step_3"), 0);                        /* nothing after it */
