@@ -1,21 +1,20 @@
 // SPDX-License-Identifier: MIT
 /* cli/cmd_cancel.c: `chronoforge cancel`: cancel one workflow by KEY and --class, or many by
  * --state (bounded batches; --dry-run lists them). Postgres first (store/cancel.h: the request,
- * who asked (user@host) and why), then the queue effects: the pending continuation is removed
- * and a wake due now published, so on_cancel runs next (a running workflow needs neither: its
- * run stops after the step it is in). A lost wake loses nothing: cancelling is healed like idle. */
+ * who asked (user@host) and why), then the queue effects (worker/cancel.h): the pending
+ * continuation is removed and a wake due now published, so on_cancel runs next (a running
+ * workflow needs neither: its run stops after the step it is in). A lost wake loses nothing:
+ * cancelling is healed like idle. */
 #include <stdio.h>
 #include <string.h>
 
 #include "cli/cmd.h"
 #include "cli/runner.h"
 #include "common/backoff.h"
-#include "common/buf.h"
 #include "common/clock.h"
 #include "common/duration.h"
-#include "queue/envelope.h"
-#include "queue/schedule.h"
 #include "store/cancel.h"
+#include "worker/cancel.h"
 
 #define BULK_BATCH 100
 
@@ -65,18 +64,11 @@ static cf_status check(cf_cli_ctx *ctx, void *arg)
     return CF_OK;
 }
 
-/* effects removes the workflow's pending continuation and publishes its wake due now. */
+/* effects removes the workflow's pending continuation and publishes its wake due now
+ * (worker/cancel.h). */
 static void effects(cf_cli_ctx *ctx, const cf_cancel_result *res)
 {
-    if (strcmp(res->code, "cancelling") != 0)
-        return; /* running: its own run ends the pass and publishes the wake */
-    cf_buf member = CF_BUF_INIT;
-    cf_status st = cf_envelope_encode_continuation(res->wf_class, res->key, res->queue, &member);
-    if (st == CF_OK)
-        st = cf_continuation_remove(ctx->queue, res->queue, member.data, member.len, NULL);
-    if (st == CF_OK)
-        st = cf_continuation_publish(ctx->queue, res->queue, member.data, member.len,
-                                     cf_clock_unix_ms(), NULL);
+    cf_status st = cf_cancel_effects(ctx->queue, res);
     if (st != CF_OK)
         fprintf(stderr,
                 "chronoforge cancel: %s/%s is cancelling but its wake was not published (%s); "
@@ -84,7 +76,6 @@ static void effects(cf_cli_ctx *ctx, const cf_cancel_result *res)
                 res->wf_class, res->key,
                 ctx->queue && cf_queue_errstr(ctx->queue)[0] ? cf_queue_errstr(ctx->queue)
                                                              : cf_status_str(st));
-    cf_buf_deinit(&member);
 }
 
 /* with_retries retries a transient failure; the same request (same requested_at and by) is
@@ -103,22 +94,15 @@ static cf_status cancel_ids(cf_cli_ctx *ctx, const int64_t *ids, size_t n, cf_ca
 
 static cf_status cancel_one(cf_cli_ctx *ctx, const cancel_opts *o, const char *key)
 {
-    cf_cancel_req req = {o->by, o->reason, cf_clock_unix_ms()};
     cf_cancel_result res;
-    cf_status st;
-    for (int attempt = 1;; attempt++) {
-        st = cf_store_cancel(ctx->store, o->wf_class, key, &req, &res);
-        if (!cf_status_is_transient(st) || attempt == 3)
-            break;
-        cf_clock_sleep_ms(cf_backoff_delay_ms(200, 2000, attempt, true), NULL);
-    }
+    cf_status st =
+        cf_cancel_workflow(ctx->store, ctx->queue, o->wf_class, key, o->reason, o->by, &res);
     if (st != CF_OK)
         return st;
     if (!res.accepted)
         return cf_cli_refuse(
             ctx, strcmp(res.code, "not_found") == 0 ? CF_ERR_NOT_FOUND : CF_ERR_STATE,
             "%s/%s not cancelled (%s): %s", o->wf_class, key, res.code, res.reason);
-    effects(ctx, &res);
     printf("cancelled %s/%s (was %s; %s)\n", res.wf_class, res.key,
            cf_wf_state_name(res.previous_state), res.reason);
     return CF_OK;

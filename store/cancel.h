@@ -12,7 +12,8 @@
  * refused. Every accepted request is stored on the row (when, who, why) with a
  * `$workflow_cancel$<ms>` execution-log row. The caller then carries out the queue effects:
  * remove the workflow's pending continuation and publish its wake (a running workflow needs
- * none); a lost wake loses nothing (cancelling is healed like idle).
+ * none; worker/cancel.h does both in one call); a lost wake loses nothing (cancelling is
+ * healed like idle).
  *
  * Cascade (branches): a cancelled parent's unfinished children are cancelled with
  * cf_store_cancel_ids (requested_by "parent:<class>/<key>", the parent's reason), by the code
