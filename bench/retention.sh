@@ -74,7 +74,7 @@ sec_retention() {
   t0=$(date +%s%N)
   CHRONOFORGE_DATABASE_URL=$dsn "$cf" cleanup --older-than 30d --duty 100 >"$dir/cleanup.out" 2>&1
   fast_s=$(awk -v a="$t0" -v b="$(date +%s%N)" 'BEGIN {printf "%.1f", (b - a) / 1e9}')
-  local fast_n; fast_n=$(sed -n 's/^deleted \([0-9]*\) completed.*/\1/p' "$dir/cleanup.out")
+  local fast_n; fast_n=$(sed -n 's/^deleted \([0-9]*\) [a-z,]* workflows.*/\1/p' "$dir/cleanup.out")
   ret_rate=$(awk -v n="${fast_n:-0}" -v s="$fast_s" 'BEGIN {if (s > 0) printf "%.0f", n / s; else print "n/a"}')
   row "## Retention: deleting 1,000,000 finished workflows beside a running fleet"
   row ""

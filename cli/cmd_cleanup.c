@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: MIT
 /* cli/cmd_cleanup.c: `chronoforge cleanup --older-than D [--state S,...] [--dry-run]`: deletes
- * finished workflows (completed by default; failed only when named) that finished longer ago
- * than D, with their logs, in batches (store/retention.h). Dead letters have their own command
+ * finished workflows (completed and cancelled by default; failed only when named) that finished
+ * longer ago than D, with their logs, in batches (store/retention.h). Dead letters have their own
+ * command
  * (`dead purge --older-than`). */
 #include <stdio.h>
 
@@ -38,7 +39,7 @@ static cf_status check(cf_cli_ctx *ctx, void *arg)
         if (!cf_wf_state_finished(o->list[i]))
             return cf_cli_refuse(ctx, CF_ERR_INVALID,
                                  "--state: %s workflows are not finished; cleanup deletes only "
-                                 "finished ones (completed, failed)",
+                                 "finished ones (completed, failed, cancelled)",
                                  cf_wf_state_name(o->list[i]));
     o->batch_n = 1000;
     o->duty_n = 10;
@@ -87,12 +88,12 @@ static cf_status body(cf_cli_ctx *ctx, void *arg)
 
 int cf_cli_cmd_cleanup(int argc, char **argv)
 {
-    cleanup_opts o = {.states = "completed"};
+    cleanup_opts o = {.states = "completed,cancelled"};
     const cf_cli_opt opts[] = {
         {"older-than", 0, "DURATION", "delete workflows that finished longer ago than this",
          &o.older, NULL},
-        {"state", 0, "STATES", "which finished states, comma-separated (default: completed)",
-         &o.states, NULL},
+        {"state", 0, "STATES",
+         "which finished states, comma-separated (default: completed,cancelled)", &o.states, NULL},
         {"batch", 0, "N", "workflows per transaction (default 1000)", &o.batch, NULL},
         {"duty", 0, "PERCENT",
          "keep Postgres busy deleting at most this share of the time "
@@ -104,11 +105,13 @@ int cf_cli_cmd_cleanup(int argc, char **argv)
     const cf_cli_runner r = {
         .spec =
             {
-                .usage = "cleanup --older-than DURATION [--state completed,failed] [--batch N] "
+                .usage = "cleanup --older-than DURATION [--state completed,cancelled,failed] "
+                         "[--batch N] "
                          "[--duty PERCENT] [--dry-run]",
                 .summary = "Deletes finished workflows, with their execution and error logs, "
-                           "that entered their state longer ago than DURATION: completed ones "
-                           "unless --state names others (failed only when asked; stalled, idle "
+                           "that entered their state longer ago than DURATION: completed and "
+                           "cancelled ones unless --state names others (failed only when asked; "
+                           "stalled, idle "
                            "and running never). Batches are short transactions that skip rows "
                            "in use, paced by --duty so that a running fleet keeps its "
                            "throughput. Enqueueing a deleted key again creates a new workflow.",

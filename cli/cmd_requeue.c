@@ -16,6 +16,7 @@
 #include "common/duration.h"
 #include "queue/envelope.h"
 #include "queue/schedule.h"
+#include "store/cancel.h"
 #include "store/query.h"
 #include "store/requeue.h"
 
@@ -23,7 +24,7 @@
 
 typedef struct requeue_opts {
     const char *wf_class, *reason, *state, *error_class, *older;
-    bool now, dry_run;
+    bool now, dry_run, cleanup;
     int64_t older_ms;
     char by[320]; /* user@host */
 } requeue_opts;
@@ -33,7 +34,7 @@ static cf_status check(cf_cli_ctx *ctx, void *arg)
     requeue_opts *o = arg;
     cf_cli_who(o->by, sizeof o->by);
     if (o->state) {
-        if (ctx->args.npos > 0 || o->now)
+        if (ctx->args.npos > 0 || o->now || o->cleanup)
             return cf_cli_usage(ctx, "--state selects many workflows: give no KEY and no --now");
         if (!cf_wf_state_retryable(cf_wf_state_parse(o->state)))
             return cf_cli_refuse(ctx, CF_ERR_INVALID, "--state takes stalled or failed, not '%s'",
@@ -45,6 +46,8 @@ static cf_status check(cf_cli_ctx *ctx, void *arg)
     }
     if (ctx->args.npos != 1)
         return cf_cli_usage(ctx, "give a KEY, or --state for many workflows");
+    if (o->cleanup && (!o->wf_class || o->now))
+        return cf_cli_usage(ctx, "--cleanup takes a KEY and its --class, without --now");
     if (o->error_class || o->older || o->dry_run)
         return cf_cli_usage(ctx, "--error-class, --older-than and --dry-run go with --state");
     return CF_OK;
@@ -84,8 +87,37 @@ static cf_status store_requeue(cf_cli_ctx *ctx, const char *wf_class, const char
     }
 }
 
+/* requeue_cleanup runs a cancelled workflow's on_cancel again (store/cancel.h). */
+static cf_status requeue_cleanup(cf_cli_ctx *ctx, const requeue_opts *o, const char *key)
+{
+    cf_cancel_req req = {o->by, o->reason, cf_clock_unix_ms()};
+    cf_cancel_result res;
+    cf_status st;
+    for (int attempt = 1;; attempt++) {
+        st = cf_store_requeue_cleanup(ctx->store, o->wf_class, key, &req, &res);
+        if (!cf_status_is_transient(st) || attempt == 3)
+            break;
+        cf_clock_sleep_ms(cf_backoff_delay_ms(200, 2000, attempt, true), NULL);
+    }
+    if (st != CF_OK)
+        return st;
+    if (!res.accepted)
+        return cf_cli_refuse(ctx,
+                             strcmp(res.code, "not_found") == 0 ? CF_ERR_NOT_FOUND : CF_ERR_STATE,
+                             "%s/%s: %s", o->wf_class, key, res.reason);
+    cf_requeue_result w = {0};
+    snprintf(w.wf_class, sizeof w.wf_class, "%s", res.wf_class);
+    snprintf(w.key, sizeof w.key, "%s", res.key);
+    snprintf(w.queue, sizeof w.queue, "%s", res.queue);
+    wake(ctx, &w);
+    printf("requeued the cleanup of %s/%s (on_cancel runs again)\n", res.wf_class, res.key);
+    return CF_OK;
+}
+
 static cf_status requeue_one(cf_cli_ctx *ctx, const requeue_opts *o, const char *key)
 {
+    if (o->cleanup)
+        return requeue_cleanup(ctx, o, key);
     cf_requeue_req req = {.requested_by = o->by, .reason = o->reason};
     if (o->now)
         return cf_cli_resume_now(ctx, o->wf_class, key, &req);
@@ -168,6 +200,8 @@ int cf_cli_cmd_requeue(int argc, char **argv)
          &o.wf_class, NULL},
         {"reason", 0, "TEXT", "why, recorded with the requeue", &o.reason, NULL},
         {"now", 0, NULL, "run it here at once (retry_now) and print its timeline", NULL, &o.now},
+        {"cleanup", 0, NULL, "a cancelled workflow (KEY, --class): run its on_cancel again", NULL,
+         &o.cleanup},
         {"state", 0, "STATE", "requeue every stalled or failed workflow that matches", &o.state,
          NULL},
         {"error-class", 0, "CLASS", "--state: whose last error is this class or under it",
@@ -181,17 +215,20 @@ int cf_cli_cmd_requeue(int argc, char **argv)
     const cf_cli_runner r = {
         .spec =
             {
-                .usage = "requeue KEY [--class CLASS] [--reason TEXT] [--now] | requeue --state "
-                         "stalled|failed [--class CLASS] [--error-class CLASS] [--older-than "
-                         "DURATION] [--dry-run] [--reason TEXT]",
+                .usage =
+                    "requeue KEY [--class CLASS] [--reason TEXT] [--now] | requeue --cleanup KEY "
+                    "--class CLASS [--reason TEXT] | requeue --state "
+                    "stalled|failed [--class CLASS] [--error-class CLASS] [--older-than "
+                    "DURATION] [--dry-run] [--reason TEXT]",
                 .summary =
                     "Resumes stalled or failed workflows (retry_later): each becomes idle and due "
                     "now with fresh retry budgets (attempt numbers keep counting), and a "
                     "$workflow_retry$<ms> row records who asked and why. KEY: one workflow, run "
                     "by the next worker; with --now, run here at once, printing its timeline "
                     "(exit 0 when it completed or halted healthily, 1 when it stalled or failed "
-                    "again). --state: every match, in batches of 100, printing how many. Other "
-                    "states are refused and nothing changes.",
+                    "again). --cleanup: a cancelled workflow's on_cancel runs again (the one "
+                    "requeue a cancelled workflow accepts). --state: every match, in batches of "
+                    "100, printing how many. Other states are refused and nothing changes.",
                 .max_positional = 1,
                 .opts = opts,
                 .scope = CF_CFG_ALL,

@@ -101,7 +101,8 @@ int cf_cli_cmd_list(int argc, char **argv)
 {
     list_opts o = {0};
     const cf_cli_opt opts[] = {
-        {"state", 0, "STATE", "idle, running, completed, failed or stalled", &o.f.state, NULL},
+        {"state", 0, "STATE", "idle, running, completed, failed, stalled, cancelling or cancelled",
+         &o.f.state, NULL},
         {"class", 0, "CLASS", "only this workflow class", &o.f.wf_class, NULL},
         {"limit", 0, "N", "at most N rows (1-1000, default 50)", &o.limit, NULL},
         {"after", 0, "ID", "the page after this id (printed as next_after)", &o.after, NULL},

@@ -30,15 +30,28 @@ static json_t *str_json(const char *s)
     return s ? json_string(s) : json_null();
 }
 
+/* The cancel request on w (store/cancel.h): {requested_at, requested_by, reason}, or null. */
+static json_t *cancel_json(const cf_wf_row *w)
+{
+    if (w->cancel_requested_at_ms <= 0)
+        return json_null();
+    return json_pack("{so ss so}", "requested_at", time_json(w->cancel_requested_at_ms),
+                     "requested_by", w->cancel_by, "reason",
+                     w->cancel_reason[0] ? json_string(w->cancel_reason) : json_null());
+}
+
 static json_t *row_json(const cf_wf_row *w)
 {
-    return json_pack("{sI sI ss ss ss ss si si so so so sO* sO* ss*}", "id", (json_int_t)w->id,
-                     "fence", (json_int_t)w->fence, "class", w->wf_class, "key", w->key, "state",
-                     cf_wf_state_name(w->state), "queue", w->queue, "attempt", w->attempt,
-                     "crash_count", w->crash_count, "created_at", time_json(w->created_at_ms),
-                     "completed_at", time_json(w->completed_at_ms), "next_wake_at",
-                     time_json(w->next_wake_at_ms), "kwargs", w->kwargs, "context", w->context,
-                     "locked_by", w->locked_by[0] ? w->locked_by : NULL);
+    json_t *o = json_pack(
+        "{sI sI ss ss ss ss si si so so so sO* sO* ss*}", "id", (json_int_t)w->id, "fence",
+        (json_int_t)w->fence, "class", w->wf_class, "key", w->key, "state",
+        cf_wf_state_name(w->state), "queue", w->queue, "attempt", w->attempt, "crash_count",
+        w->crash_count, "created_at", time_json(w->created_at_ms), "completed_at",
+        time_json(w->completed_at_ms), "next_wake_at", time_json(w->next_wake_at_ms), "kwargs",
+        w->kwargs, "context", w->context, "locked_by", w->locked_by[0] ? w->locked_by : NULL);
+    if (o)
+        json_object_set_new(o, "cancel", cancel_json(w));
+    return o;
 }
 
 void cf_render_detail_json(FILE *out, const cf_wf_detail *d)
@@ -97,6 +110,11 @@ void cf_render_detail_text(FILE *out, const cf_wf_detail *d)
     }
     if (w->attempt)
         fprintf(out, "  workflow-level attempts: %d\n", w->attempt);
+    if (w->cancel_requested_at_ms > 0) {
+        cf_render_time(w->cancel_requested_at_ms, t1, sizeof t1);
+        fprintf(out, "  cancel requested %s by %s: %s\n", t1, w->cancel_by,
+                w->cancel_reason[0] ? w->cancel_reason : "(no reason given)");
+    }
     fprintf(out, "steps:\n");
     for (size_t i = 0; i < d->steps.n; i++) {
         const cf_step_row *s = &d->steps.rows[i];
@@ -143,8 +161,12 @@ void cf_render_list_text(FILE *out, const cf_wf_list *l)
         const cf_wf_row *w = &l->rows[i];
         char t[32];
         cf_render_time(w->created_at_ms, t, sizeof t);
-        fprintf(out, "%-8lld %-24s %-32s %-10s %s\n", (long long)w->id, w->wf_class, w->key,
+        fprintf(out, "%-8lld %-24s %-32s %-10s %s", (long long)w->id, w->wf_class, w->key,
                 cf_wf_state_name(w->state), t);
+        if (w->cancel_requested_at_ms > 0) /* who cancelled it and why */
+            fprintf(out, "  cancelled by %s: %s", w->cancel_by,
+                    w->cancel_reason[0] ? w->cancel_reason : "(no reason given)");
+        fputc('\n', out);
     }
     if (l->next_after_id)
         fprintf(out, "(more: --after %lld)\n", (long long)l->next_after_id);

@@ -140,6 +140,7 @@ static cf_status report(now_run *n, const cf_finish_result *fin)
     switch (fin->end) {
     case CF_PASS_COMPLETED:
     case CF_PASS_HALTED:
+    case CF_PASS_CANCELLED: /* cancelled while it ran: its on_cancel runs next */
         return CF_OK;
     case CF_PASS_STALLED:
     case CF_PASS_FAILED:

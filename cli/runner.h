@@ -43,6 +43,9 @@ typedef struct cf_cli_runner {
  * command's own option values, which its option table points into). Returns the exit code. */
 int cf_cli_run(int argc, char **argv, const cf_cli_runner *r, void *opts);
 
+/* cf_cli_who writes "user@host" (who asked, for audit rows: requeue, cancel) into buf. */
+void cf_cli_who(char *buf, size_t cap);
+
 /* cf_cli_refuse records why the command failed and returns st (never CF_OK: CF_OK becomes
  * CF_ERR_STATE): `return cf_cli_refuse(ctx, CF_ERR_NOT_FOUND, "no workflow '%s'", key);`. */
 cf_status cf_cli_refuse(cf_cli_ctx *ctx, cf_status st, const char *fmt, ...)

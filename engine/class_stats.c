@@ -100,7 +100,7 @@ const cf_class_stats *cf_class_stats_at(size_t i)
 
 const char *cf_pass_end_name(cf_pass_end end)
 {
-    static const char *const names[CF_PASS_END_COUNT] = {"completed", "halted",   "stalled",
-                                                         "failed",    "conflict", "store_error"};
+    static const char *const names[CF_PASS_END_COUNT] = {
+        "completed", "halted", "stalled", "failed", "conflict", "store_error", "cancelled"};
     return (unsigned)end < CF_PASS_END_COUNT ? names[end] : "unknown";
 }

@@ -17,7 +17,7 @@
 #include "engine/finish.h"
 
 #define CF_CLASS_STATS_MAX  64
-#define CF_PASS_END_COUNT   6  /* the values of cf_pass_end */
+#define CF_PASS_END_COUNT   7  /* the values of cf_pass_end */
 #define CF_STEP_BUCKETS_MAX 14 /* upper bounds in cf_step_bucket_le_s, then +Inf */
 
 /* The histogram's upper bounds in seconds (cumulative buckets, Prometheus style). */

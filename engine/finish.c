@@ -38,9 +38,22 @@ static cf_finish_result commit_outcome(cf_run *run, cf_ws_outcome outcome, int64
     case CF_WS_FAIL:
         r.end = CF_PASS_FAILED;
         break;
+    case CF_WS_CANCELLED:
+        r.end = CF_PASS_CANCELLED;
+        break;
     }
-    if (outcome != CF_WS_HALT)
+    if (run->cancel_seen && outcome != CF_WS_CONTINUE && outcome != CF_WS_CANCELLED) {
+        /* The row carried a cancel request: the store left it cancelling, due now. Its
+         * continuation due now replaces any later one (the earliest wins): on_cancel runs. */
+        cf_logkv(CF_LOG_INFO, &run->log, "event=cancelled",
+                 "pass ended by a cancel (requested by %s); on_cancel runs next",
+                 run->row.cancel_by[0] ? run->row.cancel_by : "a client");
+        cf_effects_deinit(&r.effects);
+        r.end = CF_PASS_CANCELLED;
+        st = cf_effects_publish(&r.effects, w->wf_class, w->key, w->queue, NULL, cf_run_now(run));
+    } else if (outcome != CF_WS_HALT) {
         st = cf_effects_remove(&r.effects, w->wf_class, w->key, w->queue);
+    }
     if (st != CF_OK) /* the outcome is durable; Postgres's next_wake_at heals a lost wake */
         cf_logkv(CF_LOG_ERROR, &run->log, "event=oom",
                  "cannot record the effects of this pass (%s); the sweeper will publish it",
@@ -93,8 +106,53 @@ static cf_finish_result workflow_error(cf_run *run, const char *cls, const char 
     return r;
 }
 
+/* cleanup_pass runs the class's on_cancel for a workflow whose row carries a cancel request,
+ * then ends it cancelled; a step retry halts it (cancelling, its continuation due then). An
+ * on_cancel step that exhausts its policy, a crash loop or an error of on_cancel itself leave it
+ * cancelled with the error recorded (`requeue --cleanup` runs on_cancel again). */
+static cf_finish_result cleanup_pass(cf_run *run)
+{
+    run->cleanup = true;
+    const char *why = NULL;
+    char msg[200];
+    cf_flow flow = CF_FLOW_OK;
+    if (run->row.crash_count >= CF_CRASH_LOOP_LIMIT) {
+        snprintf(msg, sizeof msg, "%d on_cancel runs in a row died without finishing",
+                 run->row.crash_count);
+        if (cf_run_note_error(run, NULL, run->row.attempt + 1, "Worker.CrashLoop", msg) != CF_OK)
+            return abandoned(run);
+        why = msg;
+    } else if (run->def->on_cancel) {
+        cf_logkv(CF_LOG_INFO, &run->log, "event=on_cancel_start", "reason: %s",
+                 run->row.cancel_reason[0] ? run->row.cancel_reason : "(none)");
+        flow = run->def->on_cancel(run);
+    }
+    if (run->halt == CF_HALT_ABANDON)
+        return abandoned(run);
+    if (run->halt == CF_HALT_WAKE)
+        return commit_outcome(run, CF_WS_HALT, run->wake_at_ms, -1, NULL);
+    if (run->halt == CF_HALT_STALL || run->halt == CF_HALT_EXTERNAL)
+        why = "an on_cancel step exhausted its retry policy or cannot go on";
+    else if (flow != CF_FLOW_OK && !why) {
+        why = run->failed ? run->fail_msg : "on_cancel returned an error without cf_fail()";
+        if (cf_run_note_error(run, NULL, run->row.attempt + 1,
+                              run->failed ? run->fail_class : "Workflow.Error", why) != CF_OK)
+            return abandoned(run);
+    }
+    if (why)
+        cf_logkv(CF_LOG_ERROR, &run->log, "event=cancelled",
+                 "cancelled; its cleanup did not finish (%s): requeue --cleanup runs it again",
+                 why);
+    else
+        cf_logkv(CF_LOG_INFO, &run->log, "event=cancelled", "cancelled%s",
+                 run->def->on_cancel ? "; on_cancel finished" : "");
+    return commit_outcome(run, CF_WS_CANCELLED, 0, -1, NULL);
+}
+
 cf_finish_result cf_finish_run(cf_run *run)
 {
+    if (run->row.cancel_requested_at_ms > 0)
+        return cleanup_pass(run);
     if (run->row.crash_count >= CF_CRASH_LOOP_LIMIT) {
         char msg[200];
         snprintf(msg, sizeof msg,
@@ -117,6 +175,8 @@ cf_finish_result cf_finish_run(cf_run *run)
         return commit_outcome(run, CF_WS_HALT, 0, -1, NULL);
     case CF_HALT_STALL:
         return commit_outcome(run, CF_WS_STALL, 0, -1, NULL);
+    case CF_HALT_CANCEL: /* the store leaves it cancelling, due now (commit_outcome) */
+        return commit_outcome(run, CF_WS_HALT, cf_run_now(run), -1, NULL);
     case CF_HALT_ABANDON:
     case CF_HALT_NONE:
         break;

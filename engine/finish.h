@@ -24,6 +24,7 @@ typedef enum cf_pass_end {
     CF_PASS_FAILED,
     CF_PASS_CONFLICT,    /* the fence moved: another run took over */
     CF_PASS_STORE_ERROR, /* Postgres failed mid-pass: what was committed stays */
+    CF_PASS_CANCELLED,   /* the workflow was cancelled: cancelling (body pass) or cancelled */
 } cf_pass_end;
 
 /* cf_finish_result: how a pass ended. effects (owned; cf_finish_result_deinit) are to be
@@ -38,7 +39,10 @@ typedef struct cf_finish_result {
 } cf_finish_result;
 
 /* cf_finish_run replays run->def->fn over run (or stalls a crash-looping workflow without
- * running it), commits the outcome and lists what the queue must do next. */
+ * running it), commits the outcome and lists what the queue must do next. A workflow whose row
+ * carries a cancel request runs its on_cancel instead (store/cancel.h) and ends cancelled, or
+ * halts to retry an on_cancel step; a body pass that learnt of a cancel from a commit ends with
+ * the workflow cancelling and publishes its continuation due now (its on_cancel pass). */
 cf_finish_result cf_finish_run(cf_run *run);
 
 /* cf_finish_result_deinit frees the effects. */

@@ -27,6 +27,8 @@ static cf_flow precheck(cf_run *run, const char *prim, const char *name, char *s
 {
     if (run->halt != CF_HALT_NONE)
         return CF_FLOW_HALT; /* the workflow ignored an earlier CF_FLOW_HALT: keep stopping */
+    if (run->cancel_seen && !run->cleanup)
+        return cf_run_halt(run, CF_HALT_CANCEL, 0); /* cancelled: nothing after it runs */
     if (run->in_step)
         return cf_fail(run, "Workflow.NestedPrimitive",
                        "%s('%s') was called inside a step; primitives belong in the workflow "
@@ -37,7 +39,10 @@ static cf_flow precheck(cf_run *run, const char *prim, const char *name, char *s
         return cf_fail(run, "Workflow.InvalidStepName",
                        "%s name '%s' must be 1-%d bytes without '$'", prim, name ? name : "",
                        STEP_NAME_MAX);
-    snprintf(step, cap, "%s$%s", prim, name);
+    if (run->cleanup) /* on_cancel's steps, apart from the body's (SPEC §4) */
+        snprintf(step, cap, "on_cancel$%s", name);
+    else
+        snprintf(step, cap, "%s$%s", prim, name);
     return CF_FLOW_OK;
 }
 
@@ -112,8 +117,9 @@ static cf_flow step_error(cf_run *run, const char *step, int attempts, json_t *m
         return cf_run_halt(run, CF_HALT_WAKE, cf_run_now(run) + d.delay_ms);
     }
     cf_logkv(CF_LOG_ERROR, &run->log, "event=step_exhausted",
-             "%s failed (%s: %s) and its retry policy is exhausted%s; stalling the workflow", step,
-             cls, msg, d.budget_key[0] ? "" : " (no policy matches the class)");
+             "%s failed (%s: %s) and its retry policy is exhausted%s; %s", step, cls, msg,
+             d.budget_key[0] ? "" : " (no policy matches the class)",
+             run->cleanup ? "the cleanup ends there" : "stalling the workflow");
     if (strncmp(step, "durably_execute$", 16) == 0) /* the attempts histogram's steps */
         cf_class_stats_note_attempts(run->class_stats, attempts);
     return cf_run_halt(run, CF_HALT_STALL, 0);
@@ -153,6 +159,8 @@ static cf_flow begin_execution(cf_run *run)
     }
     if (cf_run_flush(run) != CF_OK)
         return CF_FLOW_HALT;
+    if (run->cancel_seen && !run->cleanup) /* that commit learnt of a cancel */
+        return cf_run_halt(run, CF_HALT_CANCEL, 0);
     return CF_FLOW_OK;
 }
 

@@ -270,6 +270,7 @@ static cf_status commit(cf_run *run, cf_ws_outcome outcome, int64_t next_wake_at
         }
         retry_counts = reset;
     }
+    bool cancelled = false;
     cf_write_set ws = {
         .workflow_id = run->row.id,
         .fence = run->row.fence,
@@ -284,6 +285,7 @@ static cf_status commit(cf_run *run, cf_ws_outcome outcome, int64_t next_wake_at
         .retry_counts = retry_counts,
         .lazy = run->lazy_open ? &run->lazy : NULL,
         .repeat_prune = run->repeat_prune_set ? &run->repeat_prune : NULL,
+        .cancel_out = &cancelled,
     };
     char why[256] = "no store";
     cf_status st = run->store.commit ? run->store.commit(run->store.impl, &ws) : CF_ERR_STATE;
@@ -299,6 +301,12 @@ static cf_status commit(cf_run *run, cf_ws_outcome outcome, int64_t next_wake_at
     }
     json_decref(reset);
     if (st == CF_OK) {
+        if (cancelled && !run->cleanup && !run->cancel_seen) {
+            run->cancel_seen = true;
+            cf_logkv(CF_LOG_INFO, &run->log, "event=cancel_seen",
+                     "the workflow was cancelled while this pass ran; what ran is committed, "
+                     "nothing more runs");
+        }
         clear_written(run);
         return CF_OK;
     }
@@ -378,6 +386,11 @@ const char *cf_run_key(cf_run *run)
 const char *cf_run_class(cf_run *run)
 {
     return run->row.wf_class;
+}
+
+const char *cf_run_cancel_reason(cf_run *run)
+{
+    return run->row.cancel_requested_at_ms > 0 ? run->row.cancel_reason : NULL;
 }
 
 int cf_run_attempt(cf_run *run)

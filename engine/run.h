@@ -32,6 +32,7 @@ typedef enum cf_halt_kind {
     CF_HALT_EXTERNAL, /* idle with nothing scheduled: continue_if */
     CF_HALT_STALL,    /* a step exhausted its policy, a wait_until timed out */
     CF_HALT_ABANDON,  /* the fence moved or the store failed: write nothing more */
+    CF_HALT_CANCEL,   /* a commit said the workflow was cancelled: nothing more runs */
 } cf_halt_kind;
 
 /* The run's view of one step: loaded from the store, then updated as the pass goes. */
@@ -73,6 +74,13 @@ struct cf_run {
 
     /* a step completion was recorded this pass: the workflow-level retry budget starts over */
     bool progressed;
+
+    /* Cancellation (store/cancel.h). cleanup: this pass runs the class's on_cancel (the row
+     * carried a cancel request when it began; steps are named `on_cancel$<name>`).
+     * cancel_seen: a commit of this pass found a cancel request on the row, so a body pass
+     * stops at its next primitive (CF_HALT_CANCEL) and its end leaves the workflow cancelling. */
+    bool cleanup;
+    bool cancel_seen;
 
     /* A lazy begin not made yet (docs/healing.md, "lazy window"): the run read its row without
      * locking it, and its first commit carries the begin as a compare-and-set on the fence it

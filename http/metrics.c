@@ -47,10 +47,12 @@ static void outcomes(FILE *out, cf_worker_stats *s)
         {"dead_lettered", &s->dead_lettered},
         {"unknown_class", &s->unknown_class},
         {"not_executable", &s->not_executable},
+        {"cancelled", &s->cancelled},
     };
     head(out, "chronoforge_delivery_outcomes_total", "counter",
          "Deliveries by how they ended: completed, halted (waits for a wake), stalled, failed, "
-         "busy (workflow already running), dead_lettered, unknown_class, not_executable.");
+         "busy (workflow already running), dead_lettered, unknown_class, not_executable, "
+         "cancelled (a cancel ended the pass or on_cancel finished).");
     for (size_t i = 0; i < sizeof rows / sizeof rows[0]; i++)
         fprintf(out, "chronoforge_delivery_outcomes_total{outcome=\"%s\"} %lld\n", rows[i].outcome,
                 (long long)atomic_load(rows[i].v));
@@ -126,7 +128,7 @@ static void classes(FILE *out)
     size_t n = cf_class_stats_count();
     head(out, "chronoforge_workflow_passes_total", "counter",
          "Passes (runs of a workflow until it completes, halts, stalls or fails) by class and "
-         "outcome: completed, halted, stalled, failed, conflict, store_error.");
+         "outcome: completed, halted, stalled, failed, conflict, store_error, cancelled.");
     for (size_t i = 0; i < n; i++) {
         const cf_class_stats *c = cf_class_stats_at(i);
         for (int e = 0; e < CF_PASS_END_COUNT; e++) {

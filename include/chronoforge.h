@@ -167,6 +167,9 @@ int cf_run_attempt(cf_run *run);
 /* cf_run_scheduled_at_ms: the tick (Unix ms) of the schedule fire that started this workflow
  * (`chronoforge schedule`, SPEC §4, schedules), or 0 when no schedule started it. */
 int64_t cf_run_scheduled_at_ms(cf_run *run);
+/* cf_run_cancel_reason: in a cancelled workflow (its on_cancel), the reason the cancel gave
+ * ("" when none); NULL when the workflow was not cancelled. */
+const char *cf_run_cancel_reason(cf_run *run);
 
 /* ---- Context: small JSON working state, saved with each step ---- */
 
@@ -223,6 +226,11 @@ typedef struct cf_workflow_def {
     const char *description;          /* one line, for `chronoforge classes` and logs */
     const cf_schedule_def *schedules; /* optional: nschedules schedules of this class */
     size_t nschedules;
+    /* Optional: runs after the workflow is cancelled (SPEC §4), replayed like the body; its
+     * primitives are durable steps named `on_cancel$<name>` under step_policy, run at least
+     * once; cf_run_cancel_reason() says why. CF_FLOW_OK (or a step that exhausts its policy, or
+     * an error: recorded) leaves the workflow cancelled. NULL: cancelled at once. */
+    cf_workflow_fn on_cancel;
 } cf_workflow_def;
 
 /* cf_register adds a workflow class (def is copied; its strings and policies are borrowed and
@@ -239,10 +247,10 @@ typedef struct cf_workflow_def {
  * Call before cf_main. */
 int cf_register(const cf_workflow_def *def);
 
-/* cf_main runs the chronoforge command line (worker, enqueue, requeue, status, list, stats,
- * workers, classes, dead, migrate, config, heal, schedule, queue; every command takes --help and
- * --version) with the workflows registered so far. Returns the process exit code: 0 done, 1
- * refused or failed, 2 usage. */
+/* cf_main runs the chronoforge command line (worker, enqueue, requeue, cancel, status, list,
+ * stats, workers, classes, dead, migrate, config, heal, cleanup, schedule, queue; every command
+ * takes --help and --version) with the workflows registered so far. Returns the process exit
+ * code: 0 done, 1 refused or failed, 2 usage. */
 int cf_main(int argc, char **argv);
 
 #ifdef __cplusplus

@@ -196,6 +196,20 @@ typedef enum migration_record { RECORD_MIGRATION, RECORD_REVISION, RECORD_CHANGE
     " paused_at timestamptz, paused_by text,"                                                      \
     " updated_at timestamptz NOT NULL DEFAULT now());"                                             \
     "COMMENT ON TABLE chrono_forge_queues IS 'chronoforge schema: queue pause flags';"
+/* Version 4 (SPEC §3, cancellation): the states cancelling and cancelled, and where a cancel
+ * request is recorded on its workflow: when (which also names its `$workflow_cancel$<ms>` row),
+ * who asked ("user@host" for the CLI, a client-passed name) and why. New nullable columns and a
+ * wider CHECK; older binaries never read the columns, but a run of theirs would ignore a cancel
+ * request and complete the workflow, so only binaries from this version on run on it
+ * (runs_from 4). */
+#define SQL_MIGRATION_4                                                                            \
+    "ALTER TABLE chrono_forge_workflows DROP CONSTRAINT IF EXISTS "                                \
+    "chrono_forge_workflows_state_check;"                                                          \
+    "ALTER TABLE chrono_forge_workflows ADD CONSTRAINT chrono_forge_workflows_state_check"         \
+    " CHECK (state IN ('idle', 'running', 'completed', 'failed', 'stalled', 'cancelling',"         \
+    " 'cancelled'));"                                                                              \
+    "ALTER TABLE chrono_forge_workflows ADD COLUMN cancel_requested_at timestamptz,"               \
+    " ADD COLUMN cancel_requested_by text, ADD COLUMN cancel_reason text;"
 
 typedef struct migration {
     int version;
@@ -210,6 +224,8 @@ static const migration migrations[] = {
     {2, "log FKs become delete triggers; fewer, partial and BRIN indexes; fillfactor 85",
      SQL_MIGRATION_2, RECORD_REVISION, 1},
     {3, "schedules; queue pause flags", SQL_MIGRATION_3, RECORD_CHANGE, 2},
+    {4, "states cancelling and cancelled; cancel requests on the workflow", SQL_MIGRATION_4,
+     RECORD_CHANGE, 4},
 };
 #define NMIGRATIONS ((int)(sizeof migrations / sizeof migrations[0]))
 

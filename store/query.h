@@ -85,8 +85,9 @@ typedef struct cf_wf_ref_list {
 void cf_wf_ref_list_deinit(cf_wf_ref_list *l); /* NULL-safe, idempotent */
 
 /* cf_store_sweep_overdue lists idle workflows whose next_wake_at is older than now - grace_ms,
- * oldest first, at most limit (1..10000), except those of the nskip queues in skip (the paused
- * ones; may be NULL); served by the partial index on next_wake_at. */
+ * oldest first, at most limit (1..10000; served by the partial index on next_wake_at), then
+ * cancelling ones overdue the same way (at most limit more: healed like idle, SPEC §4), except
+ * those of the nskip queues in skip (the paused ones; may be NULL) in both. */
 CF_MUST_CHECK cf_status cf_store_sweep_overdue(cf_store *s, int64_t grace_ms, size_t limit,
                                                const char *const *skip, size_t nskip,
                                                cf_wf_ref_list *out);

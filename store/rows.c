@@ -63,6 +63,9 @@ cf_status cf_rows_wf(const PGresult *res, int i, cf_wf_row *out)
     out->updated_at_ms = cf_rows_i64(res, i, 16);
     out->locked_at_ms = cf_rows_i64(res, i, 17);
     out->next_wake_at_ms = cf_rows_i64(res, i, 18);
+    out->cancel_requested_at_ms = cf_rows_i64(res, i, 19);
+    copy_str(out->cancel_by, sizeof out->cancel_by, res, i, 20);
+    copy_str(out->cancel_reason, sizeof out->cancel_reason, res, i, 21);
     if (!out->kwargs || !out->options || !out->context || !out->retry_counts) {
         cf_wf_row_deinit(out);
         return CF_ERR_PROTOCOL;

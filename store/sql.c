@@ -26,7 +26,8 @@
     a ".kwargs::text, " a ".options::text, " a ".context::text, " a ".retry_counts::text, " \
     "coalesce(" a ".locked_by, ''), "                                                       \
     MS(a ".created_at") ", " MS(a ".started_at") ", " MS(a ".completed_at") ", "            \
-    MS(a ".updated_at") ", " MS(a ".locked_at") ", " MS(a ".next_wake_at")
+    MS(a ".updated_at") ", " MS(a ".locked_at") ", " MS(a ".next_wake_at") ", "             \
+    MS(a ".cancel_requested_at") ", " a ".cancel_requested_by, " a ".cancel_reason"
 
 /* The step columns of execution-log row l. */
 #define STEP_COLS                                                                    \
@@ -53,7 +54,8 @@
  * exist and replays burn no sequence values; a request that must exist (a continuation, which
  * carries no kwargs) never creates a row; a created row is born running and locked, so no
  * reader ever sees it otherwise; only an idle or running row begins (stalled and failed rows
- * are resumed by a requeue, sql_requeue below, never here): it gets fence + 1, the lock, and
+ * are resumed by a requeue, sql_requeue below, never here; a cancelling row begins its on_cancel
+ * pass, SPEC §4): it gets fence + 1, the lock, and
  * crash_count + 1 when the previous run never released; every changed row carries $2, the
  * batch's write token; crash_count also counts cr (the previous run died in its lazy window,
  * which Postgres never saw: docs/healing.md; a created row starts at 1). A lost creation race
@@ -92,7 +94,7 @@ static const char sql_run_begins[] =
     "      write_token = $2,"
     "      updated_at = now()"
     "  FROM cur JOIN r ON r.i = cur.i"
-    "  WHERE w.id = cur.id AND cur.state IN ('idle', 'running')"
+    "  WHERE w.id = cur.id AND cur.state IN ('idle', 'running', 'cancelling')"
     "  RETURNING w.*, cur.i)"
     " SELECT " WF_COLS("ins") ", 'begun', true, r.i"
     " FROM ins JOIN r ON ins.job_class = r.c AND ins.key = r.k"
@@ -151,6 +153,18 @@ static const char sql_steps_of_peeks[] =
     "         WHEN 'complete' THEN 'completed' WHEN 'stall' THEN 'stalled' ELSE 'failed' END"
 #define WS_WAKE "CASE WHEN r.o = 'halt' AND r.wk > 0 THEN to_timestamp(r.wk / 1000.0) END"
 
+/* Cancellation (SPEC §4, store/cancel.h) in the update of workflow row w: outcome 'cancelled'
+ * (an on_cancel pass ended) makes it cancelled; any other outcome that
+ * releases the run, on a row with a cancel request, makes it cancelling and due now (its
+ * on_cancel pass runs next; healed like idle; a cleanup step's retry time travels in its
+ * continuation, least() ignoring the NULL of a wake-less outcome): a cancel accepted while the
+ * run ran always wins, whatever the run's end. */
+#define CX_CANCELLING "r.o NOT IN ('continue', 'cancelled') AND w.cancel_requested_at IS NOT NULL"
+#define CX_STATE \
+    "CASE WHEN r.o = 'cancelled' THEN 'cancelled' WHEN " CX_CANCELLING " THEN 'cancelling'" \
+    "     ELSE " WS_STATE " END"
+#define CX_WAKE "CASE WHEN " CX_CANCELLING " THEN least(" WS_WAKE ", now()) ELSE " WS_WAKE " END"
+
 /* Every write set of a batch, in one statement.
  * $1: a JSON array of {i, id, f: fence, ctx: context, o: outcome, wk: wake ms, a: attempt,
  *     rc: retry_counts, st: steps, er: errors, and for a lazy begin (docs/healing.md, "lazy
@@ -177,7 +191,11 @@ static const char sql_steps_of_peeks[] =
  * workflow's tick rows named p<digits> with digits < b, the oldest first (the index range on
  * (workflow_id, step_name) finds them; the exact prefix and number are checked row by row, so
  * no other step is ever deleted; the engine never names a row it writes in the same set).
- * Returns the request index, workflow id and fence of every applied write set. */
+ * Cancellation (CX_STATE above): the row's cancel request turns a releasing outcome into
+ * cancelling, 'cancelled' ends an on_cancel pass, and a lazy begin also applies to a row
+ * cancelled while the run was in its lazy window (idle or cancelling, unlocked, at fence lf), so
+ * that the step it was in is recorded. Returns the request index, workflow id, fence and cx (the
+ * row carries a cancel request, as updated) of every applied write set. */
 static const char sql_write_sets[] =
     "WITH r AS ("
     "  SELECT * FROM jsonb_to_recordset($1::jsonb)"
@@ -187,24 +205,27 @@ static const char sql_write_sets[] =
     " wu AS ("
     "  UPDATE " WF " AS w"
     "  SET context = coalesce(r.ctx, w.context),"
-    "      state = " WS_STATE ","
+    "      state = " CX_STATE ","
     "      fence = CASE WHEN r.lz THEN w.fence + 1 ELSE w.fence END,"
     "      locked_by = CASE WHEN r.o = 'continue' THEN coalesce(r.l, w.locked_by) END,"
     "      locked_at = CASE WHEN r.o = 'continue' AND r.lz THEN now()"
     "                       WHEN r.o = 'continue' THEN w.locked_at END,"
     "      started_at = coalesce(w.started_at, now()),"
     "      crash_count = CASE WHEN r.o = 'continue' THEN w.crash_count ELSE 0 END,"
-    "      next_wake_at = " WS_WAKE ","
-    "      completed_at = CASE WHEN r.o = 'complete' THEN now() ELSE w.completed_at END,"
+    "      next_wake_at = " CX_WAKE ","
+    "      completed_at = CASE WHEN r.o IN ('complete', 'cancelled') THEN now()"
+    "                          ELSE w.completed_at END,"
     "      attempt = CASE WHEN r.a >= 0 THEN r.a ELSE w.attempt END,"
     "      retry_counts = coalesce(r.rc, w.retry_counts),"
     "      write_token = $2,"
     "      updated_at = now()"
     "  FROM r"
     "  WHERE w.id = r.id"
-    "    AND CASE WHEN r.lz THEN w.fence = r.lf AND w.state = 'idle' AND w.locked_by IS NULL"
+    "    AND CASE WHEN r.lz THEN w.fence = r.lf AND w.state IN ('idle', 'cancelling')"
+    "                            AND w.locked_by IS NULL"
     "             ELSE w.fence = r.f AND w.state = 'running' END"
-    "  RETURNING w.id, w.fence, w.context, r.i, r.o, r.st, r.er),"
+    "  RETURNING w.id, w.fence, w.context, r.i, r.o, r.st, r.er,"
+    "            w.cancel_requested_at IS NOT NULL AS cx),"
     " wi AS ("
     "  INSERT INTO " WF " AS w (job_class, key, queue, kwargs, options, context, state, fence,"
     "                           locked_by, locked_at, started_at, completed_at, next_wake_at,"
@@ -237,9 +258,9 @@ static const char sql_write_sets[] =
     "  WHERE w.fence = 0 AND w.state = 'idle' AND w.locked_by IS NULL"
     "  RETURNING w.id, w.fence, w.context, w.job_class, w.key),"
     " w AS ("
-    "  SELECT wu.id, wu.fence, wu.context, wu.i, wu.o, wu.st, wu.er FROM wu"
+    "  SELECT wu.id, wu.fence, wu.context, wu.i, wu.o, wu.st, wu.er, wu.cx FROM wu"
     "  UNION ALL"
-    "  SELECT wi.id, wi.fence, wi.context, r.i, r.o, r.st, r.er"
+    "  SELECT wi.id, wi.fence, wi.context, r.i, r.o, r.st, r.er, false"
     "  FROM wi JOIN r ON r.lz AND r.lf = 0 AND wi.job_class = r.c AND wi.key = r.k),"
     " s AS ("
     "  INSERT INTO " LOG " AS l (workflow_id, step_name, state, attempts, metadata,"
@@ -313,7 +334,7 @@ static const char sql_write_sets[] =
     "      LIMIT 1000) d"
     "    WHERE r.rp IS NOT NULL)"
     "  RETURNING 1)"
-    " SELECT w.i, w.id, w.fence FROM w";
+    " SELECT w.i, w.id, w.fence, w.cx FROM w";
 
 /* Which of a batch's workflows carry its token, after a batch whose commit outcome is unknown
  * ($1: the token; $2: a JSON array of {"id": ..} for write sets, {"c": .., "k": ..} for run
@@ -482,14 +503,26 @@ static const char sql_counts_class[] =
  * them. A filter on the index scan's rows, not a join: the plans stay index-only reads. */
 #define NOT_PAUSED " AND w.queue <> ALL ($3::text[])"
 
-/* Idle workflows whose wake is more than $1 ms overdue, most overdue first. */
+/* Idle and cancelling (SPEC §4: healed like idle) workflows whose wake is more than $1 ms
+ * overdue, most overdue first. Two branches so that each uses its index: the partial wake
+ * index of idle rows, and the (state, id) index of rows not completed for the few cancelling. */
 static const char sql_sweep_overdue[] =
-    "SELECT " REF_COLS
-    " FROM " WF " w"
-    " WHERE w.state = 'idle' AND w.next_wake_at IS NOT NULL"
-    "   AND w.next_wake_at < now() - $1::bigint * interval '1 millisecond'"
+    "SELECT * FROM ("
+    "  SELECT " REF_COLS
+    "  FROM " WF " w"
+    "  WHERE w.state = 'idle' AND w.next_wake_at IS NOT NULL"
+    "    AND w.next_wake_at < now() - $1::bigint * interval '1 millisecond'"
     NOT_PAUSED
-    " ORDER BY w.next_wake_at LIMIT $2";
+    "  ORDER BY w.next_wake_at LIMIT $2) i"
+    " UNION ALL"
+    " SELECT * FROM ("
+    "  SELECT " REF_COLS
+    "  FROM " WF " w"
+    "  WHERE w.state = 'cancelling' AND w.state <> 'completed'"
+    "    AND coalesce(w.next_wake_at, w.updated_at)"
+    "        < now() - $1::bigint * interval '1 millisecond'"
+    NOT_PAUSED
+    "  ORDER BY w.id LIMIT $2) c";
 
 /* Running workflows after id $1, in id order (keyset paging). */
 static const char sql_sweep_running[] =
@@ -746,6 +779,122 @@ static const char sql_queue_flags[] =
     " FROM chrono_forge_queues q"
     " ORDER BY q.name";
 
+/* ---- Cancellation (store/cancel.h, SPEC §4) ---- */
+
+/* Cancels a set of workflows, in one statement. $1 a JSON array of workflow ids, $2
+ * requested_at (Unix ms; names the `$workflow_cancel$<ms>` rows), $3 requested_by, $4 reason
+ * (NULL or '': none). Guarantees: every row is locked (FOR UPDATE, in id order, so concurrent
+ * cancels and batches cannot deadlock) before it is judged, so a cancel and a run's begin or
+ * commit serialise; a row without a cancel request that is idle (waiting or not) or stalled
+ * becomes cancelling and due now (its on_cancel pass; healed like idle); a running one keeps its
+ * state, fence and lock and only records the request (its run's next commit learns of it:
+ * sql_write_sets, cx); either way the request (when, who, why) is stored on the row and the
+ * `$workflow_cancel$<ms>` row written in the same transaction. Any other row changes nothing.
+ * A request already on the row (same ms, same requested_by) changes nothing and says so in
+ * column 5, which makes a retry after an unknown outcome safe. Returns, per row found: id,
+ * class, key, queue, its state before, already applied, the state this call cancelled it from
+ * (NULL: refused). */
+// clang-format off
+static const char sql_cancel_ids[] =
+    "WITH w0 AS ("
+    "  SELECT w.id, w.state, w.cancel_requested_at, w.cancel_requested_by"
+    "  FROM " WF " w"
+    "  WHERE w.id IN (SELECT jsonb_array_elements_text($1::jsonb)::bigint)"
+    "  ORDER BY w.id"
+    "  FOR UPDATE OF w),"
+    " mark AS ("
+    "  SELECT to_timestamp($2::bigint / 1000.0) AS at),"
+    " done AS ("
+    "  SELECT w0.id FROM w0, mark"
+    "  WHERE w0.cancel_requested_at = mark.at AND w0.cancel_requested_by = $3::text),"
+    " upd AS ("
+    "  UPDATE " WF " AS w"
+    "  SET state = CASE WHEN w0.state = 'running' THEN 'running' ELSE 'cancelling' END,"
+    "      next_wake_at = CASE WHEN w0.state = 'running' THEN w.next_wake_at ELSE now() END,"
+    "      cancel_requested_at = mark.at,"
+    "      cancel_requested_by = $3::text,"
+    "      cancel_reason = nullif($4::text, ''),"
+    "      updated_at = now()"
+    "  FROM w0, mark"
+    "  WHERE w.id = w0.id AND w0.cancel_requested_at IS NULL"
+    "    AND w0.state IN ('idle', 'stalled', 'running')"
+    "  RETURNING w.id, w0.state AS prev),"
+    " ins AS ("
+    "  INSERT INTO " LOG " (workflow_id, step_name, state, attempts, metadata,"
+    "                       started_at, last_executed_at, completed_at)"
+    "  SELECT upd.id, '$workflow_cancel$' || $2::bigint, 'completed', 1,"
+    "         jsonb_strip_nulls(jsonb_build_object("
+    "           'previous_state', upd.prev,"
+    "           'requested_at', to_char(to_timestamp($2::bigint / 1000.0) AT TIME ZONE 'UTC',"
+    "                                   'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"'),"
+    "           'requested_by', $3::text,"
+    "           'reason', nullif($4::text, ''))),"
+    "         now(), now(), now()"
+    "  FROM upd"
+    "  ON CONFLICT (workflow_id, step_name) DO NOTHING"
+    "  RETURNING 1)"
+    " SELECT w0.id, w.job_class, w.key, w.queue, w0.state,"
+    "        EXISTS (SELECT 1 FROM done WHERE done.id = w0.id), upd.prev"
+    " FROM w0 JOIN " WF " w ON w.id = w0.id"
+    " LEFT JOIN upd ON upd.id = w0.id"
+    " ORDER BY w0.id";
+
+/* `requeue --cleanup` (the one requeue a cancelled workflow accepts), in one statement: $1 class,
+ * $2 key, $3 requested_at (Unix ms: names the `$workflow_retry$<ms>` row), $4 requested_by,
+ * $5 reason. Guarantees: the row is locked before it is judged; only a cancelled row that carries
+ * its cancel request changes: cancelling and due now, so its on_cancel pass runs again (healed
+ * like idle), with fresh budgets for its failed on_cancel steps (their "retry_counts" removed;
+ * attempt numbers keep counting) and the `$workflow_retry$<ms>` row (metadata: previous_state,
+ * cleanup, requested_at, requested_by, reason) in the same transaction. Returns id, class, key,
+ * queue, the state before, and whether this call changed it. */
+static const char sql_requeue_cleanup[] =
+    "WITH w0 AS ("
+    "  SELECT w.id, w.state, w.cancel_requested_at FROM " WF " w"
+    "  WHERE w.job_class = $1 AND w.key = $2"
+    "  FOR UPDATE),"
+    " upd AS ("
+    "  UPDATE " WF " AS w"
+    "  SET state = 'cancelling', next_wake_at = now(), completed_at = NULL, updated_at = now()"
+    "  FROM w0"
+    "  WHERE w.id = w0.id AND w0.state = 'cancelled' AND w0.cancel_requested_at IS NOT NULL"
+    "  RETURNING w.id),"
+    " rst AS ("
+    "  UPDATE " LOG " AS l"
+    "  SET metadata = l.metadata - 'retry_counts', updated_at = now()"
+    "  FROM upd"
+    "  WHERE l.workflow_id = upd.id AND l.state = 'failed'"
+    "    AND l.step_name LIKE 'on\\_cancel$%' AND l.metadata ? 'retry_counts'),"
+    " ins AS ("
+    "  INSERT INTO " LOG " (workflow_id, step_name, state, attempts, metadata,"
+    "                       started_at, last_executed_at, completed_at)"
+    "  SELECT upd.id, '$workflow_retry$' || $3::bigint, 'completed', 1,"
+    "         jsonb_strip_nulls(jsonb_build_object("
+    "           'previous_state', 'cancelled',"
+    "           'cleanup', true,"
+    "           'requested_at', to_char(to_timestamp($3::bigint / 1000.0) AT TIME ZONE 'UTC',"
+    "                                   'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"'),"
+    "           'requested_by', $4::text,"
+    "           'reason', nullif($5::text, ''))),"
+    "         now(), now(), now()"
+    "  FROM upd"
+    "  ON CONFLICT (workflow_id, step_name) DO NOTHING"
+    "  RETURNING 1)"
+    " SELECT w.id, w.job_class, w.key, w.queue, w0.state, EXISTS (SELECT 1 FROM upd)"
+    " FROM w0 JOIN " WF " w ON w.id = w0.id";
+
+/* The workflows a bulk cancel selects, one page: $1 state (idle, stalled or running), $2 class
+ * (NULL: any), $3 age in ms (0: any; else updated_at, when it entered that state, is older than
+ * now - $3), after id $4, at most $5 rows, without a cancel request yet. Guarantees: keyset pages
+ * over the partial (state, id) index (the clause repeats its predicate), so each call reads a
+ * bounded page and none is seen twice. Read-only. */
+static const char sql_cancellable[] =
+    "SELECT " REF_COLS
+    " FROM " WF " w"
+    " WHERE w.state = $1 AND w.state <> 'completed' AND w.id > $4::bigint"
+    "   AND w.cancel_requested_at IS NULL"
+    "   AND ($2::text IS NULL OR w.job_class = $2)"
+    "   AND ($3::bigint <= 0 OR w.updated_at < now() - $3::bigint * interval '1 millisecond')"
+    " ORDER BY w.id LIMIT $5";
 // clang-format on
 
 const cf_sql_stmt cf_sql_stmts[CF_SQL_COUNT_] = {
@@ -787,4 +936,7 @@ const cf_sql_stmt cf_sql_stmts[CF_SQL_COUNT_] = {
     [CF_SQL_SCHEDULE_FIRE] = {"cf_schedule_fire", sql_schedule_fire, 6},
     [CF_SQL_QUEUE_PAUSE] = {"cf_queue_pause", sql_queue_pause, 3},
     [CF_SQL_QUEUE_FLAGS] = {"cf_queue_flags", sql_queue_flags, 0},
+    [CF_SQL_CANCEL_IDS] = {"cf_cancel_ids", sql_cancel_ids, 4},
+    [CF_SQL_REQUEUE_CLEANUP] = {"cf_requeue_cleanup", sql_requeue_cleanup, 5},
+    [CF_SQL_CANCELLABLE] = {"cf_cancellable", sql_cancellable, 5},
 };

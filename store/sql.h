@@ -6,16 +6,17 @@
 #define CF_STORE_SQL_H
 
 typedef enum cf_sql_id {
-    CF_SQL_RUN_BEGINS,      /* begins jsonb [{i,c,k,q,kw,op,l,me,cr}], token (store/sql.c) */
-    CF_SQL_STEPS_OF_BEGINS, /* the same begins jsonb: i, then the step columns */
-    CF_SQL_STEPS_BY_KEY,    /* class, key: steps without repetition rows (cf_store_run_begin) */
-    CF_SQL_STEPS_BY_ID,     /* workflow_id: steps without repetition rows */
-    CF_SQL_STEPS_ALL_BY_ID, /* workflow_id: every step row */
-    CF_SQL_WRITE_SETS,     /* write sets jsonb [{i,id,f,ctx,o,wk,a,rc,st,er,lz,lf,c,k,q,kw,op,l}] */
-    CF_SQL_RUN_PEEKS,      /* reads jsonb [{i,c,k}]: workflow columns, then i */
-    CF_SQL_STEPS_OF_PEEKS, /* the same reads: i, then the step columns */
-    CF_SQL_RESOLVE,        /* token, refs jsonb [{"id":..}|{"c":..,"k":..}] */
-    CF_SQL_END_BACKEND,    /* pid, application_name: a row while that backend lives */
+    CF_SQL_RUN_BEGINS,       /* begins jsonb [{i,c,k,q,kw,op,l,me,cr}], token (store/sql.c) */
+    CF_SQL_STEPS_OF_BEGINS,  /* the same begins jsonb: i, then the step columns */
+    CF_SQL_STEPS_BY_KEY,     /* class, key: steps without repetition rows (cf_store_run_begin) */
+    CF_SQL_STEPS_BY_ID,      /* workflow_id: steps without repetition rows */
+    CF_SQL_STEPS_ALL_BY_ID,  /* workflow_id: every step row */
+    CF_SQL_WRITE_SETS,       /* write sets jsonb [{i,id,f,ctx,o,wk,a,rc,st,er,lz,lf,c,k,q,kw,op,l}];
+                                returns i, id, fence, cx */
+    CF_SQL_RUN_PEEKS,        /* reads jsonb [{i,c,k}]: workflow columns, then i */
+    CF_SQL_STEPS_OF_PEEKS,   /* the same reads: i, then the step columns */
+    CF_SQL_RESOLVE,          /* token, refs jsonb [{"id":..}|{"c":..,"k":..}] */
+    CF_SQL_END_BACKEND,      /* pid, application_name: a row while that backend lives */
     CF_SQL_WF_BY_CLASS_KEY,  /* class, key */
     CF_SQL_WF_BY_KEY,        /* key (any class; at most 2 rows) */
     CF_SQL_WF_BY_ID,         /* id */
@@ -45,6 +46,9 @@ typedef enum cf_sql_id {
     CF_SQL_SCHEDULE_FIRE,    /* name, tick_ms, key, options, next_fire_ms, manual */
     CF_SQL_QUEUE_PAUSE,      /* queue, paused, by (store/queue_flags.c) */
     CF_SQL_QUEUE_FLAGS,      /* (none): name, paused, paused_at_ms, paused_by */
+    CF_SQL_CANCEL_IDS,       /* ids jsonb, ms, by, reason (store/cancel.c) */
+    CF_SQL_REQUEUE_CLEANUP,  /* class, key, ms, by, reason */
+    CF_SQL_CANCELLABLE,      /* state, class, older ms, after_id, limit */
     CF_SQL_COUNT_
 } cf_sql_id;
 
@@ -60,9 +64,10 @@ extern const cf_sql_stmt cf_sql_stmts[CF_SQL_COUNT_];
 /* Workflow columns (store/rows.c, cf_rows_wf): 0 id, 1 fence, 2 job_class, 3 key, 4 state,
  * 5 queue, 6 attempt, 7 crash_count, 8 kwargs, 9 options, 10 context, 11 retry_counts,
  * 12 locked_by, 13 created_at_ms, 14 started_at_ms, 15 completed_at_ms, 16 updated_at_ms,
- * 17 locked_at_ms, 18 next_wake_at_ms. RUN_BEGINS adds 19 outcome ("begun"|"refused"),
- * 20 created, 21 the request index i. */
-#define CF_SQL_WF_NCOLS          19
+ * 17 locked_at_ms, 18 next_wake_at_ms, 19 cancel_requested_at_ms, 20 cancel_requested_by,
+ * 21 cancel_reason. RUN_BEGINS adds outcome ("begun"|"refused"), created and the request index
+ * i after them. */
+#define CF_SQL_WF_NCOLS          22
 #define CF_SQL_BEGIN_COL_OUTCOME (CF_SQL_WF_NCOLS)
 #define CF_SQL_BEGIN_COL_CREATED (CF_SQL_WF_NCOLS + 1)
 #define CF_SQL_BEGIN_COL_INDEX   (CF_SQL_WF_NCOLS + 2)

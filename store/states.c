@@ -54,7 +54,7 @@ bool cf_wf_state_retryable(cf_wf_state st)
 
 bool cf_wf_state_finished(cf_wf_state st)
 {
-    return st == CF_WF_COMPLETED || st == CF_WF_FAILED;
+    return st == CF_WF_COMPLETED || st == CF_WF_FAILED || st == CF_WF_CANCELLED;
 }
 
 bool cf_wf_states_parse_csv(const char *csv, cf_wf_state *out, size_t cap, size_t *n,

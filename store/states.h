@@ -18,7 +18,9 @@
     X(RUNNING, "running", true, false)                                                             \
     X(COMPLETED, "completed", false, false)                                                        \
     X(FAILED, "failed", false, true)                                                               \
-    X(STALLED, "stalled", false, true)
+    X(STALLED, "stalled", false, true)                                                             \
+    X(CANCELLING, "cancelling", true, false)                                                       \
+    X(CANCELLED, "cancelled", false, false)
 
 /* X(ENUM, "sql name", a replay skips the step) */
 #define CF_STEP_STATE_TABLE(X)                                                                     \
@@ -47,7 +49,8 @@ cf_wf_state cf_wf_state_parse(const char *s);
  * out of range. Static storage. */
 const char *cf_wf_state_name(cf_wf_state st);
 
-/* cf_wf_state_executable: may a run begin on a workflow in state st (idle, running)?
+/* cf_wf_state_executable: may a run begin on a workflow in state st (idle, running,
+ * cancelling: its on_cancel pass)?
  * CF_WF_UNKNOWN: never. */
 bool cf_wf_state_executable(cf_wf_state st);
 
@@ -56,7 +59,7 @@ bool cf_wf_state_executable(cf_wf_state st);
 bool cf_wf_state_retryable(cf_wf_state st);
 
 /* cf_wf_state_finished: is st a state a workflow never leaves on its own, that retention may
- * delete (completed, failed)? Stalled waits for an operator, so it is not. */
+ * delete (completed, failed, cancelled)? Stalled waits for an operator, so it is not. */
 bool cf_wf_state_finished(cf_wf_state st);
 
 /* cf_wf_states_parse_csv parses "completed,failed" into out (at most cap states, no

@@ -74,6 +74,10 @@ typedef struct cf_wf_row {
     bool created; /* cf_store_run_begin / cf_store_wf_ensure: this call created the row */
     int64_t created_at_ms, started_at_ms, completed_at_ms, updated_at_ms; /* Unix ms, 0 = NULL */
     int64_t locked_at_ms, next_wake_at_ms;                                /* Unix ms, 0 = NULL */
+    /* A cancel request (store/cancel.h): when (0: none), who asked and why ("" when none). */
+    int64_t cancel_requested_at_ms;
+    char cancel_by[257];
+    char cancel_reason[1025];
 } cf_wf_row;
 
 /* cf_wf_row_deinit drops the JSON references and zeroes *row; NULL-safe, idempotent. */
@@ -125,11 +129,11 @@ typedef struct cf_run_begin_args {
  * kwargs/options/queue (must_exist and no row: CF_ERR_NOT_FOUND, nothing written); creation
  * is race-safe (two creators: one row). A row this call creates is committed already locked:
  * it is inserted running and locked in the same statement, so no reader ever sees it otherwise.
- * If executable (idle, running), it sets state=running, fence=fence+1, locked_by=lock_value,
- * locked_at=now(), started_at=coalesce(started_at, now()), next_wake_at=NULL, and
- * crash_count+=1 when locked_by was still set (the previous run never released). A stalled or
- * failed workflow never begins here: a requeue (cf_store_requeue, store/requeue.h) first makes
- * it idle with fresh budgets, and a plain begin then runs it.
+ * If executable (idle, running, cancelling: its on_cancel pass), it sets state=running,
+ * fence=fence+1, locked_by=lock_value, locked_at=now(), started_at=coalesce(started_at, now()),
+ * next_wake_at=NULL, and crash_count+=1 when locked_by was still set (the previous run never
+ * released). A stalled or failed workflow never begins here: a requeue (cf_store_requeue,
+ * store/requeue.h) first makes it idle with fresh budgets, and a plain begin then runs it.
  * Returns CF_OK with *out filled (owned; cf_wf_row_deinit); CF_ERR_STATE when not executable
  * (out filled with the row as it is, fence unchanged); CF_ERR_INVALID for bad arguments;
  * transient errors (IO, UNAVAILABLE, TIMEOUT) when the store could not reach Postgres in time.
@@ -155,11 +159,12 @@ CF_MUST_CHECK cf_status cf_store_load_steps(cf_store *s, int64_t workflow_id, cf
 /* ---- What a run writes ---- */
 
 typedef enum cf_ws_outcome {
-    CF_WS_CONTINUE, /* keeps state running and the lock */
-    CF_WS_HALT,     /* -> idle, released; next_wake_at = next_wake_at_ms (0: NULL) */
-    CF_WS_COMPLETE, /* -> completed, completed_at=now(), `$workflow_completion$` row */
-    CF_WS_STALL,    /* -> stalled, released */
-    CF_WS_FAIL,     /* -> failed, released, `$workflow_failure$<error_log_id>` row */
+    CF_WS_CONTINUE,  /* keeps state running and the lock */
+    CF_WS_HALT,      /* -> idle, released; next_wake_at = next_wake_at_ms (0: NULL) */
+    CF_WS_COMPLETE,  /* -> completed, completed_at=now(), `$workflow_completion$` row */
+    CF_WS_STALL,     /* -> stalled, released */
+    CF_WS_FAIL,      /* -> failed, released, `$workflow_failure$<error_log_id>` row */
+    CF_WS_CANCELLED, /* an on_cancel pass ended: -> cancelled, released, completed_at=now() */
 } cf_ws_outcome;
 
 /* cf_ws_step: an execution-log upsert by (workflow_id, name); all fields borrowed. */
@@ -219,6 +224,7 @@ typedef struct cf_write_set {
     json_t *retry_counts;    /* workflow-level; NULL = unchanged */
     cf_ws_lazy *lazy;        /* non-NULL: begin the run here (workflow_id and fence ignored) */
     const cf_ws_repeat_prune *repeat_prune; /* non-NULL: delete these old tick rows */
+    bool *cancel_out; /* non-NULL: on CF_OK, whether the row carries a cancel request */
 } cf_write_set;
 
 #define CF_WS_MAX_STEPS 1000
@@ -240,7 +246,12 @@ typedef struct cf_write_set {
  * set's state, locked by lock_value when the outcome is CONTINUE (F = 0: inserted so, or a
  * never-begun idle row taken over); CF_ERR_CONFLICT when it changed since it was read
  * (nothing applied). On CF_OK lazy->id_out and fence_out are set;
- * later write sets of the run use them. */
+ * later write sets of the run use them.
+ * Cancellation (store/cancel.h): on a row with a cancel request, an outcome other than CONTINUE
+ * and CANCELLED leaves it cancelling and due now instead; with
+ * ws->lazy, a row cancelled since it was read idle (cancelling, unlocked, same fence) is begun
+ * too. *ws->cancel_out (when given) says whether the row carries a cancel request; it stays
+ * false when an unknown outcome was resolved by reading back. */
 CF_MUST_CHECK cf_status cf_store_commit(cf_store *s, const cf_write_set *ws);
 
 /* ---- Lookups ---- */

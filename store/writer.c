@@ -309,6 +309,8 @@ static void answer_all(cf_writer *w, cf_op **ops, size_t n, plan *p, cf_op **ret
                 continue;
             if (p->st[k].id == CF_SQL_WRITE_SETS) {
                 applied[i] = true;
+                if (ops[i]->cancel_out)
+                    *ops[i]->cancel_out = PQgetvalue(r, j, 3)[0] == 't';
                 if (ops[i]->lazy) {
                     ops[i]->lazy->id_out = cf_rows_i64(r, j, 1);
                     ops[i]->lazy->fence_out = cf_rows_i64(r, j, 2);

@@ -13,7 +13,7 @@
 
 static const char *const outcome_names[] = {
     [CF_WS_CONTINUE] = "continue", [CF_WS_HALT] = "halt", [CF_WS_COMPLETE] = "complete",
-    [CF_WS_STALL] = "stall",       [CF_WS_FAIL] = "fail",
+    [CF_WS_STALL] = "stall",       [CF_WS_FAIL] = "fail", [CF_WS_CANCELLED] = "cancelled",
 };
 
 static cf_status invalid(cf_op *op, const char *msg, const char *detail)
@@ -218,6 +218,9 @@ cf_status cf_op_encode_commit(cf_op *op, const cf_write_set *ws)
     op->kind = CF_OP_COMMIT;
     op->workflow_id = ws->workflow_id;
     op->lazy = ws->lazy;
+    op->cancel_out = ws->cancel_out;
+    if (op->cancel_out)
+        *op->cancel_out = false;
     const cf_ws_lazy *lz = ws->lazy;
     if (lz && (!valid_text(lz->wf_class, 128) || !valid_text(lz->key, 256) ||
                !valid_text(lz->lock_value, 159) || (lz->queue && !valid_text(lz->queue, 64)) ||
@@ -226,7 +229,7 @@ cf_status cf_op_encode_commit(cf_op *op, const cf_write_set *ws)
         return invalid(op, "lazy begin needs a class, key, lock value and fence read", NULL);
     if ((!lz || lz->fence_read > 0) && (ws->workflow_id <= 0 || (!lz && ws->fence <= 0)))
         return invalid(op, "write set needs the workflow id and fence of its run", NULL);
-    if ((unsigned)ws->outcome > CF_WS_FAIL)
+    if ((unsigned)ws->outcome > CF_WS_CANCELLED)
         return invalid(op, "unknown write-set outcome", NULL);
     if (ws->nsteps > CF_WS_MAX_STEPS || (ws->nsteps && !ws->steps) || (ws->nerrors && !ws->errors))
         return invalid(op, "write set steps/errors malformed or over the limit", NULL);

@@ -75,7 +75,8 @@ const cf_config_key cf_config_keys[] = {
      "delete workflows in --retention-states that finished longer ago than this, with their logs "
      "(one worker at a time, in small batches; 0: keep them forever)",
      SCAL(retention_ms)},
-    {"retention-states", 0, "CHRONOFORGE_RETENTION_STATES", CF_CFG_STR, "completed", CF_CFG_WORKER,
+    {"retention-states", 0, "CHRONOFORGE_RETENTION_STATES", CF_CFG_STR, "completed,cancelled",
+     CF_CFG_WORKER,
      "the finished states --retention deletes (comma-separated; failed only when "
      "named)",
      STR(retention_states)},
@@ -161,10 +162,11 @@ static cf_status check_retention_states(const char *csv, const char *source, cf_
             ok = false;
     if (ok)
         return CF_OK;
-    return cf_error_set(err, "bad_value", "retention-states",
-                        "retention-states (%s) must list finished states (completed, failed), "
-                        "comma-separated, each once: '%s'",
-                        source, csv);
+    return cf_error_set(
+        err, "bad_value", "retention-states",
+        "retention-states (%s) must list finished states (completed, failed, cancelled), "
+        "comma-separated, each once: '%s'",
+        source, csv);
 }
 
 cf_status cf_config_set(cf_config *cfg, const cf_config_key *key, const char *value,

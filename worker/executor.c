@@ -372,6 +372,9 @@ static void count_pass_end(cf_worker_stats *stats, cf_pass_end end)
     case CF_PASS_STORE_ERROR:
         atomic_fetch_add(&stats->store_errors, 1);
         break;
+    case CF_PASS_CANCELLED:
+        atomic_fetch_add(&stats->cancelled, 1);
+        break;
     }
 }
 
@@ -514,9 +517,11 @@ static void run_workflow(cf_executor *ex, const char *queue, const char *raw, si
         cf_log(CF_LOG_INFO, &lc,
                "event=not_executable state=%s: workflow is %s; delivery acked without running%s",
                cf_wf_state_name(row.state), cf_wf_state_name(row.state),
-               row.state == CF_WF_COMPLETED ? "" : " (use requeue to resume it)");
+               row.state == CF_WF_COMPLETED || row.state == CF_WF_CANCELLED
+                   ? ""
+                   : " (use requeue to resume it)");
         release(ex, env, token);
-        if (row.state == CF_WF_COMPLETED)
+        if (row.state == CF_WF_COMPLETED || row.state == CF_WF_CANCELLED)
             drop_continuation(ex, row.queue[0] ? row.queue : queue, env->wf_class, env->key);
         ack(ex, queue, raw, len);
         cf_wf_row_deinit(&row);

@@ -21,7 +21,7 @@
 /* Counters of a worker process (all executors add to them). */
 typedef struct cf_worker_stats {
     _Atomic int64_t deliveries, completed, halted, stalled, failed, busy, dead_lettered,
-        unknown_class, not_executable, conflicts, store_errors, redis_errors;
+        unknown_class, not_executable, conflicts, store_errors, redis_errors, cancelled;
 } cf_worker_stats;
 
 typedef struct cf_executor {

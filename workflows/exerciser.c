@@ -6,6 +6,9 @@
  *   ledger (path)             every attempt of every step appends "<key> <step> <attempt>\n"
  *                             with one O_APPEND write, as it starts
  *   sleep_ms (int, 0)         each attempt then sleeps this long
+ *   sleep_step (int, 0)       when set, only that step sleeps sleep_ms
+ *   hold_file (path)          instead of sleeping, wait (at most sleep_ms, default 60000) until
+ *                             this file exists: a test acts while the step is known to run
  *   fail_first (int, 0)       each step fails (Exerciser.Flaky) on attempts 1..fail_first
  *   step_max_attempts, step_backoff_ms (ints)   the steps' policy (cap = 10 x base)
  *   wait_ms (int, 0)          after step_1, a durable wait named "pause"
@@ -15,14 +18,18 @@
  *   repeat_ticks (int, 0)     after the steps, a durably_repeat "tick" until this many ticks
  *                             completed (context ticks; skipped and failed ticks do not count);
  *                             each execution of a tick appends "<key> tick@<tick ms> <attempt>"
- *   repeat_every_ms (int, 1000)      its period
- *   repeat_timeout_ms (int, 0)       its ticks' timeout (0: the default, 1 h)
- *   repeat_fail_file (path)          while this file exists, every tick fails
- * (Exerciser.TickFailed) repeat_on_error ("continue")     or "stall": what a tick does once its
- * policy is exhausted repeat_max_attempts, repeat_backoff_ms (ints)   the ticks' policy (cap = 10 x
- * base) gate_file (path)          after the repeat, continue_if "gate" until this file exists A
- * workflow a schedule started records its tick (cf_run_scheduled_at_ms) as context scheduled_at,
- * saved with step_1.
+ *   repeat_every_ms (int, 1000)   its period
+ *   repeat_timeout_ms (int, 0)    its ticks' timeout (0: the default, 1 h)
+ *   repeat_fail_file (path)       while this file exists, every tick fails (Exerciser.TickFailed)
+ *   repeat_on_error ("continue")  or "stall": what a tick does once its policy is exhausted
+ *   repeat_max_attempts, repeat_backoff_ms (ints)   the ticks' policy (cap = 10 x base)
+ *   gate_file (path)          after the repeat, continue_if "gate" until this file exists
+ * A workflow a schedule started records its tick (cf_run_scheduled_at_ms) as context
+ * scheduled_at, saved with step_1.
+ * on_cancel (SPEC §4), after a cancel: one durable step "cleanup" (stored `on_cancel$cleanup`,
+ * under the steps' policy above) that appends "<key> on_cancel <attempt>\n" to the ledger and
+ * stores the cancel's reason as context cancel_reason;
+ *   cleanup_fail_first (int, 0)  it fails (Exerciser.CleanupFailed) on attempts 1..N
  */
 #include <fcntl.h>
 #include <stdio.h>
@@ -69,7 +76,15 @@ static cf_flow exerciser_step(cf_run *run, void *argp)
 {
     step_arg *arg = argp;
     append_ledger(run, arg->name);
-    sleep_ms(cf_kwarg_int(run, "sleep_ms", 0));
+    int64_t only = cf_kwarg_int(run, "sleep_step", 0);
+    const char *hold = cf_kwarg_str(run, "hold_file", NULL);
+    if ((only == 0 || only == arg->number) && hold) {
+        for (int64_t left = cf_kwarg_int(run, "sleep_ms", 60000); left > 0 && access(hold, F_OK);
+             left -= 10)
+            sleep_ms(10);
+    } else if (only == 0 || only == arg->number) {
+        sleep_ms(cf_kwarg_int(run, "sleep_ms", 0));
+    }
     if (cf_kwarg_int(run, "abort_step", 0) == arg->number)
         abort();
     if (cf_run_attempt(run) <= cf_kwarg_int(run, "fail_first", 0))
@@ -126,19 +141,41 @@ static cf_flow gate_open(cf_run *run, void *arg, bool *met)
     return CF_FLOW_OK;
 }
 
+/* step_policy fills *scratch from the kwargs and returns it, or NULL (the default policy). */
+static const cf_retry_policy *step_policy(cf_run *run, cf_retry_policy *scratch)
+{
+    if (cf_kwarg_len(run, "step_max_attempts") < 0 && cf_kwarg_len(run, "step_backoff_ms") < 0)
+        return NULL;
+    scratch->max_attempts = (int)cf_kwarg_int(run, "step_max_attempts", 3);
+    scratch->base_ms = cf_kwarg_int(run, "step_backoff_ms", 1000);
+    scratch->cap_ms = 10 * scratch->base_ms;
+    return scratch;
+}
+
+static cf_flow cleanup_step(cf_run *run, void *arg)
+{
+    (void)arg;
+    append_ledger(run, "on_cancel");
+    if (cf_run_attempt(run) <= cf_kwarg_int(run, "cleanup_fail_first", 0))
+        return cf_fail(run, "Exerciser.CleanupFailed", "cleanup fails on attempt %d by request",
+                       cf_run_attempt(run));
+    const char *reason = cf_run_cancel_reason(run);
+    return cf_ctx_set_str(run, "cancel_reason", reason ? reason : "");
+}
+
+static cf_flow exerciser_on_cancel(cf_run *run)
+{
+    cf_retry_policy scratch = {0};
+    return cf_durably_execute(run, "cleanup", cleanup_step, NULL, step_policy(run, &scratch));
+}
+
 static cf_flow exerciser(cf_run *run)
 {
     int64_t steps = cf_kwarg_int(run, "steps", 3);
     if (cf_run_scheduled_at_ms(run) > 0)
         CF_TRY(cf_ctx_set_int(run, "scheduled_at", cf_run_scheduled_at_ms(run)));
-    cf_retry_policy step_policy = {0};
-    const cf_retry_policy *policy = NULL;
-    if (cf_kwarg_len(run, "step_max_attempts") >= 0 || cf_kwarg_len(run, "step_backoff_ms") >= 0) {
-        step_policy.max_attempts = (int)cf_kwarg_int(run, "step_max_attempts", 3);
-        step_policy.base_ms = cf_kwarg_int(run, "step_backoff_ms", 1000);
-        step_policy.cap_ms = 10 * step_policy.base_ms;
-        policy = &step_policy;
-    }
+    cf_retry_policy scratch = {0};
+    const cf_retry_policy *policy = step_policy(run, &scratch);
     for (int64_t i = 1; i <= steps; i++) {
         step_arg arg = {.number = (int)i};
         snprintf(arg.name, sizeof arg.name, "step_%d", (int)i);
@@ -174,6 +211,7 @@ int cf_examples_register_exerciser(void)
         .name = "Exerciser",
         .fn = exerciser,
         .workflow_policy_fn = exerciser_workflow_policy,
+        .on_cancel = exerciser_on_cancel,
         .description = "test workflow driven by its kwargs (benchmarks and fault tests)",
     };
     return cf_register(&def);

@@ -87,9 +87,9 @@ static int64_t ready_len(void)
     return cf_e2e_redis_int((const char *const[]){"LLEN", key, NULL});
 }
 
-static const char *const COMMANDS[] = {"worker", "enqueue", "requeue", "status", "list",
-                                       "stats",  "workers", "classes", "dead",   "migrate",
-                                       "config", "heal",    NULL};
+static const char *const COMMANDS[] = {"worker",  "enqueue", "requeue", "cancel",  "status",
+                                       "list",    "stats",   "workers", "classes", "dead",
+                                       "migrate", "config",  "heal",    NULL};
 
 static void test_every_command_takes_help_and_version(void **state)
 {

@@ -343,7 +343,7 @@ static void test_prometheus_scrapes_a_worker_and_probes_follow_postgres(void **s
     assert_true(scalar("count(chronoforge_loop_tick_age_seconds{loop=\"fetch\"})") == 2);
     assert_true(scalar("sum(chronoforge_alive)") == 2);
     /* one series per outcome per worker, no more: a bounded label set */
-    assert_true(scalar("count(chronoforge_delivery_outcomes_total)") == 16);
+    assert_true(scalar("count(chronoforge_delivery_outcomes_total)") == 18); /* 9 outcomes x 2 */
     /* two workers, one exporter of the fleet gauges (the healing lease's holder) */
     assert_true(wait_value("count(chronoforge_queue_ready{queue=\"default\"})", 1));
     assert_true(wait_value("count(chronoforge_queue_due_not_taken{queue=\"default\"})", 1));

@@ -91,10 +91,10 @@ static void test_cleanup_command(void **state)
                         " 'aged-%'");
     char out[1024];
     assert_int_equal(CLI(out, "cleanup", "--older-than", "30d", "--dry-run"), 0);
-    assert_non_null(strstr(out, "would delete 2 completed workflows"));
+    assert_non_null(strstr(out, "would delete 2 completed,cancelled workflows"));
     assert_int_equal(count_like("aged-%"), 2);
     assert_int_equal(CLI(out, "cleanup", "--older-than", "30d"), 0);
-    assert_non_null(strstr(out, "deleted 2 completed workflows"));
+    assert_non_null(strstr(out, "deleted 2 completed,cancelled workflows"));
     assert_int_equal(count_like("aged-%"), 0);
     assert_int_equal(count_like("young-%"), 1);
     assert_int_equal(CLI(out, "cleanup", "--older-than", "1d", "--state", "running"), 1);

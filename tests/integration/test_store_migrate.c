@@ -153,6 +153,9 @@ static void test_migrate_upgrades_a_populated_v1_database(void **state)
                   " FROM chrono_forge_workflows w, generate_series(1, 3) AS j");
     exec_sql(dsn, "INSERT INTO chrono_forge_error_logs (workflow_id, attempt, error_class)"
                   " SELECT id, 1, 'Boom' FROM chrono_forge_workflows WHERE state = 'failed'");
+    /* The plan checks below assume the error log has no statistics (as right after an
+     * upgrade): an autoanalyze during a slow run made its 200 rows a seq scan. */
+    exec_sql(dsn, "ALTER TABLE chrono_forge_error_logs SET (autovacuum_enabled = false)");
     const char *fks = "SELECT count(*) FROM pg_constraint WHERE contype = 'f'"
                       " AND confrelid = 'chrono_forge_workflows'::regclass";
     assert_int_equal(scalar(dsn, fks), 2);
@@ -217,8 +220,10 @@ static void test_migrate_upgrades_a_populated_v1_database(void **state)
                                  " WHERE state <> 'completed'"),
                      600);
 
-    /* listing a state and the bulk requeue's selection read the partial index, with the
-     * store's generic plans, over a table of mostly completed rows */
+    /* listing a state and the bulk requeue's and bulk cancel's selections read the partial
+     * index, with the store's generic plans, over a table of mostly completed rows (the
+     * store's statements are the newest schema's) */
+    assert_int_equal(cf_store_migrate(dsn, &err), CF_OK);
     exec_sql(dsn, "INSERT INTO chrono_forge_workflows (key, job_class, state, completed_at)"
                   " SELECT 'bulk' || i, 'A', 'completed', now()"
                   " FROM generate_series(1, 100000) AS i");
@@ -227,6 +232,8 @@ static void test_migrate_upgrades_a_populated_v1_database(void **state)
                              "chrono_forge_workflows_not_completed");
     assert_generic_plan_uses(dsn, cf_sql_stmts[CF_SQL_RESUMABLE].sql,
                              "p('failed', NULL, NULL, 0, 0, 50)",
+                             "chrono_forge_workflows_not_completed");
+    assert_generic_plan_uses(dsn, cf_sql_stmts[CF_SQL_CANCELLABLE].sql, "p('idle', NULL, 0, 0, 50)",
                              "chrono_forge_workflows_not_completed");
     exec_sql(dsn, "DELETE FROM chrono_forge_workflows WHERE key LIKE 'bulk%'");
 
@@ -257,6 +264,43 @@ static void test_migrate_upgrades_a_populated_v1_database(void **state)
     "SELECT coalesce(sum(s.jit_functions), 0) FROM pg_stat_statements s"                           \
     " JOIN pg_database d ON d.oid = s.dbid"                                                        \
     " WHERE d.datname = current_database() AND s.query LIKE '%%%s%%'"
+
+/* Version 4 (cancellation) on a populated version 2 database: the rows stay as they were, the
+ * new states are accepted, anything else is still refused, the cancel columns start NULL. */
+static void test_migrate_4_adds_the_cancel_states_and_columns(void **state)
+{
+    (void)state;
+    char dsn[512];
+    cf_test_fresh_database(dsn, sizeof dsn);
+    cf_error err = {0};
+    int applied = 0;
+    assert_int_equal(cf_store_migrate_to(dsn, 2, &applied, &err), CF_OK);
+    exec_sql(dsn, "INSERT INTO chrono_forge_workflows (key, job_class, state)"
+                  " SELECT 'k' || i, 'A', CASE i % 2 WHEN 0 THEN 'idle' ELSE 'stalled' END"
+                  " FROM generate_series(1, 100) AS i");
+    assert_int_equal(cf_store_migrate_to(dsn, 4, &applied, &err), CF_OK);
+    assert_int_equal(applied, 2); /* 3 (schedules) and 4 */
+    assert_int_equal(cf_store_schema_version(dsn, &err), 4);
+    /* binaries before version 4 would ignore a cancel request: they refuse this schema */
+    assert_int_equal(scalar(dsn, "SELECT runs_from FROM chronoforge_schema_changes WHERE version"
+                                 " = 4"),
+                     4);
+    assert_int_equal(scalar(dsn, "SELECT max(version) FROM chronoforge_schema_migrations"), 4);
+    assert_int_equal(scalar(dsn, "SELECT count(*) FROM chrono_forge_workflows WHERE state = 'idle'"
+                                 " AND cancel_requested_at IS NULL AND cancel_reason IS NULL"
+                                 " AND cancel_requested_by IS NULL"),
+                     50);
+    exec_sql(dsn, "UPDATE chrono_forge_workflows SET state = 'cancelling' WHERE key = 'k1'");
+    exec_sql(dsn, "UPDATE chrono_forge_workflows SET state = 'cancelled' WHERE key = 'k2'");
+    assert_int_equal(scalar(dsn, "SELECT count(*) FROM chrono_forge_workflows"
+                                 " WHERE state IN ('cancelling', 'cancelled')"),
+                     2);
+    PGconn *c = PQconnectdb(dsn);
+    PGresult *r = PQexec(c, "UPDATE chrono_forge_workflows SET state = 'paused' WHERE key = 'k3'");
+    assert_int_equal(PQresultStatus(r), PGRES_FATAL_ERROR); /* the CHECK still refuses others */
+    PQclear(r);
+    PQfinish(c);
+}
 
 static void test_store_sessions_never_jit(void **state)
 {
@@ -405,6 +449,7 @@ int main(void)
         cmocka_unit_test(test_migrate_concurrent_once),
         cmocka_unit_test(test_migrate_upgrades_a_populated_v1_database),
         cmocka_unit_test(test_migrate_to_an_unknown_version_is_refused),
+        cmocka_unit_test(test_migrate_4_adds_the_cancel_states_and_columns),
         cmocka_unit_test(test_store_sessions_never_jit),
         cmocka_unit_test(test_binaries_run_on_newer_schemas_that_say_so),
         cmocka_unit_test(test_migrate_refuses_foreign_table),

@@ -158,7 +158,7 @@ static void test_cleanup_refuses_unfinished_states_and_bad_batches(void **state)
     fx *f = *state;
     int64_t n = 0;
     const cf_wf_state bad_states[][1] = {
-        {CF_WF_IDLE}, {CF_WF_RUNNING}, {CF_WF_STALLED}, {CF_WF_UNKNOWN}};
+        {CF_WF_IDLE}, {CF_WF_RUNNING}, {CF_WF_STALLED}, {CF_WF_CANCELLING}, {CF_WF_UNKNOWN}};
     for (size_t i = 0; i < sizeof bad_states / sizeof bad_states[0]; i++) {
         cf_retention_req req = older_than_days(1, bad_states[i], 1, 10);
         assert_int_equal(cf_store_cleanup_batch(f->store, &req, &n), CF_ERR_INVALID);

@@ -172,6 +172,31 @@ cf_status cf_memstore_begin(cf_memstore *m, const char *wf_class, const char *ke
     return st;
 }
 
+/* ---- cancel ---- */
+
+static cf_status apply_marker(cf_memstore *m, const char *name, json_t *metadata);
+
+cf_status cf_memstore_cancel(cf_memstore *m, const char *reason)
+{
+    m->err[0] = '\0';
+    if (!m->exists)
+        return refuse(m, CF_ERR_NOT_FOUND, "no such workflow");
+    cf_wf_row *w = &m->wf;
+    if (w->cancel_requested_at_ms > 0 ||
+        (w->state != CF_WF_IDLE && w->state != CF_WF_STALLED && w->state != CF_WF_RUNNING))
+        return refuse(m, CF_ERR_STATE, "not cancellable");
+    if (w->state != CF_WF_RUNNING) {
+        w->state = CF_WF_CANCELLING;
+        w->next_wake_at_ms = m->now_ms;
+    }
+    w->cancel_requested_at_ms = m->now_ms;
+    snprintf(w->cancel_by, sizeof w->cancel_by, "test");
+    snprintf(w->cancel_reason, sizeof w->cancel_reason, "%s", reason ? reason : "");
+    char name[64];
+    snprintf(name, sizeof name, "$workflow_cancel$%lld", (long long)m->now_ms);
+    return apply_marker(m, name, NULL);
+}
+
 /* ---- requeue ---- */
 
 cf_status cf_memstore_requeue(cf_memstore *m)
@@ -340,11 +365,10 @@ static cf_status mem_commit(void *impl, const cf_write_set *ws)
         return refuse(m, CF_ERR_CONFLICT, "fence moved or not running");
     if (ws->context)
         set_json(&w->context, ws->context);
-    static const cf_wf_state after[] = {[CF_WS_CONTINUE] = CF_WF_RUNNING,
-                                        [CF_WS_HALT] = CF_WF_IDLE,
-                                        [CF_WS_COMPLETE] = CF_WF_COMPLETED,
-                                        [CF_WS_STALL] = CF_WF_STALLED,
-                                        [CF_WS_FAIL] = CF_WF_FAILED};
+    static const cf_wf_state after[] = {
+        [CF_WS_CONTINUE] = CF_WF_RUNNING,   [CF_WS_HALT] = CF_WF_IDLE,
+        [CF_WS_COMPLETE] = CF_WF_COMPLETED, [CF_WS_STALL] = CF_WF_STALLED,
+        [CF_WS_FAIL] = CF_WF_FAILED,        [CF_WS_CANCELLED] = CF_WF_CANCELLED};
     w->state = after[ws->outcome];
     if (ws->outcome != CF_WS_CONTINUE) {
         w->locked_by[0] = '\0';
@@ -352,7 +376,16 @@ static cf_status mem_commit(void *impl, const cf_write_set *ws)
         w->crash_count = 0;
     }
     w->next_wake_at_ms = ws->outcome == CF_WS_HALT ? ws->next_wake_at_ms : 0;
-    if (ws->outcome == CF_WS_COMPLETE)
+    /* a releasing outcome of a row with a cancel request leaves it cancelling, due (CX_STATE) */
+    bool cx = w->cancel_requested_at_ms > 0;
+    if (cx && ws->outcome != CF_WS_CONTINUE && ws->outcome != CF_WS_CANCELLED) {
+        w->state = CF_WF_CANCELLING;
+        if (w->next_wake_at_ms == 0 || w->next_wake_at_ms > m->now_ms)
+            w->next_wake_at_ms = m->now_ms; /* due now (CX_WAKE) */
+    }
+    if (ws->cancel_out)
+        *ws->cancel_out = cx;
+    if (ws->outcome == CF_WS_COMPLETE || ws->outcome == CF_WS_CANCELLED)
         w->completed_at_ms = m->now_ms;
     if (ws->attempt >= 0)
         w->attempt = ws->attempt;

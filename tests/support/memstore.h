@@ -5,8 +5,10 @@
  * a run begin (executable states from store/states.h, fence + 1, crash count), a requeue
  * (stalled|failed -> idle with fresh retry budgets and its `$workflow_retry$<ms>` row) and write
  * sets under their fence (upserted steps, error rows, a repeat's pruned tick rows, the
- * `$workflow_completion$` / `$workflow_failure$<id>` markers, the outcome's state). A begin hands
- * its run every row but repetition rows, as the Postgres preload does.
+ * `$workflow_completion$` / `$workflow_failure$<id>` markers, the outcome's state), and a cancel
+ * (store/cancel.h: the request on the row, the conversion of a releasing outcome to cancelling,
+ * the commit's cancel_out). A begin hands its run every row but repetition rows, as the Postgres
+ * preload does.
  * Its clock is the tests' to move: passes read it through the run clock.
  *
  * It lives in tests/support, not in the library: an embedder or `requeue --now` resumes a real
@@ -65,6 +67,13 @@ cf_status cf_memstore_begin(cf_memstore *m, const char *wf_class, const char *ke
  * store's idempotent retry does. CF_ERR_NOT_FOUND: no workflow; CF_ERR_STATE: not stalled or
  * failed, nothing changed. */
 cf_status cf_memstore_requeue(cf_memstore *m);
+
+/* cf_memstore_cancel is cf_store_cancel (store/cancel.h) on m at m's clock, requested by "test":
+ * an idle or stalled workflow without a request becomes cancelling and due now; a running one
+ * only records it (its next commit reports it, and its release leaves it cancelling). Returns
+ * CF_OK (accepted), CF_ERR_NOT_FOUND, or CF_ERR_STATE (refused; nothing changed). Callable from
+ * inside a step of a pass (a cancel arriving while the step runs). */
+cf_status cf_memstore_cancel(cf_memstore *m, const char *reason);
 
 /* cf_memstore_pass runs one pass as the executor does: begin, cf_run_init over m's port with
  * m's clock, cf_finish_run. *fin (may be NULL) receives how it ended (the caller then owns its

@@ -9,7 +9,8 @@
 static void test_states_wf_round_trip(void **state)
 {
     (void)state;
-    const char *names[] = {"idle", "running", "completed", "failed", "stalled"};
+    const char *names[] = {"idle",    "running",    "completed", "failed",
+                           "stalled", "cancelling", "cancelled"};
     for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
         cf_wf_state st = cf_wf_state_parse(names[i]);
         assert_int_not_equal(st, CF_WF_UNKNOWN);
@@ -17,7 +18,7 @@ static void test_states_wf_round_trip(void **state)
     }
     for (int v = 1; v < CF_WF_STATE_COUNT; v++)
         assert_int_equal(cf_wf_state_parse(cf_wf_state_name((cf_wf_state)v)), v);
-    assert_int_equal(CF_WF_STATE_COUNT, 6); /* UNKNOWN + the five of SPEC §3 */
+    assert_int_equal(CF_WF_STATE_COUNT, 8); /* UNKNOWN + the seven of SPEC §3 */
 }
 
 static void test_states_step_round_trip(void **state)
@@ -37,7 +38,7 @@ static void test_states_unknown_strings_parse_to_unknown(void **state)
 {
     (void)state;
     /* A newer release's state, a different case, a prefix, empty, NULL. */
-    const char *odd[] = {"cancelled", "IDLE", "idl", "idle ", "", "unknown"};
+    const char *odd[] = {"paused", "IDLE", "idl", "idle ", "", "unknown"};
     for (size_t i = 0; i < sizeof odd / sizeof odd[0]; i++) {
         assert_int_equal(cf_wf_state_parse(odd[i]), CF_WF_UNKNOWN);
         assert_int_equal(cf_step_state_parse(odd[i]), CF_STEP_UNKNOWN);
@@ -68,6 +69,10 @@ static void test_states_unknown_is_never_executable(void **state)
     assert_false(cf_wf_state_retryable(CF_WF_IDLE));
     assert_false(cf_wf_state_retryable(CF_WF_RUNNING));
     assert_false(cf_wf_state_retryable(CF_WF_COMPLETED));
+    assert_true(cf_wf_state_executable(CF_WF_CANCELLING)); /* its on_cancel pass */
+    assert_false(cf_wf_state_executable(CF_WF_CANCELLED));
+    assert_false(cf_wf_state_retryable(CF_WF_CANCELLING));
+    assert_false(cf_wf_state_retryable(CF_WF_CANCELLED)); /* only requeue --cleanup */
 }
 
 int main(void)

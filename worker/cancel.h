@@ -1,0 +1,29 @@
+// SPDX-License-Identifier: MIT
+/* worker/cancel.h: a cancel as one call for whoever receives it (the CLI, the control
+ * protocol's cancel op): the request in Postgres (store/cancel.h), then the queue effects of an
+ * accepted one: the workflow's pending continuation removed and a wake due now published, so its
+ * on_cancel pass runs next (a running workflow needs neither: its own run ends the pass). A wake
+ * that cannot be published loses nothing: cancelling is healed like idle (docs/healing.md). */
+#ifndef CF_WORKER_CANCEL_H
+#define CF_WORKER_CANCEL_H
+
+#include "common/status.h"
+#include "queue/queue.h"
+#include "store/cancel.h"
+
+/* cf_cancel_effects carries out the queue effects of res (nothing unless res accepted it with
+ * code "cancelling"). Returns CF_OK, or the queue's error (cf_queue_errstr says why). */
+CF_MUST_CHECK cf_status cf_cancel_effects(cf_queue *q, const cf_cancel_result *res);
+
+/* cf_cancel_workflow cancels (wf_class, key) for requested_by (1-256 bytes) with reason (NULL:
+ * none): cf_store_cancel, retried on transient errors (3 tries, backoff; the same request is
+ * recognised by its row), then cf_cancel_effects. Returns CF_OK with *out answering, accepted
+ * (code "cancelling" or "requested") or refused (code and reason, nothing changed; codes in
+ * store/cancel.h); the store's error when Postgres failed (nothing may have changed, or the
+ * request landed: calling again with the same arguments answers either way). A failed wake is
+ * logged, not returned. Blocks. */
+CF_MUST_CHECK cf_status cf_cancel_workflow(cf_store *s, cf_queue *q, const char *wf_class,
+                                           const char *key, const char *reason,
+                                           const char *requested_by, cf_cancel_result *out);
+
+#endif
