@@ -16,5 +16,6 @@ int cf_cli_cmd_heal(int argc, char **argv);
 int cf_cli_cmd_classes(int argc, char **argv);
 int cf_cli_cmd_workers(int argc, char **argv);
 int cf_cli_cmd_health(int argc, char **argv);
+int cf_cli_cmd_dashboard(int argc, char **argv);
 
 #endif

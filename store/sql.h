@@ -31,6 +31,16 @@ typedef enum cf_sql_id {
     CF_SQL_SWEEP_RUNNING,    /* after_id, limit */
     CF_SQL_REQUEUE,          /* class, key, ms, by, reason, job_id (store/requeue.c) */
     CF_SQL_RESUMABLE,        /* state, class, error class, older ms, after_id, limit */
+    /* The dashboard (store/dashboard.c, docs/indexes.md): lists newest first by keyset, one
+     * statement per index that drives them; every filter parameter may be NULL. */
+    CF_SQL_DASH_LIST_ID, /* state, before_id, class, key prefix, from ms, to ms, error, waits, limit
+                          */
+    CF_SQL_DASH_LIST_STATE, /* the same; state (not completed) required */
+    CF_SQL_DASH_LIST_CLASS, /* the same; class required */
+    CF_SQL_DASH_COUNTS,     /* (none): state, queue, count of every workflow not completed */
+    CF_SQL_DASH_ESTIMATE,   /* (none): the planner's row estimate of the workflows table */
+    CF_SQL_DASH_COMPLETED,  /* (none): the exact count of completed workflows (small tables) */
+    CF_SQL_DASH_THROUGHPUT, /* window rows: minute (Unix ms), completions, of the newest rows */
     CF_SQL_COUNT_
 } cf_sql_id;
 
@@ -60,6 +70,8 @@ extern const cf_sql_stmt cf_sql_stmts[CF_SQL_COUNT_];
 /* Requeue columns (store/requeue.c): 0 id, 1 job_class, 2 key, 3 queue, 4 state before,
  * 5 previous_state of this request's row when it had landed already, 6 previous_state when this
  * call did the transition. */
+/* Dashboard list columns: the workflow columns, then 19 the last error's class, 20 its
+ * message (NULL without an error). */
 /* Sweep columns (cf_rows_refs): 0 id, 1 fence, 2 job_class, 3 key, 4 queue, 5 locked_by,
  * 6 next_wake_at_ms, 7 locked_at_ms. */
 
