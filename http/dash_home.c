@@ -91,7 +91,7 @@ static void throughput(dash_req *r)
         max = pm[i] > max ? pm[i] : max;
         total += pm[i];
     }
-    fprintf(o, "<h2>Completed in the last hour: <span id=throughput-total>%lld</span></h2>",
+    fprintf(o, "<h2>Completed in the last 60 minutes: <span id=throughput-total>%lld</span></h2>",
             (long long)total);
     fputs("<svg class=chart width=\"640\" height=\"120\" viewBox=\"0 0 640 120\" role=img "
           "aria-label=\"completions per minute\">",

@@ -223,7 +223,8 @@ static const char css[] =
     "color:var(--acc);color:var(--acc)}\n"
     "svg.chart{background:var(--card);border:1px solid var(--line);border-radius:8px}"
     "svg.chart rect{fill:var(--acc)}svg.chart text{font-size:10px;fill:var(--mut)}\n"
-    ".msg{padding:.6em 1em;border-radius:8px;background:#ecfdf3;border:1px solid #abefc6}"
+    "#facts th{width:16em}.msg{padding:.6em 1em;border-radius:8px;background:#ecfdf3;border:1px "
+    "solid #abefc6}"
     ".msg.err{background:#fef3f2;border-color:#fecdca}\n";
 
 static const char js[] =

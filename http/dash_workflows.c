@@ -168,8 +168,13 @@ void cf_dash_page_workflows(dash_req *r)
                               "Requeue every workflow this filter matches (all pages)?", fields);
     }
     table(r, &l);
-    if (l.n == 0)
+    if (l.n == 0 && !l.scan_limited)
         fputs("<p class=muted id=empty>No workflow matches.</p>", o);
+    if (l.scan_limited)
+        fprintf(o,
+                "<p class=muted>This page stopped after reading %d workflows; older ones may "
+                "match too.</p>",
+                CF_DASH_SCAN_MAX);
     if (l.next_before_id)
         next_link(r, vals, l.next_before_id);
     cf_dash_list_deinit(&l);

@@ -38,43 +38,58 @@ static char *dup_cell(const PGresult *r, int i, int c)
     return PQgetisnull(r, i, c) ? NULL : cf_strdup(PQgetvalue(r, i, c));
 }
 
-cf_status cf_dash_list_workflows(cf_store *s, const cf_dash_filter *f, cf_dash_list *out)
+/* driver: the driving index: a class's own (class_id), a state other than completed's
+ * (not_completed), else the primary key. */
+static cf_sql_id driver(const cf_dash_filter *f)
 {
-    memset(out, 0, sizeof *out);
-    size_t limit = f->limit ? f->limit : 50;
-    cf_wf_state st_wanted = f->state ? cf_wf_state_parse(f->state) : CF_WF_UNKNOWN;
-    if (limit > 500 || (f->state && st_wanted == CF_WF_UNKNOWN) ||
-        (f->waits && !known_wait(f->waits))) {
-        cf_store_set_error(s, "dashboard list: unknown state or wait kind, or a limit over 500");
-        return CF_ERR_INVALID;
-    }
-    char before[24], from[24], to[24], lim[24];
-    snprintf(before, sizeof before, "%lld",
-             (long long)(f->before_id > 0 ? f->before_id : INT64_MAX));
+    if (f->wf_class)
+        return CF_SQL_DASH_LIST_CLASS;
+    if (f->state && cf_wf_state_parse(f->state) != CF_WF_COMPLETED)
+        return CF_SQL_DASH_LIST_STATE;
+    return CF_SQL_DASH_LIST_ID;
+}
+
+const char *cf_dash_list_sql(const cf_dash_filter *f)
+{
+    return cf_sql_stmts[driver(f)].sql;
+}
+
+/* read_chunk runs the list statement once from below id `below`, appending its matches to
+ * out (at most want); *scanned and *lowest describe the chunk it read. */
+static cf_status read_chunk(cf_store *s, const cf_dash_filter *f, int64_t below, size_t want,
+                            cf_dash_list *out, int64_t *scanned, int64_t *lowest)
+{
+    char b[24], from[24], to[24], lim[24], chunk[24];
+    snprintf(b, sizeof b, "%lld", (long long)below);
     snprintf(from, sizeof from, "%lld", (long long)f->from_ms);
     snprintf(to, sizeof to, "%lld", (long long)f->to_ms);
-    snprintf(lim, sizeof lim, "%zu", limit);
+    snprintf(lim, sizeof lim, "%zu", want);
+    snprintf(chunk, sizeof chunk, "%d", CF_DASH_CHUNK);
     const char *vals[] = {f->state,
-                          before,
+                          b,
                           f->wf_class,
                           f->key_prefix,
                           f->from_ms ? from : NULL,
                           f->to_ms ? to : NULL,
                           f->error_class,
                           f->waits,
-                          lim};
-    /* The driving index: a class's own (class_id), a state other than completed's
-     * (not_completed), else the primary key. */
-    cf_sql_id which = f->wf_class                                ? CF_SQL_DASH_LIST_CLASS
-                      : f->state && st_wanted != CF_WF_COMPLETED ? CF_SQL_DASH_LIST_STATE
-                                                                 : CF_SQL_DASH_LIST_ID;
+                          lim,
+                          chunk};
     PGresult *r = NULL;
-    cf_status st = cf_store_read(s, which, vals, &r);
+    cf_status st = cf_store_read(s, driver(f), vals, &r);
     int n = st == CF_OK ? PQntuples(r) : 0;
-    if (n > 0 && !(out->rows = cf_calloc((size_t)n, sizeof *out->rows)))
+    *scanned = n > 0 ? cf_rows_i64(r, 0, CF_SQL_WF_NCOLS + 2) : 0;
+    *lowest = n > 0 ? cf_rows_i64(r, 0, CF_SQL_WF_NCOLS + 3) : 0;
+    if (n == 1 && PQgetisnull(r, 0, 0))
+        n = 0; /* the chunk matched nothing */
+    cf_dash_row *rows = n > 0 ? cf_realloc(out->rows, (out->n + (size_t)n) * sizeof *rows) : NULL;
+    if (n > 0 && rows == NULL)
         st = CF_ERR_NOMEM;
+    else if (n > 0)
+        out->rows = rows;
     for (int i = 0; st == CF_OK && i < n; i++) {
-        cf_dash_row *row = &out->rows[i];
+        cf_dash_row *row = &out->rows[out->n];
+        memset(row, 0, sizeof *row);
         st = cf_rows_wf(r, i, &row->wf);
         if (st != CF_OK)
             break;
@@ -82,9 +97,40 @@ cf_status cf_dash_list_workflows(cf_store *s, const cf_dash_filter *f, cf_dash_l
         row->last_error_class = dup_cell(r, i, CF_SQL_WF_NCOLS);
         row->last_error_message = dup_cell(r, i, CF_SQL_WF_NCOLS + 1);
     }
-    if (st == CF_OK && (size_t)n == limit)
-        out->next_before_id = out->rows[n - 1].wf.id;
     PQclear(r);
+    return st;
+}
+
+cf_status cf_dash_list_workflows(cf_store *s, const cf_dash_filter *f, cf_dash_list *out)
+{
+    memset(out, 0, sizeof *out);
+    size_t limit = f->limit ? f->limit : 50;
+    if (limit > 500 || (f->state && cf_wf_state_parse(f->state) == CF_WF_UNKNOWN) ||
+        (f->waits && !known_wait(f->waits))) {
+        cf_store_set_error(s, "dashboard list: unknown state or wait kind, or a limit over 500");
+        return CF_ERR_INVALID;
+    }
+    int64_t below = f->before_id > 0 ? f->before_id : INT64_MAX, read = 0;
+    cf_status st = CF_OK;
+    for (;;) {
+        int64_t scanned = 0, lowest = 0;
+        st = read_chunk(s, f, below, limit - out->n, out, &scanned, &lowest);
+        if (st != CF_OK)
+            break;
+        read += scanned;
+        if (out->n == limit) {
+            out->next_before_id = out->rows[out->n - 1].wf.id;
+            break;
+        }
+        if (scanned < CF_DASH_CHUNK)
+            break; /* the index has no older row */
+        below = lowest;
+        if (read >= CF_DASH_SCAN_MAX) { /* bounded work: the next page goes on from here */
+            out->next_before_id = lowest;
+            out->scan_limited = true;
+            break;
+        }
+    }
     if (st != CF_OK)
         cf_dash_list_deinit(out);
     return st;

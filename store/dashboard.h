@@ -6,6 +6,7 @@
 #ifndef CF_STORE_DASHBOARD_H
 #define CF_STORE_DASHBOARD_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -33,10 +34,16 @@ typedef struct cf_dash_row {
     char *last_error_class, *last_error_message; /* owned; NULL without an error */
 } cf_dash_row;
 
+/* A list reads its index in chunks of CF_DASH_CHUNK rows, filtering each, until it has a page
+ * or has read CF_DASH_SCAN_MAX rows (then the page is short and scan_limited says so). */
+#define CF_DASH_CHUNK    1000
+#define CF_DASH_SCAN_MAX 100000
+
 typedef struct cf_dash_list {
     cf_dash_row *rows;
     size_t n;
     int64_t next_before_id; /* pass as before_id for the next page; 0 when this was the last */
+    bool scan_limited;      /* the page stopped at CF_DASH_SCAN_MAX rows read, not at its end */
 } cf_dash_list;
 
 void cf_dash_list_deinit(cf_dash_list *l); /* NULL-safe, idempotent */
@@ -45,6 +52,11 @@ void cf_dash_list_deinit(cf_dash_list *l); /* NULL-safe, idempotent */
  * cf_store_errstr) for an unknown state or wait kind or a limit over 500. */
 CF_MUST_CHECK cf_status cf_dash_list_workflows(cf_store *s, const cf_dash_filter *f,
                                                cf_dash_list *out);
+
+/* cf_dash_list_sql: the statement text cf_dash_list_workflows runs for f (its driving index
+ * depends on which filters are set), for tests that EXPLAIN it. Parameters as store/sql.c's
+ * DASH_FILTERS says. */
+const char *cf_dash_list_sql(const cf_dash_filter *f);
 
 /* cf_dash_count: workflows of one state in one queue. */
 typedef struct cf_dash_count {

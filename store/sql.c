@@ -524,21 +524,23 @@ static const char sql_resumable[] =
     " ORDER BY w.id LIMIT $6";
 
 /* ---- The dashboard (store/dashboard.c; docs/indexes.md "Dashboard") ----
- * Lists are newest first and page by keyset (id < $2). Each statement is driven by one index
- * read backwards (the primary key, `not_completed` or `class_id`); the other filters are
- * applied to the rows it yields, so no statement sorts more than its LIMIT nor scans the table.
- * $1 state, $2 before id (the caller passes INT64_MAX for the newest), $3 class, $4 key prefix, $5/$6 created at or
- * after / before (Unix ms), $7 the last error's class (or one under it), $8 what an idle
- * workflow waits for (timer, retry, continue_if), $9 limit. NULL: no filter. */
+ * Lists are newest first and page by keyset. Each statement reads one chunk of at most $10
+ * rows through one index backwards (the primary key, `not_completed` or `class_id`; the LIMIT
+ * makes that the plan whatever the filters), then applies the other filters to the chunk and
+ * returns at most $9 matches (a sort of at most $10 rows), each row followed by the chunk's
+ * size and lowest id: store/dashboard.c goes on from there when the chunk matched too few. A
+ * chunk without a match still returns one row, its workflow columns NULL.
+ * $1 state, $2 below this id, $3 class, $4 key prefix, $5/$6 created at or after / before
+ * (Unix ms), $7 the last error's class (or one under it), $8 what an idle workflow waits for
+ * (timer, retry, continue_if), $9 matches wanted, $10 chunk size. NULL: no filter. */
 #define DASH_COLS                                                                           \
     WF_COLS("w") ", "                                                                       \
     "(SELECT x.error_class FROM " ERR " x"                                                  \
-    "  WHERE x.workflow_id = w.id ORDER BY x.id DESC LIMIT 1), "                            \
+    "  WHERE x.workflow_id = w.id ORDER BY x.id DESC LIMIT 1) AS last_error_class, "        \
     "(SELECT x.error_message FROM " ERR " x"                                                \
-    "  WHERE x.workflow_id = w.id ORDER BY x.id DESC LIMIT 1)"
+    "  WHERE x.workflow_id = w.id ORDER BY x.id DESC LIMIT 1) AS last_error_message"
 #define DASH_FILTERS                                                                        \
-    " AND w.id < $2::bigint"                                                                \
-    " AND ($1::text IS NULL OR w.state = $1)"                                               \
+    " ($1::text IS NULL OR w.state = $1)"                                                   \
     " AND ($3::text IS NULL OR w.job_class = $3)"                                           \
     " AND ($4::text IS NULL OR left(w.key, length($4)) = $4)"                               \
     " AND ($5::bigint IS NULL OR w.created_at >= to_timestamp($5::bigint / 1000.0))"        \
@@ -553,28 +555,38 @@ static const char sql_resumable[] =
     "      SELECT 1 FROM (SELECT x.error_class FROM " ERR " x"                              \
     "                     WHERE x.workflow_id = w.id ORDER BY x.id DESC LIMIT 1) e"         \
     "      WHERE e.error_class = $7 OR left(e.error_class, length($7) + 1) = $7 || '.'))"
+#define DASH_MATCHES                                                                        \
+    " SELECT m.*, s.scanned, s.lowest"                                                      \
+    " FROM (SELECT count(*) AS scanned, min(c.id) AS lowest FROM chunk c) s"                \
+    " LEFT JOIN LATERAL ("                                                                  \
+    "   SELECT " DASH_COLS " FROM chunk w"                                                  \
+    "   WHERE" DASH_FILTERS                                                                 \
+    "   ORDER BY w.id DESC LIMIT $9) m ON true"
 
 /* Any filter, through the primary key backwards. */
 static const char sql_dash_list_id[] =
-    "SELECT " DASH_COLS
-    " FROM " WF " w"
-    " WHERE true" DASH_FILTERS
-    " ORDER BY w.id DESC LIMIT $9";
+    "WITH chunk AS MATERIALIZED ("
+    "  SELECT w.* FROM " WF " w"
+    "  WHERE w.id < $2::bigint"
+    "  ORDER BY w.id DESC LIMIT $10)"
+    DASH_MATCHES;
 
 /* A state other than completed, through `not_completed` backwards (the clause repeats the
  * partial index's predicate so that a generic plan can use it). */
 static const char sql_dash_list_state[] =
-    "SELECT " DASH_COLS
-    " FROM " WF " w"
-    " WHERE w.state = $1 AND w.state <> 'completed'" DASH_FILTERS
-    " ORDER BY w.state DESC, w.id DESC LIMIT $9";
+    "WITH chunk AS MATERIALIZED ("
+    "  SELECT w.* FROM " WF " w"
+    "  WHERE w.state = $1 AND w.state <> 'completed' AND w.id < $2::bigint"
+    "  ORDER BY w.state DESC, w.id DESC LIMIT $10)"
+    DASH_MATCHES;
 
 /* A class (and any state), through `class_id` backwards. */
 static const char sql_dash_list_class[] =
-    "SELECT " DASH_COLS
-    " FROM " WF " w"
-    " WHERE w.job_class = $3 AND w.state IS NOT NULL" DASH_FILTERS
-    " ORDER BY w.job_class DESC, w.id DESC LIMIT $9";
+    "WITH chunk AS MATERIALIZED ("
+    "  SELECT w.* FROM " WF " w"
+    "  WHERE w.job_class = $3 AND w.state IS NOT NULL AND w.id < $2::bigint"
+    "  ORDER BY w.job_class DESC, w.id DESC LIMIT $10)"
+    DASH_MATCHES;
 
 /* Workflows not completed, by state and queue, read from `not_completed` only. */
 static const char sql_dash_counts[] =
@@ -592,13 +604,14 @@ static const char sql_dash_estimate[] =
 static const char sql_dash_completed[] =
     "SELECT count(*) FROM " WF " w WHERE w.state = 'completed'";
 
-/* Completions per minute over the last hour, among the newest $1 workflows (the primary key
- * backwards: bounded work, no index on completed_at; docs/indexes.md). */
+/* Completions per minute in this minute and the 59 before it, among the newest $1 workflows
+ * (the primary key backwards: bounded work, no index on completed_at; docs/indexes.md). */
 static const char sql_dash_throughput[] =
     "SELECT " MS("date_trunc('minute', r.completed_at)") ", count(*)"
     " FROM (SELECT w.state, w.completed_at FROM " WF " w"
     "       ORDER BY w.id DESC LIMIT $1) r"
-    " WHERE r.state = 'completed' AND r.completed_at >= now() - interval '1 hour'"
+    " WHERE r.state = 'completed'"
+    "   AND r.completed_at >= date_trunc('minute', now()) - interval '59 minutes'"
     " GROUP BY 1 ORDER BY 1";
 // clang-format on
 
@@ -628,9 +641,9 @@ const cf_sql_stmt cf_sql_stmts[CF_SQL_COUNT_] = {
     [CF_SQL_SWEEP_RUNNING] = {"cf_sweep_running", sql_sweep_running, 2},
     [CF_SQL_REQUEUE] = {"cf_requeue", sql_requeue, 6},
     [CF_SQL_RESUMABLE] = {"cf_resumable", sql_resumable, 6},
-    [CF_SQL_DASH_LIST_ID] = {"cf_dash_list_id", sql_dash_list_id, 9},
-    [CF_SQL_DASH_LIST_STATE] = {"cf_dash_list_state", sql_dash_list_state, 9},
-    [CF_SQL_DASH_LIST_CLASS] = {"cf_dash_list_class", sql_dash_list_class, 9},
+    [CF_SQL_DASH_LIST_ID] = {"cf_dash_list_id", sql_dash_list_id, 10},
+    [CF_SQL_DASH_LIST_STATE] = {"cf_dash_list_state", sql_dash_list_state, 10},
+    [CF_SQL_DASH_LIST_CLASS] = {"cf_dash_list_class", sql_dash_list_class, 10},
     [CF_SQL_DASH_COUNTS] = {"cf_dash_counts", sql_dash_counts, 0},
     [CF_SQL_DASH_ESTIMATE] = {"cf_dash_estimate", sql_dash_estimate, 0},
     [CF_SQL_DASH_COMPLETED] = {"cf_dash_completed", sql_dash_completed, 0},

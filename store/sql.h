@@ -70,8 +70,9 @@ extern const cf_sql_stmt cf_sql_stmts[CF_SQL_COUNT_];
 /* Requeue columns (store/requeue.c): 0 id, 1 job_class, 2 key, 3 queue, 4 state before,
  * 5 previous_state of this request's row when it had landed already, 6 previous_state when this
  * call did the transition. */
-/* Dashboard list columns: the workflow columns, then 19 the last error's class, 20 its
- * message (NULL without an error). */
+/* Dashboard list columns: the workflow columns (all NULL in the one row of a chunk without a
+ * match), then 19 the last error's class, 20 its message (NULL without an error), 21 the
+ * chunk's size, 22 its lowest id. */
 /* Sweep columns (cf_rows_refs): 0 id, 1 fence, 2 job_class, 3 key, 4 queue, 5 locked_by,
  * 6 next_wake_at_ms, 7 locked_at_ms. */
 
