@@ -11,6 +11,7 @@ PACKAGES=(
   ruby ruby-redis ruby-msgpack ruby-minitest python3 python3-redis python3-msgpack
   clang clang-format shellcheck valgrind libclang-rt-14-dev
   libmicrohttpd-dev prometheus tzdata
+  chromium chromium-driver python3-selenium fonts-dejavu-core
 )
 
 # `--bench` adds what only `make bench` needs: the peers it compares against (Sidekiq from
