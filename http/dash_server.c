@@ -69,7 +69,7 @@ bool cf_dash_form_get(const char *form, const char *name, char *out, size_t cap)
                 char c = p[i];
                 if (c == '+') {
                     c = ' ';
-                } else if (c == '%' && i + 2 < len + 1 && hexval(p[i + 1]) >= 0 &&
+                } else if (c == '%' && i + 2 < len && hexval(p[i + 1]) >= 0 &&
                            hexval(p[i + 2]) >= 0) {
                     c = (char)(hexval(p[i + 1]) * 16 + hexval(p[i + 2]));
                     i += 2;

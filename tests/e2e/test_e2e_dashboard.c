@@ -336,6 +336,105 @@ static void test_a_browser_sees_the_pages_and_requeues(void **state)
         1);
 }
 
+/* signed_in signs in as who on DASH, loads path and leaves the cookie and CSRF token. */
+static void signed_in(const char *path, char *cookie, size_t ccap, char *token, size_t tcap)
+{
+    char hdr[300];
+    assert_int_equal(login(DASH, TOKEN, cookie, ccap), 303);
+    snprintf(hdr, sizeof hdr, "Cookie: %s\r\n", cookie);
+    assert_int_equal(cf_test_http(port[DASH], "GET", path, hdr, NULL, resp, sizeof resp), 200);
+    csrf(token, tcap);
+}
+
+static bool dead_is(void *arg)
+{
+    char dead[200];
+    assert_true(cf_key_dead(dead, sizeof dead, E.prefix, "default") > 0);
+    return cf_e2e_redis_int((const char *const[]){"LLEN", dead, NULL}) == *(int64_t *)arg;
+}
+
+static bool worker_state_is(void *arg)
+{
+    char want[64];
+    snprintf(want, sizeof want, "<td class=\"\">%s</td>", (const char *)arg);
+    return get(DASH, "/workers") == 200 && strstr(resp, want) != NULL;
+}
+
+static void test_dead_letter_worker_and_bulk_actions(void **state)
+{
+    (void)state;
+    char cookie[200], token[100], form[600];
+    signed_in("/queues?queue=default", cookie, sizeof cookie, token, sizeof token);
+    has("action=\"/action/dead_retry\"");
+    snprintf(form, sizeof form, "queue=default&csrf=%s", token);
+    assert_int_equal(post(DASH, "/action/dead_retry", cookie, form), 200);
+    has("queue default: retried 1 dead letters");
+    int64_t one = 1, none = 0;
+    assert_true(cf_test_wait_for(dead_is, &one, DEADLINE_MS)); /* the worker refuses it again */
+    assert_int_equal(post(DASH, "/action/dead_purge", cookie, form), 200);
+    has("queue default: purged 1 dead letters");
+    assert_true(dead_is(&none));
+    snprintf(form, sizeof form, "queue=no%%20such&csrf=%s", token);
+    assert_int_equal(post(DASH, "/action/dead_purge", cookie, form), 409);
+    has("not a queue name");
+
+    /* quiet, then resume, the worker */
+    char hdr[300];
+    snprintf(hdr, sizeof hdr, "Cookie: %s\r\n", cookie);
+    assert_int_equal(cf_test_http(port[DASH], "GET", "/workers", hdr, NULL, resp, sizeof resp),
+                     200);
+    const char *w = strstr(resp, "name=\"worker\" value=\"");
+    assert_non_null(w);
+    char id[200];
+    snprintf(id, sizeof id, "%.*s", (int)strcspn(w + 21, "\""), w + 21);
+    snprintf(form, sizeof form, "worker=%s&csrf=%s", id, token);
+    assert_int_equal(post(DASH, "/action/worker_quiet", cookie, form), 200);
+    has("quiet requested for");
+    assert_true(cf_test_wait_for(worker_state_is, (char[]){"quiet"}, DEADLINE_MS));
+    assert_int_equal(post(DASH, "/action/worker_resume", cookie, form), 200);
+    assert_true(cf_test_wait_for(worker_state_is, (char[]){"running"}, DEADLINE_MS));
+
+    /* requeue every stalled workflow whose last error is under Exerciser */
+    const char *stall = "{\"steps\": 1, \"fail_first\": 1, \"step_max_attempts\": 1}";
+    cf_e2e_enqueue(&E, "Exerciser", "bulk-1", stall);
+    cf_e2e_enqueue(&E, "Exerciser", "bulk-2", stall);
+    assert_true(cf_e2e_wait_state(&E, "bulk-1", "stalled", DEADLINE_MS));
+    assert_true(cf_e2e_wait_state(&E, "bulk-2", "stalled", DEADLINE_MS));
+    assert_int_equal(cf_test_http(port[DASH], "GET", "/workflows?state=stalled&error=Exerciser",
+                                  hdr, NULL, resp, sizeof resp),
+                     200);
+    has("action=\"/action/requeue_matching\"");
+    snprintf(form, sizeof form, "state=stalled&class=&error=Exerciser&csrf=%s", token);
+    assert_int_equal(post(DASH, "/action/requeue_matching", cookie, form), 200);
+    has("requeued 2 stalled workflows");
+    assert_true(cf_e2e_wait_state(&E, "bulk-1", "completed", DEADLINE_MS));
+    assert_true(cf_e2e_wait_state(&E, "bulk-2", "completed", DEADLINE_MS));
+    assert_int_equal(cf_e2e_log_events(&E, DASH, "dashboard_action", "who=tester outcome=done"),
+                     6); /* the requeue before, retry, purge, quiet, resume, this one */
+    assert_int_equal(cf_e2e_log_events(&E, DASH, "dashboard_action", "outcome=refused"), 1);
+}
+
+/* With the worker stopped, a run past its max_duration and an overdue wake stay put: the home
+ * page's attention panel names both. */
+static void test_home_shows_stuck_runs_and_overdue_wakes(void **state)
+{
+    (void)state;
+    cf_e2e_signal(&E, WORKER, SIGTERM);
+    assert_int_equal(cf_e2e_wait_exit(&E, WORKER, DEADLINE_MS), 0);
+    cf_e2e_sql_exec(&E, "INSERT INTO chrono_forge_workflows (key, job_class, state, locked_by,"
+                        " locked_at, options) VALUES ('ghost-run', 'Ghost', 'running',"
+                        " 'gone-worker', now() - interval '1 hour', '{\"max_duration\": 60}')");
+    cf_e2e_sql_exec(&E, "INSERT INTO chrono_forge_workflows (key, job_class, state,"
+                        " next_wake_at) VALUES ('late-wake', 'Ghost', 'idle',"
+                        " now() - interval '1 hour')");
+    assert_int_equal(get(DASH, "/"), 200);
+    has("past its max_duration: <a href=\"/workflow?class=Ghost&amp;key=ghost-run\">"
+        "Ghost/ghost-run</a> running for 1h");
+    has(" on gone-worker</li>");
+    has("<li class=warn>wake overdue by 1h");
+    has("Ghost/late-wake</a>");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -345,6 +444,8 @@ int main(void)
         cmocka_unit_test(test_actions_need_the_sessions_csrf_token),
         cmocka_unit_test(test_a_short_or_missing_token_file_is_refused),
         cmocka_unit_test(test_a_browser_sees_the_pages_and_requeues),
+        cmocka_unit_test(test_dead_letter_worker_and_bulk_actions),
+        cmocka_unit_test(test_home_shows_stuck_runs_and_overdue_wakes),
     };
     cf_test_apply_filter();
     return cmocka_run_group_tests_name("e2e_dashboard", tests, group_setup, group_teardown);
