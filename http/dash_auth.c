@@ -41,7 +41,10 @@ static bool random_hex(char out[DASH_TOKEN_HEX + 1])
 
 dash_session *cf_dash_session_find(cf_dash *d, const char *cookie)
 {
-    const char *p = cookie ? strstr(cookie, "cf_session=") : NULL;
+    const char *p = cookie;
+    while (p && (p = strstr(p, "cf_session=")) != NULL && p != cookie && p[-1] != ' ' &&
+           p[-1] != ';')
+        p++; /* another cookie whose name ends in cf_session */
     if (p == NULL)
         return NULL;
     p += strlen("cf_session=");
@@ -154,7 +157,9 @@ void cf_dash_page_login(dash_req *r)
     dash_session *s = cf_dash_login(r->d, token, who);
     memset(token, 0, sizeof token);
     if (s == NULL) {
-        log_warn("event=dashboard_login_refused: a sign-in with a wrong token");
+        log_warn("event=dashboard_login_refused: %s", r->d->read_only || r->d->token == NULL
+                                                          ? "a sign-in on a read-only dashboard"
+                                                          : "a sign-in with a wrong token");
         r->status = MHD_HTTP_FORBIDDEN;
         login_form(r, "Wrong token.");
         return;

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: MIT
-/* tests/unit/test_dash_html.c: the dashboard's escaping (HTML, query values), form decoding
- * and constant-time comparison (http/dash_html.c, dash_server.c, dash_auth.c). */
+/* tests/unit/test_dash_html.c: the dashboard's escaping (HTML, query values), form decoding,
+ * constant-time comparison and sessions (http/dash_html.c, dash_server.c, dash_auth.c). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -77,6 +77,46 @@ static void test_constant_time_equality(void **state)
     assert_false(cf_dash_const_eq("a", ""));
 }
 
+static void test_sessions(void **state)
+{
+    (void)state;
+    static cf_dash d; /* static: its session table is large */
+    char token[] = "a-token-of-some-length";
+    d.token = token;
+    assert_null(cf_dash_login(&d, "a-token-of-some-lengtH", "ada"));
+    assert_null(cf_dash_login(&d, "", "ada"));
+    dash_session *s = cf_dash_login(&d, token, "ada lovelace\"=x");
+    assert_non_null(s);
+    assert_string_equal(s->who, "ada_lovelace__x"); /* logfmt-safe */
+    assert_int_equal(strlen(s->id), DASH_TOKEN_HEX);
+    assert_int_equal(strlen(s->csrf), DASH_TOKEN_HEX);
+    assert_string_not_equal(s->id, s->csrf);
+    char cookie[200];
+    snprintf(cookie, sizeof cookie, "theme=dark; cf_session=%s; x=1", s->id);
+    assert_ptr_equal(cf_dash_session_find(&d, cookie), s);
+    snprintf(cookie, sizeof cookie, "cf_session=%s", s->id);
+    assert_ptr_equal(cf_dash_session_find(&d, cookie), s);
+    snprintf(cookie, sizeof cookie, "xcf_session=%s", s->id);
+    assert_null(cf_dash_session_find(&d, cookie)); /* another cookie's name */
+    snprintf(cookie, sizeof cookie, "cf_session=%.63s", s->id);
+    assert_null(cf_dash_session_find(&d, cookie)); /* cut short */
+    assert_null(cf_dash_session_find(&d, NULL));
+    assert_true(cf_dash_csrf_ok(s, s->csrf));
+    assert_false(cf_dash_csrf_ok(s, s->id));
+    assert_false(cf_dash_csrf_ok(s, NULL));
+    dash_session *other = cf_dash_login(&d, token, "bob");
+    assert_non_null(other);
+    assert_ptr_not_equal(other, s);
+    assert_false(cf_dash_csrf_ok(other, s->csrf)); /* one session's token is not another's */
+    snprintf(cookie, sizeof cookie, "cf_session=%s", s->id);
+    s->expires_ms = 1; /* expired */
+    assert_null(cf_dash_session_find(&d, cookie));
+    cf_dash_logout(&d, other);
+    assert_false(cf_dash_csrf_ok(other, other->csrf));
+    d.read_only = true;
+    assert_null(cf_dash_login(&d, token, "ada"));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -84,6 +124,7 @@ int main(void)
         cmocka_unit_test(test_query_values_are_percent_encoded),
         cmocka_unit_test(test_form_fields_decode),
         cmocka_unit_test(test_constant_time_equality),
+        cmocka_unit_test(test_sessions),
     };
     cf_test_apply_filter();
     return cmocka_run_group_tests_name("dash_html", tests, NULL, NULL);
