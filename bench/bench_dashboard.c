@@ -185,16 +185,15 @@ int main(int argc, char **argv)
         printf("%-28s %-16s %6zu %12.2f %12.2f\n", cases[i].name, plan_verdict(&cases[i].f), rows,
                ms, next);
     }
-    cf_dash_count *c = NULL;
-    size_t nc = 0;
-    int64_t completed = 0, pm[60];
-    bool exact = false;
+    cf_dash_counts_out c;
+    int64_t pm[60];
     int64_t a = cf_clock_mono_us();
-    cf_status st = cf_dash_counts(store, 100000, &c, &nc, &completed, &exact);
-    printf("home counts: %.1f ms (%s, completed %s%lld)\n",
-           (double)(cf_clock_mono_us() - a) / 1000.0, cf_status_str(st), exact ? "" : "~",
-           (long long)completed);
-    free(c);
+    cf_status st = cf_dash_counts(store, 100000, 100000, &c);
+    printf("home counts: %.1f ms (%s, completed %s%lld, by queue %s)\n",
+           (double)(cf_clock_mono_us() - a) / 1000.0, cf_status_str(st),
+           c.completed_exact ? "" : "~", (long long)c.by_state[CF_WF_COMPLETED],
+           c.queues_counted ? "counted" : "skipped");
+    cf_dash_counts_deinit(&c);
     a = cf_clock_mono_us();
     st = cf_dash_throughput(store, cf_clock_unix_ms(), 50000, pm);
     printf("home throughput: %.1f ms (%s)\n", (double)(cf_clock_mono_us() - a) / 1000.0,

@@ -18,65 +18,74 @@
 #define LATE_WAKE_MS    60000  /* a scheduled wake or a due workflow later than this */
 #define MAX_QUEUES      256
 
-static const char *const states[] = {"idle", "running", "stalled", "failed", "completed"};
+#define COUNT_CAP 100000 /* a state's count stops here ("100000+"): bounded reads */
 
-static void card(FILE *o, const char *state, int64_t n, bool approx)
+static void card(FILE *o, cf_wf_state ws, int64_t n, const char *mark)
 {
+    const char *name = cf_wf_state_name(ws);
     fprintf(o,
-            "<div class=card id=\"count-%s\"><a href=\"/workflows?state=%s\"><b>%s%lld</b>%s"
+            "<div class=card id=\"count-%s\"><a href=\"/workflows?state=%s\"><b>%s%lld%s</b>%s"
             "</a></div>",
-            state, state, approx ? "≈" : "", (long long)n, state);
+            name, name, strcmp(mark, "≈") == 0 ? mark : "", (long long)n,
+            strcmp(mark, "+") == 0 ? mark : "", name);
+}
+
+static void by_queue(FILE *o, const cf_dash_counts_out *c)
+{
+    fputs("<h2>Not completed, by queue</h2><table id=by-queue><tr><th>queue</th>", o);
+    for (int ws = 1; ws < CF_WF_STATE_COUNT; ws++)
+        if (ws != CF_WF_COMPLETED)
+            fprintf(o, "<th class=n>%s</th>", cf_wf_state_name((cf_wf_state)ws));
+    fputs("</tr>", o);
+    for (size_t i = 0; i < c->nqueue; i++) {
+        bool seen = false;
+        for (size_t k = 0; k < i && !seen; k++)
+            seen = strcmp(c->by_queue[k].queue, c->by_queue[i].queue) == 0;
+        if (seen)
+            continue;
+        fputs("<tr><td>", o);
+        cf_dash_esc(o, c->by_queue[i].queue);
+        fputs("</td>", o);
+        for (int ws = 1; ws < CF_WF_STATE_COUNT; ws++) {
+            if (ws == CF_WF_COMPLETED)
+                continue;
+            int64_t v = 0;
+            for (size_t k = i; k < c->nqueue; k++)
+                if (strcmp(c->by_queue[k].queue, c->by_queue[i].queue) == 0 &&
+                    strcmp(c->by_queue[k].state, cf_wf_state_name((cf_wf_state)ws)) == 0)
+                    v += c->by_queue[k].n;
+            fprintf(o, "<td class=n>%lld</td>", (long long)v);
+        }
+        fputs("</tr>", o);
+    }
+    fputs("</table>", o);
 }
 
 static void counts(dash_req *r)
 {
     FILE *o = r->out;
-    cf_dash_count *c = NULL;
-    size_t n = 0;
-    int64_t completed = 0;
-    bool exact = false;
-    if (cf_dash_counts(r->d->store, EXACT_BELOW, &c, &n, &completed, &exact) != CF_OK) {
+    cf_dash_counts_out c;
+    if (cf_dash_counts(r->d->store, COUNT_CAP, EXACT_BELOW, &c) != CF_OK) {
         fputs("<p class=\"msg err\">Postgres could not be read: ", o);
         cf_dash_esc(o, cf_store_errstr(r->d->store));
         fputs("</p>", o);
         return;
     }
-    int64_t by_state[5] = {0};
-    for (size_t i = 0; i < n; i++)
-        for (size_t s = 0; s < 4; s++)
-            if (strcmp(c[i].state, states[s]) == 0)
-                by_state[s] += c[i].n;
-    by_state[4] = completed;
     fputs("<div class=cards>", o);
-    for (size_t s = 0; s < 5; s++)
-        card(o, states[s], by_state[s], s == 4 && !exact);
+    for (int ws = 1; ws < CF_WF_STATE_COUNT; ws++)
+        card(o, (cf_wf_state)ws, c.by_state[ws],
+             ws == CF_WF_COMPLETED ? (c.completed_exact ? "" : "≈")
+             : c.at_cap[ws]        ? "+"
+                                   : "");
     fputs("</div>", o);
-    if (n > 0) {
-        fputs("<h2>Not completed, by queue</h2><table id=by-queue><tr><th>queue</th>", o);
-        for (size_t s = 0; s < 4; s++)
-            fprintf(o, "<th class=n>%s</th>", states[s]);
-        fputs("</tr>", o);
-        for (size_t i = 0; i < n; i++) {
-            bool seen = false;
-            for (size_t k = 0; k < i && !seen; k++)
-                seen = strcmp(c[k].queue, c[i].queue) == 0;
-            if (seen)
-                continue;
-            fputs("<tr><td>", o);
-            cf_dash_esc(o, c[i].queue);
-            fputs("</td>", o);
-            for (size_t s = 0; s < 4; s++) {
-                int64_t v = 0;
-                for (size_t k = i; k < n; k++)
-                    if (strcmp(c[k].queue, c[i].queue) == 0 && strcmp(c[k].state, states[s]) == 0)
-                        v += c[k].n;
-                fprintf(o, "<td class=n>%lld</td>", (long long)v);
-            }
-            fputs("</tr>", o);
-        }
-        fputs("</table>", o);
-    }
-    free(c);
+    if (c.queues_counted && c.nqueue > 0)
+        by_queue(o, &c);
+    else if (!c.queues_counted)
+        fprintf(o,
+                "<p class=muted>By queue: not counted while a state holds %d or more "
+                "workflows.</p>",
+                COUNT_CAP);
+    cf_dash_counts_deinit(&c);
 }
 
 /* throughput draws the last hour's completions per minute as an SVG bar chart. */

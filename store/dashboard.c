@@ -145,42 +145,69 @@ static cf_status read_one(cf_store *s, cf_sql_id id, int64_t *out)
     return st;
 }
 
-cf_status cf_dash_counts(cf_store *s, int64_t exact_below, cf_dash_count **out, size_t *n,
-                         int64_t *completed, bool *completed_exact)
+void cf_dash_counts_deinit(cf_dash_counts_out *c)
 {
-    *out = NULL;
-    *n = 0;
-    *completed = 0;
-    *completed_exact = false;
+    if (c == NULL)
+        return;
+    cf_free(c->by_queue);
+    memset(c, 0, sizeof *c);
+}
+
+static cf_status by_queue(cf_store *s, cf_dash_counts_out *out)
+{
     PGresult *r = NULL;
     cf_status st = cf_store_read(s, CF_SQL_DASH_COUNTS, NULL, &r);
     int rows = st == CF_OK ? PQntuples(r) : 0;
-    if (rows > 0 && !(*out = cf_calloc((size_t)rows, sizeof **out)))
+    if (rows > 0 && !(out->by_queue = cf_calloc((size_t)rows, sizeof *out->by_queue)))
         st = CF_ERR_NOMEM;
-    int64_t others = 0;
     for (int i = 0; st == CF_OK && i < rows; i++) {
-        cf_dash_count *c = &(*out)[i];
+        cf_dash_count *c = &out->by_queue[i];
         snprintf(c->state, sizeof c->state, "%s", PQgetvalue(r, i, 0));
         snprintf(c->queue, sizeof c->queue, "%s", PQgetvalue(r, i, 1));
         c->n = cf_rows_i64(r, i, 2);
-        others += c->n;
-        (*n)++;
+        out->nqueue++;
     }
     PQclear(r);
+    return st;
+}
+
+cf_status cf_dash_counts(cf_store *s, int64_t cap, int64_t exact_below, cf_dash_counts_out *out)
+{
+    memset(out, 0, sizeof *out);
+    char capbuf[24];
+    snprintf(capbuf, sizeof capbuf, "%lld", (long long)cap);
+    cf_status st = CF_OK;
+    bool any_at_cap = false;
+    int64_t others = 0;
+    for (int ws = 1; st == CF_OK && ws < CF_WF_STATE_COUNT; ws++) {
+        if (ws == CF_WF_COMPLETED)
+            continue;
+        const char *vals[] = {cf_wf_state_name((cf_wf_state)ws), capbuf};
+        PGresult *r = NULL;
+        st = cf_store_read(s, CF_SQL_DASH_COUNT_STATE, vals, &r);
+        if (st == CF_OK) {
+            out->by_state[ws] = cf_rows_i64(r, 0, 0);
+            out->at_cap[ws] = out->by_state[ws] >= cap;
+            any_at_cap |= out->at_cap[ws];
+            others += out->by_state[ws];
+        }
+        PQclear(r);
+    }
+    if (st == CF_OK && !any_at_cap) {
+        st = by_queue(s, out);
+        out->queues_counted = st == CF_OK;
+    }
     int64_t estimate = -1;
     if (st == CF_OK)
         st = read_one(s, CF_SQL_DASH_ESTIMATE, &estimate);
     if (st == CF_OK && estimate >= 0 && estimate >= exact_below) {
-        *completed = estimate > others ? estimate - others : 0;
+        out->by_state[CF_WF_COMPLETED] = estimate > others ? estimate - others : 0;
     } else if (st == CF_OK) {
-        st = read_one(s, CF_SQL_DASH_COMPLETED, completed);
-        *completed_exact = st == CF_OK;
+        st = read_one(s, CF_SQL_DASH_COMPLETED, &out->by_state[CF_WF_COMPLETED]);
+        out->completed_exact = st == CF_OK;
     }
-    if (st != CF_OK) {
-        cf_free(*out);
-        *out = NULL;
-        *n = 0;
-    }
+    if (st != CF_OK)
+        cf_dash_counts_deinit(out);
     return st;
 }
 

@@ -11,6 +11,7 @@
 #include <stdint.h>
 
 #include "common/status.h"
+#include "store/states.h"
 #include "store/store.h"
 
 /* cf_dash_filter: which workflows a list shows; NULL or 0 = no filter. */
@@ -64,11 +65,24 @@ typedef struct cf_dash_count {
     int64_t n;
 } cf_dash_count;
 
-/* cf_dash_counts reads the workflows not completed by state and queue (*out owned, free()),
- * and the completed total: exact when the table holds fewer than exact_below rows by the
- * planner's estimate, else that estimate minus the others (*completed_exact says which). */
-CF_MUST_CHECK cf_status cf_dash_counts(cf_store *s, int64_t exact_below, cf_dash_count **out,
-                                       size_t *n, int64_t *completed, bool *completed_exact);
+/* cf_dash_counts_out: what the home page counts. Owned; free with cf_dash_counts_deinit. */
+typedef struct cf_dash_counts_out {
+    int64_t by_state[CF_WF_STATE_COUNT]; /* [CF_WF_COMPLETED]: see completed_exact */
+    bool at_cap[CF_WF_STATE_COUNT];      /* that state holds cap workflows or more */
+    bool completed_exact;                /* else the planner's estimate minus the others */
+    bool queues_counted;                 /* false when a state is at its cap */
+    cf_dash_count *by_queue;             /* state x queue, nqueue of them */
+    size_t nqueue;
+} cf_dash_counts_out;
+
+void cf_dash_counts_deinit(cf_dash_counts_out *c); /* NULL-safe, idempotent */
+
+/* cf_dash_counts counts the workflows of each state other than completed up to cap each
+ * (bounded reads of `not_completed`); when none reaches cap, also by state and queue. The
+ * completed total is exact when the table holds fewer than exact_below rows by the planner's
+ * estimate, else that estimate minus the others. */
+CF_MUST_CHECK cf_status cf_dash_counts(cf_store *s, int64_t cap, int64_t exact_below,
+                                       cf_dash_counts_out *out);
 
 /* cf_dash_throughput fills per_minute[0..60) with the completions of each of the last 60
  * minutes (index 59: the current minute) among the newest window workflows. */

@@ -588,12 +588,21 @@ static const char sql_dash_list_class[] =
     "  ORDER BY w.job_class DESC, w.id DESC LIMIT $10)"
     DASH_MATCHES;
 
-/* Workflows not completed, by state and queue, read from `not_completed` only. */
+/* Workflows not completed, by state and queue, read from `not_completed` only; run only while
+ * they are few (store/dashboard.c). */
 static const char sql_dash_counts[] =
     "SELECT w.state, w.queue, count(*)"
     " FROM " WF " w"
     " WHERE w.state <> 'completed'"
     " GROUP BY w.state, w.queue";
+
+/* How many workflows are in one state other than completed, counting at most $2 of them (an
+ * index-only read of `not_completed`: bounded work however many there are). */
+static const char sql_dash_count_state[] =
+    "SELECT count(*) FROM ("
+    "  SELECT 1 FROM " WF " w"
+    "  WHERE w.state = $1 AND w.state <> 'completed'"
+    "  LIMIT $2) c";
 
 /* The planner's estimate of the table's rows (-1: never analysed); no scan. */
 static const char sql_dash_estimate[] =
@@ -645,6 +654,7 @@ const cf_sql_stmt cf_sql_stmts[CF_SQL_COUNT_] = {
     [CF_SQL_DASH_LIST_STATE] = {"cf_dash_list_state", sql_dash_list_state, 10},
     [CF_SQL_DASH_LIST_CLASS] = {"cf_dash_list_class", sql_dash_list_class, 10},
     [CF_SQL_DASH_COUNTS] = {"cf_dash_counts", sql_dash_counts, 0},
+    [CF_SQL_DASH_COUNT_STATE] = {"cf_dash_count_state", sql_dash_count_state, 2},
     [CF_SQL_DASH_ESTIMATE] = {"cf_dash_estimate", sql_dash_estimate, 0},
     [CF_SQL_DASH_COMPLETED] = {"cf_dash_completed", sql_dash_completed, 0},
     [CF_SQL_DASH_THROUGHPUT] = {"cf_dash_throughput", sql_dash_throughput, 1},

@@ -35,12 +35,13 @@ typedef enum cf_sql_id {
      * statement per index that drives them; every filter parameter may be NULL. */
     CF_SQL_DASH_LIST_ID, /* state, before_id, class, key prefix, from ms, to ms, error, waits, limit
                           */
-    CF_SQL_DASH_LIST_STATE, /* the same; state (not completed) required */
-    CF_SQL_DASH_LIST_CLASS, /* the same; class required */
-    CF_SQL_DASH_COUNTS,     /* (none): state, queue, count of every workflow not completed */
-    CF_SQL_DASH_ESTIMATE,   /* (none): the planner's row estimate of the workflows table */
-    CF_SQL_DASH_COMPLETED,  /* (none): the exact count of completed workflows (small tables) */
-    CF_SQL_DASH_THROUGHPUT, /* window rows: minute (Unix ms), completions, of the newest rows */
+    CF_SQL_DASH_LIST_STATE,  /* the same; state (not completed) required */
+    CF_SQL_DASH_LIST_CLASS,  /* the same; class required */
+    CF_SQL_DASH_COUNTS,      /* (none): state, queue, count of every workflow not completed */
+    CF_SQL_DASH_COUNT_STATE, /* state (not completed), cap: min(count, cap) */
+    CF_SQL_DASH_ESTIMATE,    /* (none): the planner's row estimate of the workflows table */
+    CF_SQL_DASH_COMPLETED,   /* (none): the exact count of completed workflows (small tables) */
+    CF_SQL_DASH_THROUGHPUT,  /* window rows: minute (Unix ms), completions, of the newest rows */
     CF_SQL_COUNT_
 } cf_sql_id;
 

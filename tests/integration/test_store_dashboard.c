@@ -163,7 +163,13 @@ static void test_every_filter_combination_is_driven_by_an_index(void **state)
 static void test_counts_and_throughput_scan_no_table(void **state)
 {
     (void)state;
-    char *p = plan(cf_sql_stmts[CF_SQL_DASH_COUNTS].sql, 0, NULL);
+    const char *cs[] = {"idle", "100000"};
+    char *p = plan(cf_sql_stmts[CF_SQL_DASH_COUNT_STATE].sql, 2, cs);
+    if (strstr(p, "Seq Scan on chrono_forge_workflows") ||
+        !strstr(p, "Index Only Scan using chrono_forge_workflows_not_completed"))
+        fail_msg("a state's count does not read only its index:\n%s", p);
+    free(p);
+    p = plan(cf_sql_stmts[CF_SQL_DASH_COUNTS].sql, 0, NULL);
     if (strstr(p, "Seq Scan on chrono_forge_workflows") ||
         !strstr(p, "Index Scan on chrono_forge_workflows_not_completed"))
         fail_msg("counts do not read only the rows not completed:\n%s", p);
@@ -232,29 +238,34 @@ static void test_filters_and_pages_return_the_right_rows(void **state)
 static void test_counts_exact_and_estimated_and_throughput(void **state)
 {
     (void)state;
-    cf_dash_count *c = NULL;
-    size_t n = 0;
-    int64_t completed = 0;
-    bool exact = false;
-    assert_int_equal(cf_dash_counts(st_, 100000, &c, &n, &completed, &exact), CF_OK);
-    assert_true(exact);
-    assert_int_equal(completed, 27000);
-    int64_t by[4] = {0};
-    const char *names[] = {"idle", "running", "stalled", "failed"};
-    for (size_t i = 0; i < n; i++)
-        for (int k = 0; k < 4; k++)
-            if (strcmp(c[i].state, names[k]) == 0)
-                by[k] += c[i].n;
-    assert_int_equal(by[0], 1000);
-    assert_int_equal(by[1], 500);
-    assert_int_equal(by[2], 1000);
-    assert_int_equal(by[3], 500);
-    free(c);
-    /* Above the size limit the completed count is the estimate minus the others. */
-    assert_int_equal(cf_dash_counts(st_, 1000, &c, &n, &completed, &exact), CF_OK);
-    assert_false(exact);
-    assert_int_equal(completed, 30000 - 3000); /* ANALYZE saw every row */
-    free(c);
+    cf_dash_counts_out c;
+    assert_int_equal(cf_dash_counts(st_, 100000, 100000, &c), CF_OK);
+    assert_true(c.completed_exact);
+    assert_int_equal(c.by_state[CF_WF_COMPLETED], 27000);
+    assert_int_equal(c.by_state[CF_WF_IDLE], 1000);
+    assert_int_equal(c.by_state[CF_WF_RUNNING], 500);
+    assert_int_equal(c.by_state[CF_WF_STALLED], 1000);
+    assert_int_equal(c.by_state[CF_WF_FAILED], 500);
+    assert_false(c.at_cap[CF_WF_STALLED]);
+    assert_true(c.queues_counted);
+    int64_t sum = 0;
+    for (size_t i = 0; i < c.nqueue; i++) {
+        assert_string_equal(c.by_queue[i].queue, "default");
+        sum += c.by_queue[i].n;
+    }
+    assert_int_equal(sum, 3000);
+    cf_dash_counts_deinit(&c);
+    /* A cap of 600: idle and stalled stop at it, and the by-queue count is skipped. Above the
+     * size limit the completed count is the estimate minus the others. */
+    assert_int_equal(cf_dash_counts(st_, 600, 1000, &c), CF_OK);
+    assert_int_equal(c.by_state[CF_WF_IDLE], 600);
+    assert_true(c.at_cap[CF_WF_IDLE]);
+    assert_int_equal(c.by_state[CF_WF_RUNNING], 500);
+    assert_false(c.at_cap[CF_WF_RUNNING]);
+    assert_false(c.queues_counted);
+    assert_false(c.completed_exact);
+    assert_int_equal(c.by_state[CF_WF_COMPLETED], 30000 - (600 + 500 + 600 + 500));
+    cf_dash_counts_deinit(&c);
 
     int64_t pm[60];
     int64_t now = scalar("SELECT (extract(epoch FROM now()) * 1000)::bigint");
