@@ -24,6 +24,7 @@
 #define TOKEN       "dash-test-token-4c1b9e0f7a"
 #define XSS_KEY     "<script>alert(1)</script>"
 #define XSS_QUERY   "class=Exerciser&key=%3Cscript%3Ealert%281%29%3C%2Fscript%3E"
+#define XSS_PAGE    ("/workflow?" XSS_QUERY)
 #define WORKER      0
 #define DASH        1 /* token from the environment */
 #define DASH_RO     2 /* --read-only (the token is in its environment too) */
@@ -168,7 +169,7 @@ static void test_every_page_shows_the_fleet(void **state)
 static void test_user_values_are_escaped(void **state)
 {
     (void)state;
-    const char *paths[] = {"/", "/workflows", "/workflow?" XSS_QUERY, "/workflows?key=%3Cscript"};
+    const char *paths[] = {"/", "/workflows", XSS_PAGE, "/workflows?key=%3Cscript"};
     for (size_t i = 0; i < sizeof paths / sizeof paths[0]; i++) {
         assert_int_equal(get(DASH, paths[i]), 200);
         has("&lt;script&gt;alert(1)&lt;/script&gt;");
