@@ -32,9 +32,9 @@ typedef enum cf_sql_id {
     CF_SQL_REQUEUE,          /* class, key, ms, by, reason, job_id (store/requeue.c) */
     CF_SQL_RESUMABLE,        /* state, class, error class, older ms, after_id, limit */
     /* The dashboard (store/dashboard.c, docs/indexes.md): lists newest first by keyset, one
-     * statement per index that drives them; every filter parameter may be NULL. */
-    CF_SQL_DASH_LIST_ID, /* state, before_id, class, key prefix, from ms, to ms, error, waits, limit
-                          */
+     * statement per index that drives them, read in chunks; a filter parameter NULL: none. */
+    CF_SQL_DASH_LIST_ID,     /* state, below id, class, key prefix, from, to, error, waits,
+                                limit, chunk size */
     CF_SQL_DASH_LIST_STATE,  /* the same; state (not completed) required */
     CF_SQL_DASH_LIST_CLASS,  /* the same; class required */
     CF_SQL_DASH_COUNTS,      /* (none): state, queue, count of every workflow not completed */
