@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: MIT
 /* http/dash_data.c: the dashboard's reads of Redis (queues: depths, in-flight, dead, the age of
  * the oldest ready envelope, how late the earliest scheduled wake is, the live workers taking
- * each queue), shared by the home, queues and workers pages. */
+ * each queue), and a workflow's Redis lock, shared by the pages. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -140,5 +140,28 @@ cf_status cf_dash_queues_read(cf_dash *d, dash_queue *out, size_t cap, size_t *n
     } else {
         cf_workers_list_free(workers, nworkers);
     }
+    return CF_OK;
+}
+
+cf_status cf_dash_lock_read(cf_dash *d, const char *wf_class, const char *key, char *value,
+                            size_t cap, int64_t *ttl_ms)
+{
+    char lk[CF_KEY_MAX + 300];
+    value[0] = '\0';
+    *ttl_ms = -1;
+    if (cf_key_lock(lk, sizeof lk, d->cfg->prefix, wf_class, key) < 0)
+        return CF_ERR_INVALID;
+    const char *get[] = {"GET", lk};
+    cf_reply *rep = command(d, 2, get);
+    if (rep == NULL)
+        return CF_ERR_UNAVAILABLE;
+    if (rep->type == CF_REPLY_STRING)
+        snprintf(value, cap, "%s", rep->str);
+    cf_reply_free(rep);
+    const char *pttl[] = {"PTTL", lk};
+    rep = command(d, 2, pttl);
+    if (rep && rep->type == CF_REPLY_INTEGER)
+        *ttl_ms = rep->integer;
+    cf_reply_free(rep);
     return CF_OK;
 }

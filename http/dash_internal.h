@@ -107,6 +107,10 @@ typedef struct dash_queue {
  * NULL. */
 cf_status cf_dash_queues_read(cf_dash *d, dash_queue *out, size_t cap, size_t *n,
                               cf_worker_entry **workers, size_t *nworkers);
+/* cf_dash_lock_read reads the Redis lock of workflow (wf_class, key): its value ("" when free)
+ * and the milliseconds it has left (-1: no expiry). */
+cf_status cf_dash_lock_read(cf_dash *d, const char *wf_class, const char *key, char *value,
+                            size_t cap, int64_t *ttl_ms);
 /* cf_dash_worker_state: "running", "quiet", "quieting", "resuming" or "stale". */
 const char *cf_dash_worker_state(const cf_worker_entry *e);
 

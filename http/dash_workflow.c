@@ -1,13 +1,14 @@
 // SPDX-License-Identifier: MIT
 /* http/dash_workflow.c: one workflow (?class=C&key=K, or ?key=K when one class uses it): its
- * state, lock holder and pending wake, the step timeline (attempts, durations, errors), every
- * error with its context snapshot, context, kwargs and options; requeue when it is stalled or
- * failed. */
+ * state, lock holder (the row's and the Redis lock) and pending wake, the step timeline (attempts,
+ * durations, errors), every error with its context snapshot, context, kwargs and options; requeue
+ * when it is stalled or failed. */
 #include <stdio.h>
 #include <string.h>
 
 #include "common/clock.h"
 #include "http/dash_internal.h"
+#include "queue/lock.h"
 #include "store/query.h"
 
 static void fact(FILE *o, const char *name)
@@ -49,13 +50,32 @@ static void facts(dash_req *r, const cf_wf_row *w)
               o);
     }
     fputs("</td></tr>", o);
-    fact(o, "lock holder");
+    fact(o, "lock holder (Postgres)");
     if (w->locked_by[0]) {
         cf_dash_esc(o, w->locked_by);
         fputs(" since ", o);
         cf_dash_time(o, w->locked_at_ms);
     } else {
         fputs("none", o);
+    }
+    fputs("</td></tr>", o);
+    fact(o, "lock (Redis)");
+    char lock[512];
+    int64_t ttl = -1;
+    if (cf_dash_lock_read(r->d, w->wf_class, w->key, lock, sizeof lock, &ttl) != CF_OK) {
+        fputs("<span class=bad>Redis could not be read</span>", o);
+    } else if (lock[0] == '\0') {
+        fputs("free", o);
+    } else {
+        fputs("<span id=redis-lock>", o);
+        cf_dash_esc(o, lock);
+        fputs("</span>", o);
+        if (cf_lock_is_tombstone(lock))
+            fputs(" (a crash tombstone: its holder died)", o);
+        if (ttl >= 0) {
+            fputs(", expires in ", o);
+            cf_dash_ago(o, ttl);
+        }
     }
     fputs("</td></tr>", o);
     fact(o, "retry budgets");

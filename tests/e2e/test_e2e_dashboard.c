@@ -434,6 +434,15 @@ static void test_home_shows_stuck_runs_and_overdue_wakes(void **state)
     has(" on gone-worker</li>");
     has("<li class=warn>wake overdue by 1h");
     has("Ghost/late-wake</a>");
+    /* its page names the holder in Postgres and the Redis lock's value */
+    char lk[300];
+    assert_true(cf_key_lock(lk, sizeof lk, E.prefix, "Ghost", "ghost-run") > 0);
+    cf_e2e_redis_int((const char *const[]){"SET", lk, "gone-worker/run-<1>", "PX", "600000", NULL});
+    assert_int_equal(get(DASH, "/workflow?class=Ghost&key=ghost-run"), 200);
+    has("<th>lock holder (Postgres)</th><td>gone-worker since <time>");
+    has("<span id=redis-lock>gone-worker/run-&lt;1&gt;</span>, expires in ");
+    assert_int_equal(get(DASH, "/workflow?class=Ghost&key=late-wake"), 200);
+    has("<th>lock (Redis)</th><td>free</td>");
 }
 
 int main(void)
