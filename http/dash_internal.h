@@ -32,6 +32,7 @@ struct cf_dash {
     const cf_config *cfg;
     char *token; /* NULL: actions are off */
     bool read_only;
+    bool loopback; /* listening on a loopback address: only loopback Host headers are served */
     dash_session sessions[DASH_SESSIONS];
     unsigned next_session;
 };

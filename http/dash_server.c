@@ -1,13 +1,14 @@
 // SPDX-License-Identifier: MIT
 /* http/dash_server.c: the dashboard's daemon (libmicrohttpd, one internal thread: requests are
  * answered one at a time, so the store and queue handles need no lock) and its routing: the
- * route table, the security headers every answer carries, POST bodies (forms, at most 16 KiB),
- * query arguments. */
+ * route table, the Host check of a loopback listener, the security headers every answer carries,
+ * POST bodies (forms, at most 16 KiB), query arguments. */
 #include <arpa/inet.h>
 #include <microhttpd.h>
 #include <netdb.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/socket.h>
 
 #include "common/alloc.h"
@@ -118,11 +119,33 @@ static mhd_result plain(struct MHD_Connection *c, unsigned status, const char *m
     return respond(c, status, "text/plain; charset=utf-8", msg, strlen(msg), NULL);
 }
 
+/* host_ok: on a loopback listener, the Host header names a loopback host (with any port), so
+ * that a web page whose name was rebound to 127.0.0.1 (DNS rebinding) cannot read the pages. */
+static bool host_ok(const cf_dash *d, struct MHD_Connection *c)
+{
+    if (!d->loopback)
+        return true;
+    const char *h = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_HOST);
+    if (h == NULL)
+        return false;
+    static const char *const names[] = {"127.0.0.1", "localhost", "[::1]"};
+    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
+        size_t n = strlen(names[i]);
+        if (strncasecmp(h, names[i], n) == 0 && (h[n] == '\0' || h[n] == ':'))
+            return true;
+    }
+    return false;
+}
+
 /* dispatch answers one complete request. */
 static mhd_result dispatch(cf_dash *d, struct MHD_Connection *c, const char *url,
                            const char *method, const char *form)
 {
     bool post = strcmp(method, "POST") == 0;
+    if (!host_ok(d, c))
+        return plain(c, MHD_HTTP_FORBIDDEN,
+                     "this dashboard listens on a loopback address: ask for it by 127.0.0.1, "
+                     "localhost or [::1]\n");
     if (!post && strcmp(method, "GET") != 0 && strcmp(method, "HEAD") != 0)
         return plain(c, MHD_HTTP_METHOD_NOT_ALLOWED, "GET or POST only\n");
     const char *type = NULL;
@@ -245,6 +268,10 @@ cf_status cf_dash_start(const cf_dash_opts *o, cf_store *s, cf_queue *q, cf_dash
     d->queue = q;
     d->cfg = o->cfg;
     d->read_only = o->read_only;
+    if (res->ai_family == AF_INET)
+        d->loopback = (ntohl(((struct sockaddr_in *)res->ai_addr)->sin_addr.s_addr) >> 24) == 127;
+    else if (res->ai_family == AF_INET6)
+        d->loopback = IN6_IS_ADDR_LOOPBACK(&((struct sockaddr_in6 *)res->ai_addr)->sin6_addr);
     unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD;
     if (res->ai_family == AF_INET6)
         flags |= MHD_USE_IPv6;

@@ -164,6 +164,14 @@ static void test_every_page_shows_the_fleet(void **state)
     has("Content-Type: text/javascript");
     assert_int_equal(get(DASH, "/favicon.ico"), 200);
     assert_int_equal(get(DASH, "/nope"), 404);
+    /* a loopback listener answers only to a loopback Host (DNS rebinding) */
+    assert_int_equal(
+        cf_test_http(port[DASH], "GET", "/", "Host: evil.example:80\r\n", NULL, resp, sizeof resp),
+        403);
+    lacks("stalled-2");
+    assert_int_equal(
+        cf_test_http(port[DASH], "GET", "/", "Host: localhost:1\r\n", NULL, resp, sizeof resp),
+        200);
 }
 
 static void test_user_values_are_escaped(void **state)

@@ -4,8 +4,10 @@
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/socket.h>
 #include <sys/time.h>
 #include <unistd.h>
@@ -39,9 +41,9 @@ int cf_test_http(int port, const char *method, const char *path, const char *hea
         return -1;
     }
     char req[8192];
-    int n =
-        snprintf(req, sizeof req, "%s %s HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n%s",
-                 method, path, headers ? headers : "");
+    bool own_host = headers && strncasecmp(headers, "Host:", 5) == 0;
+    int n = snprintf(req, sizeof req, "%s %s HTTP/1.1\r\n%sConnection: close\r\n%s", method, path,
+                     own_host ? "" : "Host: 127.0.0.1\r\n", headers ? headers : "");
     if (body)
         n += snprintf(req + n, sizeof req - (size_t)n,
                       "Content-Type: application/x-www-form-urlencoded\r\n"

@@ -10,9 +10,10 @@
 int cf_test_free_port(void);
 
 /* cf_test_http sends method path to 127.0.0.1:port with extra header lines (each ending in
- * "\r\n"; may be NULL) and body (a form, sent as application/x-www-form-urlencoded; NULL: none),
- * and returns the status (-1: no answer). The whole response (headers, blank line, body) goes
- * into out (cap bytes, NUL-terminated); cf_test_http_body points at its body. */
+ * "\r\n"; may be NULL; "Host: 127.0.0.1" is sent unless they start with a Host line) and body (a
+ * form, sent as application/x-www-form-urlencoded; NULL: none), and returns the status (-1: no
+ * answer). The whole response (headers, blank line, body) goes into out (cap bytes,
+ * NUL-terminated); cf_test_http_body points at its body. */
 int cf_test_http(int port, const char *method, const char *path, const char *headers,
                  const char *body, char *out, size_t cap);
 const char *cf_test_http_body(const char *response);
