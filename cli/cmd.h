@@ -20,5 +20,6 @@ int cf_cli_cmd_workers(int argc, char **argv);
 int cf_cli_cmd_health(int argc, char **argv);
 int cf_cli_cmd_schedule(int argc, char **argv);
 int cf_cli_cmd_queue(int argc, char **argv);
+int cf_cli_cmd_dashboard(int argc, char **argv);
 
 #endif

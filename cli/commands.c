@@ -27,6 +27,8 @@ const cf_cli_command cf_cli_commands[] = {
     {"config", "print the effective settings", cf_cli_cmd_config},
     {"health", "is a worker alive (or, --ready, ready)? asks its --metrics-listen endpoint",
      cf_cli_cmd_health},
+    {"dashboard", "serve the web dashboard (--listen ADDR:PORT; actions need a token)",
+     cf_cli_cmd_dashboard},
     {"heal", "one healing pass: republish what the store says is stranded (--dry-run)",
      cf_cli_cmd_heal},
     {"cleanup", "delete finished workflows older than --older-than, with their logs",

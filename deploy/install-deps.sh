@@ -18,6 +18,7 @@ PACKAGES=(
   ruby ruby-redis ruby-msgpack ruby-minitest python3 python3-redis python3-msgpack
   clang clang-format shellcheck valgrind libclang-rt-14-dev
   prometheus tzdata systemd python3-yaml pgbouncer stunnel4 openssl
+  chromium chromium-driver python3-selenium fonts-dejavu-core
 )
 case "${1:-}" in
   --build) PACKAGES=("${BUILD[@]}") ;;

@@ -49,6 +49,17 @@ typedef enum cf_sql_id {
     CF_SQL_CANCEL_IDS,       /* ids jsonb, ms, by, reason (store/cancel.c) */
     CF_SQL_REQUEUE_CLEANUP,  /* class, key, ms, by, reason */
     CF_SQL_CANCELLABLE,      /* state, class, older ms, after_id, limit */
+    /* The dashboard (store/dashboard.c, docs/indexes.md): lists newest first by keyset, one
+     * statement per index that drives them, read in chunks; a filter parameter NULL: none. */
+    CF_SQL_DASH_LIST_ID,     /* state, below id, class, key prefix, from, to, error, waits,
+                                limit, chunk size */
+    CF_SQL_DASH_LIST_STATE,  /* the same; state (not completed) required */
+    CF_SQL_DASH_LIST_CLASS,  /* the same; class required */
+    CF_SQL_DASH_COUNTS,      /* (none): state, queue, count of every workflow not completed */
+    CF_SQL_DASH_COUNT_STATE, /* state (not completed), cap: min(count, cap) */
+    CF_SQL_DASH_ESTIMATE,    /* (none): the planner's row estimate of the workflows table */
+    CF_SQL_DASH_COMPLETED,   /* (none): the exact count of completed workflows (small tables) */
+    CF_SQL_DASH_THROUGHPUT,  /* window rows: minute (Unix ms), completions, of the newest rows */
     CF_SQL_COUNT_
 } cf_sql_id;
 
@@ -83,6 +94,9 @@ extern const cf_sql_stmt cf_sql_stmts[CF_SQL_COUNT_];
  * 5 tz, 6 kwargs, 7 key_template, 8 overlap, 9 paused, 10 last_fire_ms, 11 last_key,
  * 12 next_fire_ms, 13 created_ms, 14 updated_ms, 15 updated_by. */
 #define CF_SQL_SCHEDULE_NCOLS 16
+/* Dashboard list columns: the workflow columns (all NULL in the one row of a chunk without a
+ * match), then CF_SQL_WF_NCOLS the last error's class, + 1 its message (NULL without an
+ * error), + 2 the chunk's size, + 3 its lowest id. */
 /* Sweep columns (cf_rows_refs): 0 id, 1 fence, 2 job_class, 3 key, 4 queue, 5 locked_by,
  * 6 next_wake_at_ms, 7 locked_at_ms. */
 

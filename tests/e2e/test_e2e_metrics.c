@@ -23,6 +23,7 @@
 #include "common/metrics.h"
 #include "engine/class_stats.h"
 #include "tests/support/e2e.h"
+#include "tests/support/http.h"
 #include "tests/support/test.h"
 
 #define DEADLINE_MS 30000
@@ -46,33 +47,9 @@ static int free_port(void)
 /* http_get GETs path from 127.0.0.1:port; returns the status (-1: no answer), body in out. */
 static int http_get(int port, const char *path, char *out, size_t cap)
 {
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    struct sockaddr_in a = {.sin_family = AF_INET,
-                            .sin_port = htons((uint16_t)port),
-                            .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-    struct timeval tv = {.tv_sec = 10};
-    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
-    out[0] = '\0';
-    if (connect(fd, (struct sockaddr *)&a, sizeof a) != 0) {
-        close(fd);
-        return -1;
-    }
-    char req[2048];
-    int n = snprintf(req, sizeof req,
-                     "GET %s HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n", path);
     static char buf[1 << 20];
-    size_t len = 0;
-    if (write(fd, req, (size_t)n) == n)
-        for (ssize_t k;
-             len + 1 < sizeof buf && (k = read(fd, buf + len, sizeof buf - 1 - len)) > 0;)
-            len += (size_t)k;
-    close(fd);
-    buf[len] = '\0';
-    int status = -1;
-    if (sscanf(buf, "HTTP/1.%*d %d", &status) != 1)
-        return -1;
-    const char *body = strstr(buf, "\r\n\r\n");
-    snprintf(out, cap, "%s", body ? body + 4 : "");
+    int status = cf_test_http(port, "GET", path, NULL, NULL, buf, sizeof buf);
+    snprintf(out, cap, "%s", status < 0 ? "" : cf_test_http_body(buf));
     return status;
 }
 

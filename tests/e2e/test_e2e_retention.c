@@ -4,10 +4,12 @@
  * the one worker holding the healing lease; `chronoforge cleanup` deletes by hand, with a dry
  * run, refusing unfinished states; bad settings are refused at start. */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
 #include "tests/support/e2e.h"
+#include "tests/support/http.h"
 #include "tests/support/test.h"
 
 #define RETENTION_MS      2000
@@ -53,7 +55,12 @@ static bool wait_count_like(const char *like, int64_t n, int64_t timeout_ms)
 static void test_worker_retention_deletes_old_completed_workflows(void **state)
 {
     (void)state;
-    const char *const args[] = {"-c", "2", "--retention", "2s", "--sweep-interval", "300ms", NULL};
+    char listen[32];
+    int port = cf_test_free_port();
+    snprintf(listen, sizeof listen, "127.0.0.1:%d", port);
+    const char *const args[] = {
+        "-c",   "2", "--retention", "2s", "--sweep-interval", "300ms", "--metrics-listen",
+        listen, NULL};
     cf_e2e_worker(&E, 0, args, NULL);
     for (int i = 0; i < 3; i++) {
         char key[32];
@@ -75,6 +82,12 @@ static void test_worker_retention_deletes_old_completed_workflows(void **state)
     assert_true(cf_e2e_wait_log_events(&E, 0, "retention", NULL, 1, DEADLINE_MS));
     /* failed workflows are kept unless --retention-states names them */
     assert_int_equal(count_like("failing-%"), 1);
+    /* and the worker counted what it deleted */
+    static char scrape[1 << 18];
+    assert_int_equal(cf_test_http(port, "GET", "/metrics", NULL, NULL, scrape, sizeof scrape), 200);
+    const char *line = strstr(cf_test_http_body(scrape), "\nchronoforge_retention_deleted_total ");
+    assert_non_null(line);
+    assert_true(strtoll(strchr(line + 1, ' ') + 1, NULL, 10) >= 3);
 }
 
 static void test_cleanup_command(void **state)

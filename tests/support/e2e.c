@@ -114,12 +114,18 @@ void cf_e2e_setup(cf_e2e *e)
 
 pid_t cf_e2e_worker(cf_e2e *e, int slot, const char *const *args, const char *const *extra_env)
 {
-    const char *argv[40] = {bin(), "worker"};
+    return cf_e2e_process(e, slot, "worker", args, extra_env);
+}
+
+pid_t cf_e2e_process(cf_e2e *e, int slot, const char *cmd, const char *const *args,
+                     const char *const *extra_env)
+{
+    const char *argv[40] = {bin(), cmd};
     int n = 2;
     for (int i = 0; args && args[i] && n < 38; i++)
         argv[n++] = args[i];
     argv[n] = NULL;
-    snprintf(e->logs[slot], sizeof e->logs[slot], "%s/worker-%d.log", e->dir, slot);
+    snprintf(e->logs[slot], sizeof e->logs[slot], "%s/%s-%d.log", e->dir, cmd, slot);
     e->pids[slot] = spawn(e, argv, extra_env, e->logs[slot], -1);
     if (slot >= e->nworkers)
         e->nworkers = slot + 1;

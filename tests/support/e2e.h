@@ -31,6 +31,11 @@ void cf_e2e_teardown(cf_e2e *e);
  * default, e.g. "CHRONOFORGE_REDIS_URL=..." to go through a fault proxy). */
 pid_t cf_e2e_worker(cf_e2e *e, int slot, const char *const *args, const char *const *extra_env);
 
+/* cf_e2e_process is cf_e2e_worker for another long-running command (cmd: "dashboard"); its log
+ * is <dir>/<cmd>-<slot>.log, checked at teardown like a worker's. */
+pid_t cf_e2e_process(cf_e2e *e, int slot, const char *cmd, const char *const *args,
+                     const char *const *extra_env);
+
 /* cf_e2e_signal sends sig to worker slot; cf_e2e_wait_exit waits up to timeout_ms for it to
  * exit and returns its exit status (-1: still running; 128+N: killed by signal N). */
 void cf_e2e_signal(cf_e2e *e, int slot, int sig);
