@@ -1,15 +1,14 @@
 // SPDX-License-Identifier: MIT
 /* cli/cmd_queue.c: `chronoforge queue pause|resume Q`: stop and restart taking from a queue.
  * The flag is written to Postgres first (its mirror, from which healing restores Redis), then
- * to Redis's P:{Q}:paused, which workers' take and promote scripts read (queue/pause.h). */
+ * to Redis's P:{Q}:paused, which workers' take and promote scripts read (worker/queue_pause.h). */
 #include <stdio.h>
 #include <string.h>
 
 #include "cli/cmd.h"
 #include "cli/runner.h"
 #include "queue/keys.h"
-#include "queue/pause.h"
-#include "store/queue_flags.h"
+#include "worker/queue_pause.h"
 
 typedef struct queue_opts {
     char by[320];
@@ -35,12 +34,12 @@ static cf_status body(cf_cli_ctx *ctx, void *arg)
     const queue_opts *o = arg;
     bool pause = strcmp(ctx->args.pos[0], "pause") == 0;
     const char *queue = ctx->args.pos[1];
-    cf_status st = cf_store_queue_pause(ctx->store, queue, pause, o->by);
+    bool told = false;
+    cf_status st = cf_queue_pause_apply(ctx->store, ctx->queue, queue, pause, o->by, &told);
     if (st != CF_OK)
         return st;
-    st = cf_queue_pause_set(ctx->queue, queue, pause, o->by);
-    if (st != CF_OK)
-        return cf_cli_refuse(ctx, st,
+    if (!told)
+        return cf_cli_refuse(ctx, CF_ERR_UNAVAILABLE,
                              "queue %s is %s in Postgres but Redis could not be told (%s); the "
                              "healing pass will set it",
                              queue, pause ? "paused" : "resumed", cf_queue_errstr(ctx->queue));

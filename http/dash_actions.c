@@ -1,9 +1,10 @@
 // SPDX-License-Identifier: MIT
 /* http/dash_actions.c: what an operator can do from the dashboard, each a POST to
- * /action/<name>: requeue one workflow or every one a filter matches, retry or purge a queue's
- * dead letters, quiet or resume a worker. None runs in --read-only mode, without a signed-in
- * session, or without that session's CSRF token; each is logged (event=dashboard_action) with
- * who did it. Adding an action is one row in the table below and one handler. */
+ * /action/<name>: requeue one workflow or every one a filter matches, cancel one, retry or purge
+ * a queue's dead letters, pause or resume a queue, quiet or resume a worker. None runs in
+ * --read-only mode, without a signed-in session, or without that session's CSRF token; each is
+ * logged (event=dashboard_action) with who did it. Adding an action is one row in the table below
+ * and one handler. */
 #include <microhttpd.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -19,6 +20,8 @@
 #include "queue/schedule.h"
 #include "store/query.h"
 #include "store/requeue.h"
+#include "worker/cancel.h"
+#include "worker/queue_pause.h"
 
 #define BULK_BATCH 100
 #define BULK_MAX   10000 /* one click requeues at most this many; click again for more */
@@ -203,15 +206,79 @@ static cf_status act_worker_resume(dash_req *r, action_result *res)
     return set_quiet(r, res, false);
 }
 
-/* The actions. A new one (cancel, queue pause): a row here and its handler above; its button
- * is cf_dash_action_button(r, "<name>", ...) on the page it belongs to. */
+/* act_cancel cancels one workflow (worker/cancel.h): the request in Postgres, then its queue
+ * effects; the reason field (optional) is recorded with who asked. */
+static cf_status act_cancel(dash_req *r, action_result *res)
+{
+    char wf_class[129], key[257], reason[513], by[96];
+    field(r, "class", wf_class, sizeof wf_class);
+    field(r, "key", key, sizeof key);
+    field(r, "reason", reason, sizeof reason);
+    back_to_workflow(res, wf_class, key);
+    snprintf(by, sizeof by, "dashboard:%s", r->session->who);
+    cf_cancel_result out = {0};
+    cf_status st = *wf_class && *key ? cf_cancel_workflow(r->d->store, r->d->queue, wf_class, key,
+                                                          *reason ? reason
+                                                                  : "cancelled from the "
+                                                                    "dashboard",
+                                                          by, &out)
+                                     : CF_ERR_INVALID;
+    if (st == CF_OK && out.accepted)
+        snprintf(res->msg, sizeof res->msg, "cancel of %.60s/%.200s accepted (%s)", wf_class, key,
+                 out.code);
+    else if (st == CF_OK)
+        snprintf(res->msg, sizeof res->msg, "cancel of %.60s/%.200s refused: %s (%s)", wf_class,
+                 key, out.reason, out.code);
+    else
+        snprintf(res->msg, sizeof res->msg, "cancel of %.60s/%.200s failed: %.200s", wf_class, key,
+                 st == CF_ERR_INVALID ? "class and key are required"
+                                      : cf_store_errstr(r->d->store));
+    return st == CF_OK && !out.accepted ? CF_ERR_STATE : st;
+}
+
+static cf_status set_paused(dash_req *r, action_result *res, bool pause)
+{
+    char queue[65], by[96];
+    if (!queue_field(r, res, queue))
+        return CF_ERR_INVALID;
+    snprintf(res->back, sizeof res->back, "/queues");
+    snprintf(by, sizeof by, "dashboard:%s", r->session->who);
+    bool told = false;
+    cf_status st = cf_queue_pause_apply(r->d->store, r->d->queue, queue, pause, by, &told);
+    snprintf(res->msg, sizeof res->msg,
+             st != CF_OK ? "queue %s: %s failed (Postgres)"
+             : told      ? "queue %s: %s (workers follow within a second)"
+                         : "queue %s: %s in Postgres; Redis could not be told, the healing pass "
+                           "will set it",
+             queue, pause ? "pause" : "resume");
+    return st;
+}
+
+static cf_status act_queue_pause(dash_req *r, action_result *res)
+{
+    return set_paused(r, res, true);
+}
+
+static cf_status act_queue_resume(dash_req *r, action_result *res)
+{
+    return set_paused(r, res, false);
+}
+
+/* The actions. A new one: a row here and its handler above; its button is
+ * cf_dash_action_button(r, "<name>", ...) on the page it belongs to. */
 static const struct {
     const char *name;
     action_fn run;
 } actions[] = {
-    {"requeue", act_requeue},           {"requeue_matching", act_requeue_matching},
-    {"dead_retry", act_dead_retry},     {"dead_purge", act_dead_purge},
-    {"worker_quiet", act_worker_quiet}, {"worker_resume", act_worker_resume},
+    {"requeue", act_requeue},
+    {"requeue_matching", act_requeue_matching},
+    {"dead_retry", act_dead_retry},
+    {"dead_purge", act_dead_purge},
+    {"worker_quiet", act_worker_quiet},
+    {"worker_resume", act_worker_resume},
+    {"cancel", act_cancel},
+    {"queue_pause", act_queue_pause},
+    {"queue_resume", act_queue_resume},
 };
 
 static void refuse(dash_req *r, unsigned status, const char *why)

@@ -1,24 +1,45 @@
 // SPDX-License-Identifier: MIT
 /* http/dash_queues.c: the queues page: per queue ready, scheduled, in flight and dead
  * envelopes, the age of the oldest ready one, how late the earliest wake is, the live workers
- * taking it; with ?queue=Q its newest dead letters (reason, field, worker, raw bytes in hex)
- * and the retry and purge actions. */
+ * taking it, whether it is paused (with the pause and resume actions); with ?queue=Q its newest
+ * dead letters (reason, field, worker, raw bytes in hex) and the retry and purge actions. */
 #include <stdio.h>
 #include <string.h>
 
 #include "http/dash_internal.h"
 #include "queue/deadletter.h"
 #include "queue/keys.h"
+#include "store/queue_flags.h"
 
 #define MAX_QUEUES 256
 #define DEAD_SHOWN 50
 
+/* paused_cell writes whether queue is paused (its Postgres mirror, which healing keeps Redis
+ * in line with) and the button that flips it. */
+static void paused_cell(dash_req *r, const cf_queue_flag_list *flags, const char *queue)
+{
+    bool paused = flags && cf_queue_flag_paused(flags, queue);
+    fputs(paused ? "<td class=\"bad paused\">paused " : "<td>", r->out);
+    const char *fields[] = {"queue", queue, NULL};
+    if (paused)
+        cf_dash_action_button(r, "queue_resume", "Resume", NULL, fields);
+    else
+        cf_dash_action_button(r, "queue_pause", "Pause",
+                              "Pause this queue? Workers stop taking from it within a second; "
+                              "its envelopes stay.",
+                              fields);
+    fputs("</td>", r->out);
+}
+
 static void queue_table(dash_req *r, const dash_queue *qs, size_t n)
 {
     FILE *o = r->out;
+    cf_queue_flag_list flags = {0};
+    bool have_flags = cf_store_queue_flags(r->d->store, &flags) == CF_OK;
     fputs("<table id=queues><tr><th>queue</th><th class=n>ready</th><th class=n>scheduled</th>"
           "<th class=n>in flight</th><th class=n>dead</th><th class=n>oldest ready</th>"
-          "<th class=n>earliest wake late by</th><th class=n>live workers</th></tr>",
+          "<th class=n>earliest wake late by</th><th class=n>live workers</th><th>paused</th>"
+          "</tr>",
           o);
     for (size_t i = 0; i < n; i++) {
         const dash_queue *q = &qs[i];
@@ -40,12 +61,15 @@ static void queue_table(dash_req *r, const dash_queue *qs, size_t n)
             cf_dash_ago(o, q->overdue_wake_ms);
         else
             fputs("-", o);
-        fprintf(o, "</td><td class=n>%d</td></tr>", q->live_workers);
+        fprintf(o, "</td><td class=n>%d</td>", q->live_workers);
+        paused_cell(r, have_flags ? &flags : NULL, q->name);
+        fputs("</tr>", o);
     }
     if (n == 0)
-        fputs("<tr><td colspan=8 class=muted>no queue is known yet (P:queues is empty)</td></tr>",
+        fputs("<tr><td colspan=9 class=muted>no queue is known yet (P:queues is empty)</td></tr>",
               o);
     fputs("</table>", o);
+    cf_queue_flag_list_deinit(&flags);
 }
 
 static void dead_letters(dash_req *r, const char *queue)

@@ -172,10 +172,14 @@ void cf_dash_page_workflow(dash_req *r)
     char title[400];
     snprintf(title, sizeof title, "%s / %s", d.wf.wf_class, d.wf.key);
     cf_dash_begin(r, title, "/workflows");
-    if (cf_wf_state_retryable(d.wf.state)) {
-        const char *fields[] = {"class", d.wf.wf_class, "key", d.wf.key, NULL};
+    const char *fields[] = {"class", d.wf.wf_class, "key", d.wf.key, NULL};
+    if (cf_wf_state_retryable(d.wf.state))
         cf_dash_action_button(r, "requeue", "Requeue", NULL, fields);
-    }
+    if (d.wf.state == CF_WF_IDLE || d.wf.state == CF_WF_RUNNING || d.wf.state == CF_WF_STALLED)
+        cf_dash_action_button(r, "cancel", "Cancel",
+                              "Cancel this workflow? A running step finishes first; its "
+                              "on_cancel cleanup then runs.",
+                              fields);
     facts(r, &d.wf);
     timeline(r, &d.steps);
     errors(r, &d);

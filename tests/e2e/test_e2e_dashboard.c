@@ -423,6 +423,64 @@ static void test_dead_letter_worker_and_bulk_actions(void **state)
     assert_int_equal(cf_e2e_log_events(&E, DASH, "dashboard_action", "outcome=refused"), 1);
 }
 
+static bool paused_flag_is(void *arg)
+{
+    char key[200];
+    assert_true(cf_key_paused(key, sizeof key, E.prefix, "default") > 0);
+    return cf_e2e_redis_int((const char *const[]){"EXISTS", key, NULL}) == *(int64_t *)arg;
+}
+
+/* Cancel from a workflow's page (its on_cancel cleanup runs, who and why are recorded), and
+ * pause then resume a queue from the queues page (Postgres and Redis both follow). */
+static void test_cancel_and_queue_pause_actions(void **state)
+{
+    (void)state;
+    char cookie[200], token[100], form[600];
+    cf_e2e_enqueue(&E, "Exerciser", "to-cancel",
+                   "{\"steps\": 1, \"fail_first\": 1, \"step_max_attempts\": 1}");
+    assert_true(cf_e2e_wait_state(&E, "to-cancel", "stalled", DEADLINE_MS));
+    signed_in("/workflow?class=Exerciser&key=to-cancel", cookie, sizeof cookie, token,
+              sizeof token);
+    has("action=\"/action/cancel\"");
+    snprintf(form, sizeof form, "class=Exerciser&key=to-cancel&reason=wrong%%20plan&csrf=%s",
+             token);
+    assert_int_equal(post(DASH, "/action/cancel", cookie, form), 200);
+    has("cancel of Exerciser/to-cancel accepted");
+    assert_true(cf_e2e_wait_state(&E, "to-cancel", "cancelled", DEADLINE_MS));
+    assert_int_equal(cf_e2e_sql_int(&E,
+                                    "SELECT count(*) FROM chrono_forge_workflows WHERE key ="
+                                    " $1 AND cancel_requested_by = 'dashboard:tester' AND"
+                                    " cancel_reason = 'wrong plan'",
+                                    "to-cancel"),
+                     1);
+    /* a second cancel is refused: it is cancelled already */
+    assert_int_equal(post(DASH, "/action/cancel", cookie, form), 409);
+    has("refused");
+
+    int64_t one = 1, none = 0;
+    snprintf(form, sizeof form, "queue=default&csrf=%s", token);
+    assert_int_equal(post(DASH, "/action/queue_pause", cookie, form), 200);
+    has("queue default: pause (workers follow within a second)");
+    assert_true(paused_flag_is(&one));
+    assert_int_equal(cf_e2e_sql_int(&E,
+                                    "SELECT count(*) FROM chrono_forge_queues WHERE name ="
+                                    " $1 AND paused",
+                                    "default"),
+                     1);
+    char hdr[300];
+    snprintf(hdr, sizeof hdr, "Cookie: %s\r\n", cookie);
+    assert_int_equal(cf_test_http(port[DASH], "GET", "/queues", hdr, NULL, resp, sizeof resp), 200);
+    has("<td class=\"bad paused\">paused ");
+    has("action=\"/action/queue_resume\"");
+    assert_int_equal(post(DASH, "/action/queue_resume", cookie, form), 200);
+    assert_true(paused_flag_is(&none));
+    assert_int_equal(cf_e2e_sql_int(&E,
+                                    "SELECT count(*) FROM chrono_forge_queues WHERE name ="
+                                    " $1 AND paused",
+                                    "default"),
+                     0);
+}
+
 /* With the worker stopped, a run past its max_duration and an overdue wake stay put: the home
  * page's attention panel names both. */
 static void test_home_shows_stuck_runs_and_overdue_wakes(void **state)
@@ -463,6 +521,7 @@ int main(void)
         cmocka_unit_test(test_a_short_or_missing_token_file_is_refused),
         cmocka_unit_test(test_a_browser_sees_the_pages_and_requeues),
         cmocka_unit_test(test_dead_letter_worker_and_bulk_actions),
+        cmocka_unit_test(test_cancel_and_queue_pause_actions),
         cmocka_unit_test(test_home_shows_stuck_runs_and_overdue_wakes),
     };
     cf_test_apply_filter();
