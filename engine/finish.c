@@ -4,6 +4,7 @@
 
 #include <string.h>
 
+#include "engine/branch.h"
 #include "engine/retry.h"
 
 static cf_finish_result abandoned(cf_run *run)
@@ -41,6 +42,8 @@ static cf_finish_result commit_outcome(cf_run *run, cf_ws_outcome outcome, int64
     }
     if (outcome != CF_WS_HALT)
         st = cf_effects_remove(&r.effects, w->wf_class, w->key, w->queue);
+    if (st == CF_OK) /* parents this commit woke, children published at the end */
+        st = cf_branch_take_effects(run, &r.effects);
     if (st != CF_OK) /* the outcome is durable; Postgres's next_wake_at heals a lost wake */
         cf_logkv(CF_LOG_ERROR, &run->log, "event=oom",
                  "cannot record the effects of this pass (%s); the sweeper will publish it",
@@ -117,9 +120,17 @@ cf_finish_result cf_finish_run(cf_run *run)
         return commit_outcome(run, CF_WS_HALT, 0, -1, NULL);
     case CF_HALT_STALL:
         return commit_outcome(run, CF_WS_STALL, 0, -1, NULL);
+    case CF_HALT_FAIL:
+        return commit_outcome(run, CF_WS_FAIL, 0, -1, NULL);
     case CF_HALT_ABANDON:
     case CF_HALT_NONE:
         break;
+    }
+    const char *unmerged = flow == CF_FLOW_OK ? cf_branch_unmerged(run) : NULL;
+    if (unmerged) { /* the completion gate */
+        char msg[300];
+        snprintf(msg, sizeof msg, "the workflow completed with branch '%s' never merged", unmerged);
+        return workflow_error(run, "Branch.Unmerged", msg);
     }
     if (flow == CF_FLOW_OK) {
         cf_logkv(CF_LOG_INFO, &run->log, "event=completed", "workflow completed");

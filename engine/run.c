@@ -8,6 +8,7 @@
 
 #include "common/alloc.h"
 #include "common/clock.h"
+#include "engine/branch.h"
 #include "engine/class_stats.h"
 
 /* ---- step table ---- */
@@ -173,6 +174,7 @@ void cf_run_deinit(cf_run *run)
     cf_free(run->index);
     cf_free(run->pending);
     cf_free(run->errors);
+    cf_branch_pass_free(run);
     cf_context_deinit(&run->ctx);
     cf_wf_row_deinit(&run->row);
     cf_arena_deinit(&run->arena);
@@ -280,6 +282,8 @@ static cf_status commit(cf_run *run, cf_ws_outcome outcome, int64_t next_wake_at
         .retry_counts = retry_counts,
         .lazy = run->lazy_open ? &run->lazy : NULL,
     };
+    cf_ws_wake wake = {0};
+    cf_branch_fill_ws(run, &ws, &wake);
     char why[256] = "no store";
     cf_status st = run->store.commit ? run->store.commit(run->store.impl, &ws) : CF_ERR_STATE;
     if (st == CF_OK && run->lazy_open) { /* begun: later commits are plain, under its fence */
@@ -295,8 +299,10 @@ static cf_status commit(cf_run *run, cf_ws_outcome outcome, int64_t next_wake_at
     json_decref(reset);
     if (st == CF_OK) {
         clear_written(run);
+        cf_branch_committed(run, &wake);
         return CF_OK;
     }
+    cf_branch_discard(run);
     if (run->store.errstr)
         snprintf(why, sizeof why, "%s", run->store.errstr(run->store.impl));
     if (st == CF_ERR_CONFLICT)

@@ -21,6 +21,7 @@
 #include "chronoforge.h"
 #include "common/arena.h"
 #include "common/log.h"
+#include "engine/effects.h"
 #include "engine/store_port.h"
 #include "store/context.h"
 #include "store/store.h"
@@ -32,6 +33,8 @@ typedef enum cf_halt_kind {
     CF_HALT_EXTERNAL, /* idle with nothing scheduled: continue_if */
     CF_HALT_STALL,    /* a step exhausted its policy, a wait_until timed out */
     CF_HALT_ABANDON,  /* the fence moved or the store failed: write nothing more */
+    CF_HALT_FAIL,     /* fail the workflow now, with the error already noted (a merge whose
+                         child failed, CF_MERGE_FAIL) */
 } cf_halt_kind;
 
 /* The run's view of one step: loaded from the store, then updated as the pass goes. */
@@ -42,6 +45,14 @@ typedef struct cf_run_step {
     json_t *metadata; /* owned ref, never NULL (an object) */
     int64_t started_at_ms;
 } cf_run_step;
+
+/* cf_run_sink: where a pass's mid-pass effects go right after the commit that made them
+ * durable (children's first envelopes, engine/branch.c): the worker publishes them at once.
+ * NULL publish: they join the effects of the pass's end (cf_finish_result). */
+typedef struct cf_run_sink {
+    cf_status (*publish)(void *arg, const cf_effects *fx);
+    void *arg;
+} cf_run_sink;
 
 /* The clock a pass reads (Unix ms): the real one unless a test sets another after cf_run_init. */
 typedef struct cf_run_clock {
@@ -95,6 +106,9 @@ struct cf_run {
     cf_halt_kind halt;
     int64_t wake_at_ms;
     cf_status abandon_status;
+
+    struct cf_branch_pass *branches; /* branches of this pass (engine/branch.c); NULL: none */
+    cf_run_sink sink;
 
     cf_arena arena;                     /* strings that live as long as the pass */
     struct cf_class_stats *class_stats; /* its class's metrics row, looked up once per pass */

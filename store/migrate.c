@@ -137,6 +137,44 @@
     " USING brin (created_at);"                                                                    \
     "ALTER TABLE chrono_forge_workflows SET (fillfactor = 85);"
 
+/* Version 3 (branches, docs/SPEC.md §3): a child workflow names its parent (parent_id) and the
+ * branch that spawned it (branch); the partial (parent_id, branch, state) index serves the
+ * children's listing and counts, a cancel of a parent's unfinished children and retention's
+ * "never a child whose parent exists". chrono_forge_branches holds one row per (parent, branch
+ * name): open or sealed (its body never runs again) or merged, how many children it spawned,
+ * and how many of them have not finished yet (remaining: raised in the commit that inserts the
+ * children, lowered in each child's first terminal commit; the commit that brings a sealed
+ * branch to 0 wakes the parent). A deleted or truncated parent takes its branch rows with it,
+ * through statement triggers as in version 2 (no FK: nothing to check on the write path). */
+#define SQL_MIGRATION_3                                                                            \
+    "ALTER TABLE chrono_forge_workflows ADD COLUMN parent_id bigint, ADD COLUMN branch text;"      \
+    "CREATE INDEX chrono_forge_workflows_parent ON chrono_forge_workflows"                         \
+    " (parent_id, branch, state) WHERE parent_id IS NOT NULL;"                                     \
+    "CREATE TABLE chrono_forge_branches ("                                                         \
+    " id bigserial PRIMARY KEY,"                                                                   \
+    " workflow_id bigint NOT NULL,"                                                                \
+    " name text NOT NULL,"                                                                         \
+    " state text NOT NULL DEFAULT 'open' CHECK (state IN ('open', 'sealed', 'merged')),"           \
+    " spawned bigint NOT NULL DEFAULT 0 CHECK (spawned >= 0),"                                     \
+    " remaining bigint NOT NULL DEFAULT 0,"                                                        \
+    " created_at timestamptz NOT NULL DEFAULT now(),"                                              \
+    " updated_at timestamptz NOT NULL DEFAULT now(),"                                              \
+    " CONSTRAINT chrono_forge_branches_wf_name UNIQUE (workflow_id, name));"                       \
+    "COMMENT ON TABLE chrono_forge_branches IS 'chronoforge schema: branches';"                    \
+    "CREATE FUNCTION chrono_forge_workflows_delete_branches() RETURNS trigger"                     \
+    " LANGUAGE plpgsql SET search_path FROM CURRENT AS $$ BEGIN"                                   \
+    " DELETE FROM chrono_forge_branches b USING gone g WHERE b.workflow_id = g.id;"                \
+    " RETURN NULL; END $$;"                                                                        \
+    "CREATE TRIGGER chrono_forge_workflows_delete_branches AFTER DELETE"                           \
+    " ON chrono_forge_workflows REFERENCING OLD TABLE AS gone FOR EACH STATEMENT"                  \
+    " EXECUTE FUNCTION chrono_forge_workflows_delete_branches();"                                  \
+    "CREATE FUNCTION chrono_forge_workflows_truncate_branches() RETURNS trigger"                   \
+    " LANGUAGE plpgsql SET search_path FROM CURRENT AS $$ BEGIN"                                   \
+    " TRUNCATE chrono_forge_branches; RETURN NULL; END $$;"                                        \
+    "CREATE TRIGGER chrono_forge_workflows_truncate_branches AFTER TRUNCATE"                       \
+    " ON chrono_forge_workflows FOR EACH STATEMENT"                                                \
+    " EXECUTE FUNCTION chrono_forge_workflows_truncate_branches();"
+
 typedef struct migration {
     int version;
     const char *name;
@@ -148,6 +186,7 @@ static const migration migrations[] = {
     {1, "create workflows, execution logs, error logs", SQL_MIGRATION_1, false},
     {2, "log FKs become delete triggers; fewer, partial and BRIN indexes; fillfactor 85",
      SQL_MIGRATION_2, true},
+    {3, "branches: parent link on workflows, chrono_forge_branches", SQL_MIGRATION_3, false},
 };
 #define NMIGRATIONS ((int)(sizeof migrations / sizeof migrations[0]))
 

@@ -11,11 +11,12 @@ typedef enum cf_sql_id {
     CF_SQL_STEPS_BY_KEY,    /* class, key: steps without repetition rows (cf_store_run_begin) */
     CF_SQL_STEPS_BY_ID,     /* workflow_id: steps without repetition rows */
     CF_SQL_STEPS_ALL_BY_ID, /* workflow_id: every step row */
-    CF_SQL_WRITE_SETS,     /* write sets jsonb [{i,id,f,ctx,o,wk,a,rc,st,er,lz,lf,c,k,q,kw,op,l}] */
-    CF_SQL_RUN_PEEKS,      /* reads jsonb [{i,c,k}]: workflow columns, then i */
-    CF_SQL_STEPS_OF_PEEKS, /* the same reads: i, then the step columns */
-    CF_SQL_RESOLVE,        /* token, refs jsonb [{"id":..}|{"c":..,"k":..}] */
-    CF_SQL_END_BACKEND,    /* pid, application_name: a row while that backend lives */
+    CF_SQL_WRITE_SETS, /* write sets jsonb [{i,id,f,ctx,o,wk,a,rc,st,er,lz,lf,c,k,q,kw,op,l,br}]:
+                          i, id, fence, the parent to wake (JSON or NULL) */
+    CF_SQL_RUN_PEEKS,  /* reads jsonb [{i,c,k}]: workflow columns, then i */
+    CF_SQL_STEPS_OF_PEEKS,   /* the same reads: i, then the step columns */
+    CF_SQL_RESOLVE,          /* token, refs jsonb [{"id":..}|{"c":..,"k":..}] */
+    CF_SQL_END_BACKEND,      /* pid, application_name: a row while that backend lives */
     CF_SQL_WF_BY_CLASS_KEY,  /* class, key */
     CF_SQL_WF_BY_KEY,        /* key (any class; at most 2 rows) */
     CF_SQL_WF_BY_ID,         /* id */
@@ -31,6 +32,10 @@ typedef enum cf_sql_id {
     CF_SQL_SWEEP_RUNNING,    /* after_id, limit */
     CF_SQL_REQUEUE,          /* class, key, ms, by, reason, job_id (store/requeue.c) */
     CF_SQL_RESUMABLE,        /* state, class, error class, older ms, after_id, limit */
+    CF_SQL_BRANCH_GET,       /* workflow_id, name: state, spawned, remaining */
+    CF_SQL_BRANCH_COUNTS,    /* parent id, branch name: state, count */
+    CF_SQL_BRANCHES_OF,      /* workflow_id: name, state, spawned, remaining */
+    CF_SQL_CHILDREN_OF,      /* parent id, after_id, limit: workflow columns */
     CF_SQL_COUNT_
 } cf_sql_id;
 

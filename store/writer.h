@@ -35,6 +35,7 @@ typedef struct cf_op {
     cf_wf_row *begin_out;
     int64_t workflow_id; /* COMMIT: for resolving an unknown outcome */
     cf_ws_lazy *lazy;    /* COMMIT with a lazy begin (store.h): identity in, id/fence out */
+    cf_ws_wake *wake;    /* COMMIT: the parent its commit wakes (may be NULL; store.h) */
     int transient_tries;
     cf_status st;
     char err[256];

@@ -347,6 +347,24 @@ static void finish_delivery(cf_executor *ex, const char *queue, const char *raw,
     cf_delivery_effects_deinit(&fx);
 }
 
+/* The children a branch dispatched mid-pass (engine/branch.c) are published right after the
+ * commit that stored them, with a few retries; stored children whose envelopes could not be
+ * published are due now in Postgres, and the sweeper publishes them. */
+typedef struct spawn_sink {
+    cf_executor *ex;
+    const char *queue; /* the parent's queue: the default of an effect without one */
+} spawn_sink;
+
+static cf_status publish_children(void *arg, const cf_effects *fx)
+{
+    spawn_sink *sk = arg;
+    cf_status st;
+    do
+        st = cf_effects_enqueue(sk->ex->queue, fx, sk->queue);
+    while (!redis_retry_wait(sk->ex, st, "publish_children"));
+    return st;
+}
+
 static void count_pass_end(cf_worker_stats *stats, cf_pass_end end)
 {
     switch (end) {
@@ -545,6 +563,8 @@ static void run_workflow(cf_executor *ex, const char *queue, const char *raw, si
         return;
     }
     cf_step_list_deinit(&steps);
+    spawn_sink sink = {.ex = ex, .queue = wf_queue};
+    run.sink = (cf_run_sink){.publish = publish_children, .arg = &sink};
     cf_finish_result fin = cf_finish_run(&run);
     count_pass_end(ex->stats, fin.end);
     cf_class_stats_note_pass(cf_class_stats_of(env->wf_class),
