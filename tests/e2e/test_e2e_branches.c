@@ -117,10 +117,199 @@ static void test_parent_with_200_children_completes_once(void **state)
     cf_e2e_assert_quiet(&E, DEADLINE_MS);
 }
 
+/* wait_sql polls until the query (param key) gives at least min. */
+static bool wait_sql(const char *sql, const char *key, int64_t min, int64_t timeout_ms)
+{
+    int64_t until = cf_clock_mono_ms() + timeout_ms;
+    while (cf_e2e_sql_int(&E, sql, key) < min) {
+        if (cf_clock_mono_ms() > until)
+            return false;
+        cf_clock_sleep_ms(50, NULL);
+    }
+    return true;
+}
+
+#define CHILDREN_OF                                                                                \
+    "SELECT count(*) FROM chrono_forge_workflows c JOIN chrono_forge_workflows p"                  \
+    " ON c.parent_id = p.id WHERE p.key = $1"
+
+static void test_kill_in_the_middle_of_spawn_each(void **state)
+{
+    (void)state;
+    char ledger[400], kw[700];
+    ledger_path("kill", ledger, sizeof ledger);
+    snprintf(kw, sizeof kw,
+             "{\"steps\": 1, \"children\": 60, \"spawn_batch\": 10, \"spawn_pause_ms\": 400,"
+             " \"ledger\": \"%s\"}",
+             ledger);
+    cf_e2e_worker(&E, 0, WORKER_ARGS, NULL);
+    cf_e2e_enqueue(&E, "Exerciser", "kill", kw);
+    assert_true(wait_sql(CHILDREN_OF, "kill", 20, DEADLINE_MS));
+    assert_true(children_in("kill", NULL) < 60); /* mid-dispatch */
+    cf_e2e_signal(&E, 0, SIGKILL);
+    cf_e2e_wait_exit(&E, 0, 10000);
+    cf_e2e_worker(&E, 1, WORKER_ARGS, NULL);
+    assert_true(cf_e2e_wait_state(&E, "kill", "completed", DEADLINE_MS));
+    assert_int_equal(children_in("kill", NULL), 60);
+    assert_int_equal(children_in("kill", "completed"), 60);
+    assert_int_equal(branch_col("kill", "spawned"), 60); /* no child inserted or counted twice */
+    assert_int_equal(branch_col("kill", "remaining"), 0);
+    assert_int_equal(ctx_int("kill", "children_completed"), 60);
+    for (int i = 0; i < 60; i++) { /* none missing: each ran (a kill mid-step may repeat one) */
+        char prefix[300];
+        snprintf(prefix, sizeof prefix, "kill$kids$kid_%d step_1 ", i);
+        if (cf_e2e_ledger_count(ledger, prefix) < 1)
+            fail_msg("child %d never ran", i);
+    }
+    cf_e2e_assert_quiet(&E, DEADLINE_MS);
+}
+
+static void test_flushall_while_children_run(void **state)
+{
+    (void)state;
+    char ledger[400], kw[700];
+    ledger_path("flush", ledger, sizeof ledger);
+    snprintf(kw, sizeof kw,
+             "{\"steps\": 1, \"children\": 30, \"child_steps\": 2, \"child_sleep_ms\": 200,"
+             " \"ledger\": \"%s\"}",
+             ledger);
+    cf_e2e_worker(&E, 0, WORKER_ARGS, NULL);
+    cf_e2e_enqueue(&E, "Exerciser", "flush", kw);
+    assert_true(wait_sql(CHILDREN_OF " AND c.state = 'completed'", "flush", 4, DEADLINE_MS));
+    assert_true(children_in("flush", "completed") < 30);
+    const char *argv[] = {"FLUSHALL", NULL};
+    cf_e2e_redis_int(argv);
+    assert_true(cf_e2e_wait_state(&E, "flush", "completed", DEADLINE_MS));
+    assert_int_equal(children_in("flush", "completed"), 30);
+    assert_int_equal(ctx_int("flush", "children_completed"), 30);
+    cf_e2e_assert_quiet(&E, DEADLINE_MS);
+}
+
+static void test_last_two_children_finishing_together_wake_once(void **state)
+{
+    (void)state;
+    char ledger[400], gate[400], kw[1000];
+    ledger_path("pair", ledger, sizeof ledger);
+    snprintf(gate, sizeof gate, "%s/gate-pair", E.dir);
+    snprintf(kw, sizeof kw,
+             "{\"steps\": 1, \"children\": 2, \"child_gate_file\": \"%s\", \"ledger\": \"%s\"}",
+             gate, ledger);
+    cf_e2e_worker(&E, 0, WORKER_ARGS, NULL);
+    cf_e2e_enqueue(&E, "Exerciser", "pair", kw);
+    /* both children parked on their gate, the parent on its merge */
+    assert_true(wait_sql("SELECT count(*) FROM chrono_forge_execution_logs l"
+                         " JOIN chrono_forge_workflows c ON c.id = l.workflow_id"
+                         " WHERE c.key LIKE $1 || '$kids$kid_%' AND c.state = 'idle'"
+                         "   AND l.step_name = 'continue_if$gate'",
+                         "pair", 2, DEADLINE_MS));
+    assert_true(wait_sql("SELECT count(*) FROM chrono_forge_execution_logs l"
+                         " JOIN chrono_forge_workflows p ON p.id = l.workflow_id"
+                         " WHERE p.key = $1 AND p.state = 'idle' AND l.step_name = 'merge$kids'",
+                         "pair", 1, DEADLINE_MS));
+    FILE *f = fopen(gate, "w");
+    assert_non_null(f);
+    fclose(f);
+    cf_e2e_enqueue(&E, "Exerciser", "pair$kids$kid_0", "{}");
+    cf_e2e_enqueue(&E, "Exerciser", "pair$kids$kid_1", "{}");
+    assert_true(cf_e2e_wait_state(&E, "pair", "completed", DEADLINE_MS));
+    assert_int_equal(children_in("pair", "completed"), 2);
+    assert_int_equal(cf_e2e_log_events(&E, -1, "branch_wake", NULL), 1);
+    cf_e2e_assert_quiet(&E, DEADLINE_MS);
+}
+
+/* stalled_child enqueues key with 3 children whose kid_1 stalls at once, merged with
+ * child_trouble (and extra kwargs), and waits until the two others completed and kid_1
+ * stalled. */
+static void stalled_child(const char *key, const char *trouble, const char *extra)
+{
+    char kw[700];
+    snprintf(kw, sizeof kw,
+             "{\"steps\": 1, \"children\": 3, \"stall_kid\": 1, \"child_trouble\": \"%s\"%s}",
+             trouble, extra);
+    cf_e2e_worker(&E, 0, WORKER_ARGS, NULL);
+    cf_e2e_enqueue(&E, "Exerciser", key, kw);
+    char like[200];
+    snprintf(like, sizeof like, "%s$kids$kid_1", key);
+    assert_true(cf_e2e_wait_state(&E, like, "stalled", DEADLINE_MS));
+    assert_true(wait_sql(CHILDREN_OF " AND c.state = 'completed'", key, 2, DEADLINE_MS));
+}
+
+static void test_stalled_child_waits_for_an_operator(void **state)
+{
+    (void)state;
+    stalled_child("swait", "wait", "");
+    /* the stall woke the parent, which looked and halted again on its merge */
+    assert_true(wait_sql("SELECT count(*) FROM chrono_forge_execution_logs l"
+                         " JOIN chrono_forge_workflows p ON p.id = l.workflow_id"
+                         " WHERE p.key = $1 AND p.state = 'idle' AND l.step_name = 'merge$kids'"
+                         "   AND l.state = 'pending' AND l.attempts >= 2",
+                         "swait", 1, DEADLINE_MS));
+    char out[4096], st[32];
+    const char *args[] = {cf_test_env("CF_BIN"), "requeue", "swait$kids$kid_1", NULL};
+    assert_int_equal(cf_e2e_cli(&E, out, sizeof out, args), 0);
+    assert_true(cf_e2e_wait_state(&E, "swait", "completed", DEADLINE_MS));
+    assert_string_equal(cf_e2e_state(&E, "swait$kids$kid_1", st, sizeof st), "completed");
+    assert_int_equal(ctx_int("swait", "children_completed"), 3);
+    cf_e2e_assert_quiet(&E, DEADLINE_MS);
+}
+
+static void test_stalled_child_fails_the_parent(void **state)
+{
+    (void)state;
+    stalled_child("sfail", "fail", "");
+    assert_true(cf_e2e_wait_state(&E, "sfail", "failed", DEADLINE_MS));
+    assert_int_equal(cf_e2e_sql_int(&E,
+                                    "SELECT count(*) FROM chrono_forge_error_logs e"
+                                    " JOIN chrono_forge_workflows p ON p.id = e.workflow_id"
+                                    " WHERE p.key = $1 AND e.error_class = 'Branch.ChildFailed'",
+                                    "sfail"),
+                     1);
+    cf_e2e_assert_quiet(&E, DEADLINE_MS);
+}
+
+static void test_stalled_child_lets_the_parent_continue(void **state)
+{
+    (void)state;
+    stalled_child("scont", "continue", "");
+    assert_true(cf_e2e_wait_state(&E, "scont", "completed", DEADLINE_MS));
+    assert_int_equal(ctx_int("scont", "children_completed"), 2);
+    assert_int_equal(ctx_int("scont", "children_not_completed"), 1);
+    cf_e2e_assert_quiet(&E, DEADLINE_MS);
+}
+
+static void test_merge_timeout_stalls_the_parent(void **state)
+{
+    (void)state;
+    stalled_child("stime", "wait", ", \"merge_timeout_ms\": 1500");
+    assert_true(cf_e2e_wait_state(&E, "stime", "stalled", DEADLINE_MS));
+    assert_int_equal(cf_e2e_sql_int(&E,
+                                    "SELECT count(*) FROM chrono_forge_error_logs e"
+                                    " JOIN chrono_forge_workflows p ON p.id = e.workflow_id"
+                                    " WHERE p.key = $1 AND e.error_class = 'Timeout'"
+                                    "   AND e.step_name = 'merge$kids'",
+                                    "stime"),
+                     1);
+    cf_e2e_assert_quiet(&E, DEADLINE_MS);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_parent_with_200_children_completes_once, setup_each,
+                                        teardown_each),
+        cmocka_unit_test_setup_teardown(test_kill_in_the_middle_of_spawn_each, setup_each,
+                                        teardown_each),
+        cmocka_unit_test_setup_teardown(test_flushall_while_children_run, setup_each,
+                                        teardown_each),
+        cmocka_unit_test_setup_teardown(test_last_two_children_finishing_together_wake_once,
+                                        setup_each, teardown_each),
+        cmocka_unit_test_setup_teardown(test_stalled_child_waits_for_an_operator, setup_each,
+                                        teardown_each),
+        cmocka_unit_test_setup_teardown(test_stalled_child_fails_the_parent, setup_each,
+                                        teardown_each),
+        cmocka_unit_test_setup_teardown(test_stalled_child_lets_the_parent_continue, setup_each,
+                                        teardown_each),
+        cmocka_unit_test_setup_teardown(test_merge_timeout_stalls_the_parent, setup_each,
                                         teardown_each),
     };
     cf_test_apply_filter();
