@@ -5,7 +5,8 @@
  * a run begin (executable states from store/states.h, fence + 1, crash count), a requeue
  * (stalled|failed -> idle with fresh retry budgets and its `$workflow_retry$<ms>` row) and write
  * sets under their fence (upserted steps, error rows, the `$workflow_completion$` /
- * `$workflow_failure$<id>` markers, the outcome's state).
+ * `$workflow_failure$<id>` markers, the outcome's state), with their branch changes (children
+ * inserted once per key, branch rows; engine/branch.c reads them through branch_get).
  * Its clock is the tests' to move: passes read it through the run clock.
  *
  * It lives in tests/support, not in the library: an embedder or `requeue --now` resumes a real
@@ -27,6 +28,16 @@ typedef struct cf_memstore_error {
     char *error_class, *message;
 } cf_memstore_error;
 
+/* cf_memstore_branch: a branch row as BRANCH_CTES (store/sql.c) keeps it; children's own
+ * commits are not modelled: a test lowers remaining itself. */
+typedef struct cf_memstore_branch {
+    char name[201];
+    cf_branch_state state;
+    int64_t spawned, remaining;
+} cf_memstore_branch;
+
+#define CF_MEMSTORE_MAX_BRANCHES 8
+
 typedef struct cf_memstore {
     bool exists;
     cf_wf_row wf;       /* the workflow row as stored */
@@ -38,6 +49,13 @@ typedef struct cf_memstore {
     cf_status fail_next; /* when not CF_OK: the next commit fails with it, applying nothing */
     int64_t next_id;
     char err[256];
+    /* branches of the workflow, and the child keys its write sets inserted (each once: a
+     * re-touched batch inserts nothing new; child_inserts counts every attempt) */
+    cf_memstore_branch branches[CF_MEMSTORE_MAX_BRANCHES];
+    size_t nbranches;
+    char **children;
+    size_t nchildren, children_cap;
+    int child_inserts;
 } cf_memstore;
 
 /* cf_memstore_init: an empty store whose clock reads now_ms. */
@@ -67,6 +85,9 @@ cf_status cf_memstore_requeue(cf_memstore *m);
  * effects: cf_finish_result_deinit). Returns the begin's status (CF_ERR_STATE: not executable,
  * nothing ran). */
 cf_status cf_memstore_pass(cf_memstore *m, const cf_workflow_def *def, cf_finish_result *fin);
+
+/* cf_memstore_branch_find returns the branch row name, or NULL. */
+cf_memstore_branch *cf_memstore_branch_find(cf_memstore *m, const char *name);
 
 /* cf_memstore_step returns the stored row of step name, or NULL. */
 const cf_step_row *cf_memstore_step(const cf_memstore *m, const char *name);
