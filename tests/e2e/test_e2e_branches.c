@@ -10,6 +10,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <jansson.h>
+
 #include "common/clock.h"
 #include "tests/support/e2e.h"
 #include "tests/support/test.h"
@@ -292,10 +294,65 @@ static void test_merge_timeout_stalls_the_parent(void **state)
     cf_e2e_assert_quiet(&E, DEADLINE_MS);
 }
 
+#define cli(out, ...)                                                                              \
+    cf_e2e_cli(&E, out, sizeof out, (const char *const[]){cf_test_env("CF_BIN"), __VA_ARGS__, NULL})
+
+static json_t *cli_json(char *out, size_t cap)
+{
+    json_error_t jerr;
+    json_t *v = json_loadb(out, strlen(out), 0, &jerr);
+    if (!v)
+        fail_msg("not JSON (%s): %.*s", jerr.text, (int)(cap < 400 ? cap : 400), out);
+    return v;
+}
+
+static void test_status_and_list_show_branches_and_children(void **state)
+{
+    (void)state;
+    cf_e2e_worker(&E, 0, WORKER_ARGS, NULL);
+    cf_e2e_enqueue(&E, "Exerciser", "ops", "{\"steps\": 1, \"children\": 5}");
+    assert_true(cf_e2e_wait_state(&E, "ops", "completed", DEADLINE_MS));
+    static char out[65536];
+    assert_int_equal(cli(out, "status", "ops"), 0);
+    assert_non_null(strstr(out, "branches:"));
+    assert_non_null(strstr(out, "kids"));
+
+    assert_int_equal(cli(out, "status", "ops", "--json"), 0);
+    json_t *root = cli_json(out, sizeof out);
+    json_t *b = json_array_get(json_object_get(root, "branches"), 0);
+    assert_string_equal(json_string_value(json_object_get(b, "name")), "kids");
+    assert_string_equal(json_string_value(json_object_get(b, "state")), "merged");
+    assert_int_equal(json_integer_value(json_object_get(b, "spawned")), 5);
+    assert_int_equal(json_integer_value(json_object_get(b, "completed")), 5);
+    assert_null(json_object_get(root, "children"));
+    json_decref(root);
+
+    assert_int_equal(cli(out, "status", "ops", "--children", "--limit", "2", "--json"), 0);
+    root = cli_json(out, sizeof out);
+    json_t *kids = json_object_get(root, "children");
+    assert_int_equal(json_array_size(json_object_get(kids, "workflows")), 2);
+    assert_string_equal(json_string_value(json_object_get(
+                            json_array_get(json_object_get(kids, "workflows"), 0), "key")),
+                        "ops$kids$kid_0");
+    assert_true(json_integer_value(json_object_get(kids, "next_after")) > 0);
+    json_decref(root);
+
+    assert_int_equal(cli(out, "list", "--parent", "ops", "--json"), 0);
+    root = cli_json(out, sizeof out);
+    assert_int_equal(json_array_size(json_object_get(root, "workflows")), 5);
+    json_decref(root);
+    assert_int_equal(cli(out, "list", "--parent", "ops"), 0);
+    assert_non_null(strstr(out, "ops$kids$kid_4"));
+    assert_int_equal(cli(out, "list", "--parent", "ops", "--state", "idle"), 1);
+    assert_int_equal(cli(out, "list", "--parent", "nobody"), 1);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_parent_with_200_children_completes_once, setup_each,
+                                        teardown_each),
+        cmocka_unit_test_setup_teardown(test_status_and_list_show_branches_and_children, setup_each,
                                         teardown_each),
         cmocka_unit_test_setup_teardown(test_kill_in_the_middle_of_spawn_each, setup_each,
                                         teardown_each),
