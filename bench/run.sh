@@ -12,7 +12,7 @@
 # section with a small N; the others print "n/a (not run)"), CF_FSYNC_DELAY_US (the slow-fsync
 # section's added delay per fsync/fdatasync, default 2000).
 # Sections: throughput commits latency wake resume bigtable fleet transport pgsettings indexes
-# slowfsync. Helpers: bench/lib.sh (runs, CPU, round trips), bench/peers.sh (the peers), and
+# slowfsync fanout (bench/fanout.sh; CF_BENCH_CHILDREN, default 100000). Helpers: bench/lib.sh (runs, CPU, round trips), bench/peers.sh (the peers), and
 # bench/index_costs.sh when present (the hot-path cost of each index). The npm peers are installed
 # from their lockfiles by deploy/install-deps.sh --bench.
 set -euo pipefail
@@ -160,9 +160,11 @@ sec_wake() {
 
 # shellcheck source=bench/sections.sh
 . "$root/bench/sections.sh"
+# shellcheck source=bench/fanout.sh
+. "$root/bench/fanout.sh"
 
 fsync=$(q "$admin" "SHOW fsync")
-for s in throughput commits latency wake resume bigtable fleet transport pgsettings indexes slowfsync; do
+for s in throughput commits latency wake resume bigtable fleet transport pgsettings indexes slowfsync fanout; do
   if wants "$s"; then
     s0=$(date +%s)
     "sec_$s"
