@@ -157,17 +157,17 @@ void cf_branch_committed(cf_run *run, const cf_ws_wake *wake)
     bp->nchg = 0;
     if (bp->nkids == 0)
         return;
-    /* The children are durable (born idle and due now, with their kwargs): publish their
-     * canonical continuations, due now. The healing pass recognises a pending continuation, so
-     * a child still waiting in a deep queue is not published again; publishing one twice
-     * changes nothing. */
+    /* The children are durable (born idle and due now): publish their first envelopes, onto
+     * the ready list. Not as continuations: those are promoted into P:{Q}:due, ahead of the
+     * ready backlog, where 100,000 children would queue in front of every wake of the fleet
+     * (their parents' included). */
     cf_effects batch = CF_EFFECTS_INIT;
     cf_effects *fx = run->sink.publish ? &batch : &bp->end_fx;
     int64_t now = cf_run_now(run);
     cf_status st = CF_OK;
     for (size_t i = 0; i < bp->nkids && st == CF_OK; i++)
-        st = cf_effects_publish(fx, bp->kids[i].wf_class, bp->kids[i].key, bp->kids[i].queue, NULL,
-                                now);
+        st = cf_effects_publish(fx, bp->kids[i].wf_class, bp->kids[i].key, bp->kids[i].queue,
+                                bp->kids[i].kwargs, now);
     if (st != CF_OK)
         note_oom(run, "children's envelopes");
     if (run->sink.publish && st == CF_OK) {

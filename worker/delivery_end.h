@@ -28,11 +28,11 @@ CF_MUST_CHECK cf_status cf_delivery_effects_build(const cf_effects *fx, const ch
 
 void cf_delivery_effects_deinit(cf_delivery_effects *d);
 
-/* cf_effects_enqueue publishes the PUBLISH effects of fx (a branch's children, engine/branch.c)
- * at once, in pipelined round trips: continuations (kwargs NULL) as cf_continuations_publish
- * does (ZADD LT: publishing one twice changes nothing), first envelopes as cf_enqueue_batch. An
- * effect without a queue goes to default_queue. Not atomic: after a transport error some may be
- * in. */
+/* cf_effects_enqueue publishes the PUBLISH effects of fx (children's first envelopes, engine/
+ * branch.c) at once, in pipelined round trips of at most 1000 (queue/enqueue.h): due now onto
+ * the ready list, later into the scheduled set. An effect without a queue goes to
+ * default_queue. At-least-once: a transport error may leave part of them written (a duplicate
+ * first envelope of an existing workflow is a plain wake). */
 CF_MUST_CHECK cf_status cf_effects_enqueue(cf_queue *q, const cf_effects *fx,
                                            const char *default_queue);
 

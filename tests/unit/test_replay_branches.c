@@ -86,8 +86,8 @@ static size_t child_publishes(const cf_finish_result *fin)
 {
     size_t n = 0;
     for (size_t i = 0; i < fin->effects.n; i++)
-        n += fin->effects.items[i].kind == CF_EFFECT_PUBLISH &&
-             strncmp(fin->effects.items[i].key, "k-1$b$kid_", 10) == 0;
+        n +=
+            fin->effects.items[i].kind == CF_EFFECT_PUBLISH && fin->effects.items[i].kwargs != NULL;
     return n;
 }
 
