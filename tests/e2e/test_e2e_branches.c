@@ -3,7 +3,8 @@
  * a parent spawning 200 Exerciser children completes once with every child completed once; a
  * worker killed with SIGKILL in the middle of spawn_each leaves no duplicate and no missing
  * child; FLUSHALL while children run; the last two children finishing together wake the parent
- * once; a stalled child under each merge option (wait then requeue, fail, continue, timeout). */
+ * once; a parent whose wake was lost (the last child's worker died after its commit) is healed; a
+ * stalled child under each merge option (wait then requeue, fail, continue, timeout). */
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -114,8 +115,9 @@ static void test_parent_with_200_children_completes_once(void **state)
                                     " WHERE w.key = $1 AND l.step_name = '$workflow_completion$'",
                                     "fan"),
                      1);
-    /* the parent was woken by the last child, not by the merge's backstop */
+    /* the parent was woken by the last child, not by the merge's backstop nor by healing */
     assert_int_equal(cf_e2e_log_events(&E, -1, "branch_wake", NULL), 1);
+    assert_int_equal(cf_e2e_log_events(&E, -1, "sweep_republished", "key=fan"), 0);
     cf_e2e_assert_quiet(&E, DEADLINE_MS);
 }
 
@@ -217,6 +219,54 @@ static void test_last_two_children_finishing_together_wake_once(void **state)
     assert_int_equal(children_in("pair", "completed"), 2);
     assert_int_equal(cf_e2e_log_events(&E, -1, "branch_wake", NULL), 1);
     cf_e2e_assert_quiet(&E, DEADLINE_MS);
+}
+
+static void test_a_lost_wake_of_the_parent_is_healed(void **state)
+{
+    (void)state;
+    /* a long lease: recovery of the crashed worker's in-flight envelope cannot be what wakes
+     * the parent within the deadline; only the sweeper can */
+    const char *args[] = {
+        "-c", "2", "--lease", "120s", "--sweep-grace", "1s", "--sweep-interval", "300ms", NULL};
+    char gate[400], kw[700];
+    snprintf(gate, sizeof gate, "%s/gate-lost", E.dir);
+    snprintf(kw, sizeof kw, "{\"steps\": 1, \"children\": 2, \"child_gate_file\": \"%s\"}", gate);
+    cf_e2e_worker(&E, 0, args, NULL);
+    cf_e2e_enqueue(&E, "Exerciser", "lost", kw);
+    assert_true(wait_sql("SELECT count(*) FROM chrono_forge_execution_logs l"
+                         " JOIN chrono_forge_workflows p ON p.id = l.workflow_id"
+                         " WHERE p.key = $1 AND p.state = 'idle' AND l.step_name = 'merge$kids'",
+                         "lost", 1, DEADLINE_MS));
+    assert_true(wait_sql("SELECT count(*) FROM chrono_forge_execution_logs l"
+                         " JOIN chrono_forge_workflows c ON c.id = l.workflow_id"
+                         " WHERE c.key LIKE $1 || '$kids$kid_%' AND c.state = 'idle'"
+                         "   AND l.step_name = 'continue_if$gate'",
+                         "lost", 2, DEADLINE_MS));
+    FILE *f = fopen(gate, "w");
+    assert_non_null(f);
+    fclose(f);
+    cf_e2e_enqueue(&E, "Exerciser", "lost$kids$kid_0", "{}");
+    assert_true(cf_e2e_wait_state(&E, "lost$kids$kid_0", "completed", DEADLINE_MS));
+    cf_e2e_signal(&E, 0, SIGKILL);
+    cf_e2e_wait_exit(&E, 0, 10000);
+    /* the last child commits, then its worker dies before publishing anything: no wake */
+    const char *crash[] = {"CHRONOFORGE_TEST_CRASH_AFTER_RELEASE=1", NULL};
+    char stock[1024], hooks[1100];
+    snprintf(stock, sizeof stock, "%s", cf_test_env("CF_BIN"));
+    snprintf(hooks, sizeof hooks, "%s-test-hooks", stock);
+    if (access(hooks, X_OK) != 0)
+        fail_msg("%s not found: build it with `make MODE=... tests`", hooks);
+    setenv("CF_BIN", hooks, 1);
+    cf_e2e_worker(&E, 1, args, crash);
+    setenv("CF_BIN", stock, 1);
+    cf_e2e_enqueue(&E, "Exerciser", "lost$kids$kid_1", "{}");
+    assert_int_equal(cf_e2e_wait_exit(&E, 1, DEADLINE_MS), 128 + SIGABRT);
+    char st[32];
+    assert_string_equal(cf_e2e_state(&E, "lost$kids$kid_1", st, sizeof st), "completed");
+    assert_string_equal(cf_e2e_state(&E, "lost", st, sizeof st), "idle");
+    cf_e2e_worker(&E, 2, args, NULL);
+    assert_true(cf_e2e_wait_state(&E, "lost", "completed", DEADLINE_MS));
+    assert_true(cf_e2e_log_events(&E, 2, "sweep_republished", "reason=overdue key=lost") >= 1);
 }
 
 /* stalled_child enqueues key with 3 children whose kid_1 stalls at once, merged with
@@ -360,6 +410,8 @@ int main(void)
                                         teardown_each),
         cmocka_unit_test_setup_teardown(test_last_two_children_finishing_together_wake_once,
                                         setup_each, teardown_each),
+        cmocka_unit_test_setup_teardown(test_a_lost_wake_of_the_parent_is_healed, setup_each,
+                                        teardown_each),
         cmocka_unit_test_setup_teardown(test_stalled_child_waits_for_an_operator, setup_each,
                                         teardown_each),
         cmocka_unit_test_setup_teardown(test_stalled_child_fails_the_parent, setup_each,
