@@ -46,6 +46,7 @@ echo "== enqueueing example workflows"
 "$BIN" enqueue OrderProcessing order-1001 --kwargs '{"items": [{"sku": "BOOK-1", "qty": 2}, {"sku": "PEN-7", "qty": 10}, {"sku": "INK-3", "qty": 1}], "open_after_ms": 1000}' >/dev/null
 "$BIN" enqueue PaymentCapture payment-77 --kwargs "{\"amount_cents\": 4200, \"currency\": \"EUR\", \"confirmation_file\": \"$dir/payment-77.confirmed\"}" >/dev/null
 "$BIN" enqueue FlakyApiSync partner-sync-1 --kwargs '{"timeouts": 2, "rate_limits": 1}' >/dev/null
+"$BIN" enqueue FanOutImport import-9 --kwargs '{"rows": [{"sku": "A-1"}, {"sku": "B-2"}, {"sku": "C-3"}, {"qty": 4}]}' >/dev/null
 CF_DEMO_TCP_REDIS_URL=$tcp_redis_url /usr/bin/ruby -I"$root/clients/ruby/lib" -e '
   require "chronoforge/client"
   c = Chronoforge::Client.new(redis: ENV.fetch("CF_DEMO_TCP_REDIS_URL"), prefix: "demo")
@@ -83,7 +84,7 @@ done
 
 echo "== final states"
 "$BIN" list
-for key in signup-ada order-1001 payment-77 partner-sync-1 signup-ruby; do
+for key in signup-ada order-1001 payment-77 partner-sync-1 signup-ruby import-9; do
   echo
   "$BIN" status "$key"
 done

@@ -4,7 +4,8 @@
  * worker killed with SIGKILL in the middle of spawn_each leaves no duplicate and no missing
  * child; FLUSHALL while children run; the last two children finishing together wake the parent
  * once; a parent whose wake was lost (the last child's worker died after its commit) is healed; a
- * stalled child under each merge option (wait then requeue, fail, continue, timeout). */
+ * stalled child under each merge option (wait then requeue, fail, continue, timeout); `status`
+ * and `list --parent`; the FanOutImport example. */
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -344,6 +345,25 @@ static void test_merge_timeout_stalls_the_parent(void **state)
     cf_e2e_assert_quiet(&E, DEADLINE_MS);
 }
 
+static void test_the_fan_out_import_example(void **state)
+{
+    (void)state;
+    cf_e2e_worker(&E, 0, WORKER_ARGS, NULL);
+    cf_e2e_enqueue(&E, "FanOutImport", "imp",
+                   "{\"rows\": [{\"sku\": \"A-1\"}, {\"sku\": \"B-2\"}, {\"qty\": 3}]}");
+    assert_true(cf_e2e_wait_state(&E, "imp", "completed", DEADLINE_MS));
+    assert_int_equal(ctx_int("imp", "imported"), 2);
+    assert_int_equal(ctx_int("imp", "rejected"), 1);
+    char st[32];
+    assert_string_equal(cf_e2e_state(&E, "imp$rows$row_2", st, sizeof st), "stalled");
+    assert_string_equal(cf_e2e_state(&E, "imp$rows$row_0", st, sizeof st), "completed");
+    assert_int_equal(cf_e2e_sql_int(&E,
+                                    "SELECT count(*) FROM chrono_forge_workflows"
+                                    " WHERE key = $1 AND context->>'imported_sku' = 'B-2'",
+                                    "imp$rows$row_1"),
+                     1);
+}
+
 #define cli(out, ...)                                                                              \
     cf_e2e_cli(&E, out, sizeof out, (const char *const[]){cf_test_env("CF_BIN"), __VA_ARGS__, NULL})
 
@@ -404,6 +424,7 @@ int main(void)
                                         teardown_each),
         cmocka_unit_test_setup_teardown(test_status_and_list_show_branches_and_children, setup_each,
                                         teardown_each),
+        cmocka_unit_test_setup_teardown(test_the_fan_out_import_example, setup_each, teardown_each),
         cmocka_unit_test_setup_teardown(test_kill_in_the_middle_of_spawn_each, setup_each,
                                         teardown_each),
         cmocka_unit_test_setup_teardown(test_flushall_while_children_run, setup_each,
