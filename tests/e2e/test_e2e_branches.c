@@ -306,6 +306,27 @@ static void test_stalled_child_waits_for_an_operator(void **state)
     cf_e2e_assert_quiet(&E, DEADLINE_MS);
 }
 
+/* The gem's bug (reference §10.C R-15): cleanup deleting an old failed child made its parent's
+ * merge "done". Here the merge counts completions, never the rows that still exist. */
+static void test_a_deleted_stalled_child_never_makes_the_merge_done(void **state)
+{
+    (void)state;
+    stalled_child("sdel", "wait", "");
+    const char *merge_attempts = "SELECT coalesce(max(l.attempts), 0)"
+                                 " FROM chrono_forge_execution_logs l"
+                                 " JOIN chrono_forge_workflows p ON p.id = l.workflow_id"
+                                 " WHERE p.key = $1 AND p.state = 'idle'"
+                                 "   AND l.step_name = 'merge$kids'";
+    assert_true(wait_sql(merge_attempts, "sdel", 2, DEADLINE_MS));
+    int64_t before = cf_e2e_sql_int(&E, merge_attempts, "sdel");
+    cf_e2e_sql_exec(&E, "DELETE FROM chrono_forge_workflows WHERE key = 'sdel$kids$kid_1'");
+    cf_e2e_enqueue(&E, "Exerciser", "sdel", "{}"); /* wake the parent: it looks again */
+    assert_true(wait_sql(merge_attempts, "sdel", before + 1, DEADLINE_MS));
+    char st[32];
+    assert_string_equal(cf_e2e_state(&E, "sdel", st, sizeof st), "idle");
+    assert_int_equal(branch_col("sdel", "remaining"), 1);
+}
+
 static void test_stalled_child_fails_the_parent(void **state)
 {
     (void)state;
@@ -435,6 +456,8 @@ int main(void)
                                         teardown_each),
         cmocka_unit_test_setup_teardown(test_stalled_child_waits_for_an_operator, setup_each,
                                         teardown_each),
+        cmocka_unit_test_setup_teardown(test_a_deleted_stalled_child_never_makes_the_merge_done,
+                                        setup_each, teardown_each),
         cmocka_unit_test_setup_teardown(test_stalled_child_fails_the_parent, setup_each,
                                         teardown_each),
         cmocka_unit_test_setup_teardown(test_stalled_child_lets_the_parent_continue, setup_each,
