@@ -2,12 +2,14 @@
 /* tests/unit/test_replay_branches.c: branches on replay over the in-memory store
  * (docs/replay.md, "Branches"): a sealed branch's body never runs again; spawn_each resumes
  * after the last committed batch and creates no child twice; a merge halts until its branches
- * are done and then completes once; the completion gate; a child key over 256 bytes. */
+ * are done and then completes once; the completion gate; a child key over 256 bytes; a child's
+ * queue and batch from the spawn options, the branch's defaults, its class's registration. */
 #include <stdio.h>
 #include <string.h>
 
 #include <jansson.h>
 
+#include "engine/registry.h"
 #include "tests/support/memstore.h"
 #include "tests/support/test.h"
 
@@ -217,6 +219,70 @@ static void test_a_child_key_over_256_bytes_is_refused(void **state)
     assert_int_equal(m->nchildren, 0);
 }
 
+static cf_flow nothing(cf_run *run)
+{
+    (void)run;
+    return CF_FLOW_OK;
+}
+
+static cf_flow queued_item(cf_run *run, void *arg, int64_t i, const char **cls, const char **kw)
+{
+    (void)run;
+    (void)arg;
+    *cls = i == 0 ? "QueuedChild" : "Unregistered";
+    *kw = NULL;
+    return CF_FLOW_OK;
+}
+
+static cf_flow queued_body(cf_run *run, void *arg)
+{
+    (void)arg;
+    return cf_spawn_each(run, "q", 2, queued_item, NULL, NULL);
+}
+
+static const cf_spawn_opts *branch_spawn_defaults;
+
+static cf_flow queued_parent(cf_run *run)
+{
+    cf_branch_opts bo = {.spawn = branch_spawn_defaults};
+    CF_TRY(cf_branch(run, "b", queued_body, NULL, &bo));
+    return cf_merge(run, "b", (const char *const[]){"b"}, 1, NULL);
+}
+
+static const char *queue_of(const cf_finish_result *fin, const char *key)
+{
+    for (size_t i = 0; i < fin->effects.n; i++)
+        if (strcmp(fin->effects.items[i].key, key) == 0)
+            return fin->effects.items[i].queue;
+    return "(none)";
+}
+
+static void test_a_childs_queue_comes_from_options_else_its_class_else_default(void **state)
+{
+    cf_memstore *m = *state;
+    static const cf_workflow_def child = {.name = "QueuedChild", .fn = nothing, .queue = "slow"};
+    if (cf_registry_find("QueuedChild") == NULL)
+        assert_int_equal(cf_register(&child), 0);
+    const cf_workflow_def def2 = {.name = "Queued", .fn = queued_parent};
+    cf_finish_result fin;
+    branch_spawn_defaults = NULL;
+    assert_int_equal(cf_memstore_pass(m, &def2, &fin), CF_OK);
+    assert_int_equal(m->commits, 3); /* one dispatch batch, the seal, the halt on the merge */
+    assert_string_equal(queue_of(&fin, "k-1$b$q_0"), "slow");
+    assert_string_equal(queue_of(&fin, "k-1$b$q_1"), "default");
+    cf_finish_result_deinit(&fin);
+
+    cf_memstore_deinit(m);
+    cf_memstore_init(m, T0);
+    static const cf_spawn_opts fast = {.queue = "fast", .batch = 1};
+    branch_spawn_defaults = &fast; /* the branch's defaults for its spawns */
+    assert_int_equal(cf_memstore_pass(m, &def2, &fin), CF_OK);
+    assert_string_equal(queue_of(&fin, "k-1$b$q_0"), "fast");
+    assert_string_equal(queue_of(&fin, "k-1$b$q_1"), "fast");
+    cf_finish_result_deinit(&fin);
+    assert_int_equal(m->commits, 4); /* batch 1: one commit per child, the seal, the halt */
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -227,6 +293,8 @@ int main(void)
                                         setup, teardown),
         cmocka_unit_test_setup_teardown(test_completing_with_an_unmerged_branch_is_an_error, setup,
                                         teardown),
+        cmocka_unit_test_setup_teardown(
+            test_a_childs_queue_comes_from_options_else_its_class_else_default, setup, teardown),
         cmocka_unit_test_setup_teardown(test_a_child_key_over_256_bytes_is_refused, setup,
                                         teardown),
     };
