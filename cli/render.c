@@ -54,7 +54,7 @@ static json_t *row_json(const cf_wf_row *w)
     return o;
 }
 
-void cf_render_detail_json(FILE *out, const cf_wf_detail *d)
+json_t *cf_render_detail_obj(const cf_wf_detail *d)
 {
     json_t *root = row_json(&d->wf);
     json_t *steps = json_array(), *errors = json_array();
@@ -79,6 +79,12 @@ void cf_render_detail_json(FILE *out, const cf_wf_detail *d)
     }
     json_object_set_new(root, "steps", steps);
     json_object_set_new(root, "errors", errors);
+    return root;
+}
+
+void cf_render_detail_json(FILE *out, const cf_wf_detail *d)
+{
+    json_t *root = cf_render_detail_obj(d);
     json_dumpf(root, out, JSON_INDENT(2));
     fputc('\n', out);
     json_decref(root);
@@ -142,13 +148,17 @@ void cf_render_detail_text(FILE *out, const cf_wf_detail *d)
     free(ctx);
 }
 
-void cf_render_list_json(FILE *out, const cf_wf_list *l)
+json_t *cf_render_list_obj(const cf_wf_list *l)
 {
     json_t *rows = json_array();
     for (size_t i = 0; i < l->n; i++)
         json_array_append_new(rows, row_json(&l->rows[i]));
-    json_t *root =
-        json_pack("{so sI}", "workflows", rows, "next_after", (json_int_t)l->next_after_id);
+    return json_pack("{so sI}", "workflows", rows, "next_after", (json_int_t)l->next_after_id);
+}
+
+void cf_render_list_json(FILE *out, const cf_wf_list *l)
+{
+    json_t *root = cf_render_list_obj(l);
     json_dumpf(root, out, JSON_INDENT(2));
     fputc('\n', out);
     json_decref(root);

@@ -48,6 +48,7 @@ echo "== enqueueing example workflows"
 "$BIN" enqueue FlakyApiSync partner-sync-1 --kwargs '{"timeouts": 2, "rate_limits": 1}' >/dev/null
 # A monthly renewal (durably_repeat) with its period shortened to 1 s, so 3 renewals show here.
 "$BIN" enqueue SubscriptionRenewal ada-pro --kwargs '{"customer": "ada", "plan_cents": 999, "renewals": 3, "every_ms": 1000}' >/dev/null
+"$BIN" enqueue FanOutImport import-9 --kwargs '{"rows": [{"sku": "A-1"}, {"sku": "B-2"}, {"sku": "C-3"}, {"qty": 4}]}' >/dev/null
 CF_DEMO_TCP_REDIS_URL=$tcp_redis_url /usr/bin/ruby -I"$root/clients/ruby/lib" -e '
   require "chronoforge/client"
   c = Chronoforge::Client.new(redis: ENV.fetch("CF_DEMO_TCP_REDIS_URL"), prefix: "demo")
@@ -85,7 +86,7 @@ done
 
 echo "== final states"
 "$BIN" list
-for key in signup-ada order-1001 payment-77 partner-sync-1 signup-ruby ada-pro; do
+for key in signup-ada order-1001 payment-77 partner-sync-1 signup-ruby ada-pro import-9; do
   echo
   "$BIN" status "$key"
 done

@@ -4,6 +4,7 @@
 
 #include <string.h>
 
+#include "engine/branch.h"
 #include "engine/retry.h"
 
 static cf_finish_result abandoned(cf_run *run)
@@ -54,6 +55,8 @@ static cf_finish_result commit_outcome(cf_run *run, cf_ws_outcome outcome, int64
     } else if (outcome != CF_WS_HALT) {
         st = cf_effects_remove(&r.effects, w->wf_class, w->key, w->queue);
     }
+    if (st == CF_OK) /* parents this commit woke, children published at the end */
+        st = cf_branch_take_effects(run, &r.effects);
     if (st != CF_OK) /* the outcome is durable; Postgres's next_wake_at heals a lost wake */
         cf_logkv(CF_LOG_ERROR, &run->log, "event=oom",
                  "cannot record the effects of this pass (%s); the sweeper will publish it",
@@ -106,10 +109,14 @@ static cf_finish_result workflow_error(cf_run *run, const char *cls, const char 
     return r;
 }
 
-/* cleanup_pass runs the class's on_cancel for a workflow whose row carries a cancel request,
- * then ends it cancelled; a step retry halts it (cancelling, its continuation due then). An
- * on_cancel step that exhausts its policy, a crash loop or an error of on_cancel itself leave it
- * cancelled with the error recorded (`requeue --cleanup` runs on_cancel again). */
+/* How soon a cleanup pass whose children could not all be cancelled runs again. */
+#define CASCADE_RETRY_MS 5000
+
+/* cleanup_pass cancels the workflow's unfinished children (run->cascade), runs the class's
+ * on_cancel for a workflow whose row carries a cancel request, then ends it cancelled; a step retry
+ * halts it (cancelling, its continuation due then). An on_cancel step that exhausts its policy, a
+ * crash loop or an error of on_cancel itself leave it cancelled with the error recorded (`requeue
+ * --cleanup` runs on_cancel again). */
 static cf_finish_result cleanup_pass(cf_run *run)
 {
     run->cleanup = true;
@@ -122,6 +129,12 @@ static cf_finish_result cleanup_pass(cf_run *run)
         if (cf_run_note_error(run, NULL, run->row.attempt + 1, "Worker.CrashLoop", msg) != CF_OK)
             return abandoned(run);
         why = msg;
+    } else if (run->cascade.cancel_children &&
+               run->cascade.cancel_children(run->cascade.arg, run) != CF_OK) {
+        cf_logkv(CF_LOG_WARN, &run->log, "event=cancel_children_failed",
+                 "its children could not all be cancelled; the cleanup pass runs again in %dms",
+                 CASCADE_RETRY_MS);
+        return commit_outcome(run, CF_WS_HALT, cf_run_now(run) + CASCADE_RETRY_MS, -1, NULL);
     } else if (run->def->on_cancel) {
         cf_logkv(CF_LOG_INFO, &run->log, "event=on_cancel_start", "reason: %s",
                  run->row.cancel_reason[0] ? run->row.cancel_reason : "(none)");
@@ -177,9 +190,17 @@ cf_finish_result cf_finish_run(cf_run *run)
         return commit_outcome(run, CF_WS_STALL, 0, -1, NULL);
     case CF_HALT_CANCEL: /* the store leaves it cancelling, due now (commit_outcome) */
         return commit_outcome(run, CF_WS_HALT, cf_run_now(run), -1, NULL);
+    case CF_HALT_FAIL:
+        return commit_outcome(run, CF_WS_FAIL, 0, -1, NULL);
     case CF_HALT_ABANDON:
     case CF_HALT_NONE:
         break;
+    }
+    const char *unmerged = flow == CF_FLOW_OK ? cf_branch_unmerged(run) : NULL;
+    if (unmerged) { /* the completion gate */
+        char msg[300];
+        snprintf(msg, sizeof msg, "the workflow completed with branch '%s' never merged", unmerged);
+        return workflow_error(run, "Branch.Unmerged", msg);
     }
     if (flow == CF_FLOW_OK) {
         cf_logkv(CF_LOG_INFO, &run->log, "event=completed", "workflow completed");

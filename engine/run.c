@@ -9,6 +9,7 @@
 #include "common/alloc.h"
 #include "common/clock.h"
 #include "common/metrics.h"
+#include "engine/branch.h"
 #include "engine/class_stats.h"
 
 /* ---- step table ---- */
@@ -176,6 +177,7 @@ void cf_run_deinit(cf_run *run)
     cf_free(run->index);
     cf_free(run->pending);
     cf_free(run->errors);
+    cf_branch_pass_free(run);
     cf_context_deinit(&run->ctx);
     cf_wf_row_deinit(&run->row);
     cf_arena_deinit(&run->arena);
@@ -287,6 +289,8 @@ static cf_status commit(cf_run *run, cf_ws_outcome outcome, int64_t next_wake_at
         .repeat_prune = run->repeat_prune_set ? &run->repeat_prune : NULL,
         .cancel_out = &cancelled,
     };
+    cf_ws_wake wake = {0};
+    cf_branch_fill_ws(run, &ws, &wake);
     char why[256] = "no store";
     cf_status st = run->store.commit ? run->store.commit(run->store.impl, &ws) : CF_ERR_STATE;
     if (st == CF_OK && run->lazy_open) { /* begun: later commits are plain, under its fence */
@@ -308,8 +312,10 @@ static cf_status commit(cf_run *run, cf_ws_outcome outcome, int64_t next_wake_at
                      "nothing more runs");
         }
         clear_written(run);
+        cf_branch_committed(run, &wake);
         return CF_OK;
     }
+    cf_branch_discard(run);
     if (run->store.errstr)
         snprintf(why, sizeof why, "%s", run->store.errstr(run->store.impl));
     if (st == CF_ERR_CONFLICT)

@@ -21,6 +21,7 @@
 #include "chronoforge.h"
 #include "common/arena.h"
 #include "common/log.h"
+#include "engine/effects.h"
 #include "engine/store_port.h"
 #include "store/context.h"
 #include "store/store.h"
@@ -33,6 +34,8 @@ typedef enum cf_halt_kind {
     CF_HALT_STALL,    /* a step exhausted its policy, a wait_until timed out */
     CF_HALT_ABANDON,  /* the fence moved or the store failed: write nothing more */
     CF_HALT_CANCEL,   /* a commit said the workflow was cancelled: nothing more runs */
+    CF_HALT_FAIL,     /* fail the workflow now, with the error already noted (a merge whose
+                         child failed, CF_MERGE_FAIL) */
 } cf_halt_kind;
 
 /* The run's view of one step: loaded from the store, then updated as the pass goes. */
@@ -43,6 +46,22 @@ typedef struct cf_run_step {
     json_t *metadata; /* owned ref, never NULL (an object) */
     int64_t started_at_ms;
 } cf_run_step;
+
+/* cf_run_sink: where a pass's mid-pass effects go right after the commit that made them
+ * durable (children's first envelopes, engine/branch.c): the worker publishes them at once.
+ * NULL publish: they join the effects of the pass's end (cf_finish_result). */
+typedef struct cf_run_sink {
+    cf_status (*publish)(void *arg, const cf_effects *fx);
+    void *arg;
+} cf_run_sink;
+
+/* cf_run_cascade: what a cancelled workflow's cleanup pass does before its on_cancel (the
+ * worker cancels the workflow's unfinished children, worker/cancel.h); NULL: nothing. A failure
+ * halts the pass, which runs again (cancelling is healed like idle). */
+typedef struct cf_run_cascade {
+    cf_status (*cancel_children)(void *arg, cf_run *run);
+    void *arg;
+} cf_run_cascade;
 
 /* The clock a pass reads (Unix ms): the real one unless a test sets another after cf_run_init. */
 typedef struct cf_run_clock {
@@ -109,6 +128,9 @@ struct cf_run {
     int repeat_keep_ticks;
     bool repeat_prune_set;
     cf_ws_repeat_prune repeat_prune;
+    struct cf_branch_pass *branches; /* branches of this pass (engine/branch.c); NULL: none */
+    cf_run_sink sink;
+    cf_run_cascade cascade;
 
     cf_arena arena;                     /* strings that live as long as the pass */
     struct cf_class_stats *class_stats; /* its class's metrics row, looked up once per pass */

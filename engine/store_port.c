@@ -12,7 +12,22 @@ static const char *pg_errstr(void *impl)
     return cf_store_errstr(impl);
 }
 
+static cf_status pg_branch_get(void *impl, int64_t workflow_id, const char *name, bool counts,
+                               cf_branch_row *out)
+{
+    return cf_store_branch_get(impl, workflow_id, name, counts, out);
+}
+
+static cf_status pg_wf_get(void *impl, const char *key, cf_wf_row *out)
+{
+    return cf_store_find(impl, NULL, key, out);
+}
+
 cf_store_port cf_store_port_pg(cf_store *s)
 {
-    return (cf_store_port){.impl = s, .commit = pg_commit, .errstr = pg_errstr};
+    return (cf_store_port){.impl = s,
+                           .commit = pg_commit,
+                           .errstr = pg_errstr,
+                           .branch_get = pg_branch_get,
+                           .wf_get = pg_wf_get};
 }

@@ -14,6 +14,7 @@
 #include <stddef.h>
 
 #include "common/status.h"
+#include "store/branches.h"
 #include "store/store.h"
 
 typedef struct cf_store_port {
@@ -25,6 +26,12 @@ typedef struct cf_store_port {
     /* errstr says why this thread's last failing commit failed ("" when none; valid until the
      * thread's next call on impl), as cf_store_errstr does. */
     const char *(*errstr)(void *impl);
+    /* Reads for branches (engine/branch.c); NULL: the store has none, and a merge or an outcome
+     * read fails with CF_ERR_STATE. branch_get is cf_store_branch_get; wf_get reads the
+     * workflow with key (any class) as cf_store_find(s, NULL, key, out) does. */
+    cf_status (*branch_get)(void *impl, int64_t workflow_id, const char *name, bool counts,
+                            cf_branch_row *out);
+    cf_status (*wf_get)(void *impl, const char *key, cf_wf_row *out);
 } cf_store_port;
 
 /* cf_store_port_pg returns the port of a Postgres store (s borrowed). */

@@ -145,6 +145,92 @@ typedef struct cf_repeat_opts {
  * is an error of class "Workflow.InvalidRepeat". Rows and replay: docs/SPEC.md §4. */
 cf_flow cf_durably_repeat(cf_run *run, const char *name, cf_tick_fn tick_fn, void *arg,
                           const cf_repeat_opts *opts);
+/* ---- Branches: child workflows and their merge ---- */
+
+/* A branch dispatches child workflows (ordinary workflows of any registered class, with their
+ * own lock, retries and status, linked to this one as their parent); a merge waits for them.
+ *
+ *     static cf_flow item(cf_run *run, void *arg, int64_t i, const char **cls, const char **kw)
+ *     { *cls = "ImportRow"; *kw = rows_json_at(arg, i); return CF_FLOW_OK; }
+ *     static cf_flow fan_out(cf_run *run, void *arg)
+ *     { return cf_spawn_each(run, "row", n_rows, item, arg, NULL); }
+ *     ...
+ *     CF_TRY(cf_branch(run, "rows", fan_out, arg, NULL));
+ *     CF_TRY(cf_merge(run, "rows", (const char *const[]){"rows"}, 1, NULL));
+ *
+ * A branch's body runs on every pass until it has returned CF_FLOW_OK once (the branch is then
+ * sealed, durably) and never again. Children are created durably and exactly once, in batches
+ * committed with the dispatch cursor, then published: the body must produce the same items in
+ * the same order until it is sealed. Child keys: "<key>$<branch>$<spawn name>" (cf_spawn) and
+ * "<key>$<branch>$<spawn name>_<i>" (cf_spawn_each); a key over 256 bytes fails the spawn with
+ * class "Branch.KeyTooLong". Names: [^$]{1,200}. */
+
+typedef struct cf_spawn_opts {
+    const char *queue; /* the children's queue; NULL: the child class's registered queue, else
+                          "default" */
+    int batch;         /* cf_spawn_each: children per dispatch commit (0: 1000) */
+} cf_spawn_opts;
+
+typedef struct cf_branch_opts {
+    const cf_spawn_opts *spawn; /* defaults of the spawns inside the body given no options */
+} cf_branch_opts;
+
+/* What a merge does when a child stalls or fails (it is not finished: a requeue may still
+ * complete it). */
+typedef enum cf_merge_on_trouble {
+    CF_MERGE_WAIT = 0, /* the branch stays open until an operator requeues the child and it
+                          completes (the default) */
+    CF_MERGE_FAIL,     /* once every other child finished: the parent fails
+                          ("Branch.ChildFailed") */
+    CF_MERGE_CONTINUE, /* once every other child finished: the merge completes; the outcomes
+                          say which children did not complete */
+} cf_merge_on_trouble;
+
+typedef struct cf_merge_opts {
+    cf_merge_on_trouble on_trouble;
+    int64_t timeout_ms; /* > 0: the parent stalls with class "Timeout" when its branches are
+                           not done this long after the merge was first reached */
+} cf_merge_opts;
+
+/* cf_item_fn gives the class and the kwargs (a JSON object text; NULL: {}) of item i (0-based)
+ * of a cf_spawn_each; both are copied before the next call. */
+typedef cf_flow (*cf_item_fn)(cf_run *run, void *arg, int64_t i, const char **wf_class,
+                              const char **kwargs_json);
+
+/* cf_branch opens branch name and runs body(run, arg) unless the branch is sealed. */
+cf_flow cf_branch(cf_run *run, const char *name, cf_step_fn body, void *arg,
+                  const cf_branch_opts *opts);
+
+/* cf_spawn dispatches one child of class wf_class (inside a branch's body). */
+cf_flow cf_spawn(cf_run *run, const char *name, const char *wf_class, const char *kwargs_json,
+                 const cf_spawn_opts *opts);
+
+/* cf_spawn_each dispatches count children, item i from item(run, arg, i, ...), resuming after
+ * the last committed batch (inside a branch's body). */
+cf_flow cf_spawn_each(cf_run *run, const char *name, int64_t count, cf_item_fn item, void *arg,
+                      const cf_spawn_opts *opts);
+
+/* cf_merge waits for branches[0..n) (opened earlier in this pass) to be done: sealed and every
+ * child finished. Until then the workflow halts; the child whose commit finishes the last of
+ * them wakes it. A workflow that completes with a branch it did not merge fails with class
+ * "Branch.Unmerged". */
+cf_flow cf_merge(cf_run *run, const char *name, const char *const *branches, size_t n,
+                 const cf_merge_opts *opts);
+
+/* cf_branch_outcome reads one child: spawn name and index (< 0 for a cf_spawn child) in
+ * branch. *state is its state ("completed", "stalled", ...; "none" when it does not exist) and
+ * *context_json its context (NULL when none); CF_FLOW_ERROR ("Branch.OutcomeTooLarge") for a
+ * context over 64 KiB. Read at each call: call it inside a step to keep what it saw. */
+cf_flow cf_branch_outcome(cf_run *run, const char *branch, const char *spawn, int64_t index,
+                          const char **state, const char **context_json);
+
+typedef struct cf_branch_counts {
+    int64_t spawned, remaining; /* children dispatched; not completed yet */
+    int64_t idle, running, completed, stalled, failed;
+} cf_branch_counts;
+
+/* cf_branch_count reads branch's counts (read at each call, as cf_branch_outcome). */
+cf_flow cf_branch_count(cf_run *run, const char *branch, cf_branch_counts *out);
 
 /* ---- Inputs ---- */
 

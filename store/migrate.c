@@ -210,6 +210,45 @@ typedef enum migration_record { RECORD_MIGRATION, RECORD_REVISION, RECORD_CHANGE
     " 'cancelled'));"                                                                              \
     "ALTER TABLE chrono_forge_workflows ADD COLUMN cancel_requested_at timestamptz,"               \
     " ADD COLUMN cancel_requested_by text, ADD COLUMN cancel_reason text;"
+/* Version 5 (branches, docs/SPEC.md §3): a child workflow names its parent (parent_id) and the
+ * branch that spawned it (branch); the partial (parent_id, branch, state) index serves the
+ * children's listing and counts, a cancel of a parent's unfinished children and retention's
+ * "never a child whose parent exists". chrono_forge_branches holds one row per (parent, branch
+ * name): open or sealed (its body never runs again) or merged, how many children it spawned,
+ * and how many of them have not finished yet (remaining: raised in the commit that inserts the
+ * children, lowered in each child's first terminal commit; the commit that brings a sealed
+ * branch to 0 wakes the parent). A deleted or truncated parent takes its branch rows with it,
+ * through statement triggers as in version 2 (no FK: nothing to check on the write path). A
+ * child finished by an older binary would never lower its branch's remaining, so only binaries
+ * from this version on run on it (runs_from 5). */
+#define SQL_MIGRATION_5                                                                            \
+    "ALTER TABLE chrono_forge_workflows ADD COLUMN parent_id bigint, ADD COLUMN branch text;"      \
+    "CREATE INDEX chrono_forge_workflows_parent ON chrono_forge_workflows"                         \
+    " (parent_id, branch, state) WHERE parent_id IS NOT NULL;"                                     \
+    "CREATE TABLE chrono_forge_branches ("                                                         \
+    " id bigserial PRIMARY KEY,"                                                                   \
+    " workflow_id bigint NOT NULL,"                                                                \
+    " name text NOT NULL,"                                                                         \
+    " state text NOT NULL DEFAULT 'open' CHECK (state IN ('open', 'sealed', 'merged')),"           \
+    " spawned bigint NOT NULL DEFAULT 0 CHECK (spawned >= 0),"                                     \
+    " remaining bigint NOT NULL DEFAULT 0,"                                                        \
+    " created_at timestamptz NOT NULL DEFAULT now(),"                                              \
+    " updated_at timestamptz NOT NULL DEFAULT now(),"                                              \
+    " CONSTRAINT chrono_forge_branches_wf_name UNIQUE (workflow_id, name));"                       \
+    "COMMENT ON TABLE chrono_forge_branches IS 'chronoforge schema: branches';"                    \
+    "CREATE FUNCTION chrono_forge_workflows_delete_branches() RETURNS trigger"                     \
+    " LANGUAGE plpgsql SET search_path FROM CURRENT AS $$ BEGIN"                                   \
+    " DELETE FROM chrono_forge_branches b USING gone g WHERE b.workflow_id = g.id;"                \
+    " RETURN NULL; END $$;"                                                                        \
+    "CREATE TRIGGER chrono_forge_workflows_delete_branches AFTER DELETE"                           \
+    " ON chrono_forge_workflows REFERENCING OLD TABLE AS gone FOR EACH STATEMENT"                  \
+    " EXECUTE FUNCTION chrono_forge_workflows_delete_branches();"                                  \
+    "CREATE FUNCTION chrono_forge_workflows_truncate_branches() RETURNS trigger"                   \
+    " LANGUAGE plpgsql SET search_path FROM CURRENT AS $$ BEGIN"                                   \
+    " TRUNCATE chrono_forge_branches; RETURN NULL; END $$;"                                        \
+    "CREATE TRIGGER chrono_forge_workflows_truncate_branches AFTER TRUNCATE"                       \
+    " ON chrono_forge_workflows FOR EACH STATEMENT"                                                \
+    " EXECUTE FUNCTION chrono_forge_workflows_truncate_branches();"
 
 typedef struct migration {
     int version;
@@ -226,6 +265,8 @@ static const migration migrations[] = {
     {3, "schedules; queue pause flags", SQL_MIGRATION_3, RECORD_CHANGE, 2},
     {4, "states cancelling and cancelled; cancel requests on the workflow", SQL_MIGRATION_4,
      RECORD_CHANGE, 4},
+    {5, "branches: parent link on workflows, chrono_forge_branches", SQL_MIGRATION_5, RECORD_CHANGE,
+     5},
 };
 #define NMIGRATIONS ((int)(sizeof migrations / sizeof migrations[0]))
 

@@ -12,6 +12,7 @@
 #define WF  "chrono_forge_workflows"
 #define LOG "chrono_forge_execution_logs"
 #define ERR "chrono_forge_error_logs"
+#define BR  "chrono_forge_branches"
 
 /* Unix milliseconds of a timestamptz expression; NULL stays NULL. */
 #define MS(x) "(extract(epoch FROM " x ") * 1000)::bigint"
@@ -165,6 +166,99 @@ static const char sql_steps_of_peeks[] =
     "     ELSE " WS_STATE " END"
 #define CX_WAKE "CASE WHEN " CX_CANCELLING " THEN least(" WS_WAKE ", now()) ELSE " WS_WAKE " END"
 
+/* Branches (engine/branch.c, SPEC §3): the write sets (w) that finish a child for its branch's
+ * merge (each child does at most once: a completed or cancelled workflow never runs again):
+ * a complete that no cancel request turned into cancelling (cx), or the end of an on_cancel
+ * pass; and those that only wake its parent to look (a stalled or failed child, which a requeue
+ * may still complete; not one a cancel turned into cancelling: its on_cancel pass finishes it).
+ * A new terminal state that finishes a child is one more clause in BRANCH_FINISHED. */
+#define BRANCH_FINISHED "((w.o = 'complete' AND NOT w.cx) OR w.o = 'cancelled')"
+#define BRANCH_TROUBLED "(w.o IN ('stall', 'fail') AND NOT w.cx)"
+
+/* The branch part of sql_write_sets, self-contained: it reads only r (its field br) and w (the
+ * applied write sets), so a refused write set changes no branch.
+ * bi inserts the children a write set dispatches, born idle and due now (the sweeper
+ * republishes a lost envelope), with their parent link; an existing (class, key) is left alone,
+ * so a re-touched dispatch batch creates no duplicate and counts none twice.
+ * bd sums, per (parent, branch), what the whole batch changes: children inserted, children
+ * finished (from the child's own write set, by its parent link), seals and merges; bu applies
+ * that to the branch row in ONE upsert per row (a row is never modified twice by one statement,
+ * even when a parent and its children share a batch; a parent deleted meanwhile is skipped),
+ * so concurrent batches serialise on the
+ * branch row only, once per batch, never on the parent's row. Exactly one commit brings a sealed
+ * branch's remaining to 0 (rows are updated under their row lock, READ COMMITTED re-reads the
+ * newest version, and a sealed branch gets no more children): bw names the parent for that
+ * commit (and for a child that stalled or failed), and bp records the wake in Postgres
+ * (next_wake_at = now on an idle parent not in this batch), so a lost envelope is healed by the
+ * sweeper like any overdue wake. */
+#define BRANCH_CTES                                                                       \
+    " bi AS ("                                                                            \
+    "  INSERT INTO " WF " AS c (job_class, key, queue, kwargs, parent_id, branch,"        \
+    "                          next_wake_at)"                                             \
+    "  SELECT x.c, x.k, x.q, x.kw, w.id, b.n, now()"                                      \
+    "  FROM w JOIN r ON r.i = w.i,"                                                       \
+    "       jsonb_to_recordset(r.br) AS b(n text, kids jsonb),"                           \
+    "       jsonb_to_recordset(coalesce(b.kids, '[]'))"                                   \
+    "         AS x(c text, k text, q text, kw jsonb)"                                     \
+    "  WHERE r.br IS NOT NULL"                                                            \
+    "  ORDER BY x.k"                                                                      \
+    "  ON CONFLICT (job_class, key) DO NOTHING"                                           \
+    "  RETURNING c.parent_id, c.branch),"                                                 \
+    " bd AS ("                                                                            \
+    "  SELECT d.pid, d.n, sum(d.added) AS added, sum(d.done) AS done,"                    \
+    "         bool_or(d.seal) AS seal, bool_or(d.mg) AS mg, bool_or(d.trouble) AS trouble," \
+    "         max(d.i) AS i"                                                              \
+    "  FROM (SELECT bi.parent_id AS pid, bi.branch AS n, 1 AS added, 0 AS done,"          \
+    "               false AS seal, false AS mg, false AS trouble, NULL::int AS i"         \
+    "        FROM bi"                                                                     \
+    "        UNION ALL"                                                                   \
+    "        SELECT w.id, b.n, 0, 0, coalesce(b.sl, false), coalesce(b.mg, false),"       \
+    "               false, NULL"                                                          \
+    "        FROM w JOIN r ON r.i = w.i,"                                                 \
+    "             jsonb_to_recordset(r.br) AS b(n text, sl bool, mg bool)"                \
+    "        WHERE r.br IS NOT NULL"                                                      \
+    "        UNION ALL"                                                                   \
+    "        SELECT c.parent_id, c.branch, 0, (" BRANCH_FINISHED ")::int,"                 \
+    "               false, false, " BRANCH_TROUBLED ", w.i"                               \
+    "        FROM w JOIN " WF " c ON c.id = w.id"                                         \
+    "        WHERE c.parent_id IS NOT NULL"                                               \
+    "          AND (" BRANCH_FINISHED " OR " BRANCH_TROUBLED ")) d"                       \
+    "  WHERE d.pid IN (SELECT w.id FROM w)"                                               \
+    "     OR EXISTS (SELECT 1 FROM " WF " p WHERE p.id = d.pid)"                              \
+    "  GROUP BY d.pid, d.n),"                                                             \
+    " bu AS ("                                                                            \
+    "  INSERT INTO " BR " AS b (workflow_id, name, state, spawned, remaining)"            \
+    "  SELECT bd.pid, bd.n,"                                                              \
+    "         CASE WHEN bd.mg THEN 'merged' WHEN bd.seal THEN 'sealed' ELSE 'open' END,"  \
+    "         bd.added, bd.added - bd.done"                                               \
+    "  FROM bd"                                                                           \
+    "  ORDER BY bd.pid, bd.n"                                                             \
+    "  ON CONFLICT (workflow_id, name) DO UPDATE"                                         \
+    "  SET spawned = b.spawned + excluded.spawned,"                                       \
+    "      remaining = b.remaining + excluded.remaining,"                                 \
+    "      state = CASE WHEN 'merged' IN (b.state, excluded.state) THEN 'merged'"         \
+    "                   WHEN 'sealed' IN (b.state, excluded.state) THEN 'sealed'"         \
+    "                   ELSE 'open' END,"                                                 \
+    "      updated_at = now()"                                                            \
+    "  RETURNING b.workflow_id, b.name, b.state, b.remaining),"                           \
+    " bw AS ("                                                                            \
+    "  SELECT bu.workflow_id, bd.i"                                                       \
+    "  FROM bu JOIN bd ON bd.pid = bu.workflow_id AND bd.n = bu.name"                     \
+    "  WHERE bd.i IS NOT NULL AND bu.state = 'sealed'"                                    \
+    "    AND ((bd.done > 0 AND bu.remaining = 0) OR bd.trouble)),"                        \
+    " bp AS ("                                                                            \
+    "  UPDATE " WF " AS p"                                                                \
+    "  SET next_wake_at = now(), updated_at = now()"                                      \
+    "  FROM bw"                                                                           \
+    "  WHERE p.id = bw.workflow_id AND p.state = 'idle'"                                  \
+    "    AND NOT EXISTS (SELECT 1 FROM w WHERE w.id = p.id)"                              \
+    "  RETURNING 1)"
+
+/* The parent a write set's commit wakes (bw), as JSON {c, k, q}, or NULL. */
+#define BRANCH_WAKE                                                                      \
+    "SELECT jsonb_build_object('c', p.job_class, 'k', p.key, 'q', p.queue)::text"       \
+    " FROM bw JOIN " WF " p ON p.id = bw.workflow_id WHERE bw.i = w.i LIMIT 1"
+
 /* Every write set of a batch, in one statement.
  * $1: a JSON array of {i, id, f: fence, ctx: context, o: outcome, wk: wake ms, a: attempt,
  *     rc: retry_counts, st: steps, er: errors, and for a lazy begin (docs/healing.md, "lazy
@@ -194,14 +288,16 @@ static const char sql_steps_of_peeks[] =
  * Cancellation (CX_STATE above): the row's cancel request turns a releasing outcome into
  * cancelling, 'cancelled' ends an on_cancel pass, and a lazy begin also applies to a row
  * cancelled while the run was in its lazy window (idle or cancelling, unlocked, at fence lf), so
- * that the step it was in is recorded. Returns the request index, workflow id, fence and cx (the
- * row carries a cancel request, as updated) of every applied write set. */
+ * that the step it was in is recorded. br (a write set's branch changes) is applied by
+ * BRANCH_CTES above. Returns the request index, workflow id, fence and cx (the row carries a
+ * cancel request, as updated) of every applied write set, and the parent its commit wakes
+ * (BRANCH_WAKE). */
 static const char sql_write_sets[] =
     "WITH r AS ("
     "  SELECT * FROM jsonb_to_recordset($1::jsonb)"
     "    AS r(i int, id bigint, f bigint, ctx jsonb, o text, wk bigint, a int, rc jsonb,"
     "         st jsonb, er jsonb, lz bool, lf bigint, c text, k text, q text, kw jsonb,"
-    "         op jsonb, l text, rp jsonb)),"
+    "         op jsonb, l text, rp jsonb, br jsonb)),"
     " wu AS ("
     "  UPDATE " WF " AS w"
     "  SET context = coalesce(r.ctx, w.context),"
@@ -333,8 +429,9 @@ static const char sql_write_sets[] =
     "      ORDER BY x.step_name"
     "      LIMIT 1000) d"
     "    WHERE r.rp IS NOT NULL)"
-    "  RETURNING 1)"
-    " SELECT w.i, w.id, w.fence, w.cx FROM w";
+    "  RETURNING 1),"
+    BRANCH_CTES
+    " SELECT w.i, w.id, w.fence, w.cx, (" BRANCH_WAKE ") FROM w";
 
 /* Which of a batch's workflows carry its token, after a batch whose commit outcome is unknown
  * ($1: the token; $2: a JSON array of {"id": ..} for write sets, {"c": .., "k": ..} for run
@@ -720,26 +817,44 @@ static const char sql_dash_throughput[] =
     " AND w.state = ANY ($2::text[])"                                                              \
     " AND coalesce(w.completed_at, w.updated_at) < to_timestamp($1::bigint / 1000.0)"
 
-/* One batch: at most $3 of those workflows deleted, their execution and error logs with them
- * (the statement-level delete trigger, in the same statement). Guarantees: a row another
- * transaction holds is skipped, never waited for (SKIP LOCKED), so retention never blocks a
- * run, a requeue or another retention batch, and two workers' batches delete disjoint rows;
- * one short transaction per batch. Returns how many were deleted. */
+/* A child (branches) is deleted only with its parent, or once its parent is gone. */
+#define CLEANUP_TOP                                                                                \
+    " AND (w.parent_id IS NULL"                                                                    \
+    "      OR NOT EXISTS (SELECT 1 FROM " WF " p WHERE p.id = w.parent_id))"
+
+/* One batch: at most $3 of those workflows that are not the child of an existing workflow
+ * (doomed), each with its finished descendants (tree: children, theirs, ..., in the states $2,
+ * parents first, at most 10 x $3 rows in all), deleted with their execution and error logs
+ * (the statement-level delete trigger, in the same statement) and branch rows. Guarantees: a
+ * child whose parent exists is never deleted alone; descendants left by the cap (or in other
+ * states) keep their parent_id and are deleted by later batches once finished, their parent
+ * being gone; a top row another transaction holds is skipped, never waited for (SKIP LOCKED), so
+ * retention never blocks a run, a requeue or another retention batch, and two workers' batches
+ * delete disjoint trees; one short transaction per batch. Returns how many were deleted. */
 // clang-format off
 static const char sql_cleanup[] =
-    "WITH doomed AS ("
+    "WITH RECURSIVE doomed AS ("
     "  SELECT w.id FROM " WF " w"
-    "  WHERE" CLEANUP_MATCH
+    "  WHERE" CLEANUP_MATCH CLEANUP_TOP
     "  ORDER BY w.id"
     "  LIMIT $3"
     "  FOR UPDATE SKIP LOCKED),"
+    " tree AS ("
+    "  SELECT d.id, 0 AS depth FROM doomed d"
+    "  UNION ALL"
+    "  SELECT c.id, t.depth + 1 FROM tree t JOIN " WF " c ON c.parent_id = t.id"
+    "  WHERE c.state = ANY ($2::text[]) AND t.depth < 32),"
+    " capped AS ("
+    "  SELECT t.id FROM tree t ORDER BY t.depth LIMIT 10 * $3::int),"
     " deleted AS ("
-    "  DELETE FROM " WF " w USING doomed d WHERE w.id = d.id RETURNING 1)"
+    "  DELETE FROM " WF " w USING capped c WHERE w.id = c.id RETURNING 1)"
     " SELECT count(*) FROM deleted";
 
 /* How many workflows a cleanup would delete (a dry run). Read-only. */
 static const char sql_cleanup_count[] =
     "SELECT count(*) FROM " WF " w WHERE" CLEANUP_MATCH;
+// clang-format on
+
 /* ---- Schedules (store/schedules.c, SPEC §3 and §7) ---- */
 // clang-format off
 
@@ -997,6 +1112,40 @@ static const char sql_cancellable[] =
     " ORDER BY w.id LIMIT $5";
 // clang-format on
 
+/* ---- Branches (store/branches.c) ---- */
+
+// clang-format off
+/* One branch row of a workflow: $1 workflow id, $2 branch name. Returns state, spawned,
+ * remaining (SPEC §3). */
+static const char sql_branch_get[] =
+    "SELECT b.state, b.spawned, b.remaining"
+    " FROM " BR " b"
+    " WHERE b.workflow_id = $1 AND b.name = $2";
+
+/* A branch's children counted by state ($1 parent id, $2 branch name), over the partial
+ * (parent_id, branch, state) index. */
+static const char sql_branch_counts[] =
+    "SELECT c.state, count(*)"
+    " FROM " WF " c"
+    " WHERE c.parent_id = $1 AND c.branch = $2"
+    " GROUP BY c.state";
+
+/* Every branch row of a workflow ($1 id), by name: name, state, spawned, remaining. */
+static const char sql_branches_of[] =
+    "SELECT b.name, b.state, b.spawned, b.remaining"
+    " FROM " BR " b"
+    " WHERE b.workflow_id = $1"
+    " ORDER BY b.name";
+
+/* The children of a workflow ($1 parent id), keyset pages after id $2, at most $3 rows, in id
+ * order: the workflow columns. */
+static const char sql_children_of[] =
+    "SELECT " WF_COLS("c")
+    " FROM " WF " c"
+    " WHERE c.parent_id = $1 AND c.id > $2"
+    " ORDER BY c.id LIMIT $3";
+// clang-format on
+
 const cf_sql_stmt cf_sql_stmts[CF_SQL_COUNT_] = {
     [CF_SQL_RUN_BEGINS] = {"cf_run_begins", sql_run_begins, 2},
     [CF_SQL_STEPS_OF_BEGINS] = {"cf_steps_of_begins", sql_steps_of_begins, 1},
@@ -1047,4 +1196,8 @@ const cf_sql_stmt cf_sql_stmts[CF_SQL_COUNT_] = {
     [CF_SQL_DASH_ESTIMATE] = {"cf_dash_estimate", sql_dash_estimate, 0},
     [CF_SQL_DASH_COMPLETED] = {"cf_dash_completed", sql_dash_completed, 0},
     [CF_SQL_DASH_THROUGHPUT] = {"cf_dash_throughput", sql_dash_throughput, 1},
+    [CF_SQL_BRANCH_GET] = {"cf_branch_get", sql_branch_get, 2},
+    [CF_SQL_BRANCH_COUNTS] = {"cf_branch_counts", sql_branch_counts, 2},
+    [CF_SQL_BRANCHES_OF] = {"cf_branches_of", sql_branches_of, 1},
+    [CF_SQL_CHILDREN_OF] = {"cf_children_of", sql_children_of, 3},
 };

@@ -11,8 +11,8 @@ typedef enum cf_sql_id {
     CF_SQL_STEPS_BY_KEY,     /* class, key: steps without repetition rows (cf_store_run_begin) */
     CF_SQL_STEPS_BY_ID,      /* workflow_id: steps without repetition rows */
     CF_SQL_STEPS_ALL_BY_ID,  /* workflow_id: every step row */
-    CF_SQL_WRITE_SETS,       /* write sets jsonb [{i,id,f,ctx,o,wk,a,rc,st,er,lz,lf,c,k,q,kw,op,l}];
-                                returns i, id, fence, cx */
+    CF_SQL_WRITE_SETS,       /* write sets jsonb [{i,id,f,ctx,o,wk,a,rc,st,er,lz,lf,c,k,q,kw,op,l,
+                                rp,br}]: i, id, fence, cx, the parent to wake (JSON or NULL) */
     CF_SQL_RUN_PEEKS,        /* reads jsonb [{i,c,k}]: workflow columns, then i */
     CF_SQL_STEPS_OF_PEEKS,   /* the same reads: i, then the step columns */
     CF_SQL_RESOLVE,          /* token, refs jsonb [{"id":..}|{"c":..,"k":..}] */
@@ -60,6 +60,10 @@ typedef enum cf_sql_id {
     CF_SQL_DASH_ESTIMATE,    /* (none): the planner's row estimate of the workflows table */
     CF_SQL_DASH_COMPLETED,   /* (none): the exact count of completed workflows (small tables) */
     CF_SQL_DASH_THROUGHPUT,  /* window rows: minute (Unix ms), completions, of the newest rows */
+    CF_SQL_BRANCH_GET,       /* workflow_id, name: state, spawned, remaining */
+    CF_SQL_BRANCH_COUNTS,    /* parent id, branch name: state, count */
+    CF_SQL_BRANCHES_OF,      /* workflow_id: name, state, spawned, remaining */
+    CF_SQL_CHILDREN_OF,      /* parent id, after_id, limit: workflow columns */
     CF_SQL_COUNT_
 } cf_sql_id;
 

@@ -208,6 +208,29 @@ typedef struct cf_ws_repeat_prune {
 } cf_ws_repeat_prune;
 
 #define CF_WS_PRUNE_MAX 1000
+/* cf_ws_child: one child workflow a branch dispatches (docs/SPEC.md §3, branches), inserted
+ * born idle and due now, unless (class, key) exists. All borrowed. */
+typedef struct cf_ws_child {
+    const char *wf_class, *key, *queue;
+    json_t *kwargs; /* an object */
+} cf_ws_child;
+
+/* cf_ws_branch: what a write set changes of one of its run's branches (chrono_forge_branches),
+ * in the same statement as the rest of the write set: children inserted (spawned and remaining
+ * raised by the number actually inserted), sealed, or merged. All borrowed. */
+typedef struct cf_ws_branch {
+    const char *name;
+    bool seal, merged;
+    const cf_ws_child *children;
+    size_t nchildren;
+} cf_ws_branch;
+
+/* cf_ws_wake: filled by cf_store_commit when the write set's commit finished the last child of
+ * a sealed branch (or stalled or failed one of its children): the parent to wake. */
+typedef struct cf_ws_wake {
+    bool set;
+    char wf_class[129], key[257], queue[65];
+} cf_ws_wake;
 
 /* cf_write_set: everything one run writes at one point (after a step, or at the end). All
  * pointers are borrowed for the call. */
@@ -224,7 +247,10 @@ typedef struct cf_write_set {
     json_t *retry_counts;    /* workflow-level; NULL = unchanged */
     cf_ws_lazy *lazy;        /* non-NULL: begin the run here (workflow_id and fence ignored) */
     const cf_ws_repeat_prune *repeat_prune; /* non-NULL: delete these old tick rows */
-    bool *cancel_out; /* non-NULL: on CF_OK, whether the row carries a cancel request */
+    bool *cancel_out;             /* non-NULL: on CF_OK, whether the row carries a cancel request */
+    const cf_ws_branch *branches; /* branch changes (engine/branch.c); distinct names */
+    size_t nbranches;
+    cf_ws_wake *wake_out; /* may be NULL: receives the parent this commit wakes */
 } cf_write_set;
 
 #define CF_WS_MAX_STEPS 1000

@@ -287,6 +287,24 @@ static void count_batch(cf_writer *w, cf_op **ops, size_t n)
 }
 
 /* Answers every op of a committed batch from the statements' results. */
+/* parse_wake fills *out from the write-set statement's wake column ({c, k, q}, BRANCH_WAKE in
+ * store/sql.c). A value that does not parse leaves it unset: the wake is durable in Postgres
+ * (the parent's next_wake_at) and the sweeper publishes it. */
+static void parse_wake(const char *text, cf_ws_wake *out)
+{
+    json_t *v = json_loads(text, 0, NULL);
+    const char *c = json_string_value(json_object_get(v, "c"));
+    const char *k = json_string_value(json_object_get(v, "k"));
+    const char *q = json_string_value(json_object_get(v, "q"));
+    if (c && k && q) {
+        snprintf(out->wf_class, sizeof out->wf_class, "%s", c);
+        snprintf(out->key, sizeof out->key, "%s", k);
+        snprintf(out->queue, sizeof out->queue, "%s", q);
+        out->set = true;
+    }
+    json_decref(v);
+}
+
 static void answer_all(cf_writer *w, cf_op **ops, size_t n, plan *p, cf_op **retry, size_t *nretry)
 {
     int brow[BATCH_CAP], sfirst[BATCH_CAP], sn[BATCH_CAP];
@@ -311,6 +329,8 @@ static void answer_all(cf_writer *w, cf_op **ops, size_t n, plan *p, cf_op **ret
                 applied[i] = true;
                 if (ops[i]->cancel_out)
                     *ops[i]->cancel_out = PQgetvalue(r, j, 3)[0] == 't';
+                if (ops[i]->wake && !PQgetisnull(r, j, 4))
+                    parse_wake(PQgetvalue(r, j, 4), ops[i]->wake);
                 if (ops[i]->lazy) {
                     ops[i]->lazy->id_out = cf_rows_i64(r, j, 1);
                     ops[i]->lazy->fence_out = cf_rows_i64(r, j, 2);

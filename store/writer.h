@@ -36,6 +36,7 @@ typedef struct cf_op {
     int64_t workflow_id; /* COMMIT: for resolving an unknown outcome */
     cf_ws_lazy *lazy;    /* COMMIT with a lazy begin (store.h): identity in, id/fence out */
     bool *cancel_out;    /* COMMIT: the row carries a cancel request (cx), out */
+    cf_ws_wake *wake;    /* COMMIT: the parent its commit wakes (may be NULL; store.h) */
     int transient_tries;
     cf_status st;
     char err[256];

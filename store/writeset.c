@@ -212,6 +212,46 @@ static cf_status encode_prune(cf_op *op, const cf_ws_repeat_prune *p, json_t *ob
     return CF_OK;
 }
 
+/* encode_branches adds "br": [{n, sl, mg, kids: [{c, k, q, kw}]}] (BRANCH_CTES in
+ * store/sql.c). */
+static cf_status encode_branches(cf_op *op, const cf_write_set *ws, json_t *obj)
+{
+    if (ws->nbranches == 0)
+        return CF_OK;
+    if (!ws->branches)
+        return invalid(op, "write set branches malformed", NULL);
+    json_t *arr = json_array();
+    if (!arr || json_object_set_new(obj, "br", arr) != 0)
+        return CF_ERR_NOMEM;
+    for (size_t i = 0; i < ws->nbranches; i++) {
+        const cf_ws_branch *b = &ws->branches[i];
+        if (!valid_text(b->name, 200) || (b->nchildren && !b->children))
+            return invalid(op, "a branch change needs a name (1-200 bytes)", b->name);
+        json_t *kids = json_array();
+        if (!kids)
+            return CF_ERR_NOMEM;
+        for (size_t j = 0; j < b->nchildren; j++) {
+            const cf_ws_child *c = &b->children[j];
+            if (!valid_text(c->wf_class, 128) || !valid_text(c->key, 256) ||
+                !valid_text(c->queue, 64) || !json_is_object(c->kwargs)) {
+                json_decref(kids);
+                return invalid(op, "a child needs a class, key, queue and kwargs object", c->key);
+            }
+            if (json_array_append_new(kids, json_pack("{sssssssO}", "c", c->wf_class, "k", c->key,
+                                                      "q", c->queue, "kw", c->kwargs)) != 0) {
+                json_decref(kids);
+                return CF_ERR_NOMEM;
+            }
+        }
+        /* "o" hands kids over to the new object, also when the pack fails */
+        json_t *o =
+            json_pack("{sssbsbso}", "n", b->name, "sl", b->seal, "mg", b->merged, "kids", kids);
+        if (!o || json_array_append_new(arr, o) != 0)
+            return CF_ERR_NOMEM;
+    }
+    return CF_OK;
+}
+
 cf_status cf_op_encode_commit(cf_op *op, const cf_write_set *ws)
 {
     memset(op, 0, sizeof *op);
@@ -221,6 +261,9 @@ cf_status cf_op_encode_commit(cf_op *op, const cf_write_set *ws)
     op->cancel_out = ws->cancel_out;
     if (op->cancel_out)
         *op->cancel_out = false;
+    op->wake = ws->wake_out;
+    if (op->wake)
+        op->wake->set = false;
     const cf_ws_lazy *lz = ws->lazy;
     if (lz && (!valid_text(lz->wf_class, 128) || !valid_text(lz->key, 256) ||
                !valid_text(lz->lock_value, 159) || (lz->queue && !valid_text(lz->queue, 64)) ||
@@ -266,6 +309,8 @@ cf_status cf_op_encode_commit(cf_op *op, const cf_write_set *ws)
         st = encode_steps(op, ws, o);
     if (st == CF_OK)
         st = encode_errors(op, ws, o);
+    if (st == CF_OK)
+        st = encode_branches(op, ws, o);
     if (st != CF_OK) {
         json_decref(o);
         return st;

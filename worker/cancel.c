@@ -2,6 +2,7 @@
 /* worker/cancel.c: cf_cancel_effects and cf_cancel_workflow (worker/cancel.h). */
 #include "worker/cancel.h"
 
+#include <stdio.h>
 #include <string.h>
 
 #include "common/backoff.h"
@@ -10,6 +11,9 @@
 #include "common/log.h"
 #include "queue/envelope.h"
 #include "queue/schedule.h"
+#include "store/branches.h"
+
+#define CHILDREN_PAGE 500
 
 cf_status cf_cancel_effects(cf_queue *q, const cf_cancel_result *res)
 {
@@ -47,4 +51,58 @@ cf_status cf_cancel_workflow(cf_store *s, cf_queue *q, const char *wf_class, con
                  cf_status_str(fx));
     }
     return CF_OK;
+}
+
+/* cancel_page cancels the unfinished ones of a page of children and carries out their effects. */
+static cf_status cancel_page(cf_store *s, cf_queue *q, const cf_wf_list *page,
+                             const cf_cancel_req *req, int64_t *cancelled)
+{
+    int64_t ids[CHILDREN_PAGE];
+    cf_cancel_result res[CHILDREN_PAGE];
+    size_t n = 0;
+    for (size_t i = 0; i < page->n && n < CHILDREN_PAGE; i++) {
+        cf_wf_state st = page->rows[i].state;
+        if (st == CF_WF_IDLE || st == CF_WF_STALLED || st == CF_WF_RUNNING)
+            ids[n++] = page->rows[i].id;
+    }
+    if (n == 0)
+        return CF_OK;
+    cf_status st = cf_store_cancel_ids(s, ids, n, req, res);
+    for (size_t i = 0; st == CF_OK && i < n; i++) {
+        if (!res[i].accepted)
+            continue;
+        (*cancelled)++;
+        if (cf_cancel_effects(q, &res[i]) != CF_OK) {
+            cf_log_ctx lc = {.wf_class = res[i].wf_class, .wf_key = res[i].key};
+            cf_logkv(CF_LOG_WARN, &lc, "event=cancel_wake_lost",
+                     "cancelling with its parent, but its wake was not published; the healing "
+                     "pass will");
+        }
+    }
+    return st;
+}
+
+cf_status cf_cancel_children(cf_store *s, cf_queue *q, int64_t parent_id, const char *parent_class,
+                             const char *parent_key, const char *reason, int64_t *cancelled)
+{
+    int64_t count = 0, after = 0;
+    char by[257];
+    snprintf(by, sizeof by, "parent:%.120s/%.128s", parent_class, parent_key);
+    cf_cancel_req req = {by, reason, cf_clock_unix_ms()};
+    cf_status st = CF_OK;
+    for (;;) {
+        cf_wf_list page = {0};
+        st = cf_store_children_of(s, parent_id, after, CHILDREN_PAGE, &page);
+        if (st == CF_OK)
+            st = cancel_page(s, q, &page, &req, &count);
+        size_t n = page.n;
+        if (n > 0)
+            after = page.rows[n - 1].id;
+        cf_wf_list_deinit(&page);
+        if (st != CF_OK || n < CHILDREN_PAGE)
+            break;
+    }
+    if (cancelled)
+        *cancelled = count;
+    return st;
 }

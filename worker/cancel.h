@@ -26,4 +26,15 @@ CF_MUST_CHECK cf_status cf_cancel_workflow(cf_store *s, cf_queue *q, const char 
                                            const char *key, const char *reason,
                                            const char *requested_by, cf_cancel_result *out);
 
+/* cf_cancel_children cancels the unfinished children (idle, stalled or running: each judged as
+ * cf_store_cancel does) of the workflow parent_id, for requested_by "parent:<class>/<key>" with
+ * the parent's reason, in pages of ids (one cf_store_cancel_ids transaction each), and carries
+ * out each accepted child's queue effects; their own on_cancel passes cancel their children in
+ * turn. A child already cancelling or finished is refused and left alone, so running it again
+ * cancels nothing twice. *cancelled (may be NULL) counts the children accepted. The store's
+ * error when Postgres failed (the pages before it stay done). Blocks. */
+CF_MUST_CHECK cf_status cf_cancel_children(cf_store *s, cf_queue *q, int64_t parent_id,
+                                           const char *parent_class, const char *parent_key,
+                                           const char *reason, int64_t *cancelled);
+
 #endif

@@ -4,6 +4,9 @@
 
 #include <string.h>
 
+#include "common/alloc.h"
+#include "common/clock.h"
+#include "queue/enqueue.h"
 #include "queue/envelope.h"
 
 /* encode writes the envelope of a PUBLISH (or the continuation a REMOVE names) into b. */
@@ -54,4 +57,40 @@ void cf_delivery_effects_deinit(cf_delivery_effects *d)
     for (size_t i = 0; i < d->nmembers; i++)
         cf_buf_deinit(&d->members[i]);
     d->nmembers = d->npublish = d->nremove = 0;
+}
+
+#define ENQUEUE_CHUNK 1000
+
+cf_status cf_effects_enqueue(cf_queue *q, const cf_effects *fx, const char *default_queue)
+{
+    size_t cap = fx->n < ENQUEUE_CHUNK ? fx->n : ENQUEUE_CHUNK;
+    if (cap == 0)
+        return CF_OK;
+    cf_enqueue_item *items = cf_calloc(cap, sizeof *items);
+    cf_buf *bufs = cf_calloc(cap, sizeof *bufs);
+    cf_status st = items && bufs ? CF_OK : CF_ERR_NOMEM;
+    int64_t now = cf_clock_unix_ms();
+    for (size_t first = 0; first < fx->n && st == CF_OK; first += ENQUEUE_CHUNK) {
+        size_t n = 0;
+        for (size_t i = first; i < fx->n && i < first + ENQUEUE_CHUNK && st == CF_OK; i++) {
+            const cf_effect *x = &fx->items[i];
+            if (x->kind != CF_EFFECT_PUBLISH)
+                continue;
+            const char *queue = x->queue ? x->queue : default_queue;
+            cf_buf_reset(&bufs[n]);
+            st = encode(x, queue, &bufs[n]);
+            items[n] = (cf_enqueue_item){.queue = queue,
+                                         .env = bufs[n].data,
+                                         .len = bufs[n].len,
+                                         .due_unix_ms = x->due_ms > now ? x->due_ms : 0};
+            n++;
+        }
+        if (st == CF_OK && n > 0)
+            st = cf_enqueue_batch(q, items, n);
+    }
+    for (size_t i = 0; bufs && i < cap; i++)
+        cf_buf_deinit(&bufs[i]);
+    cf_free(bufs);
+    cf_free(items);
+    return st;
 }

@@ -10,6 +10,7 @@
 #include "common/buf.h"
 #include "engine/effects.h"
 #include "queue/delivery.h"
+#include "queue/queue.h"
 
 typedef struct cf_delivery_effects {
     cf_delivery_publish publish[CF_DELIVERY_MAX_EFFECTS];
@@ -26,5 +27,13 @@ CF_MUST_CHECK cf_status cf_delivery_effects_build(const cf_effects *fx, const ch
                                                   cf_delivery_effects *out);
 
 void cf_delivery_effects_deinit(cf_delivery_effects *d);
+
+/* cf_effects_enqueue publishes the PUBLISH effects of fx (children's first envelopes, engine/
+ * branch.c) at once, in pipelined round trips of at most 1000 (queue/enqueue.h): due now onto
+ * the ready list, later into the scheduled set. An effect without a queue goes to
+ * default_queue. At-least-once: a transport error may leave part of them written (a duplicate
+ * first envelope of an existing workflow is a plain wake). */
+CF_MUST_CHECK cf_status cf_effects_enqueue(cf_queue *q, const cf_effects *fx,
+                                           const char *default_queue);
 
 #endif

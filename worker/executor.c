@@ -31,6 +31,7 @@
 #include "queue/redis_conn.h"
 #include "queue/schedule.h"
 #include "store/requeue.h"
+#include "worker/cancel.h"
 #include "worker/delivery_end.h"
 #include "worker/pass_metrics.h"
 
@@ -351,6 +352,38 @@ static void finish_delivery(cf_executor *ex, const char *queue, const char *raw,
     cf_delivery_effects_deinit(&fx);
 }
 
+/* The children a branch dispatched mid-pass (engine/branch.c) are published right after the
+ * commit that stored them, with a few retries; stored children whose envelopes could not be
+ * published are due now in Postgres, and the sweeper publishes them. */
+typedef struct spawn_sink {
+    cf_executor *ex;
+    const char *queue; /* the parent's queue: the default of an effect without one */
+} spawn_sink;
+
+static cf_status publish_children(void *arg, const cf_effects *fx)
+{
+    spawn_sink *sk = arg;
+    cf_status st;
+    do
+        st = cf_effects_enqueue(sk->ex->queue, fx, sk->queue);
+    while (!redis_retry_wait(sk->ex, st, "publish_children"));
+    return st;
+}
+
+/* cancel_children is the cleanup pass's cascade (engine/run.h): a cancelled workflow's
+ * unfinished children are cancelled before its on_cancel runs. */
+static cf_status cancel_children(void *arg, cf_run *run)
+{
+    cf_executor *ex = arg;
+    int64_t n = 0;
+    cf_status st = cf_cancel_children(ex->store, ex->queue, run->row.id, run->row.wf_class,
+                                      run->row.key, run->row.cancel_reason, &n);
+    if (n > 0)
+        cf_logkv(CF_LOG_INFO, &run->log, "event=cancel_children", "cancelled %lld children",
+                 (long long)n);
+    return st;
+}
+
 static void count_pass_end(cf_worker_stats *stats, cf_pass_end end)
 {
     switch (end) {
@@ -557,6 +590,9 @@ static void run_workflow(cf_executor *ex, const char *queue, const char *raw, si
     cf_pass_metrics_begin(run.class_stats, env, first_delivery(env), &run.row,
                           lazy ? fence_read == 0 : run.row.created, cf_clock_unix_ms());
     run.repeat_keep_ticks = ex->cfg->repeat_keep_ticks;
+    spawn_sink sink = {.ex = ex, .queue = wf_queue};
+    run.sink = (cf_run_sink){.publish = publish_children, .arg = &sink};
+    run.cascade = (cf_run_cascade){.cancel_children = cancel_children, .arg = ex};
     cf_finish_result fin = cf_finish_run(&run);
     count_pass_end(ex->stats, fin.end);
     cf_class_stats_note_pass(run.class_stats, fin.end); /* per class, for /metrics */

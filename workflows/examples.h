@@ -9,5 +9,6 @@ int cf_examples_register_payment(void);
 int cf_examples_register_flaky_sync(void);
 int cf_examples_register_renewal(void);
 int cf_examples_register_exerciser(void);
+int cf_examples_register_import(void);
 
 #endif

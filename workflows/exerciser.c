@@ -15,6 +15,19 @@
  *   fail_workflow (bool)      after the last step every run raises Exerciser.Boom;
  *   workflow_max_attempts, workflow_backoff_ms  that policy (cap = 10 x base)
  *   abort_step (int, 0)       that step calls abort() (crash-loop tests)
+ *   children (int, 0)         after the steps, a branch "kids" whose spawn_each "kid" dispatches
+ *                             that many Exerciser children, keys <key>$kids$kid_<i>, kwargs
+ *                             {"steps": child_steps, "ledger": <this ledger>}, and a merge
+ *                             "kids"; a step "count_kids" then sets context children_completed
+ *                             (int) and children_not_completed from the branch's counts
+ *   child_steps (int, 1)      the children's steps
+ *   spawn_batch (int, 1000)   children per dispatch commit
+ *   spawn_pause_ms (int, 0)   a sleep before each dispatch batch but the first (kill tests)
+ *   child_sleep_ms (int, 0)   the children's sleep_ms
+ *   child_gate_file (path)    the children's gate_file
+ *   stall_kid (int, -1)       that child stalls at once (fail_first 1, step_max_attempts 1)
+ *   child_trouble (str)       the merge's on_trouble: "wait" (default), "fail", "continue"
+ *   merge_timeout_ms (int, 0) the merge's timeout
  *   repeat_ticks (int, 0)     after the steps, a durably_repeat "tick" until this many ticks
  *                             completed (context ticks; skipped and failed ticks do not count);
  *                             each execution of a tick appends "<key> tick@<tick ms> <attempt>"
@@ -24,6 +37,7 @@
  *   repeat_on_error ("continue")  or "stall": what a tick does once its policy is exhausted
  *   repeat_max_attempts, repeat_backoff_ms (ints)   the ticks' policy (cap = 10 x base)
  *   gate_file (path)          after the repeat, continue_if "gate" until this file exists
+ * Order: steps (wait_ms after step_1) -> children -> repeat -> gate_file -> fail_workflow.
  * A workflow a schedule started records its tick (cf_run_scheduled_at_ms) as context
  * scheduled_at, saved with step_1.
  * on_cancel (SPEC §4), after a cancel: one durable step "cleanup" (stored `on_cancel$cleanup`,
@@ -37,6 +51,8 @@
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
+
+#include <jansson.h>
 
 #include "chronoforge.h"
 #include "workflows/examples.h"
@@ -169,6 +185,76 @@ static cf_flow exerciser_on_cancel(cf_run *run)
     return cf_durably_execute(run, "cleanup", cleanup_step, NULL, step_policy(run, &scratch));
 }
 
+/* ---- children ---- */
+
+typedef struct kids_arg {
+    int64_t batch, pause_ms, stall;
+    char kw[1200];
+} kids_arg;
+
+static cf_flow kid_item(cf_run *run, void *argp, int64_t i, const char **cls, const char **kw)
+{
+    kids_arg *a = argp;
+    if (i > 0 && i % a->batch == 0)
+        sleep_ms(a->pause_ms);
+    json_t *o = json_pack("{sI}", "steps", (json_int_t)cf_kwarg_int(run, "child_steps", 1));
+    const char *ledger = cf_kwarg_str(run, "ledger", NULL);
+    if (o && ledger)
+        json_object_set_new(o, "ledger", json_string(ledger));
+    if (o && cf_kwarg_int(run, "child_sleep_ms", 0) > 0)
+        json_object_set_new(o, "sleep_ms", json_integer(cf_kwarg_int(run, "child_sleep_ms", 0)));
+    if (o && cf_kwarg_str(run, "child_gate_file", NULL))
+        json_object_set_new(o, "gate_file", json_string(cf_kwarg_str(run, "child_gate_file", "")));
+    if (o && i == a->stall) {
+        json_object_set_new(o, "fail_first", json_integer(1));
+        json_object_set_new(o, "step_max_attempts", json_integer(1));
+    }
+    int n = o ? json_dumpb(o, a->kw, sizeof a->kw - 1, JSON_COMPACT) : 0;
+    json_decref(o);
+    if (n <= 0 || (size_t)n >= sizeof a->kw)
+        return cf_fail(run, "Exerciser.Kwargs", "cannot build the kwargs of child %lld",
+                       (long long)i);
+    a->kw[n] = '\0';
+    *cls = "Exerciser";
+    *kw = a->kw;
+    return CF_FLOW_OK;
+}
+
+static cf_flow spawn_kids(cf_run *run, void *arg)
+{
+    kids_arg *a = arg;
+    cf_spawn_opts opts = {.batch = (int)a->batch};
+    return cf_spawn_each(run, "kid", cf_kwarg_int(run, "children", 0), kid_item, a, &opts);
+}
+
+static cf_flow count_kids(cf_run *run, void *arg)
+{
+    (void)arg;
+    cf_branch_counts c;
+    CF_TRY(cf_branch_count(run, "kids", &c));
+    CF_TRY(cf_ctx_set_int(run, "children_completed", c.completed));
+    return cf_ctx_set_int(run, "children_not_completed", c.spawned - c.completed);
+}
+
+static cf_flow children(cf_run *run)
+{
+    kids_arg a = {.batch = cf_kwarg_int(run, "spawn_batch", 1000),
+                  .pause_ms = cf_kwarg_int(run, "spawn_pause_ms", 0),
+                  .stall = cf_kwarg_int(run, "stall_kid", -1)};
+    if (a.batch < 1)
+        a.batch = 1;
+    CF_TRY(cf_branch(run, "kids", spawn_kids, &a, NULL));
+    const char *trouble = cf_kwarg_str(run, "child_trouble", "wait");
+    cf_merge_opts mo = {
+        .on_trouble = strcmp(trouble, "fail") == 0       ? CF_MERGE_FAIL
+                      : strcmp(trouble, "continue") == 0 ? CF_MERGE_CONTINUE
+                                                         : CF_MERGE_WAIT,
+        .timeout_ms = cf_kwarg_int(run, "merge_timeout_ms", 0),
+    };
+    CF_TRY(cf_merge(run, "kids", (const char *const[]){"kids"}, 1, &mo));
+    return cf_durably_execute(run, "count_kids", count_kids, NULL, NULL);
+}
+
 static cf_flow exerciser(cf_run *run)
 {
     int64_t steps = cf_kwarg_int(run, "steps", 3);
@@ -183,6 +269,8 @@ static cf_flow exerciser(cf_run *run)
         if (i == 1 && cf_kwarg_int(run, "wait_ms", 0) > 0)
             CF_TRY(cf_wait(run, "pause", cf_kwarg_int(run, "wait_ms", 0)));
     }
+    if (cf_kwarg_int(run, "children", 0) > 0)
+        CF_TRY(children(run));
     if (cf_kwarg_int(run, "repeat_ticks", 0) > 0)
         CF_TRY(exerciser_repeat(run));
     if (cf_kwarg_str(run, "gate_file", NULL))

@@ -12,7 +12,7 @@ int main(int argc, char **argv)
 {
     if (cf_examples_register_onboarding() || cf_examples_register_order() ||
         cf_examples_register_payment() || cf_examples_register_flaky_sync() ||
-        cf_examples_register_renewal())
+        cf_examples_register_renewal() || cf_examples_register_import())
         return 1;
     const char *test = getenv("CHRONOFORGE_TEST_WORKFLOWS");
     if (test && strcmp(test, "1") == 0 && cf_examples_register_exerciser())

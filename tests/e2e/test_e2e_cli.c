@@ -143,13 +143,13 @@ static void test_classes_lists_registered_classes(void **state)
     assert_non_null(strstr(out, "FlakyApiSync\n  a flaky partner API"));
     assert_non_null(strstr(out, "step policy: "));
     assert_non_null(strstr(out, "SubscriptionRenewal\n  activate, renew monthly"));
-    assert_non_null(strstr(out, "6 classes registered\n"));
+    assert_non_null(strstr(out, "8 classes registered\n"));
     assert_int_equal(cli(out, "classes", "--json"), 0);
     json_error_t jerr;
     json_t *root = json_loads(out, 0, &jerr);
     assert_non_null(root);
     json_t *classes = json_object_get(root, "classes");
-    assert_int_equal(json_array_size(classes), 6);
+    assert_int_equal(json_array_size(classes), 8);
     bool found = false;
     size_t i;
     json_t *c;

@@ -136,6 +136,39 @@ static void test_cleanup_deletes_old_finished_workflows_with_their_logs(void **s
                      9);
 }
 
+/* Branches: a child whose parent exists is never deleted alone; deleting a parent deletes its
+ * finished subtree with it (an unfinished child stays, and goes later once finished). */
+static void test_cleanup_deletes_subtrees_never_a_child_alone(void **state)
+{
+    fx *f = *state;
+    make_rows(f->admin, "tree", "completed", 1, 40); /* tree-1: an old finished parent */
+    make_rows(f->admin, "live", "idle", 1, 40);      /* live-1: a parent still waiting */
+    make_rows(f->admin, "kid", "completed", 4, 40);  /* kid-1..2 of tree-1, kid-3..4 of live-1 */
+    make_rows(f->admin, "gkid", "completed", 2, 40); /* grandchildren of kid-1 */
+    make_rows(f->admin, "skid", "stalled", 1, 40);   /* an unfinished child of tree-1 */
+    exec_ok(f->admin, "UPDATE chrono_forge_workflows c SET parent_id = p.id FROM"
+                      " chrono_forge_workflows p WHERE (c.key IN ('kid-1', 'kid-2', 'skid-1')"
+                      " AND p.key = 'tree-1') OR (c.key IN ('kid-3', 'kid-4') AND p.key ="
+                      " 'live-1') OR (c.key LIKE 'gkid-%' AND p.key = 'kid-1')");
+    const cf_wf_state fin[] = {CF_WF_COMPLETED, CF_WF_CANCELLED};
+    cf_retention_req req = older_than_days(30, fin, 2, 1000);
+    int64_t n = -1;
+    assert_int_equal(cf_store_cleanup_batch(f->store, &req, &n), CF_OK);
+    assert_int_equal(n, 5); /* tree-1, kid-1, kid-2, gkid-1, gkid-2 */
+    assert_int_equal(count_of(f->admin, "tree"), 0);
+    assert_int_equal(count_of(f->admin, "gkid"), 0);
+    assert_int_equal(scalar(f->admin, "SELECT count(*) FROM chrono_forge_workflows WHERE key IN"
+                                      " ('kid-3', 'kid-4', 'skid-1', 'live-1')"),
+                     4);
+    assert_int_equal(cf_store_cleanup_batch(f->store, &req, &n), CF_OK);
+    assert_int_equal(n, 0); /* kid-3 and kid-4's parent exists */
+    /* once the stalled orphan finishes, it goes on its own: its parent is gone */
+    exec_ok(f->admin, "UPDATE chrono_forge_workflows SET state = 'cancelled' WHERE key = 'skid-1'");
+    assert_int_equal(cf_store_cleanup_batch(f->store, &req, &n), CF_OK);
+    assert_int_equal(n, 1);
+    assert_int_equal(count_of(f->admin, "skid"), 0);
+}
+
 static void test_cleanup_skips_rows_in_use(void **state)
 {
     fx *f = *state;
@@ -175,6 +208,8 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_cleanup_deletes_old_finished_workflows_with_their_logs,
                                         setup, teardown),
+        cmocka_unit_test_setup_teardown(test_cleanup_deletes_subtrees_never_a_child_alone, setup,
+                                        teardown),
         cmocka_unit_test_setup_teardown(test_cleanup_skips_rows_in_use, setup, teardown),
         cmocka_unit_test_setup_teardown(test_cleanup_refuses_unfinished_states_and_bad_batches,
                                         setup, teardown),

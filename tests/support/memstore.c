@@ -32,6 +32,9 @@ void cf_memstore_deinit(cf_memstore *m)
         cf_free(m->errors[i].message);
     }
     cf_free(m->errors);
+    for (size_t i = 0; i < m->nchildren; i++)
+        cf_free(m->children[i]);
+    cf_free(m->children);
     memset(m, 0, sizeof *m);
 }
 
@@ -347,6 +350,68 @@ static void set_json(json_t **slot, json_t *v)
     }
 }
 
+cf_memstore_branch *cf_memstore_branch_find(cf_memstore *m, const char *name)
+{
+    for (size_t i = 0; i < m->nbranches; i++)
+        if (strcmp(m->branches[i].name, name) == 0)
+            return &m->branches[i];
+    return NULL;
+}
+
+/* apply_branch: BRANCH_CTES for one branch change (children inserted unless their key exists,
+ * counters raised by the new ones, seal and merge). */
+static cf_status apply_branch(cf_memstore *m, const cf_ws_branch *b)
+{
+    cf_memstore_branch *row = cf_memstore_branch_find(m, b->name);
+    if (!row) {
+        if (m->nbranches == CF_MEMSTORE_MAX_BRANCHES)
+            return refuse(m, CF_ERR_INVALID, "too many branches for the memstore");
+        row = &m->branches[m->nbranches++];
+        memset(row, 0, sizeof *row);
+        snprintf(row->name, sizeof row->name, "%s", b->name);
+        row->state = CF_BRANCH_OPEN;
+    }
+    for (size_t i = 0; i < b->nchildren; i++) {
+        m->child_inserts++;
+        bool exists = false;
+        for (size_t j = 0; j < m->nchildren && !exists; j++)
+            exists = strcmp(m->children[j], b->children[i].key) == 0;
+        if (exists)
+            continue;
+        if (cf_grow(&m->children, &m->children_cap, m->nchildren, sizeof *m->children, 16) != 0)
+            return CF_ERR_NOMEM;
+        if (!(m->children[m->nchildren] = cf_strdup(b->children[i].key)))
+            return CF_ERR_NOMEM;
+        m->nchildren++;
+        row->spawned++;
+        row->remaining++;
+    }
+    if (b->merged)
+        row->state = CF_BRANCH_MERGED;
+    else if (b->seal && row->state == CF_BRANCH_OPEN)
+        row->state = CF_BRANCH_SEALED;
+    return CF_OK;
+}
+
+static cf_status mem_branch_get(void *impl, int64_t workflow_id, const char *name, bool counts,
+                                cf_branch_row *out)
+{
+    (void)workflow_id;
+    (void)counts;
+    memset(out, 0, sizeof *out);
+    snprintf(out->name, sizeof out->name, "%s", name);
+    const cf_memstore_branch *b = cf_memstore_branch_find(impl, name);
+    if (b) {
+        out->state = b->state;
+        out->spawned = b->spawned;
+        out->remaining = b->remaining;
+        out->by_state[CF_WF_COMPLETED] = b->spawned - b->remaining;
+        out->by_state[CF_WF_IDLE] = b->remaining;
+        out->counted = true;
+    }
+    return CF_OK;
+}
+
 static cf_status mem_commit(void *impl, const cf_write_set *ws)
 {
     cf_memstore *m = impl;
@@ -408,6 +473,8 @@ static cf_status mem_commit(void *impl, const cf_write_set *ws)
         st = apply_marker(m, name, meta);
         json_decref(meta);
     }
+    for (size_t i = 0; st == CF_OK && i < ws->nbranches; i++)
+        st = apply_branch(m, &ws->branches[i]);
     m->commits++;
     return st;
 }
@@ -419,7 +486,8 @@ static const char *mem_errstr(void *impl)
 
 cf_store_port cf_memstore_port(cf_memstore *m)
 {
-    return (cf_store_port){.impl = m, .commit = mem_commit, .errstr = mem_errstr};
+    return (cf_store_port){
+        .impl = m, .commit = mem_commit, .errstr = mem_errstr, .branch_get = mem_branch_get};
 }
 
 size_t cf_memstore_errors_of(const cf_memstore *m, const char *step_name)

@@ -5,10 +5,11 @@
  * a run begin (executable states from store/states.h, fence + 1, crash count), a requeue
  * (stalled|failed -> idle with fresh retry budgets and its `$workflow_retry$<ms>` row) and write
  * sets under their fence (upserted steps, error rows, a repeat's pruned tick rows, the
- * `$workflow_completion$` / `$workflow_failure$<id>` markers, the outcome's state), and a cancel
- * (store/cancel.h: the request on the row, the conversion of a releasing outcome to cancelling,
- * the commit's cancel_out). A begin hands its run every row but repetition rows, as the Postgres
- * preload does.
+ * `$workflow_completion$` / `$workflow_failure$<id>` markers, the outcome's state), with their
+ * branch changes (children inserted once per key, branch rows; engine/branch.c reads them through
+ * branch_get), and a cancel (store/cancel.h: the request on the row, the conversion of a
+ * releasing outcome to cancelling, the commit's cancel_out). A begin hands its run every row but
+ * repetition rows, as the Postgres preload does.
  * Its clock is the tests' to move: passes read it through the run clock.
  *
  * It lives in tests/support, not in the library: an embedder or `requeue --now` resumes a real
@@ -30,6 +31,16 @@ typedef struct cf_memstore_error {
     char *error_class, *message;
 } cf_memstore_error;
 
+/* cf_memstore_branch: a branch row as BRANCH_CTES (store/sql.c) keeps it; children's own
+ * commits are not modelled: a test lowers remaining itself. */
+typedef struct cf_memstore_branch {
+    char name[201];
+    cf_branch_state state;
+    int64_t spawned, remaining;
+} cf_memstore_branch;
+
+#define CF_MEMSTORE_MAX_BRANCHES 8
+
 typedef struct cf_memstore {
     bool exists;
     cf_wf_row wf;       /* the workflow row as stored */
@@ -44,6 +55,13 @@ typedef struct cf_memstore {
     size_t loaded_steps;   /* rows the last begin handed to its run (repetition rows never are) */
     int64_t pruned;        /* tick rows deleted by write sets' repeat prunes */
     int repeat_keep_ticks; /* the runs' repeat_keep_ticks (0: the default; < 0: keep all) */
+    /* branches of the workflow, and the child keys its write sets inserted (each once: a
+     * re-touched batch inserts nothing new; child_inserts counts every attempt) */
+    cf_memstore_branch branches[CF_MEMSTORE_MAX_BRANCHES];
+    size_t nbranches;
+    char **children;
+    size_t nchildren, children_cap;
+    int child_inserts;
 } cf_memstore;
 
 /* cf_memstore_init: an empty store whose clock reads now_ms. */
@@ -80,6 +98,9 @@ cf_status cf_memstore_cancel(cf_memstore *m, const char *reason);
  * effects: cf_finish_result_deinit). Returns the begin's status (CF_ERR_STATE: not executable,
  * nothing ran). */
 cf_status cf_memstore_pass(cf_memstore *m, const cf_workflow_def *def, cf_finish_result *fin);
+
+/* cf_memstore_branch_find returns the branch row name, or NULL. */
+cf_memstore_branch *cf_memstore_branch_find(cf_memstore *m, const char *name);
 
 /* cf_memstore_step returns the stored row of step name, or NULL. */
 const cf_step_row *cf_memstore_step(const cf_memstore *m, const char *name);
