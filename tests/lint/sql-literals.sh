@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # tests/lint/sql-literals.sh: every SQL text passed to libpq is a string literal or a named
 # constant (SQL_*, or the .sql member of store/sql.c's statement table), never a string built at
-# run time, so values can only travel as parameters. The table's texts must be
-# `static const char sql_*[]` arrays, which C only lets a string literal initialise.
+# run time, so values can only travel as parameters. The table's texts must be constant char
+# arrays (store/sql.c's `static const char sql_*[]`, store/sql_*.c's `const char cf_sql_*[]`),
+# which C only lets a string literal initialise.
 set -u
 cd "$(dirname "$0")/../.." || exit 1
 exec /usr/bin/python3 - "$@" <<'PY'
@@ -50,9 +51,13 @@ for path in sorted(paths):
             line = src.count("\n", 0, m.start()) + 1
             print(f"{path}:{line}: {fn} SQL argument is not a literal or SQL_* constant: {a[:60]}")
             bad = 1
-# store/sql.c: every entry of cf_sql_stmts names a `static const char sql_*[]` of that file.
+# store/sql.c: every entry of cf_sql_stmts names a `static const char sql_*[]` of that file or a
+# `const char cf_sql_*[]` of a store/sql_*.c file (arrays: only a literal initialises them).
 table_src = open("store/sql.c", encoding="utf-8").read()
 arrays = set(re.findall(r"^static const char (sql_[a-z0-9_]+)\[\] =", table_src, re.M))
+for part in glob.glob("store/sql_*.c"):
+    arrays |= set(re.findall(r"^const char (cf_sql_[a-z0-9_]+)\[\] =",
+                             open(part, encoding="utf-8").read(), re.M))
 table = re.search(r"cf_sql_stmts\[[A-Z_]+\] = \{(.*?)\n\};", table_src, re.S)
 entries = re.findall(r"\{\s*\"[a-z0-9_]+\",\s*([^,]+),\s*\d+\s*\}", table.group(1)) if table else []
 if not table or not entries:
@@ -60,7 +65,7 @@ if not table or not entries:
     bad = 1
 for e in entries:
     if e.strip() not in arrays:
-        print(f"store/sql.c: cf_sql_stmts entry {e.strip()} is not a static const char sql_*[] array")
+        print(f"store/sql.c: cf_sql_stmts entry {e.strip()} is not a constant SQL text array")
         bad = 1
 sys.exit(bad)
 PY
