@@ -9,6 +9,7 @@
 
 #include "common/clock.h"
 #include "engine/class_stats.h"
+#include "engine/primitive.h"
 #include "engine/retry.h"
 #include "engine/run.h"
 
@@ -307,4 +308,16 @@ cf_flow cf_continue_if(cf_run *run, const char *name, cf_cond_fn cond, void *arg
     if (st != CF_OK)
         return cf_run_abandon(run, st);
     return met ? CF_FLOW_OK : cf_run_halt(run, CF_HALT_EXTERNAL, 0);
+}
+
+/* For the primitives kept in files of their own (engine/primitive.h). */
+cf_flow cf_primitive_precheck(cf_run *run, const char *prim, const char *name, char *step,
+                              size_t cap)
+{
+    return precheck(run, prim, name, step, cap);
+}
+
+cf_flow cf_primitive_lookup(cf_run *run, const char *step, cf_run_step **out)
+{
+    return lookup(run, step, out);
 }

@@ -12,7 +12,22 @@ static const char *pg_errstr(void *impl)
     return cf_store_errstr(impl);
 }
 
+static cf_status pg_signal_next(void *impl, int64_t workflow_id, const char *name,
+                                const int64_t *skip, size_t n, cf_signal_row *out)
+{
+    return cf_store_signal_next(impl, workflow_id, name, skip, n, out);
+}
+
+static cf_status pg_signal_recheck(void *impl, int64_t workflow_id, const char *name, bool *woke)
+{
+    return cf_store_signal_recheck(impl, workflow_id, name, woke);
+}
+
 cf_store_port cf_store_port_pg(cf_store *s)
 {
-    return (cf_store_port){.impl = s, .commit = pg_commit, .errstr = pg_errstr};
+    return (cf_store_port){.impl = s,
+                           .commit = pg_commit,
+                           .errstr = pg_errstr,
+                           .signal_next = pg_signal_next,
+                           .signal_recheck = pg_signal_recheck};
 }

@@ -12,6 +12,8 @@
 #define WF  "chrono_forge_workflows"
 #define LOG "chrono_forge_execution_logs"
 #define ERR "chrono_forge_error_logs"
+#define SIG "chrono_forge_signals"
+#define CTL "chrono_forge_control_requests"
 
 /* Unix milliseconds of a timestamptz expression; NULL stays NULL. */
 #define MS(x) "(extract(epoch FROM " x ") * 1000)::bigint"
@@ -178,7 +180,7 @@ static const char sql_write_sets[] =
     "  SELECT * FROM jsonb_to_recordset($1::jsonb)"
     "    AS r(i int, id bigint, f bigint, ctx jsonb, o text, wk bigint, a int, rc jsonb,"
     "         st jsonb, er jsonb, lz bool, lf bigint, c text, k text, q text, kw jsonb,"
-    "         op jsonb, l text)),"
+    "         op jsonb, l text, sg jsonb)),"
     " wu AS ("
     "  UPDATE " WF " AS w"
     "  SET context = coalesce(r.ctx, w.context),"
@@ -289,6 +291,16 @@ static const char sql_write_sets[] =
     "      last_executed_at = now(),"
     "      completed_at = now(),"
     "      updated_at = now()"
+    "  RETURNING 1),"
+    /* Signals (issue 13): the awaits of this write set consume their signals (sg: [{id, by}]),
+     * only for an applied write set (joined to w) and only signals of its own workflow that
+     * are still unconsumed, so a signal is consumed by one await, with its completion. */
+    " sgc AS ("
+    "  UPDATE " SIG " AS g"
+    "  SET consumed_by = x.by, consumed_at = now()"
+    "  FROM w JOIN r ON r.i = w.i, jsonb_to_recordset(r.sg) AS x(id bigint, by text)"
+    "  WHERE r.sg IS NOT NULL AND g.id = x.id AND g.workflow_id = w.id"
+    "    AND g.consumed_by IS NULL"
     "  RETURNING 1)"
     " SELECT w.i, w.id, w.fence FROM w";
 
@@ -524,6 +536,83 @@ static const char sql_resumable[] =
     " ORDER BY w.id LIMIT $6";
 // clang-format on
 
+/* ---- Signals (store/signals.c) and control requests (store/control_log.c) ---- */
+
+/* A signal sent to a workflow: $1 class, $2 key, $3 name, $4 signal id, $5 payload (JSON text
+ * or NULL), $6 sender. Guarantees: the workflow row is locked first (FOR UPDATE), so a run's
+ * write set of the same row commits wholly before or after it (an await that halted before it
+ * finds the signal by its recheck, one after it reads it); a signal is stored only for an
+ * idle, running or stalled workflow, once per (workflow, signal id): a resend inserts nothing;
+ * an idle workflow is made due now in the same statement (its next_wake_at, kept when
+ * earlier), so the healing pass publishes the wake if the sender's is lost. No row: no such
+ * workflow. */
+// clang-format off
+static const char sql_signal_send[] =
+    "WITH w0 AS ("
+    "  SELECT w.id, w.state, w.queue FROM " WF " w"
+    "  WHERE w.job_class = $1 AND w.key = $2"
+    "  FOR UPDATE),"
+    " ins AS ("
+    "  INSERT INTO " SIG " (workflow_id, name, signal_id, payload, sender)"
+    "  SELECT w0.id, $3, $4, $5::jsonb, $6 FROM w0"
+    "  WHERE w0.state IN ('idle', 'running', 'stalled')"
+    "  ON CONFLICT (workflow_id, signal_id) DO NOTHING"
+    "  RETURNING id),"
+    " wake AS ("
+    "  UPDATE " WF " AS w"
+    "  SET next_wake_at = least(coalesce(w.next_wake_at, now()), now()), updated_at = now()"
+    "  FROM w0"
+    "  WHERE w.id = w0.id AND w0.state = 'idle' AND EXISTS (SELECT 1 FROM ins)"
+    "  RETURNING w.id)"
+    " SELECT w0.id, w0.state, w0.queue, (SELECT id FROM ins), EXISTS (SELECT 1 FROM wake)"
+    " FROM w0";
+
+/* The oldest unconsumed signal named $2 of workflow $1, skipping the row ids in $3 (those an
+ * await of the same pass took, not committed yet). Send order is row-id order. Read-only;
+ * served by the partial chrono_forge_signals_pending index. */
+static const char sql_signal_next[] =
+    "SELECT g.id, g.signal_id, g.payload::text, " MS("g.sent_at") ", g.sender"
+    " FROM " SIG " g"
+    " WHERE g.workflow_id = $1 AND g.name = $2 AND g.consumed_by IS NULL"
+    "   AND NOT (g.id = ANY ($3::bigint[]))"
+    " ORDER BY g.id"
+    " LIMIT 1";
+
+/* After a pass halted awaiting signal $2, run after its commit: makes the idle, unlocked
+ * workflow $1 due now when such a signal is waiting (one sent while the pass ran, after it
+ * looked). Returns the workflow's id when it did, so the caller publishes the wake; healing
+ * covers a lost publish. */
+static const char sql_signal_recheck[] =
+    "UPDATE " WF " AS w"
+    " SET next_wake_at = now(), updated_at = now()"
+    " WHERE w.id = $1 AND w.state = 'idle' AND w.locked_by IS NULL"
+    "   AND (w.next_wake_at IS NULL OR w.next_wake_at > now())"
+    "   AND EXISTS (SELECT 1 FROM " SIG " g"
+    "               WHERE g.workflow_id = $1 AND g.name = $2 AND g.consumed_by IS NULL)"
+    " RETURNING w.id";
+
+/* The answer already given to control request $1: outcome, code, reason. Read-only. */
+static const char sql_control_seen[] =
+    "SELECT c.outcome, coalesce(c.code, ''), coalesce(c.reason, '')"
+    " FROM " CTL " c"
+    " WHERE c.request_id = $1";
+
+/* Records the answer to control request $1 ($2 op, $3 class, $4 key, $5 outcome, $6 code,
+ * $7 reason); the first answer stays (a request answered twice keeps its first answer).
+ * Returns the stored answer. */
+static const char sql_control_record[] =
+    "WITH ins AS ("
+    "  INSERT INTO " CTL " (request_id, op, job_class, key, outcome, code, reason)"
+    "  VALUES ($1, $2, $3, $4, $5, nullif($6, ''), nullif($7, ''))"
+    "  ON CONFLICT (request_id) DO NOTHING"
+    "  RETURNING outcome, coalesce(code, '') AS code, coalesce(reason, '') AS reason)"
+    " SELECT outcome, code, reason FROM ins"
+    " UNION ALL"
+    " SELECT c.outcome, coalesce(c.code, ''), coalesce(c.reason, '')"
+    " FROM " CTL " c"
+    " WHERE c.request_id = $1 AND NOT EXISTS (SELECT 1 FROM ins)";
+// clang-format on
+
 const cf_sql_stmt cf_sql_stmts[CF_SQL_COUNT_] = {
     [CF_SQL_RUN_BEGINS] = {"cf_run_begins", sql_run_begins, 2},
     [CF_SQL_STEPS_OF_BEGINS] = {"cf_steps_of_begins", sql_steps_of_begins, 1},
@@ -550,4 +639,9 @@ const cf_sql_stmt cf_sql_stmts[CF_SQL_COUNT_] = {
     [CF_SQL_SWEEP_RUNNING] = {"cf_sweep_running", sql_sweep_running, 2},
     [CF_SQL_REQUEUE] = {"cf_requeue", sql_requeue, 6},
     [CF_SQL_RESUMABLE] = {"cf_resumable", sql_resumable, 6},
+    [CF_SQL_SIGNAL_SEND] = {"cf_signal_send", sql_signal_send, 6},
+    [CF_SQL_SIGNAL_NEXT] = {"cf_signal_next", sql_signal_next, 3},
+    [CF_SQL_SIGNAL_RECHECK] = {"cf_signal_recheck", sql_signal_recheck, 2},
+    [CF_SQL_CONTROL_SEEN] = {"cf_control_seen", sql_control_seen, 1},
+    [CF_SQL_CONTROL_RECORD] = {"cf_control_record", sql_control_record, 7},
 };

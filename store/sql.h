@@ -11,11 +11,11 @@ typedef enum cf_sql_id {
     CF_SQL_STEPS_BY_KEY,    /* class, key: steps without repetition rows (cf_store_run_begin) */
     CF_SQL_STEPS_BY_ID,     /* workflow_id: steps without repetition rows */
     CF_SQL_STEPS_ALL_BY_ID, /* workflow_id: every step row */
-    CF_SQL_WRITE_SETS,     /* write sets jsonb [{i,id,f,ctx,o,wk,a,rc,st,er,lz,lf,c,k,q,kw,op,l}] */
-    CF_SQL_RUN_PEEKS,      /* reads jsonb [{i,c,k}]: workflow columns, then i */
-    CF_SQL_STEPS_OF_PEEKS, /* the same reads: i, then the step columns */
-    CF_SQL_RESOLVE,        /* token, refs jsonb [{"id":..}|{"c":..,"k":..}] */
-    CF_SQL_END_BACKEND,    /* pid, application_name: a row while that backend lives */
+    CF_SQL_WRITE_SETS, /* write sets jsonb [{i,id,f,ctx,o,wk,a,rc,st,er,lz,lf,c,k,q,kw,op,l,sg}] */
+    CF_SQL_RUN_PEEKS,  /* reads jsonb [{i,c,k}]: workflow columns, then i */
+    CF_SQL_STEPS_OF_PEEKS,   /* the same reads: i, then the step columns */
+    CF_SQL_RESOLVE,          /* token, refs jsonb [{"id":..}|{"c":..,"k":..}] */
+    CF_SQL_END_BACKEND,      /* pid, application_name: a row while that backend lives */
     CF_SQL_WF_BY_CLASS_KEY,  /* class, key */
     CF_SQL_WF_BY_KEY,        /* key (any class; at most 2 rows) */
     CF_SQL_WF_BY_ID,         /* id */
@@ -31,6 +31,11 @@ typedef enum cf_sql_id {
     CF_SQL_SWEEP_RUNNING,    /* after_id, limit */
     CF_SQL_REQUEUE,          /* class, key, ms, by, reason, job_id (store/requeue.c) */
     CF_SQL_RESUMABLE,        /* state, class, error class, older ms, after_id, limit */
+    CF_SQL_SIGNAL_SEND,      /* class, key, name, signal id, payload, sender (store/signals.c) */
+    CF_SQL_SIGNAL_NEXT,      /* workflow_id, name, ids to skip (bigint[] text) */
+    CF_SQL_SIGNAL_RECHECK,   /* workflow_id, name */
+    CF_SQL_CONTROL_SEEN,     /* request id (store/control_log.c) */
+    CF_SQL_CONTROL_RECORD,   /* request id, op, class, key, outcome, code, reason */
     CF_SQL_COUNT_
 } cf_sql_id;
 
@@ -60,6 +65,9 @@ extern const cf_sql_stmt cf_sql_stmts[CF_SQL_COUNT_];
 /* Requeue columns (store/requeue.c): 0 id, 1 job_class, 2 key, 3 queue, 4 state before,
  * 5 previous_state of this request's row when it had landed already, 6 previous_state when this
  * call did the transition. */
+/* Signal-send columns (store/signals.c): 0 workflow id, 1 state, 2 queue, 3 the new signal's
+ * row id (NULL: none inserted), 4 the workflow was woken. Signal-next columns: 0 row id,
+ * 1 signal id, 2 payload text (NULL: none), 3 sent_at ms, 4 sender. */
 /* Sweep columns (cf_rows_refs): 0 id, 1 fence, 2 job_class, 3 key, 4 queue, 5 locked_by,
  * 6 next_wake_at_ms, 7 locked_at_ms. */
 

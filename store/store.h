@@ -191,6 +191,13 @@ typedef struct cf_ws_lazy {
     int64_t id_out, fence_out; /* on CF_OK: the row's id and its fence (fence_read + 1) */
 } cf_ws_lazy;
 
+/* cf_ws_signal_use: a signal (its row id, store/signals.h) consumed by the await step
+ * step_name (borrowed), atomically with the write set (issue 13). */
+typedef struct cf_ws_signal_use {
+    int64_t signal_row_id;
+    const char *step_name;
+} cf_ws_signal_use;
+
 /* cf_write_set: everything one run writes at one point (after a step, or at the end). All
  * pointers are borrowed for the call. */
 typedef struct cf_write_set {
@@ -205,6 +212,8 @@ typedef struct cf_write_set {
     int attempt;             /* workflow-level; < 0 = unchanged */
     json_t *retry_counts;    /* workflow-level; NULL = unchanged */
     cf_ws_lazy *lazy;        /* non-NULL: begin the run here (workflow_id and fence ignored) */
+    const cf_ws_signal_use *signal_uses; /* signals the write set's awaits consume */
+    size_t nsignal_uses;
 } cf_write_set;
 
 #define CF_WS_MAX_STEPS 1000
