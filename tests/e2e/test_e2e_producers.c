@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: MIT
 /* tests/e2e/test_e2e_producers.c: the Ruby and Python clients against real workers:
  * retry_later resumes a stalled workflow, changes nothing for a completed one, and never
- * creates a workflow that does not exist. */
+ * creates a workflow that does not exist; signal(...) is applied by a worker and answered. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -115,12 +115,36 @@ static void test_retry_later_of_completed_or_unknown_changes_nothing(void **stat
                      0);
 }
 
+/* Both clients' signal(...) through a live worker (control requests, SPEC §2): each is
+ * answered accepted once the signal is in Postgres, and the workflow's awaits take them in the
+ * order they were sent. A refusal comes back with its code. */
+static void test_clients_signal_through_a_worker(void **state)
+{
+    (void)state;
+    cf_e2e_enqueue(&E, "Exerciser", "cs-1",
+                   "{\"steps\": 2, \"await_signal\": \"go\", \"await_signal_count\": 2}");
+    produce("ruby", "r = c.signal(\"Exerciser\", \"cs-1\", \"go\", {\"from\" => \"ruby\"}, "
+                    "timeout: 20); exit(r.accepted? ? 0 : 1)");
+    produce("python", "r = c.signal(\"Exerciser\", \"cs-1\", \"go\", {\"from\": \"python\"}, "
+                      "timeout=20); raise SystemExit(0 if r.accepted else 1)");
+    assert_true(cf_e2e_wait_state(&E, "cs-1", "completed", DEADLINE_MS));
+    char *got = cf_e2e_sql(
+        &E, "SELECT context->'signal_payloads' FROM chrono_forge_workflows WHERE key = $1", "cs-1");
+    assert_string_equal(got, "[{\"from\": \"ruby\"}, {\"from\": \"python\"}]");
+    free(got);
+    produce("python", "r = c.signal(\"Exerciser\", \"cs-1\", \"go\", timeout=20); "
+                      "raise SystemExit(0 if r.refused and r.code == \"finished\" else 1)");
+    produce("ruby", "r = c.signal(\"Exerciser\", \"nobody\", \"go\", timeout: 20); "
+                    "exit(r.refused? && r.code == \"unknown_workflow\" ? 0 : 1)");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_ruby_retry_later_resumes_a_stalled_workflow),
         cmocka_unit_test(test_python_retry_later_resumes_a_stalled_workflow),
         cmocka_unit_test(test_retry_later_of_completed_or_unknown_changes_nothing),
+        cmocka_unit_test(test_clients_signal_through_a_worker),
     };
     cf_test_apply_filter();
     return cmocka_run_group_tests_name("e2e_producers", tests, setup, teardown);
