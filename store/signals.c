@@ -154,3 +154,18 @@ cf_status cf_store_signal_recheck(cf_store *s, int64_t workflow_id, const char *
     PQclear(r);
     return st;
 }
+
+cf_status cf_store_signal_heal(cf_store *s, int64_t grace_ms, int limit, int64_t *marked)
+{
+    *marked = 0;
+    char g[24], l[24];
+    snprintf(g, sizeof g, "%lld", (long long)grace_ms);
+    snprintf(l, sizeof l, "%d", limit);
+    const char *vals[] = {g, l};
+    PGresult *r = NULL;
+    cf_status st = cf_store_read(s, CF_SQL_SIGNAL_HEAL, vals, &r);
+    if (st == CF_OK)
+        *marked = PQntuples(r);
+    PQclear(r);
+    return st;
+}

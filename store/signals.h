@@ -74,4 +74,11 @@ CF_MUST_CHECK cf_status cf_store_signal_next(cf_store *s, int64_t workflow_id, c
 CF_MUST_CHECK cf_status cf_store_signal_recheck(cf_store *s, int64_t workflow_id, const char *name,
                                                 bool *woke);
 
+/* cf_store_signal_heal: the healing pass's net under the recheck: makes due now (at most limit)
+ * idle, unlocked workflows not due whose pending await waits for a signal stored more than
+ * grace_ms ago (its pass's worker died between the halt's commit and the recheck). *marked
+ * says how many. */
+CF_MUST_CHECK cf_status cf_store_signal_heal(cf_store *s, int64_t grace_ms, int limit,
+                                             int64_t *marked);
+
 #endif

@@ -591,6 +591,25 @@ static const char sql_signal_recheck[] =
     "               WHERE g.workflow_id = $1 AND g.name = $2 AND g.consumed_by IS NULL)"
     " RETURNING w.id";
 
+/* The healing pass's net under the recheck (docs/healing.md, Limits): idle, unlocked workflows
+ * not due that have a signal waiting for longer than $1 ms whose name a pending await of theirs
+ * waits for (a pass halted there and its worker died before its recheck) are made due now, at
+ * most $2 of them; the overdue sweep then republishes them. Reads only unconsumed signals (the
+ * partial index). Returns the ids. */
+static const char sql_signal_heal[] =
+    "UPDATE " WF " AS w"
+    " SET next_wake_at = now(), updated_at = now()"
+    " FROM (SELECT DISTINCT g.workflow_id"
+    "       FROM " SIG " g"
+    "       JOIN " LOG " l ON l.workflow_id = g.workflow_id AND l.state = 'pending'"
+    "         AND l.step_name LIKE 'await\\_signal$%' AND l.metadata->>'signal' = g.name"
+    "       WHERE g.consumed_by IS NULL"
+    "         AND g.sent_at < now() - $1::bigint * interval '1 millisecond'"
+    "       LIMIT $2) x"
+    " WHERE w.id = x.workflow_id AND w.state = 'idle' AND w.locked_by IS NULL"
+    "   AND (w.next_wake_at IS NULL OR w.next_wake_at > now())"
+    " RETURNING w.id";
+
 /* The answer already given to control request $1: outcome, code, reason. Read-only. */
 static const char sql_control_seen[] =
     "SELECT c.outcome, coalesce(c.code, ''), coalesce(c.reason, '')"
@@ -642,6 +661,7 @@ const cf_sql_stmt cf_sql_stmts[CF_SQL_COUNT_] = {
     [CF_SQL_SIGNAL_SEND] = {"cf_signal_send", sql_signal_send, 6},
     [CF_SQL_SIGNAL_NEXT] = {"cf_signal_next", sql_signal_next, 3},
     [CF_SQL_SIGNAL_RECHECK] = {"cf_signal_recheck", sql_signal_recheck, 2},
+    [CF_SQL_SIGNAL_HEAL] = {"cf_signal_heal", sql_signal_heal, 2},
     [CF_SQL_CONTROL_SEEN] = {"cf_control_seen", sql_control_seen, 1},
     [CF_SQL_CONTROL_RECORD] = {"cf_control_record", sql_control_record, 7},
 };

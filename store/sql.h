@@ -34,6 +34,7 @@ typedef enum cf_sql_id {
     CF_SQL_SIGNAL_SEND,      /* class, key, name, signal id, payload, sender (store/signals.c) */
     CF_SQL_SIGNAL_NEXT,      /* workflow_id, name, ids to skip (bigint[] text) */
     CF_SQL_SIGNAL_RECHECK,   /* workflow_id, name */
+    CF_SQL_SIGNAL_HEAL,      /* grace_ms, limit */
     CF_SQL_CONTROL_SEEN,     /* request id (store/control_log.c) */
     CF_SQL_CONTROL_RECORD,   /* request id, op, class, key, outcome, code, reason */
     CF_SQL_COUNT_

@@ -18,6 +18,7 @@
 #include "queue/redis_conn.h"
 #include "queue/schedule.h"
 #include "queue/sweep.h"
+#include "store/signals.h"
 
 struct cf_sweeper {
     const cf_config *cfg;
@@ -306,6 +307,23 @@ static void reap_running(pass *p, int64_t deadline)
     cf_wf_ref_list_deinit(&rows);
 }
 
+/* heal_signals makes due the workflows whose await missed a signal (its recheck was lost with
+ * its worker, docs/healing.md); a later overdue sweep publishes them. */
+static void heal_signals(pass *p)
+{
+    if (p->dry_run)
+        return;
+    int64_t marked = 0;
+    cf_status st = cf_store_signal_heal(p->sw->store, p->sw->cfg->sweep_grace_ms, 1000, &marked);
+    if (st != CF_OK)
+        fail(p, st);
+    else if (marked > 0)
+        cf_log(CF_LOG_WARN, NULL,
+               "event=signal_heal marked=%lld: workflows awaiting a signal that waits for them "
+               "were made due (a worker died before its recheck)",
+               (long long)marked);
+}
+
 cf_status cf_sweeper_pass(cf_sweeper *sw, bool dry_run, int64_t budget_ms, cf_heal_note_fn note,
                           void *arg, cf_sweep_stats *stats)
 {
@@ -314,6 +332,7 @@ cf_status cf_sweeper_pass(cf_sweeper *sw, bool dry_run, int64_t budget_ms, cf_he
     cf_status st = cf_sweep_suspects_load(sw->queue, &p.suspects);
     if (st == CF_OK) {
         p.now_ms = cf_clock_unix_ms();
+        heal_signals(&p);
         sweep_overdue(&p, deadline);
         if (p.err == CF_OK)
             reap_running(&p, deadline);

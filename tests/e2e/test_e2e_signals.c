@@ -2,10 +2,11 @@
 /* tests/e2e/test_e2e_signals.c: signals (issue 13) end to end with the Exerciser's await_signal
  * knobs: signals sent before and after the await, consumed in send order, one per await; a
  * resend with the same id counted once; a signal that survives a worker's kill -9 and Redis
- * losing everything (it is in Postgres, its workflow due: healing wakes it); an await timing
- * out both ways; refusals (unknown, finished workflows); and the control protocol (SPEC §2): a
- * producer's request with no worker running stays pending, then is applied by the next worker
- * and answered; malformed requests are answered refused or dead-lettered, never lost. */
+ * losing everything (it is in Postgres, its workflow due: healing wakes it), or one a lost
+ * recheck missed (healing makes its workflow due); an await timing out both ways; refusals
+ * (unknown, finished workflows); and the control protocol (SPEC §2): a producer's request with no
+ * worker running stays pending, then is applied by the next worker and answered; malformed requests
+ * are answered refused or dead-lettered, never lost. */
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -181,6 +182,26 @@ static void test_signal_survives_kill9_and_flushall(void **state)
     assert_true(cf_e2e_log_events(&E, 1, "sweep_republished", "key=lost-1") >= 1);
 }
 
+/* The state a worker dying between an await's halt commit and its recheck leaves: a signal
+ * stored (sent while the pass ran, after it looked) for an idle workflow that is not due. The
+ * healing pass makes it due and republishes it; the workflow takes the signal. */
+static void test_signal_missed_by_a_lost_recheck_is_healed(void **state)
+{
+    (void)state;
+    enqueue_awaiting("heal-1", 1, "");
+    cf_e2e_worker(&E, 0, WORKER_ARGS, NULL);
+    wait_awaiting("heal-1", 1);
+    free(cf_e2e_sql(
+        &E,
+        "INSERT INTO chrono_forge_signals (workflow_id, name, signal_id, payload,"
+        " sender, sent_at) SELECT id, 'go', 'missed', '\"healed\"', 'test',"
+        " now() - interval '10 seconds' FROM chrono_forge_workflows WHERE key = $1 RETURNING id",
+        "heal-1"));
+    assert_true(cf_e2e_wait_state(&E, "heal-1", "completed", DEADLINE_MS));
+    assert_payloads("heal-1", "[\"healed\"]");
+    assert_true(cf_e2e_log_events(&E, 0, "signal_heal", NULL) >= 1);
+}
+
 /* An await with a timeout and no signal: by default it stalls the workflow with a Timeout
  * error; with signal_on_timeout "return" it returns no payload and the workflow goes on. */
 static void test_await_timeout_stalls_or_returns(void **state)
@@ -324,6 +345,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_resend_with_same_id_counts_once, setup_each,
                                         teardown_each),
         cmocka_unit_test_setup_teardown(test_signal_survives_kill9_and_flushall, setup_each,
+                                        teardown_each),
+        cmocka_unit_test_setup_teardown(test_signal_missed_by_a_lost_recheck_is_healed, setup_each,
                                         teardown_each),
         cmocka_unit_test_setup_teardown(test_await_timeout_stalls_or_returns, setup_each,
                                         teardown_each),
