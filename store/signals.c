@@ -74,13 +74,15 @@ cf_status cf_store_signal_send(cf_store *s, const cf_signal_send_req *req,
         out->woke = PQgetvalue(r, 0, 4)[0] == 't';
         bool takes =
             out->state == CF_WF_IDLE || out->state == CF_WF_RUNNING || out->state == CF_WF_STALLED;
-        if (!takes) {
+        if (PQgetvalue(r, 0, 5)[0] == 't') {
+            out->duplicate = true; /* a resend: accepted, as the first time */
+        } else if (!takes) {
             snprintf(why, sizeof why, "workflow is %s; it takes no more signals",
                      PQgetvalue(r, 0, 1));
             cf_store_set_error(s, why);
             st = CF_ERR_STATE;
         } else {
-            out->duplicate = PQgetisnull(r, 0, 3);
+            out->duplicate = PQgetisnull(r, 0, 3); /* a concurrent resend won the insert */
         }
     }
     PQclear(r);

@@ -43,11 +43,11 @@ typedef struct cf_signal_send_result {
 CF_MUST_CHECK cf_status cf_signal_check(const cf_signal_send_req *req, char *why, size_t cap);
 
 /* cf_store_signal_send stores the signal in one statement (store/sql.c sql_signal_send) on a
- * reader connection: CF_OK (stored, or a duplicate of a stored one), CF_ERR_NOT_FOUND (no such
- * workflow), CF_ERR_STATE (the workflow is completed, failed or in another state that takes no
- * signal; out->state says which), CF_ERR_INVALID (cf_signal_check), transient errors. The
- * statement is idempotent, so a call whose outcome was unknown is simply made again. errstr
- * (cf_store_errstr) says why on failure. */
+ * reader connection: CF_OK (stored, or a resend of one stored before, whatever the workflow's
+ * state is now: out->duplicate), CF_ERR_NOT_FOUND (no such workflow), CF_ERR_STATE (the workflow is
+ * completed, failed or in another state that takes no signal; out->state says which),
+ * CF_ERR_INVALID (cf_signal_check), transient errors. The statement is idempotent, so a call whose
+ * outcome was unknown is simply made again. errstr (cf_store_errstr) says why on failure. */
 CF_MUST_CHECK cf_status cf_store_signal_send(cf_store *s, const cf_signal_send_req *req,
                                              cf_signal_send_result *out);
 

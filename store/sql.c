@@ -544,8 +544,9 @@ static const char sql_resumable[] =
  * finds the signal by its recheck, one after it reads it); a signal is stored only for an
  * idle, running or stalled workflow, once per (workflow, signal id): a resend inserts nothing;
  * an idle workflow is made due now in the same statement (its next_wake_at, kept when
- * earlier), so the healing pass publishes the wake if the sender's is lost. No row: no such
- * workflow. */
+ * earlier), so the healing pass publishes the wake if the sender's is lost. The last column
+ * says a signal with this id was stored before (a resend: answered as the first time, whatever
+ * the workflow's state now). No row: no such workflow. */
 // clang-format off
 static const char sql_signal_send[] =
     "WITH w0 AS ("
@@ -564,7 +565,8 @@ static const char sql_signal_send[] =
     "  FROM w0"
     "  WHERE w.id = w0.id AND w0.state = 'idle' AND EXISTS (SELECT 1 FROM ins)"
     "  RETURNING w.id)"
-    " SELECT w0.id, w0.state, w0.queue, (SELECT id FROM ins), EXISTS (SELECT 1 FROM wake)"
+    " SELECT w0.id, w0.state, w0.queue, (SELECT id FROM ins), EXISTS (SELECT 1 FROM wake),"
+    "        EXISTS (SELECT 1 FROM " SIG " g WHERE g.workflow_id = w0.id AND g.signal_id = $4)"
     " FROM w0";
 
 /* The oldest unconsumed signal named $2 of workflow $1, skipping the row ids in $3 (those an

@@ -67,8 +67,9 @@ extern const cf_sql_stmt cf_sql_stmts[CF_SQL_COUNT_];
  * 5 previous_state of this request's row when it had landed already, 6 previous_state when this
  * call did the transition. */
 /* Signal-send columns (store/signals.c): 0 workflow id, 1 state, 2 queue, 3 the new signal's
- * row id (NULL: none inserted), 4 the workflow was woken. Signal-next columns: 0 row id,
- * 1 signal id, 2 payload text (NULL: none), 3 sent_at ms, 4 sender. */
+ * row id (NULL: none inserted), 4 the workflow was woken, 5 this signal id was stored before.
+ * Signal-next columns: 0 row id, 1 signal id, 2 payload text (NULL: none), 3 sent_at ms,
+ * 4 sender. */
 /* Sweep columns (cf_rows_refs): 0 id, 1 fence, 2 job_class, 3 key, 4 queue, 5 locked_by,
  * 6 next_wake_at_ms, 7 locked_at_ms. */
 

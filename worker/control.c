@@ -3,8 +3,8 @@
  * connection takes requests from P:{Q}:control of every queue the worker serves (a BLMOVE
  * slice on one queue at a time; idle, that is one blocking command per slice), and for each:
  * decode; look up the answer already recorded for its id (a request taken again after its
- * worker died); otherwise run its op's handler, which commits to Postgres, and record the
- * answer; publish the wake the op left; answer on the reply key; ack. A request that cannot
+ * worker died); otherwise run its op's handler, which commits to Postgres, publish the wake
+ * the op left, and record the answer; answer on the reply key; ack. A request that cannot
  * be decoded is refused on its reply key when its id and reply key could be read, else
  * dead-lettered with the refusal code; nothing is dropped silently. While Postgres is away a
  * request goes back to its list and the loop backs off. */
@@ -52,11 +52,14 @@ static bool reply_key_ok(cf_queue *q, const cf_control_request *r, char *key, si
     return n > 0 && strcmp(key, r->reply) == 0;
 }
 
-/* decide gives the answer to a decoded request: the recorded one, else its op's (committed
- * first, then recorded). A transient status: not decided, try later. */
-static cf_status decide(cf_store *store, const cf_control_request *r, cf_control_result *res)
+/* decide gives the answer to a decoded request: the recorded one (*fresh false), else its op's,
+ * committed to Postgres (*fresh true: the caller publishes its wake, then records the answer).
+ * A transient status: not decided, try later. */
+static cf_status decide(cf_store *store, const cf_control_request *r, cf_control_result *res,
+                        bool *fresh)
 {
     memset(res, 0, sizeof *res);
+    *fresh = false;
     cf_status st = cf_store_control_seen(store, r->id, &res->answer);
     if (st == CF_OK)
         return CF_OK; /* answered before (its wake, if any, is healed from the store) */
@@ -67,7 +70,8 @@ static cf_status decide(cf_store *store, const cf_control_request *r, cf_control
         cf_control_refuse(res, "unknown_op", "this worker knows no op '%s'", r->op);
     else if ((st = op->handler(store, r, res)) != CF_OK)
         return st;
-    return cf_store_control_record(store, r->id, r->op, r->wf_class, r->key, &res->answer);
+    *fresh = true;
+    return CF_OK;
 }
 
 cf_status cf_control_apply(cf_queue *q, cf_store *store, const char *queue, const char *raw,
@@ -95,7 +99,15 @@ cf_status cf_control_apply(cf_queue *q, cf_store *store, const char *queue, cons
         snprintf(err.field, sizeof err.field, "reply");
         log_warn("event=control_refused queue=%s code=bad_value field=reply: %s", queue, err.msg);
     } else if (st == CF_OK) {
-        st = decide(store, &r, &res);
+        bool fresh = false;
+        st = decide(store, &r, &res, &fresh);
+        /* the wake first: the workflow starts while the answer is recorded */
+        if (st == CF_OK && res.wake &&
+            cf_control_wake(q, res.wake_class, res.wake_key, res.wake_queue) != CF_OK)
+            log_warn("event=control_wake_failed: %s; the healing pass publishes it",
+                     cf_queue_errstr(q));
+        if (st == CF_OK && fresh) /* a retake after a failure here applies it again: idempotent */
+            st = cf_store_control_record(store, r.id, r.op, r.wf_class, r.key, &res.answer);
         if (st != CF_OK) { /* Postgres away: take it again later */
             cf_control_request_deinit(&r);
             cf_status pst = cf_control_putback(q, queue, raw, len);
@@ -104,9 +116,6 @@ cf_status cf_control_apply(cf_queue *q, cf_store *store, const char *queue, cons
         log_info("event=control_applied queue=%s op=%s class=%s key=%s id=%s outcome=%s%s%s", queue,
                  r.op, r.wf_class, r.key, r.id, res.answer.accepted ? "accepted" : "refused",
                  res.answer.accepted ? "" : " code=", res.answer.code);
-        if (res.wake && cf_control_wake(q, res.wake_class, res.wake_key, res.wake_queue) != CF_OK)
-            log_warn("event=control_wake_failed: %s; the healing pass publishes it",
-                     cf_queue_errstr(q));
     }
     if (st == CF_ERR_INVALID && !can_reply) {
         cf_deadletter_reason why = {err.code, err.msg, err.field[0] ? err.field : NULL};

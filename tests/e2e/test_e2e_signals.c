@@ -135,6 +135,10 @@ static void test_signals_before_and_after_the_await_in_order(void **state)
                           "ba-1");
     assert_string_equal(by, "s1=await_signal$signal_1,s2=await_signal$signal_2");
     free(by);
+    /* a resend of an accepted signal is answered as the first time, though the workflow is
+     * completed now */
+    assert_int_equal(signal_cli("ba-1", "{\"n\": 1}", "s1", out, sizeof out), 0);
+    assert_non_null(strstr(out, "already had signal go (id s1)"));
 }
 
 /* The same id sent twice is stored once: the first await consumes it and the second still
