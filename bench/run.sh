@@ -11,8 +11,8 @@
 # CF_BENCH_ONLY (space-separated section names to run, e.g. "fleet bigtable": for developing one
 # section with a small N; the others print "n/a (not run)"), CF_FSYNC_DELAY_US (the slow-fsync
 # section's added delay per fsync/fdatasync, default 2000).
-# Sections: throughput commits latency wake resume bigtable fleet transport pgsettings indexes
-# retention repeat fanout (bench/fanout.sh; CF_BENCH_CHILDREN, default 100000) slowfsync
+# Sections: throughput commits latency wake signals resume bigtable fleet transport pgsettings
+# indexes retention repeat fanout (bench/fanout.sh; CF_BENCH_CHILDREN, default 100000) slowfsync
 # (slowfsync last: it restarts Postgres with a slow fsync). CF_BENCH_REPEATS: the repeat section's
 # numbers of concurrent repeats (default "200 1000"). Helpers: bench/lib.sh (runs, CPU, round trips), bench/peers.sh (the peers), and
 # bench/index_costs.sh when present (the hot-path cost of each index). The npm peers are installed
@@ -168,7 +168,7 @@ sec_wake() {
 . "$root/bench/fanout.sh"
 
 fsync=$(q "$admin" "SHOW fsync")
-for s in throughput commits latency wake resume bigtable fleet transport pgsettings indexes retention repeat fanout slowfsync; do
+for s in throughput commits latency wake signals resume bigtable fleet transport pgsettings indexes retention repeat fanout slowfsync; do
   if wants "$s"; then
     s0=$(date +%s)
     "sec_$s"
@@ -201,6 +201,7 @@ tp_cell=$(cell "${R[cf,16]:-}" " / ${R[cf,32]:-}; BullMQ ${R[bq,16]:-} / ${R[bq,
   echo "| Redis round trips per workflow at c=16 | <= 1 | 3 | $(cell "${rtw16:-}" " (the worker's chronoforge_redis_round_trips_total / N)") |"
   echo "| enqueue -> first step start at 50% of the measured maximum, p50 / p99 | <= 1 ms / <= 5 ms | 3.0 / 68 ms | $(cell "${lat:-}" " ms at ${lat_rate:-} wf/s") |"
   echo "| lateness of 10,000 one-second waits over 10 s, p50 / p99 | p99 <= 50 ms | 91 / 1,277 ms | $(cell "${wake:-}" " ms") |"
+  echo "| signal latency (client send -> the step after the await starts) at moderate load, p50 / p99 | p99 <= 10 ms | n/a | $(cell "${sig_lat:-}" " ms at ${sig_rate:-} signals/s") |"
   echo "| throughput with 1M workflows and 3M execution-log rows vs empty tables | >= 90% | 62% | $(cell "${big_pct:-}" " (${big_tp:-} vs ${empty_tp:-} wf/s, back to back)") |"
   echo "| fleet, 1/2/4/8 worker processes (c=16 each) | CPU µs per workflow by process, naming what saturates | 3.5k/4.5k/4.8k/4.9k | $(cell "${fleet_tp:-}" " wf/s; at 8 processes CPU µs/wf worker/redis/postgres ${fleet_cpu:-}, saturates: ${fleet_sat:-}") |"
   echo "| worker peak RSS at c=16 | <= 16 MB (keep) | 10.3 MB | $(if [ -n "${hwm16:-}" ] && [[ $hwm16 =~ ^[0-9]+$ ]]; then awk -v k="$hwm16" 'BEGIN {printf "%.1f MB", k / 1024}'; else v "${hwm16:-}"; fi) |"

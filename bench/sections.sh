@@ -1,9 +1,9 @@
 # shellcheck shell=bash disable=SC2034,SC2154
 # (sourced by bench/run.sh, which defines the variables it reads and reads those it sets)
-# bench/sections.sh: the later sections of bench/run.sh (sourced): resuming a long workflow, a
-# large table, the fleet curve with CPU per process, TCP vs unix sockets, stock vs recommended
-# Postgres settings, index costs (bench/index_costs.sh), the tick lateness of many concurrent
-# durably_repeats, and a slow fsync. Each sec_NAME writes
+# bench/sections.sh: the later sections of bench/run.sh (sourced): signal latency, resuming a
+# long workflow, a large table, the fleet curve with CPU per process, TCP vs unix sockets, stock
+# vs recommended Postgres settings, index costs (bench/index_costs.sh), the tick lateness of many
+# concurrent durably_repeats, and a slow fsync. Each sec_NAME writes
 # its Markdown with row() and sets the variables the goal table reads.
 
 # ---- 4. resume with 1,000 completed steps
@@ -36,6 +36,37 @@ sec_resume() {
   row "| $queries | $(awk -v a="$c0" -v b="$c1" 'BEGIN {printf "%.0f", b - a}') | ${detail//|/\\|} |"
   row ""
   log "resume: $queries queries, cpu $(awk -v a="$c0" -v b="$c1" 'BEGIN {print b - a}') ms"
+}
+
+# ---- signal latency (issue 13): client send -> the step after the await starts
+sec_signals() {
+  local n=${CF_BENCH_SIGNALS_N:-2000} rate=${CF_BENCH_SIGNALS_RATE:-200} waiting=0
+  fresh_db signals
+  rcli flushall >/dev/null
+  start_workers 1 16
+  "$wf" produce "$redis_url" chronoforge default Exerciser sig "$n" '{"steps":2,"await_signal":"go","signal_timeout_ms":0}' >/dev/null
+  for _ in $(seq 1 1200); do
+    waiting=$(q "$dsn" "SELECT count(*) FROM chrono_forge_execution_logs l JOIN chrono_forge_workflows w ON w.id = l.workflow_id WHERE l.step_name = 'await_signal\$signal_1' AND l.state = 'pending' AND w.state = 'idle'")
+    [ "$waiting" -ge "$n" ] && break
+    sleep 0.1
+  done
+  PYTHONPATH="$root/clients/python" /usr/bin/python3 "$root/bench/signal_latency.py" "$redis_url" chronoforge sig "$n" "$rate" >"$dir/signals.tsv"
+  "$wf" await "$dsn" Exerciser sig "$n" 600 >/dev/null
+  stop_workers
+  q "$dsn" "CREATE TABLE bench_signal_sends (key text PRIMARY KEY, sent_ms bigint, accepted_ms bigint)" >/dev/null
+  psql -qAtX "$dsn" -c "\\copy bench_signal_sends FROM '$dir/signals.tsv'" >/dev/null
+  sig_lat=$(q "$dsn" "SELECT round(percentile_cont(0.5) WITHIN GROUP (ORDER BY d)::numeric, 1) || ' / ' || round(percentile_cont(0.99) WITHIN GROUP (ORDER BY d)::numeric, 1) FROM (SELECT extract(epoch FROM l.started_at) * 1000 - b.sent_ms AS d FROM bench_signal_sends b JOIN chrono_forge_workflows w ON w.key = b.key AND w.job_class = 'Exerciser' JOIN chrono_forge_execution_logs l ON l.workflow_id = w.id AND l.step_name = 'durably_execute\$step_2') t")
+  sig_ack=$(q "$dsn" "SELECT round(percentile_cont(0.5) WITHIN GROUP (ORDER BY d)::numeric, 1) || ' / ' || round(percentile_cont(0.99) WITHIN GROUP (ORDER BY d)::numeric, 1) FROM (SELECT accepted_ms - sent_ms AS d FROM bench_signal_sends) t")
+  sig_rate=$rate
+  row "## Signal latency"
+  row ""
+  row "$n workflows \`{\"steps\":2,\"await_signal\":\"go\",\"signal_timeout_ms\":0}\` wait in their await (worker \`-c 16\`, $transport_label); then \`bench/signal_latency.py\` sends each one signal through the Python client (a control request on \`P:{default}:control\`, applied by the worker's control loop: Postgres first, then the wake), one at a time at $rate/s, each call waiting for its answer. Latency = step_2's started_at - the client's time before the call (ms; same host clock); answer = the call's own duration (accepted)."
+  row ""
+  row "| signals | offered load | send -> step after the await, p50 / p99 ms | send -> accepted answer, p50 / p99 ms |"
+  row "|---|---|---|---|"
+  row "| $n | $rate/s | $sig_lat | $sig_ack |"
+  row ""
+  log "signal latency at $rate/s: $sig_lat ms (answer $sig_ack ms)"
 }
 
 # ---- 6. 1,000,000 workflows and 3,000,000 execution-log rows already present

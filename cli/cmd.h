@@ -7,6 +7,7 @@ int cf_cli_cmd_worker(int argc, char **argv);
 int cf_cli_cmd_enqueue(int argc, char **argv);
 int cf_cli_cmd_requeue(int argc, char **argv);
 int cf_cli_cmd_cancel(int argc, char **argv);
+int cf_cli_cmd_signal(int argc, char **argv);
 int cf_cli_cmd_status(int argc, char **argv);
 int cf_cli_cmd_list(int argc, char **argv);
 int cf_cli_cmd_stats(int argc, char **argv);

@@ -13,6 +13,8 @@ const cf_cli_command cf_cli_commands[] = {
      cf_cli_cmd_enqueue},
     {"requeue", "resume a stalled or failed workflow (retry_later)", cf_cli_cmd_requeue},
     {"cancel", "cancel a workflow (on_cancel runs, then it is cancelled)", cf_cli_cmd_cancel},
+    {"signal", "send a signal to a workflow: KEY NAME --class C [--payload JSON] [--id ID]",
+     cf_cli_cmd_signal},
     {"status", "one workflow: state, steps, errors, context", cf_cli_cmd_status},
     {"list", "workflows by state and class", cf_cli_cmd_list},
     {"stats", "queue depths, live and quiet workers, workflows by state", cf_cli_cmd_stats},

@@ -15,6 +15,23 @@ static cf_finish_result abandoned(cf_run *run)
                               .abandon_status = run->abandon_status};
 }
 
+/* await_recheck: a pass that halted awaiting a signal committed; a signal sent while it ran,
+ * after it looked, would otherwise wait for the timeout. The store makes the workflow due now
+ * when one waits (engine/signals.c); then the wake is published now. Returns the due time. */
+static int64_t await_recheck(cf_run *run, int64_t wake_at_ms)
+{
+    if (run->await_name == NULL || run->store.signal_recheck == NULL)
+        return wake_at_ms;
+    bool woke = false;
+    cf_status st = run->store.signal_recheck(run->store.impl, run->row.id, run->await_name, &woke);
+    if (st != CF_OK)
+        cf_logkv(CF_LOG_WARN, &run->log, "event=signal_recheck_failed",
+                 "cannot recheck for signal '%s' (%s); a signal sent during the pass waits for "
+                 "the next wake",
+                 run->await_name, cf_status_str(st));
+    return woke ? cf_run_now(run) : wake_at_ms;
+}
+
 static cf_finish_result commit_outcome(cf_run *run, cf_ws_outcome outcome, int64_t wake_at_ms,
                                        int attempt, json_t *retry_counts)
 {
@@ -26,6 +43,7 @@ static cf_finish_result commit_outcome(cf_run *run, cf_ws_outcome outcome, int64
     switch (outcome) {
     case CF_WS_HALT:
         r.end = CF_PASS_HALTED;
+        wake_at_ms = await_recheck(run, wake_at_ms);
         if (wake_at_ms > 0)
             st = cf_effects_publish(&r.effects, w->wf_class, w->key, w->queue, NULL, wake_at_ms);
         break;

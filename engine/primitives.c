@@ -12,6 +12,7 @@
 #include "common/clock.h"
 #include "common/metrics.h"
 #include "engine/class_stats.h"
+#include "engine/primitive.h"
 #include "engine/retry.h"
 #include "engine/run.h"
 
@@ -363,4 +364,16 @@ const char *cf_prim_fail_class(cf_run *run)
 const char *cf_prim_fail_message(cf_run *run)
 {
     return fail_message(run);
+}
+
+/* For the primitives kept in files of their own (engine/primitive.h). */
+cf_flow cf_primitive_precheck(cf_run *run, const char *prim, const char *name, char *step,
+                              size_t cap)
+{
+    return precheck(run, prim, name, step, cap);
+}
+
+cf_flow cf_primitive_lookup(cf_run *run, const char *step, cf_run_step **out)
+{
+    return lookup(run, step, out);
 }

@@ -164,6 +164,7 @@ static void clear_written(cf_run *run)
     for (size_t i = 0; i < run->nerrors; i++)
         json_decref(run->errors[i].context);
     run->nerrors = 0;
+    run->nsig_uses = 0;
     run->ctx.dirty = false;
     run->repeat_prune_set = false;
 }
@@ -178,6 +179,7 @@ void cf_run_deinit(cf_run *run)
     cf_free(run->pending);
     cf_free(run->errors);
     cf_branch_pass_free(run);
+    cf_free(run->sig_uses);
     cf_context_deinit(&run->ctx);
     cf_wf_row_deinit(&run->row);
     cf_arena_deinit(&run->arena);
@@ -252,6 +254,19 @@ cf_status cf_run_note_error(cf_run *run, const char *step_name, int attempt,
     return CF_OK;
 }
 
+cf_status cf_run_note_signal_use(cf_run *run, int64_t signal_row_id, const char *step_name)
+{
+    if (cf_grow(&run->sig_uses, &run->sig_uses_cap, run->nsig_uses, sizeof *run->sig_uses, 4))
+        return CF_ERR_NOMEM;
+    cf_ws_signal_use *u = &run->sig_uses[run->nsig_uses];
+    u->signal_row_id = signal_row_id;
+    u->step_name = cf_arena_strdup(&run->arena, step_name);
+    if (u->step_name == NULL)
+        return CF_ERR_NOMEM;
+    run->nsig_uses++;
+    return CF_OK;
+}
+
 json_t *cf_run_workflow_budget(const cf_run *run)
 {
     if (run->progressed || !json_is_object(run->row.retry_counts))
@@ -288,6 +303,8 @@ static cf_status commit(cf_run *run, cf_ws_outcome outcome, int64_t next_wake_at
         .lazy = run->lazy_open ? &run->lazy : NULL,
         .repeat_prune = run->repeat_prune_set ? &run->repeat_prune : NULL,
         .cancel_out = &cancelled,
+        .signal_uses = run->sig_uses,
+        .nsignal_uses = run->nsig_uses,
     };
     cf_ws_wake wake = {0};
     cf_branch_fill_ws(run, &ws, &wake);
@@ -338,7 +355,8 @@ cf_status cf_run_flush(cf_run *run)
     /* A lazy window past its bound closes before the next step: Postgres learns of the run. */
     bool close_window =
         run->lazy_open && run->lazy_until_ms > 0 && cf_run_now(run) >= run->lazy_until_ms;
-    if (run->npending == 0 && run->nerrors == 0 && !run->ctx.dirty && !close_window)
+    if (run->npending == 0 && run->nerrors == 0 && run->nsig_uses == 0 && !run->ctx.dirty &&
+        !close_window)
         return CF_OK;
     if (close_window)
         cf_logkv(CF_LOG_DEBUG, &run->log, "event=lazy_window_closed",

@@ -91,6 +91,12 @@ struct cf_run {
     cf_ws_error *errors;
     size_t nerrors, errors_cap;
 
+    /* signals consumed by awaits of this pass, committed with the next write set
+     * (engine/signals.c), and the signal the pass halted awaiting (NULL: none) */
+    cf_ws_signal_use *sig_uses;
+    size_t nsig_uses, sig_uses_cap;
+    const char *await_name;
+
     /* a step completion was recorded this pass: the workflow-level retry budget starts over */
     bool progressed;
 
@@ -174,6 +180,11 @@ CF_MUST_CHECK cf_status cf_run_note_step(cf_run *run, const char *name, cf_step_
  * as it is now. */
 CF_MUST_CHECK cf_status cf_run_note_error(cf_run *run, const char *step_name, int attempt,
                                           const char *error_class, const char *message);
+
+/* cf_run_note_signal_use queues the consumption of signal row signal_row_id by await step
+ * step_name (copied) for the next commit. */
+CF_MUST_CHECK cf_status cf_run_note_signal_use(cf_run *run, int64_t signal_row_id,
+                                               const char *step_name);
 
 /* cf_run_flush commits the pending writes (CONTINUE outcome) if there are any or the context
  * changed. On CF_ERR_CONFLICT or another failure the run is marked abandoned.

@@ -21,6 +21,18 @@ static cf_status pg_branch_get(void *impl, int64_t workflow_id, const char *name
 static cf_status pg_wf_get(void *impl, const char *key, cf_wf_row *out)
 {
     return cf_store_find(impl, NULL, key, out);
+    ;
+}
+
+static cf_status pg_signal_next(void *impl, int64_t workflow_id, const char *name,
+                                const int64_t *skip, size_t n, cf_signal_row *out)
+{
+    return cf_store_signal_next(impl, workflow_id, name, skip, n, out);
+}
+
+static cf_status pg_signal_recheck(void *impl, int64_t workflow_id, const char *name, bool *woke)
+{
+    return cf_store_signal_recheck(impl, workflow_id, name, woke);
 }
 
 cf_store_port cf_store_port_pg(cf_store *s)
@@ -29,5 +41,7 @@ cf_store_port cf_store_port_pg(cf_store *s)
                            .commit = pg_commit,
                            .errstr = pg_errstr,
                            .branch_get = pg_branch_get,
-                           .wf_get = pg_wf_get};
+                           .wf_get = pg_wf_get,
+                           .signal_next = pg_signal_next,
+                           .signal_recheck = pg_signal_recheck};
 }

@@ -11,10 +11,13 @@
 #ifndef CF_ENGINE_STORE_PORT_H
 #define CF_ENGINE_STORE_PORT_H
 
+#include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "common/status.h"
 #include "store/branches.h"
+#include "store/signals.h"
 #include "store/store.h"
 
 typedef struct cf_store_port {
@@ -32,6 +35,14 @@ typedef struct cf_store_port {
     cf_status (*branch_get)(void *impl, int64_t workflow_id, const char *name, bool counts,
                             cf_branch_row *out);
     cf_status (*wf_get)(void *impl, const char *key, cf_wf_row *out);
+    /* Signals (engine/signals.c; NULL in a store without them: an await then finds none).
+     * signal_next: the oldest unconsumed signal `name` of workflow_id, skipping the row ids in
+     * skip (store/signals.h cf_store_signal_next: CF_OK, CF_ERR_NOT_FOUND, transient errors).
+     * signal_recheck: after a pass halted awaiting `name` committed, make the workflow due now
+     * when such a signal waits (*woke). */
+    cf_status (*signal_next)(void *impl, int64_t workflow_id, const char *name, const int64_t *skip,
+                             size_t n, cf_signal_row *out);
+    cf_status (*signal_recheck)(void *impl, int64_t workflow_id, const char *name, bool *woke);
 } cf_store_port;
 
 /* cf_store_port_pg returns the port of a Postgres store (s borrowed). */

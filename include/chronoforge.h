@@ -145,6 +145,7 @@ typedef struct cf_repeat_opts {
  * is an error of class "Workflow.InvalidRepeat". Rows and replay: docs/SPEC.md §4. */
 cf_flow cf_durably_repeat(cf_run *run, const char *name, cf_tick_fn tick_fn, void *arg,
                           const cf_repeat_opts *opts);
+
 /* ---- Branches: child workflows and their merge ---- */
 
 /* A branch dispatches child workflows (ordinary workflows of any registered class, with their
@@ -231,6 +232,30 @@ typedef struct cf_branch_counts {
 
 /* cf_branch_count reads branch's counts (read at each call, as cf_branch_outcome). */
 cf_flow cf_branch_count(cf_run *run, const char *branch, cf_branch_counts *out);
+
+/* ---- Signals ---- */
+
+/* What an await does when its timeout passes with no signal. */
+typedef enum cf_await_on_timeout {
+    CF_AWAIT_TIMEOUT_STALL = 0, /* an error of class "Timeout": the workflow stalls (default) */
+    CF_AWAIT_TIMEOUT_RETURN,    /* the await completes with *payload_json NULL */
+} cf_await_on_timeout;
+
+typedef struct cf_await_opts {
+    int64_t timeout_ms; /* from the first time the pass reached the await; 0: wait forever */
+    cf_await_on_timeout on_timeout;
+} cf_await_opts;
+
+/* cf_await_signal halts until a signal named signal_name arrives (`chronoforge signal`, the
+ * clients' signal(...)), durably: its step `await_signal$<step_name>` completes with the
+ * signal, consumed by this await alone, in the same commit. A signal sent before the workflow
+ * reaches the await is kept for it; signals of one name are consumed in the order they were
+ * sent, one per await. *payload_json (owned by the run) receives the signal's payload as
+ * compact JSON text ("null" for a signal sent without one), also on replay, or NULL when the
+ * await timed out with CF_AWAIT_TIMEOUT_RETURN. opts NULL: no timeout. step_name: [^$]{1,200};
+ * signal_name: 1-200 bytes without '$'. */
+cf_flow cf_await_signal(cf_run *run, const char *step_name, const char *signal_name,
+                        const cf_await_opts *opts, const char **payload_json);
 
 /* ---- Inputs ---- */
 

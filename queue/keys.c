@@ -116,6 +116,22 @@ int cf_key_dead(char *buf, size_t cap, const char *prefix, const char *queue)
     return build(buf, cap, "%s:{%s}:dead", prefix, queue);
 }
 
+int cf_key_control(char *buf, size_t cap, const char *prefix, const char *queue)
+{
+    return build(buf, cap, "%s:{%s}:control", prefix, queue);
+}
+
+int cf_key_control_inflight(char *buf, size_t cap, const char *prefix, const char *queue,
+                            const char *worker_id)
+{
+    return build(buf, cap, "%s:{%s}:control:inflight:%s", prefix, queue, worker_id);
+}
+
+int cf_key_reply(char *buf, size_t cap, const char *prefix, const char *request_id)
+{
+    return build(buf, cap, "%s:reply:%s", prefix, request_id);
+}
+
 int cf_key_queues(char *buf, size_t cap, const char *prefix)
 {
     return build(buf, cap, "%s:queues", prefix);

@@ -54,6 +54,13 @@ int cf_key_paused(char *buf, size_t cap, const char *prefix, const char *queue);
 int cf_key_inflight(char *buf, size_t cap, const char *prefix, const char *queue,
                     const char *worker_id);
 int cf_key_dead(char *buf, size_t cap, const char *prefix, const char *queue);
+/* Control requests (queue/control.h): P:{Q}:control, the list producers push them on;
+ * P:{Q}:control:inflight:<worker-id>, those a worker has taken and not answered yet;
+ * P:reply:<request id>, a request's reply (a key used alone). */
+int cf_key_control(char *buf, size_t cap, const char *prefix, const char *queue);
+int cf_key_control_inflight(char *buf, size_t cap, const char *prefix, const char *queue,
+                            const char *worker_id);
+int cf_key_reply(char *buf, size_t cap, const char *prefix, const char *request_id);
 int cf_key_queues(char *buf, size_t cap, const char *prefix);
 int cf_key_workers(char *buf, size_t cap, const char *prefix);
 int cf_key_held(char *buf, size_t cap, const char *prefix, const char *worker_id);

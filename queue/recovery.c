@@ -18,9 +18,10 @@
  *    Postgres, docs/healing.md). Locks go before envelopes so the recovered
  *    envelopes do not meet their own workflow's stale lock and get delayed by max_duration.
  * 4. Envelopes: for each queue in P:queues, a script moves P:{Q}:inflight:<dead> to the front
- *    (right end) of P:{Q}:ready, LMOVE by LMOVE, in batches of 100. Every LMOVE is atomic, so
- *    nothing is duplicated or lost whether the recoverer dies between batches or two
- *    recoverers (after an expired claim) move the same list at once.
+ *    (right end) of P:{Q}:ready (and P:{Q}:control:inflight:<dead>, control requests taken
+ *    and not answered, to the front of P:{Q}:control), LMOVE by LMOVE, in batches of 100. Every
+ * LMOVE is atomic, so nothing is duplicated or lost whether the recoverer dies between batches or
+ * two recoverers (after an expired claim) move the same list at once.
  * 5. Forget: DEL P:held:<dead>, then ZREM the id from P:workers only if its score is still the
  *    claim score (a worker that came back to life and beat again stays registered). The held
  *    set goes first: dying between the two leaves a claimed worker that the next pass finishes
@@ -191,6 +192,38 @@ static cf_status free_locks(cf_queue *q, const char *id, int64_t tomb_ms, cf_rec
     return st;
 }
 
+/* Control requests keep their order: the newest in flight (the left end) goes first to the
+ * taking end, so the oldest ends up taken next. */
+static const cf_redis_script control_return = {
+    "control_return", "local moved = 0\n"
+                      "for i = 1, tonumber(ARGV[1]) do\n"
+                      "  local v = redis.call('LMOVE', KEYS[1], KEYS[2], 'LEFT', 'RIGHT')\n"
+                      "  if not v then break end\n"
+                      "  moved = moved + 1\n"
+                      "end\n"
+                      "return moved\n"};
+
+/* move_list moves list ik to the taking end of list rk (same queue slot) with script (one of
+ * cf_script_inflight_return or control_return), LMOVE by LMOVE in batches of RETURN_BATCH, adding
+ * how many to *moved_total. */
+static cf_status move_list(cf_queue *q, const cf_redis_script *script, const char *ik, int il,
+                           const char *rk, int rl, int64_t *moved_total)
+{
+    cf_status st;
+    for (;;) {
+        cf_argv a;
+        cf_argv_init_script(&a, script, 2);
+        cf_argv_int(cf_argv_key(cf_argv_key(&a, ik, il), rk, rl), RETURN_BATCH);
+        cf_reply *rep = NULL;
+        st = cf_queue_exec(q, &a, &rep);
+        long long moved = st == CF_OK && rep->type == CF_REPLY_INTEGER ? rep->integer : 0;
+        cf_reply_free(rep);
+        *moved_total += moved;
+        if (st != CF_OK || moved < RETURN_BATCH)
+            return st;
+    }
+}
+
 static cf_status return_inflight(cf_queue *q, const char *id, cf_recovery_stats *stats)
 {
     char qk[CF_KEY_MAX];
@@ -210,17 +243,13 @@ static cf_status return_inflight(cf_queue *q, const char *id, cf_recovery_stats 
         int rl = cf_key_ready(rk, sizeof rk, q->prefix, queue);
         if (il < 0 || rl < 0)
             continue;
-        for (;;) {
-            cf_argv_init_script(&a, &cf_script_inflight_return, 2);
-            cf_argv_int(cf_argv_key(cf_argv_key(&a, ik, il), rk, rl), RETURN_BATCH);
-            cf_reply *rep = NULL;
-            st = cf_queue_exec(q, &a, &rep);
-            long long moved = st == CF_OK && rep->type == CF_REPLY_INTEGER ? rep->integer : 0;
-            cf_reply_free(rep);
-            stats->envelopes += moved;
-            if (st != CF_OK || moved < RETURN_BATCH)
-                break;
-        }
+        st = move_list(q, &cf_script_inflight_return, ik, il, rk, rl, &stats->envelopes);
+        /* control requests it had taken and not answered go back to P:{Q}:control */
+        il = cf_key_control_inflight(ik, sizeof ik, q->prefix, queue, id);
+        rl = cf_key_control(rk, sizeof rk, q->prefix, queue);
+        int64_t requests = 0;
+        if (st == CF_OK && il >= 0 && rl >= 0)
+            st = move_list(q, &control_return, ik, il, rk, rl, &requests);
     }
     cf_reply_free(set);
     return st;

@@ -62,7 +62,9 @@
     " WHERE a.attrelid = c.oid AND a.attname = 'state' AND NOT a.attisdropped), '')"               \
     " FROM pg_class c WHERE c.relname IN ('chrono_forge_workflows',"                               \
     " 'chrono_forge_execution_logs', 'chrono_forge_error_logs', 'chronoforge_schema_migrations',"  \
-    " 'chronoforge_schema_revisions', 'chronoforge_schema_changes')"                               \
+    " 'chronoforge_schema_revisions', 'chronoforge_schema_changes', 'chrono_forge_schedules',"     \
+    " 'chrono_forge_queues', 'chrono_forge_branches', 'chrono_forge_signals',"                     \
+    " 'chrono_forge_control_requests')"                                                            \
     " AND c.relkind IN ('r', 'p', 'v', 'm', 'f') AND pg_table_is_visible(c.oid)"                   \
     " AND coalesce(obj_description(c.oid, 'pg_class'), '') NOT LIKE 'chronoforge schema%'"         \
     " ORDER BY c.relname"
@@ -249,6 +251,40 @@ typedef enum migration_record { RECORD_MIGRATION, RECORD_REVISION, RECORD_CHANGE
     "CREATE TRIGGER chrono_forge_workflows_truncate_branches AFTER TRUNCATE"                       \
     " ON chrono_forge_workflows FOR EACH STATEMENT"                                                \
     " EXECUTE FUNCTION chrono_forge_workflows_truncate_branches();"
+/* Version 6 (issue 13, signals and the control protocol): two new tables and the workflows' delete
+ * and truncate triggers extended to them. chrono_forge_signals holds every signal sent to a
+ * workflow, unique per (workflow, signal id) so a resend counts once, consumed by exactly one await
+ * (consumed_by, the await's step name, written in the await's write set); the partial index serves
+ * the await's lookup of the oldest unconsumed signal of a name. chrono_forge_control_requests
+ * records the answer given to each control request (SPEC §2), so a request taken again after a
+ * worker died is answered the same. New tables only: binaries of version 5 run on it unchanged
+ * (runs_from 5; they answer no control request and heal no missed signal). */
+#define SQL_MIGRATION_6                                                                            \
+    "CREATE TABLE chrono_forge_signals ("                                                          \
+    " id bigserial PRIMARY KEY, workflow_id bigint NOT NULL, name text NOT NULL,"                  \
+    " signal_id text NOT NULL, payload jsonb, sender text NOT NULL,"                               \
+    " sent_at timestamptz NOT NULL DEFAULT now(), consumed_by text, consumed_at timestamptz,"      \
+    " CONSTRAINT chrono_forge_signals_wf_sid UNIQUE (workflow_id, signal_id));"                    \
+    "COMMENT ON TABLE chrono_forge_signals IS 'chronoforge schema: signals';"                      \
+    "CREATE INDEX chrono_forge_signals_pending ON chrono_forge_signals (workflow_id, name, id)"    \
+    " WHERE consumed_by IS NULL;"                                                                  \
+    "CREATE TABLE chrono_forge_control_requests ("                                                 \
+    " request_id text PRIMARY KEY, op text NOT NULL, job_class text, key text,"                    \
+    " outcome text NOT NULL CHECK (outcome IN ('accepted', 'refused')), code text, reason text,"   \
+    " answered_at timestamptz NOT NULL DEFAULT now());"                                            \
+    "COMMENT ON TABLE chrono_forge_control_requests IS 'chronoforge schema: control requests';"    \
+    "CREATE INDEX chrono_forge_control_requests_at ON chrono_forge_control_requests"               \
+    " USING brin (answered_at);"                                                                   \
+    "CREATE OR REPLACE FUNCTION chrono_forge_workflows_delete_logs() RETURNS trigger"              \
+    " LANGUAGE plpgsql SET search_path FROM CURRENT AS $$ BEGIN"                                   \
+    " DELETE FROM chrono_forge_execution_logs l USING gone g WHERE l.workflow_id = g.id;"          \
+    " DELETE FROM chrono_forge_error_logs e USING gone g WHERE e.workflow_id = g.id;"              \
+    " DELETE FROM chrono_forge_signals s USING gone g WHERE s.workflow_id = g.id;"                 \
+    " RETURN NULL; END $$;"                                                                        \
+    "CREATE OR REPLACE FUNCTION chrono_forge_workflows_truncate_logs() RETURNS trigger"            \
+    " LANGUAGE plpgsql SET search_path FROM CURRENT AS $$ BEGIN"                                   \
+    " TRUNCATE chrono_forge_execution_logs, chrono_forge_error_logs, chrono_forge_signals;"        \
+    " RETURN NULL; END $$;"
 
 typedef struct migration {
     int version;
@@ -267,6 +303,7 @@ static const migration migrations[] = {
      RECORD_CHANGE, 4},
     {5, "branches: parent link on workflows, chrono_forge_branches", SQL_MIGRATION_5, RECORD_CHANGE,
      5},
+    {6, "signals and control requests", SQL_MIGRATION_6, RECORD_CHANGE, 5},
 };
 #define NMIGRATIONS ((int)(sizeof migrations / sizeof migrations[0]))
 

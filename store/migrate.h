@@ -11,7 +11,7 @@
 #include "common/status.h"
 
 /* The newest schema version this binary knows. */
-#define CF_SCHEMA_VERSION 5
+#define CF_SCHEMA_VERSION 6
 
 /* cf_store_migrate connects to dsn (conninfo or URI, borrowed), and applies every missing
  * migration, each in its own transaction under the advisory lock; a no-op when up to date.

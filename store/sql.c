@@ -264,7 +264,7 @@ static const char sql_write_sets[] =
     "  SELECT * FROM jsonb_to_recordset($1::jsonb)"
     "    AS r(i int, id bigint, f bigint, ctx jsonb, o text, wk bigint, a int, rc jsonb,"
     "         st jsonb, er jsonb, lz bool, lf bigint, c text, k text, q text, kw jsonb,"
-    "         op jsonb, l text, rp jsonb, br jsonb)),"
+    "         op jsonb, l text, rp jsonb, br jsonb, sg jsonb)),"
     " wu AS ("
     "  UPDATE " WF " AS w"
     "  SET context = coalesce(r.ctx, w.context),"
@@ -397,7 +397,17 @@ static const char sql_write_sets[] =
     "      LIMIT 1000) d"
     "    WHERE r.rp IS NOT NULL)"
     "  RETURNING 1),"
-    BRANCH_CTES
+    BRANCH_CTES ","
+    /* Signals (issue 13): the awaits of this write set consume their signals (sg: [{id, by}]),
+     * only for an applied write set (joined to w) and only signals of its own workflow that
+     * are still unconsumed, so a signal is consumed by one await, with its completion. */
+    " sgc AS ("
+    "  UPDATE " SIG " AS g"
+    "  SET consumed_by = x.by, consumed_at = now()"
+    "  FROM w JOIN r ON r.i = w.i, jsonb_to_recordset(r.sg) AS x(id bigint, by text)"
+    "  WHERE r.sg IS NOT NULL AND g.id = x.id AND g.workflow_id = w.id"
+    "    AND g.consumed_by IS NULL"
+    "  RETURNING 1)"
     " SELECT w.i, w.id, w.fence, w.cx, (" BRANCH_WAKE ") FROM w";
 
 /* Which of a batch's workflows carry its token, after a batch whose commit outcome is unknown
@@ -566,4 +576,10 @@ const cf_sql_stmt cf_sql_stmts[CF_SQL_COUNT_] = {
     [CF_SQL_BRANCH_COUNTS] = {"cf_branch_counts", cf_sql_branch_counts, 2},
     [CF_SQL_BRANCHES_OF] = {"cf_branches_of", cf_sql_branches_of, 1},
     [CF_SQL_CHILDREN_OF] = {"cf_children_of", cf_sql_children_of, 3},
+    [CF_SQL_SIGNAL_SEND] = {"cf_signal_send", cf_sql_signal_send, 6},
+    [CF_SQL_SIGNAL_NEXT] = {"cf_signal_next", cf_sql_signal_next, 3},
+    [CF_SQL_SIGNAL_RECHECK] = {"cf_signal_recheck", cf_sql_signal_recheck, 2},
+    [CF_SQL_SIGNAL_HEAL] = {"cf_signal_heal", cf_sql_signal_heal, 2},
+    [CF_SQL_CONTROL_SEEN] = {"cf_control_seen", cf_sql_control_seen, 1},
+    [CF_SQL_CONTROL_RECORD] = {"cf_control_record", cf_sql_control_record, 7},
 };

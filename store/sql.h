@@ -12,7 +12,7 @@ typedef enum cf_sql_id {
     CF_SQL_STEPS_BY_ID,      /* workflow_id: steps without repetition rows */
     CF_SQL_STEPS_ALL_BY_ID,  /* workflow_id: every step row */
     CF_SQL_WRITE_SETS,       /* write sets jsonb [{i,id,f,ctx,o,wk,a,rc,st,er,lz,lf,c,k,q,kw,op,l,
-                                rp,br}]: i, id, fence, cx, the parent to wake (JSON or NULL) */
+                                rp,br,sg}]: i, id, fence, cx, the parent to wake (JSON or NULL) */
     CF_SQL_RUN_PEEKS,        /* reads jsonb [{i,c,k}]: workflow columns, then i */
     CF_SQL_STEPS_OF_PEEKS,   /* the same reads: i, then the step columns */
     CF_SQL_RESOLVE,          /* token, refs jsonb [{"id":..}|{"c":..,"k":..}] */
@@ -64,6 +64,12 @@ typedef enum cf_sql_id {
     CF_SQL_BRANCH_COUNTS,    /* parent id, branch name: state, count */
     CF_SQL_BRANCHES_OF,      /* workflow_id: name, state, spawned, remaining */
     CF_SQL_CHILDREN_OF,      /* parent id, after_id, limit: workflow columns */
+    CF_SQL_SIGNAL_SEND,      /* class, key, name, signal id, payload, sender (store/signals.c) */
+    CF_SQL_SIGNAL_NEXT,      /* workflow_id, name, ids to skip (bigint[] text) */
+    CF_SQL_SIGNAL_RECHECK,   /* workflow_id, name */
+    CF_SQL_SIGNAL_HEAL,      /* grace_ms, limit */
+    CF_SQL_CONTROL_SEEN,     /* request id (store/control_log.c) */
+    CF_SQL_CONTROL_RECORD,   /* request id, op, class, key, outcome, code, reason */
     CF_SQL_COUNT_
 } cf_sql_id;
 
@@ -101,6 +107,10 @@ extern const cf_sql_stmt cf_sql_stmts[CF_SQL_COUNT_];
 /* Dashboard list columns: the workflow columns (all NULL in the one row of a chunk without a
  * match), then CF_SQL_WF_NCOLS the last error's class, + 1 its message (NULL without an
  * error), + 2 the chunk's size, + 3 its lowest id. */
+/* Signal-send columns (store/signals.c): 0 workflow id, 1 state, 2 queue, 3 the new signal's
+ * row id (NULL: none inserted), 4 the workflow was woken, 5 this signal id was stored before.
+ * Signal-next columns: 0 row id, 1 signal id, 2 payload text (NULL: none), 3 sent_at ms,
+ * 4 sender. */
 /* Sweep columns (cf_rows_refs): 0 id, 1 fence, 2 job_class, 3 key, 4 queue, 5 locked_by,
  * 6 next_wake_at_ms, 7 locked_at_ms. */
 

@@ -13,6 +13,8 @@
 #define LOG "chrono_forge_execution_logs"
 #define ERR "chrono_forge_error_logs"
 #define BR  "chrono_forge_branches"
+#define SIG "chrono_forge_signals"
+#define CTL "chrono_forge_control_requests"
 
 /* Unix milliseconds of a timestamptz expression; NULL stays NULL. */
 #define MS(x) "(extract(epoch FROM " x ") * 1000)::bigint"
@@ -81,5 +83,12 @@ extern const char cf_sql_branch_get[];
 extern const char cf_sql_branch_counts[];
 extern const char cf_sql_branches_of[];
 extern const char cf_sql_children_of[];
+
+extern const char cf_sql_signal_send[];
+extern const char cf_sql_signal_next[];
+extern const char cf_sql_signal_recheck[];
+extern const char cf_sql_signal_heal[];
+extern const char cf_sql_control_seen[];
+extern const char cf_sql_control_record[];
 
 #endif

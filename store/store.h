@@ -231,6 +231,12 @@ typedef struct cf_ws_wake {
     bool set;
     char wf_class[129], key[257], queue[65];
 } cf_ws_wake;
+/* cf_ws_signal_use: a signal (its row id, store/signals.h) consumed by the await step
+ * step_name (borrowed), atomically with the write set (issue 13). */
+typedef struct cf_ws_signal_use {
+    int64_t signal_row_id;
+    const char *step_name;
+} cf_ws_signal_use;
 
 /* cf_write_set: everything one run writes at one point (after a step, or at the end). All
  * pointers are borrowed for the call. */
@@ -250,7 +256,9 @@ typedef struct cf_write_set {
     bool *cancel_out;             /* non-NULL: on CF_OK, whether the row carries a cancel request */
     const cf_ws_branch *branches; /* branch changes (engine/branch.c); distinct names */
     size_t nbranches;
-    cf_ws_wake *wake_out; /* may be NULL: receives the parent this commit wakes */
+    cf_ws_wake *wake_out;                /* may be NULL: receives the parent this commit wakes */
+    const cf_ws_signal_use *signal_uses; /* signals the write set's awaits consume */
+    size_t nsignal_uses;
 } cf_write_set;
 
 #define CF_WS_MAX_STEPS 1000

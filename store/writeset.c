@@ -252,6 +252,31 @@ static cf_status encode_branches(cf_op *op, const cf_write_set *ws, json_t *obj)
     return CF_OK;
 }
 
+/* encode_signal_uses adds "sg": [{id, by}], the signals the write set's awaits consume. */
+static cf_status encode_signal_uses(cf_op *op, const cf_write_set *ws, json_t *obj)
+{
+    if (ws->nsignal_uses == 0)
+        return CF_OK;
+    if (!ws->signal_uses)
+        return invalid(op, "write set signal uses malformed", NULL);
+    json_t *arr = json_array();
+    int rc = !arr;
+    for (size_t i = 0; !rc && i < ws->nsignal_uses; i++) {
+        const cf_ws_signal_use *u = &ws->signal_uses[i];
+        if (u->signal_row_id <= 0 || !valid_text(u->step_name, 256)) {
+            json_decref(arr);
+            return invalid(op, "a signal use needs a signal row id and an await step", NULL);
+        }
+        rc = json_array_append_new(
+            arr, json_pack("{sIss}", "id", (json_int_t)u->signal_row_id, "by", u->step_name));
+    }
+    if (rc) {
+        json_decref(arr);
+        return CF_ERR_NOMEM;
+    }
+    return json_object_set_new(obj, "sg", arr) ? CF_ERR_NOMEM : CF_OK; /* arr stolen either way */
+}
+
 cf_status cf_op_encode_commit(cf_op *op, const cf_write_set *ws)
 {
     memset(op, 0, sizeof *op);
@@ -311,6 +336,8 @@ cf_status cf_op_encode_commit(cf_op *op, const cf_write_set *ws)
         st = encode_errors(op, ws, o);
     if (st == CF_OK)
         st = encode_branches(op, ws, o);
+    if (st == CF_OK)
+        st = encode_signal_uses(op, ws, o);
     if (st != CF_OK) {
         json_decref(o);
         return st;

@@ -21,6 +21,7 @@
 #include "queue/schedule.h"
 #include "queue/sweep.h"
 #include "store/queue_flags.h"
+#include "store/signals.h"
 
 struct cf_sweeper {
     const cf_config *cfg;
@@ -343,6 +344,23 @@ static void restore_pauses(pass *p)
         fail(p, st);
 }
 
+/* heal_signals makes due the workflows whose await missed a signal (its recheck was lost with
+ * its worker, docs/healing.md); a later overdue sweep publishes them. */
+static void heal_signals(pass *p)
+{
+    if (p->dry_run)
+        return;
+    int64_t marked = 0;
+    cf_status st = cf_store_signal_heal(p->sw->store, p->sw->cfg->sweep_grace_ms, 1000, &marked);
+    if (st != CF_OK)
+        fail(p, st);
+    else if (marked > 0)
+        cf_log(CF_LOG_WARN, NULL,
+               "event=signal_heal marked=%lld: workflows awaiting a signal that waits for them "
+               "were made due (a worker died before its recheck)",
+               (long long)marked);
+}
+
 cf_status cf_sweeper_pass(cf_sweeper *sw, bool dry_run, int64_t budget_ms, cf_heal_note_fn note,
                           void *arg, cf_sweep_stats *stats)
 {
@@ -352,6 +370,8 @@ cf_status cf_sweeper_pass(cf_sweeper *sw, bool dry_run, int64_t budget_ms, cf_he
     if (st == CF_OK) {
         p.now_ms = cf_clock_unix_ms();
         restore_pauses(&p);
+        if (p.err == CF_OK)
+            heal_signals(&p);
         if (p.err == CF_OK)
             sweep_overdue(&p, deadline);
         if (p.err == CF_OK)

@@ -24,6 +24,7 @@
 #include "queue/redis_conn.h"
 #include "store/store.h"
 #include "worker/active.h"
+#include "worker/control.h"
 #include "worker/executor.h"
 #include "worker/fetcher.h"
 #include "worker/housekeeping.h"
@@ -48,6 +49,7 @@ typedef struct worker {
     pthread_t fetch_thread;
     bool fetch_started;
     cf_housekeeping *hk;
+    cf_control *ctl;               /* the control loop (worker/control.h) */
     struct worker *abandoned_next; /* see abandoned_workers */
 } worker;
 
@@ -76,6 +78,7 @@ static void abandon(worker *w, cf_heartbeat *hb)
              atomic_load(&w->sig->hard) ? "a second stop request" : "the grace period ran out");
     cf_heartbeat_stop(hb);
     cf_housekeeping_abandon(w->hk);
+    cf_control_abandon(w->ctl);
     for (int i = 0; w->threads && i < w->cfg->concurrency; i++)
         if (w->threads[i].started)
             pthread_detach(w->threads[i].thread); /* never joined: each ends on its own */
@@ -272,6 +275,8 @@ cf_worker_result cf_worker_run(const cf_config *cfg, cf_worker_signals *sig)
     if (w->active == NULL || cf_housekeeping_start(cfg, w->id, w->store, w->active, &hk) != CF_OK)
         goto out;
     w->hk = hk;
+    if (cf_control_start(cfg, w->id, w->store, &w->ctl) != CF_OK)
+        goto out;
     cf_worker_view view = {cfg, w->id, &w->stats, w->store, &w->busy};
     if (cf_worker_observer_start(&view, &observer) != CF_OK)
         goto out;
@@ -317,6 +322,7 @@ join:
     w->mux = NULL;
 out:
     cf_worker_observer_stop(observer);
+    cf_control_stop(w->ctl);
     cf_housekeeping_stop(hk);
     if (hb) {
         cf_heartbeat_stop(hb);

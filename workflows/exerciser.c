@@ -15,6 +15,12 @@
  *   fail_workflow (bool)      after the last step every run raises Exerciser.Boom;
  *   workflow_max_attempts, workflow_backoff_ms  that policy (cap = 10 x base)
  *   abort_step (int, 0)       that step calls abort() (crash-loop tests)
+ *   await_signal (string)     after step_1 (and its wait), await_signal_count cf_await_signal
+ *   await_signal_count (int, 1)  calls on the signal of that name, steps signal_1, signal_2, ..;
+ *                             each payload (null: timed out) appended to the context array
+ *                             signal_payloads, in order
+ *   signal_timeout_ms (int, 60000)  each await's timeout (0: none)
+ *   signal_on_timeout (string, "stall")  "return": a timed-out await returns without a payload
  *   children (int, 0)         after the steps, a branch "kids" whose spawn_each "kid" dispatches
  *                             that many Exerciser children, keys <key>$kids$kid_<i>, kwargs
  *                             {"steps": child_steps, "ledger": <this ledger>}, and a merge
@@ -37,7 +43,8 @@
  *   repeat_on_error ("continue")  or "stall": what a tick does once its policy is exhausted
  *   repeat_max_attempts, repeat_backoff_ms (ints)   the ticks' policy (cap = 10 x base)
  *   gate_file (path)          after the repeat, continue_if "gate" until this file exists
- * Order: steps (wait_ms after step_1) -> children -> repeat -> gate_file -> fail_workflow.
+ * Order: steps (wait_ms after step_1; the awaits after step_1) -> children -> repeat ->
+ * gate_file -> fail_workflow.
  * A workflow a schedule started records its tick (cf_run_scheduled_at_ms) as context
  * scheduled_at, saved with step_1.
  * on_cancel (SPEC §4), after a cancel: one durable step "cleanup" (stored `on_cancel$cleanup`,
@@ -255,6 +262,50 @@ static cf_flow children(cf_run *run)
     return cf_durably_execute(run, "count_kids", count_kids, NULL, NULL);
 }
 
+/* await_signals runs the await_signal knobs: the awaits in order, their payloads kept in the
+ * context array signal_payloads (rebuilt on every pass from the awaits' durable results). */
+static cf_flow await_signals(cf_run *run)
+{
+    const char *name = cf_kwarg_str(run, "await_signal", NULL);
+    if (name == NULL)
+        return CF_FLOW_OK;
+    cf_await_opts opts = {
+        .timeout_ms = cf_kwarg_int(run, "signal_timeout_ms", 60000),
+        .on_timeout = strcmp(cf_kwarg_str(run, "signal_on_timeout", "stall"), "return") == 0
+                          ? CF_AWAIT_TIMEOUT_RETURN
+                          : CF_AWAIT_TIMEOUT_STALL,
+    };
+    int64_t count = cf_kwarg_int(run, "await_signal_count", 1);
+    size_t cap = 2, len = 1;
+    char *arr = malloc(cap);
+    if (arr == NULL)
+        return cf_fail(run, "Exerciser.NoMemory", "out of memory");
+    arr[0] = '[';
+    cf_flow f = CF_FLOW_OK;
+    for (int64_t i = 1; i <= count && f == CF_FLOW_OK; i++) {
+        char step[32];
+        snprintf(step, sizeof step, "signal_%d", (int)i);
+        const char *payload = NULL;
+        f = cf_await_signal(run, step, name, &opts, &payload);
+        if (f != CF_FLOW_OK)
+            break;
+        const char *item = payload ? payload : "null";
+        size_t need = len + strlen(item) + 3;
+        char *grown = need > cap ? realloc(arr, cap = need * 2) : arr;
+        if (grown == NULL) {
+            f = cf_fail(run, "Exerciser.NoMemory", "out of memory");
+            break;
+        }
+        arr = grown;
+        len += (size_t)sprintf(arr + len, "%s%s", i > 1 ? "," : "", item);
+        arr[len] = ']';
+        arr[len + 1] = '\0';
+        f = cf_ctx_set_json(run, "signal_payloads", arr);
+    }
+    free(arr);
+    return f;
+}
+
 static cf_flow exerciser(cf_run *run)
 {
     int64_t steps = cf_kwarg_int(run, "steps", 3);
@@ -268,6 +319,8 @@ static cf_flow exerciser(cf_run *run)
         CF_TRY(cf_durably_execute(run, arg.name, exerciser_step, &arg, policy));
         if (i == 1 && cf_kwarg_int(run, "wait_ms", 0) > 0)
             CF_TRY(cf_wait(run, "pause", cf_kwarg_int(run, "wait_ms", 0)));
+        if (i == 1)
+            CF_TRY(await_signals(run));
     }
     if (cf_kwarg_int(run, "children", 0) > 0)
         CF_TRY(children(run));

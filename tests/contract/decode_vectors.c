@@ -4,7 +4,11 @@
  * writes one line per envelope: the decoded fields as canonical JSON (sorted keys, compact;
  * absent kwargs/options print as {}, absent created_at as null), or `REFUSED <code> <field>`
  * (field may be empty), or `ERROR <status>` when decoding failed for another reason.
+ * With --control, each line is a control request (SPEC §2, queue/control_request.h) instead: its
+ * fields as canonical JSON (absent ones omitted; sent_at as a number), or `REFUSED <code>
+ * <field>`.
  * Exits 0 when every line was handled, 2 on a malformed input line or I/O error. */
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -12,6 +16,7 @@
 #include <jansson.h>
 
 #include "common/status.h"
+#include "queue/control_request.h"
 #include "queue/envelope.h"
 
 static int hex_digit(char c)
@@ -79,8 +84,51 @@ static void print_decoded(const cf_envelope *env)
     json_decref(o);
 }
 
-int main(void)
+/* print_control prints a decoded control request's fields as canonical JSON. */
+static void print_control(const cf_control_request *r)
 {
+    json_t *o = json_object();
+    if (o == NULL)
+        exit(2);
+    const struct {
+        const char *name, *value;
+    } f[] = {{"id", r->id},           {"op", r->op},
+             {"class", r->wf_class},  {"key", r->key},
+             {"reply", r->reply},     {"name", r->name},
+             {"payload", r->payload}, {"signal_id", r->signal_id},
+             {"reason", r->reason},   {"by", r->by}};
+    for (size_t i = 0; i < sizeof f / sizeof f[0]; i++)
+        if (f[i].value)
+            set_or_die(o, f[i].name, json_string(f[i].value));
+    if (r->sent_at > 0)
+        set_or_die(o, "sent_at", json_real(r->sent_at));
+    char *text = json_dumps(o, JSON_SORT_KEYS | JSON_COMPACT);
+    json_decref(o);
+    if (text == NULL)
+        exit(2);
+    printf("%s\n", text);
+    free(text);
+}
+
+/* decode_control handles one control request line's bytes. */
+static void decode_control(const unsigned char *raw, size_t len)
+{
+    cf_control_request r;
+    cf_error err;
+    memset(&err, 0, sizeof err);
+    cf_status st = cf_control_request_decode(raw, len, &r, &err);
+    if (st == CF_OK)
+        print_control(&r);
+    else if (err.code[0] != '\0')
+        printf("REFUSED %s %s\n", err.code, err.field);
+    else
+        printf("ERROR %s\n", cf_status_str(st));
+    cf_control_request_deinit(&r);
+}
+
+int main(int argc, char **argv)
+{
+    bool control = argc > 1 && strcmp(argv[1], "--control") == 0;
     char *line = NULL;
     size_t cap = 0;
     ssize_t n;
@@ -102,6 +150,12 @@ int main(void)
             printf("BADHEX\n");
             free(raw);
             rc = 2;
+            continue;
+        }
+        if (control) {
+            decode_control(raw, len / 2);
+            free(raw);
+            fflush(stdout);
             continue;
         }
         cf_envelope env;

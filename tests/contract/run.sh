@@ -2,8 +2,9 @@
 # tests/contract/run.sh: the producer contract. Runs the Ruby client's minitest suite, the Python
 # client's unittest suite, the conformance vectors (tests/contract/check.py: every job vector
 # through both clients and the C decoder, every raw vector through the C decoder), and the
-# README's "Producing jobs" snippets (tests/contract/snippets.py). Tests that need Redis use
-# CF_TEST_REDIS_URL (tests/run.sh --services exports it).
+# README's "Producing jobs" snippets (tests/contract/snippets.py), and the control requests both
+# clients build, read back by the C decoder (tests/contract/control_check.py). Tests that need
+# Redis use CF_TEST_REDIS_URL (tests/run.sh --services exports it).
 #   CF_DECODE_VECTORS  the decoder binary (default build/asan/tests/contract/decode_vectors; when
 #                      unset and missing, it is built with make if the codec is in the tree)
 # Prints a last line exactly `contract: N passed, M failed`; exits 1 on any failure.
@@ -54,6 +55,14 @@ echo "$out"
 vp=$(echo "$out" | sed -n 's/^vectors: \([0-9]*\) passed, \([0-9]*\) failed$/\1/p')
 vf=$(echo "$out" | sed -n 's/^vectors: \([0-9]*\) passed, \([0-9]*\) failed$/\2/p')
 add vectors "${vp:-0}" "${vf:-0}" $rc
+
+echo "=== control requests (both clients through the C decoder)"
+out=$(/usr/bin/python3 "$here/control_check.py" --decoder "$decoder" 2>&1)
+rc=$?
+echo "$out"
+cp_=$(echo "$out" | sed -n 's/^control: \([0-9]*\) passed, \([0-9]*\) failed$/\1/p')
+cf_=$(echo "$out" | sed -n 's/^control: \([0-9]*\) passed, \([0-9]*\) failed$/\2/p')
+add control "${cp_:-0}" "${cf_:-0}" $rc
 
 echo "=== Producing jobs snippets (README)"
 out=$(/usr/bin/python3 "$here/snippets.py" --decoder "$decoder" 2>&1)

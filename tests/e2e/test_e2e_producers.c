@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: MIT
 /* tests/e2e/test_e2e_producers.c: the Ruby and Python clients against real workers:
  * retry_later resumes a stalled workflow, changes nothing for a completed one, and never
- * creates a workflow that does not exist. */
+ * creates a workflow that does not exist; signal(...) is applied by a worker and answered. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -115,12 +115,65 @@ static void test_retry_later_of_completed_or_unknown_changes_nothing(void **stat
                      0);
 }
 
+/* Both clients' signal(...) through a live worker (control requests, SPEC §2): each is
+ * answered accepted once the signal is in Postgres, and the workflow's awaits take them in the
+ * order they were sent. A refusal comes back with its code. */
+static void test_clients_signal_through_a_worker(void **state)
+{
+    (void)state;
+    cf_e2e_enqueue(&E, "Exerciser", "cs-1",
+                   "{\"steps\": 2, \"await_signal\": \"go\", \"await_signal_count\": 2}");
+    produce("ruby", "r = c.signal(\"Exerciser\", \"cs-1\", \"go\", {\"from\" => \"ruby\"}, "
+                    "timeout: 20); exit(r.accepted? ? 0 : 1)");
+    produce("python", "r = c.signal(\"Exerciser\", \"cs-1\", \"go\", {\"from\": \"python\"}, "
+                      "timeout=20); raise SystemExit(0 if r.accepted else 1)");
+    assert_true(cf_e2e_wait_state(&E, "cs-1", "completed", DEADLINE_MS));
+    char *got = cf_e2e_sql(
+        &E, "SELECT context->'signal_payloads' FROM chrono_forge_workflows WHERE key = $1", "cs-1");
+    assert_string_equal(got, "[{\"from\": \"ruby\"}, {\"from\": \"python\"}]");
+    free(got);
+    produce("python", "r = c.signal(\"Exerciser\", \"cs-1\", \"go\", timeout=20); "
+                      "raise SystemExit(0 if r.refused and r.code == \"finished\" else 1)");
+    produce("ruby", "r = c.signal(\"Exerciser\", \"nobody\", \"go\", timeout: 20); "
+                    "exit(r.refused? && r.code == \"unknown_workflow\" ? 0 : 1)");
+}
+
+/* Both clients' cancel(...) through a live worker: accepted once Postgres holds the request
+ * (who and why recorded), the workflow's on_cancel runs and it ends cancelled; a second cancel
+ * is refused with the code saying why. */
+static void test_clients_cancel_through_a_worker(void **state)
+{
+    (void)state;
+    cf_e2e_enqueue(&E, "Exerciser", "cc-r", "{\"steps\": 1, \"await_signal\": \"never\"}");
+    cf_e2e_enqueue(&E, "Exerciser", "cc-p", "{\"steps\": 1, \"await_signal\": \"never\"}");
+    assert_true(cf_e2e_wait_keys_in_state(&E, "cc-%", "idle", 2, DEADLINE_MS));
+    produce("ruby", "r = c.cancel(\"Exerciser\", \"cc-r\", reason: \"ruby says stop\", by: "
+                    "\"billing\", timeout: 20); exit(r.accepted? ? 0 : 1)");
+    produce("python", "r = c.cancel(\"Exerciser\", \"cc-p\", reason=\"python says stop\", "
+                      "by=\"support\", timeout=20); raise SystemExit(0 if r.accepted else 1)");
+    assert_true(cf_e2e_wait_state(&E, "cc-r", "cancelled", DEADLINE_MS));
+    assert_true(cf_e2e_wait_state(&E, "cc-p", "cancelled", DEADLINE_MS));
+    assert_int_equal(cf_e2e_sql_int(&E,
+                                    "SELECT count(*) FROM chrono_forge_workflows WHERE (key ="
+                                    " 'cc-r' AND cancel_requested_by = 'billing' AND"
+                                    " cancel_reason = 'ruby says stop') OR (key = 'cc-p' AND"
+                                    " cancel_requested_by = 'support' AND cancel_reason = $1)",
+                                    "python says stop"),
+                     2);
+    produce("python", "r = c.cancel(\"Exerciser\", \"cc-r\", timeout=20); "
+                      "raise SystemExit(0 if r.refused and r.code == \"cancelled\" else 1)");
+    produce("ruby", "r = c.cancel(\"Exerciser\", \"nobody\", timeout: 20); "
+                    "exit(r.refused? && r.code == \"not_found\" ? 0 : 1)");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_ruby_retry_later_resumes_a_stalled_workflow),
         cmocka_unit_test(test_python_retry_later_resumes_a_stalled_workflow),
         cmocka_unit_test(test_retry_later_of_completed_or_unknown_changes_nothing),
+        cmocka_unit_test(test_clients_signal_through_a_worker),
+        cmocka_unit_test(test_clients_cancel_through_a_worker),
     };
     cf_test_apply_filter();
     return cmocka_run_group_tests_name("e2e_producers", tests, setup, teardown);

@@ -4,12 +4,15 @@
  * (replaced by crash tombstones, taken over once by the next acquirer, which is told of the
  * crash) exactly once while two recoverers race (a lock re-taken by a live worker meanwhile is
  * kept); a recoverer that dies half-way leaves the rest to the next one; a worker leaving returns
- * its own stale leftovers; the heartbeat thread. */
+ * its own stale leftovers; the heartbeat thread; control requests a dead worker had taken go back
+ * to their list, oldest next. */
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
 
+#include "common/alloc.h"
+#include "queue/control.h"
 #include "queue/enqueue.h"
 #include "queue/fetch.h"
 #include "queue/heartbeat.h"
@@ -284,6 +287,46 @@ static void test_recovery_tombstone_taken_over_once_and_reports_the_crash(void *
     cf_queue_free(qd);
 }
 
+/* take_control takes the next control request of q1 for q's worker; returns it (owned). */
+static char *take_control(cf_queue *q)
+{
+    char *raw = NULL;
+    size_t len = 0;
+    assert_int_equal(cf_control_take(q, "q1", 0, &raw, &len), CF_OK);
+    return raw;
+}
+
+static void test_recovery_returns_taken_control_requests(void **state)
+{
+    (void)state;
+    char p[64];
+    cf_test_prefix(p, sizeof p);
+    cf_queue *qd = cf_test_queue_open(p, DEAD), *ql = cf_test_queue_open(p, LIVE);
+    const char *qs[1] = {"q1"};
+    assert_int_equal(cf_queues_register(qd, qs, 1), CF_OK);
+    assert_int_equal(cf_heartbeat_beat(qd), CF_OK);
+    assert_int_equal(cf_control_push(ql, "q1", "req-a", 5), CF_OK);
+    assert_int_equal(cf_control_push(ql, "q1", "req-b", 5), CF_OK);
+    cf_free(take_control(qd));
+    cf_free(take_control(qd)); /* DEAD holds both, unanswered */
+    char *raw = NULL;
+    size_t len = 0;
+    assert_int_equal(cf_control_take(ql, "q1", 0, &raw, &len), CF_ERR_NOT_FOUND);
+    dead_probe d = {ql};
+    assert_true(cf_test_wait_for(is_dead, &d, 5000));
+    cf_recovery_stats s;
+    assert_int_equal(cf_recovery_run(ql, LEASE_MS, &s), CF_OK);
+    assert_int_equal(s.workers, 1);
+    raw = take_control(ql);
+    assert_string_equal(raw, "req-a"); /* the oldest is taken first again */
+    cf_free(raw);
+    raw = take_control(ql);
+    assert_string_equal(raw, "req-b");
+    cf_free(raw);
+    cf_queue_free(ql);
+    cf_queue_free(qd);
+}
+
 int main(void)
 {
     signal(SIGPIPE, SIG_IGN);
@@ -293,6 +336,7 @@ int main(void)
         cmocka_unit_test(test_recovery_survives_a_recoverer_dying_half_way),
         cmocka_unit_test(test_recovery_tombstone_taken_over_once_and_reports_the_crash),
         cmocka_unit_test(test_recovery_heartbeat_thread_keeps_worker_live),
+        cmocka_unit_test(test_recovery_returns_taken_control_requests),
     };
     cf_test_apply_filter();
     return cmocka_run_group_tests(tests, NULL, NULL);

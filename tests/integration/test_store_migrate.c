@@ -70,7 +70,7 @@ static void test_migrate_concurrent_once(void **state)
                      CF_SCHEMA_VERSION - 2);
     assert_int_equal(scalar(dsn, "SELECT count(*) FROM pg_class WHERE relname LIKE "
                                  "'chrono_forge_%' AND relkind = 'r'"),
-                     6);
+                     8);
     cf_error err = {0};
     int applied = -1;
     assert_int_equal(cf_store_migrate_counted(dsn, &applied, &err), CF_OK);
@@ -183,7 +183,7 @@ static void test_migrate_upgrades_a_populated_v1_database(void **state)
         assert_int_not_equal(WEXITSTATUS(status), 1);
         did += WEXITSTATUS(status) - 10;
     }
-    assert_int_equal(did, 1);
+    assert_int_equal(did, 1); /* version 2, once */
     assert_int_equal(cf_store_schema_version(dsn, &err), 2);
     /* what a version 1 binary compares with its own version: still 1, so a fleet keeps
      * starting its old workers while it rolls onto the new binary */
@@ -240,8 +240,14 @@ static void test_migrate_upgrades_a_populated_v1_database(void **state)
                              "chrono_forge_workflows_not_completed");
     exec_sql(dsn, "DELETE FROM chrono_forge_workflows WHERE key LIKE 'bulk%'");
 
-    /* deleting workflows deletes their logs in the same statement; the others keep theirs */
+    /* deleting workflows deletes their logs and signals in the same statement; the others keep
+     * theirs */
+    exec_sql(dsn, "INSERT INTO chrono_forge_signals (workflow_id, name, signal_id, sender)"
+                  " SELECT id, 'go', 's-' || id, 't' FROM chrono_forge_workflows");
+    int64_t signals_kept = scalar(dsn, "SELECT count(*) FROM chrono_forge_workflows"
+                                       " WHERE state <> 'failed'");
     exec_sql(dsn, "DELETE FROM chrono_forge_workflows WHERE state = 'failed'");
+    assert_int_equal(scalar(dsn, "SELECT count(*) FROM chrono_forge_signals"), signals_kept);
     assert_int_equal(scalar(dsn, "SELECT count(*) FROM chrono_forge_execution_logs"), 5400);
     assert_int_equal(scalar(dsn, "SELECT count(*) FROM chrono_forge_error_logs"), 0);
     assert_int_equal(scalar(dsn, "SELECT count(*) FROM chrono_forge_execution_logs l"
@@ -257,6 +263,7 @@ static void test_migrate_upgrades_a_populated_v1_database(void **state)
     assert_int_equal(scalar(dsn, "SELECT count(*) FROM chrono_forge_execution_logs"), 5400);
     exec_sql(dsn, "TRUNCATE chrono_forge_workflows");
     assert_int_equal(scalar(dsn, "SELECT count(*) FROM chrono_forge_execution_logs"), 0);
+    assert_int_equal(scalar(dsn, "SELECT count(*) FROM chrono_forge_signals"), 0);
 }
 
 /* The store's sessions never JIT-compile (store/pg.c): with the database's JIT threshold at 0,

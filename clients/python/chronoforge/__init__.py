@@ -6,7 +6,8 @@
 """
 
 from .client import Client, Job
+from .control import ControlResult
 from .envelope import InvalidJob, InvalidJobType
 
-__all__ = ["Client", "Job", "InvalidJob", "InvalidJobType"]
+__all__ = ["Client", "ControlResult", "Job", "InvalidJob", "InvalidJobType"]
 __version__ = "0.1.0"

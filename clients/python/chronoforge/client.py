@@ -10,7 +10,8 @@ from typing import Any, Dict, Iterable, List, Mapping, Optional, Union
 
 import redis as redis_lib
 
-from . import envelope
+from . import control, envelope
+from .control import ControlResult
 from .envelope import Duration, InvalidJob, When
 
 DEFAULT_PREFIX = "chronoforge"
@@ -125,6 +126,45 @@ class Client:
                                    max_bytes=self.max_envelope_bytes)
         self._push([_Prepared(jid, queue, data, None)])
         return jid
+
+    def signal(self, workflow_class: Union[str, type], key: str, name: str, payload: Any = None, *,
+               id: Optional[str] = None, queue: str = "default", by: Optional[str] = None,
+               json_text: Optional[str] = None, timeout: float = 5.0) -> ControlResult:
+        """Sends the signal ``name`` to the workflow (SPEC §2, control requests; §4, signals) and
+        waits up to ``timeout`` seconds for a worker's answer: accepted (stored in Postgres; the
+        workflow's ``cf_await_signal`` of that name takes it), refused (``code``:
+        ``unknown_workflow``, ``finished``, ...) or pending (no worker answered yet; it stays
+        queued). ``payload`` is any JSON-serialisable value (or pass ``json_text=``), at most
+        64 KiB as JSON. ``id`` (random when absent) makes a resend count once. ``queue`` is the
+        workflow's queue."""
+        if json_text is not None and payload is not None:
+            raise envelope.InvalidJob("bad_value", "payload", "give payload= or json_text=, not both")
+        text = json_text if json_text is not None else control.payload_json(payload)
+        rid, data = control.build("signal", workflow_class, key, prefix=self.prefix, id=id, by=by,
+                                  name=name, payload=text)
+        return self._control(envelope.queue_name(queue), rid, data, timeout)
+
+    def cancel(self, workflow_class: Union[str, type], key: str, *, reason: Optional[str] = None,
+               id: Optional[str] = None, queue: str = "default", by: Optional[str] = None,
+               timeout: float = 5.0) -> ControlResult:
+        """Asks the fleet to cancel the workflow (a control request with op ``cancel``) and waits
+        up to ``timeout`` seconds: accepted, refused (e.g. it has finished) or pending."""
+        rid, data = control.build("cancel", workflow_class, key, prefix=self.prefix, id=id, by=by,
+                                  reason=reason)
+        return self._control(envelope.queue_name(queue), rid, data, timeout)
+
+    def control_key(self, queue: str) -> str:
+        return f"{self.prefix}:{{{queue}}}:control"
+
+    def reply_key(self, request_id: str) -> str:
+        return f"{self.prefix}:reply:{request_id}"
+
+    def _control(self, queue: str, rid: str, data: bytes, timeout: float) -> ControlResult:
+        self.redis.lpush(self.control_key(queue), data)
+        got = self.redis.brpop([self.reply_key(rid)], timeout=max(timeout, 0.001))
+        if got is None:
+            return ControlResult("pending", rid)
+        return control.parse_reply(got[1])
 
     def build_envelope(self, workflow_class: Union[str, type], key: str,
                        kwargs: Optional[Mapping[str, Any]] = None, *, queue: str = "default",

@@ -1,6 +1,7 @@
 # frozen_string_literal: true
 
 require "redis"
+require_relative "control"
 require_relative "envelope"
 require_relative "version"
 
@@ -85,6 +86,36 @@ module Chronoforge
       jid
     end
 
+    # Sends the signal name to the workflow (SPEC §2, control requests; §4, signals) and waits up
+    # to timeout seconds for a worker's answer: a ControlResult, accepted (stored in Postgres;
+    # the workflow's cf_await_signal of that name takes it), refused (code: unknown_workflow,
+    # finished, ...) or pending (no worker answered yet; it stays queued). payload is any
+    # JSON-serialisable value (or pass json_text:), at most 64 KiB as JSON; id (random when
+    # absent) makes a resend count once; queue is the workflow's queue.
+    def signal(workflow_class, key, name, payload = nil, id: nil, queue: "default", by: nil, json_text: nil,
+               timeout: 5.0)
+      Envelope.refuse("bad_value", "payload", "give payload or json_text:, not both") if json_text && !payload.nil?
+      text = json_text || Control.payload_json(payload)
+      rid, bytes = Control.build("signal", workflow_class, key, prefix: @prefix, id: id, by: by, name: name,
+                                                                payload: text)
+      control(Envelope.queue_name(queue), rid, bytes, timeout)
+    end
+
+    # Asks the fleet to cancel the workflow (a control request with op "cancel") and waits up to
+    # timeout seconds: a ControlResult, accepted, refused (e.g. it has finished) or pending.
+    def cancel(workflow_class, key, reason: nil, id: nil, queue: "default", by: nil, timeout: 5.0)
+      rid, bytes = Control.build("cancel", workflow_class, key, prefix: @prefix, id: id, by: by, reason: reason)
+      control(Envelope.queue_name(queue), rid, bytes, timeout)
+    end
+
+    def control_key(queue)
+      "#{@prefix}:{#{queue}}:control"
+    end
+
+    def reply_key(request_id)
+      "#{@prefix}:reply:#{request_id}"
+    end
+
     # The envelope bytes enqueue would push, with its jid: [jid, bytes]. For tests and tools.
     def build_envelope(workflow_class, key, kwargs = {}, queue: "default", options: {})
       Envelope.build(workflow_class, key, kwargs: kwargs, queue: queue, options: options,
@@ -121,6 +152,14 @@ module Chronoforge
 
     def now_ms
       (Time.now.to_r * 1000).round
+    end
+
+    def control(queue, rid, bytes, timeout)
+      @redis.lpush(control_key(queue), bytes)
+      got = @redis.brpop(reply_key(rid), timeout: [timeout.to_f, 0.001].max)
+      return ControlResult.new(outcome: "pending", id: rid) if got.nil?
+
+      Control.parse_reply(got[1])
     end
 
     def push(jobs)
