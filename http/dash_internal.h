@@ -70,6 +70,9 @@ bool cf_dash_can_act(const dash_req *r);
  * value, NULL-terminated) when the operator may act; nothing otherwise. */
 void cf_dash_action_button(dash_req *r, const char *action, const char *label, const char *confirm,
                            const char *const *fields);
+/* cf_dash_branches writes workflow w's branches and first children, nothing when it has no
+ * branch (http/dash_branches.c). */
+void cf_dash_branches(dash_req *r, const cf_wf_row *w);
 /* The embedded assets: path -> content type and bytes; NULL when unknown. */
 const char *cf_dash_asset(const char *path, const char **type, size_t *len);
 

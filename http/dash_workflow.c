@@ -1,8 +1,9 @@
 // SPDX-License-Identifier: MIT
 /* http/dash_workflow.c: one workflow (?class=C&key=K, or ?key=K when one class uses it): its
  * state, lock holder (the row's and the Redis lock) and pending wake, the step timeline (attempts,
- * durations, errors), every error with its context snapshot, context, kwargs and options; requeue
- * when it is stalled or failed. */
+ * durations, errors), its branches and children (http/dash_branches.c), every error with its
+ * context snapshot, context, kwargs and options; requeue when it is stalled or failed, cancel
+ * while it is idle, running or stalled. */
 #include <stdio.h>
 #include <string.h>
 
@@ -182,6 +183,7 @@ void cf_dash_page_workflow(dash_req *r)
                               fields);
     facts(r, &d.wf);
     timeline(r, &d.steps);
+    cf_dash_branches(r, &d.wf);
     errors(r, &d);
     fputs("<h2>Context</h2>", o);
     cf_dash_json(o, d.wf.context);

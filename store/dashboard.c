@@ -10,7 +10,7 @@
 #include "store/rows.h"
 #include "store/store_internal.h"
 
-const char *const cf_dash_waits[] = {"timer", "retry", "continue_if", NULL};
+const char *const cf_dash_waits[] = {"timer", "retry", "signal", "merge", "continue_if", NULL};
 
 static bool known_wait(const char *w)
 {

@@ -15,7 +15,13 @@
  * chunk without a match still returns one row, its workflow columns NULL.
  * $1 state, $2 below this id, $3 class, $4 key prefix, $5/$6 created at or after / before
  * (Unix ms), $7 the last error's class (or one under it), $8 what an idle workflow waits for
- * (timer, retry, continue_if), $9 matches wanted, $10 chunk size. NULL: no filter. */
+ * (signal: a pending await_signal step; merge: a pending merge step; else timer, retry or
+ * continue_if by its wake and retry budget), $9 matches wanted, $10 chunk size. NULL: no
+ * filter. A pending step is one probe of the (workflow_id, step_name) index per chunk row. */
+#define DASH_PENDING(prefix)                                                                \
+    "EXISTS (SELECT 1 FROM " LOG " l WHERE l.workflow_id = w.id"                            \
+    " AND l.step_name LIKE '" prefix "%' AND l.state = 'pending')"
+#define DASH_AWAITS "(" DASH_PENDING("await\\_signal$") " OR " DASH_PENDING("merge$") ")"
 #define DASH_COLS                                                                           \
     WF_COLS("w") ", "                                                                       \
     "(SELECT x.error_class FROM " ERR " x"                                                  \
@@ -29,11 +35,14 @@
     " AND ($5::bigint IS NULL OR w.created_at >= to_timestamp($5::bigint / 1000.0))"        \
     " AND ($6::bigint IS NULL OR w.created_at < to_timestamp($6::bigint / 1000.0))"         \
     " AND ($8::text IS NULL"                                                                \
+    "      OR ($8 = 'signal' AND w.state = 'idle' AND " DASH_PENDING("await\\_signal$") ")" \
+    "      OR ($8 = 'merge' AND w.state = 'idle' AND " DASH_PENDING("merge$") ")"            \
     "      OR ($8 = 'timer' AND w.state = 'idle' AND w.next_wake_at IS NOT NULL"            \
-    "          AND w.retry_counts = '{}'::jsonb)"                                           \
+    "          AND w.retry_counts = '{}'::jsonb AND NOT " DASH_AWAITS ")"                   \
     "      OR ($8 = 'retry' AND w.state = 'idle' AND w.next_wake_at IS NOT NULL"            \
     "          AND w.retry_counts <> '{}'::jsonb)"                                          \
-    "      OR ($8 = 'continue_if' AND w.state = 'idle' AND w.next_wake_at IS NULL))"        \
+    "      OR ($8 = 'continue_if' AND w.state = 'idle' AND w.next_wake_at IS NULL"          \
+    "          AND NOT " DASH_AWAITS "))"                                                   \
     " AND ($7::text IS NULL OR EXISTS ("                                                    \
     "      SELECT 1 FROM (SELECT x.error_class FROM " ERR " x"                              \
     "                     WHERE x.workflow_id = w.id ORDER BY x.id DESC LIMIT 1) e"         \

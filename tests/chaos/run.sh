@@ -15,7 +15,8 @@
 # CHAOS_DEADLINE (seconds for the workflows to complete, 360), CHAOS_REDIS (rollback|kill|restart),
 # CHAOS_REDIS_AT and CHAOS_PG_AT (percent completed when the fault strikes, 30 and 60).
 # CHAOS_OLD_BIN: a rolling upgrade under chaos (tests/upgrade/run.sh): the workers start from this
-# older binary (after BIN has migrated the schema, the documented upgrade order), and the first
+# older binary on its own schema, BIN migrates while they run (the documented upgrade order:
+# migrate, then roll; an old worker never restarts on the new schema), and the first
 # W faults (one a second) each replace one old worker by a BIN worker, alternately by SIGTERM (a graceful drain)
 # and SIGKILL (recovered by the new fleet); later faults are the usual random SIGKILLs.
 set -euo pipefail
@@ -65,7 +66,10 @@ export CHRONOFORGE_PREFIX=chaos CHRONOFORGE_TEST_WORKFLOWS=1 CHRONOFORGE_LEASE=2
 export ASAN_OPTIONS=${ASAN_OPTIONS:-abort_on_error=1:detect_leaks=1}
 export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
 export LSAN_OPTIONS=${LSAN_OPTIONS:-suppressions=$root/tests/support/lsan.supp:print_suppressions=0}
-"$bin" migrate >"$dir/migrate.log" 2>&1
+# A rolling upgrade migrates while the old fleet runs (SPEC §3, "Which binaries run on a
+# schema": binaries older than a migration's runs_from refuse to start on it, running ones keep
+# going): the old binary makes its schema and starts its fleet, then BIN migrates.
+"${OLD_BIN:-$bin}" migrate >"$dir/migrate.log" 2>&1
 ledger=$dir/ledger
 : >"$ledger"
 expected=$("$helper" enqueue "$N" "$ledger")
@@ -79,6 +83,11 @@ start_worker() {  # slot [binary]
   pids[$1]=$!
 }
 for i in $(seq 0 $((W - 1))); do start_worker "$i" "${OLD_BIN:-$bin}"; done
+if [ -n "$OLD_BIN" ]; then
+  sleep 1 # the old workers are up, on their own schema
+  "$bin" migrate >>"$dir/migrate.log" 2>&1
+  log "upgrade: migrated by $bin while the old fleet runs"
+fi
 upgraded=0 # with CHAOS_OLD_BIN: slots 0..upgraded-1 run BIN
 
 kills=0 kill_inflight=0 redis_inflight=0 pg_inflight=0 redis_done=0 pg_done=0

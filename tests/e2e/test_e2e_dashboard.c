@@ -423,6 +423,36 @@ static void test_dead_letter_worker_and_bulk_actions(void **state)
     assert_int_equal(cf_e2e_log_events(&E, DASH, "dashboard_action", "outcome=refused"), 1);
 }
 
+static bool page_has(void *arg)
+{
+    const char *const *pp = arg; /* {path, needle} */
+    return get(DASH, pp[0]) == 200 && strstr(resp, pp[1]) != NULL;
+}
+
+/* A parent waiting on its merge shows its branch and children, and the workflows page finds it
+ * by what it waits for (merge), as it finds one awaiting a signal (signal). */
+static void test_branches_children_and_what_they_wait_for(void **state)
+{
+    (void)state;
+    char kw[600];
+    snprintf(kw, sizeof kw, "{\"steps\": 1, \"children\": 2, \"child_gate_file\": \"%s/never\"}",
+             E.dir);
+    cf_e2e_enqueue(&E, "Exerciser", "fan-1", kw);
+    cf_e2e_enqueue(&E, "Exerciser", "sig-1", "{\"steps\": 1, \"await_signal\": \"go\"}");
+    const char *merge[] = {"/workflows?waits=merge",
+                           "Exerciser / <span class=key>fan-1</span></a>"};
+    assert_true(cf_test_wait_for(page_has, merge, DEADLINE_MS));
+    const char *sig[] = {"/workflows?waits=signal", "Exerciser / <span class=key>sig-1</span></a>"};
+    assert_true(cf_test_wait_for(page_has, sig, DEADLINE_MS));
+    assert_int_equal(get(DASH, "/workflows?waits=signal"), 200);
+    assert_null(strstr(resp, "Exerciser / <span class=key>fan-1</span></a>"));
+    assert_int_equal(get(DASH, "/workflow?class=Exerciser&key=fan-1"), 200);
+    has("<table id=branches>");
+    has("<td>kids</td><td>sealed</td><td class=n>2</td><td class=n>2</td>");
+    has("<table id=children>");
+    has("fan-1$kids$kid_1</a>");
+}
+
 static bool paused_flag_is(void *arg)
 {
     char key[200];
@@ -522,6 +552,7 @@ int main(void)
         cmocka_unit_test(test_a_browser_sees_the_pages_and_requeues),
         cmocka_unit_test(test_dead_letter_worker_and_bulk_actions),
         cmocka_unit_test(test_cancel_and_queue_pause_actions),
+        cmocka_unit_test(test_branches_children_and_what_they_wait_for),
         cmocka_unit_test(test_home_shows_stuck_runs_and_overdue_wakes),
     };
     cf_test_apply_filter();

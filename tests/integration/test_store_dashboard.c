@@ -40,7 +40,8 @@ static int64_t scalar(const char *sql)
 }
 
 /* 30,000 workflows: ids 1-27000 completed (completed_at over the last 2 hours, newest ids last),
- * then 1000 idle (a third waiting on a timer, a third on a retry, a third on continue_if), 500
+ * then 1000 idle (a third waiting on a timer, 5 of them on a merge, a third on a retry, a third on
+ * continue_if, 10 of them on a signal), 500
  * running, 1000 stalled and 500 failed with errors (Net.Timeout or Db); classes A, B, C. */
 static int group_setup(void **state)
 {
@@ -61,6 +62,14 @@ static int group_setup(void **state)
     exec("INSERT INTO chrono_forge_error_logs (workflow_id, attempt, error_class, error_message)"
          " SELECT id, 1, CASE WHEN id % 2 = 0 THEN 'Net.Timeout' ELSE 'Db' END, 'boom ' || id"
          " FROM chrono_forge_workflows WHERE state IN ('stalled', 'failed')");
+    /* 10 of the continue_if ones await a signal, 5 of the timer ones a merge (a pending step) */
+    exec("INSERT INTO chrono_forge_execution_logs (workflow_id, step_name, state)"
+         " SELECT id, 'await_signal$pay', 'pending' FROM chrono_forge_workflows"
+         " WHERE state = 'idle' AND next_wake_at IS NULL ORDER BY id LIMIT 10");
+    exec("INSERT INTO chrono_forge_execution_logs (workflow_id, step_name, state)"
+         " SELECT id, 'merge$kids', 'pending' FROM chrono_forge_workflows"
+         " WHERE state = 'idle' AND next_wake_at IS NOT NULL AND retry_counts = '{}'"
+         " ORDER BY id LIMIT 5");
     exec("ANALYZE chrono_forge_workflows");
     exec("ANALYZE chrono_forge_error_logs");
     exec("SET plan_cache_mode = force_generic_plan");
@@ -207,9 +216,11 @@ static void test_filters_and_pages_return_the_right_rows(void **state)
     (void)state;
     assert_int_equal(count_all((cf_dash_filter){.state = "stalled"}), 1000);
     assert_int_equal(count_all((cf_dash_filter){.state = "completed", .wf_class = "A"}), 9000);
-    assert_int_equal(count_all((cf_dash_filter){.waits = "timer"}), 334);
+    assert_int_equal(count_all((cf_dash_filter){.waits = "timer"}), 334 - 5);
     assert_int_equal(count_all((cf_dash_filter){.waits = "retry"}), 333);
-    assert_int_equal(count_all((cf_dash_filter){.waits = "continue_if"}), 333);
+    assert_int_equal(count_all((cf_dash_filter){.waits = "continue_if"}), 333 - 10);
+    assert_int_equal(count_all((cf_dash_filter){.waits = "signal"}), 10);
+    assert_int_equal(count_all((cf_dash_filter){.waits = "merge"}), 5);
     assert_int_equal(count_all((cf_dash_filter){.error_class = "Net"}), 750);
     assert_int_equal(count_all((cf_dash_filter){.error_class = "Ne"}), 0); /* not a prefix */
     assert_int_equal(count_all((cf_dash_filter){.state = "failed", .error_class = "Db"}), 250);
@@ -231,7 +242,7 @@ static void test_filters_and_pages_return_the_right_rows(void **state)
 
     cf_dash_filter bad = {.state = "sleeping"};
     assert_int_equal(cf_dash_list_workflows(st_, &bad, &l), CF_ERR_INVALID);
-    cf_dash_filter badw = {.waits = "signal"};
+    cf_dash_filter badw = {.waits = "sleep"};
     assert_int_equal(cf_dash_list_workflows(st_, &badw, &l), CF_ERR_INVALID);
 }
 

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # tests/upgrade/run.sh BIN: `make upgrade-test`, the keyspace v1 -> v2 rolling upgrade under chaos.
 # Builds the last release that spoke keyspace v1 (commit $V1_COMMIT, from this clone's history) in
-# a scratch directory, then runs tests/chaos/run.sh with CHAOS_OLD_BIN set to it: BIN migrates the
-# schema first (the documented upgrade order), the fleet starts on v1 workers, and during the run
+# a scratch directory, then runs tests/chaos/run.sh with CHAOS_OLD_BIN set to it: the fleet starts
+# on v1 workers on their own schema, BIN migrates while they run (the documented upgrade order),
+# and during the run
 # every worker is replaced by a BIN worker, half by a graceful drain and half by SIGKILL, while
 # Redis and Postgres faults strike as in `make chaos`. Passes when chaos's checks all hold: every
 # workflow completed, no step re-ran beyond the envelopes in flight at the faults, nothing left in
