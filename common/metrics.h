@@ -39,7 +39,11 @@ void cf_hist_observe(cf_hist *h, int64_t v);
     X(BUSY, "busy")                   /* the workflow ran elsewhere: the delivery waits for it */  \
     X(CONTINUE_IF, "continue_if")     /* a condition not met: idle until an outside wake */        \
     X(SHUTDOWN, "shutdown")           /* the worker is stopping: resume at once elsewhere */       \
-    X(UNKNOWN_STATE, "unknown_state") /* a step state a newer release wrote: look again later */
+    X(UNKNOWN_STATE, "unknown_state") /* a step state a newer release wrote: look again later */   \
+    X(SIGNAL, "signal")               /* cf_await_signal: none waiting yet */                      \
+    X(MERGE, "merge")                 /* cf_merge: its branches are not done yet */                \
+    X(REPEAT, "repeat")               /* durably_repeat: until its next tick */                    \
+    X(PAUSED, "paused")               /* an envelope taken as its queue was paused, put back */
 
 typedef enum cf_halt_reason {
 #define CF_HALT_ENUM_(n, s) CF_HALT_REASON_##n,

@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "common/alloc.h"
+#include "common/metrics.h"
 #include "engine/registry.h"
 
 #define NAME_MAX_LEN  200
@@ -580,6 +581,7 @@ cf_flow cf_merge(cf_run *run, const char *name, const char *const *names, size_t
     if (st != CF_OK)
         return cf_run_abandon(run, st);
     int64_t wake = now + CF_MERGE_RECHECK_MS;
+    cf_metrics_halt(CF_HALT_REASON_MERGE);
     return cf_run_halt(run, CF_HALT_WAKE, timeout_at > 0 && timeout_at < wake ? timeout_at : wake);
 }
 

@@ -36,7 +36,8 @@ typedef struct cf_step_hist {
     X(STARTED, "started")                                                                          \
     X(COMPLETED, "completed")                                                                      \
     X(FAILED, "failed")                                                                            \
-    X(STALLED, "stalled")
+    X(STALLED, "stalled")                                                                          \
+    X(CANCELLED, "cancelled")
 
 typedef enum cf_wf_event {
 #define CF_WF_EVENT_ENUM_(n, s) CF_WF_EVENT_##n,

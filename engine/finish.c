@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "engine/branch.h"
+#include "engine/class_stats.h"
 #include "engine/retry.h"
 
 static cf_finish_result abandoned(cf_run *run)
@@ -177,7 +178,10 @@ static cf_finish_result cleanup_pass(cf_run *run)
     else
         cf_logkv(CF_LOG_INFO, &run->log, "event=cancelled", "cancelled%s",
                  run->def->on_cancel ? "; on_cancel finished" : "");
-    return commit_outcome(run, CF_WS_CANCELLED, 0, -1, NULL);
+    cf_finish_result fr = commit_outcome(run, CF_WS_CANCELLED, 0, -1, NULL);
+    if (fr.end == CF_PASS_CANCELLED)
+        cf_class_stats_note_workflow(run->class_stats, CF_WF_EVENT_CANCELLED);
+    return fr;
 }
 
 cf_finish_result cf_finish_run(cf_run *run)

@@ -20,6 +20,7 @@
 
 #include "common/calendar.h"
 #include "common/clock.h"
+#include "common/metrics.h"
 #include "engine/class_stats.h"
 #include "engine/primitives.h"
 #include "engine/retry.h"
@@ -289,6 +290,7 @@ static cf_flow advance(repeat *r, int64_t k, int64_t tick_ms, int64_t now)
         return finish(r, "the grid ended (year 9999)", now);
     set_int(r, "next_ms", next_ms);
     CF_TRY(note_coordination(r, CF_STEP_PENDING, NULL, NULL));
+    cf_metrics_halt(CF_HALT_REASON_REPEAT);
     return cf_run_halt(r->run, CF_HALT_WAKE, next_ms > now ? next_ms : now);
 }
 
@@ -397,6 +399,7 @@ static cf_flow repeat_pass(repeat *r, cf_tick_fn tick_fn, void *arg)
         set_int(r, "next_ms", tick_ms);
     if (tick_ms > now) {
         CF_TRY(note_coordination(r, CF_STEP_PENDING, NULL, NULL));
+        cf_metrics_halt(CF_HALT_REASON_REPEAT);
         return cf_run_halt(run, CF_HALT_WAKE, tick_ms);
     }
     return run_tick(r, tick_fn, arg, k, tick_ms);

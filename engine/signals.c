@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "common/alloc.h"
+#include "common/metrics.h"
 #include "engine/primitive.h"
 #include "engine/run.h"
 
@@ -172,6 +173,7 @@ cf_flow cf_await_signal(cf_run *run, const char *step_name, const char *signal_n
         return cf_run_abandon(run, CF_ERR_NOMEM);
     cf_logkv(CF_LOG_DEBUG, &run->log, "event=await_signal", "%s waits for signal '%s'", step,
              signal_name);
+    cf_metrics_halt(CF_HALT_REASON_SIGNAL);
     return timeout_at > 0 ? cf_run_halt(run, CF_HALT_WAKE, timeout_at)
                           : cf_run_halt(run, CF_HALT_EXTERNAL, 0);
 }

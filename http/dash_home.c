@@ -237,28 +237,33 @@ static size_t fleet(dash_req *r)
         fputs("<li class=bad>Redis could not be read</li>", o);
         return 1;
     }
+    cf_queue_flag_list flags = {0};
+    bool have_flags = cf_store_queue_flags(r->d->store, &flags) == CF_OK;
     for (size_t i = 0; i < nq; i++) {
         const dash_queue *q = &qs[i];
         const char *why[4] = {0};
         char buf[4][96];
         size_t k = 0;
+        /* a paused queue's envelopes and wakes wait on purpose (SPEC §4): only its dead letters
+         * are news */
+        bool paused = have_flags && cf_queue_flag_paused(&flags, q->name);
         if (q->dead > 0)
             snprintf(buf[k], sizeof buf[k], "%lld dead letter%s", (long long)q->dead,
                      q->dead == 1 ? "" : "s"),
                 why[k] = buf[k], k++;
-        if (q->oldest_ready_ms > OLD_READY_MS) {
+        if (!paused && q->oldest_ready_ms > OLD_READY_MS) {
             char a[32];
             cf_duration_format(q->oldest_ready_ms, a, sizeof a);
             snprintf(buf[k], sizeof buf[k], "oldest ready envelope waits for %s", a);
             why[k] = buf[k], k++;
         }
-        if (q->overdue_wake_ms > LATE_WAKE_MS) {
+        if (!paused && q->overdue_wake_ms > LATE_WAKE_MS) {
             char a[32];
             cf_duration_format(q->overdue_wake_ms, a, sizeof a);
             snprintf(buf[k], sizeof buf[k], "a scheduled wake is %s late", a);
             why[k] = buf[k], k++;
         }
-        if (q->live_workers == 0 && (q->ready > 0 || q->scheduled > 0))
+        if (!paused && q->live_workers == 0 && (q->ready > 0 || q->scheduled > 0))
             why[k] = "no live worker takes it", k++;
         if (k == 0)
             continue;
@@ -272,6 +277,7 @@ static size_t fleet(dash_req *r)
         fputs("</li>", o);
         shown++;
     }
+    cf_queue_flag_list_deinit(&flags);
     for (size_t i = 0; i < nw; i++) {
         const cf_worker_entry *w = &ws[i];
         const char *state = cf_dash_worker_state(w);

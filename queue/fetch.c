@@ -9,6 +9,7 @@
 
 #include "common/alloc.h"
 #include "common/clock.h"
+#include "common/metrics.h"
 #include "queue/argv.h"
 #include "queue/keys.h"
 #include "queue/pause.h"
@@ -118,6 +119,7 @@ static bool paused_meanwhile(cf_queue *q, const char *queue, cf_fetched *f)
     if (cf_fetch_requeue(q, queue, f->data, f->len) != CF_OK)
         return false; /* still in flight: handed out as taken */
     cf_fetched_deinit(f);
+    cf_metrics_halt(CF_HALT_REASON_PAUSED);
     return true;
 }
 
