@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: MIT
 /* tests/e2e/test_e2e_branches.c: branches with real worker processes (SPEC §3, docs/replay.md):
- * a parent spawning 200 Exerciser children completes once with every child completed once; a
+ * a parent spawning 1,000 Exerciser children completes once with every child completed once; a
  * worker killed with SIGKILL in the middle of spawn_each leaves no duplicate and no missing
  * child; FLUSHALL while children run; the last two children finishing together wake the parent
  * once; a parent whose wake was lost (the last child's worker died after its commit) is healed; a
@@ -87,22 +87,23 @@ static void every_child_ran_once(const char *key, const char *ledger, int n)
     }
 }
 
-static void test_parent_with_200_children_completes_once(void **state)
+static void test_parent_with_1000_children_completes_once(void **state)
 {
     (void)state;
     char ledger[400], kw[700];
     ledger_path("fan", ledger, sizeof ledger);
     snprintf(kw, sizeof kw,
-             "{\"steps\": 1, \"children\": 200, \"spawn_batch\": 64, \"ledger\": \"%s\"}", ledger);
+             "{\"steps\": 1, \"children\": 1000, \"spawn_batch\": 256, \"ledger\": \"%s\"}",
+             ledger);
     cf_e2e_worker(&E, 0, WORKER_ARGS, NULL);
     cf_e2e_enqueue(&E, "Exerciser", "fan", kw);
     assert_true(cf_e2e_wait_state(&E, "fan", "completed", DEADLINE_MS));
-    assert_int_equal(children_in("fan", NULL), 200);
-    assert_int_equal(children_in("fan", "completed"), 200);
-    every_child_ran_once("fan", ledger, 200);
+    assert_int_equal(children_in("fan", NULL), 1000);
+    assert_int_equal(children_in("fan", "completed"), 1000);
+    every_child_ran_once("fan", ledger, 1000);
     assert_int_equal(cf_e2e_ledger_count(ledger, "fan step_1 "), 1);
-    assert_int_equal(ctx_int("fan", "children_completed"), 200);
-    assert_int_equal(branch_col("fan", "spawned"), 200);
+    assert_int_equal(ctx_int("fan", "children_completed"), 1000);
+    assert_int_equal(branch_col("fan", "spawned"), 1000);
     assert_int_equal(branch_col("fan", "remaining"), 0);
     assert_int_equal(
         cf_e2e_sql_int(&E,
@@ -490,7 +491,7 @@ static void test_cancelling_a_parent_cancels_its_unfinished_children(void **stat
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(test_parent_with_200_children_completes_once, setup_each,
+        cmocka_unit_test_setup_teardown(test_parent_with_1000_children_completes_once, setup_each,
                                         teardown_each),
         cmocka_unit_test_setup_teardown(test_status_and_list_show_branches_and_children, setup_each,
                                         teardown_each),
