@@ -18,6 +18,8 @@
 
 #include <libpq-fe.h>
 
+#include "common/backoff.h"
+#include "common/clock.h"
 #include "common/redact.h"
 #include "store/pg.h"
 
@@ -528,7 +530,35 @@ static bool record(PGconn *c, const migration *m, char *errbuf, size_t errcap)
     return false;
 }
 
-/* Applies migration m unless another process already did; *did says whether this call did. */
+/* A migration's DDL takes strong locks on tables a running fleet uses (the documented order is
+ * to migrate while it runs): it waits at most this long for one, then gives up and is tried
+ * again, so it never queues the fleet's statements behind it for long; a deadlock with a
+ * worker's statement is tried again the same way. */
+#define SQL_LOCK_TIMEOUT "SET LOCAL lock_timeout = '5s'"
+#define MIGRATE_TRIES    30
+
+/* exec_migration runs a migration's text; false with errbuf set when it failed, *busy true when
+ * it failed on a lock (lock_not_available 55P03, deadlock_detected 40P01: worth trying again). */
+static bool exec_migration(PGconn *c, sql_text q, char *errbuf, size_t errcap, bool *busy)
+{
+    *busy = false;
+    PGresult *r = migrate_query(c, q.sql, 0, NULL, 0, errbuf, errcap);
+    if (!r)
+        return false;
+    ExecStatusType t = PQresultStatus(r);
+    bool ok = t == PGRES_COMMAND_OK || t == PGRES_TUPLES_OK;
+    if (!ok) {
+        const char *state = PQresultErrorField(r, PG_DIAG_SQLSTATE);
+        *busy = state && (strcmp(state, "55P03") == 0 || strcmp(state, "40P01") == 0);
+        set_msg(errbuf, errcap, "postgres: ", PQerrorMessage(c));
+    }
+    PQclear(r);
+    return ok;
+}
+
+/* Applies migration m unless another process already did; *did says whether this call did.
+ * CF_ERR_BUSY when its DDL met a lock it could not take in time or a deadlock (nothing
+ * applied: try again). */
 static cf_status apply_one(PGconn *c, const migration *m, bool *did, char *errbuf, size_t errcap)
 {
     *did = false;
@@ -545,10 +575,15 @@ static cf_status apply_one(PGconn *c, const migration *m, bool *did, char *errbu
         return st;
     }
     st = CF_ERR_IO;
+    if (!exec_ok(c, (sql_text){SQL_LOCK_TIMEOUT}, errbuf, errcap))
+        goto rollback;
     if (m->record == RECORD_CHANGE && !exec_ok(c, (sql_text){SQL_CHANGES_TABLE}, errbuf, errcap))
         goto rollback;
-    if (!exec_ok(c, (sql_text){m->sql}, errbuf, errcap))
+    bool busy = false;
+    if (!exec_migration(c, (sql_text){m->sql}, errbuf, errcap, &busy)) {
+        st = busy ? CF_ERR_BUSY : CF_ERR_IO;
         goto rollback;
+    }
     if (!record(c, m, errbuf, errcap))
         goto rollback;
     if (!exec_ok(c, (sql_text){"COMMIT"}, errbuf, errcap))
@@ -592,6 +627,10 @@ static cf_status migrate_counted(const char *dsn, int target, int *applied, char
             continue;
         bool did = false;
         st = apply_one(c, &migrations[i], &did, errbuf, errcap);
+        for (int try = 1; st == CF_ERR_BUSY && try < MIGRATE_TRIES; try++) {
+            cf_clock_sleep_ms(cf_backoff_delay_ms(200, 2000, try, true), NULL);
+            st = apply_one(c, &migrations[i], &did, errbuf, errcap);
+        }
         if (did && applied)
             (*applied)++;
     }

@@ -5,6 +5,7 @@
  * database to version 2 in place (docs/indexes.md): rows kept, log FKs replaced by delete
  * triggers, the documented indexes, list/requeue plans on the partial index, and the version a
  * version 1 binary reads still 1 (a revision). */
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -415,6 +416,41 @@ static void test_binaries_run_on_newer_schemas_that_say_so(void **state)
     assert_int_equal(v, CF_SCHEMA_VERSION + 1);
 }
 
+static void *commit_later(void *arg)
+{
+    sleep(7); /* longer than the migration's lock_timeout (5 s): it gives up at least once */
+    PGresult *r = PQexec(arg, "COMMIT");
+    PQclear(r);
+    return NULL;
+}
+
+/* Migrating while the fleet runs (the documented order): a migration whose DDL cannot get its
+ * lock in time (a long transaction, or a deadlock with a worker's statement) gives up, rolls
+ * back and is tried again, instead of failing or queueing the fleet behind it. */
+static void test_migrate_waits_out_a_transaction_holding_its_table(void **state)
+{
+    (void)state;
+    char dsn[512];
+    cf_test_fresh_database(dsn, sizeof dsn);
+    cf_error err = {0};
+    assert_int_equal(cf_store_migrate_to(dsn, 3, NULL, &err), CF_OK);
+    PGconn *holder = PQconnectdb(dsn);
+    PQclear(PQexec(holder, "BEGIN"));
+    PGresult *r = PQexec(holder, "SELECT count(*) FROM chrono_forge_workflows");
+    assert_int_equal(PQresultStatus(r), PGRES_TUPLES_OK); /* holds ACCESS SHARE until COMMIT */
+    PQclear(r);
+    pthread_t t;
+    assert_int_equal(pthread_create(&t, NULL, commit_later, holder), 0);
+    int applied = 0;
+    cf_status st = cf_store_migrate_counted(dsn, &applied, &err);
+    pthread_join(t, NULL);
+    PQfinish(holder);
+    if (st != CF_OK)
+        fail_msg("migrate: %s", err.msg);
+    assert_int_equal(applied, CF_SCHEMA_VERSION - 3);
+    assert_int_equal(cf_store_schema_version(dsn, &err), CF_SCHEMA_VERSION);
+}
+
 static void test_migrate_refuses_foreign_table(void **state)
 {
     (void)state;
@@ -462,6 +498,7 @@ int main(void)
         cmocka_unit_test(test_migrate_4_adds_the_cancel_states_and_columns),
         cmocka_unit_test(test_store_sessions_never_jit),
         cmocka_unit_test(test_binaries_run_on_newer_schemas_that_say_so),
+        cmocka_unit_test(test_migrate_waits_out_a_transaction_holding_its_table),
         cmocka_unit_test(test_migrate_refuses_foreign_table),
         cmocka_unit_test(test_migrate_bad_dsn_and_no_password_in_errors),
     };
