@@ -5,7 +5,8 @@
 # at most a tenth of each sweep interval), at half its maximum (completion rate and latency, a
 # paced producer) and at its maximum (c=16 throughput), each against the same fleet without
 # retention. Also `chronoforge cleanup --duty 100` (as fast as it can) for the deletion rate.
-# Sets ret_paced_pct, ret_max_pct, ret_rate.
+# Sets ret_paced_pct, ret_max_pct, ret_rate. Also the dashboard's reads on a large table
+# (sec_dashboard): both are what an operator's tools cost on a big store.
 
 # fill_old: 1,000,000 completed workflows with 3 step rows each, finished 40 days ago.
 fill_old() {
@@ -90,4 +91,26 @@ sec_retention() {
   row ""
   row "Flat out, nothing else running: \`\$CF cleanup --older-than 30d --duty 100\` deleted the remaining ${fast_n:-?} in $fast_s s (**$ret_rate workflows/s**, with their 3 log rows each). The default \`--duty 10\` paces it to about a tenth of that."
   row ""
+}
+
+# ---- the dashboard's reads on a large table (bench/bench_dashboard.c)
+sec_dashboard() {
+  local rows=${CF_BENCH_DASH_ROWS:-10000000}
+  fresh_db dashboard
+  if ! "$build/bench/bench_dashboard" "$dsn" "$rows" >"$dir/dashboard.txt" 2>&1; then
+    row "## Dashboard reads on $rows workflows"
+    row ""
+    row "n/a: bench_dashboard failed ($(tail -1 "$dir/dashboard.txt"))"
+    row ""
+    return
+  fi
+  row "## Dashboard reads on $rows workflows"
+  row ""
+  row "\`$(rel "$build/bench/bench_dashboard") DSN $rows\`: fills the workflows table (90% completed, then idle, running, stalled and failed ones with errors; 20 classes), analyses it, then for representative filter combinations of the workflows page the generic plan's verdict (EXPLAIN: index, or a sequential or bitmap read of the table) and the first and second page's time (median of 5); then the home page's counts and throughput. test_store_dashboard checks the plan of every filter combination the page offers on 30,000 analysed rows."
+  row ""
+  row '```'
+  while IFS= read -r l; do row "$l"; done <"$dir/dashboard.txt"
+  row '```'
+  row ""
+  log "dashboard: $(grep -c . "$dir/dashboard.txt") lines"
 }

@@ -12,7 +12,8 @@
 # section with a small N; the others print "n/a (not run)"), CF_FSYNC_DELAY_US (the slow-fsync
 # section's added delay per fsync/fdatasync, default 2000).
 # Sections: throughput commits latency wake signals resume bigtable fleet transport pgsettings
-# indexes retention repeat fanout (bench/fanout.sh; CF_BENCH_CHILDREN, default 100000) slowfsync
+# indexes retention dashboard (CF_BENCH_DASH_ROWS, default 10000000) repeat fanout
+# (bench/fanout.sh; CF_BENCH_CHILDREN, default 100000) slowfsync
 # (slowfsync last: it restarts Postgres with a slow fsync). CF_BENCH_REPEATS: the repeat section's
 # numbers of concurrent repeats (default "200 1000"). Helpers: bench/lib.sh (runs, CPU, round trips), bench/peers.sh (the peers), and
 # bench/index_costs.sh when present (the hot-path cost of each index). The npm peers are installed
@@ -168,7 +169,7 @@ sec_wake() {
 . "$root/bench/fanout.sh"
 
 fsync=$(q "$admin" "SHOW fsync")
-for s in throughput commits latency wake signals resume bigtable fleet transport pgsettings indexes retention repeat fanout slowfsync; do
+for s in throughput commits latency wake signals resume bigtable fleet transport pgsettings indexes retention dashboard repeat fanout slowfsync; do
   if wants "$s"; then
     s0=$(date +%s)
     "sec_$s"
