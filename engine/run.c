@@ -305,6 +305,7 @@ static cf_status commit(cf_run *run, cf_ws_outcome outcome, int64_t next_wake_at
         .cancel_out = &cancelled,
         .signal_uses = run->sig_uses,
         .nsignal_uses = run->nsig_uses,
+        .child = run->row.parent_id != 0,
     };
     cf_ws_wake wake = {0};
     cf_branch_fill_ws(run, &ws, &wake);

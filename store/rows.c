@@ -66,6 +66,7 @@ cf_status cf_rows_wf(const PGresult *res, int i, cf_wf_row *out)
     out->cancel_requested_at_ms = cf_rows_i64(res, i, 19);
     copy_str(out->cancel_by, sizeof out->cancel_by, res, i, 20);
     copy_str(out->cancel_reason, sizeof out->cancel_reason, res, i, 21);
+    out->parent_id = cf_rows_i64(res, i, 22);
     if (!out->kwargs || !out->options || !out->context || !out->retry_counts) {
         cf_wf_row_deinit(out);
         return CF_ERR_PROTOCOL;

@@ -185,10 +185,10 @@ static const char sql_steps_of_peeks[] =
     "             jsonb_to_recordset(r.br) AS b(n text, sl bool, mg bool)"                \
     "        WHERE r.br IS NOT NULL"                                                      \
     "        UNION ALL"                                                                   \
-    "        SELECT c.parent_id, c.branch, 0, (" BRANCH_FINISHED ")::int,"                 \
+    "        SELECT w.pid, w.pbr, 0, (" BRANCH_FINISHED ")::int,"                          \
     "               false, false, " BRANCH_TROUBLED ", w.i"                               \
-    "        FROM w JOIN " WF " c ON c.id = w.id"                                         \
-    "        WHERE c.parent_id IS NOT NULL"                                               \
+    "        FROM w"                                                                      \
+    "        WHERE w.pid IS NOT NULL"                                                     \
     "          AND (" BRANCH_FINISHED " OR " BRANCH_TROUBLED ")) d"                       \
     "  WHERE d.pid IN (SELECT w.id FROM w)"                                               \
     "     OR EXISTS (SELECT 1 FROM " WF " p WHERE p.id = d.pid)"                              \
@@ -259,155 +259,177 @@ static const char sql_steps_of_peeks[] =
  * BRANCH_CTES above. Returns the request index, workflow id, fence and cx (the row carries a
  * cancel request, as updated) of every applied write set, and the parent its commit wakes
  * (BRANCH_WAKE). */
-static const char sql_write_sets[] =
-    "WITH r AS ("
-    "  SELECT * FROM jsonb_to_recordset($1::jsonb)"
-    "    AS r(i int, id bigint, f bigint, ctx jsonb, o text, wk bigint, a int, rc jsonb,"
-    "         st jsonb, er jsonb, lz bool, lf bigint, c text, k text, q text, kw jsonb,"
-    "         op jsonb, l text, rp jsonb, br jsonb, sg jsonb)),"
-    " wu AS ("
-    "  UPDATE " WF " AS w"
-    "  SET context = coalesce(r.ctx, w.context),"
-    "      state = " CX_STATE ","
-    "      fence = CASE WHEN r.lz THEN w.fence + 1 ELSE w.fence END,"
-    "      locked_by = CASE WHEN r.o = 'continue' THEN coalesce(r.l, w.locked_by) END,"
-    "      locked_at = CASE WHEN r.o = 'continue' AND r.lz THEN now()"
-    "                       WHEN r.o = 'continue' THEN w.locked_at END,"
-    "      started_at = coalesce(w.started_at, now()),"
-    "      crash_count = CASE WHEN r.o = 'continue' THEN w.crash_count ELSE 0 END,"
-    "      next_wake_at = " CX_WAKE ","
-    "      completed_at = CASE WHEN r.o IN ('complete', 'cancelled') THEN now()"
-    "                          ELSE w.completed_at END,"
-    "      attempt = CASE WHEN r.a >= 0 THEN r.a ELSE w.attempt END,"
-    "      retry_counts = coalesce(r.rc, w.retry_counts),"
-    "      write_token = $2,"
-    "      updated_at = now()"
-    "  FROM r"
-    "  WHERE w.id = r.id"
-    "    AND CASE WHEN r.lz THEN w.fence = r.lf AND w.state IN ('idle', 'cancelling')"
-    "                            AND w.locked_by IS NULL"
-    "             ELSE w.fence = r.f AND w.state = 'running' END"
-    "  RETURNING w.id, w.fence, w.context, r.i, r.o, r.st, r.er,"
-    "            w.cancel_requested_at IS NOT NULL AS cx),"
-    " wi AS ("
-    "  INSERT INTO " WF " AS w (job_class, key, queue, kwargs, options, context, state, fence,"
-    "                           locked_by, locked_at, started_at, completed_at, next_wake_at,"
-    "                           attempt, retry_counts, write_token)"
-    "  SELECT r.c, r.k, coalesce(r.q, 'default'), coalesce(r.kw, '{}'), coalesce(r.op, '{}'),"
-    "         coalesce(r.ctx, '{}'), " WS_STATE ", 1,"
-    "         CASE WHEN r.o = 'continue' THEN r.l END,"
-    "         CASE WHEN r.o = 'continue' THEN now() END,"
-    "         now(), CASE WHEN r.o = 'complete' THEN now() END, " WS_WAKE ","
-    "         greatest(r.a, 0), coalesce(r.rc, '{}'), $2"
-    "  FROM r"
-    "  WHERE r.lz AND r.lf = 0"
-    "  ORDER BY r.i"
-    "  ON CONFLICT (job_class, key) DO UPDATE"
-    "  SET queue = excluded.queue,"
-    "      kwargs = excluded.kwargs,"
-    "      options = excluded.options,"
-    "      context = excluded.context,"
-    "      state = excluded.state,"
-    "      fence = 1,"
-    "      locked_by = excluded.locked_by,"
-    "      locked_at = excluded.locked_at,"
-    "      started_at = excluded.started_at,"
-    "      completed_at = excluded.completed_at,"
-    "      next_wake_at = excluded.next_wake_at,"
-    "      attempt = excluded.attempt,"
-    "      retry_counts = excluded.retry_counts,"
-    "      write_token = $2,"
-    "      updated_at = now()"
-    "  WHERE w.fence = 0 AND w.state = 'idle' AND w.locked_by IS NULL"
-    "  RETURNING w.id, w.fence, w.context, w.job_class, w.key),"
-    " w AS ("
-    "  SELECT wu.id, wu.fence, wu.context, wu.i, wu.o, wu.st, wu.er, wu.cx FROM wu"
-    "  UNION ALL"
-    "  SELECT wi.id, wi.fence, wi.context, r.i, r.o, r.st, r.er, false"
-    "  FROM wi JOIN r ON r.lz AND r.lf = 0 AND wi.job_class = r.c AND wi.key = r.k),"
-    " s AS ("
-    "  INSERT INTO " LOG " AS l (workflow_id, step_name, state, attempts, metadata,"
-    "                           started_at, last_executed_at, completed_at,"
-    "                           error_class, error_message)"
-    "  SELECT w.id, x.name, x.state, x.attempts, x.metadata,"
-    "         " TS("x.started_ms") ", " TS("x.last_ms") ", " TS("x.completed_ms") ","
-    "         x.error_class, x.error_message"
-    "  FROM w, jsonb_to_recordset(w.st)"
-    "    AS x(name text, state text, attempts int, metadata jsonb, started_ms bigint,"
-    "         last_ms bigint, completed_ms bigint, error_class text, error_message text)"
-    "  ON CONFLICT (workflow_id, step_name) DO UPDATE"
-    "  SET state = excluded.state,"
-    "      attempts = excluded.attempts,"
-    "      metadata = excluded.metadata,"
-    "      started_at = coalesce(excluded.started_at, l.started_at),"
-    "      last_executed_at = excluded.last_executed_at,"
-    "      completed_at = excluded.completed_at,"
-    "      error_class = excluded.error_class,"
-    "      error_message = excluded.error_message,"
-    "      updated_at = now()"
+#define WRITE_SETS_CORE \
+    "WITH r AS ("                                                                                  \
+    "  SELECT * FROM jsonb_to_recordset($1::jsonb)"                                                \
+    "    AS r(i int, id bigint, f bigint, ctx jsonb, o text, wk bigint, a int, rc jsonb,"          \
+    "         st jsonb, er jsonb, lz bool, lf bigint, c text, k text, q text, kw jsonb,"           \
+    "         op jsonb, l text, rp jsonb, br jsonb, sg jsonb)),"                                   \
+    " wu AS ("                                                                                     \
+    "  UPDATE " WF " AS w"                                                                         \
+    "  SET context = coalesce(r.ctx, w.context),"                                                  \
+    "      state = " CX_STATE ","                                                                  \
+    "      fence = CASE WHEN r.lz THEN w.fence + 1 ELSE w.fence END,"                              \
+    "      locked_by = CASE WHEN r.o = 'continue' THEN coalesce(r.l, w.locked_by) END,"            \
+    "      locked_at = CASE WHEN r.o = 'continue' AND r.lz THEN now()"                             \
+    "                       WHEN r.o = 'continue' THEN w.locked_at END,"                           \
+    "      started_at = coalesce(w.started_at, now()),"                                            \
+    "      crash_count = CASE WHEN r.o = 'continue' THEN w.crash_count ELSE 0 END,"                \
+    "      next_wake_at = " CX_WAKE ","                                                            \
+    "      completed_at = CASE WHEN r.o IN ('complete', 'cancelled') THEN now()"                   \
+    "                          ELSE w.completed_at END,"                                           \
+    "      attempt = CASE WHEN r.a >= 0 THEN r.a ELSE w.attempt END,"                              \
+    "      retry_counts = coalesce(r.rc, w.retry_counts),"                                         \
+    "      write_token = $2,"                                                                      \
+    "      updated_at = now()"                                                                     \
+    "  FROM r"                                                                                     \
+    "  WHERE w.id = r.id"                                                                          \
+    "    AND CASE WHEN r.lz THEN w.fence = r.lf AND w.state IN ('idle', 'cancelling')"             \
+    "                            AND w.locked_by IS NULL"                                          \
+    "             ELSE w.fence = r.f AND w.state = 'running' END"                                  \
+    "  RETURNING w.id, w.fence, w.context, r.i, r.o, r.st, r.er,"                                  \
+    "            w.cancel_requested_at IS NOT NULL AS cx, w.parent_id AS pid, w.branch AS pbr),"   \
+    " wi AS ("                                                                                     \
+    "  INSERT INTO " WF " AS w (job_class, key, queue, kwargs, options, context, state, fence,"    \
+    "                           locked_by, locked_at, started_at, completed_at, next_wake_at,"     \
+    "                           attempt, retry_counts, write_token)"                               \
+    "  SELECT r.c, r.k, coalesce(r.q, 'default'), coalesce(r.kw, '{}'), coalesce(r.op, '{}'),"     \
+    "         coalesce(r.ctx, '{}'), " WS_STATE ", 1,"                                             \
+    "         CASE WHEN r.o = 'continue' THEN r.l END,"                                            \
+    "         CASE WHEN r.o = 'continue' THEN now() END,"                                          \
+    "         now(), CASE WHEN r.o = 'complete' THEN now() END, " WS_WAKE ","                      \
+    "         greatest(r.a, 0), coalesce(r.rc, '{}'), $2"                                          \
+    "  FROM r"                                                                                     \
+    "  WHERE r.lz AND r.lf = 0"                                                                    \
+    "  ORDER BY r.i"                                                                               \
+    "  ON CONFLICT (job_class, key) DO UPDATE"                                                     \
+    "  SET queue = excluded.queue,"                                                                \
+    "      kwargs = excluded.kwargs,"                                                              \
+    "      options = excluded.options,"                                                            \
+    "      context = excluded.context,"                                                            \
+    "      state = excluded.state,"                                                                \
+    "      fence = 1,"                                                                             \
+    "      locked_by = excluded.locked_by,"                                                        \
+    "      locked_at = excluded.locked_at,"                                                        \
+    "      started_at = excluded.started_at,"                                                      \
+    "      completed_at = excluded.completed_at,"                                                  \
+    "      next_wake_at = excluded.next_wake_at,"                                                  \
+    "      attempt = excluded.attempt,"                                                            \
+    "      retry_counts = excluded.retry_counts,"                                                  \
+    "      write_token = $2,"                                                                      \
+    "      updated_at = now()"                                                                     \
+    "  WHERE w.fence = 0 AND w.state = 'idle' AND w.locked_by IS NULL"                             \
+    "  RETURNING w.id, w.fence, w.context, w.job_class, w.key, w.parent_id, w.branch),"                                   \
+    " w AS ("                                                                                      \
+    "  SELECT wu.id, wu.fence, wu.context, wu.i, wu.o, wu.st, wu.er, wu.cx, wu.pid, wu.pbr"        \
+    "  FROM wu"                                                                                    \
+    "  UNION ALL"                                                                                  \
+    "  SELECT wi.id, wi.fence, wi.context, r.i, r.o, r.st, r.er, false, wi.parent_id, wi.branch"  \
+    "  FROM wi JOIN r ON r.lz AND r.lf = 0 AND wi.job_class = r.c AND wi.key = r.k),"              \
+    " s AS ("                                                                                      \
+    "  INSERT INTO " LOG " AS l (workflow_id, step_name, state, attempts, metadata,"               \
+    "                           started_at, last_executed_at, completed_at,"                       \
+    "                           error_class, error_message)"                                       \
+    "  SELECT w.id, x.name, x.state, x.attempts, x.metadata,"                                      \
+    "         " TS("x.started_ms") ", " TS("x.last_ms") ", " TS("x.completed_ms") ","              \
+    "         x.error_class, x.error_message"                                                      \
+    "  FROM w, jsonb_to_recordset(w.st)"                                                           \
+    "    AS x(name text, state text, attempts int, metadata jsonb, started_ms bigint,"             \
+    "         last_ms bigint, completed_ms bigint, error_class text, error_message text)"          \
+    "  ON CONFLICT (workflow_id, step_name) DO UPDATE"                                             \
+    "  SET state = excluded.state,"                                                                \
+    "      attempts = excluded.attempts,"                                                          \
+    "      metadata = excluded.metadata,"                                                          \
+    "      started_at = coalesce(excluded.started_at, l.started_at),"                              \
+    "      last_executed_at = excluded.last_executed_at,"                                          \
+    "      completed_at = excluded.completed_at,"                                                  \
+    "      error_class = excluded.error_class,"                                                    \
+    "      error_message = excluded.error_message,"                                                \
+    "      updated_at = now()"                                                                     \
+    "  RETURNING 1),"                                                                              \
+    " e AS ("                                                                                      \
+    "  INSERT INTO " ERR " (workflow_id, step_name, attempt, error_class, error_message,"          \
+    "                      backtrace, context)"                                                    \
+    "  SELECT w.id, x.step_name, x.attempt, x.error_class, x.message, x.backtrace,"                \
+    "         coalesce(x.context, " STORED_SNAPSHOT ")"                                            \
+    "  FROM w, jsonb_to_recordset(w.er)"                                                           \
+    "    AS x(step_name text, attempt int, error_class text, message text, backtrace text,"        \
+    "         context jsonb)"                                                                      \
+    "  WHERE w.er IS NOT NULL"                                                                     \
+    "  RETURNING id, workflow_id),"                                                                \
+    " m AS ("                                                                                      \
+    "  INSERT INTO " LOG " AS l (workflow_id, step_name, state, attempts, metadata,"               \
+    "                           started_at, last_executed_at, completed_at)"                       \
+    "  SELECT w.id,"                                                                               \
+    "         CASE WHEN w.o = 'complete' THEN '$workflow_completion$'"                             \
+    "              ELSE '$workflow_failure$'"                                                      \
+    "                   || (SELECT max(e.id) FROM e WHERE e.workflow_id = w.id) END,"              \
+    "         'completed', 1,"                                                                     \
+    "         CASE WHEN w.o = 'fail' THEN jsonb_build_object('error_log_id',"                      \
+    "              (SELECT max(e.id) FROM e WHERE e.workflow_id = w.id)) END,"                     \
+    "         now(), now(), now()"                                                                 \
+    "  FROM w"                                                                                     \
+    "  WHERE w.o IN ('complete', 'fail')"                                                          \
+    /* Data-modifying CTEs run in no promised order (Postgres runs unread ones last to             \
+     * first); reading s here makes the steps' inserts, and their ids, come first. */              \
+    "    AND (SELECT count(*) FROM s) >= 0"                                                        \
+    "  ON CONFLICT (workflow_id, step_name) DO UPDATE"                                             \
+    "  SET state = 'completed',"                                                                   \
+    "      attempts = l.attempts + 1,"                                                             \
+    "      last_executed_at = now(),"                                                              \
+    "      completed_at = now(),"                                                                  \
+    "      updated_at = now()"                                                                     \
     "  RETURNING 1),"
-    " e AS ("
-    "  INSERT INTO " ERR " (workflow_id, step_name, attempt, error_class, error_message,"
-    "                      backtrace, context)"
-    "  SELECT w.id, x.step_name, x.attempt, x.error_class, x.message, x.backtrace,"
-    "         coalesce(x.context, " STORED_SNAPSHOT ")"
-    "  FROM w, jsonb_to_recordset(w.er)"
-    "    AS x(step_name text, attempt int, error_class text, message text, backtrace text,"
-    "         context jsonb)"
-    "  WHERE w.er IS NOT NULL"
-    "  RETURNING id, workflow_id),"
-    " m AS ("
-    "  INSERT INTO " LOG " AS l (workflow_id, step_name, state, attempts, metadata,"
-    "                           started_at, last_executed_at, completed_at)"
-    "  SELECT w.id,"
-    "         CASE WHEN w.o = 'complete' THEN '$workflow_completion$'"
-    "              ELSE '$workflow_failure$'"
-    "                   || (SELECT max(e.id) FROM e WHERE e.workflow_id = w.id) END,"
-    "         'completed', 1,"
-    "         CASE WHEN w.o = 'fail' THEN jsonb_build_object('error_log_id',"
-    "              (SELECT max(e.id) FROM e WHERE e.workflow_id = w.id)) END,"
-    "         now(), now(), now()"
-    "  FROM w"
-    "  WHERE w.o IN ('complete', 'fail')"
-    /* Data-modifying CTEs run in no promised order (Postgres runs unread ones last to
-     * first); reading s here makes the steps' inserts, and their ids, come first. */
-    "    AND (SELECT count(*) FROM s) >= 0"
-    "  ON CONFLICT (workflow_id, step_name) DO UPDATE"
-    "  SET state = 'completed',"
-    "      attempts = l.attempts + 1,"
-    "      last_executed_at = now(),"
-    "      completed_at = now(),"
-    "      updated_at = now()"
+
+/* A repeat's old tick rows (rp), deleted with the write set (docs/SPEC.md §4). */
+#define WRITE_SETS_PRUNE \
+    " rp AS ("                                                                                     \
+    "  DELETE FROM " LOG " AS l"                                                                   \
+    "  WHERE l.id IN ("                                                                            \
+    "    SELECT d.id"                                                                              \
+    "    FROM w JOIN r ON r.i = w.i"                                                               \
+    "    CROSS JOIN LATERAL ("                                                                     \
+    "      SELECT x.id FROM " LOG " x"                                                             \
+    "      WHERE x.workflow_id = w.id"                                                             \
+    "        AND x.step_name >= r.rp->>'p'"                                                        \
+    "        AND x.step_name < (r.rp->>'p') || (r.rp->>'b')"                                       \
+    "        AND starts_with(x.step_name, r.rp->>'p')"                                             \
+    "        AND CASE WHEN substr(x.step_name, length(r.rp->>'p') + 1) ~ '^[0-9]{1,18}$'"          \
+    "                 THEN substr(x.step_name, length(r.rp->>'p') + 1)::bigint END"                \
+    "            < (r.rp->>'b')::bigint"                                                           \
+    "      ORDER BY x.step_name"                                                                   \
+    "      LIMIT 1000) d"                                                                          \
+    "    WHERE r.rp IS NOT NULL)"                                                                  \
     "  RETURNING 1),"
-    " rp AS ("
-    "  DELETE FROM " LOG " AS l"
-    "  WHERE l.id IN ("
-    "    SELECT d.id"
-    "    FROM w JOIN r ON r.i = w.i"
-    "    CROSS JOIN LATERAL ("
-    "      SELECT x.id FROM " LOG " x"
-    "      WHERE x.workflow_id = w.id"
-    "        AND x.step_name >= r.rp->>'p'"
-    "        AND x.step_name < (r.rp->>'p') || (r.rp->>'b')"
-    "        AND starts_with(x.step_name, r.rp->>'p')"
-    "        AND CASE WHEN substr(x.step_name, length(r.rp->>'p') + 1) ~ '^[0-9]{1,18}$'"
-    "                 THEN substr(x.step_name, length(r.rp->>'p') + 1)::bigint END"
-    "            < (r.rp->>'b')::bigint"
-    "      ORDER BY x.step_name"
-    "      LIMIT 1000) d"
-    "    WHERE r.rp IS NOT NULL)"
-    "  RETURNING 1),"
-    BRANCH_CTES ","
-    /* Signals (issue 13): the awaits of this write set consume their signals (sg: [{id, by}]),
-     * only for an applied write set (joined to w) and only signals of its own workflow that
-     * are still unconsumed, so a signal is consumed by one await, with its completion. */
-    " sgc AS ("
-    "  UPDATE " SIG " AS g"
-    "  SET consumed_by = x.by, consumed_at = now()"
-    "  FROM w JOIN r ON r.i = w.i, jsonb_to_recordset(r.sg) AS x(id bigint, by text)"
-    "  WHERE r.sg IS NOT NULL AND g.id = x.id AND g.workflow_id = w.id"
-    "    AND g.consumed_by IS NULL"
+
+
+/* The awaits of a write set consume their signals (issue 13, sg: [{id, by}]): only for an
+ * applied write set (joined to w) and only signals of its own workflow still unconsumed, so a
+ * signal is consumed by one await, with its completion. */
+#define WRITE_SETS_SIGNALS \
+    " sgc AS ("                                                                                    \
+    "  UPDATE " SIG " AS g"                                                                        \
+    "  SET consumed_by = x.by, consumed_at = now()"                                                \
+    "  FROM w JOIN r ON r.i = w.i, jsonb_to_recordset(r.sg) AS x(id bigint, by text)"              \
+    "  WHERE r.sg IS NOT NULL AND g.id = x.id AND g.workflow_id = w.id"                            \
+    "    AND g.consumed_by IS NULL"                                                                \
     "  RETURNING 1)"
+
+static const char sql_write_sets[] =
+    WRITE_SETS_CORE
+    " wx AS (SELECT 1)"
+    " SELECT w.i, w.id, w.fence, w.cx, NULL::text FROM w";
+
+/* The same with the optional parts: a repeat's prune, the branch part (BRANCH_CTES) and the
+ * signals an await consumes: the statement of a batch that holds any of them, or a write set of
+ * a child workflow (a child's end lowers its branch's remaining). The other batches use
+ * sql_write_sets, whose data-modifying CTEs are fewer: each such CTE costs its executor set-up
+ * (the target table and its indexes opened) even when it writes nothing (docs/performance.md). */
+static const char sql_write_sets_full[] =
+    WRITE_SETS_CORE
+    WRITE_SETS_PRUNE
+    BRANCH_CTES ","
+    WRITE_SETS_SIGNALS
     " SELECT w.i, w.id, w.fence, w.cx, (" BRANCH_WAKE ") FROM w";
 
 /* Which of a batch's workflows carry its token, after a batch whose commit outcome is unknown
@@ -529,6 +551,7 @@ const cf_sql_stmt cf_sql_stmts[CF_SQL_COUNT_] = {
     [CF_SQL_STEPS_BY_ID] = {"cf_steps_by_id", sql_steps_by_id, 1},
     [CF_SQL_STEPS_ALL_BY_ID] = {"cf_steps_all_by_id", sql_steps_all_by_id, 1},
     [CF_SQL_WRITE_SETS] = {"cf_write_sets", sql_write_sets, 2},
+    [CF_SQL_WRITE_SETS_FULL] = {"cf_write_sets_full", sql_write_sets_full, 2},
     [CF_SQL_RUN_PEEKS] = {"cf_run_peeks", sql_run_peeks, 1},
     [CF_SQL_STEPS_OF_PEEKS] = {"cf_steps_of_peeks", sql_steps_of_peeks, 1},
     [CF_SQL_RESOLVE] = {"cf_resolve", sql_resolve, 2},

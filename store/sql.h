@@ -13,6 +13,7 @@ typedef enum cf_sql_id {
     CF_SQL_STEPS_ALL_BY_ID,  /* workflow_id: every step row */
     CF_SQL_WRITE_SETS,       /* write sets jsonb [{i,id,f,ctx,o,wk,a,rc,st,er,lz,lf,c,k,q,kw,op,l,
                                 rp,br,sg}]: i, id, fence, cx, the parent to wake (JSON or NULL) */
+    CF_SQL_WRITE_SETS_FULL,  /* the same with prune, branch and signal parts (store/sql.c) */
     CF_SQL_RUN_PEEKS,        /* reads jsonb [{i,c,k}]: workflow columns, then i */
     CF_SQL_STEPS_OF_PEEKS,   /* the same reads: i, then the step columns */
     CF_SQL_RESOLVE,          /* token, refs jsonb [{"id":..}|{"c":..,"k":..}] */
@@ -86,9 +87,9 @@ extern const cf_sql_stmt cf_sql_stmts[CF_SQL_COUNT_];
  * 5 queue, 6 attempt, 7 crash_count, 8 kwargs, 9 options, 10 context, 11 retry_counts,
  * 12 locked_by, 13 created_at_ms, 14 started_at_ms, 15 completed_at_ms, 16 updated_at_ms,
  * 17 locked_at_ms, 18 next_wake_at_ms, 19 cancel_requested_at_ms, 20 cancel_requested_by,
- * 21 cancel_reason. RUN_BEGINS adds outcome ("begun"|"refused"), created and the request index
- * i after them. */
-#define CF_SQL_WF_NCOLS          22
+ * 21 cancel_reason, 22 parent_id (0: none). RUN_BEGINS adds outcome ("begun"|"refused"), created
+ * and the request index i after them. */
+#define CF_SQL_WF_NCOLS          23
 #define CF_SQL_BEGIN_COL_OUTCOME (CF_SQL_WF_NCOLS)
 #define CF_SQL_BEGIN_COL_CREATED (CF_SQL_WF_NCOLS + 1)
 #define CF_SQL_BEGIN_COL_INDEX   (CF_SQL_WF_NCOLS + 2)

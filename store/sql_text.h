@@ -30,7 +30,8 @@
     "coalesce(" a ".locked_by, ''), "                                                       \
     MS(a ".created_at") ", " MS(a ".started_at") ", " MS(a ".completed_at") ", "            \
     MS(a ".updated_at") ", " MS(a ".locked_at") ", " MS(a ".next_wake_at") ", "             \
-    MS(a ".cancel_requested_at") ", " a ".cancel_requested_by, " a ".cancel_reason"
+    MS(a ".cancel_requested_at") ", " a ".cancel_requested_by, " a ".cancel_reason, "     \
+    "coalesce(" a ".parent_id, 0)"
 
 /* The step columns of execution-log row l. */
 #define STEP_COLS                                                                    \

@@ -76,6 +76,7 @@ typedef struct cf_wf_row {
     int64_t locked_at_ms, next_wake_at_ms;                                /* Unix ms, 0 = NULL */
     /* A cancel request (store/cancel.h): when (0: none), who asked and why ("" when none). */
     int64_t cancel_requested_at_ms;
+    int64_t parent_id; /* the workflow that spawned it (branches); 0: none */
     char cancel_by[257];
     char cancel_reason[1025];
 } cf_wf_row;
@@ -256,7 +257,9 @@ typedef struct cf_write_set {
     bool *cancel_out;             /* non-NULL: on CF_OK, whether the row carries a cancel request */
     const cf_ws_branch *branches; /* branch changes (engine/branch.c); distinct names */
     size_t nbranches;
-    cf_ws_wake *wake_out;                /* may be NULL: receives the parent this commit wakes */
+    cf_ws_wake *wake_out; /* may be NULL: receives the parent this commit wakes */
+    bool child; /* the workflow is a child (its cf_wf_row.parent_id): required for its end to
+                   count for its branch (the store then runs the branch part, BRANCH_CTES) */
     const cf_ws_signal_use *signal_uses; /* signals the write set's awaits consume */
     size_t nsignal_uses;
 } cf_write_set;

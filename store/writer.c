@@ -173,7 +173,7 @@ static bool plan_build(plan *p, cf_op **ops, size_t n, bool isolated)
 {
     p->nst = p->nmembers = 0;
     size_t commits[BATCH_CAP], begins[BATCH_CAP], peeks[BATCH_CAP], nc = 0, nb = 0, np = 0;
-    bool steps = false;
+    bool steps = false, full = false;
     for (size_t i = 0; i < n; i++) {
         if (ops[i]->kind == CF_OP_COMMIT)
             commits[nc++] = i;
@@ -181,12 +181,13 @@ static bool plan_build(plan *p, cf_op **ops, size_t n, bool isolated)
             peeks[np++] = i;
         else
             begins[nb++] = i;
+        full = full || (ops[i]->kind == CF_OP_COMMIT && ops[i]->full);
         steps = steps || (ops[i]->kind == CF_OP_BEGIN && ops[i]->begin->steps);
     }
     bool ok = true;
     if (!isolated) {
         if (nc)
-            ok = plan_add(p, ops, CF_SQL_WRITE_SETS, commits, nc);
+            ok = plan_add(p, ops, full ? CF_SQL_WRITE_SETS_FULL : CF_SQL_WRITE_SETS, commits, nc);
         if (ok && nb)
             ok = plan_add(p, ops, CF_SQL_RUN_BEGINS, begins, nb);
         if (ok && nb && steps)
@@ -203,7 +204,8 @@ static bool plan_build(plan *p, cf_op **ops, size_t n, bool isolated)
             continue;
         }
         bool begin = ops[i]->kind == CF_OP_BEGIN;
-        ok = plan_add(p, ops, begin ? CF_SQL_RUN_BEGINS : CF_SQL_WRITE_SETS, &i, 1);
+        cf_sql_id ws = ops[i]->full ? CF_SQL_WRITE_SETS_FULL : CF_SQL_WRITE_SETS;
+        ok = plan_add(p, ops, begin ? CF_SQL_RUN_BEGINS : ws, &i, 1);
         if (ok && begin && ops[i]->begin->steps)
             ok = plan_add(p, ops, CF_SQL_STEPS_OF_BEGINS, &i, 1);
     }
@@ -325,7 +327,7 @@ static void answer_all(cf_writer *w, cf_op **ops, size_t n, plan *p, cf_op **ret
             long i = strtol(PQgetvalue(r, j, col), NULL, 10);
             if (i < 0 || (size_t)i >= n)
                 continue;
-            if (p->st[k].id == CF_SQL_WRITE_SETS) {
+            if (p->st[k].id == CF_SQL_WRITE_SETS || p->st[k].id == CF_SQL_WRITE_SETS_FULL) {
                 applied[i] = true;
                 if (ops[i]->cancel_out)
                     *ops[i]->cancel_out = PQgetvalue(r, j, 3)[0] == 't';

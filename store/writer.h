@@ -35,8 +35,10 @@ typedef struct cf_op {
     cf_wf_row *begin_out;
     int64_t workflow_id; /* COMMIT: for resolving an unknown outcome */
     cf_ws_lazy *lazy;    /* COMMIT with a lazy begin (store.h): identity in, id/fence out */
-    bool *cancel_out;    /* COMMIT: the row carries a cancel request (cx), out */
-    cf_ws_wake *wake;    /* COMMIT: the parent its commit wakes (may be NULL; store.h) */
+    bool full;        /* COMMIT: needs CF_SQL_WRITE_SETS_FULL (a child; branch changes, a repeat's
+                         prune or consumed signals) */
+    bool *cancel_out; /* COMMIT: the row carries a cancel request (cx), out */
+    cf_ws_wake *wake; /* COMMIT: the parent its commit wakes (may be NULL; store.h) */
     int transient_tries;
     cf_status st;
     char err[256];

@@ -286,6 +286,7 @@ cf_status cf_op_encode_commit(cf_op *op, const cf_write_set *ws)
     op->cancel_out = ws->cancel_out;
     if (op->cancel_out)
         *op->cancel_out = false;
+    op->full = ws->nbranches > 0 || ws->child || ws->repeat_prune || ws->nsignal_uses > 0;
     op->wake = ws->wake_out;
     if (op->wake)
         op->wake->set = false;

@@ -126,7 +126,8 @@ static void *finish_child(void *p)
                        .fence = f->row.fence,
                        .outcome = CF_WS_COMPLETE,
                        .attempt = -1,
-                       .wake_out = &f->wake};
+                       .wake_out = &f->wake,
+                       .child = f->row.parent_id != 0};
     pthread_barrier_wait(f->go);
     f->st = cf_store_commit(f->s, &ws);
     return NULL;
