@@ -40,7 +40,7 @@ sec_fanout() {
   fanout_lat=$lats
   row "## Branches: fan-out and merge"
   row ""
-  row "One parent (\`Exerciser {\"children\":$n,\"spawn_batch\":1000}\`, one worker \`-c 16\`) dispatches $n children: each batch of 1,000 is one commit (children rows + cursor + branch counters) followed by one pipelined publish of their continuations. Rate = children / (the branch step's first note -> its seal), the children running meanwhile on the same worker. Latency = the parent's \`merge\$kids\` completion - the last child's completed_at (the child's commit wakes the parent)."
+  row "One parent (\`Exerciser {\"children\":$n,\"spawn_batch\":1000}\`, one worker \`-c 16\`) dispatches $n children: each batch of 1,000 is one commit (children rows + cursor + branch counters) followed by one pipelined publish of their first envelopes. Rate = children / (the branch step's first note -> its seal), the children running meanwhile on the same worker. Latency = the parent's \`merge\$kids\` completion - the last child's completed_at (the child's commit wakes the parent)."
   row ""
   row "| children | dispatch ms | created + published / s | last child -> parent's merge |"
   row "|---|---|---|---|"
