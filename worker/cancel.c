@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "common/alloc.h"
 #include "common/backoff.h"
 #include "common/buf.h"
 #include "common/clock.h"
@@ -58,7 +59,6 @@ static cf_status cancel_page(cf_store *s, cf_queue *q, const cf_wf_list *page,
                              const cf_cancel_req *req, int64_t *cancelled)
 {
     int64_t ids[CHILDREN_PAGE];
-    cf_cancel_result res[CHILDREN_PAGE];
     size_t n = 0;
     for (size_t i = 0; i < page->n && n < CHILDREN_PAGE; i++) {
         cf_wf_state st = page->rows[i].state;
@@ -67,6 +67,9 @@ static cf_status cancel_page(cf_store *s, cf_queue *q, const cf_wf_list *page,
     }
     if (n == 0)
         return CF_OK;
+    cf_cancel_result *res = cf_calloc(n, sizeof *res); /* ~0.7 KiB each: not on the stack */
+    if (res == NULL)
+        return CF_ERR_NOMEM;
     cf_status st = cf_store_cancel_ids(s, ids, n, req, res);
     for (size_t i = 0; st == CF_OK && i < n; i++) {
         if (!res[i].accepted)
@@ -79,6 +82,7 @@ static cf_status cancel_page(cf_store *s, cf_queue *q, const cf_wf_list *page,
                      "pass will");
         }
     }
+    cf_free(res);
     return st;
 }
 
