@@ -22,6 +22,7 @@ cleanup() {
     wait "$bouncer" || true
   fi
   deploy/services.sh stop "$dir" >/dev/null || true
+  rm -rf "$dir"
 }
 trap cleanup EXIT
 

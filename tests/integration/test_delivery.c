@@ -334,31 +334,6 @@ static cf_queue *proxied(const char *arm)
     return q;
 }
 
-/* Captures what the process writes to stderr (the log) while fn runs, into out; fails the test
- * when the log does not fit, rather than checking a truncated one. */
-static void capture_stderr(void (*fn)(void *), void *arg, char *out, size_t cap)
-{
-    const char *tmp = getenv("TMPDIR");
-    char path[512];
-    int len = snprintf(path, sizeof path, "%s/cf-test-log.XXXXXX", tmp && tmp[0] ? tmp : "/tmp");
-    assert_true(len > 0 && (size_t)len < sizeof path); /* a cut template would not be ours */
-    int fd = mkstemp(path);
-    assert_true(fd >= 0);
-    unlink(path);
-    int saved = dup(STDERR_FILENO);
-    assert_true(saved >= 0 && dup2(fd, STDERR_FILENO) >= 0);
-    fn(arg);
-    dup2(saved, STDERR_FILENO);
-    close(saved);
-    off_t size = lseek(fd, 0, SEEK_END);
-    assert_true(size >= 0 && (size_t)size < cap);
-    ssize_t n = pread(fd, out, (size_t)size, 0);
-    assert_int_equal(n, size);
-    out[n] = '\0';
-    close(fd);
-    fputs(out, stderr); /* still visible in the test's output */
-}
-
 typedef struct handle_arg {
     cf_executor *ex;
     const cf_buf *raw;
@@ -417,7 +392,7 @@ static void test_lost_end_reply_logged_as_retry(void **state)
     ex.queue = proxied("LREM 1 reset");
     char log[16384];
     handle_arg a = {&ex, &raw};
-    capture_stderr(handle_it, &a, log, sizeof log);
+    cf_test_capture_stderr(handle_it, &a, log, sizeof log);
     assert_int_equal(cf_faultproxy_stat(&P, "faults"), 1);
     assert_int_equal(atomic_load(&body_runs), 1);
     assert_int_equal(in_flight_len(), 0);

@@ -24,25 +24,6 @@ static char dsn[512];
 static cf_store *st_;
 static PGconn *admin;
 
-static int64_t scalar(const char *sql_text)
-{
-    PGresult *r = PQexec(admin, sql_text);
-    if (PQresultStatus(r) != PGRES_TUPLES_OK)
-        fail_msg("%s: %s", sql_text, PQerrorMessage(admin));
-    int64_t v = PQgetisnull(r, 0, 0) ? -1 : strtoll(PQgetvalue(r, 0, 0), NULL, 10);
-    PQclear(r);
-    return v;
-}
-
-static void exec_ok(const char *sql_text)
-{
-    PGresult *r = PQexec(admin, sql_text);
-    ExecStatusType t = PQresultStatus(r);
-    if (t != PGRES_COMMAND_OK && t != PGRES_TUPLES_OK)
-        fail_msg("%s: %s", sql_text, PQerrorMessage(admin));
-    PQclear(r);
-}
-
 static int group_setup(void **state)
 {
     (void)state;
@@ -89,7 +70,8 @@ static void test_store_begin_creates_and_fences(void **state)
     assert_int_equal(r.fence, 2);
     assert_int_equal(r.crash_count, 1);
     cf_wf_row_deinit(&r);
-    assert_int_equal(scalar("SELECT count(*) FROM chrono_forge_workflows WHERE key = 'k1'"), 1);
+    assert_int_equal(
+        cf_test_sql_int(admin, "SELECT count(*) FROM chrono_forge_workflows WHERE key = 'k1'"), 1);
 }
 
 typedef struct race_arg {
@@ -140,7 +122,7 @@ static void test_store_create_race_one_row(void **state)
                  "SELECT count(*) FROM chrono_forge_workflows WHERE job_class = 'Race' AND "
                  "key = '%s'",
                  key);
-        assert_int_equal(scalar(sql), 1);
+        assert_int_equal(cf_test_sql_int(admin, sql), 1);
     }
     cf_wf_row r;
     assert_int_equal(cf_store_wf_ensure(st_, "Race", "born-idle", NULL, NULL, NULL, &r), CF_OK);
@@ -180,7 +162,7 @@ static void test_store_stale_fence_refused(void **state)
     snprintf(sql, sizeof sql,
              "SELECT count(*) FROM chrono_forge_execution_logs WHERE workflow_id = %lld",
              (long long)old.id);
-    assert_int_equal(scalar(sql), 0);
+    assert_int_equal(cf_test_sql_int(admin, sql), 0);
     cf_wf_row now;
     assert_int_equal(cf_store_find(st_, "Fence", "f1", &now), CF_OK);
     assert_int_equal(now.state, CF_WF_RUNNING);
@@ -393,7 +375,7 @@ static void test_store_fail_stall_and_requeue(void **state)
              " ON l.step_name = '$workflow_failure$' || e.id AND (l.metadata->>'error_log_id')::"
              "bigint = e.id WHERE l.workflow_id = %lld AND e.error_class = 'Boom'",
              (long long)now.id);
-    assert_int_equal(scalar(sql), 1);
+    assert_int_equal(cf_test_sql_int(admin, sql), 1);
     cf_wf_detail d;
     assert_int_equal(cf_store_show(st_, "Flow", "s1", 0, &d), CF_OK);
     assert_int_equal(d.wf.state, CF_WF_FAILED);
@@ -444,13 +426,13 @@ static void test_store_error_snapshot_capped(void **state)
              "SELECT octet_length(context::text) FROM chrono_forge_error_logs "
              "WHERE workflow_id = %lld",
              (long long)r.id);
-    int64_t n = scalar(sql);
+    int64_t n = cf_test_sql_int(admin, sql);
     assert_true(n > 50000 && n <= 65536 + 1024); /* jsonb text adds a space per entry */
     snprintf(sql, sizeof sql,
              "SELECT count(*) FROM chrono_forge_error_logs WHERE workflow_id = %lld AND "
              "context->>'k5' = '<<omitted>>' AND context->>'small' = '7'",
              (long long)r.id);
-    assert_int_equal(scalar(sql), 1);
+    assert_int_equal(cf_test_sql_int(admin, sql), 1);
     free(big);
     cf_context_deinit(&c);
     cf_wf_row_deinit(&r);
@@ -479,18 +461,20 @@ static void test_store_thousand_steps_one_query(void **state)
     ws.steps = rep;
     ws.nsteps = 2;
     assert_int_equal(cf_store_commit(st_, &ws), CF_OK);
-    exec_ok("CREATE EXTENSION IF NOT EXISTS pg_stat_statements");
-    exec_ok("SELECT pg_stat_statements_reset()");
+    cf_test_sql_exec(admin, "CREATE EXTENSION IF NOT EXISTS pg_stat_statements");
+    cf_test_sql_exec(admin, "SELECT pg_stat_statements_reset()");
     cf_step_list l;
     assert_int_equal(cf_store_load_steps(st_, r.id, &l), CF_OK);
     assert_int_equal(l.n, CF_WS_MAX_STEPS + 1); /* the repetition row is left out */
     assert_null(cf_step_list_find(&l, "durably_repeat$tick$1700000000000"));
     cf_step_list_deinit(&l);
-    assert_int_equal(scalar("SELECT coalesce(sum(calls), 0) FROM pg_stat_statements s JOIN "
-                            "pg_database d ON d.oid = s.dbid WHERE d.datname = current_database() "
-                            "AND s.query ILIKE '%chrono_forge_execution_logs%' AND s.query NOT "
-                            "ILIKE '%pg_stat_statements%'"),
-                     1);
+    assert_int_equal(
+        cf_test_sql_int(admin,
+                        "SELECT coalesce(sum(calls), 0) FROM pg_stat_statements s JOIN "
+                        "pg_database d ON d.oid = s.dbid WHERE d.datname = current_database() "
+                        "AND s.query ILIKE '%chrono_forge_execution_logs%' AND s.query NOT "
+                        "ILIKE '%pg_stat_statements%'"),
+        1);
     cf_wf_row_deinit(&r);
 }
 
@@ -513,11 +497,13 @@ static void test_store_write_set_atomic_under_injected_failure(void **state)
     (void)state;
     /* The step insert fails after the workflow update ran: nothing of that write set may stay,
      * and the other runs' write sets sharing its commit must still apply. */
-    exec_ok("CREATE FUNCTION cf_test_boom() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN IF "
-            "NEW.step_name = 'durably_execute$boom' THEN RAISE EXCEPTION 'injected' USING "
-            "ERRCODE = '22023'; END IF; RETURN NEW; END $$");
-    exec_ok("CREATE TRIGGER cf_test_boom BEFORE INSERT OR UPDATE ON chrono_forge_execution_logs "
-            "FOR EACH ROW EXECUTE FUNCTION cf_test_boom()");
+    cf_test_sql_exec(
+        admin, "CREATE FUNCTION cf_test_boom() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN IF "
+               "NEW.step_name = 'durably_execute$boom' THEN RAISE EXCEPTION 'injected' USING "
+               "ERRCODE = '22023'; END IF; RETURN NEW; END $$");
+    cf_test_sql_exec(
+        admin, "CREATE TRIGGER cf_test_boom BEFORE INSERT OR UPDATE ON chrono_forge_execution_logs "
+               "FOR EACH ROW EXECUTE FUNCTION cf_test_boom()");
     enum { N = 8 };
     cf_wf_row rows[N];
     commit_arg args[N];
@@ -565,7 +551,7 @@ static void test_store_write_set_atomic_under_injected_failure(void **state)
     pthread_barrier_destroy(&bar);
     for (int i = 0; i < N; i++)
         json_decref(ctx[i]);
-    exec_ok("DROP TRIGGER cf_test_boom ON chrono_forge_execution_logs");
+    cf_test_sql_exec(admin, "DROP TRIGGER cf_test_boom ON chrono_forge_execution_logs");
 }
 
 /* Runs taking over each other's workflows while their stale predecessors still commit, in
@@ -658,7 +644,8 @@ static void test_store_writers_contend_on_stale_runs(void **state)
     snprintf(sql, sizeof sql,
              "SELECT count(*) FROM chrono_forge_execution_logs l JOIN chrono_forge_workflows w "
              "ON w.id = l.workflow_id WHERE w.job_class = 'Contend'");
-    assert_int_equal(scalar(sql), ok); /* every accepted write set, and only those */
+    assert_int_equal(cf_test_sql_int(admin, sql),
+                     ok); /* every accepted write set, and only those */
     cf_store_close(s);
 }
 
@@ -699,8 +686,9 @@ static void test_store_operator_queries(void **state)
     assert_true(refs.n > 0);
     assert_non_null(refs.rows[0].locked_by);
     cf_wf_ref_list_deinit(&refs);
-    exec_ok("UPDATE chrono_forge_workflows SET next_wake_at = now() - interval '1 hour' "
-            "WHERE job_class = 'Query' AND key = 'q-2'");
+    cf_test_sql_exec(admin,
+                     "UPDATE chrono_forge_workflows SET next_wake_at = now() - interval '1 hour' "
+                     "WHERE job_class = 'Query' AND key = 'q-2'");
     assert_int_equal(cf_store_sweep_overdue(st_, 60000, 10, NULL, 0, &refs), CF_OK);
     assert_int_equal(refs.n, 1);
     assert_string_equal(refs.rows[0].key, "q-2");

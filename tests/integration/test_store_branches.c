@@ -40,16 +40,6 @@ static int teardown(void **state)
     return 0;
 }
 
-static int64_t scalar(const char *sql_text)
-{
-    PGresult *r = PQexec(admin, sql_text);
-    if (PQresultStatus(r) != PGRES_TUPLES_OK)
-        fail_msg("%s: %s", sql_text, PQerrorMessage(admin));
-    int64_t v = PQgetisnull(r, 0, 0) ? -1 : strtoll(PQgetvalue(r, 0, 0), NULL, 10);
-    PQclear(r);
-    return v;
-}
-
 static void begin(cf_store *s, const char *cls, const char *key, bool must_exist, cf_wf_row *out)
 {
     cf_run_begin_args b = {
@@ -88,26 +78,34 @@ static void test_dispatch_inserts_counts_and_never_twice(void **state)
     cf_wf_row p;
     begin(S1, "Parent", "d1", false, &p);
     assert_int_equal(dispatch(S1, &p, 0, 3, false, CF_WS_CONTINUE), CF_OK);
-    assert_int_equal(scalar("SELECT count(*) FROM chrono_forge_workflows c"
-                            " JOIN chrono_forge_workflows p ON p.id = c.parent_id"
-                            " WHERE p.key = 'd1' AND c.branch = 'b' AND c.state = 'idle'"
-                            "   AND c.next_wake_at IS NOT NULL AND c.fence = 0"),
+    assert_int_equal(cf_test_sql_int(admin,
+                                     "SELECT count(*) FROM chrono_forge_workflows c"
+                                     " JOIN chrono_forge_workflows p ON p.id = c.parent_id"
+                                     " WHERE p.key = 'd1' AND c.branch = 'b' AND c.state = 'idle'"
+                                     "   AND c.next_wake_at IS NOT NULL AND c.fence = 0"),
                      3);
     /* the same batch again (a crash after its commit, before the cursor was seen): nothing */
     assert_int_equal(dispatch(S1, &p, 1, 3, true, CF_WS_CONTINUE), CF_OK);
     assert_int_equal(
-        scalar("SELECT count(*) FROM chrono_forge_workflows WHERE parent_id IS NOT NULL"), 4);
-    assert_int_equal(scalar("SELECT spawned FROM chrono_forge_branches WHERE name = 'b'"), 4);
-    assert_int_equal(scalar("SELECT remaining FROM chrono_forge_branches WHERE name = 'b'"), 4);
-    assert_int_equal(scalar("SELECT count(*) FROM chrono_forge_branches WHERE state = 'sealed'"),
-                     1);
+        cf_test_sql_int(admin,
+                        "SELECT count(*) FROM chrono_forge_workflows WHERE parent_id IS NOT NULL"),
+        4);
+    assert_int_equal(
+        cf_test_sql_int(admin, "SELECT spawned FROM chrono_forge_branches WHERE name = 'b'"), 4);
+    assert_int_equal(
+        cf_test_sql_int(admin, "SELECT remaining FROM chrono_forge_branches WHERE name = 'b'"), 4);
+    assert_int_equal(
+        cf_test_sql_int(admin, "SELECT count(*) FROM chrono_forge_branches WHERE state = 'sealed'"),
+        1);
     /* a stale run (another run took the workflow over: the fence moved) inserts no child */
     cf_wf_row taken;
     begin(S1, "Parent", "d1", true, &taken);
     assert_int_equal(dispatch(S1, &p, 10, 2, false, CF_WS_CONTINUE), CF_ERR_CONFLICT);
     cf_wf_row_deinit(&taken);
     assert_int_equal(
-        scalar("SELECT count(*) FROM chrono_forge_workflows WHERE parent_id IS NOT NULL"), 4);
+        cf_test_sql_int(admin,
+                        "SELECT count(*) FROM chrono_forge_workflows WHERE parent_id IS NOT NULL"),
+        4);
     cf_wf_row_deinit(&p);
 }
 
@@ -169,12 +167,13 @@ static void test_the_last_two_children_at_once_wake_the_parent_once(void **state
                  "SELECT b.remaining FROM chrono_forge_branches b JOIN chrono_forge_workflows p"
                  " ON p.id = b.workflow_id WHERE p.key = '%s'",
                  key);
-        assert_int_equal(scalar(sql), 0);
+        assert_int_equal(cf_test_sql_int(admin, sql), 0);
         snprintf(sql, sizeof sql,
                  "SELECT count(*) FROM chrono_forge_workflows WHERE key = '%s'"
                  " AND state = 'idle' AND next_wake_at IS NOT NULL",
                  key);
-        assert_int_equal(scalar(sql), 1); /* durable: the sweeper heals a lost wake */
+        assert_int_equal(cf_test_sql_int(admin, sql),
+                         1); /* durable: the sweeper heals a lost wake */
         for (int i = 0; i < 2; i++)
             cf_wf_row_deinit(&f[i].row);
         cf_wf_row_deinit(&p);

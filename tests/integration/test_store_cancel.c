@@ -22,16 +22,6 @@ static char dsn[512];
 static cf_store *st_;
 static PGconn *admin;
 
-static int64_t scalar(const char *sql_text)
-{
-    PGresult *r = PQexec(admin, sql_text);
-    if (PQresultStatus(r) != PGRES_TUPLES_OK)
-        fail_msg("%s: %s", sql_text, PQerrorMessage(admin));
-    int64_t v = PQgetisnull(r, 0, 0) ? -1 : strtoll(PQgetvalue(r, 0, 0), NULL, 10);
-    PQclear(r);
-    return v;
-}
-
 static int group_setup(void **state)
 {
     (void)state;
@@ -114,14 +104,15 @@ static void test_cancel_idle_and_stalled_become_cancelling_due_now(void **state)
     assert_int_equal(res.workflow_id, idle);
     assert_string_equal(res.queue, "default");
     assert_string_equal(state_of("cx-idle"), "cancelling");
-    assert_int_equal(scalar("SELECT count(*) FROM chrono_forge_workflows WHERE key = 'cx-idle'"
-                            " AND next_wake_at <= now() AND cancel_requested_by = 'alice@host1'"
-                            " AND cancel_reason = 'user left'"),
-                     1);
-    assert_int_equal(scalar("SELECT count(*) FROM chrono_forge_execution_logs"
-                            " WHERE step_name = '$workflow_cancel$1700000000123'"
-                            " AND metadata->>'previous_state' = 'idle'"
-                            " AND metadata->>'reason' = 'user left'"),
+    assert_int_equal(
+        cf_test_sql_int(admin, "SELECT count(*) FROM chrono_forge_workflows WHERE key = 'cx-idle'"
+                               " AND next_wake_at <= now() AND cancel_requested_by = 'alice@host1'"
+                               " AND cancel_reason = 'user left'"),
+        1);
+    assert_int_equal(cf_test_sql_int(admin, "SELECT count(*) FROM chrono_forge_execution_logs"
+                                            " WHERE step_name = '$workflow_cancel$1700000000123'"
+                                            " AND metadata->>'previous_state' = 'idle'"
+                                            " AND metadata->>'reason' = 'user left'"),
                      1);
     /* the same request again (an unknown outcome retried): accepted, nothing more written */
     assert_int_equal(cf_store_cancel(st_, "Flow", "cx-idle", &req, &res), CF_OK);
@@ -132,9 +123,10 @@ static void test_cancel_idle_and_stalled_become_cancelling_due_now(void **state)
     assert_int_equal(cf_store_cancel(st_, "Flow", "cx-idle", &other, &res), CF_OK);
     assert_false(res.accepted);
     assert_string_equal(res.code, "cancelling");
-    assert_int_equal(scalar("SELECT count(*) FROM chrono_forge_workflows WHERE key = 'cx-idle'"
-                            " AND cancel_reason = 'user left'"),
-                     1);
+    assert_int_equal(
+        cf_test_sql_int(admin, "SELECT count(*) FROM chrono_forge_workflows WHERE key = 'cx-idle'"
+                               " AND cancel_reason = 'user left'"),
+        1);
 
     cf_cancel_req none = req_of(NULL, 0);
     assert_int_equal(cf_store_cancel(st_, NULL, "cx-stall", &none, &res), CF_OK);
@@ -168,9 +160,11 @@ static void test_cancel_refusals_write_nothing(void **state)
         assert_string_equal(res.code, codes[i]);
         assert_true(res.reason[0] != '\0');
     }
-    assert_int_equal(scalar("SELECT count(*) FROM chrono_forge_workflows"
-                            " WHERE key IN ('cx-done', 'cx-fail') AND cancel_requested_at IS NULL"),
-                     2);
+    assert_int_equal(
+        cf_test_sql_int(admin,
+                        "SELECT count(*) FROM chrono_forge_workflows"
+                        " WHERE key IN ('cx-done', 'cx-fail') AND cancel_requested_at IS NULL"),
+        2);
     cf_cancel_req bad = {.requested_by = ""};
     assert_int_equal(cf_store_cancel(st_, "Flow", "cx-done", &bad, &res), CF_ERR_INVALID);
 }
@@ -200,9 +194,10 @@ static void test_cancel_running_is_reported_by_its_next_commit(void **state)
     assert_int_equal(commit(&r, NULL, CF_WS_COMPLETE, 0, &cx), CF_OK);
     assert_true(cx);
     assert_string_equal(state_of("cx-run"), "cancelling");
-    assert_int_equal(scalar("SELECT count(*) FROM chrono_forge_workflows WHERE key = 'cx-run'"
-                            " AND next_wake_at <= now() AND locked_by IS NULL"),
-                     1);
+    assert_int_equal(
+        cf_test_sql_int(admin, "SELECT count(*) FROM chrono_forge_workflows WHERE key = 'cx-run'"
+                               " AND next_wake_at <= now() AND locked_by IS NULL"),
+        1);
     cf_wf_row_deinit(&r);
     /* the on_cancel pass */
     assert_int_equal(begin("cx-run", "w/2", &r), CF_OK);
@@ -211,16 +206,18 @@ static void test_cancel_running_is_reported_by_its_next_commit(void **state)
     assert_string_equal(r.cancel_by, "alice@host1");
     assert_int_equal(commit(&r, "on_cancel$undo", CF_WS_HALT, 4102444800000LL, &cx), CF_OK);
     assert_string_equal(state_of("cx-run"), "cancelling"); /* a cleanup retry */
-    assert_int_equal(scalar("SELECT count(*) FROM chrono_forge_workflows WHERE key = 'cx-run'"
-                            " AND next_wake_at <= now()"),
-                     1); /* due now: healing never waits for the retry's backoff */
+    assert_int_equal(
+        cf_test_sql_int(admin, "SELECT count(*) FROM chrono_forge_workflows WHERE key = 'cx-run'"
+                               " AND next_wake_at <= now()"),
+        1); /* due now: healing never waits for the retry's backoff */
     cf_wf_row_deinit(&r);
     assert_int_equal(begin("cx-run", "w/3", &r), CF_OK);
     assert_int_equal(commit(&r, "on_cancel$undo", CF_WS_CANCELLED, 0, &cx), CF_OK);
     assert_string_equal(state_of("cx-run"), "cancelled");
-    assert_int_equal(scalar("SELECT count(*) FROM chrono_forge_workflows WHERE key = 'cx-run'"
-                            " AND completed_at IS NOT NULL AND locked_by IS NULL"),
-                     1);
+    assert_int_equal(
+        cf_test_sql_int(admin, "SELECT count(*) FROM chrono_forge_workflows WHERE key = 'cx-run'"
+                               " AND completed_at IS NOT NULL AND locked_by IS NULL"),
+        1);
     cf_wf_row_deinit(&r);
     cf_wf_row out;
     assert_int_equal(begin("cx-run", "w/4", &out), CF_ERR_STATE); /* terminal */
@@ -249,8 +246,8 @@ static void test_cancel_ids_judges_each(void **state)
     assert_string_equal(res[2].code, "not_found");
     assert_true(res[3].accepted);
     assert_string_equal(res[3].key, "cx-set-3");
-    assert_int_equal(scalar("SELECT count(*) FROM chrono_forge_workflows"
-                            " WHERE cancel_requested_by = 'parent:Flow/p-1'"),
+    assert_int_equal(cf_test_sql_int(admin, "SELECT count(*) FROM chrono_forge_workflows"
+                                            " WHERE cancel_requested_by = 'parent:Flow/p-1'"),
                      2);
 }
 
@@ -260,7 +257,8 @@ static void test_lazy_commit_applies_to_a_row_cancelled_in_its_window(void **sta
 {
     (void)state;
     int64_t id = make_in("cx-lazy", CF_WS_HALT, NULL);
-    int64_t fence = scalar("SELECT fence FROM chrono_forge_workflows WHERE key = 'cx-lazy'");
+    int64_t fence =
+        cf_test_sql_int(admin, "SELECT fence FROM chrono_forge_workflows WHERE key = 'cx-lazy'");
     cf_cancel_req req = req_of(NULL, 0);
     cf_cancel_result res;
     assert_int_equal(cf_store_cancel(st_, "Flow", "cx-lazy", &req, &res), CF_OK);
@@ -278,10 +276,11 @@ static void test_lazy_commit_applies_to_a_row_cancelled_in_its_window(void **sta
     assert_int_equal(cf_store_commit(st_, &ws), CF_OK);
     assert_true(cx);
     assert_string_equal(state_of("cx-lazy"), "running");
-    assert_int_equal(scalar("SELECT count(*) FROM chrono_forge_execution_logs l JOIN"
-                            " chrono_forge_workflows w ON w.id = l.workflow_id WHERE w.key ="
-                            " 'cx-lazy' AND l.step_name = 'durably_execute$b'"),
-                     1);
+    assert_int_equal(
+        cf_test_sql_int(admin, "SELECT count(*) FROM chrono_forge_execution_logs l JOIN"
+                               " chrono_forge_workflows w ON w.id = l.workflow_id WHERE w.key ="
+                               " 'cx-lazy' AND l.step_name = 'durably_execute$b'"),
+        1);
 }
 
 static void test_requeue_cleanup_and_sweep(void **state)
@@ -324,16 +323,18 @@ static void test_requeue_cleanup_and_sweep(void **state)
     assert_int_equal(cf_store_requeue_cleanup(st_, "Flow", "cx-clean", &req, &res), CF_OK);
     assert_true(res.accepted);
     assert_string_equal(state_of("cx-clean"), "cancelling");
-    assert_int_equal(scalar("SELECT count(*) FROM chrono_forge_execution_logs l JOIN"
-                            " chrono_forge_workflows w ON w.id = l.workflow_id WHERE w.key ="
-                            " 'cx-clean' AND l.step_name = 'on_cancel$undo'"
-                            " AND NOT l.metadata ? 'retry_counts'"),
-                     1);
-    assert_int_equal(scalar("SELECT count(*) FROM chrono_forge_execution_logs l JOIN"
-                            " chrono_forge_workflows w ON w.id = l.workflow_id WHERE w.key ="
-                            " 'cx-clean' AND l.step_name LIKE '$workflow_retry$%'"
-                            " AND l.metadata->>'cleanup' = 'true'"),
-                     1);
+    assert_int_equal(
+        cf_test_sql_int(admin, "SELECT count(*) FROM chrono_forge_execution_logs l JOIN"
+                               " chrono_forge_workflows w ON w.id = l.workflow_id WHERE w.key ="
+                               " 'cx-clean' AND l.step_name = 'on_cancel$undo'"
+                               " AND NOT l.metadata ? 'retry_counts'"),
+        1);
+    assert_int_equal(
+        cf_test_sql_int(admin, "SELECT count(*) FROM chrono_forge_execution_logs l JOIN"
+                               " chrono_forge_workflows w ON w.id = l.workflow_id WHERE w.key ="
+                               " 'cx-clean' AND l.step_name LIKE '$workflow_retry$%'"
+                               " AND l.metadata->>'cleanup' = 'true'"),
+        1);
     /* bulk selection: idle workflows without a request */
     make_in("cx-bulk", CF_WS_HALT, NULL);
     assert_int_equal(cf_store_select_cancellable(st_, "idle", "Flow", 0, 0, 1000, &rows), CF_OK);

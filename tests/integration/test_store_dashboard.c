@@ -21,24 +21,6 @@ static char dsn[512];
 static cf_store *st_;
 static PGconn *admin;
 
-static void exec(const char *sql)
-{
-    PGresult *r = PQexec(admin, sql);
-    if (PQresultStatus(r) != PGRES_COMMAND_OK && PQresultStatus(r) != PGRES_TUPLES_OK)
-        fail_msg("%s: %s", sql, PQerrorMessage(admin));
-    PQclear(r);
-}
-
-static int64_t scalar(const char *sql)
-{
-    PGresult *r = PQexec(admin, sql);
-    if (PQresultStatus(r) != PGRES_TUPLES_OK)
-        fail_msg("%s: %s", sql, PQerrorMessage(admin));
-    int64_t v = strtoll(PQgetvalue(r, 0, 0), NULL, 10);
-    PQclear(r);
-    return v;
-}
-
 /* 30,000 workflows: ids 1-27000 completed (completed_at over the last 2 hours, newest ids last),
  * then 1000 idle (a third waiting on a timer, 5 of them on a merge, a third on a retry, a third on
  * continue_if, 10 of them on a signal), 500
@@ -48,31 +30,37 @@ static int group_setup(void **state)
     (void)state;
     cf_store_config cfg = {.max_connections = 2};
     cf_test_store_setup(dsn, sizeof dsn, &cfg, &st_, &admin);
-    exec("INSERT INTO chrono_forge_workflows (key, job_class, state, completed_at, created_at,"
-         " next_wake_at, retry_counts)"
-         " SELECT 'k-' || g, (ARRAY['A','B','C'])[1 + g % 3],"
-         "  CASE WHEN g <= 27000 THEN 'completed' WHEN g <= 28000 THEN 'idle'"
-         "       WHEN g <= 28500 THEN 'running' WHEN g <= 29500 THEN 'stalled' ELSE 'failed' END,"
-         "  CASE WHEN g <= 27000 THEN now() - (27000 - g) * interval '266 milliseconds' END,"
-         "  now() - (30000 - g) * interval '1 second',"
-         "  CASE WHEN g > 27000 AND g <= 28000 AND g % 3 <> 0 THEN now() + interval '1 hour' END,"
-         "  CASE WHEN g > 27000 AND g <= 28000 AND g % 3 = 2 THEN '{\"$workflow\": 1}'::jsonb"
-         "       ELSE '{}'::jsonb END"
-         " FROM generate_series(1, 30000) g");
-    exec("INSERT INTO chrono_forge_error_logs (workflow_id, attempt, error_class, error_message)"
-         " SELECT id, 1, CASE WHEN id % 2 = 0 THEN 'Net.Timeout' ELSE 'Db' END, 'boom ' || id"
-         " FROM chrono_forge_workflows WHERE state IN ('stalled', 'failed')");
+    cf_test_sql_exec(
+        admin,
+        "INSERT INTO chrono_forge_workflows (key, job_class, state, completed_at, created_at,"
+        " next_wake_at, retry_counts)"
+        " SELECT 'k-' || g, (ARRAY['A','B','C'])[1 + g % 3],"
+        "  CASE WHEN g <= 27000 THEN 'completed' WHEN g <= 28000 THEN 'idle'"
+        "       WHEN g <= 28500 THEN 'running' WHEN g <= 29500 THEN 'stalled' ELSE 'failed' END,"
+        "  CASE WHEN g <= 27000 THEN now() - (27000 - g) * interval '266 milliseconds' END,"
+        "  now() - (30000 - g) * interval '1 second',"
+        "  CASE WHEN g > 27000 AND g <= 28000 AND g % 3 <> 0 THEN now() + interval '1 hour' END,"
+        "  CASE WHEN g > 27000 AND g <= 28000 AND g % 3 = 2 THEN '{\"$workflow\": 1}'::jsonb"
+        "       ELSE '{}'::jsonb END"
+        " FROM generate_series(1, 30000) g");
+    cf_test_sql_exec(
+        admin,
+        "INSERT INTO chrono_forge_error_logs (workflow_id, attempt, error_class, error_message)"
+        " SELECT id, 1, CASE WHEN id % 2 = 0 THEN 'Net.Timeout' ELSE 'Db' END, 'boom ' || id"
+        " FROM chrono_forge_workflows WHERE state IN ('stalled', 'failed')");
     /* 10 of the continue_if ones await a signal, 5 of the timer ones a merge (a pending step) */
-    exec("INSERT INTO chrono_forge_execution_logs (workflow_id, step_name, state)"
-         " SELECT id, 'await_signal$pay', 'pending' FROM chrono_forge_workflows"
-         " WHERE state = 'idle' AND next_wake_at IS NULL ORDER BY id LIMIT 10");
-    exec("INSERT INTO chrono_forge_execution_logs (workflow_id, step_name, state)"
-         " SELECT id, 'merge$kids', 'pending' FROM chrono_forge_workflows"
-         " WHERE state = 'idle' AND next_wake_at IS NOT NULL AND retry_counts = '{}'"
-         " ORDER BY id LIMIT 5");
-    exec("ANALYZE chrono_forge_workflows");
-    exec("ANALYZE chrono_forge_error_logs");
-    exec("SET plan_cache_mode = force_generic_plan");
+    cf_test_sql_exec(admin,
+                     "INSERT INTO chrono_forge_execution_logs (workflow_id, step_name, state)"
+                     " SELECT id, 'await_signal$pay', 'pending' FROM chrono_forge_workflows"
+                     " WHERE state = 'idle' AND next_wake_at IS NULL ORDER BY id LIMIT 10");
+    cf_test_sql_exec(admin,
+                     "INSERT INTO chrono_forge_execution_logs (workflow_id, step_name, state)"
+                     " SELECT id, 'merge$kids', 'pending' FROM chrono_forge_workflows"
+                     " WHERE state = 'idle' AND next_wake_at IS NOT NULL AND retry_counts = '{}'"
+                     " ORDER BY id LIMIT 5");
+    cf_test_sql_exec(admin, "ANALYZE chrono_forge_workflows");
+    cf_test_sql_exec(admin, "ANALYZE chrono_forge_error_logs");
+    cf_test_sql_exec(admin, "SET plan_cache_mode = force_generic_plan");
     return 0;
 }
 
@@ -86,7 +74,7 @@ static int group_teardown(void **state)
 /* plan returns the EXPLAIN text of sql executed as a prepared, generic plan with vals. */
 static char *plan(const char *sql, int n, const char *const *vals)
 {
-    exec("DEALLOCATE ALL");
+    cf_test_sql_exec(admin, "DEALLOCATE ALL");
     PGresult *r = PQprepare(admin, "q", sql, n, NULL);
     if (PQresultStatus(r) != PGRES_COMMAND_OK)
         fail_msg("prepare: %s", PQerrorMessage(admin));
@@ -225,8 +213,9 @@ static void test_filters_and_pages_return_the_right_rows(void **state)
     assert_int_equal(count_all((cf_dash_filter){.error_class = "Ne"}), 0); /* not a prefix */
     assert_int_equal(count_all((cf_dash_filter){.state = "failed", .error_class = "Db"}), 250);
     assert_int_equal(count_all((cf_dash_filter){.key_prefix = "k-2999"}), 11);
-    int64_t newest = scalar("SELECT (extract(epoch FROM max(created_at)) * 1000)::bigint"
-                            " FROM chrono_forge_workflows");
+    int64_t newest =
+        cf_test_sql_int(admin, "SELECT (extract(epoch FROM max(created_at)) * 1000)::bigint"
+                               " FROM chrono_forge_workflows");
     assert_int_equal(count_all((cf_dash_filter){.from_ms = newest - 9999}), 10);
     assert_int_equal(count_all((cf_dash_filter){.to_ms = newest - 29999000 + 1}), 1);
 
@@ -279,14 +268,15 @@ static void test_counts_exact_and_estimated_and_throughput(void **state)
     cf_dash_counts_deinit(&c);
 
     int64_t pm[60];
-    int64_t now = scalar("SELECT (extract(epoch FROM now()) * 1000)::bigint");
+    int64_t now = cf_test_sql_int(admin, "SELECT (extract(epoch FROM now()) * 1000)::bigint");
     assert_int_equal(cf_dash_throughput(st_, now, 50000, pm), CF_OK);
     int64_t total = 0;
     for (int i = 0; i < 60; i++)
         total += pm[i];
-    int64_t want = scalar("SELECT count(*) FROM chrono_forge_workflows WHERE state = 'completed'"
-                          " AND completed_at >= date_trunc('minute', now())"
-                          "   - interval '59 minutes'");
+    int64_t want = cf_test_sql_int(
+        admin, "SELECT count(*) FROM chrono_forge_workflows WHERE state = 'completed'"
+               " AND completed_at >= date_trunc('minute', now())"
+               "   - interval '59 minutes'");
     assert_true(want > 13000 && want < 14000); /* the fixture's spread */
     assert_int_equal(total, want);
     /* A window of the newest 2000 rows holds no completed workflow (ids 28001-30000). */

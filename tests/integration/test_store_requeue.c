@@ -20,16 +20,6 @@ static char dsn[512];
 static cf_store *st_;
 static PGconn *admin;
 
-static int64_t scalar(const char *sql_text)
-{
-    PGresult *r = PQexec(admin, sql_text);
-    if (PQresultStatus(r) != PGRES_TUPLES_OK)
-        fail_msg("%s: %s", sql_text, PQerrorMessage(admin));
-    int64_t v = PQgetisnull(r, 0, 0) ? -1 : strtoll(PQgetvalue(r, 0, 0), NULL, 10);
-    PQclear(r);
-    return v;
-}
-
 /* text of the first column of the first row ("" when NULL or none); caller frees. */
 static char *text(const char *sql_text)
 {
@@ -201,7 +191,7 @@ static void test_requeue_retried_request_is_idempotent(void **state)
              "SELECT count(*) FROM chrono_forge_execution_logs WHERE workflow_id = %lld"
              " AND step_name = '$workflow_retry$1700000000123'",
              (long long)id);
-    assert_int_equal(scalar(sql), 1);
+    assert_int_equal(cf_test_sql_int(admin, sql), 1);
     /* Another request meanwhile: the workflow is idle now, so it is refused. */
     cf_requeue_req other = {.requested_by = "carol@h"};
     assert_int_equal(cf_store_requeue(st_, "Flow", "rq-3", &other, &res), CF_ERR_STATE);
@@ -257,14 +247,16 @@ static void test_requeue_refusals_write_nothing(void **state)
     assert_int_equal(cf_store_requeue(st_, "Flow", "rq-twice", &chatty, &res), CF_ERR_INVALID);
 
     /* None of the refusals wrote a retry row: only the two successful requeues above did. */
-    assert_int_equal(scalar("SELECT count(*) FROM chrono_forge_execution_logs l JOIN "
-                            "chrono_forge_workflows w ON w.id = l.workflow_id WHERE w.key IN "
-                            "('rq-run', 'rq-idle', 'no-such') AND l.step_name LIKE "
-                            "'$workflow\\_retry$%'"),
-                     0);
-    assert_int_equal(scalar("SELECT count(*) FROM chrono_forge_workflows WHERE key = 'rq-twice'"
-                            " AND state = 'stalled'"),
-                     1);
+    assert_int_equal(
+        cf_test_sql_int(admin, "SELECT count(*) FROM chrono_forge_execution_logs l JOIN "
+                               "chrono_forge_workflows w ON w.id = l.workflow_id WHERE w.key IN "
+                               "('rq-run', 'rq-idle', 'no-such') AND l.step_name LIKE "
+                               "'$workflow\\_retry$%'"),
+        0);
+    assert_int_equal(
+        cf_test_sql_int(admin, "SELECT count(*) FROM chrono_forge_workflows WHERE key = 'rq-twice'"
+                               " AND state = 'stalled'"),
+        1);
 }
 
 int main(void)

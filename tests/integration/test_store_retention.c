@@ -36,25 +36,6 @@ static int teardown(void **state)
     return 0;
 }
 
-static int64_t scalar(PGconn *c, const char *q)
-{
-    PGresult *r = PQexec(c, q);
-    if (PQresultStatus(r) != PGRES_TUPLES_OK)
-        fail_msg("%s: %s", q, PQerrorMessage(c));
-    int64_t v = strtoll(PQgetvalue(r, 0, 0), NULL, 10);
-    PQclear(r);
-    return v;
-}
-
-static void exec_ok(PGconn *c, const char *q)
-{
-    PGresult *r = PQexec(c, q);
-    ExecStatusType t = PQresultStatus(r);
-    if (t != PGRES_COMMAND_OK && t != PGRES_TUPLES_OK)
-        fail_msg("%s: %s", q, PQerrorMessage(c));
-    PQclear(r);
-}
-
 /* n workflows named <prefix>-<i> in state, created and finished days_ago days ago, each with
  * two execution-log rows and one error row. */
 static void make_rows(PGconn *c, const char *prefix, const char *state, int n, int days_ago)
@@ -73,7 +54,7 @@ static void make_rows(PGconn *c, const char *prefix, const char *state, int n, i
              " INSERT INTO chrono_forge_error_logs (workflow_id, attempt, error_class,"
              " error_message) SELECT id, 1, 'E', 'm' FROM w",
              prefix, state, days_ago, days_ago, state, days_ago, n);
-    exec_ok(c, q);
+    cf_test_sql_exec(c, q);
 }
 
 static int64_t count_of(PGconn *c, const char *prefix)
@@ -81,7 +62,7 @@ static int64_t count_of(PGconn *c, const char *prefix)
     char q[256];
     snprintf(q, sizeof q, "SELECT count(*) FROM chrono_forge_workflows WHERE key LIKE '%s-%%'",
              prefix);
-    return scalar(c, q);
+    return cf_test_sql_int(c, q);
 }
 
 static const cf_wf_state completed_only[] = {CF_WF_COMPLETED};
@@ -121,11 +102,13 @@ static void test_cleanup_deletes_old_finished_workflows_with_their_logs(void **s
     assert_int_equal(count_of(f->admin, "new"), 5);
     assert_int_equal(count_of(f->admin, "oldfail"), 4); /* failed only when asked */
     /* the logs went with their workflows and only with them */
-    assert_int_equal(scalar(f->admin, "SELECT count(*) FROM chrono_forge_execution_logs l WHERE"
-                                      " NOT EXISTS (SELECT 1 FROM chrono_forge_workflows w"
-                                      " WHERE w.id = l.workflow_id)"),
+    assert_int_equal(cf_test_sql_int(f->admin,
+                                     "SELECT count(*) FROM chrono_forge_execution_logs l WHERE"
+                                     " NOT EXISTS (SELECT 1 FROM chrono_forge_workflows w"
+                                     " WHERE w.id = l.workflow_id)"),
                      0);
-    assert_int_equal(scalar(f->admin, "SELECT count(*) FROM chrono_forge_error_logs"), 5 + 4 + 9);
+    assert_int_equal(cf_test_sql_int(f->admin, "SELECT count(*) FROM chrono_forge_error_logs"),
+                     5 + 4 + 9);
     const cf_wf_state with_failed[] = {CF_WF_COMPLETED, CF_WF_FAILED};
     req = older_than_days(30, with_failed, 2, 1000);
     assert_int_equal(cf_store_cleanup_batch(f->store, &req, &n), CF_OK);
@@ -146,10 +129,11 @@ static void test_cleanup_deletes_subtrees_never_a_child_alone(void **state)
     make_rows(f->admin, "kid", "completed", 4, 40);  /* kid-1..2 of tree-1, kid-3..4 of live-1 */
     make_rows(f->admin, "gkid", "completed", 2, 40); /* grandchildren of kid-1 */
     make_rows(f->admin, "skid", "stalled", 1, 40);   /* an unfinished child of tree-1 */
-    exec_ok(f->admin, "UPDATE chrono_forge_workflows c SET parent_id = p.id FROM"
-                      " chrono_forge_workflows p WHERE (c.key IN ('kid-1', 'kid-2', 'skid-1')"
-                      " AND p.key = 'tree-1') OR (c.key IN ('kid-3', 'kid-4') AND p.key ="
-                      " 'live-1') OR (c.key LIKE 'gkid-%' AND p.key = 'kid-1')");
+    cf_test_sql_exec(f->admin,
+                     "UPDATE chrono_forge_workflows c SET parent_id = p.id FROM"
+                     " chrono_forge_workflows p WHERE (c.key IN ('kid-1', 'kid-2', 'skid-1')"
+                     " AND p.key = 'tree-1') OR (c.key IN ('kid-3', 'kid-4') AND p.key ="
+                     " 'live-1') OR (c.key LIKE 'gkid-%' AND p.key = 'kid-1')");
     const cf_wf_state fin[] = {CF_WF_COMPLETED, CF_WF_CANCELLED};
     cf_retention_req req = older_than_days(30, fin, 2, 1000);
     int64_t n = -1;
@@ -157,13 +141,15 @@ static void test_cleanup_deletes_subtrees_never_a_child_alone(void **state)
     assert_int_equal(n, 5); /* tree-1, kid-1, kid-2, gkid-1, gkid-2 */
     assert_int_equal(count_of(f->admin, "tree"), 0);
     assert_int_equal(count_of(f->admin, "gkid"), 0);
-    assert_int_equal(scalar(f->admin, "SELECT count(*) FROM chrono_forge_workflows WHERE key IN"
-                                      " ('kid-3', 'kid-4', 'skid-1', 'live-1')"),
+    assert_int_equal(cf_test_sql_int(f->admin,
+                                     "SELECT count(*) FROM chrono_forge_workflows WHERE key IN"
+                                     " ('kid-3', 'kid-4', 'skid-1', 'live-1')"),
                      4);
     assert_int_equal(cf_store_cleanup_batch(f->store, &req, &n), CF_OK);
     assert_int_equal(n, 0); /* kid-3 and kid-4's parent exists */
     /* once the stalled orphan finishes, it goes on its own: its parent is gone */
-    exec_ok(f->admin, "UPDATE chrono_forge_workflows SET state = 'cancelled' WHERE key = 'skid-1'");
+    cf_test_sql_exec(f->admin,
+                     "UPDATE chrono_forge_workflows SET state = 'cancelled' WHERE key = 'skid-1'");
     assert_int_equal(cf_store_cleanup_batch(f->store, &req, &n), CF_OK);
     assert_int_equal(n, 1);
     assert_int_equal(count_of(f->admin, "skid"), 0);
@@ -174,13 +160,14 @@ static void test_cleanup_skips_rows_in_use(void **state)
     fx *f = *state;
     make_rows(f->admin, "held", "completed", 3, 40);
     PGconn *other = PQconnectdb(f->dsn);
-    exec_ok(other, "BEGIN");
-    exec_ok(other, "SELECT id FROM chrono_forge_workflows WHERE key = 'held-2' FOR UPDATE");
+    cf_test_sql_exec(other, "BEGIN");
+    cf_test_sql_exec(other,
+                     "SELECT id FROM chrono_forge_workflows WHERE key = 'held-2' FOR UPDATE");
     cf_retention_req req = older_than_days(30, completed_only, 1, 1000);
     int64_t n = -1;
     assert_int_equal(cf_store_cleanup_batch(f->store, &req, &n), CF_OK); /* no wait */
     assert_int_equal(n, 2);
-    exec_ok(other, "COMMIT");
+    cf_test_sql_exec(other, "COMMIT");
     PQfinish(other);
     assert_int_equal(cf_store_cleanup_batch(f->store, &req, &n), CF_OK);
     assert_int_equal(n, 1);

@@ -27,24 +27,6 @@ static char dsn[512];
 static cf_store *st_;
 static PGconn *admin;
 
-static int64_t scalar(const char *sql_text)
-{
-    PGresult *r = PQexec(admin, sql_text);
-    if (PQresultStatus(r) != PGRES_TUPLES_OK)
-        fail_msg("%s: %s", sql_text, PQerrorMessage(admin));
-    int64_t v = PQgetisnull(r, 0, 0) ? -1 : strtoll(PQgetvalue(r, 0, 0), NULL, 10);
-    PQclear(r);
-    return v;
-}
-
-static void exec_sql(const char *sql_text)
-{
-    PGresult *r = PQexec(admin, sql_text);
-    if (PQresultStatus(r) != PGRES_COMMAND_OK)
-        fail_msg("%s: %s", sql_text, PQerrorMessage(admin));
-    PQclear(r);
-}
-
 static int group_setup(void **state)
 {
     (void)state;
@@ -110,23 +92,28 @@ static void test_a_fire_creates_the_workflow_and_advances_in_one_commit(void **s
     int64_t tick = at("2026-12-06T10:00:00Z");
     put("one", 1000, NULL, true, tick);
     assert_int_equal(fire("one", tick, false), CF_FIRE_FIRED);
-    assert_int_equal(scalar("SELECT count(*) FROM chrono_forge_workflows"
-                            " WHERE key = 'one@2026-12-06T10:00:00Z' AND job_class = 'Sched'"
-                            " AND state = 'idle' AND kwargs = '{\"n\": 7}'"
-                            " AND (options->>'scheduled_at')::bigint = 1796551200000"
-                            " AND next_wake_at = '2026-12-06T10:00:00Z'"),
-                     1);
-    assert_int_equal(scalar("SELECT (extract(epoch FROM last_fire_at) * 1000)::bigint"
-                            " FROM chrono_forge_schedules WHERE name = 'one'"),
+    assert_int_equal(
+        cf_test_sql_int(admin, "SELECT count(*) FROM chrono_forge_workflows"
+                               " WHERE key = 'one@2026-12-06T10:00:00Z' AND job_class = 'Sched'"
+                               " AND state = 'idle' AND kwargs = '{\"n\": 7}'"
+                               " AND (options->>'scheduled_at')::bigint = 1796551200000"
+                               " AND next_wake_at = '2026-12-06T10:00:00Z'"),
+        1);
+    assert_int_equal(cf_test_sql_int(admin,
+                                     "SELECT (extract(epoch FROM last_fire_at) * 1000)::bigint"
+                                     " FROM chrono_forge_schedules WHERE name = 'one'"),
                      tick);
-    assert_int_equal(scalar("SELECT (extract(epoch FROM next_fire_at) * 1000)::bigint"
-                            " FROM chrono_forge_schedules WHERE name = 'one'"),
+    assert_int_equal(cf_test_sql_int(admin,
+                                     "SELECT (extract(epoch FROM next_fire_at) * 1000)::bigint"
+                                     " FROM chrono_forge_schedules WHERE name = 'one'"),
                      tick + 1000);
     /* the same tick again, and an older one, fire nothing */
     assert_int_equal(fire("one", tick, false), CF_FIRE_NONE);
     assert_int_equal(fire("one", tick - 1000, false), CF_FIRE_NONE);
-    assert_int_equal(scalar("SELECT count(*) FROM chrono_forge_workflows WHERE key LIKE 'one@%'"),
-                     1);
+    assert_int_equal(
+        cf_test_sql_int(admin,
+                        "SELECT count(*) FROM chrono_forge_workflows WHERE key LIKE 'one@%'"),
+        1);
 }
 
 typedef struct racer {
@@ -161,8 +148,10 @@ static void test_racing_fires_of_one_tick_fire_it_once(void **state)
         }
         assert_int_equal(fired, 1);
     }
-    assert_int_equal(scalar("SELECT count(*) FROM chrono_forge_workflows WHERE key LIKE 'race@%'"),
-                     5);
+    assert_int_equal(
+        cf_test_sql_int(admin,
+                        "SELECT count(*) FROM chrono_forge_workflows WHERE key LIKE 'race@%'"),
+        5);
 }
 
 static void test_overlap_skip_waits_for_the_previous_workflow(void **state)
@@ -173,14 +162,16 @@ static void test_overlap_skip_waits_for_the_previous_workflow(void **state)
     put("allow", 1000, NULL, true, tick);
     assert_int_equal(fire("skip", tick, false), CF_FIRE_FIRED);
     assert_int_equal(fire("skip", tick + 1000, false), CF_FIRE_SKIPPED); /* idle: unfinished */
-    exec_sql("UPDATE chrono_forge_workflows SET state = 'stalled'"
-             " WHERE key = 'skip@2026-12-06T12:00:00Z'");
+    cf_test_sql_exec(admin, "UPDATE chrono_forge_workflows SET state = 'stalled'"
+                            " WHERE key = 'skip@2026-12-06T12:00:00Z'");
     assert_int_equal(fire("skip", tick + 2000, false), CF_FIRE_SKIPPED); /* stalled too */
-    exec_sql("UPDATE chrono_forge_workflows SET state = 'completed'"
-             " WHERE key = 'skip@2026-12-06T12:00:00Z'");
+    cf_test_sql_exec(admin, "UPDATE chrono_forge_workflows SET state = 'completed'"
+                            " WHERE key = 'skip@2026-12-06T12:00:00Z'");
     assert_int_equal(fire("skip", tick + 3000, false), CF_FIRE_FIRED);
-    assert_int_equal(scalar("SELECT count(*) FROM chrono_forge_workflows WHERE key LIKE 'skip@%'"),
-                     2);
+    assert_int_equal(
+        cf_test_sql_int(admin,
+                        "SELECT count(*) FROM chrono_forge_workflows WHERE key LIKE 'skip@%'"),
+        2);
     /* a skipped tick is consumed */
     assert_int_equal(fire("skip", tick + 2000, false), CF_FIRE_NONE);
     assert_int_equal(fire("allow", tick, false), CF_FIRE_FIRED);
@@ -192,13 +183,15 @@ static void test_a_manual_fire_leaves_the_ticks_alone(void **state)
     (void)state;
     int64_t tick = at("2026-12-06T13:00:00Z");
     put("manual", 1000, NULL, false, tick);
-    exec_sql("UPDATE chrono_forge_schedules SET paused = true WHERE name = 'manual'");
+    cf_test_sql_exec(admin,
+                     "UPDATE chrono_forge_schedules SET paused = true WHERE name = 'manual'");
     assert_int_equal(fire("manual", tick, false), CF_FIRE_NONE); /* paused */
     assert_int_equal(fire("manual", tick + 500, true), CF_FIRE_FIRED);
     assert_int_equal(
-        scalar("SELECT count(*) FROM chrono_forge_schedules WHERE name = 'manual'"
-               " AND last_fire_at IS NULL AND last_key = 'manual@2026-12-06T13:00:00.500Z'"
-               " AND next_fire_at = '2026-12-06T13:00:00Z'"),
+        cf_test_sql_int(admin,
+                        "SELECT count(*) FROM chrono_forge_schedules WHERE name = 'manual'"
+                        " AND last_fire_at IS NULL AND last_key = 'manual@2026-12-06T13:00:00.500Z'"
+                        " AND next_fire_at = '2026-12-06T13:00:00Z'"),
         1);
     assert_int_equal(fire("manual", tick + 500, true), CF_FIRE_EXISTS);
 }
@@ -286,19 +279,20 @@ static void test_schedules_declared_in_code_are_applied(void **state)
     cf_error err;
     assert_int_equal(cf_schedules_apply_declared(st_, "migrate", counts, &err), CF_OK);
     assert_int_equal(counts[0], 2);
-    exec_sql("UPDATE chrono_forge_schedules SET paused = true,"
-             " last_fire_at = '2026-12-01T01:30:00Z' WHERE name = 'code-nightly'");
+    cf_test_sql_exec(admin, "UPDATE chrono_forge_schedules SET paused = true,"
+                            " last_fire_at = '2026-12-01T01:30:00Z' WHERE name = 'code-nightly'");
     assert_int_equal(cf_schedules_apply_declared(st_, "migrate", counts, &err), CF_OK);
     assert_int_equal(counts[2], 2); /* unchanged */
     declared[0].cron = "45 2 * * *";
     assert_int_equal(cf_schedules_apply_declared(st_, "migrate", counts, &err), CF_OK);
     assert_int_equal(counts[1], 1);
     assert_int_equal(counts[2], 1);
-    assert_int_equal(scalar("SELECT count(*) FROM chrono_forge_schedules WHERE name ="
-                            " 'code-nightly' AND paused AND cron = '45 2 * * *'"
-                            " AND last_fire_at = '2026-12-01T01:30:00Z' AND tz = 'Europe/Berlin'"
-                            " AND kwargs = '{\"full\": true}' AND updated_by = 'migrate'"),
-                     1);
+    assert_int_equal(
+        cf_test_sql_int(admin, "SELECT count(*) FROM chrono_forge_schedules WHERE name ="
+                               " 'code-nightly' AND paused AND cron = '45 2 * * *'"
+                               " AND last_fire_at = '2026-12-01T01:30:00Z' AND tz = 'Europe/Berlin'"
+                               " AND kwargs = '{\"full\": true}' AND updated_by = 'migrate'"),
+        1);
     declared[1].key_template = "often"; /* no tick: refused, naming the schedule */
     assert_int_equal(cf_schedules_apply_declared(st_, "migrate", counts, &err), CF_ERR_INVALID);
     assert_non_null(strstr(err.msg, "schedule code-often of Declared"));

@@ -11,6 +11,7 @@
 
 #include "store/migrate.h"
 #include "store/store.h"
+#include "tests/support/store_fixture.h"
 #include "tests/support/test.h"
 
 enum { NSTORES = 3, THREADS = 4, ITERS = 60 };
@@ -72,16 +73,6 @@ static void *worker(void *p)
     return NULL;
 }
 
-static int64_t scalar(PGconn *c, const char *sql_text)
-{
-    PGresult *r = PQexec(c, sql_text);
-    if (PQresultStatus(r) != PGRES_TUPLES_OK)
-        fail_msg("%s: %s", sql_text, PQerrorMessage(c));
-    int64_t v = strtoll(PQgetvalue(r, 0, 0), NULL, 10);
-    PQclear(r);
-    return v;
-}
-
 static void test_store_two_stores_commit_concurrently(void **state)
 {
     (void)state;
@@ -121,21 +112,23 @@ static void test_store_two_stores_commit_concurrently(void **state)
         PGconn *c = PQconnectdb(dsns[d]);
         assert_int_equal(PQstatus(c), CONNECTION_OK);
         int64_t want = (int64_t)(d == 0 ? 2 : 1) * THREADS * iters;
-        assert_int_equal(scalar(c, "SELECT count(*) FROM chrono_forge_workflows WHERE job_class = "
-                                   "'Two' AND state = 'completed' AND fence = 1 "
-                                   "AND context->>'key' = key"),
+        assert_int_equal(
+            cf_test_sql_int(c, "SELECT count(*) FROM chrono_forge_workflows WHERE job_class = "
+                               "'Two' AND state = 'completed' AND fence = 1 "
+                               "AND context->>'key' = key"),
+            want);
+        assert_int_equal(cf_test_sql_int(c, "SELECT count(*) FROM chrono_forge_workflows"), want);
+        assert_int_equal(cf_test_sql_int(c,
+                                         "SELECT count(*) FROM chrono_forge_execution_logs l JOIN "
+                                         "chrono_forge_workflows w ON w.id = l.workflow_id WHERE "
+                                         "l.step_name = 'durably_execute$' || w.key"),
                          want);
-        assert_int_equal(scalar(c, "SELECT count(*) FROM chrono_forge_workflows"), want);
-        assert_int_equal(scalar(c, "SELECT count(*) FROM chrono_forge_execution_logs l JOIN "
-                                   "chrono_forge_workflows w ON w.id = l.workflow_id WHERE "
-                                   "l.step_name = 'durably_execute$' || w.key"),
-                         want);
-        assert_int_equal(scalar(c, "SELECT count(*) FROM chrono_forge_execution_logs"),
+        assert_int_equal(cf_test_sql_int(c, "SELECT count(*) FROM chrono_forge_execution_logs"),
                          2 * want); /* the step and the completion marker */
-        assert_int_equal(scalar(c, d == 0 ? "SELECT count(*) FROM chrono_forge_workflows "
-                                            "WHERE key LIKE 's2-%'"
-                                          : "SELECT count(*) FROM chrono_forge_workflows "
-                                            "WHERE key NOT LIKE 's2-%'"),
+        assert_int_equal(cf_test_sql_int(c, d == 0 ? "SELECT count(*) FROM chrono_forge_workflows "
+                                                     "WHERE key LIKE 's2-%'"
+                                                   : "SELECT count(*) FROM chrono_forge_workflows "
+                                                     "WHERE key NOT LIKE 's2-%'"),
                          0);
         PQfinish(c);
     }

@@ -120,3 +120,28 @@ int cf_test_free_port(void)
     close(fd);
     return ntohs(a.sin_port);
 }
+
+void cf_test_capture_stderr(void (*fn)(void *), void *arg, char *out, size_t cap)
+{
+    const char *tmp = getenv("TMPDIR");
+    char path[512];
+    int len = snprintf(path, sizeof path, "%s/cf-test-log.XXXXXX", tmp && tmp[0] ? tmp : "/tmp");
+    assert_true(len > 0 && (size_t)len < sizeof path); /* a cut template would not be ours */
+    int fd = mkstemp(path);
+    assert_true(fd >= 0);
+    unlink(path);
+    fflush(stderr);
+    int saved = dup(STDERR_FILENO);
+    assert_true(saved >= 0 && dup2(fd, STDERR_FILENO) >= 0);
+    fn(arg);
+    fflush(stderr);
+    dup2(saved, STDERR_FILENO);
+    close(saved);
+    off_t size = lseek(fd, 0, SEEK_END);
+    assert_true(size >= 0 && (size_t)size < cap);
+    ssize_t n = pread(fd, out, (size_t)size, 0);
+    assert_int_equal(n, size);
+    out[n] = '\0';
+    close(fd);
+    fputs(out, stderr); /* still visible in the test's output */
+}

@@ -2,6 +2,8 @@
 /* tests/support/store_fixture.c: see store_fixture.h. */
 #include "tests/support/store_fixture.h"
 
+#include <stdlib.h>
+
 #include "store/migrate.h"
 #include "tests/support/test.h"
 
@@ -25,4 +27,23 @@ void cf_test_store_teardown(cf_store *store, PGconn *admin)
     cf_store_close(store);
     if (admin)
         PQfinish(admin);
+}
+
+int64_t cf_test_sql_int(PGconn *c, const char *sql)
+{
+    PGresult *r = PQexec(c, sql);
+    if (PQresultStatus(r) != PGRES_TUPLES_OK || PQntuples(r) < 1)
+        fail_msg("%s: %s", sql, PQerrorMessage(c));
+    int64_t v = PQgetisnull(r, 0, 0) ? -1 : strtoll(PQgetvalue(r, 0, 0), NULL, 10);
+    PQclear(r);
+    return v;
+}
+
+void cf_test_sql_exec(PGconn *c, const char *sql)
+{
+    PGresult *r = PQexec(c, sql);
+    ExecStatusType t = PQresultStatus(r);
+    if (t != PGRES_COMMAND_OK && t != PGRES_TUPLES_OK)
+        fail_msg("%s: %s", sql, PQerrorMessage(c));
+    PQclear(r);
 }

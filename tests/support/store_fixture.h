@@ -5,6 +5,7 @@
 #define CF_TESTS_STORE_FIXTURE_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include <libpq-fe.h>
 
@@ -15,6 +16,14 @@
  * and *admin, a plain connection to it. Fails the test with the reason otherwise. */
 void cf_test_store_setup(char *dsn, size_t cap, cf_store_config *cfg, cf_store **store,
                          PGconn **admin);
+
+/* cf_test_sql_int runs a query on c and returns its first cell as an integer (-1 when NULL);
+ * fails the test when the query fails. */
+int64_t cf_test_sql_int(PGconn *c, const char *sql);
+
+/* cf_test_sql_exec runs a statement on c (DDL, DML, or a query whose rows are not needed);
+ * fails the test when it fails. */
+void cf_test_sql_exec(PGconn *c, const char *sql);
 
 /* cf_test_store_teardown closes both (NULL-safe). */
 void cf_test_store_teardown(cf_store *store, PGconn *admin);

@@ -33,6 +33,11 @@ struct cf_queue *cf_test_queue_open(const char *prefix, const char *worker_id);
  */
 void cf_test_prefix(char *buf, size_t cap);
 
+/* cf_test_capture_stderr runs fn(arg) with the process's stderr sent to a temporary file (in
+ * $TMPDIR, else /tmp), copies what was written into out (cap bytes, NUL-terminated) and echoes it
+ * to the real stderr; fails the test when it does not fit (never checks a truncated log). */
+void cf_test_capture_stderr(void (*fn)(void *), void *arg, char *out, size_t cap);
+
 /* cf_test_apply_filter runs only the tests whose names match CF_TEST_FILTER (a glob), when it
  * is set; every test binary's main calls it before running its group (tests/run.sh). */
 void cf_test_apply_filter(void);

@@ -18,20 +18,19 @@
 static char captured[1 << 16];
 
 /* capture runs fn with stderr sent to a file, then reads what it wrote into captured. */
+typedef struct thunk {
+    void (*fn)(void);
+} thunk;
+
+static void run_thunk(void *arg)
+{
+    ((thunk *)arg)->fn();
+}
+
 static const char *capture(void (*fn)(void))
 {
-    char path[] = "/tmp/cf-test-log-XXXXXX";
-    int fd = mkstemp(path);
-    assert_true(fd >= 0);
-    int saved = dup(STDERR_FILENO);
-    dup2(fd, STDERR_FILENO);
-    fn();
-    dup2(saved, STDERR_FILENO);
-    close(saved);
-    ssize_t n = pread(fd, captured, sizeof captured - 1, 0);
-    captured[n > 0 ? n : 0] = '\0';
-    close(fd);
-    unlink(path);
+    thunk t = {fn};
+    cf_test_capture_stderr(run_thunk, &t, captured, sizeof captured);
     return captured;
 }
 
