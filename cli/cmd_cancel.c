@@ -64,7 +64,7 @@ static cf_status check(cf_cli_ctx *ctx, void *arg)
     return CF_OK;
 }
 
-/* effects removes the workflow's pending continuation and publishes its wake due now
+/* effects publishes the workflow's continuation due now, lowering a pending later one
  * (worker/cancel.h). */
 static void effects(cf_cli_ctx *ctx, const cf_cancel_result *res)
 {

@@ -57,11 +57,7 @@ static cf_status check(cf_cli_ctx *ctx, void *arg)
  * is idle and due in Postgres, and the healing pass republishes it. */
 static void wake(cf_cli_ctx *ctx, const cf_requeue_result *res)
 {
-    cf_buf member = CF_BUF_INIT;
-    cf_status st = cf_envelope_encode_continuation(res->wf_class, res->key, res->queue, &member);
-    if (st == CF_OK)
-        st = cf_continuation_publish(ctx->queue, res->queue, member.data, member.len,
-                                     cf_clock_unix_ms(), NULL);
+    cf_status st = cf_continuation_wake(ctx->queue, res->wf_class, res->key, res->queue);
     if (st != CF_OK)
         fprintf(stderr,
                 "chronoforge requeue: %s/%s is requeued but its wake was not published (%s); "
@@ -69,7 +65,6 @@ static void wake(cf_cli_ctx *ctx, const cf_requeue_result *res)
                 res->wf_class, res->key,
                 ctx->queue && cf_queue_errstr(ctx->queue)[0] ? cf_queue_errstr(ctx->queue)
                                                              : cf_status_str(st));
-    cf_buf_deinit(&member);
 }
 
 /* store_requeue records one requeue. The same request (same requested_at) is recognised by

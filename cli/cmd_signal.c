@@ -3,11 +3,9 @@
  * a signal for a workflow in Postgres directly (store/signals.h; an idle workflow is made due
  * in the same statement), then publishes its wake. A lost wake loses nothing: the healing pass
  * republishes the due workflow. The id (random when absent) makes a resend count once. */
-#include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include "cli/cmd.h"
 #include "cli/runner.h"
@@ -15,6 +13,7 @@
 #include "common/clock.h"
 #include "common/rand.h"
 #include "queue/control.h"
+#include "queue/schedule.h"
 #include "store/signals.h"
 
 typedef struct signal_opts {
@@ -23,18 +22,6 @@ typedef struct signal_opts {
     char gen_id[25];
 } signal_opts;
 
-static void who(char *buf, size_t cap)
-{
-    const char *user = getenv("USER");
-    const struct passwd *pw = user && *user ? NULL : getpwuid(getuid());
-    if (pw)
-        user = pw->pw_name;
-    char host[256] = "unknown";
-    if (gethostname(host, sizeof host - 1) != 0)
-        snprintf(host, sizeof host, "unknown");
-    snprintf(buf, cap, "%s@%s", user && *user ? user : "unknown", host);
-}
-
 static cf_status check(cf_cli_ctx *ctx, void *arg)
 {
     signal_opts *o = arg;
@@ -42,7 +29,7 @@ static cf_status check(cf_cli_ctx *ctx, void *arg)
         return cf_cli_usage(ctx, "give the workflow's KEY and the signal's NAME");
     if (!o->wf_class)
         return cf_cli_usage(ctx, "--class is required (keys are unique per class)");
-    who(o->by, sizeof o->by);
+    cf_cli_who(o->by, sizeof o->by);
     if (!o->id) {
         cf_rand_hex(o->gen_id, 24);
         o->id = o->gen_id;
@@ -75,7 +62,7 @@ static cf_status body(cf_cli_ctx *ctx, void *arg)
                              key, cf_wf_state_name(res.state));
     if (st != CF_OK)
         return st;
-    if (res.woke && cf_control_wake(ctx->queue, o->wf_class, key, res.queue) != CF_OK)
+    if (res.woke && cf_continuation_wake(ctx->queue, o->wf_class, key, res.queue) != CF_OK)
         fprintf(stderr,
                 "chronoforge signal: the signal is stored but the wake was not published (%s); "
                 "the healing pass will publish it\n",

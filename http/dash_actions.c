@@ -68,16 +68,10 @@ static cf_status requeue_one(dash_req *r, const char *wf_class, const char *key,
     cf_status st = cf_store_requeue(r->d->store, *wf_class ? wf_class : NULL, key, &req, res);
     if (st != CF_OK)
         return st;
-    cf_buf member = CF_BUF_INIT;
-    cf_status w = cf_envelope_encode_continuation(res->wf_class, res->key, res->queue, &member);
-    if (w == CF_OK)
-        w = cf_continuation_publish(r->d->queue, res->queue, member.data, member.len,
-                                    cf_clock_unix_ms(), NULL);
-    if (w != CF_OK)
+    if (cf_continuation_wake(r->d->queue, res->wf_class, res->key, res->queue) != CF_OK)
         log_warn("event=dashboard_wake_lost: %s/%s is requeued but its wake was not published; "
                  "the healing pass will publish it",
                  res->wf_class, res->key);
-    cf_buf_deinit(&member);
     return CF_OK;
 }
 

@@ -159,13 +159,3 @@ cf_status cf_control_wait_reply(cf_queue *q, const char *request_id, int64_t tim
     cf_reply_free(rep);
     return st;
 }
-
-cf_status cf_control_wake(cf_queue *q, const char *wf_class, const char *key, const char *queue)
-{
-    cf_buf member = CF_BUF_INIT;
-    cf_status st = cf_envelope_encode_continuation(wf_class, key, queue, &member);
-    if (st == CF_OK)
-        st = cf_continuation_publish(q, queue, member.data, member.len, cf_clock_unix_ms(), NULL);
-    cf_buf_deinit(&member);
-    return st;
-}

@@ -53,8 +53,4 @@ CF_MUST_CHECK cf_status cf_control_push(cf_queue *q, const char *queue, const vo
 CF_MUST_CHECK cf_status cf_control_wait_reply(cf_queue *q, const char *request_id,
                                               int64_t timeout_ms, cf_control_reply *out);
 
-/* cf_control_wake publishes (wf_class, key)'s continuation on queue, due now. */
-CF_MUST_CHECK cf_status cf_control_wake(cf_queue *q, const char *wf_class, const char *key,
-                                        const char *queue);
-
 #endif

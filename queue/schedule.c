@@ -10,7 +10,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/buf.h"
+#include "common/clock.h"
 #include "queue/argv.h"
+#include "queue/envelope.h"
 #include "queue/keys.h"
 #include "queue/queue_internal.h"
 #include "queue/redis_conn.h"
@@ -187,5 +190,16 @@ cf_status cf_schedule_due_ms(cf_queue *q, const char *queue, const void *member,
             *due_unix_ms = (int64_t)strtod(rep->str, NULL);
     }
     cf_reply_free(rep);
+    return st;
+}
+
+cf_status cf_continuation_wake(cf_queue *q, const char *wf_class, const char *key,
+                               const char *queue)
+{
+    cf_buf member = CF_BUF_INIT;
+    cf_status st = cf_envelope_encode_continuation(wf_class, key, queue, &member);
+    if (st == CF_OK)
+        st = cf_continuation_publish(q, queue, member.data, member.len, cf_clock_unix_ms(), NULL);
+    cf_buf_deinit(&member);
     return st;
 }

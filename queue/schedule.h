@@ -71,6 +71,12 @@ void cf_schedule_note(const char *queue, int64_t due_unix_ms);
 CF_MUST_CHECK cf_status cf_continuation_publish(cf_queue *q, const char *queue, const void *member,
                                                 size_t len, int64_t due_unix_ms, int *added);
 
+/* cf_continuation_wake publishes (wf_class, key)'s canonical continuation on queue, due now
+ * (cf_continuation_publish): the wake of a workflow that Postgres already made due (a requeue, a
+ * cancel, a signal), so a lost wake is republished by the healing pass. */
+CF_MUST_CHECK cf_status cf_continuation_wake(cf_queue *q, const char *wf_class, const char *key,
+                                             const char *queue);
+
 /* cf_first_envelope_publish adds member (a workflow's first envelope, with kwargs: a child's, or
  * a schedule's fire) to P:{queue}:scheduled due at due_unix_ms unless it is there already (ZADD
  * NX: a repeat after a lost reply adds nothing), as a delivery's end does; otherwise as

@@ -11,8 +11,8 @@
  * the workflow is `cancelled`. Completed, failed, cancelled and already cancelling workflows are
  * refused. Every accepted request is stored on the row (when, who, why) with a
  * `$workflow_cancel$<ms>` execution-log row. The caller then carries out the queue effects:
- * remove the workflow's pending continuation and publish its wake (a running workflow needs
- * none; worker/cancel.h does both in one call); a lost wake loses nothing (cancelling is
+ * publish the workflow's continuation due now, lowering a pending later one (a running workflow
+ * needs none; worker/cancel.h does both in one call); a lost wake loses nothing (cancelling is
  * healed like idle).
  *
  * Cascade (branches): a cancelled parent's unfinished children are cancelled with

@@ -20,15 +20,8 @@ cf_status cf_cancel_effects(cf_queue *q, const cf_cancel_result *res)
 {
     if (!res->accepted || strcmp(res->code, "cancelling") != 0)
         return CF_OK; /* refused, or running: its own run ends the pass and publishes */
-    cf_buf member = CF_BUF_INIT;
-    cf_status st = cf_envelope_encode_continuation(res->wf_class, res->key, res->queue, &member);
-    if (st == CF_OK)
-        st = cf_continuation_remove(q, res->queue, member.data, member.len, NULL);
-    if (st == CF_OK)
-        st = cf_continuation_publish(q, res->queue, member.data, member.len, cf_clock_unix_ms(),
-                                     NULL);
-    cf_buf_deinit(&member);
-    return st;
+    /* due now: a later pending continuation (a wait, a retry) is lowered to now, never kept */
+    return cf_continuation_wake(q, res->wf_class, res->key, res->queue);
 }
 
 cf_status cf_cancel_workflow(cf_store *s, cf_queue *q, const char *wf_class, const char *key,

@@ -1,9 +1,9 @@
 // SPDX-License-Identifier: MIT
-/* worker/cancel.h: a cancel as one call for whoever receives it (the CLI, the control
- * protocol's cancel op): the request in Postgres (store/cancel.h), then the queue effects of an
- * accepted one: the workflow's pending continuation removed and a wake due now published, so its
- * on_cancel pass runs next (a running workflow needs neither: its own run ends the pass). A wake
- * that cannot be published loses nothing: cancelling is healed like idle (docs/healing.md). */
+/* worker/cancel.h: a cancel as one call for whoever receives it (the CLI, the dashboard): the
+ * request in Postgres (store/cancel.h), then the queue effect of an accepted one: its
+ * continuation due now (a pending later one is lowered to now), so its on_cancel pass runs next (a
+ * running workflow needs neither: its own run ends the pass). A wake that cannot be published loses
+ * nothing: cancelling is healed like idle (docs/healing.md). */
 #ifndef CF_WORKER_CANCEL_H
 #define CF_WORKER_CANCEL_H
 

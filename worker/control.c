@@ -22,6 +22,7 @@
 #include "common/log.h"
 #include "queue/control.h"
 #include "queue/keys.h"
+#include "queue/schedule.h"
 
 #define SLICE_ONE_MS  1000 /* BLMOVE slice with one queue */
 #define SLICE_MANY_MS 200  /* with several: a request on another queue waits at most this */
@@ -103,7 +104,7 @@ cf_status cf_control_apply(cf_queue *q, cf_store *store, const char *queue, cons
         st = decide(store, &r, &res, &fresh);
         /* the wake first: the workflow starts while the answer is recorded */
         if (st == CF_OK && res.wake &&
-            cf_control_wake(q, res.wake_class, res.wake_key, res.wake_queue) != CF_OK)
+            cf_continuation_wake(q, res.wake_class, res.wake_key, res.wake_queue) != CF_OK)
             log_warn("event=control_wake_failed: %s; the healing pass publishes it",
                      cf_queue_errstr(q));
         if (st == CF_OK && fresh) /* a retake after a failure here applies it again: idempotent */
