@@ -2,13 +2,52 @@
 # (sourced by bench/run.sh, which defines the variables it reads and reads those it sets)
 # bench/lib.sh: the measuring helpers of bench/run.sh (sourced, never run): the transport
 # (unix sockets or TCP loopback), fresh databases, worker processes, per-process CPU accounting,
-# Redis round trips from the workers' /metrics, and one throughput run. Expects from run.sh:
+# Redis round trips from the workers' /metrics, and one throughput run, against the services'
+# single Redis or against a Redis Cluster's nodes (redis_nodes, set by the cluster section). Expects from run.sh:
 # $root $dir $cf $wf $N, the services' env.sh sourced, the array pids, and log().
 
 admin=$CF_TEST_PG_ADMIN_DSN
 rport=$CF_TEST_REDIS_PORT
 tck=$(getconf CLK_TCK)
 rcli() { redis-cli -s "$CF_TEST_REDIS_SOCK" -a "$CF_TEST_REDIS_PASSWORD" --no-auth-warning "$@"; }
+
+# ---- the Redis under test: the services' redis-server, or (redis_nodes non-empty: "PORT ...",
+# with redis_nodes_password) a cluster's nodes, masters and replicas. throughput() flushes it,
+# counts its commands (INFO commandstats: on the masters only, a replica's copies of them
+# left out) and its CPU (every node: replication is part of what the cluster costs).
+redis_nodes=""
+redis_nodes_password=""
+rnode() { local port=$1; shift; redis-cli -p "$port" -a "$redis_nodes_password" --no-auth-warning "$@"; }
+redis_masters() {
+  local p
+  for p in $redis_nodes; do
+    [ "$(rnode "$p" role | head -1)" = master ] && echo "$p"
+  done
+  return 0
+}
+redis_flush() {
+  local p
+  if [ -z "$redis_nodes" ]; then rcli flushall >/dev/null; return; fi
+  for p in $(redis_masters); do rnode "$p" flushall >/dev/null; done
+}
+commandstats_calls() { sed -n 's/.*:calls=\([0-9]*\),.*/\1/p' | awk '{s += $1} END {print s + 0}'; }
+redis_calls() {
+  local p
+  if [ -z "$redis_nodes" ]; then rcli info commandstats | commandstats_calls; return; fi
+  for p in $(redis_masters); do rnode "$p" info commandstats; done | commandstats_calls
+}
+# master_calls: "PORT CALLS" per cluster master (empty for a single Redis).
+master_calls() {
+  local p
+  for p in $(redis_masters); do echo "$p $(rnode "$p" info commandstats | commandstats_calls)"; done
+}
+redis_pids() {
+  local p
+  if [ -z "$redis_nodes" ]; then cat "$dir/redis.pid"; return; fi
+  for p in $redis_nodes; do
+    rnode "$p" info server | sed -n 's/^process_id:\([0-9]*\).*/\1/p'
+  done
+}
 q() { psql -qAtX "$1" -c "$2"; }
 free_port() { /usr/bin/python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 rel() { case $1 in "$root"/*) echo "${1#"$root"/}" ;; *) echo "$1" ;; esac; }
@@ -98,37 +137,46 @@ hottest_thread() {
 pct() { awk -v t="$1" -v w="$2" -v k="$tck" 'BEGIN {if (w > 0) printf "%.0f", t / k / w * 100; else print "n/a"}'; }
 us_per() { awk -v t="$1" -v n="$2" -v k="$tck" 'BEGIN {printf "%.0f", t / k * 1e6 / n}'; }
 
-# throughput PROCS CONC TAG [N]: N one-step Exerciser workflows enqueued first, then the workers
+# throughput PROCS CONC TAG [N] [KWARGS]: N Exerciser workflows (KWARGS, default one step:
+# '{"steps":1}') enqueued first, then the workers
 # started and timed until all are completed. Sets tp (workflows/s over the store's span from the
 # first run begin to the last completion), cpw (commits/workflow: xact_commit delta / N, the
 # read-only ones included), dcw (durable commits/workflow: write transactions, xid delta / N), walw
 # (WAL bytes/workflow: the server's pg_current_wal_lsn delta / N, every database), rpw
-# (Redis commands/workflow: INFO commandstats delta / N), rtw (Redis round trips/workflow from
+# (Redis commands/workflow: INFO commandstats delta / N; rshare: each cluster master's share), rtw (Redis round trips/workflow from
 # the workers' /metrics just before they stop), hwm (VmHWM of the first worker, kB), and the CPU
-# figures: cpu_w cpu_r cpu_p (µs per workflow: workers, redis-server, all Postgres processes),
+# figures: cpu_w cpu_r cpu_p (µs per workflow: workers, every redis-server, all Postgres processes),
 # util_w util_r util_p (% of one core over the run's wall time), hot (the busiest single process
 # or thread), busy_all (% of all cores busy, every process of the machine), sat (what saturates).
 throughput() {
-  local n=${4:-$N} x0 r0 res span w0 w1 b0 b1 rt pgd hp ht wall_s wt=0 p hpid
-  rcli flushall >/dev/null
-  "$wf" produce "$redis_url" chronoforge default Exerciser "$3" "$n" '{"steps":1}' >/dev/null
-  x0=$(xact); r0=$(redis_calls)
+  local n=${4:-$N} kwargs=${5:-'{"steps":1}'} x0 r0 res span w0 w1 b0 b1 rt pgd hp ht wall_s wt=0 p hpid
+  redis_flush
+  "$wf" produce "$redis_url" chronoforge default Exerciser "$3" "$n" "$kwargs" >/dev/null
+  x0=$(xact); r0=$(redis_calls); master_calls >"$dir/mc0"
   local xid0; xid0=$(xid_now)
   local lsn0; lsn0=$(q "$admin" "SELECT pg_current_wal_lsn()")
-  local rpid; rpid=$(cat "$dir/redis.pid")
-  local rt0; rt0=$(ticks "$rpid")
+  local rpids rp; rpids=$(redis_pids)
+  local -A rt0
+  for rp in $rpids; do rt0[$rp]=$(ticks "$rp"); done
   pg_snap >"$dir/pg0"
   b0=$(busy_ticks); w0=$(date +%s%N)
   start_workers "$1" "$2"
   if ! res=$("$wf" await "$dsn" Exerciser "$3" "$n" 900 2>>"$dir/await.err"); then
     stop_workers
-    tp="n/a (timeout: $(tail -1 "$dir/await.err"))"; cpw=n/a; dcw=n/a; walw=n/a; rpw=n/a; rtw=n/a; hwm=n/a; sat=n/a
+    tp="n/a (timeout: $(tail -1 "$dir/await.err"))"; cpw=n/a; dcw=n/a; walw=n/a; rpw=n/a; rshare=n/a; rtw=n/a; hwm=n/a; sat=n/a
     cpu_w=n/a; cpu_r=n/a; cpu_p=n/a; util_w=n/a; util_r=n/a; util_p=n/a; hot=n/a; busy_all=n/a
     log "throughput procs=$1 c=$2: $tp"; return
   fi
   w1=$(date +%s%N); b1=$(busy_ticks)
   pg_snap >"$dir/pg1"
-  rt=$(ticks "$rpid")
+  # rt: every Redis node's CPU over the run; rtm: the busiest node's (one thread does a node's
+  # commands, so a node saturates at one core)
+  local rd rtm=0; rt=0
+  for rp in $rpids; do
+    rd=$(($(ticks "$rp") - ${rt0[$rp]}))
+    rt=$((rt + rd))
+    if [ "$rd" -gt "$rtm" ]; then rtm=$rd; fi
+  done
   for p in "${wpids[@]}"; do
     wt=$((wt + $(ticks "$p")))
   done
@@ -144,27 +192,31 @@ throughput() {
   dcw=$(awk -v a="$xid0" -v b="$(xid_now)" -v n="$n" 'BEGIN {printf "%.3f", (b - a - 1) / n}')
   walw=$(q "$admin" "SELECT round(pg_wal_lsn_diff(pg_current_wal_lsn(), '$lsn0') / $n)")
   rpw=$(awk -v a="$r0" -v b="$(redis_calls)" -v n="$n" 'BEGIN {printf "%.2f", (b - a) / n}')
+  # rshare: each master's share of the commands (cluster only), e.g. "61/20/19%"
+  master_calls >"$dir/mc1"
+  rshare=$(awk 'NR == FNR {a[$1] = $2; next} {d[++k] = $2 - a[$1]; s += d[k]}
+    END {if (s > 0) {for (i = 1; i <= k; i++) printf "%s%.0f", (i > 1 ? "/" : ""), d[i] * 100 / s; print "%"}}' "$dir/mc0" "$dir/mc1")
   if [ -n "$trips" ]; then rtw=$(awk -v t="$trips" -v n="$n" 'BEGIN {printf "%.2f", t / n}')
   else rtw="n/a (a worker's /metrics scrape failed)"; fi
   read -r pgd hp hpid <<<"$(pg_delta "$dir/pg0" "$dir/pg1")"
   wall_s=$(awk -v a="$w0" -v b="$w1" 'BEGIN {print (b - a) / 1e9}')
-  cpu_w=$(us_per "$wt" "$n"); cpu_r=$(us_per $((rt - rt0)) "$n"); cpu_p=$(us_per "$pgd" "$n")
-  util_w=$(pct "$wt" "$wall_s"); util_r=$(pct $((rt - rt0)) "$wall_s"); util_p=$(pct "$pgd" "$wall_s")
+  cpu_w=$(us_per "$wt" "$n"); cpu_r=$(us_per "$rt" "$n"); cpu_p=$(us_per "$pgd" "$n")
+  util_w=$(pct "$wt" "$wall_s"); util_r=$(pct "$rt" "$wall_s"); util_p=$(pct "$pgd" "$wall_s")
   busy_all=$(pct $((b1 - b0)) "$wall_s")
   # The busiest single schedulable unit: redis-server (one thread does the commands), one
   # Postgres process, or one worker thread.
   local u_r u_pg u_th th_t th_id th_name
   read -r th_t th_id th_name <<<"$ht"
-  u_r=$(pct $((rt - rt0)) "$wall_s"); u_pg=$(pct "$hp" "$wall_s"); u_th=$(pct "${th_t:-0}" "$wall_s")
-  hot="redis-server $u_r%, busiest postgres process $u_pg% (pid $hpid), busiest worker thread $u_th% (${th_name:-?})"
+  u_r=$(pct "$rtm" "$wall_s"); u_pg=$(pct "$hp" "$wall_s"); u_th=$(pct "${th_t:-0}" "$wall_s")
+  local rname="redis-server"; [ -z "$redis_nodes" ] || rname="busiest redis-server"
+  hot="$rname $u_r%, busiest postgres process $u_pg% (pid $hpid), busiest worker thread $u_th% (${th_name:-?})"
   local cores; cores=$(nproc)
-  if [ "$u_r" -ge 90 ]; then sat="redis-server ($u_r% of a core)"
+  if [ "$u_r" -ge 90 ]; then sat="$rname ($u_r% of a core)"
   elif [ "$u_pg" -ge 90 ]; then sat="one postgres process (pid $hpid, $u_pg% of a core)"
   elif [ "$u_th" -ge 90 ]; then sat="one worker thread (${th_name:-?}, $u_th% of a core)"
   elif [ "$busy_all" -ge $((cores * 90)) ]; then sat="none: the $cores cores are shared (machine $busy_all% of $((cores * 100))%)"
   else sat="nothing CPU-bound (machine $busy_all% of $((cores * 100))%): waits (fsync, round trips) bound it"; fi
   log "throughput procs=$1 c=$2 $transport: $tp wf/s ($res) commits/wf=$cpw wal bytes/wf=$walw redis cmds/wf=$rpw round trips/wf=$rtw cpu us/wf worker=$cpu_w redis=$cpu_r pg=$cpu_p; $hot; saturates: $sat"
 }
-redis_calls() { rcli info commandstats | sed -n 's/.*:calls=\([0-9]*\),.*/\1/p' | awk '{s += $1} END {print s + 0}'; }
 cpu_ms() { awk '{print ($14 + $15) * 1000 / '"$tck"'}' "/proc/$1/stat"; }
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN {if (a + 0 > 0 && b + 0 > 0) printf "%.2f", a / b; else print "n/a"}'; }

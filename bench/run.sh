@@ -11,8 +11,11 @@
 # CF_BENCH_ONLY (space-separated section names to run, e.g. "fleet bigtable": for developing one
 # section with a small N; the others print "n/a (not run)"), CF_FSYNC_DELAY_US (the slow-fsync
 # section's added delay per fsync/fdatasync, default 2000).
-# Sections: throughput commits latency wake signals resume bigtable fleet transport pgsettings
-# indexes retention dashboard (CF_BENCH_DASH_ROWS, default 10000000) repeat fanout
+# Sections: throughput commits latency wake signals resume bigtable fleet rediscost
+# (bench/redis_cost.sh: Redis commands per workflow by command) cluster (bench/cluster.sh:
+# the fleet curve against one Redis and a 3-master Redis Cluster, `deploy/services.sh start DIR
+# --redis-cluster`) transport pgsettings indexes retention growth (bench/growth.sh: Postgres bytes
+# per workflow; CF_BENCH_GROWTH_N, default 10000) dashboard (CF_BENCH_DASH_ROWS, default 10000000) repeat fanout
 # (bench/fanout.sh; CF_BENCH_CHILDREN, default 100000) slowfsync
 # (slowfsync last: it restarts Postgres with a slow fsync). CF_BENCH_REPEATS: the repeat section's
 # numbers of concurrent repeats (default "200 1000"). Helpers: bench/lib.sh (runs, CPU, round trips), bench/peers.sh (the peers), and
@@ -34,6 +37,7 @@ dir=$(mktemp -d /tmp/chronoforge-bench.XXXXXX)
 pids=()
 cleanup() {
   for p in "${pids[@]}"; do kill -KILL "$p" 2>/dev/null || true; done
+  [ ! -d "$dir/cluster" ] || "$root/deploy/services.sh" stop "$dir/cluster" >/dev/null 2>&1 || true
   "$root/deploy/services.sh" stop "$dir" >/dev/null 2>&1 || true
   rm -rf "$dir"
 }
@@ -110,7 +114,7 @@ sec_commits() {
   cpw1=$cpw; dcw1=$dcw; tp1=$tp
   row "## Commits per one-step workflow at concurrency 1"
   row ""
-  row "N=$N1 one-step workflows (a smaller N than the throughput runs: at c=1 the group commit carries one workflow, so the figure does not depend on N), one worker \`-c 1\`, $transport_label ($tp1 wf/s). Durable commits (write transactions: the server's transaction-id delta / N; only a transaction that writes is given an id) = **$dcw1**. All transactions (pg_stat_database.xact_commit delta / N) = $cpw1: that count includes the read-only ones, i.e. a lazy begin's read of the workflow (docs/healing.md, the lazy window), the worker's start-up and housekeeping reads and the bench's completion polls (5 a second)."
+  row "N=$N1 one-step workflows (a smaller N than the throughput runs: at c=1 the group commit carries one workflow, so the figure does not depend on N), one worker \`-c 1\`, $transport_label ($tp1 wf/s; CPU µs/wf worker / redis / postgres $cpu_w / $cpu_r / $cpu_p; Redis round trips/wf $rtw). Durable commits (write transactions: the server's transaction-id delta / N; only a transaction that writes is given an id) = **$dcw1**. All transactions (pg_stat_database.xact_commit delta / N) = $cpw1: that count includes the read-only ones, i.e. a lazy begin's read of the workflow (docs/healing.md, the lazy window), the worker's start-up and housekeeping reads and the bench's completion polls (5 a second)."
   row ""
 }
 
@@ -167,9 +171,15 @@ sec_wake() {
 . "$root/bench/retention.sh"
 # shellcheck source=bench/fanout.sh
 . "$root/bench/fanout.sh"
+# shellcheck source=bench/cluster.sh
+. "$root/bench/cluster.sh"
+# shellcheck source=bench/growth.sh
+. "$root/bench/growth.sh"
+# shellcheck source=bench/redis_cost.sh
+. "$root/bench/redis_cost.sh"
 
 fsync=$(q "$admin" "SHOW fsync")
-for s in throughput commits latency wake signals resume bigtable fleet transport pgsettings indexes retention dashboard repeat fanout slowfsync; do
+for s in throughput commits latency wake signals resume bigtable fleet rediscost cluster transport pgsettings indexes retention growth dashboard repeat fanout slowfsync; do
   if wants "$s"; then
     s0=$(date +%s)
     "sec_$s"
@@ -205,6 +215,7 @@ tp_cell=$(cell "${R[cf,16]:-}" " / ${R[cf,32]:-}; BullMQ ${R[bq,16]:-} / ${R[bq,
   echo "| signal latency (client send -> the step after the await starts) at moderate load, p50 / p99 | p99 <= 10 ms | n/a | $(cell "${sig_lat:-}" " ms at ${sig_rate:-} signals/s") |"
   echo "| throughput with 1M workflows and 3M execution-log rows vs empty tables | >= 90% | 62% | $(cell "${big_pct:-}" " (${big_tp:-} vs ${empty_tp:-} wf/s, back to back)") |"
   echo "| fleet, 1/2/4/8 worker processes (c=16 each) | CPU µs per workflow by process, naming what saturates | 3.5k/4.5k/4.8k/4.9k | $(cell "${fleet_tp:-}" " wf/s; at 8 processes CPU µs/wf worker/redis/postgres ${fleet_cpu:-}, saturates: ${fleet_sat:-}") |"
+  echo "| fleet against a 3-master Redis Cluster (issue 15), 1/2/4/8 processes (c=16 each) | the curve next to one Redis's, CPU per process kind | n/a | $(cell "${cluster_tp:-}" " wf/s (one Redis in the same section: ${cluster_single_tp:-}; $(nproc) cores shared by the 6 redis-servers)") |"
   echo "| worker peak RSS at c=16 | <= 16 MB (keep) | 10.3 MB | $(if [ -n "${hwm16:-}" ] && [[ $hwm16 =~ ^[0-9]+$ ]]; then awk -v k="$hwm16" 'BEGIN {printf "%.1f MB", k / 1024}'; else v "${hwm16:-}"; fi) |"
   echo ""
 } >"$head"

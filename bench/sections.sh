@@ -103,15 +103,15 @@ sec_fleet() {
   local p tps=()
   row "## 7. Fleet: 1, 2, 4, 8 worker processes (\`-c 16\` each)"
   row ""
-  row "$transport_label. CPU µs per workflow = the utime+stime delta (/proc/PID/stat) over the run / N, by process group: the worker processes (from their start), redis-server, and every Postgres process (the postmaster and its children alive at the end: the backends serving the workers, the WAL writer, checkpointer, autovacuum). % of a core = that CPU over the run's wall time (workers started to all completed). Saturates: a single schedulable unit at >= 90% of a core (redis-server's command thread, one Postgres process, one worker thread), else \"none: the cores are shared\" when the machine as a whole (every process, other engineers' too: /proc/stat) is >= 90% busy."
+  row "$transport_label. CPU µs per workflow = the utime+stime delta (/proc/PID/stat) over the run / N, by process group: the worker processes (from their start), redis-server, and every Postgres process (the postmaster and its children alive at the end: the backends serving the workers, the WAL writer, checkpointer, autovacuum). % of a core = that CPU over the run's wall time (workers started to all completed). Commits/wf = the database's xact_commit delta / N (read-only transactions and the bench's completion polls included); durable commits/wf = write transactions (the server's transaction-id delta / N). Saturates: a single schedulable unit at >= 90% of a core (redis-server's command thread, one Postgres process, one worker thread), else \"none: the cores are shared\" when the machine as a whole (every process, other engineers' too: /proc/stat) is >= 90% busy."
   row ""
-  row "| processes | wf/s | commits/wf | Redis cmds/wf | Redis round trips/wf | CPU µs/wf worker(s) / redis / postgres | % of a core worker(s) / redis / postgres | machine busy (all processes) | busiest units | saturates |"
-  row "|---|---|---|---|---|---|---|---|---|---|"
+  row "| processes | wf/s | commits/wf | durable commits/wf | Redis cmds/wf | Redis round trips/wf | CPU µs/wf worker(s) / redis / postgres | % of a core worker(s) / redis / postgres | machine busy (all processes) | busiest units | saturates |"
+  row "|---|---|---|---|---|---|---|---|---|---|---|"
   for p in 1 2 4 8; do
     fresh_db "fleet$p"
     throughput "$p" 16 "fleet$p"
     tps+=("$tp")
-    row "| $p | $tp | $cpw | $rpw | $rtw | $cpu_w / $cpu_r / $cpu_p | $util_w / $util_r / $util_p | $busy_all% | $hot | $sat |"
+    row "| $p | $tp | $cpw | $dcw | $rpw | $rtw | $cpu_w / $cpu_r / $cpu_p | $util_w / $util_r / $util_p | $busy_all% | $hot | $sat |"
   done
   row ""
   fleet_tp=$(IFS=/; echo "${tps[*]}")
@@ -222,6 +222,20 @@ sec_slowfsync() {
       row "| $c | ${R[cf,$c]:-$NR} | ${S[$c]} | $(ratio "${S[$c]}" "${R[cf,$c]:-}") | ${S[commits,$c]} |"
     done
     log "slow fsync: c=16 ${S[16]} wf/s, c=32 ${S[32]} wf/s (fast ${R[cf,16]:-?} / ${R[cf,32]:-?})"
+    # The fleet with the slow fsync: several writers' commits share Postgres's WAL flushes.
+    row ""
+    row "The fleet with the same slow fsync: P worker processes at \`-c 16\` (a fresh database each, N=$N, as in section 7; each process has its own store writer, so P commits can wait on one WAL flush together)."
+    row ""
+    row "| processes | wf/s | durable commits/wf | durable commits/s | CPU µs/wf worker(s) / redis / postgres | machine busy |"
+    row "|---|---|---|---|---|---|"
+    for c in 1 2 4 8; do
+      fresh_db "slow_p$c"
+      throughput "$c" 16 "slowp$c"
+      row "| $c | $tp | $dcw | $(awk -v t="$tp" -v d="$dcw" 'BEGIN {if (t + 0 > 0) printf "%.0f", t * d; else print "n/a"}') | $cpu_w / $cpu_r / $cpu_p | $busy_all% |"
+      S[fleet,$c]=$tp
+    done
+    slow_fleet="${S[fleet,1]}/${S[fleet,2]}/${S[fleet,4]}/${S[fleet,8]}"
+    log "slow fsync fleet 1/2/4/8: $slow_fleet wf/s"
   else
     row "n/a: Postgres did not load the shim (fsync_delay.so not in its memory map; see its log)."
     log "slow fsync: the shim was not loaded"
