@@ -4,14 +4,30 @@
 # single Redis and then against a Redis Cluster of 3 masters and 3 replicas started with
 # `deploy/services.sh start DIR --redis-cluster` (its env.sh: CHRONOFORGE_REDIS_URL
 # redis+cluster://..., CF_TEST_REDIS_CLUSTER=1, CF_TEST_REDIS_CLUSTER_PORTS='p1 ... p6'), back to
-# back on the same Postgres, with CPU per process kind (docs/scaling.md). Sets cluster_tp and
-# cluster_single_tp (the two curves, "a/b/c/d" wf/s) for the goal table.
+# back on the same Postgres, with CPU per process kind (docs/scaling.md); on the cluster once with
+# every workflow on one queue and once spread over one queue per master. Sets cluster_tp,
+# cluster_q_tp and cluster_single_tp (the curves, "a/b/c/d" wf/s) for the goal table.
 
 cluster_dir() { echo "$dir/cluster"; }
 
 # cluster_row LABEL PROCS: one row of the table from throughput()'s figures.
 cluster_row() {
-  row "| $1 | $2 | $tp | $rpw | ${rshare:-} | $rtw | $cpu_w / $cpu_r / $cpu_p | $util_w / $util_r / $util_p | $busy_all% | $hot | $sat |"
+  row "| $1 | $2 | $tp | $rpw | ${rshare:-} | $rtw | $cpu_w / $cpu_r / $cpu_p | $cpu_rmax | $util_w / $util_r / $util_p | $busy_all% | $hot | $sat |"
+}
+
+# queues_on_masters: one queue name per master, each hashing to a slot that master serves (a
+# master that does not serve a key's slot answers MOVED), so a fleet on them uses every master.
+queues_on_masters() {
+  local m i out=() taken=" "
+  for m in $(redis_masters); do
+    for i in $(seq 0 300); do
+      [[ $taken == *" q$i "* ]] && continue
+      if ! rnode "$m" exists "chronoforge:{q$i}:ready" 2>&1 | grep -q MOVED; then
+        out+=("q$i"); taken+="q$i "; break
+      fi
+    done
+  done
+  echo "${out[*]}"
 }
 
 sec_cluster() {
@@ -19,10 +35,10 @@ sec_cluster() {
   cdir=$(cluster_dir)
   row "## Fleet against one Redis and against a 3-master Redis Cluster"
   row ""
-  row "The fleet curve (section 7) twice, back to back, on the same Postgres ($transport_label for Postgres), fresh database per run: first against the services' single redis-server over TCP loopback (\`redis://:PW@127.0.0.1:PORT/0\`), then against a Redis Cluster of 3 masters and 3 replicas started by \`CF_SERVICES_AOF=yes deploy/services.sh start DIR --redis-cluster\` (every node a redis-server on 127.0.0.1; the workers and the producer given its \`redis+cluster://\` URL). **This machine has $(nproc) cores: the cluster's 6 redis-servers, the workers and Postgres share them**, so the cluster rows measure what the cluster costs (CPU, round trips), not what it gains; on separate hosts each master has its own core. Redis cmds/wf = INFO commandstats calls delta / N over the masters (a replica's replayed copies left out); share = each master's part of those; CPU µs/wf redis = every redis-server of the run (the cluster: all 6, replication included); the rest as in section 7. Every workflow is on queue \`default\`: its queue keys (\`P:{default}:…\`) hash to one slot, so one master carries the take and ack traffic, and only the per-workflow locks (\`P:lock:…\`) and the per-worker held sets (\`P:held:<id>\`) spread over the others."
+  row "The fleet curve (section 7) twice, back to back, on the same Postgres ($transport_label for Postgres), fresh database per run: first against the services' single redis-server over TCP loopback (\`redis://:PW@127.0.0.1:PORT/0\`), then against a Redis Cluster of 3 masters and 3 replicas started by \`CF_SERVICES_AOF=yes deploy/services.sh start DIR --redis-cluster\` (every node a redis-server on 127.0.0.1; the workers and the producer given its \`redis+cluster://\` URL). **This machine has $(nproc) cores: the cluster's 6 redis-servers, the workers and Postgres share them**, so the cluster rows' wf/s say what the cluster costs (CPU, round trips), not what it gains; on separate hosts each node has its own core, and what a node can carry is one core / its CPU per workflow (the column of the busiest one). Redis cmds/wf = INFO commandstats calls delta / N over the masters (a replica's replayed copies left out); share = each master's part of those; CPU µs/wf redis = every redis-server of the run (the cluster: all 6, replication included); the rest as in section 7. In the single and \"cluster\" rows every workflow is on queue \`default\`: its queue keys (\`P:{default}:…\`) hash to one slot, so one master carries the take and ack traffic, and only the per-workflow locks (\`P:lock:…\`) and the per-worker held sets (\`P:held:<id>\`) spread over the others; the \"3 queues\" rows spread the queues too."
   row ""
-  row "| Redis | processes | wf/s | Redis cmds/wf | share per master | Redis round trips/wf | CPU µs/wf workers / redis / postgres | % of a core workers / redis / postgres | machine busy | busiest units | saturates |"
-  row "|---|---|---|---|---|---|---|---|---|---|---|"
+  row "| Redis | processes | wf/s | Redis cmds/wf | share per master | Redis round trips/wf | CPU µs/wf workers / redis (all nodes) / postgres | CPU µs/wf of the busiest redis-server | % of a core workers / redis / postgres | machine busy | busiest units | saturates |"
+  row "|---|---|---|---|---|---|---|---|---|---|---|---|"
   redis_url=$CF_TEST_REDIS_URL
   for p in 1 2 4 8; do
     fresh_db "clsingle$p"
@@ -46,7 +62,7 @@ sec_cluster() {
     fi
   fi
   if [ -n "$why" ]; then
-    row "| cluster | 1-8 | n/a ($why) | | | | | | | | |"
+    row "| cluster | 1-8 | n/a ($why) | | | | | | | | | |"
     log "cluster: n/a: $why"
   else
     redis_nodes=$cports; redis_nodes_password=$cpass; redis_url=$curl
@@ -58,13 +74,27 @@ sec_cluster() {
       cluster_row "cluster, 3 masters + 3 replicas" "$p"
     done
     cluster_tp=$(IFS=/; echo "${tps[*]}")
+    # The same fleet with its workflows spread over one queue per master.
+    tps=()
+    bench_queues=$(queues_on_masters)
+    for p in 1 2 4 8; do
+      fresh_db "clcq$p"
+      throughput "$p" 16 "clq$p"
+      tps+=("$tp")
+      cluster_row "cluster, 3 queues (\`${bench_queues// /\`, \`}\`), one per master" "$p"
+    done
+    cluster_q_tp=$(IFS=/; echo "${tps[*]}")
+    cluster_queues=$bench_queues
+    bench_queues=default
     redis_nodes=""; redis_nodes_password=""
   fi
   redis_url=$keep_url
   "$root/deploy/services.sh" stop "$cdir" >/dev/null 2>&1 || true
   row ""
-  [ -z "$why" ] && row "Cluster nodes' appendonly (count value): $aof. The single Redis: AOF everysec, as in every section."
-  [ -z "$why" ] && row ""
-  log "cluster: single ${cluster_single_tp:-?} wf/s, cluster ${cluster_tp:-n/a} wf/s"
+  if [ -z "$why" ]; then
+    row "Cluster nodes' appendonly (count value): $aof. The single Redis: AOF everysec, as in every section. The 3-queue rows: N split evenly over queues \`$cluster_queues\` (names picked so that each hashes to a slot of a different master), worker i taking them in an order rotated by i (queues are taken highest priority first; with one process they are drained one after the other). The busiest redis-server's CPU per workflow is what bounds a deployment: at 1,000,000 µs per core, 1,000,000 / that figure is the fleet's ceiling in workflows/s once that node has a core of its own."
+    row ""
+  fi
+  log "cluster: single ${cluster_single_tp:-?} wf/s, cluster ${cluster_tp:-n/a} wf/s, cluster with 3 queues ${cluster_q_tp:-n/a} wf/s"
   return 0
 }

@@ -82,14 +82,24 @@ xact() { sleep 1.2; q "$dsn" "SELECT xact_commit FROM pg_stat_database WHERE dat
 
 # start_workers COUNT CONCURRENCY: each with --metrics-listen on a free port and the extra
 # arguments in the array worker_args (default none); PIDs in $wpids, metrics ports in $wports.
+# With several bench_queues (throughput() spreads its workflows over them), worker i takes them
+# in an order rotated by i: queues are taken highest priority first, so without the rotation
+# every worker would drain one queue after the other.
 worker_args=()
+bench_queues=default
 start_workers() {
   wpids=(); wports=()
-  local port
+  local port i=0 qs=() qargs=()
+  read -ra qs <<<"$bench_queues"
   for _ in $(seq 1 "$1"); do
     port=$(free_port)
+    qargs=()
+    if [ "${#qs[@]}" -gt 1 ]; then
+      qargs=(-q "$(printf '%s\n' "${qs[@]:$((i % ${#qs[@]}))}" "${qs[@]:0:$((i % ${#qs[@]}))}" | paste -sd, -)")
+    fi
+    i=$((i + 1))
     CHRONOFORGE_REDIS_URL=$redis_url CHRONOFORGE_DATABASE_URL=$dsn \
-      "$cf" worker -c "$2" --metrics-listen "127.0.0.1:$port" "${worker_args[@]}" >>"$dir/worker.log" 2>&1 &
+      "$cf" worker -c "$2" --metrics-listen "127.0.0.1:$port" "${qargs[@]}" "${worker_args[@]}" >>"$dir/worker.log" 2>&1 &
     wpids+=($!); pids+=($!); wports+=("$port")
   done
 }
@@ -146,12 +156,21 @@ us_per() { awk -v t="$1" -v n="$2" -v k="$tck" 'BEGIN {printf "%.0f", t / k * 1e
 # (Redis commands/workflow: INFO commandstats delta / N; rshare: each cluster master's share), rtw (Redis round trips/workflow from
 # the workers' /metrics just before they stop), hwm (VmHWM of the first worker, kB), and the CPU
 # figures: cpu_w cpu_r cpu_p (µs per workflow: workers, every redis-server, all Postgres processes),
+# cpu_rmax (µs per workflow of the busiest redis-server),
 # util_w util_r util_p (% of one core over the run's wall time), hot (the busiest single process
 # or thread), busy_all (% of all cores busy, every process of the machine), sat (what saturates).
 throughput() {
   local n=${4:-$N} kwargs=${5:-'{"steps":1}'} x0 r0 res span w0 w1 b0 b1 rt pgd hp ht wall_s wt=0 p hpid
   redis_flush
-  "$wf" produce "$redis_url" chronoforge default Exerciser "$3" "$n" "$kwargs" >/dev/null
+  local bq nq=0 each; for bq in $bench_queues; do nq=$((nq + 1)); done
+  if [ "$nq" -eq 1 ]; then
+    "$wf" produce "$redis_url" chronoforge "$bench_queues" Exerciser "$3" "$n" "$kwargs" >/dev/null
+  else # keys TAG-QUEUE-i, so that `await TAG` counts them all; n split evenly
+    each=$((n / nq)); n=$((each * nq))
+    for bq in $bench_queues; do
+      "$wf" produce "$redis_url" chronoforge "$bq" Exerciser "$3-$bq" "$each" "$kwargs" >/dev/null
+    done
+  fi
   x0=$(xact); r0=$(redis_calls); master_calls >"$dir/mc0"
   local xid0; xid0=$(xid_now)
   local lsn0; lsn0=$(q "$admin" "SELECT pg_current_wal_lsn()")
@@ -164,7 +183,7 @@ throughput() {
   if ! res=$("$wf" await "$dsn" Exerciser "$3" "$n" 900 2>>"$dir/await.err"); then
     stop_workers
     tp="n/a (timeout: $(tail -1 "$dir/await.err"))"; cpw=n/a; dcw=n/a; walw=n/a; rpw=n/a; rshare=n/a; rtw=n/a; hwm=n/a; sat=n/a
-    cpu_w=n/a; cpu_r=n/a; cpu_p=n/a; util_w=n/a; util_r=n/a; util_p=n/a; hot=n/a; busy_all=n/a
+    cpu_w=n/a; cpu_r=n/a; cpu_rmax=n/a; cpu_p=n/a; util_w=n/a; util_r=n/a; util_p=n/a; hot=n/a; busy_all=n/a
     log "throughput procs=$1 c=$2: $tp"; return
   fi
   w1=$(date +%s%N); b1=$(busy_ticks)
@@ -201,6 +220,7 @@ throughput() {
   read -r pgd hp hpid <<<"$(pg_delta "$dir/pg0" "$dir/pg1")"
   wall_s=$(awk -v a="$w0" -v b="$w1" 'BEGIN {print (b - a) / 1e9}')
   cpu_w=$(us_per "$wt" "$n"); cpu_r=$(us_per "$rt" "$n"); cpu_p=$(us_per "$pgd" "$n")
+  cpu_rmax=$(us_per "$rtm" "$n") # the busiest Redis node's CPU per workflow: its ceiling is 1 core
   util_w=$(pct "$wt" "$wall_s"); util_r=$(pct "$rt" "$wall_s"); util_p=$(pct "$pgd" "$wall_s")
   busy_all=$(pct $((b1 - b0)) "$wall_s")
   # The busiest single schedulable unit: redis-server (one thread does the commands), one

@@ -215,7 +215,7 @@ tp_cell=$(cell "${R[cf,16]:-}" " / ${R[cf,32]:-}; BullMQ ${R[bq,16]:-} / ${R[bq,
   echo "| signal latency (client send -> the step after the await starts) at moderate load, p50 / p99 | p99 <= 10 ms | n/a | $(cell "${sig_lat:-}" " ms at ${sig_rate:-} signals/s") |"
   echo "| throughput with 1M workflows and 3M execution-log rows vs empty tables | >= 90% | 62% | $(cell "${big_pct:-}" " (${big_tp:-} vs ${empty_tp:-} wf/s, back to back)") |"
   echo "| fleet, 1/2/4/8 worker processes (c=16 each) | CPU µs per workflow by process, naming what saturates | 3.5k/4.5k/4.8k/4.9k | $(cell "${fleet_tp:-}" " wf/s; at 8 processes CPU µs/wf worker/redis/postgres ${fleet_cpu:-}, saturates: ${fleet_sat:-}") |"
-  echo "| fleet against a 3-master Redis Cluster (issue 15), 1/2/4/8 processes (c=16 each) | the curve next to one Redis's, CPU per process kind | n/a | $(cell "${cluster_tp:-}" " wf/s (one Redis in the same section: ${cluster_single_tp:-}; $(nproc) cores shared by the 6 redis-servers)") |"
+  echo "| fleet against a 3-master Redis Cluster (issue 15), 1/2/4/8 processes (c=16 each) | the curve next to one Redis's, CPU per process kind | n/a | $(cell "${cluster_tp:-}" " wf/s on one queue, ${cluster_q_tp:-} on one queue per master (one Redis in the same section: ${cluster_single_tp:-}; $(nproc) cores shared by the 6 redis-servers)") |"
   echo "| worker peak RSS at c=16 | <= 16 MB (keep) | 10.3 MB | $(if [ -n "${hwm16:-}" ] && [[ $hwm16 =~ ^[0-9]+$ ]]; then awk -v k="$hwm16" 'BEGIN {printf "%.1f MB", k / 1024}'; else v "${hwm16:-}"; fi) |"
   echo ""
 } >"$head"
