@@ -68,6 +68,8 @@ typedef struct cf_metrics {
     cf_hist pg_batch;        /* ops in that commit */
     cf_hist redis_rtt;       /* seconds: one round trip (a command or a pipeline) */
     _Atomic uint64_t redis_reconnects;
+    /* Redis Cluster (queue/cluster.c): redirects followed, slot maps loaded */
+    _Atomic uint64_t redis_moved, redis_asked, redis_slot_map_loads;
     _Atomic uint64_t halts[CF_HALT_REASON_COUNT];
     _Atomic int64_t in_flight; /* envelopes handed to this worker's executors, not yet settled */
     _Atomic uint64_t dead_letters;

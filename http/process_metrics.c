@@ -75,6 +75,17 @@ void cf_metrics_render_process(FILE *out)
               &m->redis_rtt);
     counter(out, "chronoforge_redis_reconnects_total",
             "Redis connections re-established after one was lost.", &m->redis_reconnects);
+    head(out, "chronoforge_redis_cluster_redirects_total", "counter",
+         "Redis Cluster redirects followed: MOVED (a slot moved for good) and ASK (a slot "
+         "being migrated).");
+    fprintf(out, "chronoforge_redis_cluster_redirects_total{kind=\"moved\"} %llu\n",
+            (unsigned long long)atomic_load_explicit(&m->redis_moved, memory_order_relaxed));
+    fprintf(out, "chronoforge_redis_cluster_redirects_total{kind=\"ask\"} %llu\n",
+            (unsigned long long)atomic_load_explicit(&m->redis_asked, memory_order_relaxed));
+    counter(out, "chronoforge_redis_cluster_slot_map_loads_total",
+            "Redis Cluster slot maps loaded (CLUSTER SLOTS): at start, after a redirect, after "
+            "a node's connection failed.",
+            &m->redis_slot_map_loads);
     head(out, "chronoforge_halts_total", "counter",
          "Passes that stopped to wait, by reason: wait, retry, busy, continue_if, shutdown, "
          "unknown_state.");

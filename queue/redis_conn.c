@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: MIT
-/* queue/redis_conn.c: with redis_reply.c and redis_subscribe.c, the only files that call
- * hiredis (queue/redis_conn_impl.h). Owns the connection lifecycle (connect,
- * AUTH, SELECT, timeouts, reconnect with backoff), the conversion of hiredis replies into
+/* queue/redis_conn.c: with redis_connect.c, redis_reply.c and redis_subscribe.c, the only files
+ * that call hiredis (queue/redis_conn_impl.h). Owns commands (routed to a shared connection or a
+ * cluster when the handle is one), the conversion of hiredis replies into
  * cf_reply trees (redis_reply.c), error classification, pipelines and EVALSHA with NOSCRIPT
  * reloading. Written against the API common to hiredis 0.14 and 1.x; anything newer sits behind
  * HIREDIS_MAJOR. */
@@ -12,20 +12,18 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/time.h>
 
 #include "common/alloc.h"
-#include "common/backoff.h"
 #include "common/clock.h"
 #include "common/log.h"
 #include "common/metrics.h"
 #include "queue/argv.h"
+#include "queue/cluster.h"
 #include "queue/mux.h"
 #include "queue/redis_conn_impl.h"
+#include "queue/redis_slot.h"
 
 #define ARGV_STACK 16
-
-static cf_log_limiter g_connect_limiter;
 
 /* Write+read cycles on a live connection, process-wide (cf_redis_round_trips). */
 static _Atomic uint64_t g_round_trips;
@@ -45,20 +43,6 @@ static void rtt_done(int64_t t0_us)
 static void count_round_trip(void)
 {
     atomic_fetch_add_explicit(&g_round_trips, 1, memory_order_relaxed);
-}
-
-void cf_redis_opts_default(cf_redis_opts *o)
-{
-    o->connect_timeout_ms = 2000;
-    o->read_timeout_ms = 5000;
-    o->reconnect_base_ms = 100;
-    o->reconnect_cap_ms = 5000;
-}
-
-static struct timeval tv_ms(int64_t ms)
-{
-    struct timeval tv = {(time_t)(ms / 1000), (suseconds_t)((ms % 1000) * 1000)};
-    return tv;
 }
 
 void cf_redis_set_err(cf_redis *r, const char *fmt, ...)
@@ -84,6 +68,13 @@ cf_status cf_redis_classify_error(cf_redis *r, const char *msg)
                 cf_redis_disconnect(r);
             return CF_ERR_UNAVAILABLE;
         }
+    }
+    if (r->cluster == NULL && (strncmp(msg, "MOVED ", 6) == 0 || strncmp(msg, "ASK ", 4) == 0)) {
+        cf_redis_set_err(r,
+                         "redis %s: %s (this Redis is a node of a cluster: use a "
+                         "redis+cluster:// URL)",
+                         r->url.redacted, msg);
+        return CF_ERR_PROTOCOL;
     }
     if (strncmp(msg, "NOAUTH", 6) == 0 || strncmp(msg, "WRONGPASS", 9) == 0 ||
         strncmp(msg, "NOPERM", 6) == 0)
@@ -145,223 +136,6 @@ static cf_status mux_one(cf_redis *r, const cf_redis_cmd *cmd, cf_reply **out)
     return CF_OK;
 }
 
-/* ---- connection ---- */
-
-static cf_status alloc_handle(const char *url, const cf_redis_opts *opts, cf_redis **out,
-                              cf_error *err)
-{
-    *out = NULL;
-    cf_redis *r = cf_calloc(1, sizeof *r);
-    if (r == NULL)
-        return CF_ERR_NOMEM;
-    cf_status st = cf_redis_url_parse(url, &r->url, err);
-    if (st != CF_OK) {
-        cf_free(r);
-        return st;
-    }
-    if (opts)
-        r->opts = *opts;
-    else
-        cf_redis_opts_default(&r->opts);
-    *out = r;
-    return CF_OK;
-}
-
-cf_status cf_redis_new(const char *url, const cf_redis_opts *opts, cf_redis **out, cf_error *err)
-{
-    return alloc_handle(url, opts, out, err);
-}
-
-cf_status cf_redis_new_client(const char *url, cf_mux *mux, cf_redis **out, cf_error *err)
-{
-    cf_status st = alloc_handle(url, NULL, out, err);
-    if (st == CF_OK)
-        (*out)->mux = mux;
-    return st;
-}
-
-void cf_redis_copy_errstr(const cf_redis *r, char *dst, size_t cap)
-{
-    snprintf(dst, cap, "%s", r->errstr);
-}
-
-cf_status cf_redis_open(const char *url, const cf_redis_opts *opts, cf_redis **out, cf_error *err)
-{
-    cf_redis *r;
-    cf_status st = alloc_handle(url, opts, &r, err);
-    if (st != CF_OK)
-        return st;
-    st = cf_redis_connect(r);
-    if (st != CF_OK) {
-        cf_error_set(err, cf_status_str(st), "redis_url", "%s", r->errstr);
-        cf_redis_free(r);
-        return st;
-    }
-    *out = r;
-    return CF_OK;
-}
-
-void cf_redis_free(cf_redis *r)
-{
-    if (r == NULL)
-        return;
-    if (r->mux == NULL) /* a client leaves the shared connection alone */
-        cf_redis_disconnect(r);
-    cf_redis_url_wipe(&r->url);
-    cf_free(r);
-}
-
-const char *cf_redis_errstr(const cf_redis *r)
-{
-    return r->errstr;
-}
-
-const char *cf_redis_redacted_url(const cf_redis *r)
-{
-    return r->url.redacted;
-}
-
-bool cf_redis_is_connected(const cf_redis *r)
-{
-    if (r->mux)
-        return cf_mux_connected(r->mux);
-    return r->c != NULL;
-}
-
-void cf_redis_disconnect(cf_redis *r)
-{
-    if (r->mux) {
-        cf_mux_drop(r->mux); /* the next batch reconnects */
-        return;
-    }
-    if (r->c) {
-        redisFree(r->c);
-        r->c = NULL;
-    }
-}
-
-cf_status cf_redis_set_timeout(cf_redis *r, int64_t ms)
-{
-    if (r->cur_timeout_ms == ms)
-        return CF_OK;
-    if (redisSetTimeout(r->c, tv_ms(ms)) != REDIS_OK)
-        return cf_redis_transport_error(r);
-    r->cur_timeout_ms = ms;
-    return CF_OK;
-}
-
-/* handshake sends AUTH and SELECT on a fresh connection. */
-static cf_status handshake(cf_redis *r)
-{
-    cf_argv a;
-    if (r->url.has_password) {
-        cf_argv_init(&a);
-        cf_argv_str(&a, "AUTH");
-        if (r->url.user[0])
-            cf_argv_str(&a, r->url.user);
-        cf_argv_str(&a, r->url.password);
-        redisReply *rep = redisCommandArgv(r->c, a.argc, a.argv, a.lens);
-        if (rep == NULL)
-            return cf_redis_transport_error(r);
-        cf_status st =
-            rep->type == REDIS_REPLY_ERROR ? cf_redis_classify_error(r, rep->str) : CF_OK;
-        freeReplyObject(rep);
-        if (st != CF_OK)
-            return st;
-    }
-    if (r->url.db != 0) {
-        cf_argv_init(&a);
-        cf_argv_int(cf_argv_str(&a, "SELECT"), r->url.db);
-        redisReply *rep = redisCommandArgv(r->c, a.argc, a.argv, a.lens);
-        if (rep == NULL)
-            return cf_redis_transport_error(r);
-        cf_status st =
-            rep->type == REDIS_REPLY_ERROR ? cf_redis_classify_error(r, rep->str) : CF_OK;
-        freeReplyObject(rep);
-        if (st != CF_OK)
-            return st;
-    }
-    return CF_OK;
-}
-
-static cf_status connect_once(cf_redis *r)
-{
-    struct timeval tv = tv_ms(r->opts.connect_timeout_ms);
-    if (r->url.transport == CF_REDIS_TCP)
-        r->c = redisConnectWithTimeout(r->url.host, r->url.port, tv);
-    else
-        r->c = redisConnectUnixWithTimeout(r->url.path, tv);
-    if (r->c == NULL) {
-        cf_redis_set_err(r, "redis %s: out of memory", r->url.redacted);
-        return CF_ERR_NOMEM;
-    }
-    if (r->c->err) {
-        cf_redis_set_err(r, "redis %s: connect: %s", r->url.redacted, r->c->errstr);
-        cf_redis_disconnect(r);
-        return CF_ERR_UNAVAILABLE;
-    }
-    r->cur_timeout_ms = -1;
-    cf_status st = cf_redis_set_timeout(r, r->opts.read_timeout_ms);
-    if (st != CF_OK)
-        return st;
-    if (r->url.transport == CF_REDIS_TCP)
-        (void)redisEnableKeepAlive(r->c);
-    st = handshake(r);
-    if (st != CF_OK)
-        cf_redis_disconnect(r);
-    return st;
-}
-
-cf_status cf_redis_connect(cf_redis *r)
-{
-    if (r->mux)
-        return cf_mux_connected(r->mux) ? CF_OK : mux_run(r, NULL, 0, NULL);
-    if (r->c)
-        return CF_OK;
-    int64_t now = cf_clock_mono_ms();
-    if (r->failures > 0 && now < r->next_try_mono_ms) {
-        cf_redis_set_err(r, "redis %s: unreachable, next try in %lld ms", r->url.redacted,
-                         (long long)(r->next_try_mono_ms - now));
-        return CF_ERR_UNAVAILABLE;
-    }
-    cf_status st = connect_once(r);
-    if (st == CF_OK) {
-        if (r->connected_before) /* /metrics: a connection re-established */
-            cf_metrics_add(&cf_metrics_g.redis_reconnects, 1);
-        r->connected_before = true;
-        if (r->failures > 0)
-            cf_logkv(CF_LOG_INFO, NULL, NULL, "redis reconnected to %s after %d failed tries",
-                     r->url.redacted, r->failures);
-        r->failures = 0;
-        return CF_OK;
-    }
-    r->failures++;
-    r->next_try_mono_ms =
-        cf_clock_mono_ms() +
-        cf_backoff_delay_ms(r->opts.reconnect_base_ms, r->opts.reconnect_cap_ms, r->failures, true);
-    int64_t suppressed = 0;
-    if (cf_log_ratelimit(&g_connect_limiter, 5000, &suppressed))
-        cf_log(CF_LOG_WARN, NULL, "%s (try %d; %lld similar lines suppressed)", r->errstr,
-               r->failures, (long long)suppressed);
-    return st;
-}
-
-cf_status cf_redis_wait_reconnect(cf_redis *r, const atomic_bool *stop)
-{
-    if (r->mux) /* the shared connection keeps its own backoff */
-        return cf_redis_connect(r);
-    if (r->c)
-        return CF_OK;
-    int64_t wait = r->next_try_mono_ms - cf_clock_mono_ms();
-    if (r->failures > 0 && wait > 0) {
-        if (wait > r->opts.reconnect_cap_ms)
-            wait = r->opts.reconnect_cap_ms;
-        if (!cf_clock_sleep_ms(wait, stop))
-            return CF_ERR_UNAVAILABLE;
-    }
-    return cf_redis_connect(r);
-}
-
 /* ---- commands ---- */
 
 /* finish converts and frees a hiredis reply; error replies become statuses. */
@@ -386,34 +160,83 @@ static cf_status finish(cf_redis *r, redisReply *rep, cf_reply **out)
     return CF_OK;
 }
 
-static cf_status exec_with_timeout(cf_redis *r, int64_t timeout_ms, int argc,
-                                   const char *const *argv, const size_t *lens, cf_reply **out)
+/* slot_check: with CF_REDIS_SLOT_CHECK=1 a plain handle refuses, without I/O, a command whose
+ * keys span hash slots, as Redis Cluster would (the test suites run with it). */
+static cf_status slot_check(cf_redis *r, const cf_redis_cmd *cmd)
+{
+    if (!cf_redis_slot_check_enabled() || cf_redis_cmd_slot(cmd) != CF_SLOT_CROSS)
+        return CF_OK;
+    const char *name = cmd->script ? cmd->script->name : cmd->argv[0];
+    int len = cmd->script ? (int)strlen(name) : (int)cmd->lens[0];
+    cf_redis_set_err(r,
+                     "redis %s: %.*s touches keys of several hash slots (CF_REDIS_SLOT_CHECK=1: "
+                     "Redis Cluster would refuse it)",
+                     r->url.redacted, len > 64 ? 64 : len, name);
+    cf_log(CF_LOG_ERROR, NULL, "%s", r->errstr);
+    return CF_ERR_INVALID;
+}
+
+/* cluster_one runs cmd through r's cluster router with cf_redis_exec's result rules. */
+static cf_status cluster_one(cf_redis *r, const cf_redis_cmd *cmd, int64_t block_ms, cf_reply **out)
+{
+    cf_reply *rep = NULL;
+    cf_status st = cf_cluster_run(r->cluster, cmd, block_ms, &rep, r->errstr, sizeof r->errstr);
+    if (st != CF_OK)
+        return st;
+    if (rep->type == CF_REPLY_ERROR) {
+        st = cf_redis_classify_error(r, rep->str);
+        cf_reply_free(rep);
+        return st;
+    }
+    r->errstr[0] = '\0';
+    *out = rep;
+    return CF_OK;
+}
+
+/* raw_command sends one plain command on a plain handle (block_ms >= 0: a blocking one, its
+ * socket timeout raised by it) and gives hiredis's reply, error replies included. */
+static cf_status raw_command(cf_redis *r, int64_t block_ms, const cf_redis_cmd *cmd,
+                             redisReply **out)
 {
     *out = NULL;
-    if (r->mux) {
-        cf_redis_cmd cmd = {NULL, 0, argc, argv, lens};
-        return mux_one(r, &cmd, out);
-    }
     cf_status st = cf_redis_connect(r);
     if (st != CF_OK)
         return st;
-    st = cf_redis_set_timeout(r, timeout_ms);
+    st = cf_redis_set_timeout(r, block_ms < 0 ? r->opts.read_timeout_ms
+                                              : block_ms + r->opts.read_timeout_ms);
     if (st != CF_OK)
         return st;
     count_round_trip();
     int64_t t0 = cf_clock_mono_us();
-    redisReply *rep = redisCommandArgv(r->c, argc, (const char **)argv, lens);
+    redisReply *rep = redisCommandArgv(r->c, cmd->argc, (const char **)cmd->argv, cmd->lens);
     if (rep == NULL)
         return cf_redis_transport_error(r);
-    if (timeout_ms == r->opts.read_timeout_ms) /* a blocking command's wait is not latency */
+    if (block_ms < 0) /* a blocking command's wait is not latency */
         rtt_done(t0);
-    return finish(r, rep, out);
+    *out = rep;
+    return CF_OK;
+}
+
+static cf_status exec_cmd(cf_redis *r, int64_t block_ms, int argc, const char *const *argv,
+                          const size_t *lens, cf_reply **out)
+{
+    *out = NULL;
+    cf_redis_cmd cmd = {NULL, 0, argc, argv, lens};
+    if (r->mux)
+        return mux_one(r, &cmd, out);
+    if (r->cluster)
+        return cluster_one(r, &cmd, block_ms, out);
+    cf_status st = slot_check(r, &cmd);
+    redisReply *rep = NULL;
+    if (st == CF_OK)
+        st = raw_command(r, block_ms, &cmd, &rep);
+    return st == CF_OK ? finish(r, rep, out) : st;
 }
 
 cf_status cf_redis_exec(cf_redis *r, int argc, const char *const *argv, const size_t *lens,
                         cf_reply **out)
 {
-    return exec_with_timeout(r, r->opts.read_timeout_ms, argc, argv, lens, out);
+    return exec_cmd(r, -1, argc, argv, lens, out);
 }
 
 cf_status cf_redis_exec_blocking(cf_redis *r, int64_t block_ms, int argc, const char *const *argv,
@@ -429,7 +252,32 @@ cf_status cf_redis_exec_blocking(cf_redis *r, int64_t block_ms, int argc, const 
             argc > 0 ? argv[0] : "");
         return CF_ERR_INVALID;
     }
-    return exec_with_timeout(r, block_ms + r->opts.read_timeout_ms, argc, argv, lens, out);
+    return exec_cmd(r, block_ms < 0 ? 0 : block_ms, argc, argv, lens, out);
+}
+
+cf_status cf_redis_run_raw(cf_redis *r, const cf_redis_cmd *cmd, int64_t block_ms, cf_reply **out)
+{
+    *out = NULL;
+    if (cmd->script) { /* EVALSHA with the NOSCRIPT repair, as a pipeline's last command */
+        size_t end = 1;
+        cf_status seg = CF_OK;
+        cf_status st = cf_redis_pipeline_segs(r, cmd, &end, 1, out, &seg);
+        return st != CF_OK ? st : seg;
+    }
+    redisReply *rep = NULL;
+    cf_status st = raw_command(r, block_ms, cmd, &rep);
+    if (st != CF_OK)
+        return st;
+    cf_reply *mine = cf_calloc(1, sizeof *mine);
+    bool ok = mine != NULL && cf_redis_reply_convert(rep, mine);
+    freeReplyObject(rep);
+    if (!ok) {
+        cf_free(mine);
+        cf_redis_set_err(r, "redis: %s", "out of memory converting a reply");
+        return CF_ERR_NOMEM;
+    }
+    *out = mine;
+    return CF_OK;
 }
 
 /* ---- scripts ---- */
@@ -505,6 +353,11 @@ static cf_status eval_cmd(cf_redis *r, const cf_redis_cmd *cmd, cf_reply **out)
     *out = NULL;
     if (r->mux) /* the shared connection runs it by EVALSHA with the NOSCRIPT repair */
         return mux_one(r, cmd, out);
+    if (r->cluster) /* the node's handle runs it so, with the node's script cache */
+        return cluster_one(r, cmd, -1, out);
+    cf_status cst = slot_check(r, cmd);
+    if (cst != CF_OK)
+        return cst;
     char *sha = sha_slot(r, cmd->script);
     char nkeys[16];
     snprintf(nkeys, sizeof nkeys, "%d", cmd->nkeys);
@@ -617,11 +470,17 @@ static void rerun_noscript(cf_redis *r, const cf_redis_cmd *cmds, size_t start, 
 cf_status cf_redis_pipeline_segs(cf_redis *r, const cf_redis_cmd *cmds, const size_t *seg_end,
                                  size_t nseg, cf_reply **replies, cf_status *seg_st)
 {
+    if (r->cluster)
+        return cf_cluster_pipeline_segs(r->cluster, cmds, seg_end, nseg, replies, seg_st, r->errstr,
+                                        sizeof r->errstr);
     size_t n = nseg > 0 ? seg_end[nseg - 1] : 0;
     for (size_t i = 0; i < n; i++)
         replies[i] = NULL;
     for (size_t k = 0; k < nseg; k++)
         seg_st[k] = CF_OK;
+    for (size_t k = 0, start = 0; k < nseg; start = seg_end[k++])
+        for (size_t i = start; i < seg_end[k] && seg_st[k] == CF_OK; i++)
+            seg_st[k] = slot_check(r, &cmds[i]);
     cf_status st = cf_redis_connect(r);
     if (st == CF_OK)
         st = cf_redis_set_timeout(r, r->opts.read_timeout_ms);
@@ -630,14 +489,15 @@ cf_status cf_redis_pipeline_segs(cf_redis *r, const cf_redis_cmd *cmds, const si
      * text (in_order_script); only a segment's last command may use EVALSHA. */
     for (size_t k = 0, start = 0; st == CF_OK && k < nseg; start = seg_end[k++]) {
         size_t last = seg_end[k] - 1;
-        if (seg_end[k] > start && cmds[last].script) {
+        if (seg_end[k] > start && cmds[last].script && seg_st[k] == CF_OK) {
             char *sha = sha_slot(r, cmds[last].script);
             if (sha[0] == '\0')
                 st = load_script(r, cmds[last].script, sha);
         }
     }
+    /* A segment refused by the slot check (CF_ERR_INVALID already) is neither sent nor read. */
     for (size_t k = 0, start = 0; st == CF_OK && k < nseg; start = seg_end[k++])
-        for (size_t i = start; st == CF_OK && i < seg_end[k]; i++)
+        for (size_t i = start; st == CF_OK && seg_st[k] == CF_OK && i < seg_end[k]; i++)
             st = append_cmd(r, &cmds[i], in_order_script(cmds, seg_end[k], i));
     if (st != CF_OK) {
         /* Commands already buffered must not leak into the next call's replies. */
@@ -648,7 +508,7 @@ cf_status cf_redis_pipeline_segs(cf_redis *r, const cf_redis_cmd *cmds, const si
         count_round_trip(); /* the n commands go in one write; their replies are read below */
     int64_t t0 = cf_clock_mono_us();
     for (size_t k = 0, start = 0; k < nseg; start = seg_end[k++]) {
-        for (size_t i = start; i < seg_end[k]; i++) {
+        for (size_t i = start; seg_st[k] != CF_ERR_INVALID && i < seg_end[k]; i++) {
             void *raw = NULL;
             if (redisGetReply(r->c, &raw) != REDIS_OK || raw == NULL)
                 return fail_all(replies, n, seg_st, nseg, cf_redis_transport_error(r));

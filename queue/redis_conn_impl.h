@@ -1,8 +1,9 @@
 // SPDX-License-Identifier: MIT
-/* queue/redis_conn_impl.h: the inside of a cf_redis, shared by the three files that speak
- * hiredis: redis_conn.c (connection, commands, scripts, pipelines), redis_reply.c (hiredis
- * replies into cf_reply trees) and redis_subscribe.c (a subscriber read with a deadline). No
- * other file includes it: hiredis types never leave these three. */
+/* queue/redis_conn_impl.h: the inside of a cf_redis, shared by the four files that speak
+ * hiredis: redis_connect.c (handles, connecting, reconnecting), redis_conn.c (commands, scripts,
+ * pipelines), redis_reply.c (hiredis replies into cf_reply trees) and redis_subscribe.c (a
+ * subscriber read with a deadline). No other file includes it: hiredis types never leave
+ * these four. */
 #ifndef CF_QUEUE_REDIS_CONN_IMPL_H
 #define CF_QUEUE_REDIS_CONN_IMPL_H
 
@@ -11,6 +12,7 @@
 
 #include <hiredis/hiredis.h>
 
+#include "queue/cluster.h"
 #include "queue/redis_conn.h"
 #include "queue/redis_conn_internal.h"
 
@@ -31,7 +33,8 @@ struct cf_redis {
         char sha[48];
     } shas[SHA_CACHE];
     int nshas;
-    cf_mux *mux; /* set: a client of a shared connection (queue/mux.h); c stays NULL */
+    cf_mux *mux;         /* set: a client of a shared connection (queue/mux.h); c stays NULL */
+    cf_cluster *cluster; /* set: a redis+cluster:// handle (queue/cluster.h); c stays NULL */
 };
 
 /* cf_redis_reply_convert copies a hiredis reply into dst (zeroed). Returns false on OOM (dst

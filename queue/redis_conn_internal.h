@@ -29,6 +29,18 @@ CF_MUST_CHECK cf_status cf_redis_pipeline_segs(cf_redis *r, const cf_redis_cmd *
                                                const size_t *seg_end, size_t nseg,
                                                cf_reply **replies, cf_status *seg_st);
 
+/* cf_redis_new_node allocates a plain handle for one node of a cluster (queue/cluster.c) from a
+ * parsed URL (copied; its cluster fields are ignored). Never connects by itself. */
+CF_MUST_CHECK cf_status cf_redis_new_node(const cf_redis_url *url, const cf_redis_opts *opts,
+                                          cf_redis **out);
+
+/* cf_redis_run_raw runs one command or script on a plain handle and gives its reply whatever it
+ * is, error replies included (a script by EVALSHA, reloaded on NOSCRIPT). block_ms >= 0: a
+ * blocking command (socket timeout raised by it). Returns a transport status, or CF_OK with
+ * *out set. */
+CF_MUST_CHECK cf_status cf_redis_run_raw(cf_redis *r, const cf_redis_cmd *cmd, int64_t block_ms,
+                                         cf_reply **out);
+
 /* cf_redis_copy_errstr copies r's last message into dst (cap bytes, NUL-terminated). */
 void cf_redis_copy_errstr(const cf_redis *r, char *dst, size_t cap);
 

@@ -1,9 +1,12 @@
 // SPDX-License-Identifier: MIT
 /* queue/redis_subscribe.c: a subscriber connection (worker/promoter.c listens for P:{Q}:wake):
  * SUBSCRIBE, then messages read with a deadline by poll() on the socket and a wake fd, never by
- * a socket timeout (hiredis 0.14 kills a connection whose read times out). */
+ * a socket timeout (hiredis 0.14 kills a connection whose read times out). A cluster handle
+ * subscribes through a connection of its own to one master (queue/cluster.h): classic PUBLISH
+ * reaches every node. */
 #include <errno.h>
 #include <poll.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "common/alloc.h"
@@ -12,6 +15,14 @@
 
 cf_status cf_redis_subscribe(cf_redis *r, int nchannels, const char *const *channels)
 {
+    if (r->cluster) { /* each (re)subscribe picks the next master */
+        cf_redis *sub = cf_cluster_subscriber(r->cluster, true, r->errstr, sizeof r->errstr);
+        if (sub == NULL)
+            return CF_ERR_UNAVAILABLE;
+        cf_status st = cf_redis_subscribe(sub, nchannels, channels);
+        snprintf(r->errstr, sizeof r->errstr, "%s", cf_redis_errstr(sub));
+        return st;
+    }
     if (nchannels <= 0 || nchannels > 1024) {
         cf_redis_set_err(r, "redis: subscribe to 1..1024 channels");
         return CF_ERR_INVALID;
@@ -70,6 +81,14 @@ static bool is_message(const cf_reply *m)
 cf_status cf_redis_wait_message(cf_redis *r, int64_t timeout_ms, int wake_fd, cf_reply **out)
 {
     *out = NULL;
+    if (r->cluster) {
+        cf_redis *sub = cf_cluster_subscriber(r->cluster, false, r->errstr, sizeof r->errstr);
+        if (sub == NULL)
+            return CF_ERR_IO;
+        cf_status st = cf_redis_wait_message(sub, timeout_ms, wake_fd, out);
+        snprintf(r->errstr, sizeof r->errstr, "%s", cf_redis_errstr(sub));
+        return st;
+    }
     if (r->c == NULL) {
         cf_redis_set_err(r, "redis %s: not subscribed (connection lost)", r->url.redacted);
         return CF_ERR_IO;

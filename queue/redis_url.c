@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: MIT
-/* queue/redis_url.c: Redis URL parsing (redis:// and unix://) and the redacted form. Owns no
- * I/O; the connection code in redis_conn.c consumes the parsed struct. */
+/* queue/redis_url.c: Redis URL parsing (redis://, unix:// and redis+cluster://) and the redacted
+ * form. Owns no I/O; the connection code in redis_conn.c consumes the parsed struct. */
 #include "queue/redis_url.h"
 
 #include <ctype.h>
@@ -149,13 +149,47 @@ static void build_redacted(cf_redis_url *u, const char *scheme)
     char auth[160] = "";
     if (u->has_password)
         snprintf(auth, sizeof auth, "%s:***@", u->user);
-    if (u->transport == CF_REDIS_TCP) {
+    if (u->cluster) {
+        size_t at = (size_t)snprintf(u->redacted, sizeof u->redacted, "%s://%s", scheme, auth);
+        for (int i = 0; i < u->nseeds && at < sizeof u->redacted; i++) {
+            bool v6 = strchr(u->seeds[i].host, ':') != NULL;
+            at += (size_t)snprintf(u->redacted + at, sizeof u->redacted - at, "%s%s%s%s:%d",
+                                   i ? "," : "", v6 ? "[" : "", u->seeds[i].host, v6 ? "]" : "",
+                                   u->seeds[i].port);
+        }
+    } else if (u->transport == CF_REDIS_TCP) {
         bool v6 = strchr(u->host, ':') != NULL;
         snprintf(u->redacted, sizeof u->redacted, "%s://%s%s%s%s:%d/%d", scheme, auth,
                  v6 ? "[" : "", u->host, v6 ? "]" : "", u->port, u->db);
     } else {
         snprintf(u->redacted, sizeof u->redacted, "%s://%s%s?db=%d", scheme, auth, u->path, u->db);
     }
+}
+
+/* parse_seeds reads "host[:port],host[:port]..." from s[0..n) into out's seeds; the first
+ * also becomes host and port. */
+static bool parse_seeds(const char *s, size_t n, cf_redis_url *out)
+{
+    while (n > 0) {
+        const char *comma = memchr(s, ',', n);
+        size_t len = comma ? (size_t)(comma - s) : n;
+        if (out->nseeds == CF_REDIS_MAX_SEEDS || !parse_tcp_hostport(s, len, out))
+            return false;
+        cf_redis_seed *seed = &out->seeds[out->nseeds++];
+        memcpy(seed->host, out->host, sizeof seed->host);
+        seed->port = out->port;
+        if (comma == NULL)
+            break;
+        s += len + 1;
+        n -= len + 1;
+        if (n == 0)
+            return false; /* a trailing comma */
+    }
+    if (out->nseeds == 0)
+        return false;
+    memcpy(out->host, out->seeds[0].host, sizeof out->host);
+    out->port = out->seeds[0].port;
+    return true;
 }
 
 cf_status cf_redis_url_parse(const char *url, cf_redis_url *out, cf_error *err)
@@ -169,12 +203,17 @@ cf_status cf_redis_url_parse(const char *url, cf_redis_url *out, cf_error *err)
         out->transport = CF_REDIS_TCP;
         scheme = "redis";
         p = url + 8;
+    } else if (strncmp(url, "redis+cluster://", 16) == 0) {
+        out->transport = CF_REDIS_TCP;
+        out->cluster = true;
+        scheme = "redis+cluster";
+        p = url + 16;
     } else if (strncmp(url, "unix://", 7) == 0) {
         out->transport = CF_REDIS_UNIX;
         scheme = "unix";
         p = url + 7;
     } else {
-        return fail(out, err, "Redis URL must start with redis:// or unix://");
+        return fail(out, err, "Redis URL must start with redis://, unix:// or redis+cluster://");
     }
     /* Userinfo ends at the last '@' before the path/query starts for TCP; for unix the path
      * starts with '/', so the authority is everything before the first "@/" or nothing. */
@@ -198,8 +237,11 @@ cf_status cf_redis_url_parse(const char *url, cf_redis_url *out, cf_error *err)
     if (out->transport == CF_REDIS_TCP) {
         const char *slash = memchr(p, '/', mainlen);
         size_t hplen = slash ? (size_t)(slash - p) : mainlen;
-        if (!parse_tcp_hostport(p, hplen, out))
-            return fail(out, err, "bad host or port in Redis URL");
+        if (out->cluster ? !parse_seeds(p, hplen, out) : !parse_tcp_hostport(p, hplen, out))
+            return fail(out, err,
+                        out->cluster ? "bad host list in Redis Cluster URL (host:port,host:port, "
+                                       "at most 16)"
+                                     : "bad host or port in Redis URL");
         if (slash) {
             size_t dlen = mainlen - hplen - 1;
             if (dlen > 0 && !parse_int(slash + 1, dlen, 0, 1000000, &out->db))
@@ -213,7 +255,11 @@ cf_status cf_redis_url_parse(const char *url, cf_redis_url *out, cf_error *err)
     }
     if (query && !parse_query(query + 1, strlen(query + 1), out))
         return fail(out, err, "bad query in Redis URL (only db=N is known)");
+    if (out->cluster && out->db != 0)
+        return fail(out, err, "Redis Cluster has only database 0");
     build_redacted(out, scheme);
+    if (strlen(out->redacted) + 1 >= sizeof out->redacted) /* it must name every seed */
+        return fail(out, err, "Redis Cluster URL too long (at most about 1000 bytes of hosts)");
     return CF_OK;
 }
 

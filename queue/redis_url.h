@@ -4,6 +4,8 @@
  *
  *   redis://[[user]:password@]host[:port][/db]      (host may be [v6addr]; port default 6379)
  *   unix://[[user]:password@]/path/to/redis.sock[?db=N]
+ *   redis+cluster://[[user]:password@]host1[:port],host2[:port]...[/0]   (Redis Cluster: the
+ *       hosts are seeds, any reachable one gives the slot map; 1-16 of them; database 0 only)
  *
  * user and password are percent-decoded ("p%40ss" is "p@ss"), so any byte but NUL can be
  * written. An empty user means Redis's default user (AUTH password); no password means no AUTH. */
@@ -21,8 +23,18 @@ typedef enum cf_redis_transport {
 
 /* cf_redis_url is a parsed URL. Plain data: copy it freely; wipe it with cf_redis_url_wipe()
  * when the password must not linger in memory. */
+#define CF_REDIS_MAX_SEEDS 16
+
+typedef struct cf_redis_seed {
+    char host[256];
+    int port;
+} cf_redis_seed;
+
 typedef struct cf_redis_url {
     cf_redis_transport transport;
+    bool cluster; /* redis+cluster://: transport is TCP, host and port are the first seed */
+    int nseeds;   /* cluster: seeds[0..nseeds) */
+    cf_redis_seed seeds[CF_REDIS_MAX_SEEDS];
     char host[256];     /* TCP: host name or address, without IPv6 brackets */
     int port;           /* TCP: 1-65535 */
     char path[512];     /* UNIX: socket path */

@@ -55,7 +55,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         abort();
     if (u.has_password) {
         char head[160];
-        snprintf(head, sizeof head, "%s://%s:***@", u.transport == CF_REDIS_TCP ? "redis" : "unix",
+        snprintf(head, sizeof head, "%s://%s:***@",
+                 u.cluster                     ? "redis+cluster"
+                 : u.transport == CF_REDIS_TCP ? "redis"
+                                               : "unix",
                  u.user);
         if (strncmp(u.redacted, head, strlen(head)) != 0)
             abort();
@@ -65,8 +68,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             abort();
         if (again.transport != u.transport || strcmp(again.host, u.host) != 0 ||
             again.port != u.port || strcmp(again.path, u.path) != 0 || again.db != u.db ||
-            again.has_password != u.has_password || strcmp(again.user, u.user) != 0)
+            again.has_password != u.has_password || strcmp(again.user, u.user) != 0 ||
+            again.cluster != u.cluster || again.nseeds != u.nseeds)
             abort();
+        for (int i = 0; i < u.nseeds; i++)
+            if (strcmp(again.seeds[i].host, u.seeds[i].host) != 0 ||
+                again.seeds[i].port != u.seeds[i].port)
+                abort();
     }
     cf_redis_url_wipe(&u);
     static const cf_redis_url zero;

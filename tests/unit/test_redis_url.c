@@ -80,6 +80,49 @@ static void test_redis_url_unix_forms(void **state)
     assert_string_equal(u.path, "/s.sock");
 }
 
+static void test_redis_url_cluster_forms(void **state)
+{
+    (void)state;
+    cf_redis_url u;
+    assert_int_equal(
+        cf_redis_url_parse("redis+cluster://app:s%40cret@10.0.0.1:7000,10.0.0.2,[::1]:7002", &u,
+                           NULL),
+        CF_OK);
+    assert_true(u.cluster);
+    assert_int_equal(u.transport, CF_REDIS_TCP);
+    assert_int_equal(u.nseeds, 3);
+    assert_string_equal(u.seeds[0].host, "10.0.0.1");
+    assert_int_equal(u.seeds[0].port, 7000);
+    assert_string_equal(u.seeds[1].host, "10.0.0.2");
+    assert_int_equal(u.seeds[1].port, 6379);
+    assert_string_equal(u.seeds[2].host, "::1");
+    assert_int_equal(u.seeds[2].port, 7002);
+    assert_string_equal(u.host, "10.0.0.1"); /* the first seed */
+    assert_string_equal(u.user, "app");
+    assert_string_equal(u.password, "s@cret");
+    assert_string_equal(u.redacted,
+                        "redis+cluster://app:***@10.0.0.1:7000,10.0.0.2:6379,[::1]:7002");
+    assert_null(strstr(u.redacted, "cret"));
+    assert_int_equal(cf_redis_url_parse("redis+cluster://h:1/0", &u, NULL), CF_OK);
+    assert_int_equal(u.nseeds, 1);
+    assert_false(u.cluster && u.db != 0);
+    assert_int_equal(cf_redis_url_parse("redis://h:1/0", &u, NULL), CF_OK);
+    assert_false(u.cluster);
+    const char *bad[] = {
+        "redis+cluster://",        "redis+cluster://h:1,",
+        "redis+cluster://,h:1",    "redis+cluster://h:1,,h:2",
+        "redis+cluster://h:1/2",   "redis+cluster://h:1?db=3",
+        "redis+cluster://h:1,h:0", "redis+cluster://1,2,3,4,5,6,7,8,9,10,11,12,13,14,15,16,17"};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        cf_error err = {0};
+        assert_int_equal(cf_redis_url_parse(bad[i], &u, &err), CF_ERR_INVALID);
+        assert_true(strlen(err.msg) > 0);
+    }
+    cf_error err = {0};
+    assert_int_equal(cf_redis_url_parse("redis+cluster://h:1/2", &u, &err), CF_ERR_INVALID);
+    assert_non_null(strstr(err.msg, "only database 0"));
+}
+
 static void test_redis_url_refuses_bad_urls(void **state)
 {
     (void)state;
@@ -157,6 +200,7 @@ int main(void)
         cmocka_unit_test(test_redis_url_tcp_forms),
         cmocka_unit_test(test_redis_url_special_password_is_decoded_and_hidden),
         cmocka_unit_test(test_redis_url_unix_forms),
+        cmocka_unit_test(test_redis_url_cluster_forms),
         cmocka_unit_test(test_redis_url_refuses_bad_urls),
         cmocka_unit_test(test_keys_names_and_ids),
     };
