@@ -255,8 +255,10 @@ class Run:
         t_kill = time.monotonic()
         services("kill-node", self.dir, str(port))
         log(f"SIGKILLed master {port} serving queue {qa} ({bound} envelopes in flight)")
+        def master_ports():  # as the services script reports them
+            return [int(p) for p in services("cluster-master-ports", self.dir).split()]
         promoted = self.wait_for("the replica's promotion",
-                                 lambda: port not in cl.masters() and len(cl.masters()) == 3, 60)
+                                 lambda: port not in master_ports() and len(master_ports()) == 3, 60)
         t_promoted = time.monotonic()
         self.check(promoted, f"the replica of {port} took over ({t_promoted - t_kill:.1f}s after the kill)")
         # Runs already past Redis may still commit during the outage: count from the promotion.
