@@ -1,23 +1,27 @@
 #!/usr/bin/env bash
 # tests/run.sh: runs test binaries and prints one closing line "N passed, N failed".
-#   tests/run.sh [--unit] [--services] [--contract] [--install] BIN...
+#   tests/run.sh [--unit] [--services|--cluster] [--contract] [--install] [--cluster-faults] BIN...
 # --services starts a throwaway Redis + Postgres (deploy/services.sh) for the run and stops them
-# after; --contract also runs tests/contract/run.sh (Ruby/Python producers, conformance vectors);
-# --install checks `make install` and the README's C example (tests/install/run.sh).
+# after; --cluster does the same with a 6-node Redis Cluster instead of the single Redis
+# (services.sh start --redis-cluster: env.sh sets CF_TEST_REDIS_CLUSTER=1); --contract also runs tests/contract/run.sh (Ruby/Python producers, conformance vectors);
+# --install checks `make install` and the README's C example (tests/install/run.sh);
+# --cluster-faults runs tests/cluster/faults.sh (its own cluster; the worker binary from CF_BIN).
 # TEST_PREFIX (e.g. valgrind) wraps each binary. CF_TEST_FILTER selects tests by name (a glob,
 # applied by every test binary: cf_test_apply_filter).
 set -uo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(dirname "$here")
 
-services=0 contract=0 install=0
+services=0 svc_opts=() contract=0 install=0 faults=0
 bins=()
 for a in "$@"; do
   case $a in
     --unit) ;;
     --services) services=1 ;;
+    --cluster) services=1 svc_opts=(--redis-cluster) ;;
     --contract) contract=1 ;;
     --install) install=1 ;;
+    --cluster-faults) faults=1 ;;
     *) bins+=("$a") ;;
   esac
 done
@@ -38,7 +42,7 @@ trap cleanup EXIT INT TERM
 
 if [ $services = 1 ]; then
   svc_dir=$(mktemp -d /tmp/chronoforge-test.XXXXXX)
-  "$root/deploy/services.sh" start "$svc_dir" >/dev/null || { echo "tests: services failed to start" >&2; exit 1; }
+  "$root/deploy/services.sh" start "$svc_dir" "${svc_opts[@]}" >/dev/null || { echo "tests: services failed to start" >&2; exit 1; }
   # shellcheck disable=SC1091
   . "$svc_dir/env.sh"
   export CF_TEST_REQUIRE_SERVICES=1
@@ -84,6 +88,9 @@ if [ $contract = 1 ] && [ -x "$root/tests/contract/run.sh" ]; then
 fi
 if [ $install = 1 ]; then
   run_suite install "$root/tests/install/run.sh"
+fi
+if [ $faults = 1 ]; then
+  run_suite cluster-faults "$root/tests/cluster/faults.sh"
 fi
 
 rm -rf "$logdir"

@@ -17,9 +17,7 @@ import sys
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "clients", "python"))
 
-import redis  # noqa: E402
-
-from chronoforge import Client, InvalidJob  # noqa: E402
+from chronoforge import Client, InvalidJob, redis_url  # noqa: E402
 from chronoforge import envelope  # noqa: E402
 
 
@@ -72,7 +70,7 @@ def call(client, job):
 
 def main(paths):
     url = os.environ.get("CF_TEST_REDIS_URL", "")
-    r = redis.Redis.from_url(url) if url else None
+    r = redis_url.connect(url) if url else None  # a redis+cluster:// URL gives a RedisCluster
     prefix = f"cf:contract:py:{os.getpid()}:{secrets.token_hex(3)}"
     for path in paths:
         with open(path, encoding="utf-8") as f:
@@ -92,7 +90,8 @@ def main(paths):
                         queue = job.get("queue", "default")
                         items = r.lrange(client.ready_key(queue), 0, -1)
                         queues = r.smembers(client.queues_key)
-                        r.delete(client.ready_key(queue), client.queues_key)
+                        for k in (client.ready_key(queue), client.queues_key):  # two slots on a cluster
+                            r.delete(k)
                         if len(items) != 1:
                             raise AssertionError(f"expected 1 envelope in {client.ready_key(queue)}, found {len(items)}")
                         if queues != {queue.encode()}:

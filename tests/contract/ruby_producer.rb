@@ -53,7 +53,7 @@ def call(client, job)
 end
 
 redis_url = ENV.fetch("CF_TEST_REDIS_URL", "")
-redis = redis_url.empty? ? nil : Redis.new(url: redis_url)
+redis = redis_url.empty? ? nil : Chronoforge::RedisURL.connect(redis_url) # redis+cluster:// too
 prefix = "cf:contract:rb:#{Process.pid}:#{SecureRandom.hex(3)}"
 
 ARGV.each do |path|
@@ -73,7 +73,7 @@ ARGV.each do |path|
         queue = job.fetch("queue", "default")
         items = redis.lrange(client.ready_key(queue), 0, -1)
         queues = redis.smembers(client.queues_key)
-        redis.del(client.ready_key(queue), client.queues_key)
+        [client.ready_key(queue), client.queues_key].each { |k| redis.del(k) } # two slots on a cluster
         raise "expected 1 envelope in #{client.ready_key(queue)}, found #{items.size}" unless items.size == 1
         raise "queue #{queue} not registered in #{client.queues_key}: #{queues}" unless queues == [queue]
 

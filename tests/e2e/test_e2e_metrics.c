@@ -211,7 +211,9 @@ static void check_json_log(int slot)
         if (ev && strcmp(ev, "worker_start") == 0) {
             const char *redis = json_string_value(json_object_get(o, "redis"));
             assert_non_null(redis);
-            assert_non_null(strstr(redis, "redis://"));
+            assert_true(strncmp(redis, "redis://", 8) == 0 ||
+                        strncmp(redis, "redis+cluster://", 16) == 0);
+            assert_null(strstr(redis, cf_test_env("CF_TEST_REDIS_PASSWORD")));
             starts++;
         }
         json_decref(o);

@@ -602,6 +602,26 @@ static void test_shared_connection_and_pubsub_through_the_router(void **state)
     cf_mux_free(m);
 }
 
+static void test_bad_password_and_unreachable_seeds(void **state)
+{
+    (void)state;
+    if (!cluster_or_skip())
+        return;
+    char url[512];
+    snprintf(url, sizeof url, "redis+cluster://:Wr0ngSecret@127.0.0.1:%d", first_port());
+    cf_redis *r = NULL;
+    cf_error err = {0};
+    assert_int_equal(cf_redis_open(url, NULL, &r, &err), CF_ERR_INVALID); /* permanent */
+    assert_null(strstr(err.msg, "Wr0ngSecret"));
+    assert_non_null(strstr(err.msg, "WRONGPASS"));
+    int dead = cf_test_free_port();
+    snprintf(url, sizeof url, "redis+cluster://:x@127.0.0.1:%d,127.0.0.1:%d", dead, dead);
+    cf_error err2 = {0};
+    cf_status st = cf_redis_open(url, NULL, &r, &err2);
+    assert_true(cf_status_is_transient(st)); /* retried with backoff by every loop */
+    assert_non_null(strstr(err2.msg, "127.0.0.1"));
+}
+
 int main(void)
 {
     signal(SIGPIPE, SIG_IGN);
@@ -613,6 +633,7 @@ int main(void)
         cmocka_unit_test(test_moved_and_ask_are_followed),
         cmocka_unit_test(test_keys_and_dbsize_cover_every_master),
         cmocka_unit_test(test_shared_connection_and_pubsub_through_the_router),
+        cmocka_unit_test(test_bad_password_and_unreachable_seeds),
         cmocka_unit_test(test_a_failover_is_followed),
     };
     cf_test_apply_filter();

@@ -18,8 +18,28 @@
 #include "queue/redis_conn.h"
 #include "tests/support/test.h"
 
+static bool on_cluster(void)
+{
+    const char *c = getenv("CF_TEST_REDIS_CLUSTER");
+    return c != NULL && strcmp(c, "1") == 0;
+}
+
+bool cf_test_single_redis(void)
+{
+    if (!on_cluster())
+        return true;
+    fprintf(stderr, "skipped: needs a single Redis (this suite runs on a Redis Cluster)\n");
+    skip();
+    return false;
+}
+
 const char *cf_test_env(const char *name)
 {
+    static const char *const single_only[] = {"CF_TEST_REDIS_PORT", "CF_TEST_REDIS_SOCK",
+                                              "CF_TEST_REDIS_ACL_URL", "CF_TEST_REDIS_UNIX_URL"};
+    for (size_t i = 0; i < sizeof single_only / sizeof single_only[0]; i++)
+        if (strcmp(name, single_only[i]) == 0 && !cf_test_single_redis())
+            return NULL;
     const char *v = getenv(name);
     if (v && *v)
         return v;

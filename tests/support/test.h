@@ -17,6 +17,12 @@
  * CF_TEST_REQUIRE_SERVICES=1 (set by tests/run.sh --services and CI). */
 const char *cf_test_env(const char *name);
 
+/* cf_test_single_redis returns false (after skip()) when the suite runs against a Redis Cluster
+ * (CF_TEST_REDIS_CLUSTER=1, tests/run.sh --cluster): for tests that stop, restart or proxy the one
+ * Redis, or read one server's own state (SLOWLOG, CLIENT LIST). cf_test_env skips the same way for
+ * the single Redis's port, socket, ACL and unix URLs. */
+bool cf_test_single_redis(void);
+
 /* cf_test_services_or_skip returns false (after skip()/fail()) when the services' environment
  * is missing; use at the top of integration tests. */
 bool cf_test_have_services(void);

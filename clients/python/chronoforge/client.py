@@ -10,7 +10,7 @@ from typing import Any, Dict, Iterable, List, Mapping, Optional, Union
 
 import redis as redis_lib
 
-from . import control, envelope
+from . import control, envelope, redis_url
 from .control import ControlResult
 from .envelope import Duration, InvalidJob, When
 
@@ -43,9 +43,11 @@ class Client:
     """Pushes envelopes into Redis: ``SADD P:queues Q`` then ``LPUSH P:{Q}:ready ENVELOPE``, or
     ``ZADD P:{Q}:scheduled DUE_MS ENVELOPE`` for a delayed first run.
 
-    ``redis`` is a Redis URL or an existing ``redis.Redis`` (it must not use
+    ``redis`` is a Redis URL (``redis+cluster://host1:port1,host2:port2`` for a Redis Cluster) or
+    an existing ``redis.Redis`` or ``redis.cluster.RedisCluster`` (it must not use
     ``decode_responses=True`` for anything else you read through it: envelopes are bytes);
-    ``prefix`` is the deployment's key prefix (the worker's ``--prefix``).
+    ``prefix`` is the deployment's key prefix (the worker's ``--prefix``). On a cluster the same
+    commands go one by one (see ``_push_to_cluster``).
     """
 
     def __init__(self, redis: Union[str, "redis_lib.Redis", None] = None,
@@ -54,7 +56,7 @@ class Client:
         if redis is None:
             redis = os.environ.get("CHRONOFORGE_REDIS_URL", DEFAULT_REDIS_URL)
         if isinstance(redis, str):
-            self.redis = redis_lib.Redis.from_url(redis)
+            self.redis = redis_url.connect(redis)
         elif hasattr(redis, "pipeline"):
             self.redis = redis
         else:
@@ -66,6 +68,7 @@ class Client:
             raise ValueError(f"prefix must be 1-128 bytes without braces or NUL, got {prefix!r}")
         self.prefix = prefix
         self.max_envelope_bytes = max_envelope_bytes
+        self.cluster = redis_url.is_cluster(self.redis)
 
     def ready_key(self, queue: str) -> str:
         return f"{self.prefix}:{{{queue}}}:ready"
@@ -187,6 +190,9 @@ class Client:
 
     def _push(self, jobs: List[_Prepared]) -> None:
         queues: Dict[str, None] = dict.fromkeys(p.queue for p in jobs)
+        if self.cluster:
+            self._push_to_cluster(list(queues), jobs)
+            return
         pipe = self.redis.pipeline(transaction=False)
         pipe.sadd(self.queues_key, *queues)
         for p in jobs:
@@ -195,3 +201,23 @@ class Client:
             else:
                 pipe.lpush(self.ready_key(p.queue), p.data)
         pipe.execute()
+
+    def _push_to_cluster(self, queues: List[str], jobs: List[_Prepared]) -> None:
+        """On a Redis Cluster ``P:queues`` and each queue's keys (one slot per queue, SPEC §2)
+        may sit on different nodes. SADD first (a queue is registered before anything is pushed
+        to it, as in the pipeline), then one variadic LPUSH (the same order as one LPUSH per
+        job) or ZADD per queue. Each command touches one slot and is atomic, so RedisCluster's
+        MOVED/ASK handling re-sends a whole command or nothing. Round trips: 1 + one or two per
+        queue, where a pipeline takes one."""
+        self.redis.sadd(self.queues_key, *queues)
+        ready: Dict[str, List[bytes]] = {}
+        scheduled: Dict[str, Dict[bytes, int]] = {}
+        for p in jobs:
+            if p.due_ms is not None:
+                scheduled.setdefault(p.queue, {})[p.data] = p.due_ms
+            else:
+                ready.setdefault(p.queue, []).append(p.data)
+        for queue, items in ready.items():
+            self.redis.lpush(self.ready_key(queue), *items)
+        for queue, members in scheduled.items():
+            self.redis.zadd(self.scheduled_key(queue), members)

@@ -3,7 +3,6 @@ CF_TEST_REQUIRE_SERVICES=1)."""
 
 import datetime
 import os
-import secrets
 import sys
 import time
 import unittest
@@ -11,8 +10,8 @@ import unittest
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
 
 import msgpack  # noqa: E402
-import redis  # noqa: E402
 
+from tests import redis_support  # noqa: E402
 from chronoforge import Client, InvalidJob, Job  # noqa: E402
 
 
@@ -27,6 +26,10 @@ class RecordingRedis:
         self._r = r
         self.calls = []
 
+    @property
+    def __class__(self):  # isinstance() sees the wrapped client's class: a cluster stays one
+        return type(self._r)
+
     def __getattr__(self, name):
         target = getattr(self._r, name)
 
@@ -38,21 +41,8 @@ class RecordingRedis:
 
 class ClientTest(unittest.TestCase):
     def setUp(self):
-        self.url = os.environ.get("CF_TEST_REDIS_URL", "")
-        if not self.url:
-            if os.environ.get("CF_TEST_REQUIRE_SERVICES") == "1":
-                self.fail("CF_TEST_REDIS_URL is not set and CF_TEST_REQUIRE_SERVICES=1")
-            self.skipTest("CF_TEST_REDIS_URL is not set")
-        self.r = redis.Redis.from_url(self.url)
-        self.prefix = f"cf:test:py:{os.getpid()}:{secrets.token_hex(4)}"
+        redis_support.connect(self)
         self.client = Client(self.r, self.prefix)
-        self.addCleanup(self.cleanup)
-
-    def cleanup(self):
-        keys = list(self.r.scan_iter(match=f"{self.prefix}:*"))
-        if keys:
-            self.r.delete(*keys)
-        self.r.close()
 
     def key(self, suffix):
         return f"{self.prefix}:{suffix}"
@@ -112,6 +102,7 @@ class ClientTest(unittest.TestCase):
         self.assertIn("not both", str(cm.exception))
 
     def test_enqueue_many_is_one_round_trip_and_keeps_order(self):
+        """One pipeline on a single Redis; on a cluster SADD, then one command per queue and kind."""
         recording = RecordingRedis(self.r)
         client = Client(recording, self.prefix)
         jids = client.enqueue_many([
@@ -120,7 +111,8 @@ class ClientTest(unittest.TestCase):
             {"workflow_class": "Billing::Charge", "key": "i-1", "delay": "10m"},
             Job("OrderWorkflow", "o-3"),
         ])
-        self.assertEqual(["pipeline"], recording.calls)
+        expected = ["sadd", "lpush", "lpush", "zadd"] if redis_support.on_cluster() else ["pipeline"]
+        self.assertEqual(expected, recording.calls)
         self.assertEqual(4, len(set(jids)))
         ready = self.jids(reversed(self.r.lrange(self.key("{default}:ready"), 0, -1)))
         self.assertEqual([jids[0], jids[3]], ready)

@@ -3,15 +3,14 @@
 played by the test, pushing the reply bytes a worker would."""
 
 import os
-import secrets
 import sys
 import unittest
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
 
 import msgpack  # noqa: E402
-import redis  # noqa: E402
 
+from tests import redis_support  # noqa: E402
 from chronoforge import Client, InvalidJob  # noqa: E402
 
 
@@ -26,21 +25,8 @@ class NoRedis:
 
 class ControlTest(unittest.TestCase):
     def setUp(self):
-        self.url = os.environ.get("CF_TEST_REDIS_URL", "")
-        if not self.url:
-            if os.environ.get("CF_TEST_REQUIRE_SERVICES") == "1":
-                self.fail("CF_TEST_REDIS_URL is not set and CF_TEST_REQUIRE_SERVICES=1")
-            self.skipTest("CF_TEST_REDIS_URL is not set")
-        self.r = redis.Redis.from_url(self.url)
-        self.prefix = f"cf:test:py:{os.getpid()}:{secrets.token_hex(4)}"
+        redis_support.connect(self)
         self.client = Client(self.r, self.prefix)
-        self.addCleanup(self.cleanup)
-
-    def cleanup(self):
-        keys = list(self.r.scan_iter(match=f"{self.prefix}:*"))
-        if keys:
-            self.r.delete(*keys)
-        self.r.close()
 
     def answer(self, rid, outcome, code=None, reason=None):
         reply = {"v": 1, "id": rid, "outcome": outcome}

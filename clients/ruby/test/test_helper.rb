@@ -6,7 +6,8 @@ require "securerandom"
 require "chronoforge/client"
 
 # Tests that need Redis take it from CF_TEST_REDIS_URL (tests/run.sh --services exports it), each
-# under its own key prefix. Without it they skip, or fail when CF_TEST_REQUIRE_SERVICES=1.
+# under its own key prefix. Without it they skip, or fail when CF_TEST_REQUIRE_SERVICES=1. Under
+# tests/run.sh --cluster it is a redis+cluster:// URL and every test runs on the cluster.
 module RedisTest
   def redis_url
     url = ENV.fetch("CF_TEST_REDIS_URL", "")
@@ -17,7 +18,7 @@ module RedisTest
   end
 
   def setup
-    @redis = Redis.new(url: redis_url)
+    @redis = Chronoforge::RedisURL.connect(redis_url)
     @prefix = "cf:test:rb:#{Process.pid}:#{SecureRandom.hex(4)}"
     @client = Chronoforge::Client.new(redis: @redis, prefix: @prefix)
   end
@@ -26,8 +27,12 @@ module RedisTest
     return unless @redis
 
     keys = @redis.scan_each(match: "#{@prefix}:*").to_a
-    @redis.del(*keys) unless keys.empty?
+    keys.each { |k| @redis.del(k) } # one at a time: on a cluster they hash to different slots
     @redis.close
+  end
+
+  def cluster?
+    ENV["CF_TEST_REDIS_CLUSTER"] == "1"
   end
 
   def unpack(bytes)
@@ -47,6 +52,11 @@ class RecordingRedis
   def pipelined(&block)
     @calls << :pipelined
     @redis.pipelined(&block)
+  end
+
+  # Not a command: the client asks it whether redis is a cluster.
+  def _client
+    @redis._client
   end
 
   def method_missing(name, *args, &block)

@@ -3,13 +3,17 @@
 require "redis"
 require_relative "control"
 require_relative "envelope"
+require_relative "redis_url"
 require_relative "version"
 
 module Chronoforge
   # Enqueues chronoforge workflows straight into Redis (SPEC §2): SADD P:queues Q, then LPUSH
   # P:{Q}:ready ENVELOPE, or ZADD P:{Q}:scheduled DUE_MS ENVELOPE for a delayed first run.
+  # On a Redis Cluster (a redis+cluster:// URL or a cluster client) the same commands go one by
+  # one (see push_to_cluster).
   #
   #   client = Chronoforge::Client.new(redis: "redis://127.0.0.1:6379/0")
+  #   client = Chronoforge::Client.new(redis: "redis+cluster://:pw@10.0.0.1:6379,10.0.0.2:6379")
   #   jid = client.enqueue("OrderWorkflow", "order-42", { "order_id" => 42 }, queue: "orders")
   class Client
     DEFAULT_PREFIX = "chronoforge"
@@ -17,14 +21,15 @@ module Chronoforge
 
     attr_reader :redis, :prefix
 
-    # redis: a Redis URL (String) or an existing Redis object (anything with #pipelined).
+    # redis: a Redis URL (String; redis+cluster://host1:port1,host2:port2 for a Redis Cluster) or
+    # an existing Redis object (anything with #pipelined; a cluster one: Redis.new(cluster: [...])).
     # prefix: the deployment's key prefix (the worker's --prefix / CHRONOFORGE_PREFIX).
     def initialize(redis: ENV.fetch("CHRONOFORGE_REDIS_URL", "redis://127.0.0.1:6379/0"),
                    prefix: ENV.fetch("CHRONOFORGE_PREFIX", DEFAULT_PREFIX),
                    max_envelope_bytes: Envelope::MAX_BYTES)
       @redis =
         if redis.is_a?(String)
-          Redis.new(url: redis)
+          RedisURL.connect(redis)
         elsif redis.respond_to?(:pipelined)
           redis
         else
@@ -36,6 +41,12 @@ module Chronoforge
 
       @prefix = prefix
       @max_envelope_bytes = max_envelope_bytes
+      @cluster = RedisURL.cluster?(@redis)
+    end
+
+    # True when the client talks to a Redis Cluster.
+    def cluster?
+      @cluster
     end
 
     # Enqueues one run of workflow_class for key and returns its jid (24 hex characters).
@@ -164,6 +175,8 @@ module Chronoforge
 
     def push(jobs)
       queues = jobs.map { |j| j[:queue] }.uniq
+      return push_to_cluster(queues, jobs) if @cluster
+
       @redis.pipelined do |pipe|
         pipe.sadd(queues_key, queues)
         jobs.each do |j|
@@ -172,6 +185,24 @@ module Chronoforge
           else
             pipe.lpush(ready_key(j[:queue]), j[:bytes])
           end
+        end
+      end
+    end
+
+    # On a Redis Cluster P:queues and each queue's keys (one slot per queue, SPEC §2) may sit on
+    # different nodes, and ruby-redis refuses a pipeline that spans nodes. So: SADD first (a
+    # queue is registered before anything is pushed to it, as in the pipeline), then one
+    # variadic LPUSH (same order as one LPUSH per job) or ZADD per queue. Each command touches
+    # one slot and is atomic, so the client's MOVED/ASK handling re-sends a whole command or
+    # nothing; a pipeline re-sent after an ASK midway would push its first envelopes twice.
+    # Round trips: 1 + one or two per queue, where a pipeline takes one.
+    def push_to_cluster(queues, jobs)
+      @redis.sadd(queues_key, queues)
+      jobs.group_by { |j| [j[:queue], j[:due_ms].nil?] }.each do |(queue, ready), group|
+        if ready
+          @redis.lpush(ready_key(queue), group.map { |j| j[:bytes] })
+        else
+          @redis.zadd(scheduled_key(queue), group.map { |j| [j[:due_ms], j[:bytes]] })
         end
       end
     end
