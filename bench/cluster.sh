@@ -18,11 +18,12 @@ cluster_row() {
 # queues_on_masters: one queue name per master, each hashing to a slot that master serves (a
 # master that does not serve a key's slot answers MOVED), so a fleet on them uses every master.
 queues_on_masters() {
-  local m i out=() taken=" "
+  local m i answer out=() taken=" "
   for m in $(redis_masters); do
     for i in $(seq 0 300); do
       [[ $taken == *" q$i "* ]] && continue
-      if ! rnode "$m" exists "chronoforge:{q$i}:ready" 2>&1 | grep -q MOVED; then
+      answer=$(rnode "$m" exists "chronoforge:{q$i}:ready" 2>&1 || true)
+      if [[ $answer != *MOVED* ]]; then
         out+=("q$i"); taken+="q$i "; break
       fi
     done
