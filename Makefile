@@ -106,6 +106,14 @@ test:                                   # what the README and CI run
 	deploy/install-deps.sh
 	$(MAKE) --no-print-directory lint format-check
 	$(MAKE) --no-print-directory MODE=asan deploy-check tls-check check
+cluster-test:                           # integration, e2e and contract suites on a Redis Cluster, then its faults
+	deploy/install-deps.sh
+	$(MAKE) --no-print-directory MODE=asan cluster-check cluster-faults-run
+cluster-check: $(INTEG_BINS) $(E2E_BINS) $(BIN) $(HOOKS_BIN) $(BUILD)/tests/contract/decode_vectors
+	CF_BIN=$(abspath $(BIN)) CF_DECODE_VECTORS=$(abspath $(BUILD)/tests/contract/decode_vectors) \
+	  tests/run.sh --cluster --contract $(INTEG_BINS) $(E2E_BINS)
+cluster-faults-run: $(BIN)              # kill a master, move a live queue's slot, under load
+	CF_BIN=$(abspath $(BIN)) tests/run.sh --cluster-faults
 deploy-check: $(BIN)                    # the systemd unit and the container/Kubernetes files
 	/usr/bin/python3 tests/deploy/check_manifests.py $(BIN)
 tls-check: $(BIN)                       # Postgres verify-full and Redis through stunnel, end to end
@@ -181,7 +189,7 @@ clean:
 	rm -rf build
 help:
 	@echo "targets: all lib bin tests unit integration e2e check test valgrind tsan fuzz chaos bench demo"
-	@echo "         lint format format-check deps install dist clean deploy-check tls-check"
+	@echo "         lint format format-check deps install dist clean deploy-check tls-check cluster-test"
 	@echo "MODE=debug|asan|valgrind|release|tsan (now $(MODE)); test = deps + lint + MODE=asan check"
 
 FORCE:

@@ -85,6 +85,7 @@ cf_status cf_cl_follow(cf_cluster *cl, int idx, const cf_redis_cmd *cmd, int64_t
         if (kind == 1) {
             cl->slots[slot] = (int16_t)to;
             cl->stale = true;
+            cl->same_loads = 0; /* the map did change: reload soon */
             cf_metrics_add(&cf_metrics_g.redis_moved, 1);
         } else {
             cf_metrics_add(&cf_metrics_g.redis_asked, 1);

@@ -44,7 +44,8 @@ void cf_cluster_free(cf_cluster *cl);
 bool cf_cluster_ready(const cf_cluster *cl);
 
 /* cf_cluster_connect loads the slot map when there is none or it is stale (at most every
- * 100 ms; after a failed load, with the handle's backoff: CF_ERR_UNAVAILABLE meanwhile). The
+ * 100 ms, spaced out to 800 ms while reloads keep finding the same map, as during a failover;
+ * after a failed load, with the handle's backoff: CF_ERR_UNAVAILABLE meanwhile). The
  * message of a failure goes to err (cap bytes). */
 CF_MUST_CHECK cf_status cf_cluster_connect(cf_cluster *cl, char *err, size_t cap);
 

@@ -26,7 +26,8 @@ struct cf_cluster {
     unsigned rr; /* round robin over masters for keyless commands */
     bool loaded, stale;
     int64_t loaded_mono_ms;
-    int failures; /* consecutive failed loads */
+    int same_loads; /* loads in a row that found the map unchanged (spaces reloads out) */
+    int failures;   /* consecutive failed loads */
     int64_t next_try_mono_ms;
     cf_redis *sub; /* the subscriber connection */
     int sub_node;

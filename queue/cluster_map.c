@@ -158,6 +158,9 @@ static cf_status install(cf_cluster *cl, const cf_reply *rep, const char *asked_
         snprintf(err, cap, "redis cluster: CLUSTER SLOTS named no usable master");
         return CF_ERR_PROTOCOL;
     }
+    /* The same map again (a failover still under way): reload less often, up to 800 ms apart. */
+    bool same = memcmp(cl->slots, slots, sizeof cl->slots) == 0;
+    cl->same_loads = same ? cl->same_loads + 1 : 0;
     memcpy(cl->slots, slots, sizeof cl->slots);
     cf_free(slots);
     cf_free(cl->masters);
@@ -247,7 +250,8 @@ cf_status cf_cluster_connect(cf_cluster *cl, char *err, size_t cap)
     if (cf_cluster_ready(cl))
         return CF_OK;
     int64_t now = cf_clock_mono_ms();
-    if (cl->loaded && now - cl->loaded_mono_ms < 100)
+    int shift = cl->same_loads < 3 ? cl->same_loads : 3;
+    if (cl->loaded && now - cl->loaded_mono_ms < (int64_t)100 << shift)
         return CF_OK; /* stale, but reloaded a moment ago: route by what we have */
     if (cl->failures > 0 && now < cl->next_try_mono_ms) {
         snprintf(err, cap, "redis cluster %s: unreachable, next try in %lld ms", cl->url.redacted,

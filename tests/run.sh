@@ -26,6 +26,8 @@ for a in "$@"; do
   esac
 done
 
+# Every command the tests send must stay in one hash slot (SPEC §2), on a single Redis too.
+export CF_REDIS_SLOT_CHECK=1
 export ASAN_OPTIONS=${ASAN_OPTIONS:-abort_on_error=1:detect_leaks=1}
 export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
 export LSAN_OPTIONS=${LSAN_OPTIONS:-suppressions=$here/support/lsan.supp:print_suppressions=0}

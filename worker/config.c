@@ -17,7 +17,8 @@
 
 const cf_config_key cf_config_keys[] = {
     {"redis-url", 0, "CHRONOFORGE_REDIS_URL", CF_CFG_URL, "redis://127.0.0.1:6379/0", CF_CFG_ALL,
-     "Redis URL: redis://[user:password@]host:port/db or unix://[:password@]/path?db=N",
+     "Redis URL: redis://[user:password@]host:port/db, unix://[:password@]/path?db=N, or "
+     "redis+cluster://[user:password@]host:port,host:port (a Redis Cluster's seed nodes)",
      STR(redis_url)},
     {"database-url", 0, "CHRONOFORGE_DATABASE_URL", CF_CFG_URL, "", CF_CFG_ALL,
      "Postgres conninfo or URI (default: libpq's own defaults, PGHOST etc.)", STR(database_url)},

@@ -9,7 +9,7 @@
 #   Dockerfile: Debian 12 slim stages, the build stage's RUN steps are the README's "Building
 #     from source" block, the image's user is not root, `chronoforge` is the entrypoint, the
 #     HEALTHCHECK runs `chronoforge health`, EXPOSE is the metrics port.
-#   compose.yaml: Redis with AOF, a one-shot migrate before the workers, 3 workers with
+#   compose.yaml: Redis with AOF, a one-shot migrate before the workers, the dashboard, 3 workers with
 #     metrics, a stop grace above the shutdown grace.
 #   kubernetes/: base and each overlay, rendered the way kustomize does for what they use
 #     (resources, generators with merge/replace, images, namespace, patches of custom
@@ -242,6 +242,25 @@ def check_compose(defaults):
           "worker stop_grace_period must exceed CHRONOFORGE_SHUTDOWN_GRACE")
     check(w.get("build", {}).get("dockerfile") == "deploy/container/Dockerfile", where,
           "workers must be built from deploy/container/Dockerfile")
+    d = svc.get("dashboard")
+    check(d is not None, where, "service dashboard missing")
+    if d is None:
+        return
+    cmd = d.get("command", [])
+    check(cmd[:1] == ["dashboard"], where, "the dashboard service must run `dashboard`")
+    listen = cmd[cmd.index("--listen") + 1] if "--listen" in cmd[:-1] else "127.0.0.1:9470"
+    check(not listen.startswith("127."), where,
+          "the dashboard must listen beyond the container's loopback to be reachable")
+    published = [str(p).rsplit(":", 1)[-1] for p in d.get("ports", [])]
+    check(str(listen_port(listen)) in published, where,
+          "the dashboard's --listen port must be published")
+    denv = d.get("environment", {})
+    check("CHRONOFORGE_DASHBOARD_TOKEN" in denv and "--token" not in " ".join(cmd), where,
+          "the dashboard's token comes from the environment, never a flag")
+    check(d.get("healthcheck", {}).get("disable") is True, where,
+          "the image's HEALTHCHECK asks a worker's /healthz: disable it for the dashboard")
+    check(d.get("depends_on", {}).get("migrate", {}).get("condition") ==
+          "service_completed_successfully", where, "the dashboard must wait for migrate")
 
 
 # ---- Kubernetes ----
