@@ -115,13 +115,10 @@ static cf_status mux_run(cf_redis *r, const cf_redis_cmd *cmds, size_t n, cf_rep
     return cf_mux_submit(r->mux, cmds, n, replies, r->errstr, sizeof r->errstr);
 }
 
-/* mux_one runs one command or script through the shared connection with cf_redis_exec's
- * result rules. */
-static cf_status mux_one(cf_redis *r, const cf_redis_cmd *cmd, cf_reply **out)
+/* settle applies cf_redis_exec's result rules to a routed command's outcome (st, rep): a
+ * transport status as is, an error reply classified, else the reply handed over. */
+static cf_status settle(cf_redis *r, cf_status st, cf_reply *rep, cf_reply **out)
 {
-    *out = NULL;
-    cf_reply *rep = NULL;
-    cf_status st = mux_run(r, cmd, 1, &rep);
     if (st != CF_OK) {
         cf_reply_free(rep);
         return st;
@@ -134,6 +131,16 @@ static cf_status mux_one(cf_redis *r, const cf_redis_cmd *cmd, cf_reply **out)
     r->errstr[0] = '\0';
     *out = rep;
     return CF_OK;
+}
+
+/* mux_one runs one command or script through the shared connection with cf_redis_exec's
+ * result rules. */
+static cf_status mux_one(cf_redis *r, const cf_redis_cmd *cmd, cf_reply **out)
+{
+    *out = NULL;
+    cf_reply *rep = NULL;
+    cf_status st = mux_run(r, cmd, 1, &rep);
+    return settle(r, st, rep, out);
 }
 
 /* ---- commands ---- */
@@ -181,16 +188,7 @@ static cf_status cluster_one(cf_redis *r, const cf_redis_cmd *cmd, int64_t block
 {
     cf_reply *rep = NULL;
     cf_status st = cf_cluster_run(r->cluster, cmd, block_ms, &rep, r->errstr, sizeof r->errstr);
-    if (st != CF_OK)
-        return st;
-    if (rep->type == CF_REPLY_ERROR) {
-        st = cf_redis_classify_error(r, rep->str);
-        cf_reply_free(rep);
-        return st;
-    }
-    r->errstr[0] = '\0';
-    *out = rep;
-    return CF_OK;
+    return settle(r, st, rep, out);
 }
 
 /* raw_command sends one plain command on a plain handle (block_ms >= 0: a blocking one, its

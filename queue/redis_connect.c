@@ -160,38 +160,36 @@ cf_status cf_redis_set_timeout(cf_redis *r, int64_t ms)
     return CF_OK;
 }
 
+/* handshake_cmd runs one handshake command on the fresh connection. */
+static cf_status handshake_cmd(cf_redis *r, const cf_argv *a)
+{
+    redisReply *rep = redisCommandArgv(r->c, a->argc, (const char **)a->argv, a->lens);
+    if (rep == NULL)
+        return cf_redis_transport_error(r);
+    cf_status st = rep->type == REDIS_REPLY_ERROR ? cf_redis_classify_error(r, rep->str) : CF_OK;
+    freeReplyObject(rep);
+    return st;
+}
+
 /* handshake sends AUTH and SELECT on a fresh connection. */
 static cf_status handshake(cf_redis *r)
 {
     cf_argv a;
+    cf_status st = CF_OK;
     if (r->url.has_password) {
         cf_argv_init(&a);
         cf_argv_str(&a, "AUTH");
         if (r->url.user[0])
             cf_argv_str(&a, r->url.user);
         cf_argv_str(&a, r->url.password);
-        redisReply *rep = redisCommandArgv(r->c, a.argc, a.argv, a.lens);
-        if (rep == NULL)
-            return cf_redis_transport_error(r);
-        cf_status st =
-            rep->type == REDIS_REPLY_ERROR ? cf_redis_classify_error(r, rep->str) : CF_OK;
-        freeReplyObject(rep);
-        if (st != CF_OK)
-            return st;
+        st = handshake_cmd(r, &a);
     }
-    if (r->url.db != 0) {
+    if (st == CF_OK && r->url.db != 0) {
         cf_argv_init(&a);
         cf_argv_int(cf_argv_str(&a, "SELECT"), r->url.db);
-        redisReply *rep = redisCommandArgv(r->c, a.argc, a.argv, a.lens);
-        if (rep == NULL)
-            return cf_redis_transport_error(r);
-        cf_status st =
-            rep->type == REDIS_REPLY_ERROR ? cf_redis_classify_error(r, rep->str) : CF_OK;
-        freeReplyObject(rep);
-        if (st != CF_OK)
-            return st;
+        st = handshake_cmd(r, &a);
     }
-    return CF_OK;
+    return st;
 }
 
 static cf_status connect_once(cf_redis *r)
