@@ -13,8 +13,9 @@
  *
  * Pipelines: each caller's pipeline (a segment) is cut into runs of consecutive commands for
  * one node (a keyless command joins its neighbours; MULTI..EXEC stays whole); the k-th runs of
- * every segment go together, one pipeline per node, and a segment's next run is sent only
- * after its previous one's replies are in, so its commands run in their order. Replies are put
+ * every segment go together as wave k, one pipeline per node, written to every node before any
+ * is read; a segment's next run is sent only after its previous one's replies are in, so its
+ * commands run in their order. Replies are put
  * back in order. A command redirected (MOVED/ASK) is sent again at once, after the rest of its
  * run (only while its slot moves). A node's transport error fails the segments that had a run
  * on it (replies NULL); the others go on.

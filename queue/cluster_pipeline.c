@@ -141,63 +141,124 @@ static cf_status make_plan(cf_cluster *cl, const cf_redis_cmd *cmds, const size_
     return CF_OK;
 }
 
-/* send_node sends the runs of this wave bound for node as one pipeline (each run a segment of
- * it, so the script rule applies per run) and files the replies. */
-static void send_node(cf_cluster *cl, int node, const run *const *wave, size_t nwave,
-                      const cf_redis_cmd *cmds, const size_t *seg_end, cf_reply **replies,
+/* One node's part of a wave: the runs bound for it, as one pipeline (each run a segment of
+ * it, so the script rule applies per run). */
+typedef struct node_part {
+    int node;
+    cf_redis_cmd *sub;
+    cf_reply **reps;
+    size_t *ends;
+    cf_status *sts;
+    const run **mine;
+    size_t nsub;
+    cf_status st;
+} node_part;
+
+static void part_free(node_part *np)
+{
+    cf_free(np->sub);
+    cf_free(np->reps);
+    cf_free(np->ends);
+    cf_free(np->sts);
+    cf_free(np->mine);
+}
+
+/* part_send gathers the wave's runs for np->node and writes them, without reading. */
+static void part_send(cf_cluster *cl, node_part *np, const run *const *wave, size_t nwave,
+                      const cf_redis_cmd *cmds, char *err, size_t cap)
+{
+    size_t ncmd = 0;
+    for (size_t j = 0; j < nwave; j++)
+        if (wave[j]->node == np->node) {
+            ncmd += wave[j]->end - wave[j]->start;
+            np->nsub++;
+        }
+    np->sub = cf_malloc(ncmd * sizeof *np->sub);
+    np->reps = cf_calloc(ncmd, sizeof *np->reps);
+    np->ends = cf_malloc(np->nsub * sizeof *np->ends);
+    np->sts = cf_malloc(np->nsub * sizeof *np->sts);
+    np->mine = cf_malloc(np->nsub * sizeof *np->mine);
+    np->st = CF_ERR_NOMEM;
+    if (!np->sub || !np->reps || !np->ends || !np->sts || !np->mine) {
+        part_free(np); /* send_wave fails its runs' segments */
+        *np = (node_part){.node = np->node, .st = CF_ERR_NOMEM};
+        return;
+    }
+    size_t at = 0, r = 0;
+    for (size_t j = 0; j < nwave; j++) {
+        if (wave[j]->node != np->node)
+            continue;
+        size_t len = wave[j]->end - wave[j]->start;
+        memcpy(np->sub + at, cmds + wave[j]->start, len * sizeof *np->sub);
+        at += len;
+        np->ends[r] = at;
+        np->mine[r++] = wave[j];
+    }
+    cf_redis *h = cl->nodes[np->node].h;
+    np->st = cf_redis_pipeline_send(h, np->sub, np->ends, np->nsub, np->reps, np->sts);
+    if (np->st != CF_OK) {
+        snprintf(err, cap, "%s", cf_redis_errstr(h));
+        cl->stale = true;
+    }
+}
+
+/* part_recv reads np's replies (when its write went out) and files them; a failure fails the
+ * segments of its runs only. */
+static void part_recv(cf_cluster *cl, node_part *np, const size_t *seg_end, cf_reply **replies,
                       cf_status *seg_st, plan *p, char *err, size_t cap)
 {
-    size_t ncmd = 0, nsub = 0;
-    for (size_t j = 0; j < nwave; j++)
-        if (wave[j]->node == node) {
-            ncmd += wave[j]->end - wave[j]->start;
-            nsub++;
-        }
-    cf_redis_cmd *sub = cf_malloc(ncmd * sizeof *sub);
-    cf_reply **reps = cf_calloc(ncmd, sizeof *reps);
-    size_t *ends = cf_malloc(nsub * sizeof *ends);
-    cf_status *sts = cf_malloc(nsub * sizeof *sts);
-    const run **mine = cf_malloc(nsub * sizeof *mine);
-    cf_status st = CF_ERR_NOMEM;
-    if (sub && reps && ends && sts && mine) {
-        size_t at = 0, r = 0;
-        for (size_t j = 0; j < nwave; j++) {
-            if (wave[j]->node != node)
-                continue;
-            size_t len = wave[j]->end - wave[j]->start;
-            memcpy(sub + at, cmds + wave[j]->start, len * sizeof *sub);
-            at += len;
-            ends[r] = at;
-            mine[r++] = wave[j];
-        }
-        cf_redis *h = cl->nodes[node].h;
-        st = cf_redis_pipeline_segs(h, sub, ends, nsub, reps, sts);
-        if (st != CF_OK) {
+    if (np->mine == NULL) /* out of memory before anything was sent */
+        return;
+    cf_redis *h = cl->nodes[np->node].h;
+    if (np->st == CF_OK) {
+        np->st = cf_redis_pipeline_recv(h, np->sub, np->ends, np->nsub, np->reps, np->sts);
+        if (np->st != CF_OK) {
             snprintf(err, cap, "%s", cf_redis_errstr(h));
             cl->stale = true;
         }
-        for (size_t j = 0, from = 0; j < nsub; from = ends[j++]) {
-            const run *rn = mine[j];
-            if (st == CF_OK && sts[j] == CF_OK) {
-                memcpy(replies + rn->start, reps + from, (ends[j] - from) * sizeof *reps);
-                continue;
-            }
-            for (size_t i = from; i < ends[j]; i++)
-                cf_reply_free(reps[i]);
-            if (sts[j] != CF_OK && st == CF_OK)
-                snprintf(err, cap, "%s", cf_redis_errstr(h));
-            kill(p, rn->seg, seg_end, replies, seg_st, st != CF_OK ? st : sts[j]);
-        }
-    } else {
-        for (size_t j = 0; j < nwave; j++)
-            if (wave[j]->node == node)
-                kill(p, wave[j]->seg, seg_end, replies, seg_st, st);
     }
-    cf_free(sub);
-    cf_free(reps);
-    cf_free(ends);
-    cf_free(sts);
-    cf_free(mine);
+    for (size_t j = 0, from = 0; j < np->nsub; from = np->ends[j++]) {
+        const run *rn = np->mine[j];
+        if (np->st == CF_OK && np->sts[j] == CF_OK) {
+            memcpy(replies + rn->start, np->reps + from, (np->ends[j] - from) * sizeof *np->reps);
+            continue;
+        }
+        for (size_t i = from; i < np->ends[j]; i++)
+            cf_reply_free(np->reps[i]);
+        if (np->sts[j] != CF_OK && np->st == CF_OK)
+            snprintf(err, cap, "%s", cf_redis_errstr(h));
+        kill(p, rn->seg, seg_end, replies, seg_st, np->st != CF_OK ? np->st : np->sts[j]);
+    }
+}
+
+/* send_wave writes every node's part of the wave, then reads them: the nodes work on their
+ * parts at the same time (one round trip's wait for the wave, not one per node). */
+static void send_wave(cf_cluster *cl, const int *nodes, size_t nnodes, const run *const *wave,
+                      size_t nwave, const cf_redis_cmd *cmds, const size_t *seg_end,
+                      cf_reply **replies, cf_status *seg_st, plan *p, char *err, size_t cap)
+{
+    node_part stack[8];
+    node_part *parts = nnodes <= 8 ? stack : cf_calloc(nnodes, sizeof *parts);
+    if (parts == NULL) {
+        for (size_t j = 0; j < nwave; j++)
+            kill(p, wave[j]->seg, seg_end, replies, seg_st, CF_ERR_NOMEM);
+        return;
+    }
+    memset(parts, 0, nnodes * sizeof *parts);
+    for (size_t m = 0; m < nnodes; m++) {
+        parts[m].node = nodes[m];
+        part_send(cl, &parts[m], wave, nwave, cmds, err, cap);
+    }
+    for (size_t m = 0; m < nnodes; m++) {
+        if (parts[m].mine == NULL) /* its allocation failed: its runs' segments fail */
+            for (size_t j = 0; j < nwave; j++)
+                if (wave[j]->node == parts[m].node)
+                    kill(p, wave[j]->seg, seg_end, replies, seg_st, CF_ERR_NOMEM);
+        part_recv(cl, &parts[m], seg_end, replies, seg_st, p, err, cap);
+        part_free(&parts[m]);
+    }
+    if (parts != stack)
+        cf_free(parts);
 }
 
 /* redirect_wave sends again, where they are told to go, the commands of this wave answered
@@ -261,8 +322,7 @@ cf_status cf_cluster_pipeline_segs(cf_cluster *cl, const cf_redis_cmd *cmds, con
         }
         if (nwave == 0)
             break;
-        for (size_t m = 0; m < nnodes; m++)
-            send_node(cl, nodes[m], wave, nwave, cmds, seg_end, replies, seg_st, &p, err, cap);
+        send_wave(cl, nodes, nnodes, wave, nwave, cmds, seg_end, replies, seg_st, &p, err, cap);
         redirect_wave(cl, wave, nwave, cmds, seg_end, replies, seg_st, &p, err, cap);
     }
     plan_free(&p);

@@ -465,12 +465,9 @@ static void rerun_noscript(cf_redis *r, const cf_redis_cmd *cmds, size_t start, 
     }
 }
 
-cf_status cf_redis_pipeline_segs(cf_redis *r, const cf_redis_cmd *cmds, const size_t *seg_end,
+cf_status cf_redis_pipeline_send(cf_redis *r, const cf_redis_cmd *cmds, const size_t *seg_end,
                                  size_t nseg, cf_reply **replies, cf_status *seg_st)
 {
-    if (r->cluster)
-        return cf_cluster_pipeline_segs(r->cluster, cmds, seg_end, nseg, replies, seg_st, r->errstr,
-                                        sizeof r->errstr);
     size_t n = nseg > 0 ? seg_end[nseg - 1] : 0;
     for (size_t i = 0; i < n; i++)
         replies[i] = NULL;
@@ -502,9 +499,19 @@ cf_status cf_redis_pipeline_segs(cf_redis *r, const cf_redis_cmd *cmds, const si
         cf_redis_disconnect(r);
         return fail_all(replies, n, seg_st, nseg, st);
     }
+    r->pipe_t0_us = cf_clock_mono_us();
+    for (int done = 0; !done;) /* the n commands go in one write; their replies come later */
+        if (redisBufferWrite(r->c, &done) != REDIS_OK)
+            return fail_all(replies, n, seg_st, nseg, cf_redis_transport_error(r));
     if (n > 0)
-        count_round_trip(); /* the n commands go in one write; their replies are read below */
-    int64_t t0 = cf_clock_mono_us();
+        count_round_trip();
+    return CF_OK;
+}
+
+cf_status cf_redis_pipeline_recv(cf_redis *r, const cf_redis_cmd *cmds, const size_t *seg_end,
+                                 size_t nseg, cf_reply **replies, cf_status *seg_st)
+{
+    size_t n = nseg > 0 ? seg_end[nseg - 1] : 0;
     for (size_t k = 0, start = 0; k < nseg; start = seg_end[k++]) {
         for (size_t i = start; seg_st[k] != CF_ERR_INVALID && i < seg_end[k]; i++) {
             void *raw = NULL;
@@ -523,10 +530,20 @@ cf_status cf_redis_pipeline_segs(cf_redis *r, const cf_redis_cmd *cmds, const si
         }
     }
     if (n > 0)
-        rtt_done(t0);
+        rtt_done(r->pipe_t0_us);
     for (size_t k = 0, start = 0; k < nseg; start = seg_end[k++])
         rerun_noscript(r, cmds, start, seg_end[k], replies, &seg_st[k]);
     return CF_OK;
+}
+
+cf_status cf_redis_pipeline_segs(cf_redis *r, const cf_redis_cmd *cmds, const size_t *seg_end,
+                                 size_t nseg, cf_reply **replies, cf_status *seg_st)
+{
+    if (r->cluster)
+        return cf_cluster_pipeline_segs(r->cluster, cmds, seg_end, nseg, replies, seg_st, r->errstr,
+                                        sizeof r->errstr);
+    cf_status st = cf_redis_pipeline_send(r, cmds, seg_end, nseg, replies, seg_st);
+    return st != CF_OK ? st : cf_redis_pipeline_recv(r, cmds, seg_end, nseg, replies, seg_st);
 }
 
 /* classify_replies: CF_OK when no reply is an error, else the first error reply's status. */

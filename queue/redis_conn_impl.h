@@ -35,6 +35,7 @@ struct cf_redis {
     int nshas;
     cf_mux *mux;         /* set: a client of a shared connection (queue/mux.h); c stays NULL */
     cf_cluster *cluster; /* set: a redis+cluster:// handle (queue/cluster.h); c stays NULL */
+    int64_t pipe_t0_us;  /* when the pipeline being read was written (its round-trip time) */
 };
 
 /* cf_redis_reply_convert copies a hiredis reply into dst (zeroed). Returns false on OOM (dst

@@ -41,6 +41,18 @@ CF_MUST_CHECK cf_status cf_redis_new_node(const cf_redis_url *url, const cf_redi
 CF_MUST_CHECK cf_status cf_redis_run_raw(cf_redis *r, const cf_redis_cmd *cmd, int64_t block_ms,
                                          cf_reply **out);
 
+/* cf_redis_pipeline_segs in two halves, so a cluster writes every node's pipeline before it
+ * reads any (queue/cluster_pipeline.c): cf_redis_pipeline_send connects, loads the scripts and
+ * writes everything (a failure: as cf_redis_pipeline_segs's transport error, nothing to read);
+ * after its CF_OK, cf_redis_pipeline_recv, with the same arguments, reads the replies. Plain
+ * handles only. */
+CF_MUST_CHECK cf_status cf_redis_pipeline_send(cf_redis *r, const cf_redis_cmd *cmds,
+                                               const size_t *seg_end, size_t nseg,
+                                               cf_reply **replies, cf_status *seg_st);
+CF_MUST_CHECK cf_status cf_redis_pipeline_recv(cf_redis *r, const cf_redis_cmd *cmds,
+                                               const size_t *seg_end, size_t nseg,
+                                               cf_reply **replies, cf_status *seg_st);
+
 /* cf_redis_copy_errstr copies r's last message into dst (cap bytes, NUL-terminated). */
 void cf_redis_copy_errstr(const cf_redis *r, char *dst, size_t cap);
 
