@@ -145,8 +145,12 @@ static cf_status on_every_master(cf_cluster *cl, const cf_redis_cmd *cmd, cf_rep
             return CF_ERR_NOMEM;
         }
     }
+    if (acc == NULL) {
+        snprintf(err, cap, "redis cluster %s: no master known", cl->url.redacted);
+        return CF_ERR_UNAVAILABLE;
+    }
     *out = acc;
-    return acc ? CF_OK : CF_ERR_UNAVAILABLE;
+    return CF_OK;
 }
 
 cf_status cf_cluster_run(cf_cluster *cl, const cf_redis_cmd *cmd, int64_t block_ms, cf_reply **out,
@@ -198,6 +202,5 @@ cf_redis *cf_cluster_subscriber(cf_cluster *cl, bool fresh, char *err, size_t ca
         snprintf(err, cap, "redis cluster: out of memory");
         return NULL;
     }
-    cl->sub_node = idx;
     return cl->sub;
 }

@@ -30,7 +30,6 @@ struct cf_cluster {
     int failures;   /* consecutive failed loads */
     int64_t next_try_mono_ms;
     cf_redis *sub; /* the subscriber connection */
-    int sub_node;
 };
 
 /* cf_cl_node_get returns the index of host:port's node, adding it if new; -1 on OOM. */

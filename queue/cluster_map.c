@@ -25,7 +25,6 @@ cf_status cf_cluster_new(const cf_redis_url *url, const cf_redis_opts *opts, cf_
     cl->opts = *opts;
     for (int s = 0; s < CF_REDIS_SLOTS; s++)
         cl->slots[s] = -1;
-    cl->sub_node = -1;
     *out = cl;
     return CF_OK;
 }

@@ -473,7 +473,7 @@ cf_status cf_redis_pipeline_send(cf_redis *r, const cf_redis_cmd *cmds, const si
         replies[i] = NULL;
     for (size_t k = 0; k < nseg; k++)
         seg_st[k] = CF_OK;
-    for (size_t k = 0, start = 0; k < nseg; start = seg_end[k++])
+    for (size_t k = 0, start = 0; cf_redis_slot_check_enabled() && k < nseg; start = seg_end[k++])
         for (size_t i = start; i < seg_end[k] && seg_st[k] == CF_OK; i++)
             seg_st[k] = slot_check(r, &cmds[i]);
     cf_status st = cf_redis_connect(r);

@@ -116,7 +116,13 @@ static int numkeys_slot(const cf_redis_cmd *cmd, int dest)
 {
     if (cmd->argc < 3)
         return CF_SLOT_NONE;
-    int nk = atoi(cmd->argv[2]);
+    int nk = 0; /* arguments are length-counted, not NUL-terminated: no atoi */
+    for (size_t i = 0; i < cmd->lens[2] && nk < 100000; i++) {
+        char c = cmd->argv[2][i];
+        if (c < '0' || c > '9')
+            return CF_SLOT_NONE; /* not a count: Redis refuses the command itself */
+        nk = nk * 10 + (c - '0');
+    }
     int slot = nk > 0 ? slot_of_range(cmd, 3, 2 + nk, 1) : CF_SLOT_NONE;
     if (dest && slot != CF_SLOT_CROSS) {
         int d = cf_redis_key_slot(cmd->argv[1], cmd->lens[1]);

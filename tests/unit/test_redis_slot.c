@@ -70,6 +70,13 @@ static void test_command_slots(void **state)
     assert_int_equal(SLOT("EVAL", "return 1", "0"), CF_SLOT_NONE);
     assert_int_equal(SLOT("ZUNIONSTORE", "d:{a}", "2", "s:{a}", "t:{a}"), a);
     assert_int_equal(SLOT("ZUNIONSTORE", "d:{b}", "1", "s:{a}"), CF_SLOT_CROSS);
+    /* arguments are length-counted: numkeys "1" cut from "19", with no NUL after it */
+    static const char nineteen[2] = {'1', '9'};
+    const char *ev[] = {"EVAL", "return 1", nineteen, "k:{a}", "j:{b}"};
+    size_t evl[] = {4, 8, 1, 5, 5};
+    cf_redis_cmd evc = {NULL, 0, 5, ev, evl};
+    assert_int_equal(cf_redis_cmd_slot(&evc), a);
+    assert_int_equal(SLOT("EVAL", "return 1", "x1", "k:{a}"), CF_SLOT_NONE); /* not a count */
     /* a script call: its first nkeys arguments are keys */
     static const cf_redis_script s = {"s", "return 1"};
     const char *argv[] = {"k:{a}", "j:{a}", "arg:{b}"};
