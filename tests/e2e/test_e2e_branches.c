@@ -25,19 +25,7 @@ static cf_e2e E;
 static const char *const WORKER_ARGS[] = {"-c",    "4", "--sweep-grace", "1s", "--sweep-interval",
                                           "300ms", NULL};
 
-static int setup_each(void **state)
-{
-    (void)state;
-    cf_e2e_setup(&E);
-    return 0;
-}
-
-static int teardown_each(void **state)
-{
-    (void)state;
-    cf_e2e_teardown(&E);
-    return 0;
-}
+CF_E2E_EACH(E)
 
 static void ledger_path(const char *key, char *out, size_t cap)
 {

@@ -24,19 +24,7 @@
 static cf_e2e E;
 static const char *const C4[] = {"-c", "4", NULL};
 
-static int setup_each(void **state)
-{
-    (void)state;
-    cf_e2e_setup(&E);
-    return 0;
-}
-
-static int teardown_each(void **state)
-{
-    (void)state;
-    cf_e2e_teardown(&E);
-    return 0;
-}
+CF_E2E_EACH(E)
 
 /* keys_matching counts Redis keys matching the glob pattern under this test's prefix. */
 static int64_t keys_matching(const char *suffix)

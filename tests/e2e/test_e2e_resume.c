@@ -20,19 +20,7 @@
 static cf_e2e E;
 static const char *const C2[] = {"-c", "2", NULL};
 
-static int setup_each(void **state)
-{
-    (void)state;
-    cf_e2e_setup(&E);
-    return 0;
-}
-
-static int teardown_each(void **state)
-{
-    (void)state;
-    cf_e2e_teardown(&E);
-    return 0;
-}
+CF_E2E_EACH(E)
 
 typedef struct ledger_wait {
     const char *path, *prefix;

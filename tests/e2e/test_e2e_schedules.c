@@ -18,19 +18,7 @@
 
 static cf_e2e E;
 
-static int setup_each(void **state)
-{
-    (void)state;
-    cf_e2e_setup(&E);
-    return 0;
-}
-
-static int teardown_each(void **state)
-{
-    (void)state;
-    cf_e2e_teardown(&E);
-    return 0;
-}
+CF_E2E_EACH(E)
 
 static void start_workers(int n)
 {

@@ -17,19 +17,7 @@
 static cf_e2e E;
 static const char *const C1[] = {"-c", "1", NULL};
 
-static int setup_each(void **state)
-{
-    (void)state;
-    cf_e2e_setup(&E);
-    return 0;
-}
-
-static int teardown_each(void **state)
-{
-    (void)state;
-    cf_e2e_teardown(&E);
-    return 0;
-}
+CF_E2E_EACH(E)
 
 static void services(const char *cmd)
 {

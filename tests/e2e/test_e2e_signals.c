@@ -26,19 +26,7 @@ static cf_e2e E;
 static const char *const WORKER_ARGS[] = {"-c",    "2", "--sweep-grace", "1s", "--sweep-interval",
                                           "300ms", NULL};
 
-static int setup_each(void **state)
-{
-    (void)state;
-    cf_e2e_setup(&E);
-    return 0;
-}
-
-static int teardown_each(void **state)
-{
-    (void)state;
-    cf_e2e_teardown(&E);
-    return 0;
-}
+CF_E2E_EACH(E)
 
 /* enqueue_awaiting enqueues an Exerciser with 2 steps awaiting `count` signals "go" after
  * step_1, with extra kwargs (", ..." or ""). */

@@ -25,19 +25,7 @@ static cf_e2e E;
 static const char *const C2[] = {"-c", "2", NULL};
 static const char *const ENV[] = {"CHRONOFORGE_PROMOTE_INTERVAL=10s", NULL};
 
-static int setup_each(void **state)
-{
-    (void)state;
-    cf_e2e_setup(&E);
-    return 0;
-}
-
-static int teardown_each(void **state)
-{
-    (void)state;
-    cf_e2e_teardown(&E);
-    return 0;
-}
+CF_E2E_EACH(E)
 
 static void start_worker(void)
 {

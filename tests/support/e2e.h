@@ -114,4 +114,20 @@ bool cf_e2e_log_contains(cf_e2e *e, int slot, const char *needle);
  * needle; fails the test when it cannot be read. */
 bool cf_e2e_file_contains(const char *path, const char *needle);
 
+/* CF_E2E_EACH(E) defines setup_each and teardown_each, the per-test cmocka fixtures that run
+ * cf_e2e_setup and cf_e2e_teardown on the file's cf_e2e E (what most e2e files want). */
+#define CF_E2E_EACH(E)                                                                             \
+    static int setup_each(void **state)                                                            \
+    {                                                                                              \
+        (void)state;                                                                               \
+        cf_e2e_setup(&(E));                                                                        \
+        return 0;                                                                                  \
+    }                                                                                              \
+    static int teardown_each(void **state)                                                         \
+    {                                                                                              \
+        (void)state;                                                                               \
+        cf_e2e_teardown(&(E));                                                                     \
+        return 0;                                                                                  \
+    }
+
 #endif
